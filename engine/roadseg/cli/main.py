@@ -1,0 +1,107 @@
+"""The ``roadseg`` command group and its error handling.
+
+Every subcommand lives in its own module and calls the public engine API only.
+A :class:`~roadseg.errors.RoadsegError` becomes one line on stderr (and a final
+JSON error line on stdout under ``--json`` / ``--progress json``) with a non-zero
+exit status; ``-v`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from roadseg._version import __version__
+from roadseg.errors import RoadsegError
+
+#: Subcommand name → module in ``roadseg.cli`` defining a click command named ``cli``.
+COMMANDS: dict[str, str] = {
+    "info": "info",
+    "synth": "synth",
+    "train": "train",
+    "predict": "predict",
+    "vectorize": "vectorize",
+    "evaluate": "evaluate",
+    "models": "models",
+}
+
+EXIT_INTERNAL = 3
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when it runs (fast ``--help``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Commands in a stable order, only those whose module exists."""
+        return [n for n in COMMANDS if _module_exists(COMMANDS[n])]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """Import ``roadseg.cli.<module>`` and return its ``cli``."""
+        if name not in COMMANDS or not _module_exists(COMMANDS[name]):
+            return None
+        mod = importlib.import_module(f"roadseg.cli.{COMMANDS[name]}")
+        return mod.cli  # type: ignore[no-any-return]
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand, turning engine errors into one clear line."""
+        try:
+            return super().invoke(ctx)
+        except RoadsegError as exc:
+            _fail(ctx, exc, exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            _fail(ctx, KeyboardInterrupt("interrupted; no output was written"), 130)
+        except MemoryError as exc:
+            _fail(ctx, exc, EXIT_INTERNAL, hint="out of memory: lower --batch-size or --tile")
+        except Exception as exc:  # noqa: BLE001 - last resort: report, never hide
+            _fail(ctx, exc, EXIT_INTERNAL, hint="this is a bug in roadseg; rerun with -v and report it")
+
+
+def _module_exists(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(f"roadseg.cli.{name}") is not None
+
+
+def _fail(ctx: click.Context, exc: BaseException, code: int, hint: str = "") -> None:
+    verbose = bool(ctx.obj and ctx.obj.get("verbose"))
+    if verbose:
+        traceback.print_exc()
+    msg = str(exc) or type(exc).__name__
+    if hint:
+        msg = f"{type(exc).__name__}: {msg} ({hint})"
+    click.echo(f"Error: {msg}", err=True)
+    argv = sys.argv[1:]
+    if "--json" in argv or ("--progress" in argv and "json" in argv):
+        click.echo(json.dumps({"type": "error", "error": type(exc).__name__, "message": msg, "exit_code": code}))
+    ctx.exit(code)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="roadseg")
+@click.option("-v", "--verbose", count=True, help="More logging; tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Map roads from aerial and satellite imagery."""
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    ctx.obj["quiet"] = quiet
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Geography at the edges: raster windows, label rasterisation, grids and writers."""

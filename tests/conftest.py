@@ -1,0 +1,63 @@
+"""Shared fixtures: tiny georeferenced rasters and the real sample folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = Path(os.environ.get("ROADSEG_REAL_DATA", REPO.parent / "shared" / "data" / "real"))
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The real road samples in ../shared/data/real (skip when absent)."""
+    if not (REAL / "spacenet_vegas_img0" / "image.tif").exists():
+        pytest.skip(f"real road samples not found at {REAL} (../shared/data/real beside the checkout)")
+    return REAL
+
+
+def make_raster(
+    path: Path,
+    array: np.ndarray,
+    crs: str | None = "EPSG:32611",
+    transform=None,
+    nodata=None,
+    **extra,
+) -> Path:
+    """Write a small GeoTIFF (bands, H, W) with a projected CRS by default."""
+    import rasterio
+    from affine import Affine
+
+    if array.ndim == 2:
+        array = array[None]
+    if transform is None:
+        transform = Affine(0.5, 0, 500_000.0, 0, -0.5, 4_000_000.0)
+    profile = dict(
+        driver="GTiff",
+        width=array.shape[2],
+        height=array.shape[1],
+        count=array.shape[0],
+        dtype=array.dtype.name,
+        transform=transform,
+        nodata=nodata,
+    )
+    if crs is not None:
+        profile["crs"] = crs
+    profile.update(extra)
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(array)
+    return path
+
+
+@pytest.fixture
+def tiny_utm(tmp_path: Path) -> Path:
+    """A 3-band uint8 64x64 raster in UTM 11N at 0.5 m with a gradient."""
+    y, x = np.mgrid[0:64, 0:64]
+    arr = np.stack([x * 4, y * 4, (x + y) * 2]).astype(np.uint8)
+    return make_raster(tmp_path / "utm.tif", arr)
