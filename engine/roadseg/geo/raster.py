@@ -241,14 +241,19 @@ class RasterSource:
 
     def read_grid(self, grid: Grid, resampling: ResamplingName = "bilinear") -> RasterWindow:
         """Read the raster resampled into any target grid (same or other CRS)."""
-        rs = Resampling[resampling]
-        if grid.crs is None or self.grid.crs is None or grid.crs == self.grid.crs:
-            raw, mask = self._read_same_crs(grid, rs)
-        else:
-            raw, mask = self._read_warped(grid, rs)
+        raw, mask = self.read_raw(grid, resampling)
         data = self.scaling.apply(raw)
         data[:, ~mask] = 0.0
         return RasterWindow(data, mask, grid)
+
+    def read_raw(
+        self, grid: Grid, resampling: ResamplingName = "nearest"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Read raw band values (the file's dtype) into ``grid``; return (data, valid)."""
+        rs = Resampling[resampling]
+        if grid.crs is None or self.grid.crs is None or grid.crs == self.grid.crs:
+            return self._read_same_crs(grid, rs)
+        return self._read_warped(grid, rs)
 
     def _read_same_crs(self, grid: Grid, rs: Resampling) -> tuple[np.ndarray, np.ndarray]:
         """Read a grid in the raster's CRS: intersect, read the overlap with out_shape."""

@@ -1,0 +1,238 @@
+"""Training and evaluation labels, rasterised per window.
+
+:class:`VectorLabels` reads road lines or polygons (GeoPackage, GeoJSON,
+Shapefile... any CRS) once, reprojects them to the raster's CRS, buffers lines
+by half their road width in metres, and indexes them (STRtree) so each window
+rasterises only the features it touches. :class:`MaskLabels` reads a raster
+mask (class indexes or colour-coded) into any window. Both return uint8 class
+ids with 0 = background.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Protocol
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from rasterio.features import rasterize
+
+from roadseg.errors import CRSError, InputNotFoundError, LabelError
+from roadseg.geo.classes import ClassScheme
+from roadseg.geo.grid import Grid, metric_crs_for
+from roadseg.geo.raster import RasterSource
+
+RASTER_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".vrt", ".jp2", ".img"}
+
+
+class LabelSource(Protocol):
+    """Anything that rasterises class ids into a grid."""
+
+    scheme: ClassScheme
+
+    def rasterize(self, grid: Grid) -> np.ndarray:
+        """Class ids (uint8, H×W) on ``grid``; 0 = background."""
+        ...
+
+
+class VectorLabels:
+    """Road vectors rasterised per window.
+
+    Args:
+        path: Vector file (any OGR format).
+        scheme: Class scheme (names, widths, attribute mapping).
+        raster_grid: Grid of the imagery; features are reprojected to its CRS and
+            must overlap it.
+        class_field: Attribute holding the class (default: the scheme's field).
+        layer: Layer name for multi-layer files.
+        on_unknown: ``"error"`` (default) or ``"ignore"`` features whose class value
+            is not in the scheme.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        scheme: ClassScheme,
+        raster_grid: Grid,
+        class_field: str | None = None,
+        layer: str | None = None,
+        on_unknown: str = "error",
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputNotFoundError(f"labels {str(self.path)!r} do not exist; check the --labels path")
+        field = class_field if class_field is not None else scheme.field
+        self.scheme = scheme.with_field(field)
+        if raster_grid.crs is None:
+            raise CRSError(
+                f"vector labels {str(self.path)!r} need georeferenced imagery; for plain images "
+                "give raster masks as labels"
+            )
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                gdf = gpd.read_file(self.path, layer=layer, engine="pyogrio")
+        except Exception as exc:  # noqa: BLE001 - pyogrio raises several types
+            raise LabelError(
+                f"cannot read labels {str(self.path)!r} ({str(exc).splitlines()[0]}); give a "
+                "GeoPackage, GeoJSON or Shapefile"
+            ) from None
+        if gdf.crs is None:
+            raise CRSError(
+                f"labels {str(self.path)!r} have no CRS; set one (e.g. ogr2ogr -a_srs EPSG:4326)"
+            )
+        gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()]
+        gdf["class_id"] = self._class_ids(gdf, on_unknown)
+        gdf = gdf[gdf["class_id"] > 0]
+        lines = gdf.to_crs(raster_grid.crs)
+        self.lines = lines
+        box = shapely.box(*raster_grid.bounds)
+        if lines.empty or not lines.intersects(box).any():
+            b = [round(v, 6) for v in raster_grid.bounds]
+            raise LabelError(
+                f"no road feature of {str(self.path)!r} falls inside the raster (bounds {b} in "
+                f"{raster_grid.crs}); give labels for the same area"
+            )
+        self.surfaces = self._buffer(gdf, raster_grid)
+        geoms = self.surfaces.geometry.values
+        self._geoms = np.asarray(geoms)
+        self._classes = self.surfaces["class_id"].to_numpy(np.uint8)
+        self._tree = shapely.STRtree(self._geoms)
+
+    def _class_ids(self, gdf: gpd.GeoDataFrame, on_unknown: str) -> np.ndarray:
+        scheme = self.scheme
+        if not scheme.values or scheme.field is None:
+            return np.ones(len(gdf), dtype=np.int16)
+        if scheme.field not in gdf.columns:
+            fields = [c for c in gdf.columns if c != "geometry"]
+            raise LabelError(
+                f"labels {str(self.path)!r} have no attribute {scheme.field!r}; give --class-field, "
+                f"one of: {', '.join(fields) or '(none)'}"
+            )
+        raw = gdf[scheme.field].to_numpy()
+        ids = np.array([scheme.class_of(v) if v is not None else None for v in raw], dtype=object)
+        unknown = sorted({str(v) for v, i in zip(raw, ids, strict=True) if i is None})
+        if unknown and on_unknown == "error":
+            raise LabelError(
+                f"labels {str(self.path)!r}: values {unknown[:10]} of {scheme.field!r} map to no class; "
+                "add them with --class-map VALUE=CLASS"
+            )
+        return np.array([0 if i is None else i for i in ids], dtype=np.int16)
+
+    def _buffer(self, gdf: gpd.GeoDataFrame, raster_grid: Grid) -> gpd.GeoDataFrame:
+        """Buffer lines by half their width in a metric CRS; return surfaces in the raster CRS."""
+        metric = metric_crs_for(raster_grid)
+        g = gdf.to_crs(metric)
+        widths = np.asarray(self.scheme.widths_m, dtype=float)[g["class_id"].to_numpy()]
+        wf = self.scheme.width_field
+        if wf and wf in g.columns:
+            own = g[wf].to_numpy(dtype=float, na_value=np.nan)
+            widths = np.where(np.isfinite(own) & (own > 0), own, widths)
+        is_area = g.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+        buffered = shapely.buffer(g.geometry.values, np.where(is_area, 0.0, widths / 2.0), cap_style="flat")
+        # Flat caps leave notches at joints between consecutive segments of two features:
+        # add round-capped joints of the same radius only at the line ends.
+        ends = shapely.buffer(
+            shapely.union(shapely.get_point(g.geometry.values, 0), shapely.get_point(g.geometry.values, -1)),
+            np.where(is_area, 0.0, widths / 2.0),
+        )
+        surfaces = np.where(is_area, g.geometry.values, shapely.union(buffered, ends))
+        out = gpd.GeoDataFrame({"class_id": g["class_id"].to_numpy()}, geometry=surfaces, crs=metric)
+        out = out.to_crs(raster_grid.crs)
+        # Draw low-priority classes first so major roads win at junctions.
+        return out.sort_values("class_id", ascending=False, kind="stable").reset_index(drop=True)
+
+    def rasterize(self, grid: Grid) -> np.ndarray:
+        """Class ids (uint8, H×W) on ``grid``; only features touching the grid are drawn."""
+        out = np.zeros(grid.shape, dtype=np.uint8)
+        idx = np.sort(self._tree.query(shapely.box(*grid.bounds)))
+        if idx.size == 0:
+            return out
+        shapes = zip(self._geoms[idx], self._classes[idx], strict=True)
+        return rasterize(shapes, out_shape=grid.shape, transform=grid.transform, out=out, dtype=np.uint8)
+
+
+class MaskLabels:
+    """A raster mask used as labels: class indexes, a value map, or colour-coded.
+
+    Args:
+        path: Mask raster (GeoTIFF on the imagery's area, or a plain PNG of the same size).
+        scheme: Class scheme.
+        values: Raw value → class (default: 0 → background, any other → 1 for binary
+            schemes; identity for values below the number of classes otherwise).
+        colors: RGB colour → class for colour-coded masks (unlisted colours → background).
+        gsd: Pixel size for plain images (must match the imagery's).
+        threshold: For soft masks: values ≥ threshold are road (binary schemes only).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        scheme: ClassScheme,
+        values: dict[int, int] | None = None,
+        colors: dict[tuple[int, int, int], int] | None = None,
+        gsd: float | None = None,
+        threshold: float | None = None,
+    ) -> None:
+        self.scheme = scheme
+        self.values = values
+        self.colors = colors
+        self.threshold = threshold
+        bands = [1, 2, 3] if colors else [1]
+        self._src = RasterSource(path, bands=bands, gsd=gsd)
+        self.path = self._src.path
+        if colors and self._src.count < 3:
+            raise LabelError(f"mask {str(self.path)!r} has {self._src.count} band(s); a colour map needs RGB")
+
+    @property
+    def grid(self) -> Grid:
+        """The mask's own grid."""
+        return self._src.grid
+
+    def rasterize(self, grid: Grid) -> np.ndarray:
+        """Class ids (uint8, H×W) on ``grid``; outside the mask → ignore index."""
+        raw, valid = self._src.read_raw(grid, "nearest")
+        out = np.zeros(grid.shape, dtype=np.uint8)
+        if self.colors:
+            rgb = raw[:3].astype(np.int32)
+            code = (rgb[0] << 16) | (rgb[1] << 8) | rgb[2]
+            for (r, g, b), cls_ in self.colors.items():
+                out[code == ((r << 16) | (g << 8) | b)] = cls_
+        else:
+            band = raw[0]
+            if self.threshold is not None:
+                out[band >= self.threshold] = 1
+            elif self.values:
+                for v, cls_ in self.values.items():
+                    out[band == v] = cls_
+            elif self.scheme.binary:
+                out[band > 0] = 1
+            else:
+                if band.size and int(band.max()) >= self.scheme.num_classes:
+                    raise LabelError(
+                        f"mask {str(self.path)!r} has value {int(band.max())} but the scheme has "
+                        f"{self.scheme.num_classes} classes; give a value map (--mask-values 255=1)"
+                    )
+                out[:] = band.astype(np.uint8)
+        out[~valid] = self.scheme.ignore_index
+        return out
+
+
+def open_labels(
+    path: str | os.PathLike[str],
+    scheme: ClassScheme,
+    raster: RasterSource,
+    class_field: str | None = None,
+    **mask_options: object,
+) -> VectorLabels | MaskLabels:
+    """Open labels for ``raster``: a raster mask by extension, else a vector file."""
+    p = Path(path)
+    if not p.exists():
+        raise InputNotFoundError(f"labels {str(p)!r} do not exist; check the --labels path")
+    if p.suffix.lower() in RASTER_SUFFIXES:
+        gsd = raster.grid.pixel_m if raster.grid.crs is None else None
+        return MaskLabels(p, scheme, gsd=gsd, **mask_options)  # type: ignore[arg-type]
+    return VectorLabels(p, scheme, raster.grid, class_field=class_field)
