@@ -58,7 +58,7 @@ class Grid:
         """(left, bottom, right, top) in CRS units."""
         t = self.transform
         x0, y0 = t.c, t.f
-        x1, y1 = t * (self.width, self.height)
+        x1, y1 = t @ (self.width, self.height)
         return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
     def window_grid(self, window: Window) -> Grid:
@@ -69,7 +69,7 @@ class Grid:
         >>> g.window_grid(Window(2, 3, 4, 5)).transform.c
         104.0
         """
-        t = self.transform * Affine.translation(window.col_off, window.row_off)
+        t = self.transform @ Affine.translation(window.col_off, window.row_off)
         return Grid(self.crs, t, int(window.width), int(window.height), self.pixel_m)
 
     def scaled(self, fx: float, fy: float) -> Grid:
@@ -81,7 +81,7 @@ class Grid:
         >>> Grid(None, Affine(1, 0, 0, 0, -1, 0), 10, 7).scaled(2, 2).shape
         (4, 5)
         """
-        t = self.transform * Affine.scale(fx, fy)
+        t = self.transform @ Affine.scale(fx, fy)
         w = max(1, math.ceil(self.width / fx - 1e-6))
         h = max(1, math.ceil(self.height / fy - 1e-6))
         pm = self.pixel_m * fx if self.pixel_m is not None else None
@@ -113,7 +113,7 @@ def ground_resolution_m(
     if crs is None:
         return (rx, ry)
     if crs.is_geographic:
-        cy = (transform * (width / 2, height / 2))[1]
+        cy = (transform @ (width / 2, height / 2))[1]
         return (rx * _M_PER_DEG * math.cos(math.radians(cy)), ry * _M_PER_DEG)
     factor = crs.linear_units_factor[1] if crs.linear_units_factor else 1.0
     return (rx * factor, ry * factor)

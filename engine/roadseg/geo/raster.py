@@ -234,7 +234,7 @@ class RasterSource:
         if out_shape is not None:
             fx = window.width / out_shape[1]
             fy = window.height / out_shape[0]
-            t = self.grid.transform * Affine.translation(window.col_off, window.row_off) * Affine.scale(fx, fy)
+            t = self.grid.transform @ Affine.translation(window.col_off, window.row_off) @ Affine.scale(fx, fy)
             pm = grid.pixel_m * fx if grid.pixel_m is not None else None
             grid = Grid(self.grid.crs, t, out_shape[1], out_shape[0], pm)
         return self.read_grid(grid, resampling)
@@ -261,7 +261,7 @@ class RasterSource:
         raw = np.zeros((len(self.bands), h, w), dtype=self.dtype)
         mask = np.zeros((h, w), dtype=bool)
         # Target pixel (col, row) → source pixel coordinates.
-        to_src = ~self.grid.transform * grid.transform
+        to_src = ~self.grid.transform @ grid.transform
         sx, sy = to_src.a, to_src.e  # source pixels per target pixel
         c0, r0 = to_src.c, to_src.f
         # Target pixel range whose source footprint overlaps the raster.
