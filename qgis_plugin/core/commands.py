@@ -1,0 +1,121 @@
+"""Engine command lines (the CLI ↔ plugin contract's argument names).
+
+The plugin talks to the engine only through these command lines; every builder
+returns a new list of strings ready for :func:`subprocess.Popen`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .params import RunParameters
+
+#: Options every long-running command gets: machine-readable progress and result.
+MACHINE_OPTIONS: tuple[str, ...] = ("--progress", "json", "--json")
+
+
+def fmt_number(value: float) -> str:
+    """A coordinate as the shortest exact text (no exponent surprises for big values).
+
+    >>> fmt_number(500000.0), fmt_number(-0.1), fmt_number(4000000.25)
+    ('500000', '-0.1', '4000000.25')
+    """
+    text = repr(float(value))
+    if "e" in text or "E" in text:
+        text = f"{value:.12f}".rstrip("0").rstrip(".")
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text
+
+
+def predict_argv(
+    engine: Sequence[str], params: RunParameters, out_raster: str, out_vectors: str | None
+) -> list[str]:
+    """``roadseg predict RASTER --out OUT.tif [--vectorize OUT.gpkg] --bbox ... --bbox-crs ...``.
+
+    >>> from .params import RunParameters
+    >>> p = RunParameters("in.tif", "in", (0, 0, 10, 10), "EPSG:32611", "/out", tile=256)
+    >>> predict_argv(["roadseg"], p, "o.tif", "o.gpkg")[:6]
+    ['roadseg', 'predict', 'in.tif', '--out', 'o.tif', '--vectorize']
+    """
+    argv = [*engine, "predict", params.raster_path, "--out", out_raster]
+    if out_vectors:
+        argv += ["--vectorize", out_vectors]
+    argv += ["--bbox", *(fmt_number(v) for v in params.bbox), "--bbox-crs", params.bbox_crs]
+    if params.model:
+        argv += ["--model", params.model]
+    if params.device and params.device != "auto":
+        argv += ["--device", params.device]
+    if params.tile:
+        argv += ["--tile", str(params.tile)]
+    if params.overlap is not None:
+        argv += ["--overlap", str(params.overlap)]
+    if params.batch_size:
+        argv += ["--batch-size", str(params.batch_size)]
+    return argv + list(MACHINE_OPTIONS)
+
+
+def vectorize_argv(engine: Sequence[str], class_raster: str, out_vectors: str) -> list[str]:
+    """``roadseg vectorize CLASS_RASTER --out OUT.gpkg``.
+
+    >>> vectorize_argv(["roadseg"], "c.tif", "v.gpkg")
+    ['roadseg', 'vectorize', 'c.tif', '--out', 'v.gpkg', '--progress', 'json', '--json']
+    """
+    return [*engine, "vectorize", class_raster, "--out", out_vectors, *MACHINE_OPTIONS]
+
+
+def train_argv(
+    engine: Sequence[str],
+    image: str,
+    labels: str,
+    out_dir: str,
+    class_field: str | None = None,
+    epochs: int | None = None,
+    device: str | None = None,
+    config: str | None = None,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """``roadseg train --image RASTER --labels VECTOR [--class-field F] --out RUN_DIR``.
+
+    >>> train_argv(["roadseg"], "i.tif", "l.gpkg", "run", class_field="kind", epochs=2)[1:]
+    ['train', '--image', 'i.tif', '--labels', 'l.gpkg', '--out', 'run', '--class-field', 'kind', \
+'--epochs', '2', '--progress', 'json', '--json']
+    """
+    argv = [*engine, "train", "--image", image, "--labels", labels, "--out", out_dir]
+    if class_field:
+        argv += ["--class-field", class_field]
+    if epochs:
+        argv += ["--epochs", str(epochs)]
+    if device and device != "auto":
+        argv += ["--device", device]
+    if config:
+        argv += ["--config", config]
+    return argv + list(extra) + list(MACHINE_OPTIONS)
+
+
+def models_argv(engine: Sequence[str], model_file: str | None = None) -> list[str]:
+    """``roadseg models --json`` (the embedded models) or the description of a model file.
+
+    >>> models_argv(["roadseg"])
+    ['roadseg', 'models', '--json']
+    """
+    argv = [*engine, "models", "--json"]
+    if model_file:
+        argv.append(model_file)
+    return argv
+
+
+def version_argv(engine: Sequence[str]) -> list[str]:
+    """``roadseg --version``."""
+    return [*engine, "--version"]
+
+
+def display(argv: Sequence[str]) -> str:
+    """A command line as text a user can paste into a shell.
+
+    >>> display(["roadseg", "predict", "my file.tif"])
+    "roadseg predict 'my file.tif'"
+    """
+    import shlex
+
+    return " ".join(shlex.quote(a) for a in argv)

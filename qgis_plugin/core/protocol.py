@@ -1,0 +1,169 @@
+"""The engine's machine-readable output: JSON lines on stderr and stdout.
+
+Contract (engine ``roadseg/cli/options.py``, version 1):
+
+* ``--progress json``: one object a line on stderr,
+  ``{"type": "progress", "stage": ..., "done": ..., "total": ..., "message": ...}``;
+* ``--json``: the LAST line of stdout is one object with ``"outputs"``, ``"metrics"``...;
+* failure: non-zero exit status and a final stdout line
+  ``{"type": "error", "error": CLASS, "message": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProgressLine:
+    """One progress event from the engine."""
+
+    stage: str
+    done: int
+    total: int
+    message: str = ""
+
+    @property
+    def fraction(self) -> float:
+        """Done as a fraction of total, clamped to [0, 1] (0 when total is unknown).
+
+        >>> ProgressLine("predict", 3, 4).fraction
+        0.75
+        """
+        if self.total <= 0:
+            return 0.0
+        return min(1.0, max(0.0, self.done / self.total))
+
+
+@dataclass(frozen=True)
+class ErrorLine:
+    """The engine's final error line."""
+
+    error: str
+    message: str
+    exit_code: int | None = None
+
+
+def _load_object(line: str) -> dict[str, Any] | None:
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def parse_progress(line: str) -> ProgressLine | None:
+    """Parse one stderr line; None when it is not a progress object.
+
+    >>> parse_progress('{"type": "progress", "stage": "predict", "done": 2, "total": 8}')
+    ProgressLine(stage='predict', done=2, total=8, message='')
+    >>> parse_progress("Warning: something") is None
+    True
+    """
+    obj = _load_object(line)
+    if obj is None or obj.get("type") != "progress":
+        return None
+    try:
+        return ProgressLine(
+            stage=str(obj.get("stage", "")),
+            done=int(obj.get("done") or 0),
+            total=int(obj.get("total") or 0),
+            message=str(obj.get("message") or ""),
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_error(obj: dict[str, Any]) -> ErrorLine | None:
+    """Return the error described by a JSON object, or None if it is not an error line.
+
+    >>> parse_error({"type": "error", "error": "CRSError", "message": "no CRS"})
+    ErrorLine(error='CRSError', message='no CRS', exit_code=None)
+    """
+    if obj.get("type") != "error":
+        return None
+    code = obj.get("exit_code")
+    return ErrorLine(
+        error=str(obj.get("error") or "Error"),
+        message=str(obj.get("message") or "the engine failed without a message"),
+        exit_code=int(code) if isinstance(code, int) else None,
+    )
+
+
+def last_json_object(stdout: str) -> dict[str, Any] | None:
+    """The last line of ``stdout`` that is a JSON object (the ``--json`` result or error).
+
+    >>> last_json_object('loading\\n{"outputs": {"raster": "a.tif"}}\\n')
+    {'outputs': {'raster': 'a.tif'}}
+    >>> last_json_object("no json here") is None
+    True
+    """
+    for line in reversed(stdout.splitlines()):
+        obj = _load_object(line)
+        if obj is not None:
+            return obj
+    return None
+
+
+#: Progress bar spans (percent) of the engine's stage families, in run order.
+STAGE_SPANS: dict[str, tuple[float, float]] = {
+    "setup": (0.0, 5.0),
+    "main": (5.0, 85.0),
+    "vectorize": (85.0, 99.0),
+}
+
+_FAMILY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("vectorize", ("vector", "polygon", "skeleton", "graph", "centerline", "centreline")),
+    ("main", ("predict", "infer", "tile", "window", "batch", "train", "epoch", "fit")),
+)
+
+
+def stage_family(stage: str) -> str:
+    """Map an engine stage name to a family of :data:`STAGE_SPANS`.
+
+    >>> stage_family("predict"), stage_family("vectorize/skeleton"), stage_family("open")
+    ('main', 'vectorize', 'setup')
+    """
+    low = stage.lower()
+    for family, words in _FAMILY_WORDS:
+        if any(w in low for w in words):
+            return family
+    return "setup"
+
+
+class ProgressMapper:
+    """Turn engine progress lines into one monotonic percentage for a progress bar.
+
+    Each stage family owns a span of the bar (setup, the main work: prediction or
+    training, then vectorisation); a run without vectorisation gives the main work
+    the rest of the bar. The percentage never goes backwards.
+
+    Args:
+        vectorize: Whether the run has a vectorisation stage.
+
+    >>> m = ProgressMapper(vectorize=True)
+    >>> m.percent(ProgressLine("predict", 5, 10))
+    45.0
+    >>> m.percent(ProgressLine("vectorize", 0, 4))
+    85.0
+    >>> m.percent(ProgressLine("predict", 1, 10))  # late line: never backwards
+    85.0
+    """
+
+    def __init__(self, vectorize: bool = True) -> None:
+        self.spans = dict(STAGE_SPANS)
+        if not vectorize:
+            self.spans["main"] = (5.0, 99.0)
+        self._last = 0.0
+
+    def percent(self, line: ProgressLine) -> float:
+        """Return the bar percentage after ``line``."""
+        low, high = self.spans[stage_family(line.stage)]
+        value = low + (high - low) * line.fraction
+        self._last = max(self._last, value)
+        return round(self._last, 2)

@@ -1,0 +1,1 @@
+"""QGIS side of the plugin: dialog, settings, background task, result layers."""

@@ -1,0 +1,1 @@
+"""The roadseg Processing provider: segment, vectorise and train as algorithms."""

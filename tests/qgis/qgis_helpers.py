@@ -1,0 +1,119 @@
+"""Helpers for the QGIS plugin tests (imported by conftest.py and the test modules)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+FAKE_ENGINE = Path(__file__).with_name("fake_engine.py")
+
+
+class FakeEngine:
+    """Controls tests/qgis/fake_engine.py through the environment."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.command = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_ENGINE))}"
+
+    def mode(self, mode: str) -> None:
+        os.environ["FAKE_ROADSEG_MODE"] = mode
+
+    def calls(self) -> list[list[str]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+
+def make_raster(
+    path: Path,
+    width: int = 64,
+    height: int = 64,
+    epsg: int | None = 32611,
+    origin: tuple[float, float] = (500_000.0, 4_000_000.0),
+    pixel: float = 0.5,
+    bands: int = 3,
+) -> Path:
+    """A small uint8 GeoTIFF with a road-like cross pattern (GDAL only)."""
+    from osgeo import gdal, osr
+
+    gdal.UseExceptions()
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), width, height, bands, gdal.GDT_Byte)
+    ds.SetGeoTransform((origin[0], pixel, 0, origin[1], 0, -pixel))
+    if epsg is not None:
+        srs = osr.SpatialReference()
+        srs.ImportFromEPSG(epsg)
+        ds.SetProjection(srs.ExportToWkt())
+    rows = bytearray()
+    for r in range(height):
+        for c in range(width):
+            road = abs(r - height // 2) < 3 or abs(c - width // 3) < 2
+            rows.append(200 if road else (60 + (r * 7 + c * 3) % 50))
+    for b in range(bands):
+        ds.GetRasterBand(b + 1).WriteRaster(0, 0, width, height, bytes(rows))
+    ds = None
+    return path
+
+
+def add_raster(path: Path, name: str = "imagery"):  # noqa: ANN201
+    """Add a raster layer to the current project."""
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    layer = QgsRasterLayer(str(path), name)
+    assert layer.isValid(), path
+    QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+def set_canvas(iface, layer, crs: str | None = None, extent=None) -> None:  # noqa: ANN001
+    """Point the canvas at ``layer`` (optionally in another CRS)."""
+    from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject
+
+    canvas = iface.mapCanvas()
+    dst = QgsCoordinateReferenceSystem(crs) if crs else layer.crs()
+    QgsProject.instance().setCrs(dst)
+    canvas.setDestinationCrs(dst)
+    rect = extent
+    if rect is None:
+        rect = QgsCoordinateTransform(layer.crs(), dst, QgsProject.instance()).transformBoundingBox(layer.extent())
+    canvas.setExtent(rect)
+    canvas.refresh()
+
+
+def wait_until(cond: Callable[[], bool], timeout: float = 60.0) -> bool:
+    """Process Qt events until ``cond()`` is true or the timeout passes."""
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        QCoreApplication.processEvents()
+        if cond():
+            return True
+        time.sleep(0.02)
+    QCoreApplication.processEvents()
+    return cond()
+
+
+def run_to_end(plugin, task, timeout: float = 120.0) -> None:  # noqa: ANN001
+    """Wait until the plugin handled the end of ``task``."""
+    assert task is not None
+    assert wait_until(lambda: task in plugin.finished_tasks, timeout), "the task did not finish in time"
+
+
+def messages(iface, level: str) -> list[str]:  # noqa: ANN001
+    """Messages pushed to the (mock) message bar at ``level``."""
+    from qgis.core import Qgis
+
+    lv = {"info": Qgis.Info, "warning": Qgis.Warning, "critical": Qgis.Critical, "success": Qgis.Success}[level]
+    return list(iface.messageBar().get_messages(lv))
+
+
+def project_layers():  # noqa: ANN201
+    """Layers in the current project."""
+    from qgis.core import QgsProject
+
+    return list(QgsProject.instance().mapLayers().values())
