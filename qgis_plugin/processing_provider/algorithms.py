@@ -139,14 +139,14 @@ class SegmentRoadsAlgorithm(_Base):
         self.addParameter(
             QgsProcessingParameterFile(self.MODEL, "Model file (default: embedded model)", optional=True, fileFilter=MODEL_FILTER)
         )
-        self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=list(DEVICES), defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=list(DEVICES), defaultValue=0, optional=True))
         for key, label, default, minimum in (
             (self.TILE, "Tile size in px (0 = model default)", 0, 0),
             (self.OVERLAP, "Tile overlap in px (-1 = automatic)", -1, -1),
             (self.BATCH, "Batch size (0 = automatic)", 0, 0),
         ):
             self.addParameter(
-                QgsProcessingParameterNumber(key, label, QgsProcessingParameterNumber.Integer, default, False, minimum)
+                QgsProcessingParameterNumber(key, label, QgsProcessingParameterNumber.Integer, default, True, minimum)
             )
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_RASTER, "Class raster"))
         self.addParameter(
@@ -265,9 +265,9 @@ class TrainModelAlgorithm(_Base):
             QgsProcessingParameterField(self.CLASS_FIELD, "Class field", parentLayerParameterName=self.LABELS, optional=True)
         )
         self.addParameter(
-            QgsProcessingParameterNumber(self.EPOCHS, "Epochs (0 = engine default)", QgsProcessingParameterNumber.Integer, 0, False, 0)
+            QgsProcessingParameterNumber(self.EPOCHS, "Epochs (0 = engine default)", QgsProcessingParameterNumber.Integer, 0, True, 0)
         )
-        self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=list(DEVICES), defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=list(DEVICES), defaultValue=0, optional=True))
         self.addParameter(
             QgsProcessingParameterFile(self.CONFIG, "Training configuration (YAML)", optional=True, fileFilter="YAML (*.yaml *.yml)")
         )
