@@ -1,0 +1,140 @@
+"""Road network building blocks: random roads, branches, and a spatial index of roads."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import shapely
+from shapely.geometry import LineString
+from shapely.geometry.base import BaseGeometry
+
+from roadseg.synth.geometry import cut_at_first_hit, heading_path, tangent
+from roadseg.synth.model import WIDTH_RANGE_M, Layout, Road, RoadClass
+
+
+def road_width(rng: np.random.Generator, road_class: RoadClass) -> float:
+    """A total width in metres drawn from the class's range, rounded to 10 cm.
+
+    >>> 10.0 <= road_width(np.random.default_rng(0), "major") <= 16.0
+    True
+    """
+    lo, hi = WIDTH_RANGE_M[road_class]
+    return float(round(rng.uniform(lo, hi), 1))
+
+
+def lanes_for(road_class: RoadClass, width_m: float) -> int:
+    """Number of traffic lanes a road of this class and width carries.
+
+    >>> lanes_for("major", 14.0), lanes_for("minor", 6.0), lanes_for("track", 3.0)
+    (4, 2, 1)
+    """
+    if road_class == "track":
+        return 1
+    if road_class == "minor":
+        return 2
+    return max(2, int(width_m // 3.4) // 2 * 2)
+
+
+def make_road(rng: np.random.Generator, line: LineString, road_class: RoadClass, paved: bool | None = None,
+              bulb_m: float = 0.0) -> Road:
+    """A road of ``road_class`` along ``line`` with a random width in the class's range."""
+    w = road_width(rng, road_class)
+    if paved is None:
+        paved = road_class != "track"
+    return Road(line, road_class, w, bool(paved), lanes_for(road_class, w), bulb_m)
+
+
+def cross_line(cx: float, cy: float, angle: float, half: float) -> LineString:
+    """A straight line through (cx, cy) along ``angle``, ``half`` metres each way."""
+    dx, dy = math.cos(angle) * half, math.sin(angle) * half
+    return LineString([(cx - dx, cy - dy), (cx + dx, cy + dy)])
+
+
+def branch(
+    rng: np.random.Generator,
+    parent: LineString,
+    s: float,
+    side: int,
+    length: float,
+    turn_sd: float,
+    others: BaseGeometry | None,
+) -> tuple[LineString | None, bool]:
+    """A road leaving ``parent`` at distance ``s`` towards ``side`` (+1 left, −1 right).
+
+    It starts exactly on the parent's centreline (a T-junction) and stops at the
+    first road it meets in ``others`` (another junction), or after ``length``.
+
+    Returns:
+        The line (None when too short) and whether it ends free (a dead end).
+    """
+    p = parent.interpolate(s)
+    heading = tangent(parent, s) + side * math.pi / 2 + rng.normal(0.0, 0.08)
+    full = heading_path((p.x, p.y), heading, length, rng, turn_sd)
+    line = cut_at_first_hit(full, others, skip=4.0)
+    return line, line is full
+
+
+class RoadIndex:
+    """Distances from things to the nearest road edge (a spatial index of centrelines)."""
+
+    def __init__(self, roads: list[Road]) -> None:
+        self.roads = roads
+        self.lines = np.array([r.line for r in roads], dtype=object)
+        self.half = np.array([r.width_m / 2.0 for r in roads], dtype=np.float64)
+        self.tree = shapely.STRtree(self.lines) if len(roads) else None
+        self.max_half = float(self.half.max()) if len(roads) else 0.0
+
+    def clearance(self, geoms: np.ndarray, reach: float = 30.0, exclude: np.ndarray | None = None) -> np.ndarray:
+        """Distance (m) from each geometry to the nearest road edge (negative: on a road).
+
+        Values are capped at ``reach``. ``exclude`` optionally gives, per
+        geometry, one road index to ignore (e.g. the road a car drives on).
+        """
+        out = np.full(len(geoms), reach, dtype=np.float64)
+        if self.tree is None or len(geoms) == 0:
+            return out
+        gi, ri = self.tree.query(geoms, predicate="dwithin", distance=reach + self.max_half)
+        if exclude is not None and len(gi):
+            keep = exclude[gi] != ri
+            gi, ri = gi[keep], ri[keep]
+        if len(gi):
+            d = shapely.distance(geoms[gi], self.lines[ri]) - self.half[ri]
+            np.minimum.at(out, gi, d)
+        for i, r in enumerate(self.roads):
+            if r.bulb_m > 0:
+                end = shapely.get_point(r.line, -1)
+                d = shapely.distance(geoms, end) - r.bulb_m
+                if exclude is not None:
+                    d = np.where(exclude == i, reach, d)
+                out = np.minimum(out, d)
+        return out
+
+
+def union_of(layout: Layout, classes: tuple[RoadClass, ...] = ("major", "minor", "track")) -> BaseGeometry | None:
+    """The union of the centrelines of the layout's roads of ``classes``."""
+    lines = [r.line for r in layout.roads if r.road_class in classes]
+    return shapely.union_all(lines) if lines else None
+
+
+def add_branch_road(
+    layout: Layout,
+    rng: np.random.Generator,
+    parent: Road,
+    road_class: RoadClass,
+    s: float,
+    side: int,
+    length: float,
+    turn_sd: float,
+    min_length: float = 25.0,
+    paved: bool | None = None,
+    bulb_m: float = 0.0,
+) -> Road | None:
+    """Branch a new road off ``parent`` and add it to ``layout`` (None if it came out too short)."""
+    others = union_of(layout)
+    line, ended_free = branch(rng, parent.line, s, side, length, turn_sd, others)
+    if line is None or line.length < min_length:
+        return None
+    road = make_road(rng, line, road_class, paved, bulb_m if ended_free else 0.0)
+    layout.roads.append(road)
+    return road
