@@ -20,12 +20,23 @@ def write_gpkg(
     path: str | os.PathLike[str],
     layers: Mapping[str, gpd.GeoDataFrame],
     option: str = "--out",
+    geometry_types: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``layers`` (name → GeoDataFrame) into one GeoPackage, atomically.
 
     Empty layers are written too (with their schema), so every expected layer
     exists. The GeoPackage version is 1.3 for QGIS 3.22.
+
+    Args:
+        path: Output GeoPackage.
+        layers: Layer name → GeoDataFrame, written in this order.
+        option: The CLI option naming the output, for error messages.
+        geometry_types: Optional layer name → OGR geometry type ("Polygon",
+            "LineString", ...) declared for the layer; useful for empty layers,
+            whose type cannot be guessed from their rows.
+
     """
+    types = dict(geometry_types or {})
     with atomic_output(path, option) as tmp:
         for i, (name, gdf) in enumerate(layers.items()):
             pyogrio.write_dataframe(
@@ -37,5 +48,6 @@ def write_gpkg(
                 dataset_options={"VERSION": "1.3"} if i == 0 else None,
                 layer_options={"SPATIAL_INDEX": "YES"},
                 promote_to_multi=False,
+                geometry_type=types.get(name),
             )
     return Path(path)

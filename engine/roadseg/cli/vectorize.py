@@ -1,0 +1,125 @@
+"""``roadseg vectorize CLASS_RASTER --out OUT.gpkg``: road polygons per class and centrelines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progress_option
+
+
+@click.command("vectorize")
+@click.argument("class_raster", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="GeoPackage to write (layers roads_<class> and centerlines).",
+)
+@click.option(
+    "--graphml",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the centreline network as GraphML.",
+)
+@click.option(
+    "--simplify",
+    "simplify_m",
+    type=float,
+    default=None,
+    help="Simplification tolerance in metres [default: max(1 m, 1 pixel)].",
+)
+@click.option(
+    "--min-area",
+    "min_area_m2",
+    type=float,
+    default=None,
+    help="Smallest road polygon kept, m²; smaller holes are filled [default: from widths].",
+)
+@click.option(
+    "--prune",
+    "prune_m",
+    type=float,
+    default=None,
+    help="Prune dead-end spurs shorter than this, metres [default: 2 × widest class].",
+)
+@click.option(
+    "--bridge",
+    "bridge_m",
+    type=float,
+    default=None,
+    help="Bridge gaps up to this between facing dead ends, metres (0: off) [default: 15].",
+)
+@click.option(
+    "--bridge-angle",
+    "bridge_angle_deg",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Largest angle between a dead end's direction and the gap, degrees.",
+)
+@click.option(
+    "--block-size",
+    type=int,
+    default=4096,
+    show_default=True,
+    help="Block size in pixels; memory is bounded by the block.",
+)
+@click.option(
+    "--gsd",
+    type=float,
+    default=None,
+    help="Pixel size in metres for rasters without georeferencing.",
+)
+@progress_option
+@json_option
+def cli(
+    class_raster: Path,
+    out: Path,
+    graphml: Path | None,
+    simplify_m: float | None,
+    min_area_m2: float | None,
+    prune_m: float | None,
+    bridge_m: float | None,
+    bridge_angle_deg: float,
+    block_size: int,
+    gsd: float | None,
+    progress: str,
+    as_json: bool,
+) -> None:
+    """Vectorise CLASS_RASTER (the class GeoTIFF written by 'roadseg predict')."""
+    from roadseg.vectorize import vectorize
+
+    renderer = ProgressRenderer(progress)
+    try:
+        res = vectorize(
+            class_raster,
+            out,
+            graphml=graphml,
+            simplify_m=simplify_m,
+            min_area_m2=min_area_m2,
+            prune_m=prune_m,
+            bridge_m=bridge_m,
+            bridge_angle_deg=bridge_angle_deg,
+            block_size=block_size,
+            gsd=gsd,
+            progress=renderer,
+        )
+    finally:
+        renderer.close()
+    if as_json:
+        emit_json(res.as_dict())
+        return
+    click.echo(f"wrote {res.gpkg}" + (f" and {res.graphml}" if res.graphml else ""))
+    click.echo(
+        f"  centrelines  {res.centerline_km:.3f} km, {res.edges} edges, {res.nodes} nodes, "
+        f"{res.components} connected piece(s)"
+    )
+    for c in res.classes:
+        click.echo(
+            f"  {c.layer:<20} {c.polygons} polygon(s), {c.area_km2:.4f} km², "
+            f"{c.centerline_km:.3f} km of centreline"
+        )
+    click.echo(f"  {res.megapixels:.2f} MP in {res.timings.get('total', 0):.2f} s")

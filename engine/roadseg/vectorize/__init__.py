@@ -1,0 +1,30 @@
+"""Vectorise class rasters: road polygons per class and a connected centreline network.
+
+Public API::
+
+    from roadseg.vectorize import vectorize
+    result = vectorize("classes.tif", "roads.gpkg", graphml="roads.graphml")
+    print(result.centerline_km, result.components)
+
+Steps (see each module): :mod:`~.classraster` (the input contract), :mod:`~.blocks`
+(overlapping blocks), :mod:`~.skeleton` (mask → skeleton, width),
+:mod:`~.pixelgraph` (skeleton → edges), :mod:`~.network` (merge, prune, bridge,
+simplify), :mod:`~.polygons` (polygons per class), :mod:`~.output` (layers, GraphML).
+"""
+
+from roadseg.vectorize.api import ClassFigures, VectorizeResult, centerlines_from_source, vectorize
+from roadseg.vectorize.classraster import ClassInfo, ClassRaster, open_class_raster
+from roadseg.vectorize.extract import ArraySource
+from roadseg.vectorize.params import VectorizeParams
+
+__all__ = [
+    "ArraySource",
+    "ClassFigures",
+    "ClassInfo",
+    "ClassRaster",
+    "VectorizeParams",
+    "VectorizeResult",
+    "centerlines_from_source",
+    "open_class_raster",
+    "vectorize",
+]

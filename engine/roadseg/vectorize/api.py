@@ -1,0 +1,279 @@
+"""``vectorize``: a class raster → GeoPackage road polygons per class + a centreline network."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+from rasterio.windows import Window
+
+from roadseg.errors import DataError
+from roadseg.geo.atomic import check_writable
+from roadseg.progress import CancelCallback, ProgressCallback, Reporter
+from roadseg.vectorize.classraster import NODATA, ClassInfo, ClassRaster, open_class_raster
+from roadseg.vectorize.extract import ClassSource, Extraction, extract
+from roadseg.vectorize.frame import MetricFrame
+from roadseg.vectorize.output import CENTERLINES, centerline_frame, polygon_frames, write_graphml
+from roadseg.vectorize.params import Resolved, VectorizeParams
+
+
+@dataclass(frozen=True)
+class ClassFigures:
+    """Figures of one road class.
+
+    Attributes:
+        name: Class name.
+        layer: Polygon layer name.
+        polygons: Number of polygons.
+        area_km2: Polygon area in km².
+        centerline_km: Length of centrelines of this class in km.
+        edges: Number of centreline edges of this class.
+
+    """
+
+    name: str
+    layer: str
+    polygons: int
+    area_km2: float
+    centerline_km: float
+    edges: int
+
+
+@dataclass(frozen=True)
+class VectorizeResult:
+    """What :func:`vectorize` wrote and measured.
+
+    Attributes:
+        gpkg: The GeoPackage written.
+        graphml: The GraphML written (None when not asked for).
+        layers: Layer names in the GeoPackage.
+        classes: Figures per road class.
+        nodes: Nodes of the centreline network.
+        edges: Edges of the centreline network.
+        components: Connected pieces of the network.
+        centerline_km: Total centreline length in km.
+        raster_km2: Ground area of the raster in km².
+        megapixels: Raster size in megapixels.
+        settings: The settings used (defaults filled in).
+        cleanup: Spurs pruned, specks removed, gaps bridged.
+        timings: Seconds per step and in total.
+
+    """
+
+    gpkg: Path
+    graphml: Path | None
+    layers: tuple[str, ...]
+    classes: tuple[ClassFigures, ...]
+    nodes: int
+    edges: int
+    components: int
+    centerline_km: float
+    raster_km2: float
+    megapixels: float
+    settings: dict[str, Any] = field(default_factory=dict)
+    cleanup: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form (the CLI's ``--json`` object)."""
+        d = asdict(self)
+        d["gpkg"] = str(self.gpkg)
+        d["graphml"] = str(self.graphml) if self.graphml else None
+        d["outputs"] = [str(self.gpkg)] + ([str(self.graphml)] if self.graphml else [])
+        d["metrics"] = {
+            "centerline_km": self.centerline_km,
+            "nodes": self.nodes,
+            "edges": self.edges,
+            "components": self.components,
+            "per_class": {
+                c.name: {"km": c.centerline_km, "km2": c.area_km2, "polygons": c.polygons}
+                for c in self.classes
+            },
+        }
+        return d
+
+
+def vectorize(
+    class_raster: str | os.PathLike[str],
+    out_gpkg: str | os.PathLike[str],
+    *,
+    graphml: str | os.PathLike[str] | None = None,
+    simplify_m: float | None = None,
+    min_area_m2: float | None = None,
+    hole_area_m2: float | None = None,
+    prune_m: float | None = None,
+    bridge_m: float | None = None,
+    bridge_angle_deg: float = 30.0,
+    block_size: int = 4096,
+    margin_px: int | None = None,
+    gsd: float | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCallback | None = None,
+) -> VectorizeResult:
+    """Vectorise a class raster into road polygons per class and a centreline network.
+
+    Args:
+        class_raster: Class raster (see :mod:`roadseg.vectorize.classraster`).
+        out_gpkg: GeoPackage to write (layers ``roads_<class>`` and ``centerlines``).
+        graphml: Optional GraphML file of the network.
+        simplify_m: Douglas–Peucker tolerance in metres (default max(1 m, 1 pixel)).
+        min_area_m2: Smallest polygon kept (default half the widest class width squared).
+        hole_area_m2: Holes smaller than this are filled (default ``min_area_m2``).
+        prune_m: Spurs shorter than this are pruned (default 2 × widest class width).
+        bridge_m: Gaps up to this between facing dead ends are bridged (default 15 m).
+        bridge_angle_deg: Largest angle between an end's direction and the gap.
+        block_size: Block size in pixels (memory is bounded by the block).
+        margin_px: Margin around blocks (default from the widest class).
+        gsd: Pixel size in metres for rasters without georeferencing.
+        progress: Progress callback.
+        cancel: Cancel callback (checked between blocks).
+
+    Returns:
+        Paths written and figures (see :class:`VectorizeResult`).
+
+    """
+    t_start = time.perf_counter()
+    reporter = Reporter(progress, cancel)
+    params = VectorizeParams(
+        simplify_m=simplify_m,
+        min_area_m2=min_area_m2,
+        hole_area_m2=hole_area_m2,
+        prune_m=prune_m,
+        bridge_m=bridge_m,
+        bridge_angle_deg=bridge_angle_deg,
+        block_size=block_size,
+        margin_px=margin_px,
+    )
+    check_writable(out_gpkg, "--out")
+    if graphml is not None:
+        check_writable(graphml, "--graphml")
+    with open_class_raster(class_raster, gsd=gsd) as src:
+        if not src.tagged:
+            src.classes = ClassInfo.untagged(_max_class(src, params.block_size, reporter))
+        frame = MetricFrame(src.grid)
+        res = params.resolve(src.classes, frame.mean_gsd)
+        ex = extract(src, res, frame, src.classes.num_classes, reporter, polygons=True)
+        _check_not_all_nodata(src, ex)
+        classes = src.classes
+    reporter.check()
+    t0 = time.perf_counter()
+    lines = centerline_frame(ex.network, frame, classes)
+    road_ids = _road_class_ids(classes, ex.histogram)
+    layers = polygon_frames(ex.polygons, frame, classes, road_ids)
+    layers[CENTERLINES] = lines
+    types = {name: "Polygon" for name in layers if name != CENTERLINES}
+    types[CENTERLINES] = "LineString"
+    reporter.update("write", 0, 1, str(out_gpkg))
+    from roadseg.geo.vectors import write_gpkg
+
+    write_gpkg(out_gpkg, layers, "--out", geometry_types=types)
+    gml = None
+    if graphml is not None:
+        crs = frame.grid.crs
+        gml = write_graphml(graphml, lines, crs.to_string() if crs is not None else None)
+    reporter.update("write", 1, 1, str(out_gpkg))
+    timings = dict(ex.timings)
+    timings["write"] = round(time.perf_counter() - t0, 4)
+    timings["total"] = round(time.perf_counter() - t_start, 4)
+    return _result(Path(out_gpkg), gml, layers, lines, classes, road_ids, frame, res, ex, timings)
+
+
+def _max_class(src: ClassRaster, block: int, reporter: Reporter) -> int:
+    """Highest road class id in a raster (one cheap pass; for rasters without class tags)."""
+    top = 0
+    g = src.grid
+    for r in range(0, g.height, block):
+        reporter.check()
+        a = src.read(Window(0, r, g.width, min(block, g.height - r)))
+        vals = a[(a > 0) & (a != NODATA)]
+        if vals.size:
+            top = max(top, int(vals.max()))
+    return max(top, 1)
+
+
+def _check_not_all_nodata(src: ClassRaster, ex: Extraction) -> None:
+    h = ex.histogram
+    if h[NODATA] == h.sum() and h.sum() > 0:
+        raise DataError(
+            f"CLASS_RASTER {str(src.path)!r} is nodata (255) everywhere; 255 means nodata in class "
+            "rasters: give the class raster written by 'roadseg predict' (a 0/255 mask: convert "
+            "255 to 1 first)"
+        )
+
+
+def _road_class_ids(classes: ClassInfo, hist: np.ndarray) -> list[int]:
+    """Road classes that get a polygon layer: all if tagged, else those present."""
+    if classes.tagged:
+        return list(range(1, classes.num_classes))
+    present = [i for i in range(1, classes.num_classes) if hist[i] > 0]
+    return present or [1]
+
+
+def _result(
+    gpkg: Path,
+    gml: Path | None,
+    layers: dict[str, gpd.GeoDataFrame],
+    lines: gpd.GeoDataFrame,
+    classes: ClassInfo,
+    road_ids: list[int],
+    frame: MetricFrame,
+    res: Resolved,
+    ex: Extraction,
+    timings: dict[str, float],
+) -> VectorizeResult:
+    import networkx as nx
+
+    figs = []
+    for cid in road_ids:
+        layer = classes.layer_name(cid)
+        poly = layers[layer]
+        sel = lines["class_id"].to_numpy() == cid
+        figs.append(
+            ClassFigures(
+                classes.names[cid],
+                layer,
+                int(len(poly)),
+                round(float(poly["area_m2"].sum()) / 1e6, 6),
+                round(float(lines["length_m"].to_numpy()[sel].sum()) / 1e3, 4),
+                int(sel.sum()),
+            )
+        )
+    g = ex.network.g
+    w, h = frame.grid.width, frame.grid.height
+    gx, gy = frame.gsd
+    return VectorizeResult(
+        gpkg=gpkg,
+        graphml=gml,
+        layers=tuple(layers),
+        classes=tuple(figs),
+        nodes=g.number_of_nodes(),
+        edges=g.number_of_edges(),
+        components=nx.number_connected_components(g) if g.number_of_nodes() else 0,
+        centerline_km=round(float(lines["length_m"].sum()) / 1e3, 4),
+        raster_km2=round(w * h * gx * gy / 1e6, 6),
+        megapixels=round(w * h / 1e6, 4),
+        settings=asdict(res),
+        cleanup=ex.cleanup,
+        timings=timings,
+    )
+
+
+def centerlines_from_source(
+    source: ClassSource, params: VectorizeParams | None = None, reporter: Reporter | None = None
+) -> gpd.GeoDataFrame:
+    """Return the centreline layer (raster CRS) of any class source, without writing files.
+
+    Used by ``evaluate`` to build prediction and truth graphs.
+    """
+    params = params or VectorizeParams()
+    frame = MetricFrame(source.grid)
+    res = params.resolve(source.classes, frame.mean_gsd)
+    ex = extract(
+        source, res, frame, source.classes.num_classes, reporter or Reporter(), polygons=False
+    )
+    return centerline_frame(ex.network, frame, source.classes)
