@@ -158,15 +158,19 @@ class RoadsegPlugin:
         except PluginError as exc:
             self.show_error(exc)
             return None
+        extent_file = None
+        if params.aoi_geojson:
+            extent_file = paths.stage_dir / "area.geojson"
+            extent_file.write_text(params.aoi_geojson, encoding="utf-8")
         argv = predict_argv(
             engine.argv,
             params,
             str(paths.staged_raster),
             str(paths.staged_vectors) if params.outputs.vectors else None,
+            str(extent_file) if extent_file else None,
         )
         QgsMessageLog.logMessage(f"Running: {display(argv)}", LOG_TAG, Qgis.Info, False)
-        task = PredictTask(params, argv, engine_env(), paths, self._finished)
-        task.model_info = model_info
+        task = PredictTask(params, argv, engine_env(), paths, self._finished, engine.argv, model_info)
         self.tasks.append(task)
         self.last_task = task
         QgsApplication.taskManager().addTask(task)

@@ -29,7 +29,11 @@ def fmt_number(value: float) -> str:
 
 
 def predict_argv(
-    engine: Sequence[str], params: RunParameters, out_raster: str, out_vectors: str | None
+    engine: Sequence[str],
+    params: RunParameters,
+    out_raster: str,
+    out_vectors: str | None,
+    extent_file: str | None = None,
 ) -> list[str]:
     """``roadseg predict RASTER --out OUT.tif [--vectorize OUT.gpkg] --bbox ... --bbox-crs ...``.
 
@@ -42,6 +46,8 @@ def predict_argv(
     if out_vectors:
         argv += ["--vectorize", out_vectors]
     argv += ["--bbox", *(fmt_number(v) for v in params.bbox), "--bbox-crs", params.bbox_crs]
+    if extent_file:
+        argv += ["--extent-file", extent_file]
     if params.model:
         argv += ["--model", params.model]
     if params.device and params.device != "auto":

@@ -61,6 +61,8 @@ class RunParameters:
         area_mode: Where the area came from (for messages).
         run_name: Name of the layer group and stem of the output files.
         area_km2: Area to map in km² (for the estimate and the summary).
+        aoi_geojson: Polygons to map inside (GeoJSON FeatureCollection, EPSG:4326), for
+            the "selected polygons" area; outside them the class raster is nodata.
     """
 
     raster_path: str
@@ -77,6 +79,7 @@ class RunParameters:
     area_mode: AreaMode = "canvas"
     run_name: str = ""
     area_km2: float = 0.0
+    aoi_geojson: str | None = None
 
     def __post_init__(self) -> None:
         if not self.raster_path:

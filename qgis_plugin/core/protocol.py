@@ -114,12 +114,14 @@ def last_json_object(stdout: str) -> dict[str, Any] | None:
 STAGE_SPANS: dict[str, tuple[float, float]] = {
     "setup": (0.0, 5.0),
     "main": (5.0, 85.0),
-    "vectorize": (85.0, 99.0),
+    "vectorize": (85.0, 97.0),
+    "write": (97.0, 99.5),
 }
 
 _FAMILY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("vectorize", ("vector", "polygon", "skeleton", "graph", "centerline", "centreline")),
     ("main", ("predict", "infer", "tile", "window", "batch", "train", "epoch", "fit")),
+    ("write", ("write", "save", "commit")),
 )
 
 
@@ -128,6 +130,8 @@ def stage_family(stage: str) -> str:
 
     >>> stage_family("predict"), stage_family("vectorize/skeleton"), stage_family("open")
     ('main', 'vectorize', 'setup')
+    >>> stage_family("write")
+    'write'
     """
     low = stage.lower()
     for family, words in _FAMILY_WORDS:
@@ -158,7 +162,7 @@ class ProgressMapper:
     def __init__(self, vectorize: bool = True) -> None:
         self.spans = dict(STAGE_SPANS)
         if not vectorize:
-            self.spans["main"] = (5.0, 99.0)
+            self.spans["main"] = (5.0, 97.0)
         self._last = 0.0
 
     def percent(self, line: ProgressLine) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from qgis.core import (
@@ -31,11 +32,13 @@ class Area:
         bbox: (minx, miny, maxx, maxy) in ``crs``, clipped to the raster.
         crs: The engine's ``--bbox-crs`` value (the raster CRS's auth id, or its WKT).
         area_m2: Area on the ellipsoid in m².
+        geojson: For selected polygons: the polygons (GeoJSON FeatureCollection in EPSG:4326).
     """
 
     bbox: BBox
     crs: str
     area_m2: float
+    geojson: str | None = None
 
 
 def raster_crs(layer: QgsRasterLayer) -> QgsCoordinateReferenceSystem:
@@ -72,6 +75,20 @@ def _transform(
             f"The area cannot be transformed from {src.authid() or 'its CRS'} to the raster's "
             f"{dst.authid() or 'CRS'}: choose an area over the raster."
         ) from None
+
+
+def _polygons_geojson(layer: QgsVectorLayer) -> str:
+    """The selected polygons as a GeoJSON FeatureCollection in EPSG:4326 (RFC 7946)."""
+    wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
+    tr = QgsCoordinateTransform(layer.crs(), wgs84, QgsProject.instance())
+    feats = []
+    for f in layer.getSelectedFeatures():
+        if not f.hasGeometry():
+            continue
+        g = QgsGeometry(f.geometry())
+        g.transform(tr)
+        feats.append({"type": "Feature", "properties": {}, "geometry": json.loads(g.asJson(9))})
+    return json.dumps({"type": "FeatureCollection", "features": feats})
 
 
 def _polygon_bbox(layer: QgsVectorLayer) -> QgsRectangle:
@@ -113,6 +130,7 @@ def area_to_map(
     if raster is None or not raster.isValid():
         raise InputError("Choose a raster layer to map roads on (add imagery to the project first).")
     dst = raster_crs(raster)
+    geojson = None
     if mode == "layer":
         rect, what = raster.extent(), "layer"
     elif mode == "canvas":
@@ -125,6 +143,7 @@ def area_to_map(
             raise InputError("Choose a polygon layer whose selected features give the area.")
         rect = _transform(_polygon_bbox(polygons), polygons.crs(), dst)
         what = "selected polygons"
+        geojson = _polygons_geojson(polygons)
     else:
         raise InputError(f"Unknown area {mode!r}: choose map extent, layer or selection.")
     clipped = rect.intersect(raster.extent())
@@ -143,6 +162,7 @@ def area_to_map(
         (clipped.xMinimum(), clipped.yMinimum(), clipped.xMaximum(), clipped.yMaximum()),
         crs_argument(dst),
         float(area),
+        geojson,
     )
 
 

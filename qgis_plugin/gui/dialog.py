@@ -337,6 +337,10 @@ class MapRoadsDialog(QDialog):
                 raise InputError(f"The model file {model!r} does not exist.")
         elif self.model_combo.currentData() not in (None, "default"):
             model = str(self.model_combo.currentData())
+        elif self.loader.done and "default" not in self.model_infos and self.loader.error:
+            raise InputError(
+                f"The embedded default model cannot be used ({self.loader.error}): choose a model file."
+            )
         out_dir = self.output_dir()
         if not out_dir:
             raise InputError("Choose an output folder (or tick 'Temporary folder').")
@@ -361,6 +365,7 @@ class MapRoadsDialog(QDialog):
             area_mode=str(self.area_combo.currentData()),  # type: ignore[arg-type]
             run_name=default_run_name(raster.name(), stamp),
             area_km2=area.area_m2 / 1e6,
+            aoi_geojson=area.geojson,
         )
 
     def accept(self) -> None:

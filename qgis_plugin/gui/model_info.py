@@ -119,7 +119,8 @@ class ModelInfoLoader(QObject):
             self._emit([], msg)
         else:
             models = models_from_json(obj)
-            self._emit(models, "" if models else "the engine listed no models")
+            why = str((obj or {}).get("message") or "the engine listed no models")
+            self._emit(models, "" if models else why)
 
     def _emit(self, models: list[dict[str, Any]], error: str) -> None:
         self.models, self.error, self.done = models, error, True

@@ -10,14 +10,17 @@ to a callback that adds layers or reports the failure.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from qgis.core import Qgis, QgsMessageLog, QgsTask
 
 from ..core import outputs
+from ..core.commands import models_argv
 from ..core.errors import PluginError
 from ..core.params import RunParameters
 from ..core.process import EngineResult, run_engine
 from ..core.protocol import ProgressLine, ProgressMapper
+from .model_info import models_from_json
 
 LOG_TAG = "roadseg"
 
@@ -39,6 +42,8 @@ class PredictTask(QgsTask):
         env: dict[str, str],
         paths: outputs.RunPaths,
         on_done: Callable[[PredictTask], None],
+        engine: Sequence[str] = (),
+        model_info: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(f"roadseg: {params.run_name}", QgsTask.CanCancel)
         self.params = params
@@ -46,6 +51,8 @@ class PredictTask(QgsTask):
         self.env = env
         self.paths = paths
         self.on_done = on_done
+        self.engine = tuple(engine)
+        self.model_info = model_info
         self.result: EngineResult | None = None
         self.error: PluginError | None = None
         self.raster = None
@@ -78,6 +85,8 @@ class PredictTask(QgsTask):
                 keep_raster=self.params.outputs.class_raster,
                 keep_vectors=self.params.outputs.vectors,
             )
+            if self.model_info is None and self.engine:
+                self.model_info = self._describe_model()
             return True
         except PluginError as exc:
             self.error = exc
@@ -87,6 +96,16 @@ class PredictTask(QgsTask):
             )
         outputs.discard(self.paths)
         return False
+
+    def _describe_model(self) -> dict[str, Any] | None:
+        """The model's classes and colours from the engine (when the dialog had none)."""
+        res = run_engine(models_argv(self.engine, self.params.model), env=self.env)
+        entries = models_from_json(res.result) if res.ok else []
+        name = self.params.model or "default"
+        for entry in entries:
+            if entry.get("name") in (None, name) or entry.get("path") == name:
+                return entry
+        return entries[0] if entries else None
 
     def finished(self, ok: bool) -> None:  # noqa: FBT001 - QgsTask API
         """Back in the main thread: hand over to the plugin."""

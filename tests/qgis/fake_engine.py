@@ -184,6 +184,7 @@ def main() -> None:
     pr.add_argument("--vectorize")
     pr.add_argument("--bbox", nargs=4, type=float)
     pr.add_argument("--bbox-crs")
+    pr.add_argument("--extent-file")
     pr.add_argument("--model")
     pr.add_argument("--device")
     pr.add_argument("--tile", type=int)
@@ -212,6 +213,9 @@ def main() -> None:
     mo.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     mode = os.environ.get("FAKE_ROADSEG_MODE", "ok")
+    if getattr(args, "extent_file", None) and os.environ.get("FAKE_ROADSEG_LOG"):
+        with open(args.extent_file, encoding="utf-8") as src, open(os.environ["FAKE_ROADSEG_LOG"], "a") as log:
+            log.write(json.dumps(["extent-file-content", src.read()]) + "\n")
 
     if args.cmd == "models":
         if args.file:

@@ -154,12 +154,13 @@ def test_progress_mapping_monotonic_and_bounded(core):
     pr = core.protocol
     m = pr.ProgressMapper(vectorize=True)
     seq = [("open", 0, 1), ("predict", 0, 10), ("predict", 5, 10), ("predict", 10, 10),
-           ("vectorize/skeleton", 1, 2), ("predict", 2, 10), ("vectorize/graph", 2, 2)]
+           ("vectorize/skeleton", 1, 2), ("predict", 2, 10), ("vectorize/graph", 2, 2), ("write", 0, 1),
+           ("write", 1, 1)]
     values = [m.percent(pr.ProgressLine(s, d, t)) for s, d, t in seq]
     assert values == sorted(values)
-    assert values[0] == 0.0 and values[3] == 85.0 and values[-1] == 99.0
+    assert values[0] == 0.0 and values[3] == 85.0 and values[6] == 97.0 and values[-1] == 99.5
     m2 = pr.ProgressMapper(vectorize=False)
-    assert m2.percent(pr.ProgressLine("predict", 10, 10)) == 99.0
+    assert m2.percent(pr.ProgressLine("predict", 10, 10)) == 97.0
     assert pr.ProgressMapper().percent(pr.ProgressLine("train", 1, 2)) == pytest.approx(45.0)
 
 

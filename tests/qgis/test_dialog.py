@@ -108,9 +108,18 @@ def test_selected_polygons_area(plugin, qgis_iface, fake_engine, utm_raster):
     poly.selectByIds([feats[0].id() if feats[0].id() > 0 else 1])
     p = dlg.parameters()
     assert p.bbox == pytest.approx((500004.0, 3999990.0, 500010.0, 3999996.0))
+    import json
+
+    fc = json.loads(p.aoi_geojson)
+    assert len(fc["features"]) == 1 and fc["features"][0]["geometry"]["type"] == "Polygon"
+    lon, lat = fc["features"][0]["geometry"]["coordinates"][0][0]
+    assert -117.1 < lon < -116.9 and 36.1 < lat < 36.2  # EPSG:4326, near UTM 11N (500 km E, 4000 km N)
     poly.selectAll()
     p = dlg.parameters()
     assert p.bbox == pytest.approx((500004.0, 3999970.0, 500030.0, 3999996.0))
+    assert len(json.loads(p.aoi_geojson)["features"]) == 2
+    choose(dlg.area_combo, "layer")
+    assert dlg.parameters().aoi_geojson is None
 
 
 def test_extent_outside_raster(plugin, qgis_iface, fake_engine, utm_raster):
