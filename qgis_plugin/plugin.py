@@ -14,7 +14,7 @@ from qgis.core import (
     QgsProject,
 )
 from qgis.PyQt.QtGui import QIcon
-from qgis.PyQt.QtWidgets import QAction, QPushButton
+from qgis.PyQt.QtWidgets import QAction
 
 from .core import outputs
 from .core.commands import display, predict_argv
@@ -30,7 +30,12 @@ from .gui.task import LOG_TAG, PredictTask
 PLUGIN_DIR = Path(__file__).resolve().parent
 ICON = PLUGIN_DIR / "icons" / "roadseg.svg"
 MENU = "&roadseg"
-LEVELS = {"info": Qgis.Info, "warning": Qgis.Warning, "critical": Qgis.Critical, "success": Qgis.Success}
+LEVELS = {
+    "info": Qgis.Info,
+    "warning": Qgis.Warning,
+    "critical": Qgis.Critical,
+    "success": Qgis.Success,
+}
 
 
 class RoadsegPlugin:
@@ -42,6 +47,7 @@ class RoadsegPlugin:
         finished_tasks: Tasks whose end the plugin has handled.
         last_task: The last task started (tests, scripting).
         added: What the last successful run added.
+
     """
 
     def __init__(self, iface: Any) -> None:
@@ -118,7 +124,8 @@ class RoadsegPlugin:
     def has_raster(self) -> bool:
         """Whether the project has a raster layer."""
         return any(
-            lyr.type() == QgsMapLayerType.RasterLayer for lyr in QgsProject.instance().mapLayers().values()
+            lyr.type() == QgsMapLayerType.RasterLayer
+            for lyr in QgsProject.instance().mapLayers().values()
         )
 
     def create_dialog(self, fetch_models: bool = True) -> Any:
@@ -149,12 +156,16 @@ class RoadsegPlugin:
             self.start(dlg.params, dlg.current_model_info())
         self.dialog = None
 
-    def start(self, params: RunParameters, model_info: dict[str, Any] | None = None) -> PredictTask | None:
+    def start(
+        self, params: RunParameters, model_info: dict[str, Any] | None = None
+    ) -> PredictTask | None:
         """Start a background run; None (with a message) when it cannot start."""
         try:
             engine = settings.current_engine()
             stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            paths = outputs.plan_run(params.output_dir, f"roads_{safe_name(params.raster_name)}_{stamp}")
+            paths = outputs.plan_run(
+                params.output_dir, f"roads_{safe_name(params.raster_name)}_{stamp}"
+            )
         except PluginError as exc:
             self.show_error(exc)
             return None
@@ -170,7 +181,9 @@ class RoadsegPlugin:
             str(extent_file) if extent_file else None,
         )
         QgsMessageLog.logMessage(f"Running: {display(argv)}", LOG_TAG, Qgis.Info, False)
-        task = PredictTask(params, argv, engine_env(), paths, self._finished, engine.argv, model_info)
+        task = PredictTask(
+            params, argv, engine_env(), paths, self._finished, engine.argv, model_info
+        )
         self.tasks.append(task)
         self.last_task = task
         QgsApplication.taskManager().addTask(task)
@@ -223,7 +236,7 @@ class RoadsegPlugin:
         seconds = task.result.seconds if task.result else 0.0
         metrics = (task.result.result or {}).get("metrics", {}) if task.result else {}
         mpx = metrics.get("megapixels") if isinstance(metrics, dict) else None
-        if isinstance(mpx, (int, float)):
+        if isinstance(mpx, int | float):
             rate = measured_throughput(float(mpx), seconds)
             if rate:
                 settings.set_throughput(p.device, rate)

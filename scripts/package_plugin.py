@@ -138,7 +138,9 @@ def build(out_dir: Path, repo: Path = REPO) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out-dir", type=Path, default=REPO / "dist", help="folder for the zip (default: dist)")
+    parser.add_argument(
+        "--out-dir", type=Path, default=REPO / "dist", help="folder for the zip (default: dist)"
+    )
     args = parser.parse_args(argv)
     try:
         path = build(args.out_dir)
@@ -147,8 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     with zipfile.ZipFile(path) as zf:
         n = len(zf.namelist())
-    print(f"{path} ({n} files, {path.stat().st_size / 1024:.0f} KiB): install it with QGIS ▸ Plugins ▸ "
-          "Manage and Install Plugins ▸ Install from ZIP")
+    print(
+        f"{path} ({n} files, {path.stat().st_size / 1024:.0f} KiB): install it with "
+        "QGIS ▸ Plugins ▸ "
+        "Manage and Install Plugins ▸ Install from ZIP"
+    )
     return 0
 
 

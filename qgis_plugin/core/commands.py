@@ -15,7 +15,7 @@ MACHINE_OPTIONS: tuple[str, ...] = ("--progress", "json", "--json")
 
 
 def fmt_number(value: float) -> str:
-    """A coordinate as the shortest exact text (no exponent surprises for big values).
+    """Return a coordinate as the shortest exact text (no exponent surprises for big values).
 
     >>> fmt_number(500000.0), fmt_number(-0.1), fmt_number(4000000.25)
     ('500000', '-0.1', '4000000.25')
@@ -117,7 +117,7 @@ def version_argv(engine: Sequence[str]) -> list[str]:
 
 
 def display(argv: Sequence[str]) -> str:
-    """A command line as text a user can paste into a shell.
+    """Return a command line as text a user can paste into a shell.
 
     >>> display(["roadseg", "predict", "my file.tif"])
     "roadseg predict 'my file.tif'"

@@ -59,6 +59,7 @@ class EngineCommand:
         argv: The command (a program, possibly with leading arguments such as
             ``python -m roadseg.cli.main``).
         source: Where it was found (for the settings dialog).
+
     """
 
     argv: tuple[str, ...]
@@ -129,6 +130,7 @@ def find_engine(
 
     Raises:
         EngineNotFoundError: with installation instructions.
+
     """
     env = os.environ if env is None else env
     path = env.get("PATH", "") if search_path is None else search_path
@@ -158,7 +160,7 @@ def find_engine(
 
 
 def engine_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for engine processes: QGIS's, without its GDAL/PROJ/Python paths.
+    """Return the environment for engine processes: QGIS's, without its GDAL/PROJ/Python paths.
 
     >>> e = engine_env({"PATH": "/bin", "PROJ_LIB": "/qgis/proj", "PYTHONPATH": "/qgis"})
     >>> sorted(e)
@@ -174,7 +176,7 @@ _VERSION_RE = re.compile(r"(\d+\.\d+(?:\.\d+)?(?:[.+-]?[0-9A-Za-z.]+)?)")
 
 
 def parse_version(text: str) -> str | None:
-    """The version in ``roadseg --version`` output.
+    """Return the version in ``roadseg --version`` output.
 
     >>> parse_version("roadseg, version 0.1.0")
     '0.1.0'

@@ -14,6 +14,7 @@ class PluginError(Exception):
         message: One line for the message bar: what is wrong and how to fix it.
         details: Longer text (engine log, command line) for the log panel.
         level: Message bar level; each subclass has a sensible default.
+
     """
 
     level: Level = "warning"

@@ -26,6 +26,7 @@ class Estimate:
         limit_km2: Size limit (0 = none).
         measured: Whether ``seconds`` uses a throughput measured on this machine.
         device: Device the estimate is for.
+
     """
 
     area_km2: float
@@ -58,7 +59,7 @@ class Estimate:
         )
 
     def limit_message(self) -> str:
-        """The message shown when the area is too big."""
+        """Return the message shown when the area is too big."""
         return (
             f"The area to map ({self.area_km2:.1f} km²) is larger than the limit of "
             f"{self.limit_km2:g} km². Zoom in, select smaller polygons, or raise the limit in "
@@ -84,6 +85,7 @@ def estimate(
 
     >>> round(estimate(4e6, 1.0, "cuda").seconds, 1)
     8.2
+
     """
     gsd = gsd_m if gsd_m > 0 else 0.5
     mpx = area_m2 / (gsd * gsd) / 1e6
@@ -108,7 +110,7 @@ def measured_throughput(megapixels: float, seconds: float) -> float | None:
 
 
 def format_duration(seconds: float) -> str:
-    """A human duration.
+    """Return a human duration.
 
     >>> format_duration(42), format_duration(170), format_duration(7300)
     ('42 s', '3 min', '2 h 2 min')

@@ -27,6 +27,7 @@ class RunPaths:
         output_dir: The user's output folder.
         stage_dir: Hidden folder inside it that the engine writes to.
         stem: File stem of the run (``roads_<raster>_<stamp>``).
+
     """
 
     output_dir: Path
@@ -59,6 +60,7 @@ def check_output_dir(folder: str | os.PathLike[str]) -> Path:
 
     Raises:
         InputError: naming the folder and the fix.
+
     """
     p = Path(folder).expanduser()
     if p.exists() and not p.is_dir():
@@ -77,7 +79,7 @@ def check_output_dir(folder: str | os.PathLike[str]) -> Path:
 
 
 def unique_stem(output_dir: Path, base: str) -> str:
-    """``base``, or ``base_2``, ``base_3``... so that no existing output is replaced.
+    """Return ``base``, or ``base_2``, ``base_3``... so that no existing output is replaced.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp()); (d / "roads_a.gpkg").touch()
@@ -103,11 +105,14 @@ def plan_run(output_dir: str | os.PathLike[str], base_stem: str) -> RunPaths:
     return RunPaths(out, stage, stem)
 
 
-def commit(paths: RunPaths, keep_raster: bool, keep_vectors: bool) -> tuple[Path | None, Path | None]:
+def commit(
+    paths: RunPaths, keep_raster: bool, keep_vectors: bool
+) -> tuple[Path | None, Path | None]:
     """Move the finished files into the output folder; drop the staging folder.
 
     Returns:
         (class raster, GeoPackage) final paths, None for those not kept.
+
     """
     raster = vectors = None
     if keep_vectors and paths.staged_vectors.exists():
@@ -126,5 +131,5 @@ def discard(paths: RunPaths) -> None:
 
 
 def temporary_output_dir() -> Path:
-    """A per-session temporary output folder."""
+    """Return a per-session temporary output folder."""
     return Path(tempfile.gettempdir()) / "roadseg-qgis"

@@ -63,6 +63,7 @@ class RunParameters:
         area_km2: Area to map in km² (for the estimate and the summary).
         aoi_geojson: Polygons to map inside (GeoJSON FeatureCollection, EPSG:4326), for
             the "selected polygons" area; outside them the class raster is nodata.
+
     """
 
     raster_path: str
@@ -96,7 +97,9 @@ class RunParameters:
         if not self.output_dir:
             raise InputError("Choose an output folder (or tick 'Temporary folder').")
         if not self.outputs.any:
-            raise InputError("Choose at least one output: road polygons, centrelines or class raster.")
+            raise InputError(
+                "Choose at least one output: road polygons, centrelines or class raster."
+            )
         if self.device not in DEVICES:
             raise InputError(f"Unknown device {self.device!r}; choose one of {', '.join(DEVICES)}.")
         if self.tile is not None and not 32 <= self.tile <= 8192:
@@ -115,7 +118,7 @@ class RunParameters:
 
 
 def safe_name(text: str, fallback: str = "raster") -> str:
-    """A file-name friendly version of a layer name.
+    """Return a file-name friendly version of a layer name.
 
     >>> safe_name("Vegas img 0 (RGB).tif")
     'Vegas_img_0_RGB_tif'
@@ -127,7 +130,7 @@ def safe_name(text: str, fallback: str = "raster") -> str:
 
 
 def default_run_name(raster_name: str, stamp: str) -> str:
-    """The run's group name: ``Roads <raster> <stamp>``.
+    """Return the run's group name: ``Roads <raster> <stamp>``.
 
     >>> default_run_name("vegas", "2024-05-01 10:00")
     'Roads vegas 2024-05-01 10:00'

@@ -39,6 +39,7 @@ class EngineResult:
         cancelled: Whether the run was cancelled.
         seconds: Wall time.
         stdout_tail, stderr_tail: Last lines of the outputs (non-progress lines).
+
     """
 
     argv: tuple[str, ...]
@@ -148,6 +149,7 @@ def run_engine(
 
     Raises:
         EngineNotFoundError: when the program cannot be started.
+
     """
     start = time.monotonic()
     kwargs: dict[str, Any] = {}

@@ -96,9 +96,9 @@ def parse_error(obj: dict[str, Any]) -> ErrorLine | None:
 
 
 def last_json_object(stdout: str) -> dict[str, Any] | None:
-    """The last line of ``stdout`` that is a JSON object (the ``--json`` result or error).
+    r"""Return the last line of ``stdout`` that is a JSON object (the ``--json`` result or error).
 
-    >>> last_json_object('loading\\n{"outputs": {"raster": "a.tif"}}\\n')
+    >>> last_json_object('loading\n{"outputs": {"raster": "a.tif"}}\n')
     {'outputs': {'raster': 'a.tif'}}
     >>> last_json_object("no json here") is None
     True
@@ -108,6 +108,31 @@ def last_json_object(stdout: str) -> dict[str, Any] | None:
         if obj is not None:
             return obj
     return None
+
+
+def road_km(result: dict[str, Any]) -> float | None:
+    """Return the total centreline length (km) an engine result reports, if any.
+
+    >>> road_km({"metrics": {"km_per_class": {"major": 1.5, "minor": 0.25}}})
+    1.75
+    >>> road_km({"rasters": [{"vectorize": {"centerline_km": 0.5}}]})
+    0.5
+    >>> road_km({}) is None
+    True
+    """
+    per_class = (result.get("metrics") or {}).get("km_per_class")
+    if isinstance(per_class, dict):
+        return round(sum(float(v) for v in per_class.values() if isinstance(v, int | float)), 6)
+    total = None
+    for item in result.get("rasters") or []:
+        km = ((item or {}).get("vectorize") or {}).get("centerline_km")
+        if isinstance(km, int | float):
+            total = (total or 0.0) + float(km)
+    for key in ("centerline_km", "centreline_km"):
+        km = result.get(key, (result.get("metrics") or {}).get(key))
+        if total is None and isinstance(km, int | float):
+            total = float(km)
+    return total
 
 
 #: Progress bar spans (percent) of the engine's stage families, in run order.
@@ -157,6 +182,7 @@ class ProgressMapper:
     85.0
     >>> m.percent(ProgressLine("predict", 1, 10))  # late line: never backwards
     85.0
+
     """
 
     def __init__(self, vectorize: bool = True) -> None:

@@ -32,6 +32,7 @@ class ClassStyle:
         name: Class name (``"major"``, ``"road"``...).
         rgb: Class colour.
         width_m: Typical road width of the class in metres.
+
     """
 
     index: int
@@ -82,11 +83,11 @@ class ClassScheme:
     classes: tuple[ClassStyle, ...]
 
     def by_name(self, name: str) -> ClassStyle | None:
-        """The class called ``name`` (None if absent)."""
+        """Return the class called ``name`` (None if absent)."""
         return next((c for c in self.classes if c.name == name), None)
 
     def by_index(self, index: int) -> ClassStyle | None:
-        """The class with id ``index`` (None if absent)."""
+        """Return the class with id ``index`` (None if absent)."""
         return next((c for c in self.classes if c.index == index), None)
 
     @property
@@ -110,7 +111,8 @@ def scheme_from_lists(
 ) -> ClassScheme:
     """Build a scheme from the model/raster lists (index 0 is background and skipped).
 
-    >>> s = scheme_from_lists(["background", "major", "minor"], [[0, 0, 0], [255, 0, 0], [0, 0, 255]],
+    >>> s = scheme_from_lists(["background", "major", "minor"],
+    ...                       [[0, 0, 0], [255, 0, 0], [0, 0, 255]],
     ...                       [0, 12, 6])
     >>> [(c.index, c.name, c.hex, c.width_m) for c in s.classes]
     [(1, 'major', '#ff0000', 12.0), (2, 'minor', '#0000ff', 6.0)]
@@ -134,7 +136,8 @@ def scheme_from_lists(
 def scheme_from_info(info: dict[str, Any] | None) -> ClassScheme | None:
     """Scheme from a model description (``roadseg models --json`` entry) or result layers.
 
-    >>> scheme_from_info({"classes": ["background", "road"], "colors": [[0, 0, 0], [1, 2, 3]]}).names
+    >>> info = {"classes": ["background", "road"], "colors": [[0, 0, 0], [9, 9, 9]]}
+    >>> scheme_from_info(info).names
     ['road']
     >>> scheme_from_info({}) is None
     True
@@ -149,10 +152,10 @@ def scheme_from_info(info: dict[str, Any] | None) -> ClassScheme | None:
 
 
 def scheme_from_layer_names(layer_names: Sequence[str]) -> ClassScheme:
-    """A fallback scheme from the GeoPackage's ``roads_<class>`` layer names.
+    """Return a fallback scheme from the GeoPackage's ``roads_<class>`` layer names.
 
     >>> scheme_from_layer_names(["centerlines", "roads_major", "roads_track"]).names
     ['major', 'track']
     """
-    names = [n[len("roads_"):] for n in layer_names if n.startswith("roads_")]
+    names = [n[len("roads_") :] for n in layer_names if n.startswith("roads_")]
     return scheme_from_lists(["background", *names])

@@ -33,6 +33,7 @@ class Area:
         crs: The engine's ``--bbox-crs`` value (the raster CRS's auth id, or its WKT).
         area_m2: Area on the ellipsoid in m².
         geojson: For selected polygons: the polygons (GeoJSON FeatureCollection in EPSG:4326).
+
     """
 
     bbox: BBox
@@ -42,10 +43,11 @@ class Area:
 
 
 def raster_crs(layer: QgsRasterLayer) -> QgsCoordinateReferenceSystem:
-    """The raster's own CRS.
+    """Return the raster's own CRS.
 
     Raises:
         InputError: when the file has no CRS (QGIS may have put a default on the layer).
+
     """
     provider_crs = layer.dataProvider().crs() if layer.dataProvider() else None
     if provider_crs is None or not provider_crs.isValid():
@@ -78,7 +80,7 @@ def _transform(
 
 
 def _polygons_geojson(layer: QgsVectorLayer) -> str:
-    """The selected polygons as a GeoJSON FeatureCollection in EPSG:4326 (RFC 7946)."""
+    """Return the selected polygons as a GeoJSON FeatureCollection in EPSG:4326 (RFC 7946)."""
     wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
     tr = QgsCoordinateTransform(layer.crs(), wgs84, QgsProject.instance())
     feats = []
@@ -116,7 +118,7 @@ def area_to_map(
     canvas: QgsMapCanvas | None = None,
     polygons: QgsVectorLayer | None = None,
 ) -> Area:
-    """The area to map in the raster's CRS, clipped to the raster's extent.
+    """Return the area to map in the raster's CRS, clipped to the raster's extent.
 
     Args:
         mode: ``canvas``, ``layer`` or ``selection``.
@@ -126,9 +128,12 @@ def area_to_map(
 
     Raises:
         InputError: no raster, no CRS, no selection, or no overlap with the raster.
+
     """
     if raster is None or not raster.isValid():
-        raise InputError("Choose a raster layer to map roads on (add imagery to the project first).")
+        raise InputError(
+            "Choose a raster layer to map roads on (add imagery to the project first)."
+        )
     dst = raster_crs(raster)
     geojson = None
     if mode == "layer":
@@ -167,7 +172,7 @@ def area_to_map(
 
 
 def raster_gsd_m(raster: QgsRasterLayer) -> float:
-    """The raster's pixel size in metres (approximate for geographic CRSs)."""
+    """Return the raster's pixel size in metres (approximate for geographic CRSs)."""
     px = raster.rasterUnitsPerPixelX()
     crs = raster.crs()
     if crs.isGeographic():

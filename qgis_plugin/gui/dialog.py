@@ -44,9 +44,12 @@ class MapRoadsDialog(QDialog):
         iface: The QGIS interface (for the map canvas).
         parent: Parent widget.
         fetch_models: Ask the engine for its models when the dialog opens.
+
     """
 
-    def __init__(self, iface: Any, parent: QWidget | None = None, fetch_models: bool = True) -> None:
+    def __init__(
+        self, iface: Any, parent: QWidget | None = None, fetch_models: bool = True
+    ) -> None:
         super().__init__(parent)
         self.iface = iface
         self.setWindowTitle("Map roads")
@@ -118,7 +121,11 @@ class MapRoadsDialog(QDialog):
         self.batch_spin = QSpinBox()
         self.batch_spin.setRange(0, 256)
         self.batch_spin.setSpecialValueText("auto")
-        for label, w in (("Tile", self.tile_spin), ("Overlap", self.overlap_spin), ("Batch", self.batch_spin)):
+        for label, w in (
+            ("Tile", self.tile_spin),
+            ("Overlap", self.overlap_spin),
+            ("Batch", self.batch_spin),
+        ):
             row.addWidget(QLabel(label))
             row.addWidget(w, 1)
         form.addRow("Tiling", row)
@@ -245,7 +252,9 @@ class MapRoadsDialog(QDialog):
                 self.model_infos[str(m.get("name", "default"))] = m
             for name in self.model_infos:
                 if self.model_combo.findData(name) < 0:
-                    self.model_combo.insertItem(self.model_combo.count() - 1, f"Embedded: {name}", name)
+                    self.model_combo.insertItem(
+                        self.model_combo.count() - 1, f"Embedded: {name}", name
+                    )
             if error:
                 self.model_label.setText(f"Model information unavailable: {error}")
                 return
@@ -258,7 +267,7 @@ class MapRoadsDialog(QDialog):
             self.model_label.setText(describe(info))
 
     def current_model_info(self) -> dict[str, Any] | None:
-        """The selected model's description (None until the engine answered)."""
+        """Return the selected model's description (None until the engine answered)."""
         if self.model_combo.currentData() == MODEL_FILE:
             return self.file_info
         return self.model_infos.get(str(self.model_combo.currentData()))
@@ -272,7 +281,7 @@ class MapRoadsDialog(QDialog):
 
     # -- estimate and parameters ------------------------------------------------------
     def current_area(self) -> Area:
-        """The area to map in the raster CRS (raises InputError)."""
+        """Return the area to map in the raster CRS (raises InputError)."""
         return area_to_map(
             str(self.area_combo.currentData()),
             self.raster_combo.currentLayer(),
@@ -288,7 +297,9 @@ class MapRoadsDialog(QDialog):
         if gsd <= 0 and raster is not None:
             gsd = raster_gsd_m(raster)
         device = self.device_combo.currentText()
-        return estimate(area.area_m2, gsd, device, settings.throughput(device), settings.limit_km2())
+        return estimate(
+            area.area_m2, gsd, device, settings.throughput(device), settings.limit_km2()
+        )
 
     def refresh_estimate(self, *_args: object) -> None:
         """Update the estimate line (red when the run cannot start)."""
@@ -305,7 +316,7 @@ class MapRoadsDialog(QDialog):
             self.estimate_label.setText(est.text())
 
     def output_dir(self) -> str:
-        """The chosen output folder (the temporary one when ticked)."""
+        """Return the chosen output folder (the temporary one when ticked)."""
         if self.temp_check.isChecked():
             return str(temporary_output_dir())
         return self.output_widget.filePath().strip()
@@ -315,6 +326,7 @@ class MapRoadsDialog(QDialog):
 
         Raises:
             InputError: with a message for the dialog's message bar.
+
         """
         raster = self.raster_combo.currentLayer()
         if raster is None:
@@ -339,7 +351,8 @@ class MapRoadsDialog(QDialog):
             model = str(self.model_combo.currentData())
         elif self.loader.done and "default" not in self.model_infos and self.loader.error:
             raise InputError(
-                f"The embedded default model cannot be used ({self.loader.error}): choose a model file."
+                f"The embedded default model cannot be used ({self.loader.error}): "
+                "choose a model file."
             )
         out_dir = self.output_dir()
         if not out_dir:

@@ -28,7 +28,7 @@ CENTERLINES = "centerlines"
 
 
 def gpkg_layer_names(path: str | Path) -> list[str]:
-    """The layer names inside a GeoPackage."""
+    """Return the layer names inside a GeoPackage."""
     md = QgsProviderRegistry.instance().providerMetadata("ogr")
     names = []
     for sub in md.querySublayers(str(path)):
@@ -37,7 +37,7 @@ def gpkg_layer_names(path: str | Path) -> list[str]:
 
 
 def polygon_symbol(style: ClassStyle) -> QgsFillSymbol:
-    """A semi-transparent fill in the class colour with a darker outline."""
+    """Return a semi-transparent fill in the class colour with a darker outline."""
     r, g, b = style.rgb
     o = style.outline_rgb
     return QgsFillSymbol.createSimple(
@@ -51,7 +51,7 @@ def polygon_symbol(style: ClassStyle) -> QgsFillSymbol:
 
 
 def line_symbol(style: ClassStyle) -> QgsLineSymbol:
-    """A solid line in the class colour whose width grows with the class's road width."""
+    """Return a solid line in the class colour whose width grows with the class's road width."""
     r, g, b = style.rgb
     sym = QgsLineSymbol.createSimple(
         {
@@ -119,7 +119,7 @@ def centerline_km(layer: QgsVectorLayer, scheme: ClassScheme) -> dict[str, float
         cls = scheme.by_index(int(raw)) if isinstance(raw, int) else scheme.by_name(str(raw))
         name = cls.name if cls else str(raw)
         length = f["length_m"] if has_len else None
-        if length is None or not isinstance(length, (int, float)):
+        if length is None or not isinstance(length, int | float):
             length = f.geometry().length() if f.hasGeometry() else 0.0
         totals[name] += float(length) / 1000.0
     return dict(totals)
@@ -141,8 +141,10 @@ def add_result_layers(
         scheme: Road classes and colours (None: from the GeoPackage's layer names).
         vectors: The run's GeoPackage.
         raster: The run's class raster (None: not wanted).
-        polygons, centrelines: Which vector layers to add.
+        polygons: Whether to add the road polygon layers.
+        centrelines: Whether to add the centreline layer.
         project: Target project (the current one by default).
+
     """
     project = project or QgsProject.instance()
     out = AddedLayers()
@@ -182,7 +184,7 @@ def add_result_layers(
 
 
 def summary_text(km_by_class: dict[str, float], area_km2: float, seconds: float) -> str:
-    """The message shown after a run.
+    """Return the message shown after a run.
 
     >>> summary_text({"major": 1.234, "minor": 0.5}, 0.25, 12.3)
     'Roads: major 1.23 km, minor 0.50 km (total 1.73 km) · area 0.25 km² · 12 s'

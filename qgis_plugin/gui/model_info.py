@@ -33,9 +33,9 @@ def describe(info: dict[str, Any] | None) -> str:
 
 
 def models_from_json(obj: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The model entries of a ``roadseg models --json`` answer (also a bare model object).
+    """Return the model entries of a ``roadseg models --json`` answer (also a bare model object).
 
-    >>> models_from_json({"models": [{"name": "default", "classes": ["background", "road"]}]})[0]["name"]
+    >>> models_from_json({"models": [{"name": "default", "classes": ["background"]}]})[0]["name"]
     'default'
     >>> models_from_json({"name": "x.safetensors", "classes": ["background", "road"]})[0]["name"]
     'x.safetensors'

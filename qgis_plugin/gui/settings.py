@@ -39,7 +39,7 @@ KEY_THROUGHPUT = PREFIX + "throughput_mpx_s/"
 
 
 def plugin_version() -> str:
-    """The plugin's version from its metadata.txt (packaged) or the repository's."""
+    """Return the plugin's version from its metadata.txt (packaged) or the repository's."""
     for cand in (PLUGIN_DIR / "metadata.txt", PLUGIN_DIR.parent / "metadata.txt"):
         if cand.is_file():
             cp = configparser.ConfigParser(interpolation=None)
@@ -49,7 +49,7 @@ def plugin_version() -> str:
 
 
 def engine_setting() -> str:
-    """The engine command saved by the user ("" = auto-detect)."""
+    """Return the engine command saved by the user ("" = auto-detect)."""
     return str(QgsSettings().value(KEY_ENGINE, "", type=str) or "")
 
 
@@ -59,7 +59,7 @@ def set_engine_setting(command: str) -> None:
 
 
 def limit_km2() -> float:
-    """The size limit in km² (0 = none)."""
+    """Return the size limit in km² (0 = none)."""
     return float(QgsSettings().value(KEY_LIMIT, DEFAULT_LIMIT_KM2, type=float))
 
 
@@ -69,7 +69,7 @@ def set_limit_km2(value: float) -> None:
 
 
 def default_device() -> str:
-    """The device preselected in the dialog."""
+    """Return the device preselected in the dialog."""
     value = str(QgsSettings().value(KEY_DEVICE, "auto", type=str) or "auto")
     return value if value in DEVICES else "auto"
 
@@ -95,6 +95,7 @@ def current_engine(configured: str | None = None) -> EngineCommand:
 
     Raises:
         EngineNotFoundError: with installation instructions.
+
     """
     project_home = QgsProject.instance().homePath()
     return find_engine(

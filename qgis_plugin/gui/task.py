@@ -33,6 +33,7 @@ class PredictTask(QgsTask):
         error: A plugin error raised while running (e.g. the engine could not start).
         raster, vectors: Final output paths on success.
         last_stage: The last progress message (for the task manager's description).
+
     """
 
     def __init__(
@@ -98,7 +99,7 @@ class PredictTask(QgsTask):
         return False
 
     def _describe_model(self) -> dict[str, Any] | None:
-        """The model's classes and colours from the engine (when the dialog had none)."""
+        """Return the model's classes and colours from the engine (when the dialog had none)."""
         res = run_engine(models_argv(self.engine, self.params.model), env=self.env)
         entries = models_from_json(res.result) if res.ok else []
         name = self.params.model or "default"

@@ -38,13 +38,13 @@ from ..core.engine import engine_env
 from ..core.errors import PluginError
 from ..core.params import DEVICES, Outputs, RunParameters
 from ..core.process import run_engine
-from ..core.protocol import ProgressMapper
+from ..core.protocol import ProgressMapper, road_km
 
 MODEL_FILTER = "roadseg model (*.safetensors *.pt *.pth *.roadseg);;All files (*)"
 
 
 def engine_argv() -> tuple[str, ...]:
-    """The engine command, or a Processing error saying how to install it."""
+    """Return the engine command, or a Processing error saying how to install it."""
     from ..gui.settings import current_engine
 
     try:
@@ -53,7 +53,9 @@ def engine_argv() -> tuple[str, ...]:
         raise QgsProcessingException(exc.message) from None
 
 
-def run_cli(argv: list[str], feedback: QgsProcessingFeedback, vectorize: bool = False) -> dict[str, Any]:
+def run_cli(
+    argv: list[str], feedback: QgsProcessingFeedback, vectorize: bool = False
+) -> dict[str, Any]:
     """Run an engine command with progress and cancel; return its JSON result."""
     feedback = feedback or QgsProcessingFeedback()
     mapper = ProgressMapper(vectorize=vectorize)
@@ -90,8 +92,10 @@ def gpkg_layers(path: str) -> list[str]:
     return [f"{path}|layername={s.name()}" for s in md.querySublayers(path)]
 
 
-def raster_file(alg: QgsProcessingAlgorithm, parameters: dict, name: str, context: QgsProcessingContext) -> QgsRasterLayer:
-    """The raster parameter as a GDAL layer on disk (or a clear error)."""
+def raster_file(
+    alg: QgsProcessingAlgorithm, parameters: dict, name: str, context: QgsProcessingContext
+) -> QgsRasterLayer:
+    """Return the raster parameter as a GDAL layer on disk (or a clear error)."""
     layer = alg.parameterAsRasterLayer(parameters, name, context)
     if layer is None:
         raise QgsProcessingException(alg.invalidRasterError(parameters, name))
@@ -104,12 +108,15 @@ def raster_file(alg: QgsProcessingAlgorithm, parameters: dict, name: str, contex
 
 class _Base(QgsProcessingAlgorithm):
     def group(self) -> str:
+        """No group: the algorithms sit directly under the provider."""
         return ""
 
     def groupId(self) -> str:  # noqa: N802 - QGIS API
+        """No group id."""
         return ""
 
     def createInstance(self) -> QgsProcessingAlgorithm:  # noqa: N802 - QGIS API
+        """Return a new instance (Processing clones algorithms)."""
         return type(self)()
 
 
@@ -121,12 +128,15 @@ class SegmentRoadsAlgorithm(_Base):
     OUTPUT_RASTER, OUTPUT_VECTORS = "OUTPUT_RASTER", "OUTPUT_VECTORS"
 
     def name(self) -> str:
+        """Return the algorithm id within the provider."""
         return "segmentroads"
 
     def displayName(self) -> str:  # noqa: N802 - QGIS API
+        """Return the name shown in the toolbox."""
         return "Segment roads"
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+        """Return the help shown beside the parameters."""
         return (
             "Finds roads in a raster with a roadseg model (the embedded default or a model file) "
             "and writes a class raster plus a GeoPackage with one polygon layer per road class and "
@@ -134,41 +144,70 @@ class SegmentRoadsAlgorithm(_Base):
         )
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 - QGIS API
+        """Declare parameters and outputs."""
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Raster layer"))
-        self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Area (default: the whole raster)", optional=True))
         self.addParameter(
-            QgsProcessingParameterFile(self.MODEL, "Model file (default: embedded model)", optional=True, fileFilter=MODEL_FILTER)
+            QgsProcessingParameterExtent(
+                self.EXTENT, "Area (default: the whole raster)", optional=True
+            )
         )
-        self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=list(DEVICES), defaultValue=0, optional=True))
+        self.addParameter(
+            QgsProcessingParameterFile(
+                self.MODEL,
+                "Model file (default: embedded model)",
+                optional=True,
+                fileFilter=MODEL_FILTER,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.DEVICE, "Device", options=list(DEVICES), defaultValue=0, optional=True
+            )
+        )
         for key, label, default, minimum in (
             (self.TILE, "Tile size in px (0 = model default)", 0, 0),
             (self.OVERLAP, "Tile overlap in px (-1 = automatic)", -1, -1),
             (self.BATCH, "Batch size (0 = automatic)", 0, 0),
         ):
             self.addParameter(
-                QgsProcessingParameterNumber(key, label, QgsProcessingParameterNumber.Integer, default, True, minimum)
+                QgsProcessingParameterNumber(
+                    key, label, QgsProcessingParameterNumber.Integer, default, True, minimum
+                )
             )
-        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_RASTER, "Class raster"))
         self.addParameter(
-            QgsProcessingParameterFileDestination(self.OUTPUT_VECTORS, "Road layers", "GeoPackage (*.gpkg)")
+            QgsProcessingParameterRasterDestination(self.OUTPUT_RASTER, "Class raster")
         )
-        self.addOutput(QgsProcessingOutputMultipleLayers("LAYERS", "Road layers (polygons per class, centrelines)"))
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                self.OUTPUT_VECTORS, "Road layers", "GeoPackage (*.gpkg)"
+            )
+        )
+        self.addOutput(
+            QgsProcessingOutputMultipleLayers(
+                "LAYERS", "Road layers (polygons per class, centrelines)"
+            )
+        )
         self.addOutput(QgsProcessingOutputVectorLayer("CENTERLINES", "Centrelines"))
         self.addOutput(QgsProcessingOutputNumber("ROAD_KM", "Total centreline length (km)"))
 
     def processAlgorithm(  # noqa: N802 - QGIS API
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
+        """Run the engine and return the outputs."""
         layer = raster_file(self, parameters, self.INPUT, context)
         if not layer.dataProvider().crs().isValid():
-            raise QgsProcessingException(f"The raster {layer.name()!r} has no CRS: georeference it first.")
+            raise QgsProcessingException(
+                f"The raster {layer.name()!r} has no CRS: georeference it first."
+            )
         crs = layer.crs()
         extent = layer.extent()
         if parameters.get(self.EXTENT) not in (None, ""):
             area = self.parameterAsExtent(parameters, self.EXTENT, context, crs)
             extent = area.intersect(layer.extent())
             if extent.isEmpty() or extent.width() <= 0 or extent.height() <= 0:
-                raise QgsProcessingException(f"The area does not overlap the raster {layer.name()!r}.")
+                raise QgsProcessingException(
+                    f"The area does not overlap the raster {layer.name()!r}."
+                )
         out_raster = self.parameterAsOutputLayer(parameters, self.OUTPUT_RASTER, context)
         out_vectors = self.parameterAsFileOutput(parameters, self.OUTPUT_VECTORS, context)
         model = self.parameterAsFile(parameters, self.MODEL, context) or None
@@ -190,16 +229,17 @@ class SegmentRoadsAlgorithm(_Base):
             )
         except PluginError as exc:
             raise QgsProcessingException(exc.message) from None
-        result = run_cli(predict_argv(engine_argv(), params, out_raster, out_vectors), feedback, vectorize=True)
+        result = run_cli(
+            predict_argv(engine_argv(), params, out_raster, out_vectors), feedback, vectorize=True
+        )
         layers = gpkg_layers(out_vectors)
-        metrics = result.get("metrics") or {}
-        km = metrics.get("centerline_km") or metrics.get("length_km") or 0.0
+        km = road_km(result)
         return {
             self.OUTPUT_RASTER: out_raster,
             self.OUTPUT_VECTORS: out_vectors,
             "LAYERS": layers,
             "CENTERLINES": f"{out_vectors}|layername=centerlines",
-            "ROAD_KM": float(km) if isinstance(km, (int, float)) else 0.0,
+            "ROAD_KM": km if km is not None else 0.0,
         }
 
 
@@ -209,30 +249,41 @@ class VectorizeRoadsAlgorithm(_Base):
     INPUT, OUTPUT = "INPUT", "OUTPUT"
 
     def name(self) -> str:
+        """Return the algorithm id within the provider."""
         return "vectorizeroads"
 
     def displayName(self) -> str:  # noqa: N802 - QGIS API
+        """Return the name shown in the toolbox."""
         return "Vectorise road raster"
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+        """Return the help shown beside the parameters."""
         return (
             "Turns a roadseg class raster (uint8: 0 background, 1.. road classes, 255 nodata) into "
             "road polygons per class and a connected centreline network. Runs `roadseg vectorize`."
         )
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 - QGIS API
+        """Declare parameters and outputs."""
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Road class raster"))
-        self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT, "Road layers", "GeoPackage (*.gpkg)"))
+        self.addParameter(
+            QgsProcessingParameterFileDestination(self.OUTPUT, "Road layers", "GeoPackage (*.gpkg)")
+        )
         self.addOutput(QgsProcessingOutputMultipleLayers("LAYERS", "Road layers"))
         self.addOutput(QgsProcessingOutputVectorLayer("CENTERLINES", "Centrelines"))
 
     def processAlgorithm(  # noqa: N802 - QGIS API
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
+        """Run the engine and return the outputs."""
         layer = raster_file(self, parameters, self.INPUT, context)
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         run_cli(vectorize_argv(engine_argv(), layer.source(), out), feedback, vectorize=True)
-        return {self.OUTPUT: out, "LAYERS": gpkg_layers(out), "CENTERLINES": f"{out}|layername=centerlines"}
+        return {
+            self.OUTPUT: out,
+            "LAYERS": gpkg_layers(out),
+            "CENTERLINES": f"{out}|layername=centerlines",
+        }
 
 
 class TrainModelAlgorithm(_Base):
@@ -242,12 +293,15 @@ class TrainModelAlgorithm(_Base):
     DEVICE, CONFIG, OUTPUT = "DEVICE", "CONFIG", "OUTPUT"
 
     def name(self) -> str:
+        """Return the algorithm id within the provider."""
         return "trainmodel"
 
     def displayName(self) -> str:  # noqa: N802 - QGIS API
+        """Return the name shown in the toolbox."""
         return "Train road model"
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+        """Return the help shown beside the parameters."""
         return (
             "Trains a roadseg model from a raster and a vector layer of road lines or polygons "
             "(classes from a field), streaming windows from the raster. Writes a run folder with "
@@ -255,21 +309,42 @@ class TrainModelAlgorithm(_Base):
         )
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 - QGIS API
+        """Declare parameters and outputs."""
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Raster layer"))
         self.addParameter(
             QgsProcessingParameterFeatureSource(
-                self.LABELS, "Road labels", [QgsProcessing.TypeVectorLine, QgsProcessing.TypeVectorPolygon]
+                self.LABELS,
+                "Road labels",
+                [QgsProcessing.TypeVectorLine, QgsProcessing.TypeVectorPolygon],
             )
         )
         self.addParameter(
-            QgsProcessingParameterField(self.CLASS_FIELD, "Class field", parentLayerParameterName=self.LABELS, optional=True)
+            QgsProcessingParameterField(
+                self.CLASS_FIELD, "Class field", parentLayerParameterName=self.LABELS, optional=True
+            )
         )
         self.addParameter(
-            QgsProcessingParameterNumber(self.EPOCHS, "Epochs (0 = engine default)", QgsProcessingParameterNumber.Integer, 0, True, 0)
+            QgsProcessingParameterNumber(
+                self.EPOCHS,
+                "Epochs (0 = engine default)",
+                QgsProcessingParameterNumber.Integer,
+                0,
+                True,
+                0,
+            )
         )
-        self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=list(DEVICES), defaultValue=0, optional=True))
         self.addParameter(
-            QgsProcessingParameterFile(self.CONFIG, "Training configuration (YAML)", optional=True, fileFilter="YAML (*.yaml *.yml)")
+            QgsProcessingParameterEnum(
+                self.DEVICE, "Device", options=list(DEVICES), defaultValue=0, optional=True
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFile(
+                self.CONFIG,
+                "Training configuration (YAML)",
+                optional=True,
+                fileFilter="YAML (*.yaml *.yml)",
+            )
         )
         self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT, "Run folder"))
         self.addOutput(QgsProcessingOutputFile("MODEL", "Model file"))
@@ -277,6 +352,7 @@ class TrainModelAlgorithm(_Base):
     def processAlgorithm(  # noqa: N802 - QGIS API
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
+        """Run the engine and return the outputs."""
         layer = raster_file(self, parameters, self.INPUT, context)
         labels, layer_name = self.parameterAsCompatibleSourceLayerPathAndLayerName(
             parameters, self.LABELS, context, ["gpkg", "shp", "geojson", "json"], "gpkg", feedback

@@ -18,7 +18,7 @@ class RoadsegProvider(QgsProcessingProvider):
         self._icon_path = str(icon_path) if icon_path else ""
 
     def id(self) -> str:  # noqa: A003 - QGIS API
-        """Provider id (algorithm ids are ``roadseg:<name>``)."""
+        """Return the provider id (algorithm ids are ``roadseg:<name>``)."""
         return "roadseg"
 
     def name(self) -> str:
@@ -30,7 +30,7 @@ class RoadsegProvider(QgsProcessingProvider):
         return "roadseg — road mapping from imagery"
 
     def icon(self) -> QIcon:
-        """Provider icon."""
+        """Return the provider icon."""
         return QIcon(self._icon_path) if self._icon_path else super().icon()
 
     def loadAlgorithms(self) -> None:  # noqa: N802 - QGIS API

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import json
 import os
-import shlex
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -108,9 +105,14 @@ def real_engine_available() -> str:
     """Path of the real engine; skip when its predict command is not there yet."""
     if not REAL_ENGINE.exists():
         pytest.skip(f"the real engine {REAL_ENGINE} is not installed (run make setup)")
-    proc = subprocess.run([str(REAL_ENGINE), "predict", "--help"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(REAL_ENGINE), "predict", "--help"], capture_output=True, text=True, timeout=120
+    )
     if proc.returncode != 0:
-        pytest.skip(f"`roadseg predict --help` failed (predict not available yet): {proc.stderr.strip()[-200:]}")
+        pytest.skip(
+            "`roadseg predict --help` failed (predict not available yet): "
+            f"{proc.stderr.strip()[-200:]}"
+        )
     return str(REAL_ENGINE)
 
 
@@ -125,5 +127,3 @@ def real_engine(real_engine_available: str, settings_reset) -> str:  # noqa: ANN
 def utm_raster(tmp_path: Path) -> Path:
     """64×64 px, 0.5 m, UTM 11N (a 32 m square)."""
     return make_raster(tmp_path / "imagery.tif")
-
-

@@ -119,8 +119,11 @@ def write_outputs(args: argparse.Namespace) -> dict:
     band.SetNoDataValue(255)
     band.WriteRaster(0, 0, w, h, b"".join(rows))
     out.SetMetadata(
-        {"ROADSEG_CLASSES": json.dumps(CLASSES), "ROADSEG_COLORS": json.dumps(COLORS),
-         "ROADSEG_WIDTHS_M": json.dumps(WIDTHS)}
+        {
+            "ROADSEG_CLASSES": json.dumps(CLASSES),
+            "ROADSEG_COLORS": json.dumps(COLORS),
+            "ROADSEG_WIDTHS_M": json.dumps(WIDTHS),
+        }
     )
     out = None
     os.replace(tmp, args.out)
@@ -138,7 +141,11 @@ def write_outputs(args: argparse.Namespace) -> dict:
 
         def layer(name, geom_type, features):
             lyr = gds.CreateLayer(name, srs, geom_type)
-            for fname, ftype in (("class", ogr.OFTString), ("width_m", ogr.OFTReal), ("length_m", ogr.OFTReal)):
+            for fname, ftype in (
+                ("class", ogr.OFTString),
+                ("width_m", ogr.OFTReal),
+                ("length_m", ogr.OFTReal),
+            ):
                 lyr.CreateField(ogr.FieldDefn(fname, ftype))
             for cls, wkt, length in features:
                 f = ogr.Feature(lyr.GetLayerDefn())
@@ -214,25 +221,47 @@ def main() -> None:
     args = p.parse_args(argv)
     mode = os.environ.get("FAKE_ROADSEG_MODE", "ok")
     if getattr(args, "extent_file", None) and os.environ.get("FAKE_ROADSEG_LOG"):
-        with open(args.extent_file, encoding="utf-8") as src, open(os.environ["FAKE_ROADSEG_LOG"], "a") as log:
+        with (
+            open(args.extent_file, encoding="utf-8") as src,
+            open(os.environ["FAKE_ROADSEG_LOG"], "a") as log,
+        ):
             log.write(json.dumps(["extent-file-content", src.read()]) + "\n")
 
     if args.cmd == "models":
         if args.file:
             if not open(args.file, "rb").read(8).startswith(b"FAKEMODL"):
-                fail("ModelFileError", f"{args.file!r} is not a roadseg model file; give a file written by `roadseg train`")
-            print(json.dumps({"models": [dict(MODEL, name=os.path.basename(args.file), path=args.file)]}))
+                fail(
+                    "ModelFileError",
+                    f"{args.file!r} is not a roadseg model file; "
+                    "give a file written by `roadseg train`",
+                )
+            print(
+                json.dumps(
+                    {"models": [dict(MODEL, name=os.path.basename(args.file), path=args.file)]}
+                )
+            )
         else:
             print(json.dumps({"models": [MODEL]}))
         return
     progress("setup", 0, 1, "loading the model")
     if mode == "fail":
-        fail("ModelFileError", "the model file 'broken.safetensors' is damaged; give a file written by `roadseg train`")
+        fail(
+            "ModelFileError",
+            "the model file 'broken.safetensors' is damaged; "
+            "give a file written by `roadseg train`",
+        )
     if mode == "crash":
         sys.stderr.write("Traceback (most recent call last):\n  boom\nRuntimeError: fake crash\n")
         sys.exit(3)
-    if args.cmd == "predict" and args.model and not open(args.model, "rb").read(8).startswith(b"FAKEMODL"):
-        fail("ModelFileError", f"{args.model!r} is not a roadseg model file; give a file written by `roadseg train`")
+    if (
+        args.cmd == "predict"
+        and args.model
+        and not open(args.model, "rb").read(8).startswith(b"FAKEMODL")
+    ):
+        fail(
+            "ModelFileError",
+            f"{args.model!r} is not a roadseg model file; give a file written by `roadseg train`",
+        )
     if mode == "slow":
         out = getattr(args, "out", None)
         if out:
@@ -245,7 +274,13 @@ def main() -> None:
     if args.cmd == "predict":
         result = write_outputs(args)
     elif args.cmd == "vectorize":
-        ns = argparse.Namespace(raster=args.raster, bbox=None, bbox_crs=None, out=args.out + ".classes.tif", vectorize=args.out)
+        ns = argparse.Namespace(
+            raster=args.raster,
+            bbox=None,
+            bbox_crs=None,
+            out=args.out + ".classes.tif",
+            vectorize=args.out,
+        )
         result = write_outputs(ns)
         os.remove(ns.out)
         result["outputs"].pop("raster", None)

@@ -19,7 +19,6 @@ def main(out: str, raster: str) -> None:
     import numpy as np
     import rasterio
     import torch
-
     from roadseg.models import ModelMeta, build_model, save_model
 
     torch.manual_seed(0)

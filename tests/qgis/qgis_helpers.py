@@ -79,7 +79,9 @@ def set_canvas(iface, layer, crs: str | None = None, extent=None) -> None:  # no
     canvas.setDestinationCrs(dst)
     rect = extent
     if rect is None:
-        rect = QgsCoordinateTransform(layer.crs(), dst, QgsProject.instance()).transformBoundingBox(layer.extent())
+        rect = QgsCoordinateTransform(layer.crs(), dst, QgsProject.instance()).transformBoundingBox(
+            layer.extent()
+        )
     canvas.setExtent(rect)
     canvas.refresh()
 
@@ -101,14 +103,21 @@ def wait_until(cond: Callable[[], bool], timeout: float = 60.0) -> bool:
 def run_to_end(plugin, task, timeout: float = 120.0) -> None:  # noqa: ANN001
     """Wait until the plugin handled the end of ``task``."""
     assert task is not None
-    assert wait_until(lambda: task in plugin.finished_tasks, timeout), "the task did not finish in time"
+    assert wait_until(lambda: task in plugin.finished_tasks, timeout), (
+        "the task did not finish in time"
+    )
 
 
 def messages(iface, level: str) -> list[str]:  # noqa: ANN001
     """Messages pushed to the (mock) message bar at ``level``."""
     from qgis.core import Qgis
 
-    lv = {"info": Qgis.Info, "warning": Qgis.Warning, "critical": Qgis.Critical, "success": Qgis.Success}[level]
+    lv = {
+        "info": Qgis.Info,
+        "warning": Qgis.Warning,
+        "critical": Qgis.Critical,
+        "success": Qgis.Success,
+    }[level]
     return list(iface.messageBar().get_messages(lv))
 
 

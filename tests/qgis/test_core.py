@@ -17,7 +17,17 @@ import pytest
 
 pytestmark = pytest.mark.qgis
 
-CORE_MODULES = ("commands", "engine", "errors", "estimate", "outputs", "params", "process", "protocol", "styling")
+CORE_MODULES = (
+    "commands",
+    "engine",
+    "errors",
+    "estimate",
+    "outputs",
+    "params",
+    "process",
+    "protocol",
+    "styling",
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +41,17 @@ def test_core_imports_only_stdlib(plugin_pkg, plugins_dir):
     """The plugin never imports torch, rasterio, numpy or roadseg (only PyQt5/qgis/stdlib)."""
     import ast
 
-    banned = {"torch", "rasterio", "numpy", "roadseg", "geopandas", "shapely", "pyproj", "osgeo", "fiona"}
+    banned = {
+        "torch",
+        "rasterio",
+        "numpy",
+        "roadseg",
+        "geopandas",
+        "shapely",
+        "pyproj",
+        "osgeo",
+        "fiona",
+    }
     allowed_top = set(sys.stdlib_module_names) | {"qgis", "processing"}
     seen = set()
     for py in (plugins_dir / "roadseg_qgis").rglob("*.py"):
@@ -49,7 +69,9 @@ def test_core_imports_only_stdlib(plugin_pkg, plugins_dir):
                 assert top in allowed_top, f"{py.name} imports {n} (not stdlib/qgis)"
         if py.parent.name == "core":
             src = py.read_text()
-            assert "from qgis" not in src and "import qgis" not in src, f"core/{py.name} imports qgis"
+            assert "from qgis" not in src and "import qgis" not in src, (
+                f"core/{py.name} imports qgis"
+            )
     assert "qgis" in seen
 
 
@@ -62,8 +84,13 @@ def test_doctests_of_core(core):
 
 # -- parameters ---------------------------------------------------------------------------
 def _params(core, **kw):
-    base = dict(raster_path="/data/in.tif", raster_name="in", bbox=(0.0, 0.0, 10.0, 20.0),
-                bbox_crs="EPSG:32611", output_dir="/tmp/out")
+    base = dict(
+        raster_path="/data/in.tif",
+        raster_name="in",
+        bbox=(0.0, 0.0, 10.0, 20.0),
+        bbox_crs="EPSG:32611",
+        output_dir="/tmp/out",
+    )
     base.update(kw)
     return core.params.RunParameters(**base)
 
@@ -97,14 +124,44 @@ def test_parameters_are_frozen(core):
 
 # -- command lines ------------------------------------------------------------------------
 def test_predict_argv_full(core):
-    p = _params(core, bbox=(500000.0, 3999968.25, 500032.0, 4000000.0), model="/m/x.safetensors",
-                device="cpu", tile=256, overlap=32, batch_size=2)
+    p = _params(
+        core,
+        bbox=(500000.0, 3999968.25, 500032.0, 4000000.0),
+        model="/m/x.safetensors",
+        device="cpu",
+        tile=256,
+        overlap=32,
+        batch_size=2,
+    )
     argv = core.commands.predict_argv(["/venv/bin/roadseg"], p, "/o/r.tif", "/o/r.gpkg")
     assert argv == [
-        "/venv/bin/roadseg", "predict", "/data/in.tif", "--out", "/o/r.tif", "--vectorize", "/o/r.gpkg",
-        "--bbox", "500000", "3999968.25", "500032", "4000000", "--bbox-crs", "EPSG:32611",
-        "--model", "/m/x.safetensors", "--device", "cpu", "--tile", "256", "--overlap", "32",
-        "--batch-size", "2", "--progress", "json", "--json",
+        "/venv/bin/roadseg",
+        "predict",
+        "/data/in.tif",
+        "--out",
+        "/o/r.tif",
+        "--vectorize",
+        "/o/r.gpkg",
+        "--bbox",
+        "500000",
+        "3999968.25",
+        "500032",
+        "4000000",
+        "--bbox-crs",
+        "EPSG:32611",
+        "--model",
+        "/m/x.safetensors",
+        "--device",
+        "cpu",
+        "--tile",
+        "256",
+        "--overlap",
+        "32",
+        "--batch-size",
+        "2",
+        "--progress",
+        "json",
+        "--json",
     ]
 
 
@@ -131,10 +188,20 @@ def test_number_formatting_round_trips(core):
 # -- JSON lines and progress ----------------------------------------------------------------
 def test_parse_progress_lines(core):
     pr = core.protocol
-    line = pr.parse_progress(json.dumps({"type": "progress", "stage": "predict", "done": 3, "total": 12, "message": "tile"}))
+    line = pr.parse_progress(
+        json.dumps(
+            {"type": "progress", "stage": "predict", "done": 3, "total": 12, "message": "tile"}
+        )
+    )
     assert line == pr.ProgressLine("predict", 3, 12, "tile") and line.fraction == 0.25
-    for junk in ("", "Error: x", "{not json", '{"type": "error", "message": "x"}', "[1, 2]",
-                 '{"type": "progress", "done": "x"}'):
+    for junk in (
+        "",
+        "Error: x",
+        "{not json",
+        '{"type": "error", "message": "x"}',
+        "[1, 2]",
+        '{"type": "progress", "done": "x"}',
+    ):
         assert pr.parse_progress(junk) is None
     assert pr.ProgressLine("x", 5, 0).fraction == 0.0
     assert pr.ProgressLine("x", 15, 10).fraction == 1.0
@@ -142,7 +209,8 @@ def test_parse_progress_lines(core):
 
 def test_last_json_object_and_error(core):
     pr = core.protocol
-    out = 'log\n{"outputs": {"raster": "a"}}\n{"type": "error", "error": "CRSError", "message": "no CRS", "exit_code": 1}\n'
+    err = {"type": "error", "error": "CRSError", "message": "no CRS", "exit_code": 1}
+    out = 'log\n{"outputs": {"raster": "a"}}\n' + json.dumps(err) + "\n"
     obj = pr.last_json_object(out)
     err = pr.parse_error(obj)
     assert err == pr.ErrorLine("CRSError", "no CRS", 1)
@@ -153,9 +221,17 @@ def test_last_json_object_and_error(core):
 def test_progress_mapping_monotonic_and_bounded(core):
     pr = core.protocol
     m = pr.ProgressMapper(vectorize=True)
-    seq = [("open", 0, 1), ("predict", 0, 10), ("predict", 5, 10), ("predict", 10, 10),
-           ("vectorize/skeleton", 1, 2), ("predict", 2, 10), ("vectorize/graph", 2, 2), ("write", 0, 1),
-           ("write", 1, 1)]
+    seq = [
+        ("open", 0, 1),
+        ("predict", 0, 10),
+        ("predict", 5, 10),
+        ("predict", 10, 10),
+        ("vectorize/skeleton", 1, 2),
+        ("predict", 2, 10),
+        ("vectorize/graph", 2, 2),
+        ("write", 0, 1),
+        ("write", 1, 1),
+    ]
     values = [m.percent(pr.ProgressLine(s, d, t)) for s, d, t in seq]
     assert values == sorted(values)
     assert values[0] == 0.0 and values[3] == 85.0 and values[6] == 97.0 and values[-1] == 99.5
@@ -179,9 +255,11 @@ def test_estimate_and_limit(core):
 
 # -- styling ------------------------------------------------------------------------------
 def test_styles_from_model_info(core):
-    info = {"classes": ["background", "major", "minor", "track"],
-            "colors": [[0, 0, 0], [230, 85, 13], [253, 174, 107], [140, 109, 49]],
-            "widths_m": [0, 10, 6, 3]}
+    info = {
+        "classes": ["background", "major", "minor", "track"],
+        "colors": [[0, 0, 0], [230, 85, 13], [253, 174, 107], [140, 109, 49]],
+        "widths_m": [0, 10, 6, 3],
+    }
     s = core.styling.scheme_from_info(info)
     assert s.names == ["major", "minor", "track"]
     assert [c.hex for c in s.classes] == ["#e6550d", "#fdae6b", "#8c6d31"]
@@ -210,8 +288,11 @@ def test_find_engine_order(core, tmp_path):
     py_exe = _exe(py_dir / "roadseg")
     path_exe = _exe(tmp_path / "pathdir" / "roadseg")
     proj_exe = _exe(tmp_path / "project" / ".venv" / "bin" / "roadseg")
-    args = dict(python_executable=str(py_dir / "python"), search_path=str(path_exe.parent),
-                project_dirs=[tmp_path / "project" / "sub"])
+    args = dict(
+        python_executable=str(py_dir / "python"),
+        search_path=str(path_exe.parent),
+        project_dirs=[tmp_path / "project" / "sub"],
+    )
     assert find(str(cfg_exe), env={"ROADSEG_ENGINE": str(env_exe)}, **args).argv == (str(env_exe),)
     assert find(str(cfg_exe), env={}, **args).source == "the plugin settings"
     got = find("", env={}, **args)
@@ -226,9 +307,19 @@ def test_find_engine_order(core, tmp_path):
 def test_find_engine_messages(core, tmp_path):
     find = core.engine.find_engine
     with pytest.raises(core.errors.EngineNotFoundError) as e:
-        find(None, env={}, python_executable=str(tmp_path / "python"), search_path=str(tmp_path), project_dirs=[])
+        find(
+            None,
+            env={},
+            python_executable=str(tmp_path / "python"),
+            search_path=str(tmp_path),
+            project_dirs=[],
+        )
     msg = e.value.message
-    assert msg.startswith("No roadseg engine found") and "make setup" in msg and "ROADSEG_ENGINE" in msg
+    assert (
+        msg.startswith("No roadseg engine found")
+        and "make setup" in msg
+        and "ROADSEG_ENGINE" in msg
+    )
     with pytest.raises(core.errors.EngineNotFoundError) as e:
         find(str(tmp_path / "missing" / "roadseg"), env={}, python_executable=None, search_path="")
     assert "plugin settings" in e.value.message and "missing" in e.value.message
@@ -240,7 +331,9 @@ def test_engine_command_with_arguments(core):
 
 
 def test_engine_env_strips_qgis_paths(core):
-    env = core.engine.engine_env({"PATH": "/x", "PROJ_LIB": "/q", "GDAL_DATA": "/g", "PYTHONHOME": "/h", "HOME": "/r"})
+    env = core.engine.engine_env(
+        {"PATH": "/x", "PROJ_LIB": "/q", "GDAL_DATA": "/g", "PYTHONHOME": "/h", "HOME": "/r"}
+    )
     assert env["PATH"] == "/x" and env["HOME"] == "/r" and env["PYTHONUNBUFFERED"] == "1"
     assert not {"PROJ_LIB", "GDAL_DATA", "PYTHONHOME"} & set(env)
 
@@ -253,7 +346,11 @@ def test_staging_commit_and_discard(core, tmp_path):
     paths.staged_raster.write_bytes(b"r")
     paths.staged_vectors.write_bytes(b"v")
     raster, vectors = o.commit(paths, keep_raster=False, keep_vectors=True)
-    assert raster is None and vectors == tmp_path / "out" / "roads_x.gpkg" and vectors.read_bytes() == b"v"
+    assert (
+        raster is None
+        and vectors == tmp_path / "out" / "roads_x.gpkg"
+        and vectors.read_bytes() == b"v"
+    )
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["roads_x.gpkg"]
     again = o.plan_run(tmp_path / "out", "roads_x")
     assert again.stem == "roads_x_2"
@@ -289,8 +386,18 @@ def _fake_argv(tmp_path, *args):
 
 def test_run_engine_success_streams_progress(core, tmp_path, utm_raster):
     seen = []
-    argv = _fake_argv(tmp_path, "predict", str(utm_raster), "--out", str(tmp_path / "o.tif"),
-                      "--vectorize", str(tmp_path / "o.gpkg"), "--progress", "json", "--json")
+    argv = _fake_argv(
+        tmp_path,
+        "predict",
+        str(utm_raster),
+        "--out",
+        str(tmp_path / "o.tif"),
+        "--vectorize",
+        str(tmp_path / "o.gpkg"),
+        "--progress",
+        "json",
+        "--json",
+    )
     res = core.process.run_engine(argv, env=core.engine.engine_env(), on_progress=seen.append)
     assert res.ok, res.details()
     assert res.result["outputs"]["vectors"] == str(tmp_path / "o.gpkg")
@@ -300,7 +407,9 @@ def test_run_engine_success_streams_progress(core, tmp_path, utm_raster):
 
 def test_run_engine_failure_reports_engine_message(core, tmp_path, utm_raster):
     env = dict(core.engine.engine_env(), FAKE_ROADSEG_MODE="fail")
-    res = core.process.run_engine(_fake_argv(tmp_path, "predict", str(utm_raster), "--out", "x.tif", "--json"), env=env)
+    res = core.process.run_engine(
+        _fake_argv(tmp_path, "predict", str(utm_raster), "--out", "x.tif", "--json"), env=env
+    )
     assert not res.ok and res.returncode == 1 and res.error.error == "ModelFileError"
     assert "damaged" in res.message() and "Command:" in res.details()
     with pytest.raises(core.errors.EngineFailedError):
@@ -309,7 +418,9 @@ def test_run_engine_failure_reports_engine_message(core, tmp_path, utm_raster):
 
 def test_run_engine_crash_without_json(core, tmp_path, utm_raster):
     env = dict(core.engine.engine_env(), FAKE_ROADSEG_MODE="crash")
-    res = core.process.run_engine(_fake_argv(tmp_path, "predict", str(utm_raster), "--out", "x.tif"), env=env)
+    res = core.process.run_engine(
+        _fake_argv(tmp_path, "predict", str(utm_raster), "--out", "x.tif"), env=env
+    )
     assert res.returncode == 3 and res.error is None
     assert "exit status 3" in res.message() and "fake crash" in res.message()
 
@@ -327,7 +438,9 @@ def test_run_engine_cancel_kills_quickly(core, tmp_path, utm_raster):
     t0 = time.monotonic()
     res = core.process.run_engine(
         _fake_argv(tmp_path, "predict", str(utm_raster), "--out", str(tmp_path / "x.tif")),
-        env=env, on_progress=on_progress, is_cancelled=flag.is_set,
+        env=env,
+        on_progress=on_progress,
+        is_cancelled=flag.is_set,
     )
     assert res.cancelled and not res.ok
     assert time.monotonic() - t0 < 20

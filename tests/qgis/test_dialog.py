@@ -52,7 +52,11 @@ def test_dialog_builds_parameters(plugin, qgis_iface, fake_engine, utm_raster, t
     assert p.bbox == pytest.approx((500000.0, 3999968.0, 500032.0, 4000000.0))
     assert p.bbox_crs == "EPSG:32611" and p.area_mode == "layer"
     assert (p.device, p.tile, p.overlap, p.batch_size) == ("cpu", 256, 32, 2)
-    assert (p.outputs.polygons, p.outputs.centrelines, p.outputs.class_raster) == (True, False, True)
+    assert (p.outputs.polygons, p.outputs.centrelines, p.outputs.class_raster) == (
+        True,
+        False,
+        True,
+    )
     assert p.output_dir == str(tmp_path / "out") and p.model is None
     assert p.area_km2 == pytest.approx(32 * 32 / 1e6, rel=0.01)
     assert p.run_name.startswith("Roads imagery ")
@@ -67,11 +71,18 @@ def test_dialog_builds_parameters(plugin, qgis_iface, fake_engine, utm_raster, t
 
 def test_extent_from_reprojected_canvas(plugin, qgis_iface, fake_engine, utm_raster):
     """A canvas in EPSG:3857 showing the raster's upper-left quarter → that quarter in UTM."""
-    from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject, QgsRectangle
+    from qgis.core import (
+        QgsCoordinateReferenceSystem,
+        QgsCoordinateTransform,
+        QgsProject,
+        QgsRectangle,
+    )
 
     layer = add_raster(utm_raster)
     quarter = QgsRectangle(500000.0, 3999984.0, 500016.0, 4000000.0)
-    tr = QgsCoordinateTransform(layer.crs(), QgsCoordinateReferenceSystem("EPSG:3857"), QgsProject.instance())
+    tr = QgsCoordinateTransform(
+        layer.crs(), QgsCoordinateReferenceSystem("EPSG:3857"), QgsProject.instance()
+    )
     set_canvas(qgis_iface, layer, "EPSG:3857", tr.transformBoundingBox(quarter))
     dlg = open_dialog(plugin, wait_models=False)
     dlg.raster_combo.setLayer(layer)
@@ -92,8 +103,10 @@ def test_selected_polygons_area(plugin, qgis_iface, fake_engine, utm_raster):
     layer = add_raster(utm_raster)
     poly = QgsVectorLayer("Polygon?crs=EPSG:32611", "aoi", "memory")
     feats = []
-    for wkt in ("POLYGON((500004 3999990, 500010 3999990, 500010 3999996, 500004 3999996, 500004 3999990))",
-                "POLYGON((500020 3999970, 500030 3999970, 500030 3999980, 500020 3999970))"):
+    for wkt in (
+        "POLYGON((500004 3999990, 500010 3999990, 500010 3999996, 500004 3999996, 500004 3999990))",
+        "POLYGON((500020 3999970, 500030 3999970, 500030 3999980, 500020 3999970))",
+    ):
         f = QgsFeature()
         f.setGeometry(QgsGeometry.fromWkt(wkt))
         feats.append(f)
@@ -113,7 +126,9 @@ def test_selected_polygons_area(plugin, qgis_iface, fake_engine, utm_raster):
     fc = json.loads(p.aoi_geojson)
     assert len(fc["features"]) == 1 and fc["features"][0]["geometry"]["type"] == "Polygon"
     lon, lat = fc["features"][0]["geometry"]["coordinates"][0][0]
-    assert -117.1 < lon < -116.9 and 36.1 < lat < 36.2  # EPSG:4326, near UTM 11N (500 km E, 4000 km N)
+    assert (
+        -117.1 < lon < -116.9 and 36.1 < lat < 36.2
+    )  # EPSG:4326, near UTM 11N (500 km E, 4000 km N)
     poly.selectAll()
     p = dlg.parameters()
     assert p.bbox == pytest.approx((500004.0, 3999970.0, 500030.0, 3999996.0))
@@ -175,7 +190,9 @@ def test_size_limit(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
     assert dlg.result() == 0 and "larger than the limit of 0.0005 km²" in dlg.last_error
 
 
-def test_model_file_that_does_not_load_is_flagged(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
+def test_model_file_that_does_not_load_is_flagged(
+    plugin, qgis_iface, fake_engine, utm_raster, tmp_path
+):
     add_raster(utm_raster)
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"not a model")
@@ -211,7 +228,10 @@ def test_settings_test_engine(plugin, qgis_iface, fake_engine, tmp_path, monkeyp
     sett = __import__("roadseg_qgis.gui.settings", fromlist=["SettingsDialog"])
     dlg = sett.SettingsDialog()
     assert dlg.run_test()
-    assert dlg.test_result.text().startswith("OK: roadseg 0.1.0") and "ROADSEG_ENGINE" in dlg.test_result.text()
+    assert (
+        dlg.test_result.text().startswith("OK: roadseg 0.1.0")
+        and "ROADSEG_ENGINE" in dlg.test_result.text()
+    )
     monkeypatch.delenv("ROADSEG_ENGINE")
     dlg.engine_widget.setFilePath(str(tmp_path / "no" / "roadseg"))
     assert not dlg.run_test()
@@ -222,8 +242,10 @@ def test_settings_test_engine(plugin, qgis_iface, fake_engine, tmp_path, monkeyp
     assert sett.engine_setting() == str(tmp_path / "no" / "roadseg") and sett.limit_km2() == 12.5
 
 
-@pytest.mark.skipif(not os.path.exists(os.path.join(os.path.dirname(sys.executable), "roadseg")),
-                    reason="no real engine next to the test Python")
+@pytest.mark.skipif(
+    not os.path.exists(os.path.join(os.path.dirname(sys.executable), "roadseg")),
+    reason="no real engine next to the test Python",
+)
 def test_settings_test_engine_real(plugin, qgis_iface, settings_reset):
     """Auto-detection finds the real engine next to the running Python; --version works."""
     sett = __import__("roadseg_qgis.gui.settings", fromlist=["SettingsDialog"])

@@ -25,8 +25,22 @@ def _metadata() -> configparser.ConfigParser:
 def test_metadata_is_complete_and_valid():
     cp = _metadata()
     g = cp["general"]
-    for key in ("name", "qgisMinimumVersion", "description", "about", "version", "author", "email",
-                "tracker", "repository", "homepage", "tags", "experimental", "license", "icon"):
+    for key in (
+        "name",
+        "qgisMinimumVersion",
+        "description",
+        "about",
+        "version",
+        "author",
+        "email",
+        "tracker",
+        "repository",
+        "homepage",
+        "tags",
+        "experimental",
+        "license",
+        "icon",
+    ):
         assert g.get(key, "").strip(), key
     assert g["qgisMinimumVersion"] == "3.22"
     assert g["experimental"] in ("True", "False")
@@ -64,8 +78,15 @@ def test_zip_layout(plugin_zip):
         names = zf.namelist()
         assert plugin_zip.name == f"roadseg-{_metadata()['general']['version']}.zip"
         assert {n.split("/")[0] for n in names} == {"roadseg_qgis"}
-        for required in ("__init__.py", "plugin.py", "metadata.txt", "icons/roadseg.png", "icons/roadseg.svg",
-                         "processing_provider/algorithms.py", "core/process.py"):
+        for required in (
+            "__init__.py",
+            "plugin.py",
+            "metadata.txt",
+            "icons/roadseg.png",
+            "icons/roadseg.svg",
+            "processing_provider/algorithms.py",
+            "core/process.py",
+        ):
             assert f"roadseg_qgis/{required}" in names
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
         assert zf.read("roadseg_qgis/metadata.txt") == (REPO / "metadata.txt").read_bytes()
@@ -80,18 +101,24 @@ def test_package_script_refuses_version_mismatch(tmp_path):
     import package_plugin
 
     fake = tmp_path / "repo"
-    shutil.copytree(REPO / "qgis_plugin", fake / "qgis_plugin", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "qgis_plugin", fake / "qgis_plugin", ignore=shutil.ignore_patterns("__pycache__")
+    )
     (fake / "engine" / "roadseg").mkdir(parents=True)
     (fake / "engine" / "roadseg" / "_version.py").write_text('__version__ = "9.9.9"\n')
     shutil.copy(REPO / "metadata.txt", fake / "metadata.txt")
-    with pytest.raises(package_plugin.PackagingError, match="differs from the engine version 9.9.9"):
+    with pytest.raises(
+        package_plugin.PackagingError, match="differs from the engine version 9.9.9"
+    ):
         package_plugin.build(tmp_path / "dist", repo=fake)
     (fake / "metadata.txt").write_text("[general]\nname=x\n")
     with pytest.raises(package_plugin.PackagingError, match="lacks"):
         package_plugin.build(tmp_path / "dist", repo=fake)
 
 
-def test_plugin_loads_from_zip_with_qgis_machinery(plugins_dir, qgis_iface, qgis_new_project, settings_reset):
+def test_plugin_loads_from_zip_with_qgis_machinery(
+    plugins_dir, qgis_iface, qgis_new_project, settings_reset
+):
     """qgis.utils.loadPlugin/startPlugin: classFactory(iface) and initGui() as in QGIS."""
     import qgis.utils
     from qgis.core import QgsApplication
@@ -110,7 +137,9 @@ def test_plugin_loads_from_zip_with_qgis_machinery(plugins_dir, qgis_iface, qgis
     assert QgsApplication.processingRegistry().providerById("roadseg") is None
 
 
-def test_toolbar_and_menu_actions(plugin_pkg, qgis_iface, qgis_new_project, settings_reset, monkeypatch):
+def test_toolbar_and_menu_actions(
+    plugin_pkg, qgis_iface, qgis_new_project, settings_reset, monkeypatch
+):
     """initGui puts "Map roads" on a toolbar and in the plugin menu; unload removes them."""
     from qgis.PyQt.QtWidgets import QToolBar
 
@@ -118,8 +147,12 @@ def test_toolbar_and_menu_actions(plugin_pkg, qgis_iface, qgis_new_project, sett
     menus: dict[str, list] = {}
     monkeypatch.setattr(qgis_iface, "addToolBarIcon", toolbar.addAction, raising=False)
     monkeypatch.setattr(qgis_iface, "removeToolBarIcon", toolbar.removeAction, raising=False)
-    monkeypatch.setattr(qgis_iface, "addPluginToMenu", lambda m, a: menus.setdefault(m, []).append(a), raising=False)
-    monkeypatch.setattr(qgis_iface, "removePluginMenu", lambda m, a: menus[m].remove(a), raising=False)
+    monkeypatch.setattr(
+        qgis_iface, "addPluginToMenu", lambda m, a: menus.setdefault(m, []).append(a), raising=False
+    )
+    monkeypatch.setattr(
+        qgis_iface, "removePluginMenu", lambda m, a: menus[m].remove(a), raising=False
+    )
     plugin = plugin_pkg.classFactory(qgis_iface)
     plugin.initGui()
     try:

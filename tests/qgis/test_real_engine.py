@@ -15,7 +15,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from qgis_helpers import add_raster, make_raster, messages, project_layers, run_to_end, set_canvas, wait_until
+from qgis_helpers import (
+    add_raster,
+    make_raster,
+    messages,
+    project_layers,
+    run_to_end,
+    set_canvas,
+    wait_until,
+)
 
 pytestmark = pytest.mark.qgis
 
@@ -29,8 +37,17 @@ def real_scene(real_engine_available, tmp_path_factory):
     raster = make_raster(d / "scene.tif", 128, 128)
     model = d / "tiny.safetensors"
     py = Path(real_engine_available).with_name("python")
-    proc = subprocess.run([str(py if py.exists() else sys.executable), str(HERE / "make_test_model.py"),
-                           str(model), str(raster)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(py if py.exists() else sys.executable),
+            str(HERE / "make_test_model.py"),
+            str(model),
+            str(raster),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     return raster, model
 
@@ -58,10 +75,14 @@ def test_real_run_adds_styled_layers(plugin, qgis_iface, real_engine, real_scene
     set_canvas(qgis_iface, layer)
     out = tmp_path / "out"
     dlg, params = _dialog_params(plugin, layer, model, out)
-    assert "Classes: major, minor" in dlg.model_label.text() and "0.5 m/px" in dlg.model_label.text()
+    assert (
+        "Classes: major, minor" in dlg.model_label.text() and "0.5 m/px" in dlg.model_label.text()
+    )
     task = plugin.start(params, dlg.current_model_info())
     run_to_end(plugin, task, 240)
-    assert task.result is not None and task.result.ok, task.result.details() if task.result else task.error
+    assert task.result is not None and task.result.ok, (
+        task.result.details() if task.result else task.error
+    )
     group = QgsProject.instance().layerTreeRoot().findGroup(params.run_name)
     assert group is not None, messages(qgis_iface, "critical")
     layers = {n.layer().name(): n.layer() for n in group.findLayers()}
@@ -84,17 +105,28 @@ def test_real_run_adds_styled_layers(plugin, qgis_iface, real_engine, real_scene
 
 
 def test_real_reprojected_canvas_extent(plugin, qgis_iface, real_engine, real_scene, tmp_path):
-    """Canvas in EPSG:4326 over the raster's lower-right part → the class raster covers just that."""
-    from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject, QgsRectangle
+    """Canvas in EPSG:4326 over the raster's lower-right part → a class raster of just that."""
+    from qgis.core import (
+        QgsCoordinateReferenceSystem,
+        QgsCoordinateTransform,
+        QgsProject,
+        QgsRectangle,
+    )
 
     raster, model = real_scene
     layer = add_raster(raster, "scene")
-    part = QgsRectangle(500032.0, 3999936.0, 500064.0, 3999968.0)  # 64 × 64 px inside the 128 px raster
-    tr = QgsCoordinateTransform(layer.crs(), QgsCoordinateReferenceSystem("EPSG:4326"), QgsProject.instance())
+    part = QgsRectangle(
+        500032.0, 3999936.0, 500064.0, 3999968.0
+    )  # 64 × 64 px inside the 128 px raster
+    tr = QgsCoordinateTransform(
+        layer.crs(), QgsCoordinateReferenceSystem("EPSG:4326"), QgsProject.instance()
+    )
     set_canvas(qgis_iface, layer, "EPSG:4326", tr.transformBoundingBox(part))
     out = tmp_path / "out"
     dlg, params = _dialog_params(plugin, layer, model, out, area="canvas")
-    params = dataclasses.replace(params, outputs=dataclasses.replace(params.outputs, polygons=False, centrelines=False))
+    params = dataclasses.replace(
+        params, outputs=dataclasses.replace(params.outputs, polygons=False, centrelines=False)
+    )
     task = plugin.start(params, dlg.current_model_info())
     run_to_end(plugin, task, 240)
     assert task.result.ok, task.result.details()
@@ -103,9 +135,14 @@ def test_real_reprojected_canvas_extent(plugin, qgis_iface, real_engine, real_sc
     minx, miny, maxx, maxy = params.bbox
     px = 0.5
     # The engine crops to the bbox on the input grid: within one pixel of what the plugin sent.
-    assert ext.xMinimum() == pytest.approx(minx, abs=px) and ext.xMaximum() == pytest.approx(maxx, abs=px)
-    assert ext.yMinimum() == pytest.approx(miny, abs=px) and ext.yMaximum() == pytest.approx(maxy, abs=px)
-    # …and that bbox is the canvas area in UTM (the 4326 canvas box contains the part, padded by its aspect).
+    assert ext.xMinimum() == pytest.approx(minx, abs=px) and ext.xMaximum() == pytest.approx(
+        maxx, abs=px
+    )
+    assert ext.yMinimum() == pytest.approx(miny, abs=px) and ext.yMaximum() == pytest.approx(
+        maxy, abs=px
+    )
+    # …and that bbox is the canvas area in UTM (the 4326 canvas contains the part, padded to
+    # the canvas's aspect ratio).
     assert minx <= part.xMinimum() + px and maxx >= part.xMaximum() - px
     assert miny <= part.yMinimum() + px and maxy >= part.yMaximum() - px
     assert ext.width() * ext.height() < 0.6 * 64 * 64
@@ -131,7 +168,9 @@ def test_real_bad_model_file(plugin, qgis_iface, real_engine, real_scene, tmp_pa
     task = plugin.start(dlg.parameters())
     run_to_end(plugin, task, 240)
     crit = messages(qgis_iface, "critical")
-    assert crit and "roadseg failed (ModelFileError)" in crit[-1] and "broken.safetensors" in crit[-1]
+    assert (
+        crit and "roadseg failed (ModelFileError)" in crit[-1] and "broken.safetensors" in crit[-1]
+    )
     assert len(project_layers()) == n and list((tmp_path / "out").iterdir()) == []
 
 
@@ -159,11 +198,17 @@ def test_real_processing_segment_roads(plugin, qgis_processing, real_engine, rea
     import processing
 
     raster, model = real_scene
-    res = processing.run("roadseg:segmentroads", {
-        "INPUT": str(raster), "MODEL": str(model), "DEVICE": 1,
-        "EXTENT": "500000,500040,3999960,4000000 [EPSG:32611]",
-        "OUTPUT_RASTER": str(tmp_path / "c.tif"), "OUTPUT_VECTORS": str(tmp_path / "r.gpkg"),
-    })
+    res = processing.run(
+        "roadseg:segmentroads",
+        {
+            "INPUT": str(raster),
+            "MODEL": str(model),
+            "DEVICE": 1,
+            "EXTENT": "500000,500040,3999960,4000000 [EPSG:32611]",
+            "OUTPUT_RASTER": str(tmp_path / "c.tif"),
+            "OUTPUT_VECTORS": str(tmp_path / "r.gpkg"),
+        },
+    )
     from qgis.core import QgsRasterLayer, QgsVectorLayer
 
     ras = QgsRasterLayer(res["OUTPUT_RASTER"], "c")
@@ -171,5 +216,8 @@ def test_real_processing_segment_roads(plugin, qgis_processing, real_engine, rea
     lines = QgsVectorLayer(res["CENTERLINES"], "c", "ogr")
     assert lines.isValid()
     assert any(uri.endswith("layername=roads_major") for uri in res["LAYERS"])
-    vec = processing.run("roadseg:vectorizeroads", {"INPUT": res["OUTPUT_RASTER"], "OUTPUT": str(tmp_path / "v.gpkg")})
+    vec = processing.run(
+        "roadseg:vectorizeroads",
+        {"INPUT": res["OUTPUT_RASTER"], "OUTPUT": str(tmp_path / "v.gpkg")},
+    )
     assert QgsVectorLayer(vec["CENTERLINES"], "v", "ogr").isValid()

@@ -86,7 +86,9 @@ def test_run_adds_styled_layers(plugin, qgis_iface, fake_engine, utm_raster, tmp
     assert len(files) == 2 and files[0].endswith(".gpkg") and files[1].endswith(".tif")
     assert lines.source().startswith(str(out))
     ok = messages(qgis_iface, "success")
-    assert ok and "major 0.03 km" in ok[-1] and "minor 0.03 km" in ok[-1] and "area 0.00 km²" in ok[-1]
+    assert (
+        ok and "major 0.03 km" in ok[-1] and "minor 0.03 km" in ok[-1] and "area 0.00 km²" in ok[-1]
+    )
     assert progress and max(progress) >= 97 and progress == sorted(progress)
     # The engine got the area, CRS and machine-readable options.
     argv = fake_engine.calls()[-1]
@@ -95,7 +97,9 @@ def test_run_adds_styled_layers(plugin, qgis_iface, fake_engine, utm_raster, tmp
     assert "--json" in argv and argv[argv.index("--progress") + 1] == "json"
 
 
-def test_run_without_class_raster_keeps_only_vectors(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
+def test_run_without_class_raster_keeps_only_vectors(
+    plugin, qgis_iface, fake_engine, utm_raster, tmp_path
+):
     out = tmp_path / "out"
     params, info = _params(plugin, qgis_iface, utm_raster, out, class_raster=False)
     task = plugin.start(params, info)
@@ -104,8 +108,15 @@ def test_run_without_class_raster_keeps_only_vectors(plugin, qgis_iface, fake_en
     assert "road classes" not in [lyr.name() for lyr in project_layers()]
 
 
-def test_reprojected_canvas_extent_reaches_engine(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
-    from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject, QgsRectangle
+def test_reprojected_canvas_extent_reaches_engine(
+    plugin, qgis_iface, fake_engine, utm_raster, tmp_path
+):
+    from qgis.core import (
+        QgsCoordinateReferenceSystem,
+        QgsCoordinateTransform,
+        QgsProject,
+        QgsRectangle,
+    )
 
     out = tmp_path / "out"
     params, info = _params(plugin, qgis_iface, utm_raster, out)
@@ -126,13 +137,17 @@ def test_reprojected_canvas_extent_reaches_engine(plugin, qgis_iface, fake_engin
     i = argv.index("--bbox")
     bbox = [float(v) for v in argv[i + 1 : i + 5]]
     assert argv[argv.index("--bbox-crs") + 1] == "EPSG:32611"
-    assert bbox[2] == pytest.approx(500032.0, abs=0.5) and bbox[1] == pytest.approx(3999968.0, abs=0.5)
+    assert bbox[2] == pytest.approx(500032.0, abs=0.5) and bbox[1] == pytest.approx(
+        3999968.0, abs=0.5
+    )
     assert bbox[0] <= 500016.5 and bbox[3] >= 3999983.5
     assert (bbox[2] - bbox[0]) * (bbox[3] - bbox[1]) < 0.75 * 32 * 32
     # The class layer covers exactly the bbox the engine was given.
     lines = [lyr for lyr in project_layers() if lyr.name() == "centrelines"][0]
     ext = lines.extent()
-    assert ext.xMaximum() == pytest.approx(bbox[2], abs=0.5) and ext.yMinimum() == pytest.approx(bbox[1], abs=0.5)
+    assert ext.xMaximum() == pytest.approx(bbox[2], abs=0.5) and ext.yMinimum() == pytest.approx(
+        bbox[1], abs=0.5
+    )
 
 
 def test_cancel_leaves_nothing(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
@@ -154,7 +169,9 @@ def test_cancel_leaves_nothing(plugin, qgis_iface, fake_engine, utm_raster, tmp_
     assert not messages(qgis_iface, "critical")
 
 
-def test_engine_failure_in_message_bar_and_log(plugin, qgis_iface, fake_engine, utm_raster, tmp_path, log_capture):
+def test_engine_failure_in_message_bar_and_log(
+    plugin, qgis_iface, fake_engine, utm_raster, tmp_path, log_capture
+):
     from qgis.core import Qgis
 
     out = tmp_path / "out"
@@ -209,7 +226,9 @@ def test_start_with_unwritable_folder(plugin, qgis_iface, fake_engine, utm_raste
     assert plugin.tasks == []
 
 
-def test_selected_polygons_reach_engine_as_extent_file(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
+def test_selected_polygons_reach_engine_as_extent_file(
+    plugin, qgis_iface, fake_engine, utm_raster, tmp_path
+):
     import json
 
     from qgis.core import QgsFeature, QgsGeometry, QgsProject, QgsVectorLayer
@@ -218,7 +237,11 @@ def test_selected_polygons_reach_engine_as_extent_file(plugin, qgis_iface, fake_
     _params(plugin, qgis_iface, utm_raster, out)
     poly = QgsVectorLayer("Polygon?crs=EPSG:32611", "aoi", "memory")
     f = QgsFeature()
-    f.setGeometry(QgsGeometry.fromWkt("POLYGON((500004 3999990, 500010 3999990, 500010 3999996, 500004 3999990))"))
+    f.setGeometry(
+        QgsGeometry.fromWkt(
+            "POLYGON((500004 3999990, 500010 3999990, 500010 3999996, 500004 3999990))"
+        )
+    )
     poly.dataProvider().addFeatures([f])
     QgsProject.instance().addMapLayer(poly)
     poly.selectAll()
@@ -234,8 +257,13 @@ def test_selected_polygons_reach_engine_as_extent_file(plugin, qgis_iface, fake_
     argv = [c for c in calls if c[0] == "predict"][-1]
     content = [c for c in calls if c[0] == "extent-file-content"][-1][1]
     assert json.loads(content)["features"][0]["geometry"]["type"] == "Polygon"
-    assert calls[-1][:2] == ["models", "--json"]  # the dialog had no model info: asked after the run
-    assert "--extent-file" in argv and argv[argv.index("--extent-file") + 1].endswith("area.geojson")
+    assert calls[-1][:2] == [
+        "models",
+        "--json",
+    ]  # the dialog had no model info: asked after the run
+    assert "--extent-file" in argv and argv[argv.index("--extent-file") + 1].endswith(
+        "area.geojson"
+    )
     # The staging folder with the area file is gone; only the results remain.
     assert [p.suffix for p in out.iterdir()] == [".gpkg"]
     assert task.model_info is not None and task.model_info["classes"][1] == "major"
