@@ -235,9 +235,10 @@ class RoadsegPlugin:
         self.added = added
         seconds = task.result.seconds if task.result else 0.0
         metrics = (task.result.result or {}).get("metrics", {}) if task.result else {}
+        rate = metrics.get("mp_per_s") if isinstance(metrics, dict) else None
         mpx = metrics.get("megapixels") if isinstance(metrics, dict) else None
-        if isinstance(mpx, int | float):
+        if not isinstance(rate, int | float) and isinstance(mpx, int | float):
             rate = measured_throughput(float(mpx), seconds)
-            if rate:
-                settings.set_throughput(p.device, rate)
+        if isinstance(rate, int | float) and rate > 0 and isinstance(mpx, int | float) and mpx >= 0.5:
+            settings.set_throughput(p.device, float(rate))
         self.notify(summary_text(added.km_by_class, p.area_km2, seconds), "success")

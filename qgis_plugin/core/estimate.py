@@ -8,8 +8,9 @@ from dataclasses import dataclass
 #: until the plugin has measured a run on this machine. CPU: Unet on 2 cores with
 #: bf16; GPUs are far faster.
 DEFAULT_THROUGHPUT_MPX_S: dict[str, float] = {"cpu": 0.5, "auto": 0.5, "cuda": 20.0, "mps": 3.0}
-#: Fixed cost of a run (engine start, model load, vectorisation set-up), seconds.
-STARTUP_S = 8.0
+#: Fixed cost of a run (engine start with its torch import, model load, vectorisation
+#: set-up, writing), seconds; measured 6 to 14 s for tiny rasters on a 2-core CPU.
+STARTUP_S = 12.0
 #: Default size limit in km² (Settings ▸ roadseg can change it).
 DEFAULT_LIMIT_KM2 = 25.0
 
@@ -50,7 +51,7 @@ class Estimate:
         """One line for the dialog.
 
         >>> estimate(1e6, 0.5, "cpu").text()
-        'Area 1.00 km² · 4.0 Mpx at 0.5 m/px · about 16 s on cpu (assumed speed)'
+        'Area 1.00 km² · 4.0 Mpx at 0.5 m/px · about 20 s on cpu (assumed speed)'
         """
         how = "measured speed" if self.measured else "assumed speed"
         return (
@@ -84,7 +85,7 @@ def estimate(
         limit_km2: Size limit in km² (0 disables it).
 
     >>> round(estimate(4e6, 1.0, "cuda").seconds, 1)
-    8.2
+    12.2
 
     """
     gsd = gsd_m if gsd_m > 0 else 0.5
@@ -98,7 +99,7 @@ def estimate(
 def measured_throughput(megapixels: float, seconds: float) -> float | None:
     """Speed of a finished run (Mpx/s) net of the start-up cost; None if too short to tell.
 
-    >>> measured_throughput(10.0, 28.0)
+    >>> measured_throughput(10.0, 32.0)
     0.5
     >>> measured_throughput(0.1, 3.0) is None
     True

@@ -182,6 +182,9 @@ class MapRoadsDialog(QDialog):
 
     def _set_defaults(self) -> None:
         self.device_combo.setCurrentText(settings.default_device())
+        self.tile_spin.setValue(0)
+        self.overlap_spin.setValue(-1)
+        self.batch_spin.setValue(0)
         self.polygons_check.setChecked(True)
         self.centrelines_check.setChecked(True)
         self.raster_check.setChecked(False)

@@ -39,6 +39,9 @@ def test_dialog_builds_parameters(plugin, qgis_iface, fake_engine, utm_raster, t
     assert "major, minor, track" in dlg.model_label.text() and "0.5 m/px" in dlg.model_label.text()
     dlg.raster_combo.setLayer(layer)
     choose(dlg.area_combo, "layer")
+    p = dlg.parameters()  # as the dialog opens: the engine's and the model's defaults
+    assert (p.tile, p.overlap, p.batch_size, p.device, p.model) == (None, None, None, "auto", None)
+    assert (p.outputs.polygons, p.outputs.centrelines, p.outputs.class_raster) == (True, True, False)
     dlg.device_combo.setCurrentText("cpu")
     dlg.tile_spin.setValue(256)
     dlg.overlap_spin.setValue(32)

@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Render the README's plugin pictures offscreen: the Map roads dialog and a result map.
+
+The plugin runs exactly as in QGIS (dialog → parameters → background task → the
+real engine as a subprocess → styled layers); this script only provides a
+minimal QGIS interface and grabs the pixels:
+
+* docs/images/plugin_dialog.png: the dialog (``QWidget.grab()``);
+* docs/images/plugin_result.png: imagery plus the styled road layers
+  (``QgsMapRendererParallelJob``), with the run's summary as a caption.
+
+Usage (QT_QPA_PLATFORM=offscreen is set for you):
+    .venv/bin/python scripts/render_plugin_pictures.py [--model FILE] [--raster FILE]
+        [--out docs/images] [--work DIR]
+
+Without --raster the engine writes a synthetic scene (``roadseg synth``). Without
+--model the embedded default model is used; the picture only shows roads where
+the model finds them, so give a trained model file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+MAX_BYTES = 500_000
+
+
+def engine() -> str:
+    """The engine command for this checkout (.venv/bin/roadseg), also set for the plugin."""
+    exe = os.environ.get("ROADSEG_ENGINE") or str(REPO / ".venv" / "bin" / "roadseg")
+    os.environ["ROADSEG_ENGINE"] = exe
+    return exe
+
+
+def synth_scene(work: Path) -> Path:
+    """A synthetic scene from the engine (image.tif)."""
+    out = work / "scene"
+    cmd = [engine(), "synth", str(out), "--size", "768", "--seed", "7", "--style", "suburban", "--json"]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return out / "image.tif"
+
+
+class Iface:
+    """The few parts of QgisInterface the plugin uses, for a headless run."""
+
+    def __init__(self, canvas: Any, bar: Any, window: Any) -> None:
+        self._canvas, self._bar, self._window = canvas, bar, window
+        self.active = None
+        self.messages: list[tuple[str, str]] = []
+
+    def mapCanvas(self) -> Any:  # noqa: N802
+        return self._canvas
+
+    def messageBar(self) -> Any:  # noqa: N802
+        return self._bar
+
+    def mainWindow(self) -> Any:  # noqa: N802
+        return self._window
+
+    def activeLayer(self) -> Any:  # noqa: N802
+        return self.active
+
+    def addToolBarIcon(self, *_a: Any) -> None:  # noqa: N802
+        pass
+
+    def removeToolBarIcon(self, *_a: Any) -> None:  # noqa: N802
+        pass
+
+    def addPluginToMenu(self, *_a: Any) -> None:  # noqa: N802
+        pass
+
+    def removePluginMenu(self, *_a: Any) -> None:  # noqa: N802
+        pass
+
+
+def save_png(image: Any, path: Path) -> int:
+    """Save a QImage as PNG, reducing colours if it would exceed MAX_BYTES."""
+    from qgis.PyQt.QtCore import Qt
+    from qgis.PyQt.QtGui import QImage
+
+    image.save(str(path), "PNG", 9)
+    if path.stat().st_size > MAX_BYTES:
+        reduced = image.convertToFormat(QImage.Format_Indexed8, Qt.DiffuseDither | Qt.PreferDither)
+        reduced.save(str(path), "PNG", 9)
+    return path.stat().st_size
+
+
+def render_map(layers: list, extent: Any, size: tuple[int, int], caption: str, legend: list) -> Any:
+    """Render ``layers`` (top first) over ``extent`` with a caption strip and a legend."""
+    from qgis.core import QgsMapRendererParallelJob, QgsMapSettings
+    from qgis.PyQt.QtCore import QRectF, QSize, Qt
+    from qgis.PyQt.QtGui import QColor, QFont, QImage, QPainter, QPen
+
+    ms = QgsMapSettings()
+    ms.setLayers(layers)
+    ms.setDestinationCrs(layers[-1].crs())
+    ms.setOutputSize(QSize(*size))
+    ms.setExtent(extent)
+    ms.setBackgroundColor(QColor(255, 255, 255))
+    job = QgsMapRendererParallelJob(ms)
+    job.start()
+    job.waitForFinished()
+    img = job.renderedImage()
+    strip = 34
+    out = QImage(size[0], size[1] + strip, QImage.Format_RGB32)
+    out.fill(QColor(250, 250, 248))
+    p = QPainter(out)
+    p.setRenderHint(QPainter.Antialiasing)
+    p.drawImage(0, 0, img)
+    font = QFont()
+    font.setPointSizeF(9.5)
+    p.setFont(font)
+    p.setPen(QColor(40, 40, 40))
+    p.drawText(QRectF(10, size[1], size[0] - 20, strip), Qt.AlignVCenter | Qt.AlignLeft, caption)
+    # Legend box in the top-left corner.
+    row = 20
+    box_w = 150
+    p.setPen(Qt.NoPen)
+    p.setBrush(QColor(255, 255, 255, 220))
+    p.drawRoundedRect(QRectF(10, 10, box_w, 12 + row * len(legend)), 6, 6)
+    for i, (label, color, kind) in enumerate(legend):
+        y = 16 + i * row
+        if kind == "line":
+            p.setPen(QPen(QColor(*color), 3))
+            p.drawLine(20, y + 8, 44, y + 8)
+        else:
+            p.setPen(Qt.NoPen)
+            p.setBrush(QColor(color[0], color[1], color[2], 150))
+            p.drawRect(20, y + 2, 24, 12)
+        p.setPen(QColor(30, 30, 30))
+        p.drawText(QRectF(52, y, box_w - 48, row - 2), Qt.AlignVCenter | Qt.AlignLeft, label)
+    p.end()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Render both pictures."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", help="model file (default: the embedded default model)")
+    ap.add_argument("--raster", help="imagery (default: a synthetic scene from `roadseg synth`)")
+    ap.add_argument("--out", default=str(REPO / "docs" / "images"))
+    ap.add_argument("--work", help="working folder (default: a temporary one)")
+    args = ap.parse_args(argv)
+
+    from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
+    from qgis.gui import QgsMapCanvas, QgsMessageBar
+    from qgis.PyQt.QtCore import QCoreApplication, QSize
+    from qgis.PyQt.QtWidgets import QMainWindow
+
+    app = QgsApplication([], True)
+    app.initQgis()
+    work = Path(args.work or tempfile.mkdtemp(prefix="roadseg-pictures-"))
+    work.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    engine()
+    raster_path = Path(args.raster) if args.raster else synth_scene(work)
+
+    window = QMainWindow()
+    canvas = QgsMapCanvas(window)
+    canvas.resize(QSize(900, 700))
+    bar = QgsMessageBar()
+    iface = Iface(canvas, bar, window)
+    captured: list[str] = []
+    bar.pushMessage = lambda *a, **k: captured.append(" ".join(str(x) for x in a if isinstance(x, str)))
+
+    from qgis_plugin import classFactory
+
+    plugin = classFactory(iface)
+    plugin.initGui()
+    project = QgsProject.instance()
+    layer = QgsRasterLayer(str(raster_path), raster_path.stem if args.raster else "aerial scene")
+    assert layer.isValid(), raster_path
+    project.addMapLayer(layer)
+    iface.active = layer
+    canvas.setDestinationCrs(layer.crs())
+    canvas.setLayers([layer])
+    canvas.setExtent(layer.extent())
+
+    dlg = plugin.create_dialog()
+    if dlg is None:
+        print("Error: the dialog did not open: " + " | ".join(captured), file=sys.stderr)
+        return 1
+    dlg.raster_combo.setLayer(layer)
+    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData("canvas"))
+    dlg.loader.wait(120000)
+    QCoreApplication.processEvents()
+    if args.model:
+        dlg.model_combo.setCurrentIndex(dlg.model_combo.findData("__file__"))
+        dlg.model_file.setFilePath(str(Path(args.model).resolve()))
+        dlg.loader.wait(120000)
+        QCoreApplication.processEvents()
+    dlg.device_combo.setCurrentText("cpu")
+    dlg.raster_check.setChecked(False)
+    dlg.temp_check.setChecked(False)
+    dlg.output_widget.setFilePath(str(work / "results"))
+    dlg.refresh_estimate()
+    dlg.resize(620, dlg.sizeHint().height())
+    dlg.show()
+    QCoreApplication.processEvents()
+    size = save_png(dlg.grab().toImage(), out_dir / "plugin_dialog.png")
+    print(f"wrote {out_dir / 'plugin_dialog.png'} ({size / 1024:.0f} KiB)")
+
+    params = dlg.parameters()
+    t0 = time.monotonic()
+    task = plugin.start(params, dlg.current_model_info())
+    dlg.hide()
+    while task not in plugin.finished_tasks:
+        QCoreApplication.processEvents()
+        time.sleep(0.05)
+    if not (task.result and task.result.ok):
+        detail = task.result.details() if task.result else str(task.error)
+        print("Error: the run failed: " + " | ".join(captured) + "\n" + detail, file=sys.stderr)
+        return 1
+    print(f"run finished in {time.monotonic() - t0:.1f} s: {captured[-1] if captured else ''}")
+    group = project.layerTreeRoot().findGroup(params.run_name)
+    road_layers = [n.layer() for n in group.findLayers()]
+    scheme = plugin._scheme(task)  # noqa: SLF001 - the colours the layers were styled with
+    legend = [("centrelines", (40, 40, 40), "line")]
+    legend = [(f"{c.name} roads", c.rgb, "fill") for c in scheme.classes] if scheme else []
+    legend.append(("centrelines (by class)", scheme.classes[0].rgb if scheme else (230, 85, 13), "line"))
+    summary = captured[-1].replace("roadseg ", "", 1) if captured else ""
+    img = render_map([*road_layers, layer], layer.extent(), (760, 760), summary, legend)
+    size = save_png(img, out_dir / "plugin_result.png")
+    print(f"wrote {out_dir / 'plugin_result.png'} ({size / 1024:.0f} KiB)")
+    info = {"model": args.model or "default", "raster": str(raster_path), "summary": summary}
+    (work / "pictures.json").write_text(json.dumps(info, indent=2))
+    plugin.unload()
+    project.removeAllMapLayers()
+    del dlg, layer, road_layers
+    app.exitQgis()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
