@@ -182,3 +182,26 @@ def test_nodata_is_not_road(tmp_path):
     assert degrees(g) == [1, 1, 1, 3]
     stem = lines[lines["class"] == "minor"]
     assert stem.length_m.sum() == pytest.approx((128 - 40) * 0.5, abs=4.0)
+
+
+def test_short_roads_leaving_the_raster_or_the_data_are_not_spurs(tmp_path):
+    # A road 16 px above the bottom edge with a branch going out of the raster (8 m long),
+    # and one going up into nodata (5 m): both are roads leaving the data, not spurs.
+    arr = draw(
+        (S, S),
+        [
+            ([(0, 240), (S, 240)], 10, 1),
+            ([(80, 240), (80, S)], 8, 2),
+            ([(180, 240), (180, 200)], 8, 2),
+        ],
+    )
+    arr[:229] = 255
+    res, lines, g = run(tmp_path, arr, prune_m=12.0)
+    assert degrees(g) == [1, 1, 1, 1, 3, 3]
+    stubs = lines[lines["class"] == "minor"]
+    assert len(stubs) == 2 and (stubs.length_m <= 8.5).all()
+    # Without the nodata, the upward branch is a real 20 m road: also kept; a 4 m stub in the
+    # middle of the raster is pruned.
+    arr2 = draw((S, S), [([(0, 128), (S, 128)], 10, 1), ([(80, 128), (80, 136 + 8)], 8, 2)])
+    res, lines, g = run(tmp_path, arr2, name="mid", prune_m=12.0)
+    assert degrees(g) == [1, 1] and res.cleanup["spurs_pruned"] >= 1

@@ -13,12 +13,17 @@ import numpy as np
 from rasterio.windows import Window
 
 from roadseg.errors import DataError
-from roadseg.geo.atomic import check_writable
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.vectorize.classraster import NODATA, ClassInfo, ClassRaster, open_class_raster
 from roadseg.vectorize.extract import ClassSource, Extraction, extract
 from roadseg.vectorize.frame import MetricFrame
-from roadseg.vectorize.output import CENTERLINES, centerline_frame, polygon_frames, write_graphml
+from roadseg.vectorize.output import (
+    CENTERLINES,
+    centerline_frame,
+    check_output,
+    polygon_frames,
+    write_graphml,
+)
 from roadseg.vectorize.params import Resolved, VectorizeParams
 
 
@@ -149,9 +154,9 @@ def vectorize(
         block_size=block_size,
         margin_px=margin_px,
     )
-    check_writable(out_gpkg, "--out")
+    check_output(out_gpkg, "--out")
     if graphml is not None:
-        check_writable(graphml, "--graphml")
+        check_output(graphml, "--graphml")
     with open_class_raster(class_raster, gsd=gsd) as src:
         if not src.tagged:
             src.classes = ClassInfo.untagged(_max_class(src, params.block_size, reporter))

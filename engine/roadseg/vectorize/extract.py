@@ -14,11 +14,12 @@ from typing import Protocol
 
 import numpy as np
 from rasterio.windows import Window
+from scipy import ndimage as ndi
 
 from roadseg.geo.grid import Grid
 from roadseg.progress import Reporter
 from roadseg.vectorize.blocks import block_layout
-from roadseg.vectorize.classraster import ClassInfo
+from roadseg.vectorize.classraster import NODATA, ClassInfo
 from roadseg.vectorize.frame import MetricFrame
 from roadseg.vectorize.network import RoadNetwork
 from roadseg.vectorize.params import Resolved
@@ -85,7 +86,8 @@ def extract(
     gsd = frame.gsd
     blocks = block_layout(grid.width, grid.height, params.block_size, params.margin_px)
     whole = len(blocks) == 1
-    net = RoadNetwork(num_classes)
+    tol = 1.5 * max(gsd)
+    net = RoadNetwork(num_classes, (grid.width * gsd[0], grid.height * gsd[1], tol))
     coll = PolygonCollector(gsd, grid.shape)
     hist = np.zeros(256, dtype=np.int64)
     hole_px = int(params.hole_area_m2 / (gsd[0] * gsd[1]))
@@ -101,8 +103,8 @@ def extract(
         hist += np.bincount(core.ravel(), minlength=256)[:256]
         mask = road_mask(cls)
         if mask.any():
-            mask, skel = _mask_and_skeleton(
-                mask, blk.outer, grid, params.close_px, hole_px, edge_pad
+            mask, skel, edge_px = _mask_and_skeleton(
+                mask, cls == NODATA, blk.outer, grid, params.close_px, hole_px, edge_pad
             )
             widths = width_map(mask, gsd)
             t2 = time.perf_counter()
@@ -113,7 +115,7 @@ def extract(
                 blk.local_core,
                 None if whole else params.block_size,
             )
-            net.add(trace_block(skel, cls, widths, place, gsd, num_classes))
+            net.add(trace_block(skel, cls, widths, place, gsd, num_classes, edge_px))
             t3 = time.perf_counter()
             if polygons:
                 coll.add_block(core, blk.row0, blk.col0)
@@ -135,14 +137,31 @@ def extract(
 
 
 def _mask_and_skeleton(
-    mask: np.ndarray, outer: Window, grid: Grid, close_px: int, hole_px: int, pad: int
-) -> tuple[np.ndarray, np.ndarray]:
+    mask: np.ndarray,
+    nodata: np.ndarray,
+    outer: Window,
+    grid: Grid,
+    close_px: int,
+    hole_px: int,
+    pad: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Clean and skeletonise a block's road mask.
 
-    On the raster's own edges the mask is first extended outwards (edge values
-    repeated) so that roads leaving the raster keep their centreline up to the
-    edge instead of stopping half a road width short.
+    Roads leaving the data — over the raster's own edges or into nodata — are
+    first extended outwards by ``pad`` pixels (the nearest valid value repeated),
+    so their centreline reaches the edge instead of stopping half a road width
+    short; the skeleton is then cut back to the valid pixels.
+
+    Returns:
+        The (extended) cleaned mask, the skeleton on valid pixels, and the valid
+        pixels touching nodata (None when the block has no nodata).
+
     """
+    edge_px = None
+    if nodata.any() and not nodata.all():
+        dist, (iy, ix) = ndi.distance_transform_edt(nodata, return_indices=True)
+        mask = mask | (nodata & mask[iy, ix] & (dist <= pad))
+        edge_px = ndi.binary_dilation(nodata, structure=np.ones((3, 3), bool)) & ~nodata
     r0, c0 = int(outer.row_off), int(outer.col_off)
     h, w = mask.shape
     pads = (
@@ -153,4 +172,4 @@ def _mask_and_skeleton(
     big = clean_mask(big, close_px, hole_px)
     sk = skeleton(big)
     crop = (slice(pads[0][0], pads[0][0] + h), slice(pads[1][0], pads[1][0] + w))
-    return big[crop], sk[crop]
+    return big[crop], sk[crop] & ~nodata, edge_px

@@ -33,9 +33,13 @@ class RoadNetwork:
 
     """
 
-    def __init__(self, num_classes: int) -> None:
+    def __init__(self, num_classes: int, extent: tuple[float, float, float] | None = None) -> None:
         self.g: nx.MultiGraph = nx.MultiGraph()
         self.num_classes = num_classes
+        #: (width, height, tolerance) of the raster in the metric frame: dead ends this
+        #: close to its edge are roads leaving the raster, not spurs.
+        self.extent = extent
+        self._border: set[int] = set()
         self._links: set[tuple[int, int]] = set()
         #: Cut node → (class id, width) of its pixel, added to the edge that dissolves it.
         self._cut_px: dict[int, tuple[int, float]] = {}
@@ -43,6 +47,7 @@ class RoadNetwork:
     # ------------------------------------------------------------------ building
     def add(self, edges: BlockEdges) -> None:
         """Add a block's edges (node–node links seen by two blocks are added once)."""
+        self._border.update(edges.border_ids.tolist())
         for gid, c, w in zip(
             edges.cut_ids.tolist(), edges.cut_cls.tolist(), edges.cut_w.tolist(), strict=True
         ):
@@ -130,11 +135,22 @@ class RoadNetwork:
             if g.degree(u) == 0:
                 g.remove_node(u)
 
+    def on_border(self, n: int) -> bool:
+        """Tell whether node ``n`` lies on the raster's edge or touches nodata."""
+        if n in self._border:
+            return True
+        if self.extent is None:
+            return False
+        w, h, tol = self.extent
+        x, y = self.g.nodes[n]["xy"]
+        return x < tol or y < tol or x > w - tol or y > h - tol
+
     def prune(self, min_length: float) -> int:
         """Remove spurs (dead-end edges off a junction) and small loops shorter than ``min_length``.
 
         Repeats until nothing changes: shortest spurs first, junctions left with two
-        edges are dissolved, so spurs of spurs go too. Returns the edges removed.
+        edges are dissolved, so spurs of spurs go too. Dead ends on the raster's
+        edge are roads leaving the raster and are kept. Returns the edges removed.
         """
         g = self.g
         removed = 0
@@ -154,6 +170,8 @@ class RoadNetwork:
                     touched.append(u)
                 elif (du == 1 and dv >= 3) or (dv == 1 and du >= 3):
                     leaf, other = (u, v) if du == 1 else (v, u)
+                    if self.on_border(leaf):
+                        continue
                     g.remove_edge(u, v, k)
                     g.remove_node(leaf)
                     touched.append(other)
@@ -169,12 +187,12 @@ class RoadNetwork:
         return removed
 
     def drop_small_components(self, min_length: float) -> int:
-        """Remove connected pieces whose total length is below ``min_length``."""
+        """Remove connected pieces shorter in total than ``min_length`` (not on the raster edge)."""
         g = self.g
         gone = 0
         for comp in list(nx.connected_components(g)):
             total = sum(d["length"] for _, _, d in g.subgraph(comp).edges(data=True))
-            if total < min_length:
+            if total < min_length and not any(self.on_border(n) for n in comp):
                 g.remove_nodes_from(comp)
                 gone += 1
         return gone

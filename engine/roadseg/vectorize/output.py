@@ -10,12 +10,42 @@ import networkx as nx
 import numpy as np
 import shapely
 
+from roadseg.errors import OutputError
 from roadseg.geo.atomic import atomic_output
 from roadseg.vectorize.classraster import ClassInfo
 from roadseg.vectorize.frame import MetricFrame
 from roadseg.vectorize.network import RoadNetwork
 
 CENTERLINES = "centerlines"
+
+
+def check_output(path: str | os.PathLike[str], option: str = "--out") -> Path:
+    """Check early that ``path`` could be written, creating nothing (no folder is left behind).
+
+    Raises:
+        OutputError: naming the option when the path is a folder, lies under a file,
+            or its nearest existing folder is read-only.
+
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise OutputError(f"{option} {str(p)!r} is a folder; give a file name")
+    anc = p.parent if str(p.parent) else Path(".")
+    while not anc.exists() and anc != anc.parent:
+        anc = anc.parent
+    if not anc.is_dir():
+        raise OutputError(
+            f"cannot create the folder {str(p.parent)!r} for {option} {str(p)!r} "
+            f"({str(anc)!r} is a file); choose a writable location"
+        )
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"the folder {str(anc)!r} for {option} {str(p)!r} is not writable; "
+            "choose a writable location"
+        )
+    return p
+
+
 LINE_COLUMNS = ("class", "class_id", "width_m", "length_m", "node_u", "node_v", "bridges")
 
 

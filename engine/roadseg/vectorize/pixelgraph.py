@@ -56,6 +56,7 @@ class BlockEdges:
     cut_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     cut_cls: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     cut_w: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    border_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __len__(self) -> int:
         return int(self.u.size)
@@ -134,6 +135,7 @@ def trace_block(
     place: BlockPlace,
     gsd: tuple[float, float],
     num_classes: int,
+    edge_px: np.ndarray | None = None,
 ) -> BlockEdges:
     """Graph edges of a skeleton block (see the module docstring).
 
@@ -144,6 +146,7 @@ def trace_block(
         place: Where the block lies and which part of it it owns.
         gsd: Metres per pixel (x, y) of the metric frame.
         num_classes: Classes, background included (class counts have this many columns).
+        edge_px: Pixels touching nodata; nodes there are reported in ``border_ids``.
 
     Returns:
         The edges owned by this block, geometries in the metric frame.
@@ -239,10 +242,14 @@ def trace_block(
     )
     parts.append(_links(pa, pb, node_of, is_node, in_core, nmx, nmy, num_classes))
     out = concat_edges(parts, num_classes)
-    owned_cut = cut & in_core(np.arange(n))
+    border = np.zeros(0, np.int64)
+    if edge_px is not None:
+        border = np.unique(node_of[is_node & edge_px[ys, xs]])
     # Cut nodes stand for one chain pixel each: keep it so dissolving them restores the counts.
+    owned_cut = cut & in_core(np.arange(n))
     return replace(
         out,
+        border_ids=border,
         cut_ids=gid[owned_cut],
         cut_cls=classes[ys, xs][owned_cut].astype(np.int64),
         cut_w=widths[ys, xs][owned_cut].astype(float),

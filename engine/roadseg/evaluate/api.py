@@ -1,0 +1,300 @@
+"""``evaluate``: a class raster against truth labels → pixel, relaxed and graph metrics."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import shapely
+import shapely.geometry
+from rasterio.features import shapes
+
+from roadseg.errors import ConfigError, DataError
+from roadseg.evaluate.apls import APLSResult, apls
+from roadseg.evaluate.confusion import (
+    PixelScores,
+    collapse_to_roads,
+    confusion_matrix,
+    pixel_scores,
+)
+from roadseg.evaluate.graphs import graph_from_lines, graph_length_m
+from roadseg.evaluate.relaxed import RelaxedCounts, relaxed_counts
+from roadseg.evaluate.report import clean_json, write_report
+from roadseg.evaluate.truth import Truth, TruthSource, open_truth, to_binary
+from roadseg.geo.grid import metric_crs_for
+from roadseg.progress import CancelCallback, ProgressCallback, Reporter
+from roadseg.vectorize.api import centerlines_from_source
+from roadseg.vectorize.blocks import block_layout
+from roadseg.vectorize.classraster import NODATA, ClassRaster, open_class_raster
+from roadseg.vectorize.frame import MetricFrame
+from roadseg.vectorize.output import check_output
+from roadseg.vectorize.params import VectorizeParams
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Metrics of one prediction against its truth, and the report files written.
+
+    Attributes:
+        metrics: Everything measured (JSON-able; see ``metrics.json``).
+        files: Report files by kind (metrics, report, confusion_csv, confusion_png).
+        confusion: Confusion matrix (rows truth, columns prediction).
+        pixel: Per-class pixel scores.
+        road: Road / not-road pixel scores.
+        relaxed: Relaxed counts.
+        apls: APLS result (None when skipped).
+        timings: Seconds per step.
+
+    """
+
+    metrics: dict[str, Any]
+    files: dict[str, Path]
+    confusion: np.ndarray
+    pixel: PixelScores
+    road: PixelScores
+    relaxed: RelaxedCounts
+    apls: APLSResult | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form (the CLI's ``--json`` object)."""
+        return clean_json(
+            {
+                "outputs": [str(p) for p in self.files.values()],
+                "files": {k: str(v) for k, v in self.files.items()},
+                "metrics": self.metrics,
+                "timings": self.timings,
+            }
+        )
+
+
+def evaluate(
+    prediction: str | os.PathLike[str],
+    truth: str | os.PathLike[str],
+    *,
+    class_field: str | None = None,
+    scheme: str | None = None,
+    buffer_m: float = 2.0,
+    out_dir: str | os.PathLike[str] | None = None,
+    graph_metrics: bool = True,
+    apls_interval_m: float = 50.0,
+    apls_snap_m: float = 4.0,
+    apls_max_nodes: int = 1000,
+    block_size: int = 2048,
+    gsd: float | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCallback | None = None,
+) -> EvaluationResult:
+    """Evaluate a class raster against truth labels and write a report.
+
+    Args:
+        prediction: Class raster (``roadseg predict`` output).
+        truth: Road vectors (any OGR format; rasterised onto the prediction's grid
+            with per-class widths) or a class raster / road mask.
+        class_field: Attribute of the truth vectors holding the class.
+        scheme: Class scheme of the truth vectors (``synth``, ``spacenet``, ``osm``...);
+            default: found from the attributes.
+        buffer_m: Tolerance of the relaxed precision/recall, metres.
+        out_dir: Report folder (default: ``<prediction stem>_eval`` beside the prediction).
+        graph_metrics: Compute APLS between the centreline graphs.
+        apls_interval_m: APLS control point spacing.
+        apls_snap_m: APLS snapping distance.
+        apls_max_nodes: APLS node sample size per direction.
+        block_size: Block size of the pixel pass.
+        gsd: Pixel size for a prediction without georeferencing.
+        progress: Progress callback.
+        cancel: Cancel callback.
+
+    Returns:
+        The metrics and the report files (see :class:`EvaluationResult`).
+
+    """
+    t_start = time.perf_counter()
+    if not math.isfinite(buffer_m) or buffer_m < 0:
+        raise ConfigError(f"--buffer must be a number ≥ 0 metres, got {buffer_m}")
+    reporter = Reporter(progress, cancel)
+    pred_path = Path(prediction)
+    out = Path(out_dir) if out_dir is not None else pred_path.parent / f"{pred_path.stem}_eval"
+    timings: dict[str, float] = {}
+    with open_class_raster(pred_path, option="PREDICTION", gsd=gsd) as pred:
+        tru = open_truth(truth, pred, class_field=class_field, scheme=scheme)
+        check_output(out / "metrics.json", "--out-dir")
+        t0 = time.perf_counter()
+        cm, rel, nodata = _pixel_pass(pred, tru, buffer_m, block_size, reporter)
+        timings["pixels"] = time.perf_counter() - t0
+        if cm.sum() == 0:
+            raise DataError(
+                f"PREDICTION {str(pred_path)!r} and --truth {str(tru.path)!r} share no valid "
+                "pixel; "
+                "give labels for the same area"
+            )
+        t0 = time.perf_counter()
+        graphs, ap = (
+            _graph_pass(pred, tru, nodata, apls_interval_m, apls_snap_m, apls_max_nodes, reporter)
+            if graph_metrics
+            else ({}, None)
+        )
+        timings["graphs"] = time.perf_counter() - t0
+    names = tru.classes.names
+    pix = pixel_scores(cm, names)
+    road = pixel_scores(collapse_to_roads(cm), ("background", "road"))
+    metrics = _metrics(
+        pred_path, tru, cm, pix, road, rel, buffer_m, graphs, ap, apls_interval_m, apls_snap_m
+    )
+    reporter.update("report", 0, 1, str(out))
+    files = write_report(out, metrics, cm, names)
+    reporter.update("report", 1, 1, str(out))
+    timings["total"] = time.perf_counter() - t_start
+    timings = {k: round(v, 3) for k, v in timings.items()}
+    return EvaluationResult(metrics, files, cm, pix, road, rel, ap, timings)
+
+
+def _pixel_pass(
+    pred: ClassRaster, tru: Truth, buffer_m: float, block_size: int, reporter: Reporter
+) -> tuple[np.ndarray, RelaxedCounts, shapely.Geometry]:
+    """Confusion matrix, relaxed counts and the prediction's nodata area (CRS), block by block."""
+    grid = pred.grid
+    frame = MetricFrame(grid)
+    k = tru.classes.num_classes
+    margin = int(math.ceil(buffer_m / min(frame.gsd))) + 2
+    blocks = block_layout(grid.width, grid.height, block_size, margin)
+    source = TruthSource(tru, grid)
+    cm = np.zeros((k, k), dtype=np.int64)
+    rel = RelaxedCounts()
+    holes: list[shapely.Geometry] = []
+    for i, blk in enumerate(blocks):
+        reporter.update("evaluate", i, len(blocks), f"block {i + 1}/{len(blocks)}")
+        p = pred.read(blk.outer)
+        if tru.binary:
+            p = to_binary(p)
+        t = source.read(blk.outer)
+        r0, r1, c0, c1 = blk.local_core
+        cm += confusion_matrix(t[r0:r1, c0:c1], p[r0:r1, c0:c1], k, NODATA)
+        valid = (t != NODATA) & (p != NODATA)
+        core = np.zeros(valid.shape, bool)
+        core[r0:r1, c0:c1] = True
+        rel = rel + relaxed_counts(
+            (p > 0) & valid, (t > 0) & valid, buffer_m, frame.gsd, count=core & valid
+        )
+        nd = p[r0:r1, c0:c1] == NODATA
+        if nd.any():
+            t_core = grid.window_grid(blk.core).transform
+            holes += [
+                shapely.geometry.shape(g)
+                for g, _ in shapes(nd.view(np.uint8), mask=nd, transform=t_core)
+            ]
+    reporter.update("evaluate", len(blocks), len(blocks), "pixel metrics done")
+    nodata = (
+        shapely.union_all(np.array(holes, dtype=object)) if holes else shapely.GeometryCollection()
+    )
+    return cm, rel, nodata
+
+
+def _graph_pass(
+    pred: ClassRaster,
+    tru: Truth,
+    nodata: shapely.Geometry,
+    interval: float,
+    snap: float,
+    max_nodes: int,
+    reporter: Reporter,
+) -> tuple[dict[str, Any], APLSResult]:
+    """Centreline graphs of prediction and truth, and APLS between them."""
+    reporter.update("graphs", 0, 3, "predicted centrelines")
+    metric = metric_crs_for(pred.grid)
+    pred_lines = centerlines_from_source(pred, VectorizeParams(), reporter.sub("graphs:"))
+    reporter.update("graphs", 1, 3, "true centrelines")
+    if tru.lines is not None:
+        geoms = shapely.clip_by_rect(tru.lines.geometry.values, *pred.grid.bounds)
+        if not nodata.is_empty:
+            geoms = shapely.difference(geoms, nodata)
+        true_lines = gpd.GeoDataFrame(geometry=gpd.GeoSeries(geoms, crs=pred.grid.crs))
+        source = "truth vectors, clipped to the prediction's valid area"
+    else:
+        true_lines = centerlines_from_source(
+            TruthSource(tru, pred.grid), VectorizeParams(), reporter.sub("graphs:")
+        )
+        source = "skeleton of the rasterised truth"
+    gp = _metric_graph(pred_lines, metric)
+    gt = _metric_graph(true_lines, metric)
+    reporter.update("graphs", 2, 3, "APLS")
+    ap = apls(gt, gp, interval_m=interval, snap_m=snap, max_nodes=max_nodes)
+    reporter.update("graphs", 3, 3, "APLS done")
+    info = {
+        "truth_source": source,
+        "truth_km": graph_length_m(gt) / 1e3,
+        "truth_nodes": gt.number_of_nodes(),
+        "truth_edges": gt.number_of_edges(),
+        "pred_km": graph_length_m(gp) / 1e3,
+        "pred_nodes": gp.number_of_nodes(),
+        "pred_edges": gp.number_of_edges(),
+        "metric_crs": metric.to_string() if metric is not None else None,
+    }
+    return info, ap
+
+
+def _metric_graph(lines: gpd.GeoDataFrame, metric: Any) -> nx.MultiGraph:
+    if lines.empty:
+        return nx.MultiGraph()
+    g = lines.to_crs(metric) if metric is not None and lines.crs is not None else lines
+    return graph_from_lines(g.geometry.values)
+
+
+def _metrics(
+    pred_path: Path,
+    tru: Truth,
+    cm: np.ndarray,
+    pix: PixelScores,
+    road: PixelScores,
+    rel: RelaxedCounts,
+    buffer_m: float,
+    graphs: dict[str, Any],
+    ap: APLSResult | None,
+    interval: float,
+    snap: float,
+) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    m: dict[str, Any] = {
+        "prediction": str(pred_path),
+        "truth": str(tru.path),
+        "truth_kind": tru.kind,
+        "scheme": tru.scheme,
+        "mode": tru.mode,
+        "classes": list(tru.classes.names),
+        "pixels": int(cm.sum()),
+        "per_class": pix.per_class(),
+        "pixel_accuracy": pix.pixel_accuracy,
+        "miou": pix.miou,
+        "miou_roads": pix.miou_roads,
+        "road": road.per_class()["road"],
+        "relaxed": {
+            "buffer_m": buffer_m,
+            "precision": rel.precision,
+            "recall": rel.recall,
+            "f1": rel.f1,
+            **asdict(rel),
+        },
+        "confusion": cm.tolist(),
+        "graphs": graphs
+        or {
+            "truth_source": "not computed",
+            "truth_km": 0.0,
+            "truth_nodes": 0,
+            "truth_edges": 0,
+            "pred_km": 0.0,
+            "pred_nodes": 0,
+            "pred_edges": 0,
+        },
+        "apls": (
+            {**asdict(ap), "interval_m": interval, "snap_m": snap} if ap is not None else None
+        ),
+    }
+    return m
