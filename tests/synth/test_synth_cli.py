@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import rasterio
 from click.testing import CliRunner
-
 from roadseg.cli.main import cli
 
 
@@ -29,11 +28,27 @@ def test_json_last_line_names_outputs_and_metrics(tmp_path: Path) -> None:
     m = obj["metrics"]
     assert set(m["km_per_class"]) == {"major", "minor", "track"}
     assert all(v > 0 for v in m["km_per_class"].values())
-    assert (m["layout"], m["size"], m["gsd_m"], m["crs"], m["seed"]) == ("urban", 128, 0.5, "EPSG:32611", 4)
+    assert (m["layout"], m["size"], m["gsd_m"], m["crs"], m["seed"]) == (
+        "urban",
+        128,
+        0.5,
+        "EPSG:32611",
+        4,
+    )
 
 
 def test_options_crs_gsd_origin(tmp_path: Path) -> None:
-    res = _run(str(tmp_path), "--size", "64", "--crs", "EPSG:4326", "--gsd", "1.0", "--origin", "2.35,48.85")
+    res = _run(
+        str(tmp_path),
+        "--size",
+        "64",
+        "--crs",
+        "EPSG:4326",
+        "--gsd",
+        "1.0",
+        "--origin",
+        "2.35,48.85",
+    )
     assert res.exit_code == 0, res.output
     assert "wrote" in res.stdout
     with rasterio.open(tmp_path / "image.tif") as ds:
@@ -46,8 +61,21 @@ def test_unwritable_outdir_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file.txt"
     blocker.write_text("not a folder")
     # A real process: the final JSON error line is part of the contract.
-    res = subprocess.run([sys.executable, "-m", "roadseg.cli.main", "synth", str(blocker / "scene"), "--size", "64",
-                          "--json"], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "roadseg.cli.main",
+            "synth",
+            str(blocker / "scene"),
+            "--size",
+            "64",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 1
     assert "Error:" in res.stderr and "OUTDIR" in res.stderr and "file.txt" in res.stderr
     assert "Traceback" not in res.stdout and "Traceback" not in res.stderr
@@ -57,8 +85,12 @@ def test_unwritable_outdir_is_a_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "args,hint",
-    [(["--size", "8"], "--size"), (["--gsd", "-1"], "--gsd"), (["--style", "moon"], "--style"),
-     (["--origin", "abc"], "--origin")],
+    [
+        (["--size", "8"], "--size"),
+        (["--gsd", "-1"], "--gsd"),
+        (["--style", "moon"], "--style"),
+        (["--origin", "abc"], "--origin"),
+    ],
 )
 def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str], hint: str) -> None:
     res = CliRunner(mix_stderr=False).invoke(cli, ["synth", str(tmp_path / "o"), *args])
@@ -68,7 +100,9 @@ def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str], hint: str
 
 
 def test_bad_crs_is_one_line_error(tmp_path: Path) -> None:
-    res = CliRunner(mix_stderr=False).invoke(cli, ["synth", str(tmp_path / "o"), "--size", "64", "--crs", "NOT:A:CRS"])
+    res = CliRunner(mix_stderr=False).invoke(
+        cli, ["synth", str(tmp_path / "o"), "--size", "64", "--crs", "NOT:A:CRS"]
+    )
     assert res.exit_code == 1
     assert "--crs" in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1

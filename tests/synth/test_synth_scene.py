@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
-from scipy.ndimage import binary_dilation
-
 from roadseg.errors import ConfigError, OutputError
 from roadseg.geo.classes import ClassScheme
 from roadseg.geo.labels import VectorLabels
 from roadseg.geo.raster import open_raster
 from roadseg.synth import STYLES, make_scene
 from roadseg.synth.model import WIDTH_RANGE_M
+from scipy.ndimage import binary_dilation
 
 SIZE = 256
 
@@ -66,12 +65,16 @@ def test_different_seed_differs(tmp_path: Path, scene) -> None:
     other = make_scene(tmp_path / "c", size=SIZE, seed=12, style="suburban")
     assert other.image.read_bytes() != scene.image.read_bytes()
     a, b = _features(scene.roads), _features(other.roads)
-    assert len(a) != len(b) or not all(shapely.equals_exact(a.geometry.values, b.geometry.values, 1e-6))
+    assert len(a) != len(b) or not all(
+        shapely.equals_exact(a.geometry.values, b.geometry.values, 1e-6)
+    )
 
 
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_every_scene_has_all_classes_in_their_width_ranges(tmp_path: Path, style: str, seed: int) -> None:
+def test_every_scene_has_all_classes_in_their_width_ranges(
+    tmp_path: Path, style: str, seed: int
+) -> None:
     res = make_scene(tmp_path, size=SIZE, seed=seed, style=style)
     gdf = _features(res.roads)
     assert set(gdf.road_class) == {"major", "minor", "track"}
@@ -81,7 +84,11 @@ def test_every_scene_has_all_classes_in_their_width_ranges(tmp_path: Path, style
         assert res.km[cls] > 0.015 and res.counts[cls] >= 1
     assert (gdf.loc[gdf.road_class == "track", "paved"] == 0).all()
     assert (gdf.loc[gdf.road_class == "major", "paved"] == 1).all()
-    assert res.layout == (style if style != "random" else res.layout) and res.layout in ("urban", "suburban", "rural")
+    assert res.layout == (style if style != "random" else res.layout) and res.layout in (
+        "urban",
+        "suburban",
+        "rural",
+    )
 
 
 def test_random_style_varies_layout_and_palette(tmp_path: Path) -> None:
@@ -134,7 +141,9 @@ def test_geographic_crs_has_pixels_of_gsd_metres(tmp_path: Path) -> None:
     assert left < -115.2 < right and bottom < 36.2 < top
     gdf = _features(res.roads)
     assert gdf.crs.to_epsg() == 4326
-    assert shapely.within(gdf.geometry.values, shapely.box(left, bottom, right, top).buffer(1e-9)).all()
+    assert shapely.within(
+        gdf.geometry.values, shapely.box(left, bottom, right, top).buffer(1e-9)
+    ).all()
 
 
 @pytest.mark.parametrize("crs,epsg", [("EPSG:2229", 2229), ("EPSG:32633", 32633), ("3857", 3857)])
@@ -161,8 +170,13 @@ def test_origin_moves_the_scene_and_layout_is_in_metres(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "kwargs,match",
-    [({"size": 10}, "--size"), ({"gsd": 0.0}, "--gsd"), ({"style": "alpine"}, "--style"), ({"crs": "EPSG:99999"}, "--crs"),
-     ({"crs": "EPSG:4978"}, "--crs")],
+    [
+        ({"size": 10}, "--size"),
+        ({"gsd": 0.0}, "--gsd"),
+        ({"style": "alpine"}, "--style"),
+        ({"crs": "EPSG:99999"}, "--crs"),
+        ({"crs": "EPSG:4978"}, "--crs"),
+    ],
 )
 def test_bad_arguments_raise_config_errors(tmp_path: Path, kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):

@@ -1,7 +1,7 @@
 """Synthetic georeferenced road scenes: an aerial-like RGB image and its road centrelines.
 
 >>> from roadseg.synth import make_scene  # doctest: +SKIP
->>> make_scene("out/scene", size=1024, seed=1, crs="EPSG:32611", gsd=0.5, style="suburban")  # doctest: +SKIP
+>>> make_scene("out/scene", size=1024, seed=1, gsd=0.5, style="suburban")  # doctest: +SKIP
 
 See :func:`make_scene`. The layout (roads, houses, fields, trees, cars) is drawn
 in metres from the seed; the look (palette, sun, haze, blur, noise) is drawn

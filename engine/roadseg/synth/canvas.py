@@ -6,7 +6,7 @@ set of pixels, given by flat indexes, can be read and written at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import shapely
@@ -22,6 +22,7 @@ class Canvas:
     Args:
         shape: (height, width) in pixels.
         gsd: Pixel size in metres.
+
     """
 
     def __init__(self, shape: tuple[int, int], gsd: float) -> None:
@@ -38,8 +39,13 @@ class Canvas:
         gs = self._geoms(geoms)
         if not gs:
             return np.zeros(self.size, dtype=bool)
-        out = rasterize(((g, 1) for g in gs), out_shape=self.shape, transform=self.transform,
-                        dtype="uint8", all_touched=all_touched)
+        out = rasterize(
+            ((g, 1) for g in gs),
+            out_shape=self.shape,
+            transform=self.transform,
+            dtype="uint8",
+            all_touched=all_touched,
+        )
         return out.reshape(-1).view(bool)
 
     def ids(self, geoms: Sequence[BaseGeometry | None]) -> np.ndarray:
@@ -55,8 +61,13 @@ class Canvas:
         gs = self._geoms(geoms)
         if not gs:
             return np.zeros(self.size, dtype=np.uint8)
-        out = rasterize(((g, 1) for g in gs), out_shape=self.shape, transform=self.transform,
-                        dtype="uint8", merge_alg=MergeAlg.add)
+        out = rasterize(
+            ((g, 1) for g in gs),
+            out_shape=self.shape,
+            transform=self.transform,
+            dtype="uint8",
+            merge_alg=MergeAlg.add,
+        )
         return out.reshape(-1)
 
     def xy(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +75,9 @@ class Canvas:
         r, c = np.divmod(idx, self.shape[1])
         return (c + 0.5) * self.gsd, (r + 0.5) * self.gsd
 
-    def line_pixels(self, geoms: Iterable[BaseGeometry], width_m: float) -> tuple[np.ndarray, float]:
+    def line_pixels(
+        self, geoms: Iterable[BaseGeometry], width_m: float
+    ) -> tuple[np.ndarray, float]:
         """Pixels of painted lines ``width_m`` wide, and their coverage (0–1).
 
         Lines at least a pixel wide are rasterised as their buffer (coverage 1);
@@ -77,7 +90,29 @@ class Canvas:
         return np.flatnonzero(self.mask(gs)), width_m / self.gsd
 
 
-def blend(img: np.ndarray, idx: np.ndarray, colour: np.ndarray | Sequence[float], alpha: np.ndarray | float) -> None:
+#: Pixels handled at once by per-pixel shading (bounds the memory of big scenes).
+CHUNK = 1 << 20
+
+
+def chunks(ids: np.ndarray, step: int = CHUNK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(flat indexes, ids − 1) of the covered pixels of a flat id image, a chunk at a time.
+
+    >>> [(i.tolist(), k.tolist()) for i, k in chunks(np.array([0, 2, 0, 1]), step=2)]
+    [([1], [1]), ([3], [0])]
+    """
+    for a in range(0, ids.size, step):
+        sub = ids[a : a + step]
+        loc = np.flatnonzero(sub)
+        if len(loc):
+            yield loc + a, sub[loc] - 1
+
+
+def blend(
+    img: np.ndarray,
+    idx: np.ndarray,
+    colour: np.ndarray | Sequence[float],
+    alpha: np.ndarray | float,
+) -> None:
     """Blend ``colour`` over the pixels ``idx`` of ``img`` (3, N) with opacity ``alpha``.
 
     ``colour`` is an RGB triple or an array (3, len(idx)); ``alpha`` a scalar or (len(idx),).
@@ -92,7 +127,12 @@ def blend(img: np.ndarray, idx: np.ndarray, colour: np.ndarray | Sequence[float]
     img[:, idx] = cur + (col - cur) * a
 
 
-def darken(img: np.ndarray, idx: np.ndarray, factor: np.ndarray | Sequence[float], alpha: np.ndarray | float) -> None:
+def darken(
+    img: np.ndarray,
+    idx: np.ndarray,
+    factor: np.ndarray | Sequence[float],
+    alpha: np.ndarray | float,
+) -> None:
     """Multiply the pixels ``idx`` by ``factor`` (RGB) with opacity ``alpha``."""
     if len(idx) == 0:
         return

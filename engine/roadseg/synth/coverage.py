@@ -22,11 +22,19 @@ MIN_VISIBLE_M = 20.0
 def visible_length(layout: Layout, road_class: RoadClass) -> float:
     """Metres of centreline of ``road_class`` inside the scene."""
     box = layout.box
-    return float(sum(r.line.intersection(box).length for r in layout.roads if r.road_class == road_class))
+    return float(
+        sum(r.line.intersection(box).length for r in layout.roads if r.road_class == road_class)
+    )
 
 
-def add_track(layout: Layout, rng: np.random.Generator, length: tuple[float, float] = (100, 350),
-              tries: int = 12, paved: bool = False, road_class: RoadClass = "track") -> Road | None:
+def add_track(
+    layout: Layout,
+    rng: np.random.Generator,
+    length: tuple[float, float] = (100, 350),
+    tries: int = 12,
+    paved: bool = False,
+    road_class: RoadClass = "track",
+) -> Road | None:
     """Add the best of several random tracks leaving a visible road into open land.
 
     Candidates start exactly on a road (a T-junction), wander, stop at the first
@@ -34,7 +42,9 @@ def add_track(layout: Layout, rng: np.random.Generator, length: tuple[float, flo
     much of them is inside the scene.
     """
     box = layout.box
-    parents = [r for r in layout.roads if r.line.intersection(box).length > 5.0 and r.road_class != "track"]
+    parents = [
+        r for r in layout.roads if r.line.intersection(box).length > 5.0 and r.road_class != "track"
+    ]
     if not parents:
         parents = [r for r in layout.roads if r.line.intersection(box).length > 5.0]
     if not parents:
@@ -53,7 +63,9 @@ def add_track(layout: Layout, rng: np.random.Generator, length: tuple[float, flo
         line = cut_at_first_hit(full, others, skip=4.0)
         if line is None or line.length < 15.0:
             continue
-        probe = shapely.line_interpolate_point(line, np.linspace(min(12.0, line.length), line.length, 16))
+        probe = shapely.line_interpolate_point(
+            line, np.linspace(min(12.0, line.length), line.length, 16)
+        )
         clear = index.clearance(probe, reach=40.0)
         vis = line.intersection(box).length
         score = float(np.clip(clear.min(), -5, 40)) + vis / 25.0

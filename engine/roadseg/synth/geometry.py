@@ -13,7 +13,7 @@ from shapely.ops import substring
 
 
 def rect(cx: float, cy: float, length: float, width: float, angle: float) -> Polygon:
-    """A rectangle centred on (cx, cy) whose long side points along ``angle`` (radians).
+    """Return a rectangle centred on (cx, cy) whose long side points along ``angle`` (radians).
 
     >>> round(rect(0, 0, 4, 2, 0.3).area, 6)
     8.0
@@ -24,7 +24,9 @@ def rect(cx: float, cy: float, length: float, width: float, angle: float) -> Pol
     return Polygon([(cx + x * c - y * s, cy + x * s + y * c) for x, y in pts])
 
 
-def rects(cx: np.ndarray, cy: np.ndarray, length: np.ndarray, width: np.ndarray, angle: np.ndarray) -> np.ndarray:
+def rects(
+    cx: np.ndarray, cy: np.ndarray, length: np.ndarray, width: np.ndarray, angle: np.ndarray
+) -> np.ndarray:
     """Vectorised :func:`rect`: an array of polygons.
 
     >>> rects(np.zeros(2), np.zeros(2), np.full(2, 4.0), np.full(2, 2.0), np.zeros(2)).shape
@@ -40,8 +42,10 @@ def rects(cx: np.ndarray, cy: np.ndarray, length: np.ndarray, width: np.ndarray,
     return shapely.polygons(np.stack([x, y], axis=-1))
 
 
-def wavy(p0: Sequence[float], p1: Sequence[float], amps: Sequence[float], step: float = 4.0) -> LineString:
-    """A line from ``p0`` to ``p1`` bent sideways by ``Σ a_k·sin(kπt)`` (ends exact).
+def wavy(
+    p0: Sequence[float], p1: Sequence[float], amps: Sequence[float], step: float = 4.0
+) -> LineString:
+    """Return a line from ``p0`` to ``p1`` bent sideways by ``Σ a_k·sin(kπt)`` (ends exact).
 
     >>> ln = wavy((0, 0), (100, 0), [10.0])
     >>> ln.coords[0], ln.coords[-1], round(max(y for _, y in ln.coords))
@@ -63,9 +67,14 @@ def wavy(p0: Sequence[float], p1: Sequence[float], amps: Sequence[float], step: 
 
 
 def heading_path(
-    p0: Sequence[float], heading: float, length: float, rng: np.random.Generator, turn_sd: float, step: float = 4.0
+    p0: Sequence[float],
+    heading: float,
+    length: float,
+    rng: np.random.Generator,
+    turn_sd: float,
+    step: float = 4.0,
 ) -> LineString:
-    """A smooth path from ``p0`` starting along ``heading`` (radians), turning gently.
+    """Return a smooth path from ``p0`` starting along ``heading`` (radians), turning gently.
 
     The curvature is a smooth random function (knots every ~60 m), zero at the
     start so a branch leaves its parent road squarely.
@@ -89,15 +98,17 @@ def tangent(line: LineString, s: float, ds: float = 2.0) -> float:
     return math.atan2(b.y - a.y, b.x - a.x)
 
 
-def cut_at_first_hit(line: LineString, others: BaseGeometry | None, skip: float = 3.0) -> LineString | None:
+def cut_at_first_hit(
+    line: LineString, others: BaseGeometry | None, skip: float = 3.0
+) -> LineString | None:
     """Cut ``line`` at its first crossing with ``others`` beyond ``skip`` metres from its start.
 
     Returns the line up to that crossing (which lies on ``others``), the whole
     line when there is none, or None when the remaining piece is too short.
 
     >>> from shapely.geometry import LineString
-    >>> cut_at_first_hit(LineString([(0, 0), (10, 0)]), LineString([(5, -1), (5, 1)])).length
-    5.0
+    >>> cut_at_first_hit(LineString([(0, 0), (20, 0)]), LineString([(10, -1), (10, 1)])).length
+    10.0
     """
     if others is None or others.is_empty:
         return line
@@ -148,5 +159,5 @@ def dashes(line: BaseGeometry, dash: float, gap: float, step: float = 0.5) -> Mu
 
 
 def offset(line: LineString, d: float) -> BaseGeometry:
-    """A line parallel to ``line`` at ``d`` metres (left positive), without mitred spikes."""
+    """Return a line parallel to ``line`` at ``d`` metres (left positive), without mitred spikes."""
     return shapely.offset_curve(line, d, quad_segs=4, join_style="round")

@@ -33,6 +33,7 @@ def parse_crs(text: str | CRS, option: str = "--crs") -> CRS:
 
     >>> parse_crs("32611").to_epsg()
     32611
+
     """
     if isinstance(text, CRS):
         crs = text
@@ -41,14 +42,19 @@ def parse_crs(text: str | CRS, option: str = "--crs") -> CRS:
         try:
             crs = CRS.from_epsg(int(s)) if s.isdigit() else CRS.from_user_input(s)
         except (RioCRSError, ValueError) as exc:
-            raise ConfigError(f"{option} {s!r} is not a CRS ({exc}); give e.g. EPSG:32611 or EPSG:4326") from None
+            raise ConfigError(
+                f"{option} {s!r} is not a CRS ({exc}); give e.g. EPSG:32611 or EPSG:4326"
+            ) from None
     if not (crs.is_geographic or crs.is_projected):
-        raise ConfigError(f"{option} {crs.to_string()!r} is neither geographic nor projected; give e.g. EPSG:32611")
+        raise ConfigError(
+            f"{option} {crs.to_string()!r} is neither geographic nor projected; "
+            "give e.g. EPSG:32611"
+        )
     return crs
 
 
 def default_origin(crs: CRS) -> tuple[float, float]:
-    """A plausible scene centre (lon, lat) for ``crs``: near Las Vegas if the CRS covers it."""
+    """Return a plausible scene centre (lon, lat) for ``crs``: Las Vegas if the CRS covers it."""
     from pyproj import CRS as PCRS
 
     area = PCRS.from_user_input(crs.to_wkt()).area_of_use
@@ -61,8 +67,10 @@ def default_origin(crs: CRS) -> tuple[float, float]:
     return (round(clon, 4), round((area.south + area.north) / 2.0, 4))
 
 
-def scene_grid(crs: CRS, size: tuple[int, int], gsd: float, origin: tuple[float, float] | None = None) -> Grid:
-    """The grid of a ``size`` (height, width) scene centred on ``origin`` (lon, lat).
+def scene_grid(
+    crs: CRS, size: tuple[int, int], gsd: float, origin: tuple[float, float] | None = None
+) -> Grid:
+    """Return the grid of a ``size`` (height, width) scene centred on ``origin`` (lon, lat).
 
     Projected CRSs get square pixels of ``gsd`` metres (in the CRS's own unit);
     geographic ones get degrees sized so that a pixel is ``gsd`` metres at the
@@ -70,12 +78,16 @@ def scene_grid(crs: CRS, size: tuple[int, int], gsd: float, origin: tuple[float,
 
     Raises:
         CRSError: when the origin cannot be expressed in ``crs``.
+
     """
     h, w = size
     lon, lat = origin if origin is not None else default_origin(crs)
     if crs.is_geographic:
         if abs(lat) > 85:
-            raise CRSError(f"--origin latitude {lat} is too close to a pole for a {crs.to_string()} grid; choose |lat| < 85")
+            raise CRSError(
+                f"--origin latitude {lat} is too close to a pole for a {crs.to_string()} grid; "
+                "choose |lat| < 85"
+            )
         px, py = gsd / (_M_PER_DEG * math.cos(math.radians(lat))), gsd / _M_PER_DEG
         cx, cy = lon, lat
     else:
@@ -84,7 +96,10 @@ def scene_grid(crs: CRS, size: tuple[int, int], gsd: float, origin: tuple[float,
         xs, ys = warp(CRS.from_epsg(4326), crs, [lon], [lat])
         cx, cy = xs[0], ys[0]
         if not (np.isfinite(cx) and np.isfinite(cy)):
-            raise CRSError(f"--origin {lon},{lat} lies outside {crs.to_string()}; give an --origin inside its area")
+            raise CRSError(
+                f"--origin {lon},{lat} lies outside {crs.to_string()}; "
+                "give an --origin inside its area"
+            )
         unit = crs.linear_units_factor[1] if crs.linear_units_factor else 1.0
         px = py = gsd / unit
         # A tidy corner: whole CRS units.

@@ -15,9 +15,19 @@ from roadseg.synth.network import RoadIndex
 from roadseg.synth.style import Style, _jitter
 
 
-def parking_lot(layout: Layout, rng: np.random.Generator, style: Style, area: BaseGeometry,
-                cx: float, cy: float, length: float, width: float, angle: float, occupancy: float) -> None:
-    """An asphalt lot with rows of painted stalls and parked cars, clipped to ``area``."""
+def parking_lot(
+    layout: Layout,
+    rng: np.random.Generator,
+    style: Style,
+    area: BaseGeometry,
+    cx: float,
+    cy: float,
+    length: float,
+    width: float,
+    angle: float,
+    occupancy: float,
+) -> None:
+    """Return an asphalt lot with rows of painted stalls and parked cars, clipped to ``area``."""
     lot = rect(cx, cy, length, width, angle).intersection(area)
     if lot.is_empty or lot.area < 100:
         return
@@ -41,8 +51,16 @@ def parking_lot(layout: Layout, rng: np.random.Generator, style: Style, area: Ba
             vm = row_v + stall_d / 2
             for u in mid_u[occ]:
                 x, y = cx + u * c - vm * s, cy + u * s + vm * c
-                cars.append((x, y, angle + facing * math.pi / 2 + rng.normal(0, 0.03), rng.uniform(4.2, 5.0),
-                             rng.uniform(1.75, 1.95), int(rng.integers(0, 9))))
+                cars.append(
+                    (
+                        x,
+                        y,
+                        angle + facing * math.pi / 2 + rng.normal(0, 0.03),
+                        rng.uniform(4.2, 5.0),
+                        rng.uniform(1.75, 1.95),
+                        int(rng.integers(0, 9)),
+                    )
+                )
     if lines:
         paint = shapely.intersection(shapely.MultiLineString(lines), lot)
         layout.paint.append((paint, 0.12, colour))
@@ -51,8 +69,15 @@ def parking_lot(layout: Layout, rng: np.random.Generator, style: Style, area: Ba
             layout.cars.append(car)
 
 
-def office_block(layout: Layout, rng: np.random.Generator, style: Style, area: BaseGeometry, frame: tuple,
-                 taken: Occupancy, index: RoadIndex) -> None:
+def office_block(
+    layout: Layout,
+    rng: np.random.Generator,
+    style: Style,
+    area: BaseGeometry,
+    frame: tuple,
+    taken: Occupancy,
+    index: RoadIndex,
+) -> None:
     """Split a block into lots along its long side and put a flat-roofed building on each.
 
     ``frame`` is (cx, cy, length, width, angle) of the usable block rectangle.
@@ -60,6 +85,7 @@ def office_block(layout: Layout, rng: np.random.Generator, style: Style, area: B
     cx, cy, length, width, angle = frame
     c, s = math.cos(angle), math.sin(angle)
     layout.patches.append(Patch(area, "concrete", _jitter(rng, style.concrete, 0.07)))
+    area = area.buffer(-1.5)
     rows = 2 if width > 55 and rng.random() < 0.7 else 1
     for r in range(rows):
         rw = width / rows
@@ -75,12 +101,22 @@ def office_block(layout: Layout, rng: np.random.Generator, style: Style, area: B
             bx = cx + u * c - v * s + rng.normal(0, 1)
             by = cy + u * s + v * c + rng.normal(0, 1)
             a = angle if bl >= bw else angle + math.pi / 2
-            b = Building(bx, by, max(bl, bw), min(bl, bw), a, float(np.clip(rng.lognormal(2.5, 0.6), 4, 60)),
-                         "flat", style.flat_roofs[int(rng.integers(len(style.flat_roofs)))])
+            b = Building(
+                bx,
+                by,
+                max(bl, bw),
+                min(bl, bw),
+                a,
+                float(np.clip(rng.lognormal(2.5, 0.6), 4, 60)),
+                "flat",
+                style.flat_roofs[int(rng.integers(len(style.flat_roofs)))],
+            )
             fp = b.footprint
             if not fp.within(area) or not taken.free(fp):
                 if rng.random() < 0.5:
-                    parking_lot(layout, rng, style, area, bx, by, lw, rw, angle, rng.uniform(0.3, 0.8))
+                    parking_lot(
+                        layout, rng, style, area, bx, by, lw, rw, angle, rng.uniform(0.3, 0.8)
+                    )
                 continue
             taken.add(fp)
             layout.buildings.append(b)
@@ -94,22 +130,54 @@ def _roof_units(layout: Layout, rng: np.random.Generator, b: Building) -> None:
     for _ in range(min(n, 12)):
         u = rng.uniform(-0.4, 0.4) * b.length
         v = rng.uniform(-0.4, 0.4) * b.width
-        layout.buildings.append(Building(b.cx + u * c - v * s, b.cy + u * s + v * c, rng.uniform(1.5, 4), rng.uniform(1.2, 3),
-                                         b.angle, b.height + rng.uniform(1, 2), "flat", (200.0, 200.0, 196.0), b.height))
+        layout.buildings.append(
+            Building(
+                b.cx + u * c - v * s,
+                b.cy + u * s + v * c,
+                rng.uniform(1.5, 4),
+                rng.uniform(1.2, 3),
+                b.angle,
+                b.height + rng.uniform(1, 2),
+                "flat",
+                (200.0, 200.0, 196.0),
+                b.height,
+            )
+        )
 
 
-def park(layout: Layout, rng: np.random.Generator, style: Style, area: BaseGeometry, index: RoadIndex) -> None:
-    """A lawn with scattered trees."""
-    layout.patches.append(Patch(area, "lawn", _jitter(rng, style.grass, 0.06), rng.uniform(0, math.pi),
-                                float(rng.uniform(1.5, 3)) if rng.random() < 0.5 else 0.0))
+def park(
+    layout: Layout, rng: np.random.Generator, style: Style, area: BaseGeometry, index: RoadIndex
+) -> None:
+    """Return a lawn with scattered trees."""
+    layout.patches.append(
+        Patch(
+            area,
+            "lawn",
+            _jitter(rng, style.grass, 0.06),
+            rng.uniform(0, math.pi),
+            float(rng.uniform(1.5, 3)) if rng.random() < 0.5 else 0.0,
+        )
+    )
     scatter_trees(layout, index, area, rng.uniform(30, 120), (2.5, 5.5), rng)
 
 
-def vacant(layout: Layout, rng: np.random.Generator, style: Style, area: BaseGeometry, index: RoadIndex) -> None:
+def vacant(
+    layout: Layout, rng: np.random.Generator, style: Style, area: BaseGeometry, index: RoadIndex
+) -> None:
     """Bare or weedy ground with a few shrubs."""
-    layout.patches.append(Patch(area, "vacant", _jitter(rng, style.ground[int(rng.integers(3))], 0.06)))
+    layout.patches.append(
+        Patch(area, "vacant", _jitter(rng, style.ground[int(rng.integers(3))], 0.06))
+    )
     scatter_trees(layout, index, area, style.shrubs_per_ha * 1.5, (0.5, 1.5), rng, (0.8, 1.4))
     if rng.random() < 0.3:
         n = rng.poisson(3)
         x0, y0, x1, y1 = area.bounds
-        add_trees(layout, index, rng.uniform(x0, x1, n), rng.uniform(y0, y1, n), rng.uniform(2, 4, n), rng.uniform(4, 8, n), rng)
+        add_trees(
+            layout,
+            index,
+            rng.uniform(x0, x1, n),
+            rng.uniform(y0, y1, n),
+            rng.uniform(2, 4, n),
+            rng.uniform(4, 8, n),
+            rng,
+        )

@@ -18,13 +18,19 @@ from shapely.geometry.base import BaseGeometry
 from roadseg.synth.style import RGB
 
 RoadClass = Literal["major", "minor", "track"]
-PatchKind = Literal["field", "pasture", "lawn", "parking", "vacant", "concrete", "pool", "woods", "gravel"]
+PatchKind = Literal[
+    "field", "pasture", "lawn", "parking", "vacant", "concrete", "pool", "woods", "gravel"
+]
 RoofKind = Literal["flat", "gable", "hip"]
 
 #: Road classes in drawing order (later ones are drawn on top at junctions).
 ROAD_CLASSES: tuple[RoadClass, ...] = ("track", "minor", "major")
 #: Total road width range in metres per class.
-WIDTH_RANGE_M: dict[str, tuple[float, float]] = {"major": (10.0, 16.0), "minor": (5.0, 8.0), "track": (3.0, 4.0)}
+WIDTH_RANGE_M: dict[str, tuple[float, float]] = {
+    "major": (10.0, 16.0),
+    "minor": (5.0, 8.0),
+    "track": (3.0, 4.0),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,8 @@ class Road:
         paved: Asphalt or concrete (True) or dirt/gravel (False).
         lanes: Number of traffic lanes (markings are drawn between them).
         bulb_m: Radius of a turning circle at the end (cul-de-sac), 0 for none.
+        median_m: Width of a raised median strip along the middle (part of ``width_m``), 0 for none.
+
     """
 
     line: LineString
@@ -46,9 +54,40 @@ class Road:
     paved: bool
     lanes: int = 2
     bulb_m: float = 0.0
+    median_m: float = 0.0
+
+    @property
+    def lane_width(self) -> float:
+        """Width of one traffic lane (m)."""
+        return (self.width_m - self.median_m) / max(self.lanes, 1)
+
+    def lane_centres(self) -> list[float]:
+        """Offsets (m, left positive) of the middle of each lane.
+
+        >>> Road(LineString([(0, 0), (1, 0)]), "major", 14.0, True, 4, median_m=2.0).lane_centres()
+        [-5.5, -2.5, 2.5, 5.5]
+        """
+        out = []
+        for k in range(self.lanes):
+            o = (k + 0.5 - self.lanes / 2) * self.lane_width
+            out.append(o + np.sign(o) * self.median_m / 2)
+        return out
+
+    def lane_lines(self) -> tuple[list[float], bool]:
+        """Offsets of the lines between lanes of one direction, and whether a centre line is drawn.
+
+        >>> Road(LineString([(0, 0), (1, 0)]), "major", 14.0, True, 4).lane_lines()
+        ([-3.5, 3.5], True)
+        """
+        out = []
+        for k in range(1, self.lanes):
+            o = (k - self.lanes / 2) * self.lane_width
+            if abs(o) > 1e-9:
+                out.append(o + np.sign(o) * self.median_m / 2)
+        return out, self.median_m == 0 and self.lanes % 2 == 0 and self.lanes > 1
 
     def surface(self, extra_m: float = 0.0) -> BaseGeometry:
-        """The road surface (a buffer of the centreline) widened by ``extra_m`` each side."""
+        """Return the road surface (a buffer of the centreline) widened by ``extra_m`` each side."""
         geom = shapely.buffer(self.line, self.width_m / 2.0 + extra_m, quad_segs=8)
         if self.bulb_m > 0:
             end = shapely.get_point(self.line, -1)
@@ -67,6 +106,7 @@ class Patch:
         row_angle: Direction of crop rows or mowing stripes (radians).
         row_period: Distance between rows in metres (0: no rows).
         rings: Rows are rings around the centroid (centre-pivot irrigation).
+
     """
 
     polygon: BaseGeometry
@@ -91,6 +131,7 @@ class Building:
         roof: ``flat``, ``gable`` or ``hip``.
         colour: Roof RGB.
         base: Height of its base (m): 0 on the ground, a roof's height for rooftop units.
+
     """
 
     cx: float

@@ -14,7 +14,7 @@ from roadseg.synth.model import WIDTH_RANGE_M, Layout, Road, RoadClass
 
 
 def road_width(rng: np.random.Generator, road_class: RoadClass) -> float:
-    """A total width in metres drawn from the class's range, rounded to 10 cm.
+    """Return a total width in metres drawn from the class's range, rounded to 10 cm.
 
     >>> 10.0 <= road_width(np.random.default_rng(0), "major") <= 16.0
     True
@@ -24,7 +24,7 @@ def road_width(rng: np.random.Generator, road_class: RoadClass) -> float:
 
 
 def lanes_for(road_class: RoadClass, width_m: float) -> int:
-    """Number of traffic lanes a road of this class and width carries.
+    """Return the number of traffic lanes a road of this class and width carries.
 
     >>> lanes_for("major", 14.0), lanes_for("minor", 6.0), lanes_for("track", 3.0)
     (4, 2, 1)
@@ -36,17 +36,31 @@ def lanes_for(road_class: RoadClass, width_m: float) -> int:
     return max(2, int(width_m // 3.4) // 2 * 2)
 
 
-def make_road(rng: np.random.Generator, line: LineString, road_class: RoadClass, paved: bool | None = None,
-              bulb_m: float = 0.0) -> Road:
-    """A road of ``road_class`` along ``line`` with a random width in the class's range."""
+def make_road(
+    rng: np.random.Generator,
+    line: LineString,
+    road_class: RoadClass,
+    paved: bool | None = None,
+    bulb_m: float = 0.0,
+    median_p: float = 0.3,
+) -> Road:
+    """Return a road of ``road_class`` along ``line`` with a random width in the class's range.
+
+    Wide major roads get a raised median with probability ``median_p``.
+    """
     w = road_width(rng, road_class)
     if paved is None:
         paved = road_class != "track"
-    return Road(line, road_class, w, bool(paved), lanes_for(road_class, w), bulb_m)
+    lanes = lanes_for(road_class, w)
+    median = 0.0
+    if road_class == "major" and lanes >= 4 and rng.random() < median_p:
+        median = float(round(min(rng.uniform(1.5, 4.0), w - lanes * 2.9), 1))
+        median = median if median >= 1.2 else 0.0
+    return Road(line, road_class, w, bool(paved), lanes, bulb_m, median)
 
 
 def cross_line(cx: float, cy: float, angle: float, half: float) -> LineString:
-    """A straight line through (cx, cy) along ``angle``, ``half`` metres each way."""
+    """Return a straight line through (cx, cy) along ``angle``, ``half`` metres each way."""
     dx, dy = math.cos(angle) * half, math.sin(angle) * half
     return LineString([(cx - dx, cy - dy), (cx + dx, cy + dy)])
 
@@ -60,13 +74,14 @@ def branch(
     turn_sd: float,
     others: BaseGeometry | None,
 ) -> tuple[LineString | None, bool]:
-    """A road leaving ``parent`` at distance ``s`` towards ``side`` (+1 left, −1 right).
+    """Return a road leaving ``parent`` at distance ``s`` towards ``side`` (+1 left, −1 right).
 
     It starts exactly on the parent's centreline (a T-junction) and stops at the
     first road it meets in ``others`` (another junction), or after ``length``.
 
     Returns:
         The line (None when too short) and whether it ends free (a dead end).
+
     """
     p = parent.interpolate(s)
     heading = tangent(parent, s) + side * math.pi / 2 + rng.normal(0.0, 0.08)
@@ -85,7 +100,9 @@ class RoadIndex:
         self.tree = shapely.STRtree(self.lines) if len(roads) else None
         self.max_half = float(self.half.max()) if len(roads) else 0.0
 
-    def clearance(self, geoms: np.ndarray, reach: float = 30.0, exclude: np.ndarray | None = None) -> np.ndarray:
+    def clearance(
+        self, geoms: np.ndarray, reach: float = 30.0, exclude: np.ndarray | None = None
+    ) -> np.ndarray:
         """Distance (m) from each geometry to the nearest road edge (negative: on a road).
 
         Values are capped at ``reach``. ``exclude`` optionally gives, per
@@ -111,8 +128,10 @@ class RoadIndex:
         return out
 
 
-def union_of(layout: Layout, classes: tuple[RoadClass, ...] = ("major", "minor", "track")) -> BaseGeometry | None:
-    """The union of the centrelines of the layout's roads of ``classes``."""
+def union_of(
+    layout: Layout, classes: tuple[RoadClass, ...] = ("major", "minor", "track")
+) -> BaseGeometry | None:
+    """Return the union of the centrelines of the layout's roads of ``classes``."""
     lines = [r.line for r in layout.roads if r.road_class in classes]
     return shapely.union_all(lines) if lines else None
 

@@ -6,7 +6,7 @@ import numpy as np
 import shapely
 from scipy.ndimage import gaussian_filter
 
-from roadseg.synth.canvas import Canvas, blend, darken
+from roadseg.synth.canvas import Canvas, blend, chunks, darken
 from roadseg.synth.geometry import rects
 from roadseg.synth.model import Layout
 from roadseg.synth.paint_ground import Textures
@@ -19,7 +19,9 @@ def _shadow_rgb(style: Style) -> np.ndarray:
     return np.clip(np.array([0.92, 0.97, 1.12]) * style.shadow, 0, 1)
 
 
-def _cast(canvas: Canvas, shapes: list, style: Style, soft_m: float) -> tuple[np.ndarray, np.ndarray]:
+def _cast(
+    canvas: Canvas, shapes: list, style: Style, soft_m: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Pixels in the union of shadow ``shapes`` and their (softened) opacity."""
     m = canvas.mask(shapes)
     if not m.any():
@@ -33,35 +35,51 @@ def _cast(canvas: Canvas, shapes: list, style: Style, soft_m: float) -> tuple[np
     return idx, a[idx]
 
 
-def _boxes(cx: np.ndarray, cy: np.ndarray, length: np.ndarray, width: np.ndarray, angle: np.ndarray,
-           dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+def _boxes(
+    cx: np.ndarray,
+    cy: np.ndarray,
+    length: np.ndarray,
+    width: np.ndarray,
+    angle: np.ndarray,
+    dx: np.ndarray,
+    dy: np.ndarray,
+) -> np.ndarray:
     """Convex hulls of rectangles and their copies shifted by (dx, dy): prism shadows."""
     a = shapely.get_coordinates(rects(cx, cy, length, width, angle)).reshape(len(cx), 5, 2)[:, :4]
     b = a + np.stack([dx, dy], axis=-1)[:, None, :]
     return shapely.convex_hull(shapely.multipoints(np.concatenate([a, b], axis=1)))
 
 
-def paint_cars(img: np.ndarray, layout: Layout, style: Style, canvas: Canvas, tex: Textures) -> None:
+def paint_cars(
+    img: np.ndarray, layout: Layout, style: Style, canvas: Canvas, tex: Textures
+) -> None:
     """Cars with windscreens and their short shadows."""
     cars = layout.car_array()
     if len(cars) == 0:
         return
     x, y, hd, ln, wd, ci = cars.T
     dx, dy = style.shadow_offset(1.4)
-    idx, a = _cast(canvas, list(_boxes(x, y, ln, wd, hd, np.full(len(x), dx), np.full(len(x), dy))), style, 0.15)
+    idx, a = _cast(
+        canvas,
+        list(_boxes(x, y, ln, wd, hd, np.full(len(x), dx), np.full(len(x), dy))),
+        style,
+        0.15,
+    )
     darken(img, idx, _shadow_rgb(style), a)
     ids = canvas.ids(list(rects(x, y, ln * 0.97, wd * 0.95, hd)))
-    idx = np.flatnonzero(ids)
-    k = ids[idx] - 1
-    del ids
-    px, py = canvas.xy(idx)
-    c, s = np.cos(hd[k]), np.sin(hd[k])
-    u = ((px - x[k]) * c + (py - y[k]) * s) / ln[k]  # −0.5 rear … 0.5 front
-    v = (-(px - x[k]) * s + (py - y[k]) * c) / wd[k]
-    colours = np.array(style.cars, dtype=np.float32)[ci[k].astype(int)].T
-    glass = ((u > 0.12) & (u < 0.3)) | ((u < -0.28) & (u > -0.4))
-    f = np.where(glass, 0.35, 1.0) * np.where(np.abs(v) > 0.38, 0.85, 1.0) * (1 + 0.04 * tex.get("grain", idx))
-    blend(img, idx, colours * f.astype(np.float32), 1.0)
+    palette = np.array(style.cars, dtype=np.float32)
+    for idx, k in chunks(ids):
+        px, py = canvas.xy(idx)
+        c, s = np.cos(hd[k]), np.sin(hd[k])
+        u = ((px - x[k]) * c + (py - y[k]) * s) / ln[k]  # −0.5 rear … 0.5 front
+        v = (-(px - x[k]) * s + (py - y[k]) * c) / wd[k]
+        glass = ((u > 0.12) & (u < 0.3)) | ((u < -0.28) & (u > -0.4))
+        f = (
+            np.where(glass, 0.35, 1.0)
+            * np.where(np.abs(v) > 0.38, 0.85, 1.0)
+            * (1 + 0.04 * tex.get("grain", idx))
+        )
+        blend(img, idx, palette[ci[k].astype(int)].T * f.astype(np.float32), 1.0)
 
 
 def paint_shadows(img: np.ndarray, layout: Layout, style: Style, canvas: Canvas) -> None:
@@ -76,16 +94,26 @@ def paint_shadows(img: np.ndarray, layout: Layout, style: Style, canvas: Canvas)
     if len(trees):
         x, y, r, h, _ = trees.T
         sx, sy = style.shadow_offset(1.0)
-        # Crown shadow: the crown's disc moved by the crown's height, joined to the trunk's foot.
-        cx, cy = x + sx * (h - r * 0.7), y + sy * (h - r * 0.7)
-        crowns = shapely.buffer(shapely.points(cx, cy), r * 0.95, quad_segs=6)
-        trunks = shapely.buffer(shapely.linestrings(np.stack([np.stack([x, y], -1), np.stack([cx, cy], -1)], 1)), np.minimum(r * 0.15, 0.3))
-        shapes += list(crowns) + list(trunks)
+        # A crown's shadow: the hull of its disc cast from the crown's middle and lower part.
+        ang = np.linspace(0, 2 * np.pi, 13)[:-1]
+        ring = np.stack([np.cos(ang), np.sin(ang)], -1)
+        hc, hl = h - r * 0.7, np.maximum(h * 0.35, r * 0.3)
+        up = (
+            np.stack([x + sx * hc, y + sy * hc], -1)[:, None]
+            + ring[None] * (r * 0.95)[:, None, None]
+        )
+        low = (
+            np.stack([x + sx * hl, y + sy * hl], -1)[:, None]
+            + ring[None] * (r * 0.6)[:, None, None]
+        )
+        shapes += list(shapely.convex_hull(shapely.multipoints(np.concatenate([up, low], axis=1))))
     idx, a = _cast(canvas, shapes, style, 0.35)
     darken(img, idx, _shadow_rgb(style), a)
 
 
-def paint_roofs(img: np.ndarray, layout: Layout, style: Style, canvas: Canvas, tex: Textures) -> None:
+def paint_roofs(
+    img: np.ndarray, layout: Layout, style: Style, canvas: Canvas, tex: Textures
+) -> None:
     """Roofs, flat or pitched (gable, hip), shaded by facet; rooftop units with their shadows."""
     sun = np.array(style.sun_vector)
     flat_lit = 0.4 + 0.6 * sun[2]
@@ -99,52 +127,60 @@ def paint_roofs(img: np.ndarray, layout: Layout, style: Style, canvas: Canvas, t
             idx, a = _cast(canvas, list(_boxes(*arr[:, :5].T, off[:, 0], off[:, 1])), style, 0.1)
             darken(img, idx, _shadow_rgb(style), a)
         ids = canvas.ids([b.footprint for b in blds])
-        idx = np.flatnonzero(ids)
-        k = ids[idx] - 1
-        del ids
-        px, py = canvas.xy(idx)
-        cx, cy, L, Wd, ang = (arr[k, j] for j in range(5))
-        c, s = np.cos(ang), np.sin(ang)
-        u = (px - cx) * c + (py - cy) * s
-        v = -(px - cx) * s + (py - cy) * c
-        kind = np.array([{"flat": 0, "gable": 1, "hip": 2}[b.roof] for b in blds])[k]
-        # Facet normals in the building frame: across the ridge (±v) or, on hip ends, along it (±u).
-        end = (kind == 2) & (np.abs(u) - (L / 2 - Wd / 2) > np.abs(v))
-        nu = np.where(end, np.sign(u) * np.sin(_PITCH), 0.0)
-        nv = np.where(end | (kind == 0), 0.0, np.sign(v) * np.sin(_PITCH))
-        nz = np.where(kind == 0, 1.0, np.cos(_PITCH))
-        nx, ny = nu * c - nv * s, nu * s + nv * c
-        lit = (0.4 + 0.6 * np.clip(nx * sun[0] + ny * sun[1] + nz * sun[2], 0, 1)) / flat_lit
-        rim = np.minimum(L / 2 - np.abs(u), Wd / 2 - np.abs(v)) < 0.45
-        lit = lit * np.where(rim & (kind == 0), 0.86, 1.0) * np.where(rim & (kind > 0), 0.92, 1.0)
-        lit = lit * (1 + 0.03 * tex.get("fine", idx) + 0.03 * tex.get("grain", idx))
-        colours = np.array([b.colour for b in blds], dtype=np.float32)[k].T
-        blend(img, idx, colours * lit.astype(np.float32), 1.0)
+        kinds = np.array([{"flat": 0, "gable": 1, "hip": 2}[b.roof] for b in blds])
+        colours = np.array([b.colour for b in blds], dtype=np.float32)
+        for idx, k in chunks(ids):
+            px, py = canvas.xy(idx)
+            cx, cy, L, Wd, ang = (arr[k, j] for j in range(5))
+            c, s = np.cos(ang), np.sin(ang)
+            u = (px - cx) * c + (py - cy) * s
+            v = -(px - cx) * s + (py - cy) * c
+            kind = kinds[k]
+            # Facet normals in the building frame: across the ridge (±v), on hip ends along it (±u).
+            end = (kind == 2) & (np.abs(u) - (L / 2 - Wd / 2) > np.abs(v))
+            nu = np.where(end, np.sign(u) * np.sin(_PITCH), 0.0)
+            nv = np.where(end | (kind == 0), 0.0, np.sign(v) * np.sin(_PITCH))
+            nz = np.where(kind == 0, 1.0, np.cos(_PITCH))
+            nx, ny = nu * c - nv * s, nu * s + nv * c
+            lit = (0.4 + 0.6 * np.clip(nx * sun[0] + ny * sun[1] + nz * sun[2], 0, 1)) / flat_lit
+            rim = np.minimum(L / 2 - np.abs(u), Wd / 2 - np.abs(v)) < 0.45
+            lit = (
+                lit * np.where(rim & (kind == 0), 0.86, 1.0) * np.where(rim & (kind > 0), 0.92, 1.0)
+            )
+            lit = lit * (1 + 0.03 * tex.get("fine", idx) + 0.03 * tex.get("grain", idx))
+            blend(img, idx, colours[k].T * lit.astype(np.float32), 1.0)
 
 
-def paint_trees(img: np.ndarray, layout: Layout, style: Style, canvas: Canvas, tex: Textures) -> None:
+def paint_trees(
+    img: np.ndarray, layout: Layout, style: Style, canvas: Canvas, tex: Textures
+) -> None:
     """Tree and shrub crowns: lumpy discs lit like spheres (taller ones on top)."""
     trees = layout.tree_array()
     if len(trees) == 0:
         return
     trees = trees[np.argsort(trees[:, 3], kind="stable")]
     x, y, r, h, shade = trees.T
-    ids = canvas.ids(list(shapely.buffer(shapely.points(x, y), r * 1.15, quad_segs=6)))
-    idx = np.flatnonzero(ids)
-    k = ids[idx] - 1
-    del ids
-    px, py = canvas.xy(idx)
-    dx, dy = (px - x[k]) / r[k], (py - y[k]) / r[k]
-    d = np.hypot(dx, dy)
-    leaf = tex.get("fine", idx)
-    inside = d < 1.0 + 0.13 * leaf
-    idx, k, dx, dy, d, leaf = idx[inside], k[inside], dx[inside], dy[inside], d[inside], leaf[inside]
-    scale = np.maximum(d, 1.0)
-    nx, ny = dx / scale, dy / scale
-    nz = np.sqrt(np.clip(1.0 - nx * nx - ny * ny, 0, 1)) + 0.35
-    norm = np.sqrt(nx * nx + ny * ny + nz * nz)
+    ids = canvas.ids(list(shapely.buffer(shapely.points(x, y), r * 1.15, quad_segs=4)))
     sun = style.sun_vector
-    lit = 0.45 + 0.8 * np.clip((nx * sun[0] + ny * sun[1] + nz * sun[2]) / norm, 0, 1)
-    lit *= shade[k] * (1 + 0.22 * leaf + 0.08 * tex.get("grain", idx))
-    colour = np.asarray(style.tree, np.float32)[:, None] * lit.astype(np.float32)
-    blend(img, idx, colour, np.clip(1.4 - d * 0.5, 0, 1))
+    tree_rgb = np.asarray(style.tree, np.float32)[:, None]
+    for idx, k in chunks(ids):
+        px, py = canvas.xy(idx)
+        dx, dy = (px - x[k]) / r[k], (py - y[k]) / r[k]
+        d = np.hypot(dx, dy)
+        leaf = tex.get("fine", idx)
+        inside = d < 1.0 + 0.13 * leaf
+        idx, k, dx, dy, d, leaf = (
+            idx[inside],
+            k[inside],
+            dx[inside],
+            dy[inside],
+            d[inside],
+            leaf[inside],
+        )
+        scale = np.maximum(d, 1.0)
+        nx, ny = dx / scale, dy / scale
+        nz = np.sqrt(np.clip(1.0 - nx * nx - ny * ny, 0, 1)) + 0.35
+        norm = np.sqrt(nx * nx + ny * ny + nz * nz)
+        lit = 0.45 + 0.8 * np.clip((nx * sun[0] + ny * sun[1] + nz * sun[2]) / norm, 0, 1)
+        lit *= shade[k] * (1 + 0.22 * leaf + 0.08 * tex.get("grain", idx))
+        blend(img, idx, tree_rgb * lit.astype(np.float32), np.clip(1.4 - d * 0.5, 0, 1))

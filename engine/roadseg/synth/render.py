@@ -1,4 +1,4 @@
-"""Rendering a layout into an RGB image: ground, patches, roads, cars, shadows, roofs, trees, sensor.
+"""Rendering a layout into an RGB image: ground, patches, roads, cars, shadows, roofs, trees.
 
 Everything is measured in metres and drawn with vectorised rasterisation and
 array arithmetic; only the sensor effects (blur, noise) are in pixels.
@@ -13,14 +13,20 @@ from roadseg.progress import Reporter
 from roadseg.synth.canvas import Canvas
 from roadseg.synth.model import Layout
 from roadseg.synth.noise import NoiseFactory
-from roadseg.synth.paint_ground import Textures, paint_ground, paint_patches
+from roadseg.synth.paint_ground import Textures, paint_ground, paint_patches, strips
 from roadseg.synth.paint_objects import paint_cars, paint_roofs, paint_shadows, paint_trees
 from roadseg.synth.paint_roads import paint_roads
 from roadseg.synth.style import Style
 
 
-def render(layout: Layout, style: Style, shape: tuple[int, int], gsd: float, seed: int,
-           reporter: Reporter | None = None) -> np.ndarray:
+def render(
+    layout: Layout,
+    style: Style,
+    shape: tuple[int, int],
+    gsd: float,
+    seed: int,
+    reporter: Reporter | None = None,
+) -> np.ndarray:
     """Render ``layout`` as a uint8 array (3, H, W).
 
     Args:
@@ -30,6 +36,7 @@ def render(layout: Layout, style: Style, shape: tuple[int, int], gsd: float, see
         gsd: Pixel size in metres.
         seed: Scene seed (noise fields and colour jitter).
         reporter: Progress and cancel.
+
     """
     rep = reporter or Reporter()
     steps = ("ground", "patches", "roads", "cars", "shadows", "roofs", "trees", "sensor")
@@ -65,21 +72,30 @@ def render(layout: Layout, style: Style, shape: tuple[int, int], gsd: float, see
 
 def sensor(img: np.ndarray, style: Style, noise: NoiseFactory) -> np.ndarray:
     """Colour balance, haze, optical blur, sensor noise and tone curve → uint8 (3, H, W)."""
-    rng = noise.rng("sensor")
+    _, h, w = img.shape
     out = np.empty(img.shape, dtype=np.uint8)
-    haze = np.float32(style.haze)
-    lum = (0.3 * img[0] + 0.59 * img[1] + 0.11 * img[2]) * np.float32(1.0 - style.saturation)
+    haze, sat = np.float32(style.haze), np.float32(style.saturation)
+    for r0, r1 in strips(h):
+        band = img[:, r0:r1]
+        lum = (0.3 * band[0] + 0.59 * band[1] + 0.11 * band[2]) * (1 - sat)
+        for c in range(3):
+            ch = band[c]
+            ch *= sat
+            ch += lum
+            ch *= np.float32(style.gain[c] * (1.0 - haze))
+            ch += np.float32(style.haze_colour[c] * haze)
+    blurred = np.empty((h, w), dtype=np.float32)
+    gamma = np.float32(style.gamma)
     for c in range(3):
-        ch = img[c]
-        ch *= np.float32(style.saturation)
-        ch += lum
-        ch *= np.float32(style.gain[c] * (1.0 - haze))
-        ch += np.float32(style.haze_colour[c] * haze)
         if style.blur_px > 0.2:
-            ch = gaussian_filter(ch, style.blur_px, mode="nearest")
-        ch += rng.standard_normal(ch.shape, dtype=np.float32) * np.float32(style.noise_dn)
-        np.clip(ch, 0.0, 255.0, out=ch)
-        ch = 255.0 * (ch / 255.0) ** np.float32(style.gamma)
-        out[c] = np.rint(ch).astype(np.uint8)
-    del lum
+            gaussian_filter(img[c], style.blur_px, output=blurred, mode="nearest")
+        else:
+            blurred[...] = img[c]
+        for r0, r1 in strips(h):
+            ch = blurred[r0:r1]
+            ch += noise.rng("sensor", c, r0).standard_normal(
+                ch.shape, dtype=np.float32
+            ) * np.float32(style.noise_dn)
+            np.clip(ch, 0.0, 255.0, out=ch)
+            out[c, r0:r1] = np.rint(255.0 * (ch / 255.0) ** gamma)
     return out

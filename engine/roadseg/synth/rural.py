@@ -1,4 +1,4 @@
-"""Rural layout: a parcel grid of fields, a highway, country roads, farm tracks, woods and farmsteads."""
+"""Rural layout: a parcel grid of fields, a highway, country roads, farm tracks, woods, farms."""
 
 from __future__ import annotations
 
@@ -35,9 +35,16 @@ def rural(rng: np.random.Generator, style: Style, W: float, H: float) -> Layout:
         return centre + u * eu + v * ev
 
     def grid_line(is_u: bool, p: float) -> LineString:
-        return LineString([world(p, -reach), world(p, reach)] if is_u else [world(-reach, p), world(reach, p)])
+        return LineString(
+            [world(p, -reach), world(p, reach)] if is_u else [world(-reach, p), world(reach, p)]
+        )
 
-    inner = lambda pos: [j for j, p in enumerate(pos) if abs(p) < 0.4 * min(W, H)] or [int(np.argmin(np.abs(pos)))]  # noqa: E731
+    area = W * H / 512.0**2  # scene area in units of the default scene
+
+    def inner(pos: np.ndarray) -> list[int]:
+        near = [j for j, p in enumerate(pos) if abs(p) < 0.4 * min(W, H)]
+        return near or [int(np.argmin(np.abs(pos)))]
+
     used: set[tuple[bool, int]] = set()
     # The highway: along a grid line or across the grid.
     if rng.random() < 0.55:
@@ -51,7 +58,7 @@ def rural(rng: np.random.Generator, style: Style, W: float, H: float) -> Layout:
         d = np.array([math.cos(a), math.sin(a)]) * reach * 1.3
         lay.roads.append(make_road(rng, wavy(c - d, c + d, [rng.normal(0, 25)]), "major"))
     # Country roads along other grid lines, some gently winding, some gravel.
-    for _ in range(int(rng.integers(1, 4))):
+    for _ in range(int(rng.integers(1, 4)) + rng.poisson(0.8 * max(area - 1, 0))):
         is_u = bool(rng.random() < 0.5)
         pos = us if is_u else vs
         j = int(rng.integers(len(pos)))
@@ -63,7 +70,7 @@ def rural(rng: np.random.Generator, style: Style, W: float, H: float) -> Layout:
         lay.roads.append(make_road(rng, ln, "minor", paved=bool(rng.random() < 0.75)))
     # Farm tracks along parcel edges, leaving a road at a junction.
     roads_union = union_of(lay)
-    for _ in range(int(rng.integers(2, 6))):
+    for _ in range(int(rng.integers(2, 6)) + rng.poisson(2 * max(area - 1, 0))):
         is_u = bool(rng.random() < 0.5)
         pos = us if is_u else vs
         j = int(rng.integers(len(pos)))
@@ -80,7 +87,7 @@ def rural(rng: np.random.Generator, style: Style, W: float, H: float) -> Layout:
         piece = substring(ln, s0, float(np.clip(s1, 0, ln.length)))
         if piece.length > 20:
             lay.roads.append(make_road(rng, piece, "track"))
-    for _ in range(int(rng.integers(1, 3))):
+    for _ in range(int(rng.integers(1, 3)) + rng.poisson(0.7 * max(area - 1, 0))):
         add_track(lay, rng, (150, 500))
     ensure_classes(lay, rng)
 
@@ -96,19 +103,45 @@ def rural(rng: np.random.Generator, style: Style, W: float, H: float) -> Layout:
                 xy = shapely.get_coordinates(shapely.line_interpolate_point(ln, s[keep]))
                 jit = (ev if is_u else eu) * rng.choice([-1, 1]) * rng.uniform(1, 4)
                 r = rng.uniform(1.8, 4.0, len(xy))
-                add_trees(lay, index, xy[:, 0] + jit[0] + rng.normal(0, 0.7, len(xy)), xy[:, 1] + jit[1],
-                          r, r * rng.uniform(1.6, 2.6, len(xy)), rng, min_clear=0.3)
+                add_trees(
+                    lay,
+                    index,
+                    xy[:, 0] + jit[0] + rng.normal(0, 0.7, len(xy)),
+                    xy[:, 1] + jit[1],
+                    r,
+                    r * rng.uniform(1.6, 2.6, len(xy)),
+                    rng,
+                    min_clear=0.3,
+                )
     for road in lay.roads:
         if road.road_class != "major" and rng.random() < 0.25:
-            street_trees(lay, index, road, rng, rng.uniform(6, 12), 1.0, (2.0, 4.5), both=rng.random() < 0.5)
+            street_trees(
+                lay, index, road, rng, rng.uniform(6, 12), 1.0, (2.0, 4.5), both=rng.random() < 0.5
+            )
     _farmsteads(lay, rng, style, index)
-    scatter_trees(lay, index, shapely.box(-20, -20, W + 20, H + 20), style.shrubs_per_ha * 0.7, (0.5, 1.5), rng, (0.8, 1.4))
+    scatter_trees(
+        lay,
+        index,
+        shapely.box(-20, -20, W + 20, H + 20),
+        style.shrubs_per_ha * 0.7,
+        (0.5, 1.5),
+        rng,
+        (0.8, 1.4),
+    )
     traffic(lay, index, rng, rng.uniform(2, 8))
     return lay
 
 
-def _parcels(lay: Layout, rng: np.random.Generator, style: Style, us: np.ndarray, vs: np.ndarray,
-             world: object, theta: float, index: RoadIndex) -> None:
+def _parcels(
+    lay: Layout,
+    rng: np.random.Generator,
+    style: Style,
+    us: np.ndarray,
+    vs: np.ndarray,
+    world: object,
+    theta: float,
+    index: RoadIndex,
+) -> None:
     """Fill the grid cells with fields, pastures, fallow land, woods and centre pivots."""
     box = shapely.box(-MARGIN_M, -MARGIN_M, lay.width_m + MARGIN_M, lay.height_m + MARGIN_M)
     p_woods = {"green": 0.14, "dry": 0.08, "desert": 0.03}[style.biome]
@@ -123,28 +156,76 @@ def _parcels(lay: Layout, rng: np.random.Generator, style: Style, us: np.ndarray
             use = rng.random()
             if use < p_woods:
                 lay.patches.append(Patch(cell, "woods", _jitter(rng, style.tree, 0.08)))
-                scatter_trees(lay, index, cell, rng.uniform(180, 320), (2.5, 5.0), rng, min_clear=1.0)
+                scatter_trees(
+                    lay, index, cell, rng.uniform(180, 320), (2.5, 5.0), rng, min_clear=1.0
+                )
             elif use < p_woods + 0.18:
-                lay.patches.append(Patch(cell, "pasture", _jitter(rng, style.grass if style.biome == "green" else style.ground[1], 0.08)))
+                lay.patches.append(
+                    Patch(
+                        cell,
+                        "pasture",
+                        _jitter(
+                            rng, style.grass if style.biome == "green" else style.ground[1], 0.08
+                        ),
+                    )
+                )
                 scatter_trees(lay, index, cell, rng.uniform(0, 6), (2.5, 5.5), rng)
             elif use < p_woods + 0.27:
-                lay.patches.append(Patch(cell, "vacant", _jitter(rng, style.ground[2], 0.06), theta, 0.0))
+                lay.patches.append(
+                    Patch(cell, "vacant", _jitter(rng, style.ground[2], 0.06), theta, 0.0)
+                )
             elif style.biome != "green" and use < p_woods + 0.37 and min(du, dv) > 120:
                 r = min(du, dv) / 2 - m
                 pivot = shapely.Point(c[0], c[1]).buffer(r, quad_segs=32)
-                lay.patches.append(Patch(pivot, "field", _jitter(rng, style.crops[0], 0.1), 0.0, float(rng.uniform(2, 5)), True))
+                lay.patches.append(
+                    Patch(
+                        pivot,
+                        "field",
+                        _jitter(rng, style.crops[0], 0.1),
+                        0.0,
+                        float(rng.uniform(2, 5)),
+                        True,
+                    )
+                )
             else:
-                colour = style.crops[int(rng.integers(len(style.crops)))]
-                angle = theta + (0.0 if rng.random() < 0.5 else math.pi / 2)
-                period = float(rng.uniform(0.9, 4.5))
-                lay.patches.append(Patch(cell, "field", _jitter(rng, colour, 0.06), angle, period))
+                # One crop, or a few strips of different crops side by side.
+                n = 1 if rng.random() < 0.65 else int(rng.integers(2, 5))
+                along_u = rng.random() < 0.5
+                span = (du if along_u else dv) - 2 * m
+                for k in range(n):
+                    off = -span / 2 + span * (k + 0.5) / n
+                    sc = c + (
+                        off * np.array([math.cos(theta), math.sin(theta)])
+                        if along_u
+                        else off * np.array([-math.sin(theta), math.cos(theta)])
+                    )
+                    strip = rect(
+                        sc[0],
+                        sc[1],
+                        span / n - (1.0 if n > 1 else 0.0) if along_u else du - 2 * m,
+                        dv - 2 * m if along_u else span / n - (1.0 if n > 1 else 0.0),
+                        theta,
+                    )
+                    colour = style.crops[int(rng.integers(len(style.crops)))]
+                    angle = theta + (0.0 if rng.random() < 0.5 else math.pi / 2)
+                    period = float(rng.uniform(0.9, 4.5))
+                    lay.patches.append(
+                        Patch(strip, "field", _jitter(rng, colour, 0.06), angle, period)
+                    )
 
 
 def _farmsteads(lay: Layout, rng: np.random.Generator, style: Style, index: RoadIndex) -> None:
-    """A few farm yards beside minor roads: a house, barns, a gravel yard and trees."""
-    minors = [r for r in lay.roads if r.road_class == "minor" and r.line.intersection(lay.box).length > 60]
+    """Return a few farm yards beside minor roads: a house, barns, a gravel yard and trees."""
+    minors = [
+        r for r in lay.roads if r.road_class == "minor" and r.line.intersection(lay.box).length > 60
+    ]
     taken = Occupancy()
-    for _ in range(int(rng.integers(0, 3)) if minors else 0):
+    for _ in range(
+        int(rng.integers(0, 3))
+        + rng.poisson(0.5 * max(lay.width_m * lay.height_m / 512.0**2 - 1, 0))
+        if minors
+        else 0
+    ):
         road = minors[int(rng.integers(len(minors)))]
         inside = road.line.intersection(lay.box)
         p = shapely.line_interpolate_point(inside, rng.uniform(0.1, 0.9), normalized=True)
@@ -160,19 +241,48 @@ def _farmsteads(lay: Layout, rng: np.random.Generator, style: Style, index: Road
             continue
         taken.add(yard)
         lay.patches.append(Patch(yard, "gravel", _jitter(rng, style.gravel, 0.06)))
-        lay.patches.append(Patch(rect(*(np.array([p.x, p.y]) + n * (road.width_m / 4 + 4)), 4.0, road.width_m / 2 + 8.5,
-                                      th + math.pi / 2), "gravel", _jitter(rng, style.gravel, 0.06)))
+        lay.patches.append(
+            Patch(
+                rect(
+                    *(np.array([p.x, p.y]) + n * (road.width_m / 4 + 4)),
+                    4.0,
+                    road.width_m / 2 + 8.5,
+                    th + math.pi / 2,
+                ),
+                "gravel",
+                _jitter(rng, style.gravel, 0.06),
+            )
+        )
         spots = [(-0.25, -0.2), (0.2, 0.15), (-0.2, 0.25), (0.25, -0.25)]
+        taken_here = Occupancy()
         for k, (a, b) in enumerate(spots[: int(rng.integers(2, 5))]):
             c = yc + t * a * size + n * b * size
             if k == 0:
-                bld = Building(c[0], c[1], rng.uniform(11, 16), rng.uniform(8, 11), th, rng.uniform(5, 8), "hip",
-                               style.roofs[int(rng.integers(len(style.roofs)))])
+                bld = Building(
+                    c[0],
+                    c[1],
+                    rng.uniform(11, 16),
+                    rng.uniform(8, 11),
+                    th,
+                    rng.uniform(5, 8),
+                    "hip",
+                    style.roofs[int(rng.integers(len(style.roofs)))],
+                )
             else:
                 metal = ((168, 170, 172), (120, 124, 128), (150, 60, 48), (190, 190, 186))
-                bld = Building(c[0], c[1], rng.uniform(18, 34), rng.uniform(10, 16), th + rng.choice([0, math.pi / 2]),
-                               rng.uniform(6, 10), "gable", _jitter(rng, metal[int(rng.integers(4))], 0.05))
-            lay.buildings.append(bld)
+                bld = Building(
+                    c[0],
+                    c[1],
+                    rng.uniform(18, 34),
+                    rng.uniform(10, 16),
+                    th + rng.choice([0, math.pi / 2]),
+                    rng.uniform(6, 10),
+                    "gable",
+                    _jitter(rng, metal[int(rng.integers(4))], 0.05),
+                )
+            if taken_here.free(bld.footprint):
+                taken_here.add(bld.footprint.buffer(2.0))
+                lay.buildings.append(bld)
         nt = rng.integers(3, 10)
         ang = rng.uniform(0, 2 * math.pi, nt)
         rad = size * rng.uniform(0.5, 0.75, nt)

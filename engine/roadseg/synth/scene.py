@@ -52,6 +52,7 @@ class SceneResult:
         counts: Roads per class (pieces inside the scene).
         km: Kilometres of centreline per class inside the scene.
         seconds: Time taken.
+
     """
 
     image: Path
@@ -67,7 +68,7 @@ class SceneResult:
     seconds: float = 0.0
 
     def as_json(self) -> dict:
-        """The ``--json`` object: outputs and metrics."""
+        """Return the ``--json`` object: outputs and metrics."""
         return {
             "outputs": {"image": str(self.image), "roads": str(self.roads)},
             "metrics": {
@@ -85,7 +86,7 @@ class SceneResult:
 
 
 def build_scene(size: int, seed: int, gsd: float, style: str) -> tuple[Layout, Style]:
-    """The layout and style of a scene (pure: no files). Same arguments, same scene."""
+    """Return the layout and style of a scene (pure: no files). Same arguments, same scene."""
     ss = np.random.SeedSequence(int(seed))
     style_rng, layout_rng = (np.random.default_rng(s) for s in ss.spawn(2))
     st = sample_style(style, style_rng)
@@ -127,6 +128,7 @@ def make_scene(
     Raises:
         ConfigError: for a bad size, gsd, style or CRS.
         OutputError: when ``out_dir`` cannot be written.
+
     """
     t0 = time.perf_counter()
     rep = Reporter(progress, cancel)
@@ -146,15 +148,28 @@ def make_scene(
     rep.update("write", 1, 2, roads_path.name)
     counts, km = _write_roads(roads_path, layout, grid, gsd)
     rep.update("write", 2, 2, "done")
-    return SceneResult(image_path, roads_path, the_crs.to_string(), size, gsd, int(seed), style, st.layout,
-                       counts, km, time.perf_counter() - t0)
+    return SceneResult(
+        image_path,
+        roads_path,
+        the_crs.to_string(),
+        size,
+        gsd,
+        int(seed),
+        style,
+        st.layout,
+        counts,
+        km,
+        time.perf_counter() - t0,
+    )
 
 
 def _check(size: int, gsd: float, style: str) -> tuple[int, float]:
     if not MIN_SIZE <= int(size) <= MAX_SIZE:
         raise ConfigError(f"--size {size} is out of range; give {MIN_SIZE} to {MAX_SIZE} pixels")
     if not (math.isfinite(gsd) and GSD_RANGE[0] <= gsd <= GSD_RANGE[1]):
-        raise ConfigError(f"--gsd {gsd} is out of range; give {GSD_RANGE[0]} to {GSD_RANGE[1]} metres per pixel")
+        raise ConfigError(
+            f"--gsd {gsd} is out of range; give {GSD_RANGE[0]} to {GSD_RANGE[1]} metres per pixel"
+        )
     if style not in STYLES:
         raise ConfigError(f"unknown --style {style!r}; choose one of {', '.join(STYLES)}")
     return int(size), float(gsd)
@@ -163,18 +178,35 @@ def _check(size: int, gsd: float, style: str) -> tuple[int, float]:
 def _write_image(path: Path, grid: object, pixels: np.ndarray, seed: int, st: Style) -> None:
     from roadseg.geo.writer import GeoTiffWriter
 
-    tags = {"ROADSEG_SYNTH": json.dumps({"seed": int(seed), "style": st.name, "layout": st.layout, "biome": st.biome})}
+    tags = {
+        "ROADSEG_SYNTH": json.dumps(
+            {"seed": int(seed), "style": st.name, "layout": st.layout, "biome": st.biome}
+        )
+    }
     try:
-        with GeoTiffWriter(path, grid, count=3, dtype="uint8", blocksize=512, compress="deflate",  # type: ignore[arg-type]
-                           descriptions=["red", "green", "blue"], tags=tags, option="OUTDIR") as w:
+        with GeoTiffWriter(
+            path,
+            grid,
+            count=3,
+            dtype="uint8",
+            blocksize=512,
+            compress="deflate",  # type: ignore[arg-type]
+            descriptions=["red", "green", "blue"],
+            tags=tags,
+            option="OUTDIR",
+        ) as w:
             w.write(pixels, Window(0, 0, pixels.shape[2], pixels.shape[1]))
     except OSError as exc:
         if isinstance(exc, OutputError):
             raise
-        raise OutputError(f"cannot write {str(path)!r}: {exc}; choose a writable OUTDIR with free space") from None
+        raise OutputError(
+            f"cannot write {str(path)!r}: {exc}; choose a writable OUTDIR with free space"
+        ) from None
 
 
-def _write_roads(path: Path, layout: Layout, grid: object, gsd: float) -> tuple[dict[str, int], dict[str, float]]:
+def _write_roads(
+    path: Path, layout: Layout, grid: object, gsd: float
+) -> tuple[dict[str, int], dict[str, float]]:
     """Clip centrelines to the scene, convert to the CRS and write the ``roads`` layer."""
     import geopandas as gpd
     import shapely
@@ -191,14 +223,24 @@ def _write_roads(path: Path, layout: Layout, grid: object, gsd: float) -> tuple[
             if part.is_empty or part.geom_type != "LineString" or part.length < 0.5:
                 continue
             geoms.append(part)
-            rows.append({"road_class": road.road_class, "width_m": float(road.width_m), "paved": int(road.paved),
-                         "lanes": int(road.lanes), "length_m": round(float(part.length), 2)})
+            rows.append(
+                {
+                    "road_class": road.road_class,
+                    "width_m": float(road.width_m),
+                    "paved": int(road.paved),
+                    "lanes": int(road.lanes),
+                    "length_m": round(float(part.length), 2),
+                }
+            )
             counts[road.road_class] += 1
             km[road.road_class] += part.length / 1000.0
     geo = to_crs(geoms, grid, gsd)  # type: ignore[arg-type]
     gdf = gpd.GeoDataFrame(rows, geometry=geo, crs=grid.crs)  # type: ignore[attr-defined]
     if not rows:
-        gdf = gpd.GeoDataFrame({"road_class": [], "width_m": [], "paved": [], "lanes": [], "length_m": []},
-                               geometry=[], crs=grid.crs)  # type: ignore[attr-defined]
+        gdf = gpd.GeoDataFrame(
+            {"road_class": [], "width_m": [], "paved": [], "lanes": [], "length_m": []},
+            geometry=[],
+            crs=grid.crs,
+        )  # type: ignore[attr-defined]
     write_gpkg(path, {"roads": gdf}, option="OUTDIR")
     return counts, {k: round(v, 4) for k, v in km.items()}

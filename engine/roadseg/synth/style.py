@@ -28,29 +28,63 @@ _BIOME_GROUND: dict[str, tuple[RGB, RGB, RGB]] = {
     "green": ((92, 112, 62), (118, 124, 78), (104, 92, 70)),
     "dry": ((168, 150, 104), (148, 134, 94), (124, 108, 80)),
 }
-_BIOME_GRASS: dict[str, RGB] = {"desert": (96, 112, 66), "green": (78, 118, 52), "dry": (138, 136, 82)}
+_BIOME_GRASS: dict[str, RGB] = {
+    "desert": (96, 112, 66),
+    "green": (78, 118, 52),
+    "dry": (138, 136, 82),
+}
 _BIOME_TREE: dict[str, RGB] = {"desert": (58, 72, 44), "green": (44, 70, 36), "dry": (62, 74, 44)}
-_BIOME_DIRT: dict[str, RGB] = {"desert": (222, 200, 170), "green": (150, 128, 98), "dry": (196, 176, 140)}
+_BIOME_DIRT: dict[str, RGB] = {
+    "desert": (222, 200, 170),
+    "green": (150, 128, 98),
+    "dry": (196, 176, 140),
+}
 _CROPS: dict[str, tuple[RGB, ...]] = {
     "desert": ((88, 120, 56), (150, 140, 96), (188, 162, 120), (110, 132, 64), (170, 150, 104)),
-    "green": ((86, 128, 48), (120, 140, 60), (164, 150, 90), (108, 86, 62), (70, 104, 44), (190, 172, 104)),
+    "green": (
+        (86, 128, 48),
+        (120, 140, 60),
+        (164, 150, 90),
+        (108, 86, 62),
+        (70, 104, 44),
+        (190, 172, 104),
+    ),
     "dry": ((176, 158, 100), (150, 136, 84), (118, 130, 70), (130, 108, 80), (196, 178, 122)),
 }
 _ASPHALT: dict[str, RGB] = {
     "dark": (54, 56, 60),
     "grey": (92, 92, 94),
     "light": (130, 128, 124),
-    "reddish": (118, 88, 78),
+    "reddish": (112, 90, 84),
     "concrete": (172, 170, 162),
 }
 _ROOFS: tuple[RGB, ...] = (
-    (146, 86, 66), (166, 112, 86), (98, 96, 98), (70, 70, 76), (190, 172, 146),
-    (126, 110, 96), (60, 78, 96), (206, 204, 198),
+    (146, 86, 66),
+    (166, 112, 86),
+    (98, 96, 98),
+    (70, 70, 76),
+    (190, 172, 146),
+    (126, 110, 96),
+    (60, 78, 96),
+    (206, 204, 198),
 )
-_FLAT_ROOFS: tuple[RGB, ...] = ((212, 212, 208), (176, 176, 172), (150, 146, 140), (224, 220, 210), (120, 122, 126))
+_FLAT_ROOFS: tuple[RGB, ...] = (
+    (212, 212, 208),
+    (176, 176, 172),
+    (150, 146, 140),
+    (224, 220, 210),
+    (120, 122, 126),
+)
 _CARS: tuple[RGB, ...] = (
-    (235, 235, 235), (20, 20, 24), (160, 162, 166), (96, 98, 102), (150, 30, 30),
-    (30, 54, 110), (220, 220, 214), (40, 40, 44), (180, 170, 150),
+    (235, 235, 235),
+    (20, 20, 24),
+    (160, 162, 166),
+    (96, 98, 102),
+    (150, 30, 30),
+    (30, 54, 110),
+    (220, 220, 214),
+    (40, 40, 44),
+    (180, 170, 150),
 )
 
 
@@ -106,7 +140,9 @@ class Style:
         return (-sx * k, -sy * k)
 
 
-def _jitter(rng: np.random.Generator, rgb: RGB, amount: float = 0.08, tint: float | None = None) -> RGB:
+def _jitter(
+    rng: np.random.Generator, rgb: RGB, amount: float = 0.08, tint: float | None = None
+) -> RGB:
     """Scale brightness by ~``amount`` and each channel by ~``tint`` (default amount / 3)."""
     b = rng.normal(1.0, amount)
     ch = rng.normal(1.0, amount / 3.0 if tint is None else tint, 3)
@@ -118,6 +154,7 @@ def sample_style(name: str, rng: np.random.Generator) -> Style:
 
     Raises:
         ConfigError: for an unknown style name (the message lists the choices).
+
     """
     if name not in STYLES:
         raise ConfigError(f"unknown style {name!r} for --style; choose one of {', '.join(STYLES)}")
@@ -167,6 +204,10 @@ def sample_style(name: str, rng: np.random.Generator) -> Style:
         wear=float(rng.uniform(0.1, 1.0)),
         texture=float(rng.uniform(0.6, 1.3)),
         shrubs_per_ha=float(
-            {"desert": rng.uniform(20, 120), "dry": rng.uniform(10, 60), "green": rng.uniform(0, 25)}[biome]
+            {
+                "desert": rng.uniform(20, 120),
+                "dry": rng.uniform(10, 60),
+                "green": rng.uniform(0, 25),
+            }[biome]
         ),
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import shapely
 from shapely.geometry import LineString
 
 from roadseg.synth.coverage import ensure_classes
-from roadseg.synth.furnish import Occupancy, street_trees, traffic
+from roadseg.synth.furnish import Occupancy, median_trees, street_trees, traffic
 from roadseg.synth.geometry import rect, wavy
 from roadseg.synth.lots import office_block, park, parking_lot, vacant
 from roadseg.synth.model import Layout
@@ -76,19 +77,15 @@ def urban(rng: np.random.Generator, style: Style, W: float, H: float) -> Layout:
     # One vacant block near the middle, crossed by a dirt track between two of its streets.
     pu, pv = (rng.uniform(-0.2, 0.2, 2) * (W, H)) @ np.stack([eu, ev]).T
     iv, jv = int(np.searchsorted(us, pu)) - 1, int(np.searchsorted(vs, pv)) - 1
-    sides = [(us[iv], vs[jv], us[iv + 1], vs[jv]), (us[iv + 1], vs[jv], us[iv + 1], vs[jv + 1]),
-             (us[iv], vs[jv + 1], us[iv + 1], vs[jv + 1]), (us[iv], vs[jv], us[iv], vs[jv + 1])]
-    a, b = rng.choice(4, 2, replace=False)
-    ta, tb = rng.uniform(0.25, 0.75, 2)
-    pa = world(sides[a][0] + ta * (sides[a][2] - sides[a][0]), sides[a][1] + ta * (sides[a][3] - sides[a][1]))
-    pb = world(sides[b][0] + tb * (sides[b][2] - sides[b][0]), sides[b][1] + tb * (sides[b][3] - sides[b][1]))
-    lay.roads.append(make_road(rng, wavy(pa, pb, [rng.normal(0, 6), rng.normal(0, 3)]), "track"))
+    _cross_track(lay, rng, world, us, vs, iv, jv)
     ensure_classes(lay, rng)
 
     index = RoadIndex(lay.roads)
     taken = Occupancy()
     box = shapely.box(-MARGIN_M, -MARGIN_M, W + MARGIN_M, H + MARGIN_M)
-    roads_area = shapely.union_all([r.surface(lay.sidewalk_m + 0.5) for r in lay.roads])
+    # Patches reach under the sidewalks (no seam of bare ground); buildings keep clear of them.
+    roads_area = shapely.union_all([r.surface(lay.sidewalk_m) for r in lay.roads])
+    tracks = shapely.union_all([r.surface(2.0) for r in lay.roads if r.road_class == "track"])
     for i in range(len(us) - 1):
         for j in range(len(vs) - 1):
             du, dv = us[i + 1] - us[i], vs[j + 1] - vs[j]
@@ -99,8 +96,14 @@ def urban(rng: np.random.Generator, style: Style, W: float, H: float) -> Layout:
             area = cell.difference(roads_area)
             if area.is_empty or area.area < 200:
                 continue
-            frame = (c[0], c[1], du - 2 * (8 + lay.sidewalk_m), dv - 2 * (8 + lay.sidewalk_m), theta)
-            if (i, j) == (iv, jv):
+            frame = (
+                c[0],
+                c[1],
+                du - 2 * (8 + lay.sidewalk_m),
+                dv - 2 * (8 + lay.sidewalk_m),
+                theta,
+            )
+            if (i, j) == (iv, jv) or area.intersects(tracks):
                 vacant(lay, rng, style, area, index)
                 continue
             use = rng.random()
@@ -110,10 +113,48 @@ def urban(rng: np.random.Generator, style: Style, W: float, H: float) -> Layout:
                 park(lay, rng, style, area, index)
             elif use < 0.28:
                 vacant(lay, rng, style, area, index)
+                if rng.random() < 0.5:
+                    _cross_track(lay, rng, world, us, vs, i, j)
             else:
                 office_block(lay, rng, style, area, frame, taken, index)
+    index = RoadIndex(lay.roads)
     for road in lay.roads:
-        if road.road_class != "track" and rng.random() < (0.15 if style.biome == "desert" else 0.35):
-            street_trees(lay, index, road, rng, rng.uniform(9, 18), lay.sidewalk_m / 2 + 0.3, (2.0, 4.0))
+        if road.road_class != "track" and rng.random() < (
+            0.15 if style.biome == "desert" else 0.35
+        ):
+            street_trees(
+                lay, index, road, rng, rng.uniform(9, 18), lay.sidewalk_m / 2 + 0.3, (2.0, 4.0)
+            )
+    if rng.random() < 0.5:
+        median_trees(lay, index, rng, rng.uniform(8, 14))
     traffic(lay, index, rng, rng.uniform(15, 45), rng.uniform(10, 50))
     return lay
+
+
+def _cross_track(
+    lay: Layout,
+    rng: np.random.Generator,
+    world: Callable[[float, float], tuple[float, float]],
+    us: np.ndarray,
+    vs: np.ndarray,
+    i: int,
+    j: int,
+) -> None:
+    """Add a dirt track across block (i, j) between points on two of its streets."""
+    sides = [
+        (us[i], vs[j], us[i + 1], vs[j]),
+        (us[i + 1], vs[j], us[i + 1], vs[j + 1]),
+        (us[i], vs[j + 1], us[i + 1], vs[j + 1]),
+        (us[i], vs[j], us[i], vs[j + 1]),
+    ]
+    a, b = rng.choice(4, 2, replace=False)
+    ta, tb = rng.uniform(0.25, 0.75, 2)
+    pa = world(
+        sides[a][0] + ta * (sides[a][2] - sides[a][0]),
+        sides[a][1] + ta * (sides[a][3] - sides[a][1]),
+    )
+    pb = world(
+        sides[b][0] + tb * (sides[b][2] - sides[b][0]),
+        sides[b][1] + tb * (sides[b][3] - sides[b][1]),
+    )
+    lay.roads.append(make_road(rng, wavy(pa, pb, [rng.normal(0, 6), rng.normal(0, 3)]), "track"))
