@@ -239,6 +239,11 @@ class RoadsegPlugin:
         mpx = metrics.get("megapixels") if isinstance(metrics, dict) else None
         if not isinstance(rate, int | float) and isinstance(mpx, int | float):
             rate = measured_throughput(float(mpx), seconds)
-        if isinstance(rate, int | float) and rate > 0 and isinstance(mpx, int | float) and mpx >= 0.5:
+        if (
+            isinstance(rate, int | float)
+            and rate > 0
+            and isinstance(mpx, int | float)
+            and mpx >= 0.5
+        ):
             settings.set_throughput(p.device, float(rate))
         self.notify(summary_text(added.km_by_class, p.area_km2, seconds), "success")

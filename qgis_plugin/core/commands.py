@@ -10,6 +10,9 @@ from collections.abc import Sequence
 
 from .params import RunParameters
 
+#: ``roadseg train`` takes Lightning's accelerator names, not a device.
+TRAIN_ACCELERATORS: dict[str, str] = {"cpu": "cpu", "cuda": "gpu", "mps": "mps"}
+
 #: Options every long-running command gets: machine-readable progress and result.
 MACHINE_OPTIONS: tuple[str, ...] = ("--progress", "json", "--json")
 
@@ -93,7 +96,7 @@ def train_argv(
     if epochs:
         argv += ["--epochs", str(epochs)]
     if device and device != "auto":
-        argv += ["--device", device]
+        argv += ["--accelerator", TRAIN_ACCELERATORS.get(device, device)]
     if config:
         argv += ["--config", config]
     return argv + list(extra) + list(MACHINE_OPTIONS)

@@ -291,6 +291,7 @@ class TrainModelAlgorithm(_Base):
 
     INPUT, LABELS, CLASS_FIELD, EPOCHS = "INPUT", "LABELS", "CLASS_FIELD", "EPOCHS"
     DEVICE, CONFIG, OUTPUT = "DEVICE", "CONFIG", "OUTPUT"
+    TILE, BATCH, SAMPLES, INIT_FROM = "TILE", "BATCH_SIZE", "SAMPLES_PER_EPOCH", "INIT_FROM"
 
     def name(self) -> str:
         """Return the algorithm id within the provider."""
@@ -338,6 +339,24 @@ class TrainModelAlgorithm(_Base):
                 self.DEVICE, "Device", options=list(DEVICES), defaultValue=0, optional=True
             )
         )
+        for key, label in (
+            (self.TILE, "Window size in px (0 = engine default)"),
+            (self.BATCH, "Batch size (0 = engine default)"),
+            (self.SAMPLES, "Training windows per epoch (0 = engine default)"),
+        ):
+            self.addParameter(
+                QgsProcessingParameterNumber(
+                    key, label, QgsProcessingParameterNumber.Integer, 0, True, 0
+                )
+            )
+        self.addParameter(
+            QgsProcessingParameterFile(
+                self.INIT_FROM,
+                "Fine-tune this model file (optional)",
+                optional=True,
+                fileFilter=MODEL_FILTER,
+            )
+        )
         self.addParameter(
             QgsProcessingParameterFile(
                 self.CONFIG,
@@ -363,6 +382,18 @@ class TrainModelAlgorithm(_Base):
                 parameters, self.LABELS, context, ["geojson"], "geojson", feedback
             )
         out_dir = self.parameterAsString(parameters, self.OUTPUT, context)
+        extra: list[str] = []
+        for key, option in (
+            (self.TILE, "--tile"),
+            (self.BATCH, "--batch-size"),
+            (self.SAMPLES, "--samples-per-epoch"),
+        ):
+            value = self.parameterAsInt(parameters, key, context)
+            if value:
+                extra += [option, str(value)]
+        init_from = self.parameterAsFile(parameters, self.INIT_FROM, context)
+        if init_from:
+            extra += ["--init-from", init_from]
         argv = train_argv(
             engine_argv(),
             layer.source(),
@@ -372,6 +403,7 @@ class TrainModelAlgorithm(_Base):
             epochs=self.parameterAsInt(parameters, self.EPOCHS, context) or None,
             device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
             config=self.parameterAsFile(parameters, self.CONFIG, context) or None,
+            extra=extra,
         )
         result = run_cli(argv, feedback)
         model = result.get("model") or (result.get("outputs") or {}).get("model")

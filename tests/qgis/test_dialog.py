@@ -41,7 +41,11 @@ def test_dialog_builds_parameters(plugin, qgis_iface, fake_engine, utm_raster, t
     choose(dlg.area_combo, "layer")
     p = dlg.parameters()  # as the dialog opens: the engine's and the model's defaults
     assert (p.tile, p.overlap, p.batch_size, p.device, p.model) == (None, None, None, "auto", None)
-    assert (p.outputs.polygons, p.outputs.centrelines, p.outputs.class_raster) == (True, True, False)
+    assert (p.outputs.polygons, p.outputs.centrelines, p.outputs.class_raster) == (
+        True,
+        True,
+        False,
+    )
     dlg.device_combo.setCurrentText("cpu")
     dlg.tile_spin.setValue(256)
     dlg.overlap_spin.setValue(32)

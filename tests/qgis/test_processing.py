@@ -156,12 +156,21 @@ def test_train_road_model_from_memory_layer(provider, fake_engine, utm_raster, t
             "LABELS": lines,
             "CLASS_FIELD": "kind",
             "EPOCHS": 2,
+            "DEVICE": 2,
+            "TILE": 64,
+            "SAMPLES_PER_EPOCH": 16,
             "OUTPUT": str(tmp_path / "run"),
         },
     )
     assert res["MODEL"] == str(tmp_path / "run" / "model.safetensors")
     argv = fake_engine.calls()[-1]
     labels = argv[argv.index("--labels") + 1]
+    assert argv[argv.index("--accelerator") + 1] == "gpu"  # DEVICE cuda → Lightning's accelerator
+    assert (
+        argv[argv.index("--tile") + 1] == "64"
+        and argv[argv.index("--samples-per-epoch") + 1] == "16"
+    )
+    assert "--batch-size" not in argv and "--init-from" not in argv
     assert labels.endswith(".gpkg") and labels != lines.source()
     assert (
         argv[argv.index("--class-field") + 1] == "kind" and argv[argv.index("--epochs") + 1] == "2"

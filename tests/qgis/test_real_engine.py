@@ -10,6 +10,7 @@ fails.
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +222,40 @@ def test_real_processing_segment_roads(plugin, qgis_processing, real_engine, rea
         {"INPUT": res["OUTPUT_RASTER"], "OUTPUT": str(tmp_path / "v.gpkg")},
     )
     assert QgsVectorLayer(vec["CENTERLINES"], "v", "ogr").isValid()
+
+
+@pytest.mark.slow
+def test_real_processing_train_model(plugin, qgis_processing, real_engine, tmp_path):
+    """Train road model through Processing with the real engine (tiny run), then describe it."""
+    import processing
+    from qgis.core import QgsVectorLayer
+
+    scene = tmp_path / "scene"
+    subprocess.run(
+        [real_engine, "synth", str(scene), "--size", "256", "--seed", "5"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    labels = QgsVectorLayer(str(scene / "roads.gpkg"), "roads", "ogr")
+    assert labels.isValid()
+    res = processing.run(
+        "roadseg:trainmodel",
+        {
+            "INPUT": str(scene / "image.tif"),
+            "LABELS": labels,
+            "EPOCHS": 1,
+            "DEVICE": 1,
+            "TILE": 64,
+            "BATCH_SIZE": 2,
+            "SAMPLES_PER_EPOCH": 8,
+            "OUTPUT": str(tmp_path / "run"),
+        },
+    )
+    model = Path(res["MODEL"])
+    assert model.is_file() and model.parent == tmp_path / "run"
+    out = subprocess.run(
+        [real_engine, "models", str(model), "--json"], capture_output=True, text=True, timeout=300
+    )
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    assert info["classes"][0] == "background" and len(info["classes"]) >= 2
