@@ -58,7 +58,7 @@ def rural(rng: np.random.Generator, style: Style, W: float, H: float) -> Layout:
         d = np.array([math.cos(a), math.sin(a)]) * reach * 1.3
         lay.roads.append(make_road(rng, wavy(c - d, c + d, [rng.normal(0, 25)]), "major"))
     # Country roads along other grid lines, some gently winding, some gravel.
-    for _ in range(int(rng.integers(1, 4)) + rng.poisson(0.8 * max(area - 1, 0))):
+    for _ in range(int(rng.integers(1, 3)) + rng.poisson(0.6 * max(area - 1, 0))):
         is_u = bool(rng.random() < 0.5)
         pos = us if is_u else vs
         j = int(rng.integers(len(pos)))
@@ -68,9 +68,9 @@ def rural(rng: np.random.Generator, style: Style, W: float, H: float) -> Layout:
         ln = grid_line(is_u, pos[j])
         ln = wavy(ln.coords[0], ln.coords[-1], [rng.normal(0, 6) if rng.random() < 0.4 else 0.0])
         lay.roads.append(make_road(rng, ln, "minor", paved=bool(rng.random() < 0.75)))
-    # Farm tracks along parcel edges, leaving a road at a junction.
+    # Farm tracks along parcel edges, leaving a road or another track at a junction.
     roads_union = union_of(lay)
-    for _ in range(int(rng.integers(2, 6)) + rng.poisson(2 * max(area - 1, 0))):
+    for _ in range(int(rng.integers(4, 9)) + rng.poisson(3 * max(area - 1, 0))):
         is_u = bool(rng.random() < 0.5)
         pos = us if is_u else vs
         j = int(rng.integers(len(pos)))
@@ -87,6 +87,7 @@ def rural(rng: np.random.Generator, style: Style, W: float, H: float) -> Layout:
         piece = substring(ln, s0, float(np.clip(s1, 0, ln.length)))
         if piece.length > 20:
             lay.roads.append(make_road(rng, piece, "track"))
+            roads_union = union_of(lay)  # later tracks may branch off this one
     for _ in range(int(rng.integers(1, 3)) + rng.poisson(0.7 * max(area - 1, 0))):
         add_track(lay, rng, (150, 500))
     ensure_classes(lay, rng)
@@ -122,8 +123,11 @@ def rural(rng: np.random.Generator, style: Style, W: float, H: float) -> Layout:
     scatter_trees(
         lay,
         index,
-        shapely.box(-20, -20, W + 20, H + 20),
-        style.shrubs_per_ha * 0.7,
+        # Shrubs grow in pastures, fallow land and along margins, not in crops.
+        shapely.box(-20, -20, W + 20, H + 20).difference(
+            shapely.union_all([p.polygon for p in lay.patches if p.kind == "field"])
+        ),
+        style.shrubs_per_ha * 1.2,
         (0.5, 1.5),
         rng,
         (0.8, 1.4),

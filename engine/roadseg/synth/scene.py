@@ -242,5 +242,13 @@ def _write_roads(
             geometry=[],
             crs=grid.crs,
         )  # type: ignore[attr-defined]
-    write_gpkg(path, {"roads": gdf}, option="OUTDIR")
+    # A fixed GeoPackage timestamp keeps the file byte-identical for a given seed.
+    import pyogrio
+
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
+    try:
+        write_gpkg(path, {"roads": gdf}, option="OUTDIR")
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
     return counts, {k: round(v, 4) for k, v in km.items()}
