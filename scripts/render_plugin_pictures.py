@@ -46,7 +46,7 @@ def engine() -> str:
 def synth_scene(work: Path) -> Path:
     """A synthetic scene from the engine (image.tif)."""
     out = work / "scene"
-    cmd = [engine(), "synth", str(out), "--size", "768", "--seed", "7", "--style", "suburban", "--json"]
+    cmd = [engine(), "synth", str(out), "--size", "768", "--seed", "7", "--style", "suburban"]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out / "image.tif"
 
@@ -122,10 +122,11 @@ def render_map(layers: list, extent: Any, size: tuple[int, int], caption: str, l
     font.setPointSizeF(9.5)
     p.setFont(font)
     p.setPen(QColor(40, 40, 40))
-    p.drawText(QRectF(10, size[1], size[0] - 20, strip), Qt.AlignVCenter | Qt.AlignLeft, caption)
+    text_box = QRectF(10, size[1], size[0] - 20, strip)
+    p.drawText(text_box, Qt.AlignVCenter | Qt.AlignLeft, caption)
     # Legend box in the top-left corner.
     row = 20
-    box_w = 150
+    box_w = 200
     p.setPen(Qt.NoPen)
     p.setBrush(QColor(255, 255, 255, 220))
     p.drawRoundedRect(QRectF(10, 10, box_w, 12 + row * len(legend)), 6, 6)
@@ -173,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     bar = QgsMessageBar()
     iface = Iface(canvas, bar, window)
     captured: list[str] = []
-    bar.pushMessage = lambda *a, **k: captured.append(" ".join(str(x) for x in a if isinstance(x, str)))
+    bar.pushMessage = lambda *a, **k: captured.append(
+        " ".join(str(x) for x in a if isinstance(x, str))
+    )
 
     from qgis_plugin import classFactory
 
@@ -227,9 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     group = project.layerTreeRoot().findGroup(params.run_name)
     road_layers = [n.layer() for n in group.findLayers()]
     scheme = plugin._scheme(task)  # noqa: SLF001 - the colours the layers were styled with
-    legend = [("centrelines", (40, 40, 40), "line")]
     legend = [(f"{c.name} roads", c.rgb, "fill") for c in scheme.classes] if scheme else []
-    legend.append(("centrelines (by class)", scheme.classes[0].rgb if scheme else (230, 85, 13), "line"))
+    first = scheme.classes[0].rgb if scheme else (230, 85, 13)
+    legend.append(("centrelines (width by class)", first, "line"))
     summary = captured[-1].replace("roadseg ", "", 1) if captured else ""
     img = render_map([*road_layers, layer], layer.extent(), (760, 760), summary, legend)
     size = save_png(img, out_dir / "plugin_result.png")

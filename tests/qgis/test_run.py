@@ -186,6 +186,11 @@ def test_engine_failure_in_message_bar_and_log(
     details = [m for m, lv in log_capture.items if lv == int(Qgis.Critical)]
     assert details and "Command:" in details[-1] and "Exit status: 1" in details[-1]
     assert len(project_layers()) == n_layers and list(out.iterdir()) == []
+    # QGIS and the plugin keep working: the next run succeeds.
+    fake_engine.mode("ok")
+    task = plugin.start(params, info)
+    run_to_end(plugin, task)
+    assert task.result.ok and len(project_layers()) == n_layers + 4
 
 
 def test_engine_crash_without_json(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
