@@ -19,6 +19,7 @@ from qgis.core import (
     QgsProcessingOutputMultipleLayers,
     QgsProcessingOutputNumber,
     QgsProcessingOutputVectorLayer,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSource,
@@ -39,6 +40,7 @@ from ..core.errors import PluginError
 from ..core.params import DEVICES, Outputs, RunParameters
 from ..core.process import run_engine
 from ..core.protocol import ProgressMapper, road_km
+from .loading import load_on_completion, scheme_from_outputs
 
 MODEL_FILTER = "roadseg model (*.safetensors *.pt *.pth *.roadseg);;All files (*)"
 
@@ -126,6 +128,7 @@ class SegmentRoadsAlgorithm(_Base):
     INPUT, EXTENT, MODEL, DEVICE = "INPUT", "EXTENT", "MODEL", "DEVICE"
     TILE, OVERLAP, BATCH = "TILE", "OVERLAP", "BATCH_SIZE"
     OUTPUT_RASTER, OUTPUT_VECTORS = "OUTPUT_RASTER", "OUTPUT_VECTORS"
+    LOAD = "LOAD_LAYERS"
 
     def name(self) -> str:
         """Return the algorithm id within the provider."""
@@ -182,6 +185,11 @@ class SegmentRoadsAlgorithm(_Base):
                 self.OUTPUT_VECTORS, "Road layers", "GeoPackage (*.gpkg)"
             )
         )
+        self.addParameter(
+            QgsProcessingParameterBoolean(
+                self.LOAD, "Add the styled road layers to the project", True, True
+            )
+        )
         self.addOutput(
             QgsProcessingOutputMultipleLayers(
                 "LAYERS", "Road layers (polygons per class, centrelines)"
@@ -234,6 +242,9 @@ class SegmentRoadsAlgorithm(_Base):
         )
         layers = gpkg_layers(out_vectors)
         km = road_km(result)
+        if self.parameterAsBool(parameters, self.LOAD, context):
+            scheme = scheme_from_outputs(out_vectors, out_raster)
+            load_on_completion(context, out_vectors, scheme, self.OUTPUT_VECTORS)
         return {
             self.OUTPUT_RASTER: out_raster,
             self.OUTPUT_VECTORS: out_vectors,
@@ -246,7 +257,7 @@ class SegmentRoadsAlgorithm(_Base):
 class VectorizeRoadsAlgorithm(_Base):
     """Class raster → GeoPackage of road polygons and centrelines."""
 
-    INPUT, OUTPUT = "INPUT", "OUTPUT"
+    INPUT, OUTPUT, LOAD = "INPUT", "OUTPUT", "LOAD_LAYERS"
 
     def name(self) -> str:
         """Return the algorithm id within the provider."""
@@ -269,6 +280,11 @@ class VectorizeRoadsAlgorithm(_Base):
         self.addParameter(
             QgsProcessingParameterFileDestination(self.OUTPUT, "Road layers", "GeoPackage (*.gpkg)")
         )
+        self.addParameter(
+            QgsProcessingParameterBoolean(
+                self.LOAD, "Add the styled road layers to the project", True, True
+            )
+        )
         self.addOutput(QgsProcessingOutputMultipleLayers("LAYERS", "Road layers"))
         self.addOutput(QgsProcessingOutputVectorLayer("CENTERLINES", "Centrelines"))
 
@@ -279,6 +295,9 @@ class VectorizeRoadsAlgorithm(_Base):
         layer = raster_file(self, parameters, self.INPUT, context)
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         run_cli(vectorize_argv(engine_argv(), layer.source(), out), feedback, vectorize=True)
+        if self.parameterAsBool(parameters, self.LOAD, context):
+            scheme = scheme_from_outputs(out, layer.source())
+            load_on_completion(context, out, scheme, self.OUTPUT)
         return {
             self.OUTPUT: out,
             "LAYERS": gpkg_layers(out),

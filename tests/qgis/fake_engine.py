@@ -117,6 +117,10 @@ def write_outputs(args: argparse.Namespace) -> dict:
     out.SetProjection(ds.GetProjection())
     band = out.GetRasterBand(1)
     band.SetNoDataValue(255)
+    ct = gdal.ColorTable()
+    for i, rgb in enumerate(COLORS):
+        ct.SetColorEntry(i, (*rgb, 255))
+    band.SetRasterColorTable(ct)
     band.WriteRaster(0, 0, w, h, b"".join(rows))
     out.SetMetadata(
         {
@@ -143,6 +147,7 @@ def write_outputs(args: argparse.Namespace) -> dict:
             lyr = gds.CreateLayer(name, srs, geom_type)
             for fname, ftype in (
                 ("class", ogr.OFTString),
+                ("class_id", ogr.OFTInteger),
                 ("width_m", ogr.OFTReal),
                 ("length_m", ogr.OFTReal),
             ):
@@ -150,6 +155,7 @@ def write_outputs(args: argparse.Namespace) -> dict:
             for cls, wkt, length in features:
                 f = ogr.Feature(lyr.GetLayerDefn())
                 f.SetField("class", cls)
+                f.SetField("class_id", CLASSES.index(cls))
                 f.SetField("width_m", WIDTHS[CLASSES.index(cls)])
                 f.SetField("length_m", length)
                 f.SetGeometry(ogr.CreateGeometryFromWkt(wkt))

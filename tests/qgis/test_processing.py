@@ -244,3 +244,38 @@ def test_batch_of_rasters(provider, fake_engine, tmp_path):
         )
     assert sorted(p.name for p in tmp_path.glob("r*.gpkg")) == ["r0.gpkg", "r1.gpkg", "r2.gpkg"]
     assert add_raster(tmp_path / "c2.tif", "c2").extent().xMinimum() == pytest.approx(500_200.0)
+
+
+def test_segment_roads_loads_styled_layers(
+    provider, fake_engine, utm_raster, tmp_path, qgis_new_project
+):
+    """From the toolbox (runAndLoadResults): road layers are added, styled from the outputs."""
+    import processing
+    from qgis.core import QgsCategorizedSymbolRenderer, QgsProject
+
+    processing.runAndLoadResults(
+        "roadseg:segmentroads",
+        {
+            "INPUT": str(utm_raster),
+            "OUTPUT_RASTER": str(tmp_path / "c.tif"),
+            "OUTPUT_VECTORS": str(tmp_path / "r.gpkg"),
+        },
+    )
+    layers = {lyr.name(): lyr for lyr in QgsProject.instance().mapLayers().values()}
+    assert {"centrelines", "major roads", "minor roads", "track roads"} <= set(layers)
+    r = layers["centrelines"].renderer()
+    assert isinstance(r, QgsCategorizedSymbolRenderer)
+    assert {c.value() for c in r.categories()} == {"major", "minor", "track"}
+    # Colours from the class raster's palette (the fake engine's: major 230,85,13; track 140,109,49).
+    assert layers["major roads"].renderer().symbol().color().name() == "#e6550d"
+    assert layers["track roads"].renderer().symbol().color().name() == "#8c6d31"
+    QgsProject.instance().removeAllMapLayers()
+    processing.run(
+        "roadseg:vectorizeroads",
+        {
+            "INPUT": str(tmp_path / "c.tif"),
+            "OUTPUT": str(tmp_path / "v.gpkg"),
+            "LOAD_LAYERS": False,
+        },
+    )
+    assert QgsProject.instance().mapLayers() == {}
