@@ -266,7 +266,7 @@ def test_segment_roads_loads_styled_layers(
     r = layers["centrelines"].renderer()
     assert isinstance(r, QgsCategorizedSymbolRenderer)
     assert {c.value() for c in r.categories()} == {"major", "minor", "track"}
-    # Colours from the class raster's palette (the fake engine's: major 230,85,13; track 140,109,49).
+    # Colours from the class raster palette (fake engine: major 230,85,13; track 140,109,49).
     assert layers["major roads"].renderer().symbol().color().name() == "#e6550d"
     assert layers["track roads"].renderer().symbol().color().name() == "#8c6d31"
     QgsProject.instance().removeAllMapLayers()
