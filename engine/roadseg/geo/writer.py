@@ -103,6 +103,14 @@ class GeoTiffWriter:
             data = data[None]
         self._ds.write(data, window=window)
 
+    def write_mask(self, valid: np.ndarray, window: Window) -> None:
+        """Write the per-dataset validity mask (True = data) of an (H, W) window.
+
+        For outputs whose every value is meaningful (e.g. probabilities 0–255), so
+        no nodata value can be reserved: GIS software reads the internal mask.
+        """
+        self._ds.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
+
     def commit(self) -> Path:
         """Finish the file and move it into place (converting to COG if asked)."""
         self._ds.close()

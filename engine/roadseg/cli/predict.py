@@ -1,0 +1,231 @@
+"""``roadseg predict RASTER… --out OUT``: class rasters (probabilities, vectors) from imagery."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progress_option
+
+
+@contextmanager
+def interrupt_as_cancel() -> Iterator[Any]:
+    """Turn the first Ctrl-C (or SIGTERM) into a cancel request; a second Ctrl-C aborts.
+
+    Yields the cancel callback. The engine then stops between batches, removes its
+    temporary files and raises CancelledError (exit status 130).
+    """
+    state = {"cancel": False}
+
+    def handler(signum: int, frame: Any) -> None:
+        state["cancel"] = True
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    old: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread (embedded use): no handler
+            pass
+    try:
+        yield lambda: state["cancel"]
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+def _bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        out = tuple(int(b) for b in value.replace(" ", "").split(",") if b)
+    except ValueError:
+        raise click.BadParameter(
+            "give 1-based band numbers like 1,2,3", param_hint="--bands"
+        ) from None
+    if not out or min(out) < 1:
+        raise click.BadParameter("give 1-based band numbers like 1,2,3", param_hint="--bands")
+    return out
+
+
+@click.command("predict")
+@click.argument("rasters", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--model",
+    "model",
+    default="default",
+    show_default=True,
+    help="Model file (from `roadseg train`) or 'default' (the embedded model).",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Class raster (one input) or folder (<stem>_roads.tif per input).",
+)
+@click.option(
+    "--probabilities",
+    is_flag=True,
+    help="Also write per-class probabilities (uint8 0-255) as OUT_proba.tif.",
+)
+@click.option("--cog", is_flag=True, help="Write Cloud-Optimised GeoTIFFs.")
+@click.option(
+    "--bbox",
+    nargs=4,
+    type=float,
+    default=None,
+    metavar="MINX MINY MAXX MAXY",
+    help="Only predict this box (in --bbox-crs, default the raster's CRS).",
+)
+@click.option("--bbox-crs", default=None, metavar="CRS", help="CRS of --bbox, e.g. EPSG:4326.")
+@click.option(
+    "--extent-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Only predict inside these polygons (any CRS); outside is nodata.",
+)
+@click.option(
+    "--bands",
+    callback=_bands,
+    default=None,
+    metavar="1,2,3",
+    help="Raster bands to feed the model (default: the model's).",
+)
+@click.option(
+    "--scaling",
+    default=None,
+    metavar="auto|HIGH|LOW,HIGH",
+    help="Raw value range mapped to [0, 1] (default: the model's).",
+)
+@click.option(
+    "--gsd",
+    type=float,
+    default=None,
+    metavar="METRES",
+    help="Pixel size of a plain image without georeferencing (PNG/JPG).",
+)
+@click.option(
+    "--tile",
+    type=int,
+    default=None,
+    help="Tile side in model pixels (multiple of 32; default: the model's).",
+)
+@click.option(
+    "--overlap", type=int, default=None, help="Overlap between tiles in pixels (default: tile/4)."
+)
+@click.option(
+    "--batch-size",
+    type=int,
+    default=None,
+    help="Tiles per network call (default 8 on GPU, 2 on CPU).",
+)
+@click.option("--tta", is_flag=True, help="Test-time augmentation: average over flips (4x slower).")
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    metavar="auto|cpu|cuda|cuda:N|mps",
+    help="Where to run the network.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+    default="auto",
+    show_default=True,
+    help="Autocast precision (auto: where it pays).",
+)
+@click.option(
+    "--threads", type=int, default=None, help="CPU threads for the network (default: torch's)."
+)
+@click.option(
+    "--vectorize",
+    "vectorize",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="OUT.gpkg",
+    help="Also vectorise into road polygons and centrelines.",
+)
+@json_option
+@progress_option
+def cli(
+    rasters: tuple[Path, ...],
+    model: str,
+    out: Path,
+    probabilities: bool,
+    cog: bool,
+    bbox: tuple[float, float, float, float] | None,
+    bbox_crs: str | None,
+    extent_file: Path | None,
+    bands: tuple[int, ...] | None,
+    scaling: str | None,
+    gsd: float | None,
+    tile: int | None,
+    overlap: int | None,
+    batch_size: int | None,
+    tta: bool,
+    device: str,
+    precision: str,
+    threads: int | None,
+    vectorize: Path | None,
+    as_json: bool,
+    progress: str,
+) -> None:
+    """Map roads in RASTER(s) with a model: a class raster per input.
+
+    Outputs are on each input's CRS and grid (cropped to --bbox/--extent-file),
+    written atomically: Ctrl-C leaves no partial file.
+    """
+    from roadseg.predict import predict
+
+    renderer = ProgressRenderer(progress)
+    with interrupt_as_cancel() as cancel:
+        try:
+            result = predict(
+                list(rasters),
+                model=model,
+                out=out,
+                probabilities=probabilities,
+                cog=cog,
+                bbox=bbox or None,
+                bbox_crs=bbox_crs,
+                extent_file=extent_file,
+                bands=bands,
+                scaling=scaling,
+                gsd=gsd,
+                tile=tile,
+                overlap=overlap,
+                batch_size=batch_size,
+                tta=tta,
+                device=device,
+                precision=precision,
+                threads=threads,
+                vectorize=vectorize,
+                progress=renderer,
+                cancel=cancel,
+            )
+        finally:
+            renderer.close()
+    for w in result.warnings:
+        click.echo(f"Warning: {w}", err=True)
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    d = result.as_dict()
+    m = d["metrics"]
+    for item in result.items:
+        click.echo(f"{item.raster} -> {item.classes}")
+        if item.probabilities:
+            click.echo(f"  probabilities {item.probabilities}")
+        if item.vectors:
+            click.echo(f"  vectors       {item.vectors}")
+    click.echo(
+        f"{m['megapixels']:.2f} MP in {m['seconds']:.1f} s ({m['mp_per_s'] or 0:.2f} MP/s) "
+        f"with {result.model} on {result.device} {result.precision}"
+    )

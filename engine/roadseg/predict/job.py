@@ -1,0 +1,223 @@
+"""Preparing one raster for prediction: bands, scaling, georeference, extent, grids, tiles.
+
+Every check that can fail on user input runs here, for every raster, before any
+compute starts: a bad third raster fails the run in a second, not after an hour.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from roadseg.errors import ConfigError
+from roadseg.geo.grid import Grid, working_grid
+from roadseg.geo.normalize import Scaling, parse_scaling
+from roadseg.geo.raster import RasterSource, open_raster
+from roadseg.models import ModelMeta
+from roadseg.predict.extent import Extent, resolve_extent
+from roadseg.predict.outputs import OutputPaths
+from roadseg.tiling import TileLayout
+
+log = logging.getLogger(__name__)
+
+#: Rasters whose ground resolution is within this fraction of the model's are not resampled
+#: (the same rule as training's :class:`roadseg.data.scene.Scene`, so the network sees
+#: imagery resampled the way it was trained).
+RESAMPLE_TOLERANCE = 0.01
+#: Downsampling by more than this averages source pixels instead of interpolating (as training).
+AVERAGE_ABOVE = 1.5
+
+
+@dataclass(frozen=True)
+class TileSettings:
+    """Sliding-window settings.
+
+    Attributes:
+        tile: Tile side at the model's resolution (a multiple of ``stride``).
+        overlap: Pixels shared by neighbouring tiles.
+        batch_size: Tiles per network call.
+        stride: The network's output stride.
+
+    """
+
+    tile: int
+    overlap: int
+    batch_size: int
+    stride: int = 32
+
+    @classmethod
+    def resolve(
+        cls,
+        meta: ModelMeta,
+        tile: int | None,
+        overlap: int | None,
+        batch_size: int | None,
+        stride: int,
+        default_batch: int,
+    ) -> TileSettings:
+        """Defaults from the model (tile = meta.tile_size, overlap = tile / 4), validated.
+
+        >>> from roadseg.models import ModelMeta
+        >>> m = ModelMeta("Unet", "resnet18", 3, ("background", "road"), ((0, 0, 0), (1, 1, 1)),
+        ...               (0, 6), 0.5, 256)
+        >>> TileSettings.resolve(m, None, None, None, 32, 2)
+        TileSettings(tile=256, overlap=64, batch_size=2, stride=32)
+        """
+        t = int(tile or meta.tile_size or 512)
+        if t < stride or t % stride:
+            lo = max(stride, t // stride * stride)
+            raise ConfigError(
+                f"--tile {t} must be a multiple of {stride} (the model's output stride); "
+                f"try --tile {lo} or {lo + stride}"
+            )
+        o = t // 4 if overlap is None else int(overlap)
+        if not 0 <= o <= t // 2:
+            raise ConfigError(f"--overlap {o} must be between 0 and half the tile ({t // 2})")
+        b = int(batch_size or default_batch)
+        if b < 1:
+            raise ConfigError(f"--batch-size {b} must be at least 1")
+        return cls(t, o, b, stride)
+
+
+@dataclass
+class RasterJob:
+    """One raster ready to predict.
+
+    Attributes:
+        src: The open raster (bands and scaling set).
+        paths: Output files.
+        extent: Window (and polygons) to predict.
+        out_grid: Output grid: the input grid or its window.
+        work: Output grid at the model's resolution.
+        layout: Tiles over ``work``.
+        warnings: Notes for the user (bands taken, scaling changed...).
+        resampling: How imagery is read into ``work`` (``bilinear`` or ``average``).
+
+    """
+
+    src: RasterSource
+    paths: OutputPaths
+    extent: Extent
+    out_grid: Grid
+    work: Grid
+    layout: TileLayout
+    warnings: list[str]
+    resampling: str = "bilinear"
+
+    @property
+    def megapixels(self) -> float:
+        """Output (input-grid) megapixels."""
+        return self.out_grid.width * self.out_grid.height / 1e6
+
+
+def _choose_bands(
+    path: Path,
+    count: int,
+    alpha: int | None,
+    meta: ModelMeta,
+    bands: Sequence[int] | None,
+    model_name: str,
+    warnings: list[str],
+) -> tuple[int, ...]:
+    need = meta.in_channels
+    if bands is not None:
+        if len(bands) != need:
+            raise ConfigError(
+                f"--bands {','.join(map(str, bands))} gives {len(bands)} band(s) but model "
+                f"{model_name!r} needs {need}; give {need} band numbers"
+            )
+        return tuple(int(b) for b in bands)
+    if meta.bands is not None:
+        return tuple(meta.bands)
+    usable = [i for i in range(1, count + 1) if i != alpha]
+    if len(usable) < need:
+        hint = ",".join(str(i) for i in range(1, need + 1))
+        raise ConfigError(
+            f"{str(path)!r} has {len(usable)} usable band(s)"
+            + (f" (band {alpha} is alpha)" if alpha else "")
+            + f" but model {model_name!r} needs {need}; give a {need}-band image "
+            f"(or choose bands with --bands {hint} if it has them)"
+        )
+    if len(usable) > need:
+        chosen = tuple(usable[:need])
+        warnings.append(
+            f"{path.name}: {len(usable)} bands, the model takes {need}: using bands "
+            f"{','.join(map(str, chosen))} (choose others with --bands)"
+        )
+        return chosen
+    return tuple(usable)
+
+
+def _choose_scaling(
+    src: RasterSource, meta: ModelMeta, scaling: str | Scaling | None, warnings: list[str]
+) -> Scaling:
+    if isinstance(scaling, Scaling):
+        return scaling
+    if scaling is not None:
+        try:
+            return parse_scaling(scaling, src.dtype, src.nbits)
+        except ValueError as exc:
+            raise ConfigError(f"--scaling: {exc}") from None
+    own = Scaling.for_dtype(src.dtype, src.nbits)
+    top_model, top_own = max(meta.scaling.high), max(own.high)
+    if top_model > top_own * 1.01 or top_own > 4 * top_model:
+        warnings.append(
+            f"{src.path.name}: the model was trained on values 0..{top_model:g} but this "
+            f"{src.dtype} raster holds 0..{top_own:g}; scaling it by its own range "
+            "(set --scaling LOW,HIGH to override)"
+        )
+        return own
+    return meta.scaling
+
+
+def prepare_job(
+    path: str | os.PathLike[str],
+    paths: OutputPaths,
+    meta: ModelMeta,
+    model_name: str,
+    settings: TileSettings,
+    bands: Sequence[int] | None = None,
+    scaling: str | Scaling | None = None,
+    gsd: float | None = None,
+    bbox: Sequence[float] | None = None,
+    bbox_crs: str | None = None,
+    extent_file: str | os.PathLike[str] | None = None,
+    resample_tolerance: float = RESAMPLE_TOLERANCE,
+) -> RasterJob:
+    """Open and check one raster and lay out its tiles."""
+    warnings: list[str] = []
+    probe = open_raster(path, gsd=gsd)
+    try:
+        probe.require_georeference("--gsd")
+        if gsd is not None and probe.georeferenced:
+            warnings.append(f"{probe.path.name} is georeferenced: --gsd is ignored")
+        chosen = _choose_bands(
+            probe.path, probe.count, probe.alpha_band, meta, bands, model_name, warnings
+        )
+    finally:
+        probe.close()
+    src = open_raster(path, bands=chosen, gsd=gsd if gsd else None)
+    try:
+        src.scaling = _choose_scaling(src, meta, scaling, warnings)
+        name = repr(str(src.path))
+        extent = resolve_extent(src.grid, name, bbox, bbox_crs, extent_file)
+        out_grid = src.grid.window_grid(extent.window)
+        gx, gy = out_grid.gsd_m()
+        factor = (meta.gsd_m / gx, meta.gsd_m / gy)
+        if max(abs(factor[0] - 1), abs(factor[1] - 1)) < resample_tolerance:
+            work = out_grid
+        else:
+            work = working_grid(out_grid, meta.gsd_m)
+        resampling = "average" if max(factor) > AVERAGE_ABOVE else "bilinear"
+        layout = TileLayout.build(
+            work.height, work.width, settings.tile, settings.overlap, settings.stride
+        )
+    except BaseException:
+        src.close()
+        raise
+    for w in warnings:
+        log.warning(w)
+    return RasterJob(src, paths, extent, out_grid, work, layout, warnings, resampling)

@@ -1,0 +1,262 @@
+"""Output files of a prediction: names, the class raster contract, block-aligned writing.
+
+The class raster is single-band uint8 (0 background, 1..K-1 road classes, nodata
+255) with the class names, colours and widths as JSON tags and a palette. The
+optional probability raster has one uint8 band per class (probability × 255) and
+an internal mask for nodata, since every value 0–255 is a probability.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rasterio.windows import Window
+
+from roadseg.errors import ConfigError
+from roadseg.geo.grid import Grid
+from roadseg.geo.writer import GeoTiffWriter
+
+NODATA = 255
+PROBA_SUFFIX = "_proba"
+ROADS_SUFFIX = "_roads"
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """Files written for one input raster.
+
+    Attributes:
+        raster: The input raster.
+        classes: Class raster.
+        probabilities: Probability raster (None when not asked for).
+        vectors: GeoPackage of road polygons and centrelines (None when not asked for).
+
+    """
+
+    raster: Path
+    classes: Path
+    probabilities: Path | None
+    vectors: Path | None
+
+
+def proba_path_for(classes: Path) -> Path:
+    """Return the probability raster path beside a class raster.
+
+    >>> proba_path_for(Path("out/roads.tif")).as_posix()
+    'out/roads_proba.tif'
+    """
+    return classes.with_name(f"{classes.stem}{PROBA_SUFFIX}.tif")
+
+
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() or not path.suffix or str(path).endswith(os.sep)
+
+
+def plan_outputs(
+    rasters: Sequence[Path],
+    out: Path,
+    probabilities: bool = False,
+    vectorize: Path | None = None,
+) -> list[OutputPaths]:
+    """Name the outputs: ``out`` is a file for one raster, else a folder of ``<stem>_roads.tif``.
+
+    >>> [p.classes.as_posix() for p in plan_outputs([Path("a.tif"), Path("b.png")], Path("o"))]
+    ['o/a_roads.tif', 'o/b_roads.tif']
+    >>> plan_outputs([Path("a.tif")], Path("x.tif"), True)[0].probabilities.as_posix()
+    'x_proba.tif'
+    """
+    several = len(rasters) > 1
+    if several and out.suffix.lower() in (".tif", ".tiff") and not out.is_dir():
+        raise ConfigError(
+            f"--out {str(out)!r} names a file but {len(rasters)} rasters were given; "
+            "give a folder for --out"
+        )
+    if several and vectorize is not None and vectorize.suffix.lower() == ".gpkg":
+        raise ConfigError(
+            f"--vectorize {str(vectorize)!r} names a file but {len(rasters)} rasters were given; "
+            "give a folder for --vectorize"
+        )
+    out_folder = several or _is_folder(out)
+    vec_folder = vectorize is not None and (several or _is_folder(vectorize))
+    stems = [r.stem for r in rasters]
+    dupes = sorted({s for s in stems if stems.count(s) > 1})
+    if out_folder and dupes:
+        raise ConfigError(
+            f"several inputs are named {dupes[0]!r}; their outputs in {str(out)!r} would clash: "
+            "predict them in separate runs or rename them"
+        )
+    plans = []
+    for r in rasters:
+        cls = out / f"{r.stem}{ROADS_SUFFIX}.tif" if out_folder else out
+        if cls.resolve() == r.resolve():
+            raise ConfigError(f"--out {str(cls)!r} is the input raster; choose another name")
+        vec = None
+        if vectorize is not None:
+            vec = vectorize / f"{r.stem}{ROADS_SUFFIX}.gpkg" if vec_folder else vectorize
+        plans.append(OutputPaths(r, cls, proba_path_for(cls) if probabilities else None, vec))
+    return plans
+
+
+def class_tags(
+    classes: Sequence[str], colors: Sequence[Sequence[int]], widths_m: Sequence[float]
+) -> dict[str, str]:
+    """Return the class raster's metadata tags (JSON lists).
+
+    >>> class_tags(["background", "road"], [(0, 0, 0), (255, 0, 0)], [0, 6])["ROADSEG_CLASSES"]
+    '["background", "road"]'
+    """
+    return {
+        "ROADSEG_CLASSES": json.dumps(list(classes)),
+        "ROADSEG_COLORS": json.dumps([list(map(int, c)) for c in colors]),
+        "ROADSEG_WIDTHS_M": json.dumps([float(w) for w in widths_m]),
+    }
+
+
+def palette(colors: Sequence[Sequence[int]]) -> dict[int, tuple[int, int, int, int]]:
+    """Band-1 colour table: class colours, nodata transparent.
+
+    >>> palette([(0, 0, 0), (255, 0, 0)])[1], palette([(0, 0, 0)])[255]
+    ((255, 0, 0, 255), (0, 0, 0, 0))
+    """
+    cmap = {i: (int(c[0]), int(c[1]), int(c[2]), 255) for i, c in enumerate(colors)}
+    cmap[NODATA] = (0, 0, 0, 0)
+    return cmap
+
+
+class PredictionSink:
+    """Receives finished rows of probabilities on the output grid; writes both rasters.
+
+    Rows are buffered to whole rows of TIFF blocks so every block is written once,
+    complete (no partially written compressed blocks, bounded GDAL cache).
+
+    Args:
+        paths: Where to write.
+        grid: Output grid.
+        classes: Class names; colours and widths go into the tags.
+        colors: RGB per class.
+        widths_m: Road width per class.
+        cog: Write Cloud-Optimised GeoTIFFs.
+        extra_tags: More metadata (model name, engine version...).
+        blocksize: TIFF block side.
+
+    """
+
+    def __init__(
+        self,
+        paths: OutputPaths,
+        grid: Grid,
+        classes: Sequence[str],
+        colors: Sequence[Sequence[int]],
+        widths_m: Sequence[float],
+        cog: bool = False,
+        extra_tags: dict[str, str] | None = None,
+        blocksize: int = 256,
+    ) -> None:
+        self.grid = grid
+        self.k = len(classes)
+        tags = {**class_tags(classes, colors, widths_m), **(extra_tags or {})}
+        self.blocksize = blocksize
+        self._writers: list[GeoTiffWriter] = []
+        self.classes = GeoTiffWriter(
+            paths.classes,
+            grid,
+            1,
+            "uint8",
+            nodata=NODATA,
+            cog=cog,
+            blocksize=blocksize,
+            colormap=palette(colors),
+            descriptions=["class"],
+            tags=tags,
+        )
+        self._writers.append(self.classes)
+        self.proba: GeoTiffWriter | None = None
+        if paths.probabilities is not None:
+            self.proba = GeoTiffWriter(
+                paths.probabilities,
+                grid,
+                self.k,
+                "uint8",
+                nodata=None,
+                cog=cog,
+                blocksize=blocksize,
+                descriptions=[f"p({c})" for c in classes],
+                tags={**tags, "ROADSEG_PROBABILITY_SCALE": "255"},
+                option="--probabilities",
+            )
+            self._writers.append(self.proba)
+        self._pending: list[tuple[np.ndarray, np.ndarray | None]] = []
+        self._pending_rows = 0
+        self._written = 0
+
+    @property
+    def rows_written(self) -> int:
+        """Output rows written so far."""
+        return self._written
+
+    def push(
+        self, first_row: int, classes: np.ndarray, proba: np.ndarray | None, valid: np.ndarray
+    ) -> None:
+        """Add output rows from ``first_row``: classes (n, W) and probabilities (K, n, W), uint8.
+
+        Pixels where ``valid`` (n, W) is False become nodata (255; probabilities 0 and masked).
+        """
+        if first_row != self._written + self._pending_rows:
+            raise RuntimeError(
+                f"rows out of order: got {first_row}, expected {self._written + self._pending_rows}"
+            )
+        if classes.shape[0] == 0:
+            return
+        classes[~valid] = NODATA
+        pu8 = None
+        if self.proba is not None:
+            if proba is None:
+                raise ValueError("this sink writes probabilities: pass them")
+            pu8 = proba
+            pu8[:, ~valid] = 0
+        self._pending.append((classes, pu8))
+        self._pending_rows += classes.shape[0]
+        if self._pending_rows >= self.blocksize:
+            self._flush(whole_blocks=True)
+
+    def _flush(self, whole_blocks: bool) -> None:
+        if not self._pending:
+            return
+        cls = np.concatenate([c for c, _ in self._pending], axis=0)
+        pu8 = (
+            np.concatenate([p for _, p in self._pending], axis=1)  # type: ignore[misc]
+            if self.proba is not None
+            else None
+        )
+        n = cls.shape[0]
+        take = (n // self.blocksize) * self.blocksize if whole_blocks else n
+        if take == 0:
+            return
+        win = Window(0, self._written, self.grid.width, take)
+        self.classes.write(cls[:take], win)
+        if self.proba is not None and pu8 is not None:
+            self.proba.write(pu8[:, :take], win)
+            self.proba.write_mask(cls[:take] != NODATA, win)
+        self._written += take
+        rest_c = cls[take:]
+        rest_p = pu8[:, take:] if pu8 is not None else None
+        self._pending = [(rest_c, rest_p)] if rest_c.shape[0] else []
+        self._pending_rows = rest_c.shape[0]
+
+    def commit(self) -> None:
+        """Write what is left and move the files into place (probabilities first)."""
+        self._flush(whole_blocks=False)
+        if self._written != self.grid.height:
+            raise RuntimeError(f"wrote {self._written} of {self.grid.height} rows")
+        for w in reversed(self._writers):
+            w.commit()
+
+    def abort(self) -> None:
+        """Delete the temporary files; existing outputs stay untouched."""
+        for w in self._writers:
+            w.abort()

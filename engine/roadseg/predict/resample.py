@@ -1,0 +1,265 @@
+"""Pure resampling of probability strips from the working grid back to the input grid.
+
+Probabilities (not classes) are resampled, then the caller takes the argmax:
+upsampling (input finer than the model) gets smooth sub-pixel class boundaries
+instead of blocky nearest-neighbour steps, and downsampling (input coarser than
+the model) averages the footprint of each output pixel instead of picking one
+working pixel at random (aliasing that breaks thin roads). The kernel is a
+triangle (bilinear) whose radius is one working pixel when upsampling and one
+output pixel when downsampling (antialiased, like PIL's resize). Separable:
+columns with a gather, rows streamed strip by strip with :class:`RowResampler`,
+so any output row is computed from the same global coordinates as a whole-raster
+resize would use. At scale 1 the taps are the identity.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class AxisTaps:
+    """Source indexes and weights for each output pixel along one axis.
+
+    Attributes:
+        index: int array (n_out, taps), clamped to the source.
+        weight: float32 array (n_out, taps); each row sums to 1.
+
+    """
+
+    index: np.ndarray
+    weight: np.ndarray
+
+    @property
+    def lo(self) -> np.ndarray:
+        """Lowest source index with a non-zero weight, per output pixel."""
+        masked = np.where(self.weight > 0, self.index, np.iinfo(np.int64).max)
+        return masked.min(axis=1)
+
+    @property
+    def hi(self) -> np.ndarray:
+        """Highest source index with a non-zero weight, per output pixel."""
+        masked = np.where(self.weight > 0, self.index, -1)
+        return masked.max(axis=1)
+
+
+def axis_taps(n_out: int, n_src: int, scale: float) -> AxisTaps:
+    """Triangle-kernel taps mapping ``n_src`` source pixels to ``n_out`` outputs.
+
+    ``scale`` is the size of one source pixel in output pixels (the working grid
+    is the output grid scaled by ``scale``: source pixel ``j`` covers output
+    coordinates ``[j*scale, (j+1)*scale)``).
+
+    >>> t = axis_taps(4, 4, 1.0)
+    >>> t.index[:, 0].tolist(), t.weight[:, 0].tolist()
+    ([0, 1, 2, 3], [1.0, 1.0, 1.0, 1.0])
+    >>> t = axis_taps(4, 2, 2.0)  # upsampling x2
+    >>> np.round((t.weight * t.index).sum(1), 2).tolist()
+    [0.0, 0.25, 0.75, 1.0]
+    """
+    radius = max(1.0, 1.0 / scale)  # in source pixels
+    ntaps = int(math.ceil(2 * radius)) + 1
+    centre = (np.arange(n_out) + 0.5) / scale - 0.5  # output centres in source index space
+    first = np.floor(centre - radius).astype(np.int64) + 1
+    idx = first[:, None] + np.arange(ntaps)[None, :]
+    w = np.maximum(0.0, 1.0 - np.abs(idx - centre[:, None]) / radius)
+    idx = np.clip(idx, 0, n_src - 1)
+    w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+    return AxisTaps(idx, w.astype(np.float32))
+
+
+def resample_columns(data: np.ndarray, taps: AxisTaps) -> np.ndarray:
+    """Resample the last axis of ``data`` (..., n_src) to (..., n_out)."""
+    if _is_identity(taps, data.shape[-1]):
+        return data
+    out = np.zeros((*data.shape[:-1], taps.index.shape[0]), dtype=np.float32)
+    for t in range(taps.index.shape[1]):
+        w = taps.weight[:, t]
+        if not w.any():
+            continue
+        out += data[..., taps.index[:, t]] * w
+    return out
+
+
+def _is_identity(taps: AxisTaps, n_src: int) -> bool:
+    n = taps.index.shape[0]
+    return (
+        n == n_src
+        and bool(np.all(taps.index[:, 0] == np.arange(n)))
+        and bool(np.all(taps.weight[:, 0] == 1.0))
+    )
+
+
+class RowResampler:
+    """Streams rows of a (bands, rows, cols) array through row taps.
+
+    Feed consecutive source rows with :meth:`push`; it returns every output row
+    whose taps are all available, and keeps only the source rows still needed.
+
+    >>> import numpy as np
+    >>> rr = RowResampler(axis_taps(4, 2, 2.0))
+    >>> a = rr.push(np.zeros((1, 1, 1), dtype=np.float32))  # source row 0 = 0.0
+    >>> b = rr.push(np.ones((1, 1, 1), dtype=np.float32))  # source row 1 = 1.0
+    >>> (a[0], a[1].shape[1], b[0]), np.concatenate([a[1], b[1]], axis=1).ravel().tolist()
+    ((0, 1, 1), [0.0, 0.25, 0.75, 1.0])
+    """
+
+    def __init__(self, taps: AxisTaps) -> None:
+        self.taps = taps
+        self._lo = taps.lo
+        self._hi = taps.hi
+        self._n_out = taps.index.shape[0]
+        self._next_out = 0  # next output row to emit
+        self._buf: np.ndarray | None = None  # source rows [buf_start, src_end)
+        self._buf_start = 0
+        self._src_end = 0
+
+    @property
+    def buffered_rows(self) -> int:
+        """Source rows held."""
+        return 0 if self._buf is None else self._buf.shape[1]
+
+    def push(self, rows: np.ndarray, last: bool = False) -> tuple[int, np.ndarray]:
+        """Add the next source rows (bands, n, cols); return (first output row, rows out).
+
+        With ``last`` every remaining output row is emitted.
+        """
+        buf = rows if self._buf is None else np.concatenate([self._buf, rows], axis=1)
+        self._src_end += rows.shape[1]
+        first = self._next_out
+        end = first
+        while end < self._n_out and (last or self._hi[end] < self._src_end):
+            end += 1
+        out = np.zeros((buf.shape[0], end - first, buf.shape[2]), dtype=np.float32)
+        if end > first:
+            idx = self.taps.index[first:end] - self._buf_start
+            w = self.taps.weight[first:end]
+            for t in range(idx.shape[1]):
+                wt = w[:, t]
+                if not wt.any():
+                    continue
+                out += buf[:, np.clip(idx[:, t], 0, buf.shape[1] - 1), :] * wt[None, :, None]
+        self._next_out = end
+        keep_from = int(self._lo[end]) if end < self._n_out else self._src_end
+        keep_from = max(self._buf_start, min(keep_from, self._src_end))
+        self._buf = buf[:, keep_from - self._buf_start :, :]
+        self._buf_start = keep_from
+        return first, out
+
+
+def _row_identity(taps: AxisTaps) -> bool:
+    n = taps.index.shape[0]
+    return bool(np.all(taps.index[:, 0] == np.arange(n)) and np.all(taps.weight[:, 0] == 1.0))
+
+
+def argmax_u8(proba: np.ndarray) -> np.ndarray:
+    """Argmax over axis 0 as uint8, without an int64 temporary (K is small).
+
+    Ties go to the lower class, like :func:`numpy.argmax`.
+
+    >>> argmax_u8(np.array([[[0.2, 0.5]], [[0.7, 0.5]]], dtype=np.float32)).tolist()
+    [[1, 0]]
+    """
+    best = proba[0].copy()
+    out = np.zeros(best.shape, dtype=np.uint8)
+    for k in range(1, proba.shape[0]):
+        better = proba[k] > best
+        out[better] = k
+        np.maximum(best, proba[k], out=best)
+    return out
+
+
+def to_u8(proba: np.ndarray) -> np.ndarray:
+    """Probabilities in [0, 1] → uint8 0–255 (rounded).
+
+    >>> to_u8(np.array([0.0, 0.5, 1.0], dtype=np.float32)).tolist()
+    [0, 128, 255]
+    """
+    tmp = np.multiply(proba, 255.0, dtype=np.float32)
+    np.rint(tmp, out=tmp)
+    np.clip(tmp, 0, 255, out=tmp)
+    return tmp.astype(np.uint8)
+
+
+class StripFinisher:
+    """Turns final rows of the working-grid accumulator into output rows (uint8).
+
+    Normalises the blended sums, resamples probabilities to the output grid
+    (columns in chunks, rows streamed), then takes the argmax: float temporaries
+    are bounded by ``chunk`` columns, not the raster width.
+
+    Args:
+        out_shape: Output grid (rows, cols).
+        work_shape: Working grid (rows, cols).
+        scale: Working pixel size in output pixels (y, x).
+        row_norm: Sum of blending weights per working row.
+        col_norm: Sum of blending weights per working column.
+        probabilities: Also return uint8 probabilities.
+        chunk: Output columns processed at a time.
+
+    """
+
+    def __init__(
+        self,
+        out_shape: tuple[int, int],
+        work_shape: tuple[int, int],
+        scale: tuple[float, float],
+        row_norm: np.ndarray,
+        col_norm: np.ndarray,
+        probabilities: bool,
+        chunk: int = 2048,
+    ) -> None:
+        self.out_w = out_shape[1]
+        self.probabilities = probabilities
+        col = axis_taps(out_shape[1], work_shape[1], scale[1])
+        rows = axis_taps(out_shape[0], work_shape[0], scale[0])
+        self._rows_identity = _row_identity(rows) and out_shape[0] == work_shape[0]
+        self._row_norm = row_norm.astype(np.float32)
+        self._inv_col = (1.0 / col_norm).astype(np.float32)
+        self.chunks: list[tuple[int, int, int, int, AxisTaps, RowResampler]] = []
+        for c0 in range(0, self.out_w, chunk):
+            c1 = min(self.out_w, c0 + chunk)
+            part = AxisTaps(col.index[c0:c1], col.weight[c0:c1])
+            lo, hi = int(part.lo.min()), int(part.hi.max()) + 1
+            # Zero-weight taps may point outside [lo, hi): clip them (they add nothing).
+            sub = AxisTaps(np.clip(part.index - lo, 0, hi - lo - 1), part.weight)
+            self.chunks.append((c0, c1, lo, hi, sub, RowResampler(rows)))
+        self._next = 0
+
+    def push(
+        self, acc: np.ndarray, a: int, b: int, last: bool
+    ) -> tuple[int, np.ndarray, np.ndarray | None]:
+        """Finish working rows held at ``acc[:, a:b]`` (grid rows ``[row0, row0 + b - a)``).
+
+        ``acc`` is the accumulator (K, rows, work cols); ``a`` and ``b`` index it, and
+        the rows must be the next ones in order. Returns (first output row, classes
+        (n, W) uint8, probabilities (K, n, W) uint8 or None).
+        """
+        row0 = self._next
+        self._next += b - a
+        inv_row = (1.0 / self._row_norm[row0 : row0 + (b - a)])[None, :, None]
+        classes: np.ndarray | None = None
+        proba: np.ndarray | None = None
+        first = 0
+        for c0, c1, lo, hi, sub, rr in self.chunks:
+            data = acc[:, a:b, lo:hi] * inv_row
+            data *= self._inv_col[None, None, lo:hi]
+            data = resample_columns(data, sub)
+            if self._rows_identity:
+                first, out = row0, data
+            else:
+                first, out = rr.push(data, last=last)
+            if classes is None:
+                n = out.shape[1]
+                classes = np.empty((n, self.out_w), dtype=np.uint8)
+                if self.probabilities:
+                    proba = np.empty((acc.shape[0], n, self.out_w), dtype=np.uint8)
+            if out.shape[1]:
+                classes[:, c0:c1] = argmax_u8(out)
+                if proba is not None:
+                    proba[:, :, c0:c1] = to_u8(out)
+        assert classes is not None
+        return first, classes, proba

@@ -1,0 +1,3 @@
+"""Fixtures for the prediction tests (defined in predict_helpers)."""
+
+from predict_helpers import local_model, model_file, tiny_model  # noqa: F401
