@@ -88,7 +88,9 @@ class RoadsegPlugin:
             QgsApplication.processingRegistry().addProvider(self.provider)
 
     def unload(self) -> None:
-        """Remove everything ``initGui`` added."""
+        """Remove what ``initGui`` added; cancel runs still going (their files are dropped)."""
+        for task in list(self.tasks):
+            task.cancel()
         act = self.actions.get("map_roads")
         if act is not None:
             self.iface.removeToolBarIcon(act)

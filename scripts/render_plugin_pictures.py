@@ -126,21 +126,19 @@ def render_map(layers: list, extent: Any, size: tuple[int, int], caption: str, l
     p.drawText(text_box, Qt.AlignVCenter | Qt.AlignLeft, caption)
     # Legend box in the top-left corner.
     row = 20
-    box_w = 200
+    box_w = 270
     p.setPen(Qt.NoPen)
     p.setBrush(QColor(255, 255, 255, 220))
     p.drawRoundedRect(QRectF(10, 10, box_w, 12 + row * len(legend)), 6, 6)
-    for i, (label, color, kind) in enumerate(legend):
+    for i, (label, color, line_px) in enumerate(legend):
         y = 16 + i * row
-        if kind == "line":
-            p.setPen(QPen(QColor(*color), 3))
-            p.drawLine(20, y + 8, 44, y + 8)
-        else:
-            p.setPen(Qt.NoPen)
-            p.setBrush(QColor(color[0], color[1], color[2], 150))
-            p.drawRect(20, y + 2, 24, 12)
+        p.setPen(QPen(QColor(*color), 1))
+        p.setBrush(QColor(color[0], color[1], color[2], 95))
+        p.drawRect(QRectF(20, y + 2, 28, 13))
+        p.setPen(QPen(QColor(*color), line_px))
+        p.drawLine(21, y + 8, 47, y + 8)
         p.setPen(QColor(30, 30, 30))
-        p.drawText(QRectF(52, y, box_w - 48, row - 2), Qt.AlignVCenter | Qt.AlignLeft, label)
+        p.drawText(QRectF(58, y, box_w - 52, row - 2), Qt.AlignVCenter | Qt.AlignLeft, label)
     p.end()
     return out
 
@@ -230,9 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     group = project.layerTreeRoot().findGroup(params.run_name)
     road_layers = [n.layer() for n in group.findLayers()]
     scheme = plugin._scheme(task)  # noqa: SLF001 - the colours the layers were styled with
-    legend = [(f"{c.name} roads", c.rgb, "fill") for c in scheme.classes] if scheme else []
-    first = scheme.classes[0].rgb if scheme else (230, 85, 13)
-    legend.append(("centrelines (width by class)", first, "line"))
+    legend = [
+        (
+            f"{c.name} road: polygon + centreline ({c.width_m:g} m)",
+            c.rgb,
+            c.line_width_mm * 96 / 25.4,
+        )
+        for c in (scheme.classes if scheme else ())
+    ]
     summary = captured[-1].replace("roadseg ", "", 1) if captured else ""
     img = render_map([*road_layers, layer], layer.extent(), (760, 760), summary, legend)
     size = save_png(img, out_dir / "plugin_result.png")

@@ -61,14 +61,14 @@ class ClassStyle:
 
     @property
     def line_width_mm(self) -> float:
-        """Centreline width on screen, growing with the road width (0.5 to 2.2 mm).
+        """Centreline width on screen, growing with the road width (0.4 to 1.8 mm).
 
         >>> ClassStyle(1, "major", (0, 0, 0), 10.0).line_width_mm
-        1.7
+        1.2
         >>> ClassStyle(3, "track", (0, 0, 0), 3.0).line_width_mm
-        0.76
+        0.57
         """
-        return round(min(2.2, max(0.5, 0.35 + 0.135 * self.width_m)), 2)
+        return round(min(1.8, max(0.4, 0.3 + 0.09 * self.width_m)), 2)
 
     @property
     def polygon_layer(self) -> str:

@@ -37,14 +37,16 @@ def gpkg_layer_names(path: str | Path) -> list[str]:
 
 
 def polygon_symbol(style: ClassStyle) -> QgsFillSymbol:
-    """Return a semi-transparent fill in the class colour with a darker outline."""
+    """Return a light translucent fill in the class colour with an outline of that colour.
+
+    The centreline, drawn above in the full colour, then reads as the road's axis.
+    """
     r, g, b = style.rgb
-    o = style.outline_rgb
     return QgsFillSymbol.createSimple(
         {
-            "color": f"{r},{g},{b},150",
-            "outline_color": f"{o[0]},{o[1]},{o[2]},255",
-            "outline_width": "0.2",
+            "color": f"{r},{g},{b},95",
+            "outline_color": f"{r},{g},{b},220",
+            "outline_width": "0.25",
             "outline_width_unit": "MM",
         }
     )

@@ -54,7 +54,7 @@ def real_scene(real_engine_available, tmp_path_factory):
 
 
 def _dialog_params(plugin, raster_layer, model, out, area="layer", class_raster=True):
-    dlg = plugin.create_dialog()
+    dlg = plugin.create_dialog(fetch_models=False)  # only the model file is described
     dlg.raster_combo.setLayer(raster_layer)
     dlg.area_combo.setCurrentIndex(dlg.area_combo.findData(area))
     dlg.model_combo.setCurrentIndex(dlg.model_combo.findData("__file__"))
@@ -156,7 +156,7 @@ def test_real_bad_model_file(plugin, qgis_iface, real_engine, real_scene, tmp_pa
     set_canvas(qgis_iface, layer)
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"\x00" * 64)
-    dlg = plugin.create_dialog()
+    dlg = plugin.create_dialog(fetch_models=False)  # only the model file is described
     dlg.raster_combo.setLayer(layer)
     dlg.area_combo.setCurrentIndex(dlg.area_combo.findData("layer"))
     dlg.model_combo.setCurrentIndex(dlg.model_combo.findData("__file__"))
