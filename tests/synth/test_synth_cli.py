@@ -106,3 +106,14 @@ def test_bad_crs_is_one_line_error(tmp_path: Path) -> None:
     assert res.exit_code == 1
     assert "--crs" in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_progress_json_lines_on_stderr(tmp_path: Path) -> None:
+    res = CliRunner(mix_stderr=False).invoke(
+        cli, ["synth", str(tmp_path), "--size", "64", "--progress", "json", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    events = [json.loads(line) for line in res.stderr.strip().splitlines()]
+    assert events and all(e["type"] == "progress" for e in events)
+    assert {"layout", "render", "write"} <= {e["stage"] for e in events}
+    assert json.loads(res.stdout.strip().splitlines()[-1])["outputs"]["image"].endswith("image.tif")

@@ -91,7 +91,7 @@ class Canvas:
 
 
 #: Pixels handled at once by per-pixel shading (bounds the memory of big scenes).
-CHUNK = 1 << 20
+CHUNK = 1 << 19
 
 
 def chunks(ids: np.ndarray, step: int = CHUNK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -116,15 +116,19 @@ def blend(
     """Blend ``colour`` over the pixels ``idx`` of ``img`` (3, N) with opacity ``alpha``.
 
     ``colour`` is an RGB triple or an array (3, len(idx)); ``alpha`` a scalar or (len(idx),).
+    Works in chunks so that temporaries stay small.
     """
-    if len(idx) == 0:
-        return
     col = np.asarray(colour, dtype=np.float32)
     if col.ndim == 1:
         col = col[:, None]
     a = np.asarray(alpha, dtype=np.float32)
-    cur = img[:, idx]
-    img[:, idx] = cur + (col - cur) * a
+    for c0 in range(0, len(idx), CHUNK):
+        sl = slice(c0, c0 + CHUNK)
+        i = idx[sl]
+        cur = img[:, i]
+        cc = col[:, sl] if col.shape[1] > 1 else col
+        aa = a[sl] if a.ndim else a
+        img[:, i] = cur + (cc - cur) * aa
 
 
 def darken(
@@ -133,9 +137,10 @@ def darken(
     factor: np.ndarray | Sequence[float],
     alpha: np.ndarray | float,
 ) -> None:
-    """Multiply the pixels ``idx`` by ``factor`` (RGB) with opacity ``alpha``."""
-    if len(idx) == 0:
-        return
-    f = np.asarray(factor, dtype=np.float32).reshape(3, 1)
+    """Multiply the pixels ``idx`` by ``factor`` (RGB) with opacity ``alpha`` (chunked)."""
+    f = 1.0 - np.asarray(factor, dtype=np.float32).reshape(3, 1)
     a = np.asarray(alpha, dtype=np.float32)
-    img[:, idx] *= 1.0 - (1.0 - f) * a
+    for c0 in range(0, len(idx), CHUNK):
+        sl = slice(c0, c0 + CHUNK)
+        i = idx[sl]
+        img[:, i] = img[:, i] * (1.0 - f * (a[sl] if a.ndim else a))

@@ -91,19 +91,31 @@ def branch(
 
 
 class RoadIndex:
-    """Distances from things to the nearest road edge (a spatial index of centrelines)."""
+    """Distances from things to the nearest road edge (a spatial index of centrelines and bulbs)."""
 
     def __init__(self, roads: list[Road]) -> None:
         self.roads = roads
-        self.lines = np.array([r.line for r in roads], dtype=object)
-        self.half = np.array([r.width_m / 2.0 for r in roads], dtype=np.float64)
-        self.tree = shapely.STRtree(self.lines) if len(roads) else None
-        self.max_half = float(self.half.max()) if len(roads) else 0.0
+        # Index short pieces (single segments, at most 25 m), not whole roads: tight boxes.
+        geoms, half, owner = [], [], []
+        for i, r in enumerate(roads):
+            c = shapely.get_coordinates(shapely.segmentize(r.line, 25.0))
+            geoms.append(shapely.linestrings(np.stack([c[:-1], c[1:]], axis=1)))
+            half.append(np.full(len(c) - 1, r.width_m / 2.0))
+            owner.append(np.full(len(c) - 1, i))
+            if r.bulb_m > 0:
+                geoms.append(np.array([shapely.get_point(r.line, -1)]))
+                half.append(np.array([r.bulb_m]))
+                owner.append(np.array([i]))
+        self.geoms = np.concatenate(geoms) if geoms else np.empty(0, dtype=object)
+        self.half = np.concatenate(half) if half else np.empty(0)
+        self.owner = np.concatenate(owner).astype(np.intp) if owner else np.empty(0, np.intp)
+        self.tree = shapely.STRtree(self.geoms) if len(self.geoms) else None
+        self.max_half = float(self.half.max()) if len(self.half) else 0.0
 
     def clearance(
         self, geoms: np.ndarray, reach: float = 30.0, exclude: np.ndarray | None = None
     ) -> np.ndarray:
-        """Distance (m) from each geometry to the nearest road edge (negative: on a road).
+        """Return the distance (m) from each geometry to the nearest road edge (< 0: on a road).
 
         Values are capped at ``reach``. ``exclude`` optionally gives, per
         geometry, one road index to ignore (e.g. the road a car drives on).
@@ -113,27 +125,20 @@ class RoadIndex:
             return out
         gi, ri = self.tree.query(geoms, predicate="dwithin", distance=reach + self.max_half)
         if exclude is not None and len(gi):
-            keep = exclude[gi] != ri
+            keep = exclude[gi] != self.owner[ri]
             gi, ri = gi[keep], ri[keep]
         if len(gi):
-            d = shapely.distance(geoms[gi], self.lines[ri]) - self.half[ri]
+            d = shapely.distance(geoms[gi], self.geoms[ri]) - self.half[ri]
             np.minimum.at(out, gi, d)
-        for i, r in enumerate(self.roads):
-            if r.bulb_m > 0:
-                end = shapely.get_point(r.line, -1)
-                d = shapely.distance(geoms, end) - r.bulb_m
-                if exclude is not None:
-                    d = np.where(exclude == i, reach, d)
-                out = np.minimum(out, d)
         return out
 
 
 def union_of(
     layout: Layout, classes: tuple[RoadClass, ...] = ("major", "minor", "track")
 ) -> BaseGeometry | None:
-    """Return the union of the centrelines of the layout's roads of ``classes``."""
+    """Return the centrelines of the layout's roads of ``classes`` as one (unnoded) multi-line."""
     lines = [r.line for r in layout.roads if r.road_class in classes]
-    return shapely.union_all(lines) if lines else None
+    return shapely.MultiLineString(lines) if lines else None
 
 
 def add_branch_road(

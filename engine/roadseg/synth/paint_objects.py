@@ -9,6 +9,7 @@ from scipy.ndimage import gaussian_filter
 from roadseg.synth.canvas import Canvas, blend, chunks, darken
 from roadseg.synth.geometry import rects
 from roadseg.synth.model import Layout
+from roadseg.synth.noise import STRIP
 from roadseg.synth.paint_ground import Textures
 from roadseg.synth.style import Style
 
@@ -19,20 +20,30 @@ def _shadow_rgb(style: Style) -> np.ndarray:
     return np.clip(np.array([0.92, 0.97, 1.12]) * style.shadow, 0, 1)
 
 
-def _cast(
-    canvas: Canvas, shapes: list, style: Style, soft_m: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels in the union of shadow ``shapes`` and their (softened) opacity."""
+def _cast(img: np.ndarray, canvas: Canvas, shapes: list, style: Style, soft_m: float) -> None:
+    """Darken ``img`` under the union of shadow ``shapes``, edges softened by ``soft_m`` metres.
+
+    Works band by band of rows, so memory stays bounded whatever the scene size.
+    """
     m = canvas.mask(shapes)
-    if not m.any():
-        return np.empty(0, np.intp), np.empty(0, np.float32)
+    rgb = _shadow_rgb(style)
     sigma = soft_m / canvas.gsd
-    if sigma < 0.3:
-        idx = np.flatnonzero(m)
-        return idx, np.ones(len(idx), np.float32)
-    a = gaussian_filter(m.reshape(canvas.shape).astype(np.float32), sigma).reshape(-1)
-    idx = np.flatnonzero(a > 0.02)
-    return idx, a[idx]
+    h, w = canvas.shape
+    m2 = m.reshape(h, w)
+    rows = np.flatnonzero(m2.any(axis=1))
+    if len(rows) == 0:
+        return
+    halo = int(np.ceil(4 * sigma))
+    for r0 in range(int(rows[0]), int(rows[-1]) + 1, STRIP):
+        r1 = min(r0 + STRIP, int(rows[-1]) + 1)
+        if sigma < 0.3:
+            loc = np.flatnonzero(m2[r0:r1])
+            darken(img, loc + r0 * w, rgb, 1.0)
+            continue
+        a0, a1 = max(0, r0 - halo), min(h, r1 + halo)
+        a = gaussian_filter(m2[a0:a1].astype(np.float32), sigma, mode="nearest")[r0 - a0 : r1 - a0]
+        loc = np.flatnonzero(a > 0.02)
+        darken(img, loc + r0 * w, rgb, a.reshape(-1)[loc])
 
 
 def _boxes(
@@ -59,13 +70,8 @@ def paint_cars(
         return
     x, y, hd, ln, wd, ci = cars.T
     dx, dy = style.shadow_offset(1.4)
-    idx, a = _cast(
-        canvas,
-        list(_boxes(x, y, ln, wd, hd, np.full(len(x), dx), np.full(len(x), dy))),
-        style,
-        0.15,
-    )
-    darken(img, idx, _shadow_rgb(style), a)
+    boxes = _boxes(x, y, ln, wd, hd, np.full(len(x), dx), np.full(len(x), dy))
+    _cast(img, canvas, list(boxes), style, 0.15)
     ids = canvas.ids(list(rects(x, y, ln * 0.97, wd * 0.95, hd)))
     palette = np.array(style.cars, dtype=np.float32)
     for idx, k in chunks(ids):
@@ -107,8 +113,7 @@ def paint_shadows(img: np.ndarray, layout: Layout, style: Style, canvas: Canvas)
             + ring[None] * (r * 0.6)[:, None, None]
         )
         shapes += list(shapely.convex_hull(shapely.multipoints(np.concatenate([up, low], axis=1))))
-    idx, a = _cast(canvas, shapes, style, 0.35)
-    darken(img, idx, _shadow_rgb(style), a)
+    _cast(img, canvas, shapes, style, 0.35)
 
 
 def paint_roofs(
@@ -124,8 +129,7 @@ def paint_roofs(
         arr = np.array([(b.cx, b.cy, b.length, b.width, b.angle, b.height - b.base) for b in blds])
         if level:
             off = np.array([style.shadow_offset(h) for h in arr[:, 5]])
-            idx, a = _cast(canvas, list(_boxes(*arr[:, :5].T, off[:, 0], off[:, 1])), style, 0.1)
-            darken(img, idx, _shadow_rgb(style), a)
+            _cast(img, canvas, list(_boxes(*arr[:, :5].T, off[:, 0], off[:, 1])), style, 0.1)
         ids = canvas.ids([b.footprint for b in blds])
         kinds = np.array([{"flat": 0, "gable": 1, "hip": 2}[b.roof] for b in blds])
         colours = np.array([b.colour for b in blds], dtype=np.float32)
@@ -149,6 +153,7 @@ def paint_roofs(
             )
             lit = lit * (1 + 0.03 * tex.get("fine", idx) + 0.03 * tex.get("grain", idx))
             blend(img, idx, colours[k].T * lit.astype(np.float32), 1.0)
+        del ids
 
 
 def paint_trees(

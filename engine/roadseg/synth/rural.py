@@ -58,7 +58,7 @@ def rural(rng: np.random.Generator, style: Style, W: float, H: float) -> Layout:
         d = np.array([math.cos(a), math.sin(a)]) * reach * 1.3
         lay.roads.append(make_road(rng, wavy(c - d, c + d, [rng.normal(0, 25)]), "major"))
     # Country roads along other grid lines, some gently winding, some gravel.
-    for _ in range(int(rng.integers(1, 3)) + rng.poisson(0.6 * max(area - 1, 0))):
+    for _ in range(int(rng.integers(1, 3)) + rng.poisson(0.3 * max(area - 1, 0))):
         is_u = bool(rng.random() < 0.5)
         pos = us if is_u else vs
         j = int(rng.integers(len(pos)))
