@@ -6,12 +6,13 @@ reduced precision only where it pays:
 * CUDA: bf16 autocast where the GPU supports it, else fp16; channels_last.
 * CPU: bf16 autocast only if the CPU has native bf16 instructions (``avx512_bf16``
   / ``amx_bf16`` / Arm ``bf16``) AND a short probe (two 3×3 convolutions, about
-  0.2 s, once per process) shows it faster than fp32. Flags alone are not enough:
-  on an AMD EPYC with avx512_bf16, bf16 + channels_last ran ~2× faster than fp32,
-  but on the Intel Xeon (AVX10.1, no AMX) this was developed on, bf16 ran at
-  0.82× of fp32 (Unet-resnet34 on 2×3×512²: fp32 0.55 MP/s, fp32 channels_last
-  0.77, bf16 channels_last 0.65, fp16 channels_last 0.60). channels_last always
-  (1.4× for fp32 there).
+  0.2 s, once per process) shows it at least 1.15× faster than fp32. Flags alone
+  are not enough: on an AMD EPYC with avx512_bf16, bf16 + channels_last ran ~2×
+  faster than fp32 (SETUP-NOTES), but on the Intel Xeon (AVX10.1, avx512_bf16,
+  no AMX) this was developed on, Unet-resnet34 on 2×3×512² gave fp32 0.58 MP/s,
+  fp32 channels_last 0.78, bf16 channels_last 0.65, fp16 channels_last 0.61 (best
+  of 3, one process, 2 threads), and the probe measured bf16 at 0.82× of fp32.
+  channels_last always (1.3× for fp32 there).
 * MPS: fp32, contiguous (autocast support on MPS varies between torch versions).
 """
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import rasterio
+from rasterio.errors import NotGeoreferencedWarning
 
 from roadseg._version import __version__
 from roadseg.device import resolve_policy, torch_threads
@@ -182,14 +184,14 @@ def predict(
     finally:
         for j in jobs:
             j.src.close()
-    warnings = tuple(w for j in jobs for w in j.warnings)
+    notes = tuple(w for j in jobs for w in j.warnings)
     return PredictResult(
         tuple(items),
         model_name,
         str(policy.device),
         policy.precision,
         time.perf_counter() - t_start,
-        warnings,
+        notes,
         {
             "tile": settings.tile,
             "overlap": settings.overlap,
@@ -222,8 +224,12 @@ def _run_job(
     sink = PredictionSink(
         job.paths, job.out_grid, meta.classes, meta.colors, meta.widths_m, cog, tags
     )
+    t0 = time.perf_counter()
     try:
-        with rasterio.open(job.src.path) as mask_ds:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            mask_ds = rasterio.open(job.src.path)  # a second handle: reads run in another thread
+        with mask_ds:
 
             def read_valid(win: Any) -> Any:
                 return mask_ds.dataset_mask(window=win) > 0
@@ -247,6 +253,7 @@ def _run_job(
     except BaseException:
         sink.abort()
         raise
+    seconds = time.perf_counter() - t0  # reading, the network, blending, writing, committing
     vec_result = None
     if job.paths.vectors is not None:
         vec_result = _vectorize(job.paths.classes, job.paths.vectors, progress, cancel)
@@ -256,7 +263,7 @@ def _run_job(
         job.paths.probabilities,
         job.paths.vectors,
         job.megapixels,
-        stats.seconds,
+        seconds,
         stats.tiles,
         stats.tiles_run,
         job.work.shape,
