@@ -224,6 +224,7 @@ def _farmsteads(lay: Layout, rng: np.random.Generator, style: Style, index: Road
         r for r in lay.roads if r.road_class == "minor" and r.line.intersection(lay.box).length > 60
     ]
     taken = Occupancy()
+    woods = [p.polygon for p in lay.patches if p.kind == "woods"]
     for _ in range(
         int(rng.integers(0, 3))
         + rng.poisson(0.5 * max(lay.width_m * lay.height_m / 512.0**2 - 1, 0))
@@ -242,6 +243,8 @@ def _farmsteads(lay: Layout, rng: np.random.Generator, style: Style, index: Road
         yc = np.array([p.x, p.y]) + n * (road.width_m / 2 + 8 + size / 2)
         yard = rect(yc[0], yc[1], size, size * rng.uniform(0.7, 1.0), th)
         if index.clearance(np.array([yard]), reach=5.0)[0] < 2.0 or not taken.free(yard):
+            continue
+        if any(w.intersects(yard) for w in woods):
             continue
         taken.add(yard)
         lay.patches.append(Patch(yard, "gravel", _jitter(rng, style.gravel, 0.06)))
