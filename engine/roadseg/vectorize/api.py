@@ -10,10 +10,10 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-from rasterio.windows import Window
 
 from roadseg.errors import DataError
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
+from roadseg.vectorize.blocks import block_layout
 from roadseg.vectorize.classraster import NODATA, ClassInfo, ClassRaster, open_class_raster
 from roadseg.vectorize.extract import ClassSource, Extraction, extract
 from roadseg.vectorize.frame import MetricFrame
@@ -192,9 +192,9 @@ def _max_class(src: ClassRaster, block: int, reporter: Reporter) -> int:
     """Highest road class id in a raster (one cheap pass; for rasters without class tags)."""
     top = 0
     g = src.grid
-    for r in range(0, g.height, block):
+    for blk in block_layout(g.width, g.height, block, 0):
         reporter.check()
-        a = src.read(Window(0, r, g.width, min(block, g.height - r)))
+        a = src.read(blk.core)
         vals = a[(a > 0) & (a != NODATA)]
         if vals.size:
             top = max(top, int(vals.max()))

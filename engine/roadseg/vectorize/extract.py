@@ -106,7 +106,7 @@ def extract(
             mask, skel, edge_px = _mask_and_skeleton(
                 mask, cls == NODATA, blk.outer, grid, params.close_px, hole_px, edge_pad
             )
-            widths = width_map(mask, gsd)
+            widths = width_map(mask, gsd, at=skel)
             t2 = time.perf_counter()
             place = BlockPlace(
                 int(blk.outer.row_off),

@@ -15,7 +15,7 @@ import numpy as np
 import shapely
 from affine import Affine
 from rasterio.features import shapes
-from shapely.geometry import Polygon, shape
+from shapely.geometry import Polygon
 
 from roadseg.vectorize.classraster import NODATA
 
@@ -50,7 +50,7 @@ class PolygonCollector:
         hi_y = (row0 + h) * gy if row0 + h < self.shape[0] else None
         tol = 1e-6 * max(gx, gy)
         for geom, value in shapes(classes, mask=mask, connectivity=4, transform=t):
-            poly = shape(geom)
+            poly = _polygon(geom["coordinates"])
             x0, y0, x1, y1 = poly.bounds
             touches = (
                 (lo_x is not None and x0 <= lo_x + tol)
@@ -76,7 +76,9 @@ class PolygonCollector:
             if simplify_m > 0 and geoms.size:
                 # Canonical form first (no collinear vertices, rings from a fixed start),
                 # so pieces joined across seams simplify exactly like a whole polygon.
-                geoms = shapely.normalize(shapely.simplify(geoms, 0.0))
+                geoms = shapely.normalize(
+                    np.array([drop_collinear(g) for g in geoms], dtype=object)
+                )
                 geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
             if geoms.size:
                 geoms = shapely.make_valid(geoms)
@@ -85,6 +87,35 @@ class PolygonCollector:
                 )
             out[cid] = geoms
         return out
+
+
+def _polygon(rings: list) -> Polygon:
+    """Build a polygon from GeoJSON rings (faster than ``shapely.geometry.shape``)."""
+    lr = [shapely.linearrings(np.asarray(r, dtype=float)) for r in rings]
+    return shapely.polygons(lr[0], lr[1:] or None)
+
+
+def _ring(c: np.ndarray) -> np.ndarray:
+    p = c[:-1]
+    prev, nxt = np.roll(p, 1, axis=0), np.roll(p, -1, axis=0)
+    on_x = (prev[:, 0] == p[:, 0]) & (p[:, 0] == nxt[:, 0])
+    on_y = (prev[:, 1] == p[:, 1]) & (p[:, 1] == nxt[:, 1])
+    q = p[~(on_x | on_y)]
+    return np.vstack([q, q[:1]]) if len(q) >= 3 else c
+
+
+def drop_collinear(poly: Polygon) -> Polygon:
+    """Remove vertices in the middle of horizontal or vertical runs (pixel outlines).
+
+    Pieces joined across block seams keep a vertex where they met; dropping them
+    gives the same outline as polygonising the raster whole.
+
+    >>> drop_collinear(Polygon([(0, 0), (1, 0), (2, 0), (2, 2), (0, 2)])).wkt
+    'POLYGON ((0 0, 2 0, 2 2, 0 2, 0 0))'
+    """
+    rings = [_ring(shapely.get_coordinates(poly.exterior))]
+    rings += [_ring(shapely.get_coordinates(r)) for r in poly.interiors]
+    return _polygon(rings)
 
 
 def fill_holes(poly: Polygon, max_area: float) -> Polygon:
