@@ -176,6 +176,9 @@ def _markings(
         idx, cover = canvas.line_pixels(geoms, 0.15)
         idx = idx[~junction[idx]]
         blend(img, idx, colour, min(1.0, cover * 1.4) * wear)
+    groups: dict[tuple[float, tuple[float, ...]], list] = {}
     for geom, width, colour in layout.paint:
-        idx, cover = canvas.line_pixels([geom], width)
+        groups.setdefault((width, tuple(colour)), []).append(geom)
+    for (width, colour), geoms in groups.items():
+        idx, cover = canvas.line_pixels(geoms, width)
         blend(img, idx, colour, min(1.0, cover * 1.4) * wear)
