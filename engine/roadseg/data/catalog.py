@@ -1,0 +1,275 @@
+"""From user inputs to scenes: class scheme, mask colour/value maps, opened image/label pairs.
+
+The class scheme comes from ``--classes`` (a preset), ``--class-map`` (raw
+attribute values → classes), ``--mask-colors``/``--mask-values`` (mask codes →
+class names) or, with ``--classes auto``, from the label file: a preset whose
+attribute the file has (``road_class`` → synth, ``road_type`` → spacenet,
+``highway`` → osm), else road / not road.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from roadseg.errors import ConfigError, DataError
+from roadseg.geo.classes import PRESETS, ClassScheme, parse_class_map
+from roadseg.geo.labels import RASTER_SUFFIXES, LabelSource, open_labels
+from roadseg.geo.raster import RasterSource, open_raster
+
+RGB = tuple[int, int, int]
+_DEFAULT_WIDTH = 7.0
+_PALETTE: tuple[RGB, ...] = (
+    (255, 140, 0),
+    (253, 208, 35),
+    (140, 81, 10),
+    (31, 120, 180),
+    (51, 160, 44),
+    (227, 26, 28),
+)
+
+
+@dataclass(frozen=True)
+class MaskOptions:
+    """How raster masks map to classes (colour codes, values or a threshold)."""
+
+    colors: dict[RGB, int] | None = None
+    values: dict[int, int] | None = None
+    threshold: float | None = None
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`~roadseg.geo.labels.MaskLabels`."""
+        return {"colors": self.colors, "values": self.values, "threshold": self.threshold}
+
+
+def _entries(text: str, option: str) -> list[tuple[str, str]]:
+    out = []
+    for part in filter(None, (p.strip() for p in text.replace("\n", ";").split(";"))):
+        if "=" not in part:
+            raise ConfigError(f"{option} entry {part!r} must be CODE=CLASS, e.g. 110,193,228=road")
+        code, name = (s.strip() for s in part.rsplit("=", 1))
+        out.append((code, name))
+    return out
+
+
+def parse_mask_colors(text: str) -> list[tuple[RGB, str]]:
+    """``"110,193,228=road; 60,16,152=building"`` → ``[((110,193,228), "road"), ...]``.
+
+    >>> parse_mask_colors("110,193,228=road")
+    [((110, 193, 228), 'road')]
+    """
+    out = []
+    for code, name in _entries(text, "--mask-colors"):
+        try:
+            rgb = tuple(int(v) for v in code.replace(" ", "").split(","))
+        except ValueError:
+            rgb = ()
+        if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
+            raise ConfigError(f"--mask-colors code {code!r} must be R,G,B with values 0..255")
+        out.append((rgb, name))  # type: ignore[arg-type]
+    return out
+
+
+def parse_mask_values(text: str) -> list[tuple[int, str]]:
+    """``"255=road;128=track"`` (or comma-separated) → ``[(255, "road"), (128, "track")]``.
+
+    >>> parse_mask_values("255=road,1=road")
+    [(255, 'road'), (1, 'road')]
+    """
+    out = []
+    for part in _entries(text.replace(",", ";"), "--mask-values"):
+        try:
+            out.append((int(float(part[0])), part[1]))
+        except ValueError:
+            raise ConfigError(
+                f"--mask-values code {part[0]!r} must be a number, e.g. 255=road"
+            ) from None
+    return out
+
+
+def _scheme_from_names(
+    codes: Sequence[tuple[Any, str]], preset: ClassScheme | None
+) -> tuple[ClassScheme, dict[Any, int]]:
+    """Class scheme + code → class index from ``(code, class name or index)`` pairs."""
+    if preset is not None:
+        lower = [n.lower() for n in preset.names]
+        mapping = {}
+        for code, name in codes:
+            if name.isdigit() and int(name) < preset.num_classes:
+                mapping[code] = int(name)
+            elif name.lower() in lower:
+                mapping[code] = lower.index(name.lower())
+            else:
+                raise ConfigError(f"mask class {name!r} is not one of {', '.join(preset.names)}")
+        return preset, mapping
+    names: list[str] = ["background"]
+    colors: list[RGB] = [(0, 0, 0)]
+    mapping = {}
+    for code, name in codes:
+        n = name.strip()
+        if n.lower() in ("background", "bg", "0"):
+            mapping[code] = 0
+            continue
+        if n not in names:
+            names.append(n)
+            colors.append(
+                code if isinstance(code, tuple) else _PALETTE[(len(names) - 2) % len(_PALETTE)]
+            )
+        mapping[code] = names.index(n)
+    if len(names) < 2:
+        raise ConfigError(
+            "the mask map names no road class; map at least one code to a class, e.g. 110,193,228=road"
+        )
+    return ClassScheme(
+        tuple(names), tuple(colors), (0.0,) + (_DEFAULT_WIDTH,) * (len(names) - 1)
+    ), mapping
+
+
+def resolve_scheme(
+    classes: str,
+    first_labels: Path | None,
+    class_field: str | None = None,
+    class_map: str | None = None,
+    mask_colors: str | None = None,
+    mask_values: str | None = None,
+    mask_threshold: float | None = None,
+) -> tuple[ClassScheme, MaskOptions]:
+    """The class scheme and mask options for the inputs."""
+    preset = None if classes in (None, "auto") else ClassScheme.preset(classes)
+    if mask_colors:
+        scheme, mapping = _scheme_from_names(parse_mask_colors(mask_colors), preset)
+        return scheme, MaskOptions(colors=mapping)
+    if mask_values:
+        scheme, mapping = _scheme_from_names(parse_mask_values(mask_values), preset)
+        return scheme, MaskOptions(values=mapping)
+    is_mask = first_labels is not None and first_labels.suffix.lower() in RASTER_SUFFIXES
+    if is_mask or first_labels is None:
+        scheme = preset or ClassScheme.preset("binary")
+        return scheme, MaskOptions(threshold=mask_threshold)
+    if preset is None:
+        preset = _detect_preset(first_labels, class_field, class_map)
+    scheme = preset
+    if class_map:
+        scheme = scheme.with_values(parse_class_map(class_map, scheme), class_field or scheme.field)
+    if class_field:
+        scheme = scheme.with_field(class_field)
+    return scheme, MaskOptions()
+
+
+def _detect_preset(path: Path, class_field: str | None, class_map: str | None) -> ClassScheme:
+    import pyogrio
+
+    try:
+        fields = [str(f) for f in pyogrio.read_info(path)["fields"]]
+    except Exception:  # noqa: BLE001 - the labels module reports unreadable files clearly
+        fields = []
+    for name in ("synth", "spacenet", "osm"):
+        p = PRESETS[name]
+        if (class_field or p.field) == p.field and p.field in fields:
+            return p
+    if class_map:
+        return ClassScheme.preset("roads3")
+    if class_field:
+        raise ConfigError(
+            f"--class-field {class_field!r}: say how its values map to classes with --classes "
+            f"(synth, spacenet, osm, roads3, binary) or --class-map VALUE=CLASS,..."
+        )
+    return ClassScheme.preset("binary")
+
+
+def round_gsd(g: float) -> float:
+    """A raster's ground resolution rounded to two significant digits.
+
+    >>> round_gsd(0.30412), round_gsd(1.19), round_gsd(0.5)
+    (0.3, 1.2, 0.5)
+    """
+    if g <= 0 or not math.isfinite(g):
+        raise DataError(f"invalid ground resolution {g}")
+    return float(f"{g:.2g}")
+
+
+def open_pair(
+    image: str | os.PathLike[str],
+    labels: str | os.PathLike[str],
+    scheme: ClassScheme,
+    mask: MaskOptions,
+    bands: Sequence[int] | None = None,
+    image_gsd: float | None = None,
+    class_field: str | None = None,
+) -> tuple[RasterSource, LabelSource]:
+    """Open one imagery raster and its labels (vector or mask), with clear errors."""
+    raster = open_raster(image, bands=bands, gsd=image_gsd)
+    raster.require_georeference("--image-gsd (or --gsd)")
+    lab: LabelSource
+    if mask.colors and Path(labels).suffix.lower() in RASTER_SUFFIXES and _is_palette(labels):
+        gsd = raster.grid.pixel_m if raster.grid.crs is None else None
+        lab = PaletteMaskLabels(labels, scheme, mask.colors, gsd)
+    else:
+        lab = open_labels(labels, scheme, raster, class_field=class_field, **mask.as_kwargs())
+    grid = getattr(lab, "grid", None)
+    if (
+        grid is not None
+        and raster.grid.crs is None
+        and (grid.width, grid.height) != (raster.width, raster.height)
+    ):
+        raise DataError(
+            f"mask {str(labels)!r} is {grid.width}x{grid.height} px but image {str(image)!r} is "
+            f"{raster.width}x{raster.height}; pair each image with its own mask"
+        )
+    return raster, lab
+
+
+def _is_palette(path: str | os.PathLike[str]) -> bool:
+    import rasterio
+    from rasterio.enums import ColorInterp
+
+    try:
+        with rasterio.open(path) as ds:
+            return ds.count == 1 and ds.colorinterp[0] == ColorInterp.palette
+    except rasterio.errors.RasterioIOError:
+        return False
+
+
+class PaletteMaskLabels:
+    """A colour-coded mask stored with a palette (1 band of indexes): index → colour → class.
+
+    Some datasets mix RGB and palette PNGs (the Dubai set does); both read the same.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        scheme: ClassScheme,
+        colors: dict[RGB, int],
+        gsd: float | None,
+    ) -> None:
+        import numpy as np
+
+        self.scheme = scheme
+        self._src = RasterSource(path, bands=[1], gsd=gsd)
+        self.path = self._src.path
+        self._lut = np.zeros(256, dtype=np.uint8)
+        for idx, rgba in self._src.dataset.colormap(1).items():
+            self._lut[idx] = colors.get(tuple(int(v) for v in rgba[:3]), 0)  # type: ignore[call-overload]
+
+    @property
+    def grid(self) -> Any:
+        """The mask's own grid."""
+        return self._src.grid
+
+    def rasterize(self, grid: Any) -> Any:
+        """Class ids (uint8, H×W) on ``grid``; outside the mask → ignore index."""
+        raw, valid = self._src.read_raw(grid, "nearest")
+        out = self._lut[raw[0].astype(int).clip(0, 255)]
+        out[~valid] = self.scheme.ignore_index
+        return out
+
+
+def raster_gsd(raster: RasterSource) -> float:
+    """Mean ground resolution (m/px) of a raster."""
+    gx, gy = raster.gsd_m()
+    return math.sqrt(gx * gy)

@@ -1,0 +1,265 @@
+"""Lightning callbacks and plugins of a training run.
+
+* :class:`AtomicCheckpointIO` — checkpoints written to a temporary file in the
+  same folder, flushed, then renamed. (Lightning 2.6's ``TorchCheckpointIO``
+  writes through fsspec's transaction, whose temporary file lives in the
+  system temp folder: across file systems the final move is a copy, so a kill
+  can leave a truncated checkpoint.)
+* :class:`ResumeState` — the window sampler's position and the RNG states in
+  every checkpoint, so ``--resume`` continues mid-epoch exactly.
+* :class:`ExportBest` — writes ``model.safetensors`` whenever the monitored
+  validation metric improves.
+* :class:`Unfreeze` — unfreezes the encoder after K epochs.
+* :class:`ProgressReporter` — engine progress events and cancellation.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from roadseg.data.sampler import WindowSampler
+from roadseg.progress import Reporter
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Save checkpoints atomically: same-folder temporary file, fsync, ``os.replace``."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        """Write ``checkpoint`` to ``path`` so that ``path`` is always complete or absent/old."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, p)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``last.ckpt`` after every validation and every N training steps.
+
+    Lightning's ``save_last=True`` only writes ``last.ckpt`` when a top-k
+    checkpoint was saved at the same step, so an epoch without improvement
+    would not be resumable. Being a ``ModelCheckpoint``, this callback runs
+    after the other callbacks (early stopping, best checkpoint), so their state
+    in ``last.ckpt`` is up to date.
+    """
+
+    def __init__(self, dirpath: str | os.PathLike[str], every_n_train_steps: int = 0) -> None:
+        super().__init__(
+            dirpath=dirpath,
+            save_top_k=0,
+            save_last=True,
+            every_n_train_steps=every_n_train_steps or None,
+            enable_version_counter=False,
+        )
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Always write ``last.ckpt`` at the end of an epoch's validation."""
+        if trainer.sanity_checking or trainer.fast_dev_run:
+            return
+        self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        self._last_global_step_saved = trainer.global_step
+
+
+class ResumeState(Callback):
+    """Store the sampler position and RNG states; restore them on resume."""
+
+    def __init__(self, sampler: WindowSampler) -> None:
+        self.sampler = sampler
+        self.resumed_at: tuple[int, int] | None = None
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        """Record epoch, batches processed in it and the RNG states."""
+        bp = trainer.fit_loop.epoch_loop.batch_progress.current
+        checkpoint["roadseg_resume"] = {
+            "epoch": int(trainer.current_epoch),
+            "batches_done": int(bp.processed),
+            "num_batches": int(trainer.num_training_batches)
+            if math.isfinite(trainer.num_training_batches)
+            else -1,
+            "batch_size": int(getattr(trainer.train_dataloader, "batch_size", 0) or 0),
+            # Plain types and tensors only: the checkpoint loads with torch.load(weights_only=True).
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": _np_state(),
+            "python_rng": random.getstate(),
+        }
+
+    def on_load_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        """Position the sampler where the checkpoint left off."""
+        st = checkpoint.get("roadseg_resume")
+        if not st:
+            return
+        epoch, done, n = st["epoch"], st["batches_done"], st["num_batches"]
+        if n > 0 and done >= n:
+            epoch, done = epoch + 1, 0
+        self.sampler.resume_at(epoch, done * st["batch_size"])
+        self.resumed_at = (epoch, done)
+        torch.set_rng_state(st["torch_rng"])
+        name, keys, pos, has_gauss, cached = st["numpy_rng"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        random.setstate(st["python_rng"])
+
+
+def _np_state() -> tuple[str, torch.Tensor, int, int, float]:
+    name, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+    return (
+        str(name),
+        torch.from_numpy(keys.astype(np.int64)),
+        int(pos),
+        int(has_gauss),
+        float(cached),
+    )
+
+
+class ExportBest(Callback):
+    """Export the network as a roadseg model file whenever ``monitor`` improves.
+
+    Args:
+        monitor: Logged metric name.
+        mode: ``max`` or ``min``.
+        export: Called as ``export(pl_module, trainer)`` on improvement (rank 0 only).
+
+    """
+
+    def __init__(self, monitor: str, mode: str, export: Callable[[Any, L.Trainer], None]) -> None:
+        self.monitor = monitor
+        self.mode = mode
+        self.export = export
+        self.best: float | None = None
+        self.best_epoch = -1
+
+    def _better(self, v: float) -> bool:
+        if math.isnan(v):
+            return False
+        if self.best is None:
+            return True
+        return v > self.best if self.mode == "max" else v < self.best
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Compare and export."""
+        if trainer.sanity_checking:
+            return
+        v = trainer.callback_metrics.get(self.monitor)
+        if v is None:
+            return
+        v = float(v)
+        if self._better(v):
+            self.best, self.best_epoch = v, int(trainer.current_epoch)
+            if trainer.is_global_zero:
+                self.export(pl_module, trainer)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Best score so far."""
+        return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the best score."""
+        self.best = state_dict.get("best")
+        self.best_epoch = int(state_dict.get("best_epoch", -1))
+
+
+class Unfreeze(Callback):
+    """Unfreeze the whole encoder once ``after`` epochs are done."""
+
+    def __init__(self, after: int) -> None:
+        self.after = int(after)
+
+    def _apply(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if trainer.current_epoch >= self.after and pl_module.frozen:
+            pl_module.set_freeze(None)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Also right after a resume (mid-epoch restarts skip the epoch-start hook)."""
+        self._apply(trainer, pl_module)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Check at each epoch start."""
+        self._apply(trainer, pl_module)
+
+
+class ProgressReporter(Callback):
+    """Forward training progress to a progress callback; honour cancel between steps.
+
+    Cancellation is checked at the start of a step, after the previous step's
+    and epoch's checkpoints were written, so a cancelled run resumes from where
+    it stopped.
+    """
+
+    def __init__(self, reporter: Reporter, epochs: int) -> None:
+        self.reporter = reporter
+        self.epochs = epochs
+
+    def _emit(self, stage: str, done: int, total: int, msg: str) -> None:
+        cb = self.reporter._progress  # noqa: SLF001 - same package; events without the cancel check
+        if cb is not None:
+            from roadseg.progress import ProgressEvent
+
+            cb(ProgressEvent(stage, int(done), int(total), msg))
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        """Stop here if the user cancelled."""
+        self.reporter.check()
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        """One event per step."""
+        if not trainer.is_global_zero:
+            return
+        total = (
+            int(trainer.estimated_stepping_batches)
+            if math.isfinite(trainer.estimated_stepping_batches)
+            else 0
+        )
+        loss = trainer.callback_metrics.get(
+            "train_loss_step", trainer.callback_metrics.get("train_loss")
+        )
+        msg = f"epoch {trainer.current_epoch + 1}/{self.epochs}" + (
+            f" loss {float(loss):.4f}" if loss is not None else ""
+        )
+        self._emit("train", trainer.global_step, total, msg)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """One event per validation with its main metrics."""
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        m = trainer.callback_metrics
+        parts = [
+            f"{k} {float(m[k]):.4f}" for k in ("val_loss", "val_miou", "val_road_iou") if k in m
+        ]
+        self._emit(
+            "validate",
+            trainer.current_epoch + 1,
+            self.epochs,
+            f"epoch {trainer.current_epoch + 1}: " + ", ".join(parts),
+        )

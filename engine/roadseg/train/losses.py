@@ -1,0 +1,170 @@
+"""Losses for road segmentation: cross-entropy/BCE, Dice, Focal, and weighted sums of them.
+
+Binary models (one logit channel) use sigmoid versions, multi-class models
+softmax versions; every loss skips the ignore index. A spec such as
+``"ce+dice"`` or ``"ce+0.5*focal"`` builds a sum (``bce`` is a synonym of
+``ce``). Class weights (one per class, background first) weight the
+cross-entropy/BCE and Focal terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from roadseg.errors import ConfigError
+
+IGNORE_INDEX = 255
+LOSSES = ("ce", "bce", "dice", "focal")
+
+
+def parse_loss_spec(spec: str) -> list[tuple[float, str]]:
+    """``"ce+0.5*dice"`` → ``[(1.0, "ce"), (0.5, "dice")]``.
+
+    >>> parse_loss_spec("CE + 0.5*dice")
+    [(1.0, 'ce'), (0.5, 'dice')]
+    """
+    out = []
+    for part in filter(None, (p.strip().lower() for p in str(spec).split("+"))):
+        w, _, name = part.rpartition("*")
+        name = name.strip()
+        if name not in LOSSES:
+            raise ConfigError(
+                f"unknown loss {name!r} in --loss {spec!r}; valid: {', '.join(LOSSES)} and sums like ce+dice"
+            )
+        try:
+            weight = float(w) if w else 1.0
+        except ValueError:
+            raise ConfigError(
+                f"bad loss weight {w!r} in --loss {spec!r}; write e.g. ce+0.5*dice"
+            ) from None
+        out.append((weight, "ce" if name == "bce" else name))
+    if not out:
+        raise ConfigError("--loss is empty; give e.g. ce, dice, focal or ce+dice")
+    return out
+
+
+class SegLoss(nn.Module):
+    """A weighted sum of segmentation losses.
+
+    Args:
+        spec: Loss spec (see :func:`parse_loss_spec`).
+        num_classes: Classes including background.
+        binary: Logits have one channel (sigmoid) instead of ``num_classes``.
+        class_weights: One weight per class (background first), or None.
+        focal_gamma: Focusing parameter of the Focal loss.
+        ignore_index: Label value to skip.
+
+    """
+
+    def __init__(
+        self,
+        spec: str,
+        num_classes: int,
+        binary: bool,
+        class_weights: Sequence[float] | None = None,
+        focal_gamma: float = 2.0,
+        ignore_index: int = IGNORE_INDEX,
+    ) -> None:
+        super().__init__()
+        self.terms = parse_loss_spec(spec)
+        self.num_classes = num_classes
+        self.binary = binary
+        self.gamma = float(focal_gamma)
+        self.ignore_index = ignore_index
+        if class_weights is not None and len(class_weights) != num_classes:
+            raise ConfigError(
+                f"loss.class_weights has {len(class_weights)} values but there are {num_classes} classes "
+                "(background first); give one per class or 'auto'"
+            )
+        w = (
+            torch.tensor(list(class_weights), dtype=torch.float32)
+            if class_weights is not None
+            else None
+        )
+        self.register_buffer("class_weights", w, persistent=False)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Loss of logits (B,K,H,W) against class ids (B,H,W)."""
+        logits = logits.float()
+        valid = target != self.ignore_index
+        if not bool(valid.any()):
+            return logits.sum() * 0.0
+        total = logits.new_zeros(())
+        for weight, name in self.terms:
+            if self.binary:
+                term = _BINARY[name](self, logits[:, 0], target, valid)
+            else:
+                term = _MULTI[name](self, logits, target, valid)
+            total = total + weight * term
+        return total
+
+    # ------------------------------------------------------------------ binary
+    def _bce(self, z: torch.Tensor, t: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        y = (t > 0).float()
+        loss = F.binary_cross_entropy_with_logits(z, y, reduction="none")
+        if self.class_weights is not None:
+            loss = loss * torch.where(y > 0, self.class_weights[1], self.class_weights[0])
+        return loss[valid].mean()
+
+    def _bdice(self, z: torch.Tensor, t: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        p = torch.sigmoid(z)[valid]
+        y = (t[valid] > 0).float()
+        return 1 - (2 * (p * y).sum() + 1) / (p.sum() + y.sum() + 1)
+
+    def _bfocal(self, z: torch.Tensor, t: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        y = (t > 0).float()
+        ce = F.binary_cross_entropy_with_logits(z, y, reduction="none")
+        p_t = torch.exp(-ce)
+        loss = (1 - p_t) ** self.gamma * ce
+        if self.class_weights is not None:
+            loss = loss * torch.where(y > 0, self.class_weights[1], self.class_weights[0])
+        return loss[valid].mean()
+
+    # ------------------------------------------------------------------ multi-class
+    def _ce(self, z: torch.Tensor, t: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(
+            z, t.long(), weight=self.class_weights, ignore_index=self.ignore_index
+        )
+
+    def _dice(self, z: torch.Tensor, t: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        p = torch.softmax(z, dim=1).permute(0, 2, 3, 1)[valid]  # (N, K)
+        y = F.one_hot(t[valid].long(), self.num_classes).float()
+        inter = (p * y).sum(0)
+        card = p.sum(0) + y.sum(0)
+        dice = (2 * inter + 1) / (card + 1)
+        road = dice[1:] if self.num_classes > 2 else dice[1:2]
+        return 1 - road.mean()
+
+    def _focal(self, z: torch.Tensor, t: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        tt = torch.where(valid, t.long(), torch.zeros_like(t, dtype=torch.long))
+        logp = F.log_softmax(z, dim=1).gather(1, tt.unsqueeze(1))[:, 0]
+        loss = -((1 - logp.exp()) ** self.gamma) * logp
+        if self.class_weights is not None:
+            loss = loss * self.class_weights[tt]
+        return loss[valid].mean()
+
+
+_BINARY = {"ce": SegLoss._bce, "dice": SegLoss._bdice, "focal": SegLoss._bfocal}
+_MULTI = {"ce": SegLoss._ce, "dice": SegLoss._dice, "focal": SegLoss._focal}
+
+
+def auto_class_weights(
+    counts: Sequence[int], clip: tuple[float, float] = (0.1, 10.0)
+) -> list[float]:
+    """Inverse square-root frequency weights, scaled to average 1; unseen classes get 1.
+
+    >>> [round(w, 2) for w in auto_class_weights([900, 100])]
+    [0.5, 1.5]
+    """
+    c = torch.tensor([float(v) for v in counts], dtype=torch.float64)
+    seen = c > 0
+    w = torch.ones_like(c)
+    if seen.any():
+        f = c[seen] / c[seen].sum()
+        w[seen] = f.rsqrt()
+        w[seen] = w[seen] / w[seen].mean()
+    return [float(v) for v in w.clamp(*clip)]
