@@ -38,91 +38,111 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_ours(raster: str, model: str, out: str, repeat: int, threads: int | None) -> dict:
-    """End to end, then the bare forward on the same tiles (same process)."""
+def load(model: str, threads: int | None):
+    import torch
+    from roadseg.models import load_model
+
+    if threads:
+        torch.set_num_threads(threads)
+    return load_model(model)
+
+
+def ours_once(raster: str, net_meta, out: str):
+    """One end-to-end ``roadseg.predict`` run (default tile, overlap, batch, precision)."""
+    from roadseg.predict import predict
+
+    return predict(raster, net_meta, out, tile=net_meta[1].tile_size, batch_size=2)
+
+
+def warm_up(raster: str, net_meta, out: str) -> None:
+    """oneDNN primitive creation for the tile shape: predict a 1.5-tile crop."""
+    import rasterio
+    from roadseg.predict import predict
+
+    with rasterio.open(raster) as ds:
+        x0, _, _, y1 = ds.bounds
+        side = 1.5 * net_meta[1].tile_size * ds.res[0]
+    predict(raster, net_meta, out, bbox=(x0, y1 - side, x0 + side, y1), tile=net_meta[1].tile_size)
+
+
+def bare_once(pred, n_tiles: int, tile_h: int, tile_w: int) -> float:
+    """The network alone on ``n_tiles`` tiles, batches of 2, as the predictor runs it."""
+    batch = np.random.default_rng(0).random((2, 3, tile_h, tile_w), dtype=np.float32)
+    t = time.perf_counter()
+    left = n_tiles
+    while left > 0:
+        pred(batch[: min(2, left)])
+        left -= 2
+    return time.perf_counter() - t
+
+
+def naive_once(raster: str, net, meta, out: str) -> float:
+    """Read all, fp32 contiguous, non-overlapping tiles, full-raster probabilities, one write."""
+    import rasterio
+    import torch
+
+    tile = meta.tile_size
+    t = time.perf_counter()
+    with rasterio.open(raster) as ds:
+        img = ds.read().astype(np.float32) / 255.0
+        profile = ds.profile
+    c, h, w = img.shape
+    hp, wp = -(-h // tile) * tile, -(-w // tile) * tile
+    img = np.pad(img, ((0, 0), (0, hp - h), (0, wp - w)), mode="reflect")
+    probs = np.zeros((meta.num_classes, hp, wp), np.float32)
+    net = net.to(memory_format=torch.contiguous_format)
+    with torch.no_grad():
+        for y in range(0, hp, tile):
+            for x in range(0, wp, tile):
+                xt = torch.from_numpy(img[None, :, y : y + tile, x : x + tile].copy())
+                probs[:, y : y + tile, x : x + tile] = net.predict_proba(xt)[0].numpy()
+    classes = probs[:, :h, :w].argmax(0).astype(np.uint8)
+    profile.update(count=1, dtype="uint8", nodata=255, compress="deflate")
+    with rasterio.open(out, "w", **profile) as ds:
+        ds.write(classes[None])
+    return time.perf_counter() - t
+
+
+def run_speed(raster: str, model: str, out: str, repeat: int, threads: int | None) -> dict:
+    """All three arms in one process, interleaved (same machine load), best of ``repeat``."""
     import torch
     from roadseg.device import resolve_policy
-    from roadseg.models import load_model
-    from roadseg.predict import predict
     from roadseg.predict.network import TilePredictor
     from roadseg.tiling import TileLayout
 
-    if threads:
-        torch.set_num_threads(threads)
-    import rasterio
-
-    net, meta = load_model(model)
-    with rasterio.open(raster) as ds:
-        left, _, _, top = ds.bounds
-        px = ds.res[0]
-    # Warm-up (oneDNN primitive creation): a 1.5-tile crop.
-    side = 1.5 * meta.tile_size * px
-    predict(
-        raster, (net, meta), out, bbox=(left, top - side, left + side, top), tile=meta.tile_size
-    )
-    e2e = []
+    net, meta = load(model, threads)
+    warm_up(raster, (net, meta), out)
+    with torch.no_grad():
+        net.to(memory_format=torch.contiguous_format).predict_proba(torch.rand(1, 3, 512, 512))
+    e2e, bare, naive = [], [], []
     for _ in range(repeat):
-        res = predict(raster, (net, meta), out, tile=meta.tile_size, batch_size=2)
-        e2e.append(res.items[0].seconds)
-    item = res.items[0]
-    policy = resolve_policy("auto", "auto")
-    pred = TilePredictor(net, policy)
-    lay = TileLayout.build(*item.working_shape, meta.tile_size, meta.tile_size // 4)
-    rng = np.random.default_rng(0)
-    batch = rng.random((2, 3, lay.tile_h, lay.tile_w), dtype=np.float32)
-    bare = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        left = lay.n_tiles
-        while left > 0:
-            pred(batch[: min(2, left)])
-            left -= 2
-        bare.append(time.perf_counter() - t)
+        res = ours_once(raster, (net, meta), out)
+        item = res.items[0]
+        e2e.append(item.seconds)
+        lay = TileLayout.build(*item.working_shape, meta.tile_size, meta.tile_size // 4)
+        pred = TilePredictor(net, resolve_policy("auto", "auto"))
+        bare.append(bare_once(pred, lay.n_tiles, lay.tile_h, lay.tile_w))
+        naive.append(naive_once(raster, net, meta, out + ".naive.tif"))
     return {
         "megapixels": item.megapixels,
         "tiles": item.tiles,
-        "tile": meta.tile_size,
         "e2e_s": min(e2e),
         "bare_s": min(bare),
+        "naive_s": min(naive),
         "precision": res.precision,
         "policy": res.settings["policy"],
-        "peak_mib": peak_mib(),
+        "threads": torch.get_num_threads(),
     }
 
 
-def run_naive(raster: str, model: str, out: str, repeat: int, threads: int | None) -> dict:
-    """Read all, fp32 contiguous, non-overlapping tiles, full-raster probabilities, write."""
-    import rasterio
-    import torch
-    from roadseg.models import load_model
-
-    if threads:
-        torch.set_num_threads(threads)
-    net, meta = load_model(model)
-    tile = meta.tile_size
-    with torch.no_grad():  # warm-up
-        net.predict_proba(torch.rand(1, 3, tile, tile))
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        with rasterio.open(raster) as ds:
-            img = ds.read().astype(np.float32) / 255.0
-            profile = ds.profile
-        c, h, w = img.shape
-        hp, wp = -(-h // tile) * tile, -(-w // tile) * tile
-        img = np.pad(img, ((0, 0), (0, hp - h), (0, wp - w)), mode="reflect")
-        probs = np.zeros((meta.num_classes, hp, wp), np.float32)
-        with torch.no_grad():
-            for y in range(0, hp, tile):
-                for x in range(0, wp, tile):
-                    xt = torch.from_numpy(img[None, :, y : y + tile, x : x + tile].copy())
-                    probs[:, y : y + tile, x : x + tile] = net.predict_proba(xt)[0].numpy()
-        classes = probs[:, :h, :w].argmax(0).astype(np.uint8)
-        profile.update(count=1, dtype="uint8", nodata=255, compress="deflate")
-        with rasterio.open(out, "w", **profile) as ds:
-            ds.write(classes[None])
-        times.append(time.perf_counter() - t)
-    return {"megapixels": h * w / 1e6, "naive_s": min(times), "peak_mib": peak_mib()}
+def run_mem(kind: str, raster: str, model: str, out: str, threads: int | None) -> dict:
+    """One run of one arm in a fresh process: its RSS high-water mark."""
+    net, meta = load(model, threads)
+    if kind == "mem-ours":
+        ours_once(raster, (net, meta), out)
+    else:
+        naive_once(raster, net, meta, out)
+    return {"peak_mib": peak_mib()}
 
 
 def precision_table(encoder: str, tile: int, repeat: int) -> None:
@@ -199,8 +219,11 @@ def main() -> None:
         return
     if a.child:
         kind, raster, model, out = a.child
-        fn = run_ours if kind == "ours" else run_naive
-        print(json.dumps(fn(raster, model, out, a.repeat, a.threads or None)))
+        threads = a.threads or None
+        if kind == "speed":
+            print(json.dumps(run_speed(raster, model, out, a.repeat, threads)))
+        else:
+            print(json.dumps(run_mem(kind, raster, model, out, threads)))
         return
     import torch
     from roadseg.models import ModelMeta, build_model, save_model
@@ -223,25 +246,26 @@ def main() -> None:
         model = d / "model.safetensors"
         save_model(model, build_model(meta), meta)
         extra = ["--repeat", str(a.repeat), "--threads", str(a.threads)]
-        ours = spawn("ours", str(raster), str(model), str(d / "ours.tif"), *extra)
-        naive = spawn("naive", str(raster), str(model), str(d / "naive.tif"), *extra)
-    mp = ours["megapixels"]
-    e2e, bare, nv = mp / ours["e2e_s"], mp / ours["bare_s"], mp / naive["naive_s"]
-    threads = a.threads or torch.get_num_threads()
+        args = (str(raster), str(model), str(d / "out.tif"))
+        speed = spawn("speed", *args, *extra)
+        mem_ours = spawn("mem-ours", *args, *extra)
+        mem_naive = spawn("mem-naive", *args, *extra)
+    mp = speed["megapixels"]
+    e2e, bare, nv = mp / speed["e2e_s"], mp / speed["bare_s"], mp / speed["naive_s"]
     naive_tiles = (-(-a.size // a.tile)) ** 2
     lines = [
-        f"raster {a.size}² ({mp:.2f} MP), Unet-{a.encoder}, tile {a.tile}, overlap {a.tile // 4}, "
-        f"{ours['tiles']} tiles, batch 2, torch threads {threads}; precision {ours['precision']} "
-        f"({ours['policy']}); best of {a.repeat}",
-        f"  roadseg.predict end to end : {e2e:6.3f} MP/s  ({ours['e2e_s']:.1f} s)  "
-        f"peak RSS {ours['peak_mib']:.0f} MiB",
-        f"  bare forward, same tiles   : {bare:6.3f} MP/s  ({ours['bare_s']:.1f} s)",
-        f"  naive whole-raster fp32    : {nv:6.3f} MP/s  ({naive['naive_s']:.1f} s)  "
-        f"peak RSS {naive['peak_mib']:.0f} MiB",
+        f"raster {a.size}² ({mp:.2f} MP), Unet-{a.encoder} (random weights), tile {a.tile}, "
+        f"overlap {a.tile // 4}, {speed['tiles']} tiles, batch 2, "
+        f"torch threads {speed['threads']}, "
+        f"precision {speed['precision']} ({speed['policy']}); best of {a.repeat}, interleaved",
+        f"  roadseg.predict end to end : {e2e:6.3f} MP/s  ({speed['e2e_s']:.1f} s)",
+        f"  bare forward, same tiles   : {bare:6.3f} MP/s  ({speed['bare_s']:.1f} s)",
+        f"  naive whole-raster fp32    : {nv:6.3f} MP/s  ({speed['naive_s']:.1f} s, "
+        f"{naive_tiles} tiles, no overlap)",
         f"  end-to-end / bare forward  : {e2e / bare:.2f}x  (target >= 0.8)",
-        f"  end-to-end / naive speed   : {e2e / nv:.2f}x  (ours also computes the 1/4 overlap: "
-        f"{ours['tiles']} tiles vs {naive_tiles})",
-        f"  peak memory ours / naive   : {ours['peak_mib'] / naive['peak_mib']:.2f}x",
+        f"  end-to-end / naive speed   : {e2e / nv:.2f}x",
+        f"  peak RSS ours / naive      : {mem_ours['peak_mib']:.0f} / "
+        f"{mem_naive['peak_mib']:.0f} MiB = {mem_ours['peak_mib'] / mem_naive['peak_mib']:.2f}x",
     ]
     print("\n".join(lines))
 
