@@ -210,6 +210,24 @@ def test_plain_png_needs_gsd(model_file, tmp_path):
     with rasterio.open(tmp_path / "o.tif") as ds:
         assert ds.crs is None and ds.shape == (64, 96) and ds.nodata == 255
     assert last_json(r.stdout)["rasters"][0]["working_shape"] == [32, 48]  # 0.25 m px, 0.5 m model
+    # Without a CRS, --bbox is in pixel coordinates (column, row).
+    r = invoke(
+        "predict",
+        png,
+        "--model",
+        model_file,
+        "--out",
+        tmp_path / "b.tif",
+        "--gsd",
+        "0.25",
+        "--bbox",
+        10,
+        20,
+        50,
+        60,
+    )
+    assert r.exit_code == 0, r.stderr
+    assert rasterio.open(tmp_path / "b.tif").shape == (40, 40)
 
 
 def test_one_band_raster_with_a_three_band_model_is_refused(model_file, tmp_path):
