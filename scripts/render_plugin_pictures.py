@@ -43,10 +43,10 @@ def engine() -> str:
     return exe
 
 
-def synth_scene(work: Path) -> Path:
-    """A synthetic scene from the engine (image.tif)."""
+def synth_scene(work: Path, seed: int, style: str) -> Path:
+    """Return a synthetic scene from the engine (image.tif)."""
     out = work / "scene"
-    cmd = [engine(), "synth", str(out), "--size", "768", "--seed", "7", "--style", "suburban"]
+    cmd = [engine(), "synth", str(out), "--size", "768", "--seed", str(seed), "--style", style]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out / "image.tif"
 
@@ -96,7 +96,9 @@ def save_png(image: Any, path: Path) -> int:
     return path.stat().st_size
 
 
-def render_map(layers: list, extent: Any, size: tuple[int, int], caption: str, legend: list) -> Any:
+def render_map(
+    layers: list, extent: Any, size: tuple[int, int], caption: list[str], legend: list
+) -> Any:
     """Render ``layers`` (top first) over ``extent`` with a caption strip and a legend."""
     from qgis.core import QgsMapRendererParallelJob, QgsMapSettings
     from qgis.PyQt.QtCore import QRectF, QSize, Qt
@@ -112,7 +114,7 @@ def render_map(layers: list, extent: Any, size: tuple[int, int], caption: str, l
     job.start()
     job.waitForFinished()
     img = job.renderedImage()
-    strip = 34
+    strip = 20 * len(caption) + 10
     out = QImage(size[0], size[1] + strip, QImage.Format_RGB32)
     out.fill(QColor(250, 250, 248))
     p = QPainter(out)
@@ -122,11 +124,13 @@ def render_map(layers: list, extent: Any, size: tuple[int, int], caption: str, l
     font.setPointSizeF(9.5)
     p.setFont(font)
     p.setPen(QColor(40, 40, 40))
-    text_box = QRectF(10, size[1], size[0] - 20, strip)
-    p.drawText(text_box, Qt.AlignVCenter | Qt.AlignLeft, caption)
+    for i, line in enumerate(caption):
+        p.setPen(QColor(40, 40, 40) if i == 0 else QColor(100, 100, 100))
+        text_box = QRectF(10, size[1] + 5 + 20 * i, size[0] - 20, 20)
+        p.drawText(text_box, Qt.AlignVCenter | Qt.AlignLeft, line)
     # Legend box in the top-left corner.
     row = 20
-    box_w = 270
+    box_w = 64 + max((p.fontMetrics().horizontalAdvance(t) for t, _c, _w in legend), default=60)
     p.setPen(Qt.NoPen)
     p.setBrush(QColor(255, 255, 255, 220))
     p.drawRoundedRect(QRectF(10, 10, box_w, 12 + row * len(legend)), 6, 6)
@@ -148,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="model file (default: the embedded default model)")
     ap.add_argument("--raster", help="imagery (default: a synthetic scene from `roadseg synth`)")
+    ap.add_argument("--seed", type=int, default=3, help="synthetic scene seed (default 3)")
+    ap.add_argument("--style", default="rural", help="synthetic scene style (default rural)")
     ap.add_argument("--out", default=str(REPO / "docs" / "images"))
     ap.add_argument("--work", help="working folder (default: a temporary one)")
     args = ap.parse_args(argv)
@@ -164,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     engine()
-    raster_path = Path(args.raster) if args.raster else synth_scene(work)
+    raster_path = Path(args.raster) if args.raster else synth_scene(work, args.seed, args.style)
 
     window = QMainWindow()
     canvas = QgsMapCanvas(window)
@@ -230,14 +236,21 @@ def main(argv: list[str] | None = None) -> int:
     scheme = plugin._scheme(task)  # noqa: SLF001 - the colours the layers were styled with
     legend = [
         (
-            f"{c.name} road: polygon + centreline ({c.width_m:g} m)",
+            f"{c.name} road ({c.width_m:g} m wide)",
             c.rgb,
             c.line_width_mm * 96 / 25.4,
         )
         for c in (scheme.classes if scheme else ())
     ]
     summary = captured[-1].replace("roadseg ", "", 1) if captured else ""
-    img = render_map([*road_layers, layer], layer.extent(), (760, 760), summary, legend)
+    model_name = Path(args.model).name if args.model else "the embedded default model"
+    source = (
+        f"roadseg synth --seed {args.seed} --style {args.style}"
+        if not args.raster
+        else layer.name()
+    )
+    caption = [summary, f"Imagery: {source} · model: {model_name} · run from the Map roads dialog"]
+    img = render_map([*road_layers, layer], layer.extent(), (760, 760), caption, legend)
     size = save_png(img, out_dir / "plugin_result.png")
     print(f"wrote {out_dir / 'plugin_result.png'} ({size / 1024:.0f} KiB)")
     info = {"model": args.model or "default", "raster": str(raster_path), "summary": summary}

@@ -124,7 +124,8 @@ def centerline_km(layer: QgsVectorLayer, scheme: ClassScheme) -> dict[str, float
         if length is None or not isinstance(length, int | float):
             length = f.geometry().length() if f.hasGeometry() else 0.0
         totals[name] += float(length) / 1000.0
-    return dict(totals)
+    order = {n: i for i, n in enumerate(scheme.names)}
+    return dict(sorted(totals.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
 def add_result_layers(
