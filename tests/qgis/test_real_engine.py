@@ -259,3 +259,28 @@ def test_real_processing_train_model(plugin, qgis_processing, real_engine, tmp_p
     )
     info = json.loads(out.stdout.strip().splitlines()[-1])
     assert info["classes"][0] == "background" and len(info["classes"]) >= 2
+
+
+@pytest.mark.slow
+def test_real_geographic_raster_negative_coordinates(
+    plugin, qgis_iface, real_engine, real_scene, tmp_path
+):
+    """An EPSG:4326 raster west of Greenwich: negative --bbox values reach the real CLI intact."""
+    _raster, model = real_scene
+    path = make_raster(
+        tmp_path / "wgs.tif", 64, 64, epsg=4326, origin=(-115.2, 36.2), pixel=0.00001
+    )
+    layer = add_raster(path, "wgs")
+    set_canvas(qgis_iface, layer)
+    dlg, params = _dialog_params(plugin, layer, model, tmp_path / "out")
+    assert params.bbox_crs == "EPSG:4326" and params.bbox[0] == pytest.approx(-115.2)
+    assert 0.0039 < params.area_km2 < 0.0042  # 57.5 m × 71 m (0.00064° at 36.2° N)
+    params = dataclasses.replace(
+        params, outputs=dataclasses.replace(params.outputs, polygons=False, centrelines=False)
+    )
+    task = plugin.start(params, dlg.current_model_info())
+    run_to_end(plugin, task, 240)
+    assert task.result.ok, task.result.details()
+    ras = [lyr for lyr in project_layers() if lyr.name() == "road classes"][0]
+    assert ras.crs().authid() == "EPSG:4326"
+    assert ras.extent().xMinimum() == pytest.approx(-115.2, abs=1e-5)
