@@ -16,6 +16,10 @@ import click
 from roadseg.cli.options import ProgressRenderer, emit_json, json_option
 
 
+def _num(v: Any) -> float:
+    return float(v) if isinstance(v, int | float) else float("nan")
+
+
 def _o(opt: str, key: str, help: str, **kw: Any) -> tuple[str, str, dict[str, Any]]:  # noqa: A002
     return opt, key, {"help": help, **kw}
 
@@ -29,9 +33,11 @@ _OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
        multiple=True, metavar="VECTOR"),
     _o("--val-image", "data.val_image", "Separate validation imagery (else a spatial block split).",
        multiple=True, metavar="RASTER"),
-    _o("--val-labels", "data.val_labels", "Labels of --val-image.", multiple=True, metavar="VECTOR"),
+    _o("--val-labels", "data.val_labels", "Labels of --val-image.",
+       multiple=True, metavar="VECTOR"),
     _o("--dataset", "data.dataset",
-       "Folder of plain image/mask pairs (DeepGlobe *_sat/*_mask, or images/ + masks/).", metavar="DIR"),
+       "Folder of plain image/mask pairs (DeepGlobe *_sat/*_mask, or images/ + masks/).",
+       metavar="DIR"),
     _o("--val-dataset", "data.val_dataset", "Validation folder of the same kind.", metavar="DIR"),
     _o("--class-field", "data.class_field", "Attribute holding the road class.", metavar="F"),
     _o("--classes", "data.classes", "Class scheme (default auto: from the label attributes).",
@@ -41,7 +47,8 @@ _OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
     _o("--mask-colors", "data.mask_colors", "Colour-coded masks: '110,193,228=road' (';' between).",
        metavar="MAP"),
     _o("--mask-values", "data.mask_values", "Index masks: '255=road'.", metavar="MAP"),
-    _o("--mask-threshold", "data.mask_threshold", "Soft masks: values >= this are road.", type=float),
+    _o("--mask-threshold", "data.mask_threshold", "Soft masks: values >= this are road.",
+       type=float),
     _o("--bands", "data.bands", "1-based bands to read, e.g. 1,2,3 (default: all but alpha).",
        metavar="LIST"),
     _o("--gsd", "data.gsd", "Model ground resolution in m/px (default: the raster's, rounded).",
@@ -53,14 +60,15 @@ _OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
     _o("--samples-per-epoch", "data.samples_per_epoch", "Training windows per epoch.", type=int),
     _o("--road-bias", "data.road_bias", "Probability of a window drawn around a road (0..1).",
        type=float),
-    _o("--val-fraction", "data.val_fraction", "Share of blocks held out for validation.", type=float),
+    _o("--val-fraction", "data.val_fraction", "Share of blocks held out for validation.",
+       type=float),
     _o("--split", "data.split", "Validation block pattern.",
        type=click.Choice(["checkerboard", "stripes", "random"])),
     _o("--block", "data.block", "Split block side in model pixels (default: auto).", type=int),
     _o("--workers", "data.workers", "DataLoader worker processes.", type=int),
-    _o("--arch", "model.arch", "Architecture: Unet, UnetPlusPlus, DeepLabV3Plus, FPN, Linknet, ..."),
+    _o("--arch", "model.arch", "Architecture: Unet, UnetPlusPlus, DeepLabV3Plus, FPN, Linknet..."),
     _o("--encoder", "model.encoder",
-       "Encoder: resnet18/34/50, vgg16, efficientnet-b0, mobilenet_v2, tu-tf_efficientnet_lite0..."),
+       "Encoder: resnet18/34/50, vgg16, efficientnet-b0, mobilenet_v2, tu-tf_efficientnet_lite0."),
     _o("--init-from", "model.init_from", "Fine-tune an earlier roadseg model file (or 'default').",
        metavar="MODEL"),
     _o("--encoder-weights", "model.encoder_weights",
@@ -70,7 +78,7 @@ _OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
     _o("--unfreeze-after", "model.unfreeze_after", "Unfreeze everything after K epochs.",
        type=int, metavar="K"),
     _o("--loss", "loss.name", "ce, dice, focal or sums: 'ce+dice', 'ce+0.5*focal'."),
-    _o("--class-weights", "loss.class_weights", "Per-class loss weights (background first) or auto.",
+    _o("--class-weights", "loss.class_weights", "Per-class loss weights (background first), auto.",
        metavar="auto|LIST"),
     _o("--lr", "optim.lr", "Peak learning rate.", type=float),
     _o("--schedule", "optim.schedule", "Learning-rate schedule.",
@@ -195,10 +203,12 @@ def cli(
     m = result.metrics
     click.echo(f"model    {result.model_path}")
     click.echo(
-        f"epochs   {result.epochs} ({result.steps} steps{', stopped early' if result.stopped_early else ''}) in {result.seconds:.0f} s"
+        f"epochs   {result.epochs} ({result.steps} steps"
+        f"{', stopped early' if result.stopped_early else ''}) in {result.seconds:.0f} s"
     )
     if m:
         click.echo(
-            f"val      mIoU {m.get('miou', float('nan')):.3f}  road IoU {m.get('road_iou') or float('nan'):.3f}  F1 {m.get('f1', float('nan')):.3f}"
+            f"val      mIoU {_num(m.get('miou')):.3f}  road IoU {_num(m.get('road_iou')):.3f}"
+            f"  F1 {_num(m.get('f1')):.3f}"
         )
     click.echo(f"run      {result.run_dir} (config.yaml, checkpoints/, logs/, curves.png)")

@@ -181,7 +181,14 @@ def _is_identity_geometry(p: np.ndarray) -> bool:
 def apply_batch(
     images: torch.Tensor, masks: torch.Tensor, params: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Augment a batch on its device: images (B,C,H,W) float in [0,1], masks (B,H,W) ints, params (B,14)."""
+    """Augment a batch on its device.
+
+    Args:
+        images: (B,C,H,W) float in [0, 1].
+        masks: (B,H,W) class ids (255 = ignore).
+        params: (B,14) parameters from :func:`sample_params`.
+
+    """
     import torch.nn.functional as F
 
     p = params.detach().to("cpu", torch.float64).numpy()

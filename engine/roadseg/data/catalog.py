@@ -122,7 +122,8 @@ def _scheme_from_names(
         mapping[code] = names.index(n)
     if len(names) < 2:
         raise ConfigError(
-            "the mask map names no road class; map at least one code to a class, e.g. 110,193,228=road"
+            "the mask map names no road class; map at least one code to a class, "
+            "e.g. 110,193,228=road"
         )
     return ClassScheme(
         tuple(names), tuple(colors), (0.0,) + (_DEFAULT_WIDTH,) * (len(names) - 1)

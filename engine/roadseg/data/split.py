@@ -151,7 +151,7 @@ def window_span(lo: int, hi: int, tile: int) -> tuple[int, int]:
 
 
 def window_around(p: float, lo: int, hi: int, tile: int, u: float) -> int:
-    """Start of a window containing coordinate ``p``, inside ``[lo, hi)``; ``u`` in [0, 1) picks where.
+    """Start of a window containing coordinate ``p``, inside ``[lo, hi)``; ``u`` in [0, 1) picks.
 
     >>> window_around(100.5, 0, 256, 64, 0.0), window_around(100.5, 0, 256, 64, 0.999)
     (37, 100)

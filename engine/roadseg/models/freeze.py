@@ -35,7 +35,8 @@ def parse_freeze(spec: str | None) -> int | None:
     if m:
         return int(m.group(1))
     raise ConfigError(
-        f"--freeze {spec!r} is not valid; use encoder, none or last:N (N deepest encoder stages trainable)"
+        f"--freeze {spec!r} is not valid; use encoder, none or last:N "
+        "(the N deepest encoder stages trainable)"
     )
 
 
@@ -47,7 +48,7 @@ def encoder_stages(encoder: nn.Module, in_channels: int, size: int = 64) -> list
         if name and any(True for _ in mod.parameters(recurse=False)):
 
             def hook(m: nn.Module, inp: object, out: object, name: str = name) -> None:
-                t = out[0] if isinstance(out, (list, tuple)) else out
+                t = out[0] if isinstance(out, list | tuple) else out
                 if isinstance(t, torch.Tensor) and t.dim() == 4 and name not in strides:
                     strides[name] = max(1, round(size / t.shape[-1]))
 

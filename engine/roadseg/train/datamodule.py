@@ -61,19 +61,23 @@ def collect_pairs(cfg: Any) -> tuple[list[PairRef], str]:
     """Every imagery/labels pair of a DataConfig, with its role, and the layout name."""
     if len(cfg.image) != len(cfg.labels):
         raise ConfigError(
-            f"--image was given {len(cfg.image)} time(s) and --labels {len(cfg.labels)}: give one --labels per --image"
+            f"--image was given {len(cfg.image)} time(s) and --labels {len(cfg.labels)}: "
+            "give one --labels per --image"
         )
     if len(cfg.val_image) != len(cfg.val_labels):
         raise ConfigError("give one --val-labels per --val-image")
     has_val = bool(cfg.val_image or cfg.val_dataset)
     role = "train" if has_val else "split"
-    pairs = [PairRef(Path(i), Path(l), role) for i, l in zip(cfg.image, cfg.labels, strict=True)]
+    pairs = [
+        PairRef(Path(i), Path(lab), role) for i, lab in zip(cfg.image, cfg.labels, strict=True)
+    ]
     layout = "rasters"
     if cfg.dataset:
         layout, found = find_pairs(cfg.dataset)
         pairs += [PairRef(p.image, p.mask, role) for p in found]
     pairs += [
-        PairRef(Path(i), Path(l), "val") for i, l in zip(cfg.val_image, cfg.val_labels, strict=True)
+        PairRef(Path(i), Path(lab), "val")
+        for i, lab in zip(cfg.val_image, cfg.val_labels, strict=True)
     ]
     if cfg.val_dataset:
         _, found = find_pairs(cfg.val_dataset)
@@ -117,11 +121,13 @@ class RoadDataModule(L.LightningDataModule):
         rep = reporter or Reporter()
         if cfg.tile % 32 or cfg.tile < 32:
             raise ConfigError(
-                f"--tile {cfg.tile} must be a multiple of 32 (the encoders' output stride), e.g. 256"
+                f"--tile {cfg.tile} must be a multiple of 32 (the encoders' output stride), "
+                "e.g. 256"
             )
         if cfg.batch_size < 1 or cfg.samples_per_epoch < cfg.batch_size:
             raise ConfigError(
-                f"data.samples_per_epoch ({cfg.samples_per_epoch}) must be at least data.batch_size ({cfg.batch_size})"
+                f"data.samples_per_epoch ({cfg.samples_per_epoch}) must be at least "
+                f"data.batch_size ({cfg.batch_size})"
             )
         pairs, layout = collect_pairs(cfg)
         self.scheme, self.mask_options = resolve_scheme(
@@ -153,7 +159,8 @@ class RoadDataModule(L.LightningDataModule):
         counts = {len(r.bands) for r, _ in opened}
         if len(counts) > 1:
             raise DataError(
-                f"the images have different band counts {sorted(counts)}; give --set data.bands=[1,2,3]"
+                f"the images have different band counts {sorted(counts)}; "
+                "give --set data.bands=[1,2,3]"
             )
         self.in_channels = len(first.bands)
         self.bands = tuple(first.bands) if cfg.bands else None
@@ -190,7 +197,8 @@ class RoadDataModule(L.LightningDataModule):
         if not self.val_refs:
             raise DataError(
                 "the spatial split left no validation block (the imagery is too small for "
-                f"{blocks[0].block}-px blocks); raise --val-fraction, lower --tile or give --val-image/--val-labels"
+                f"{blocks[0].block}-px blocks); raise --val-fraction, lower --tile or give "
+                "--val-image/--val-labels"
             )
         self.summary = DataSummary(
             images=[str(p.image) for p in pairs if p.role != "val"],

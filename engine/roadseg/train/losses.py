@@ -33,7 +33,8 @@ def parse_loss_spec(spec: str) -> list[tuple[float, str]]:
         name = name.strip()
         if name not in LOSSES:
             raise ConfigError(
-                f"unknown loss {name!r} in --loss {spec!r}; valid: {', '.join(LOSSES)} and sums like ce+dice"
+                f"unknown loss {name!r} in --loss {spec!r}; valid: {', '.join(LOSSES)} "
+                "and sums like ce+dice"
             )
         try:
             weight = float(w) if w else 1.0
@@ -77,7 +78,8 @@ class SegLoss(nn.Module):
         self.ignore_index = ignore_index
         if class_weights is not None and len(class_weights) != num_classes:
             raise ConfigError(
-                f"loss.class_weights has {len(class_weights)} values but there are {num_classes} classes "
+                f"loss.class_weights has {len(class_weights)} values but there are "
+                f"{num_classes} classes "
                 "(background first); give one per class or 'auto'"
             )
         w = (

@@ -178,8 +178,14 @@ def _run(
         ResumeState(dm.train_sampler),
         exporter,
         ModelCheckpoint(
-            dirpath=ckdir, filename="best", monitor=cfg.trainer.monitor, mode=mode, save_top_k=1,
-            save_last=False, enable_version_counter=False, auto_insert_metric_name=False,
+            dirpath=ckdir,
+            filename="best",
+            monitor=cfg.trainer.monitor,
+            mode=mode,
+            save_top_k=1,
+            save_last=False,
+            enable_version_counter=False,
+            auto_insert_metric_name=False,
         ),
         LastCheckpoint(ckdir, cfg.trainer.checkpoint_every),  # after "best": its state is current
     ]

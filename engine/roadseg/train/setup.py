@@ -51,7 +51,8 @@ def build_network(cfg: Any, dm: Any, src: RoadNet | None, src_meta: ModelMeta | 
         arch, encoder = src_meta.arch, src_meta.encoder
         if src_meta.in_channels != dm.in_channels:
             raise ConfigError(
-                f"--init-from model takes {src_meta.in_channels} band(s) but the imagery has {dm.in_channels}; "
+                f"--init-from model takes {src_meta.in_channels} band(s) but the imagery has "
+                f"{dm.in_channels}; "
                 "choose bands with --set data.bands=[...]"
             )
     else:

@@ -160,7 +160,7 @@ class SegmentationTask(L.LightningModule):
         logged = {
             f"val_{k}": float(v)
             for k, v in m.items()
-            if isinstance(v, (int, float)) and k != "pixels"
+            if isinstance(v, int | float) and k != "pixels"
         }
         logged = {k: (0.0 if math.isnan(v) else v) for k, v in logged.items()}
         miou = logged.pop("val_miou")
@@ -180,7 +180,8 @@ class SegmentationTask(L.LightningModule):
                 opt, max_lr=self.lr, total_steps=total, pct_start=max(self.warmup, 0.01)
             )
         else:
-            # A partial keeps no state in the checkpoint: a resumed run with more epochs re-plans the decay.
+            # A partial keeps no state in the checkpoint: a resumed run with more epochs
+            # re-plans the decay.
             warm = max(0, int(round(self.warmup * total)))
             sched = torch.optim.lr_scheduler.LambdaLR(
                 opt, functools.partial(warmup_cosine, total=total, warm=warm)
