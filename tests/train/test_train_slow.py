@@ -201,3 +201,22 @@ def test_unfreeze_after_one_epoch(scene, tmp_path):
     assert encoder_equal()  # epoch 1: frozen
     train(resume=run)
     assert not encoder_equal()  # epoch 2: unfrozen and trained
+
+
+def test_resume_with_more_epochs_onecycle(scene, tmp_path):
+    tif, gpkg = scene
+    run = tmp_path / "oc"
+    kw = dict(
+        encoder="resnet18",
+        tile=64,
+        batch_size=2,
+        samples_per_epoch=4,
+        workers=0,
+        precision="32",
+        threads=1,
+        schedule="onecycle",
+        **{"trainer.progress": "none"},
+    )
+    train(image=[str(tif)], labels=[str(gpkg)], out=str(run), epochs=1, **kw)
+    r = train(resume=run, epochs=3)  # OneCycle re-planned over 6 steps instead of failing at step 3
+    assert r.steps == 6 and r.epochs == 3

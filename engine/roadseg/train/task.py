@@ -188,6 +188,13 @@ class SegmentationTask(L.LightningModule):
             )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Let a resumed run re-plan OneCycle over its (possibly longer) new step count."""
+        for st in checkpoint.get("lr_schedulers", []):
+            if "total_steps" in st and "_schedule_phases" in st:
+                st.pop("total_steps")
+                st.pop("_schedule_phases")
+
     def class_pixel_counts(self) -> list[int]:
         """Labelled training pixels seen per class."""
         return [int(v) for v in self.class_pixels.cpu().numpy()]
