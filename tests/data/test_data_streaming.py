@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import numpy as np
@@ -19,6 +20,7 @@ from roadseg.data import (
     split_scene,
 )
 from roadseg.data.augment import AugmentConfig
+from roadseg.data.sampler import worker_init
 from roadseg.geo.classes import ClassScheme
 from roadseg.geo.labels import VectorLabels
 from roadseg.geo.raster import RasterSource
@@ -26,11 +28,16 @@ from torch.utils.data import DataLoader
 
 
 class CountingRaster(RasterSource):
-    """A RasterSource that records the shape of every read."""
+    """A RasterSource that records the shape of every read and the process that opened it."""
 
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         self.reads: list[tuple[int, int]] = []
+        self.opened_in = os.getpid()
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.opened_in = os.getpid()
 
     def read_raw(self, grid, resampling="nearest"):
         self.reads.append(grid.shape)
@@ -139,3 +146,22 @@ def test_road_bias_raises_road_fraction(tmp_path, bias):
         assert frac < 3 * road_share
     else:
         assert frac > 4 * road_share
+
+
+class PidWindows(TrainWindows):
+    def __getitem__(self, key):
+        item = super().__getitem__(key)
+        return {**item, "pid": os.getpid(), "opened_in": self.scenes[0].raster.opened_in}
+
+
+def test_each_worker_reads_through_its_own_handles(tmp_path):
+    scene, _ = _scene(tmp_path, size=128)
+    blocks = split_scene(scene.width, scene.height, 64, "train", 0.0, "checkerboard", 0, 0)
+    ds = PidWindows([scene], WindowPlan([blocks], [np.zeros((0, 2))], 64, 0.0), 8, seed=0)
+    dl = DataLoader(
+        ds, batch_size=2, sampler=WindowSampler(8), num_workers=2, worker_init_fn=worker_init
+    )
+    batches = list(dl)
+    pids = {int(p) for b in batches for p in b["pid"]}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert all(torch.equal(b["pid"], b["opened_in"]) for b in batches)  # reopened in the worker

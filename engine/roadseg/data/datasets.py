@@ -64,6 +64,11 @@ class TrainWindows(Dataset):
     def __len__(self) -> int:
         return self.samples_per_epoch
 
+    def reopen(self) -> None:
+        """Reopen every scene's files (called in each DataLoader worker)."""
+        for sc in self.scenes:
+            sc.reopen()
+
     def window(self, key: int) -> WindowRef:
         """The window of a sample key."""
         return self.plan.draw(key_rng(self.seed, key, 0))
@@ -93,6 +98,11 @@ class ValWindows(Dataset):
 
     def __len__(self) -> int:
         return len(self.windows)
+
+    def reopen(self) -> None:
+        """Reopen every scene's files (called in each DataLoader worker)."""
+        for sc in self.scenes:
+            sc.reopen()
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         s, x, y = self.windows[i]

@@ -126,14 +126,18 @@ class ShardSampler(Sampler[int]):
 
 
 def worker_init(worker_id: int) -> None:
-    """Seed numpy, random and torch in a DataLoader worker from (base seed, rank, worker).
+    """Prepare a DataLoader worker: its own file handles, and seeds from (base seed, rank, worker).
 
-    Sample content never depends on these seeds (it derives from the sample
-    key), but third-party code in a worker gets distinct, reproducible streams.
+    Forked workers inherit the parent's open rasters: the dataset's ``reopen()``
+    gives each worker its own. Sample content never depends on the seeds (it
+    derives from the sample key), but third-party code in a worker gets
+    distinct, reproducible streams.
     """
     import random
 
     info = torch.utils.data.get_worker_info()
+    if info is not None and hasattr(info.dataset, "reopen"):
+        info.dataset.reopen()
     base = info.seed if info is not None else 0  # torch: base_seed (per epoch iterator) + worker id
     rank, _ = dist_rank_world()
     s = np.random.SeedSequence([base % 2**63, rank, worker_id]).generate_state(2)

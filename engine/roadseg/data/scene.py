@@ -38,6 +38,18 @@ class Sample:
     mask: np.ndarray
 
 
+def _raster_sources(*objs: object) -> list[RasterSource]:
+    """The RasterSources of the imagery and of raster labels (mask files)."""
+    out = []
+    for o in objs:
+        if isinstance(o, RasterSource):
+            out.append(o)
+        src = getattr(o, "_src", None)
+        if isinstance(src, RasterSource):
+            out.append(src)
+    return out
+
+
 class Scene:
     """Imagery + labels on a working grid at ``gsd_m`` metres per pixel.
 
@@ -65,6 +77,16 @@ class Scene:
             self.grid = working_grid(raster.grid, gsd_m)
         # Downsampling by more than 1.5× averages source pixels instead of interpolating.
         self.resampling = "average" if max(self.factor) > 1.5 else "bilinear"
+
+    def reopen(self) -> None:
+        """Open new file handles (in a forked DataLoader worker: never share the parent's).
+
+        A forked worker inherits the parent's open GDAL datasets; reading through
+        them from several processes shares file offsets and caches. Pickling (spawned
+        workers) already reopens; this does the same for forked ones.
+        """
+        for src in _raster_sources(self.raster, self.labels):
+            src.__setstate__(src.__getstate__())
 
     @property
     def width(self) -> int:
