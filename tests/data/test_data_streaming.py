@@ -1,4 +1,4 @@
-"""Windows stream from rasters: window-sized reads, labels per window, nodata/padding ignored, workers."""
+"""Windows stream from rasters: window-sized reads, labels per window, nodata/padding, workers."""
 
 from __future__ import annotations
 
