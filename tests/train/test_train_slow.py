@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from road_scenes import road_scene
 from roadseg.errors import CancelledError
 from roadseg.models import load_model
