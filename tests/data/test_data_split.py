@@ -49,11 +49,11 @@ def test_windows_never_straddle_train_and_val(pattern):
     plan = WindowPlan([blocks], [pts], tile, road_bias=0.5)
     raster = Rect(0, 0, w, h)
     for _ in range(2000):
-        s, x, y = plan.draw(rng)
+        _, x, y = plan.draw(rng)
         win = Rect(x, y, x + tile, y + tile)
         assert not any(_overlap(win, b) for b in blocks.val), (x, y)
         assert _overlap(win, raster)
-    for s, x, y in plan.val_windows():
+    for _, x, y in plan.val_windows():
         win = Rect(x, y, x + tile, y + tile)
         assert not any(_overlap(win, b) for b in blocks.train), (x, y)
     # validation windows tile the validation blocks exactly (no pixel twice, none missed)

@@ -1,10 +1,9 @@
-"""The data module from a config (no training): classes, split roles, class weights; atomic checkpoints."""
+"""The data module from a config (no training): classes, split roles, weights; atomic checkpoints."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-
 from road_scenes import road_scene
 from roadseg.train.callbacks import AtomicCheckpointIO
 from roadseg.train.config import TrainConfig

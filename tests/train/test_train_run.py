@@ -1,4 +1,4 @@
-"""End-to-end training on a tiny synthetic georeferenced scene: CLI, model file, resume, early stop, transfer.
+"""End-to-end training on a tiny synthetic georeferenced scene: CLI, model file, resume, transfer.
 
 Runs are tiny (64-px tiles, resnet18, 3 steps per epoch, fp32, deterministic) so
 the whole module stays within a few tens of seconds on two cores.
@@ -179,7 +179,7 @@ def test_resume_mid_epoch_is_exact(straight, scene, tmp_path):
 
 def test_early_stopping_stops(scene, tmp_path):
     tif, gpkg = scene
-    # an improvement must exceed 1.0 mIoU: none ever does, so patience 1 stops after the second epoch
+    # an improvement must exceed 1.0 mIoU: none does, so patience 1 stops after the second epoch
     r = train(
         image=[str(tif)],
         labels=[str(gpkg)],

@@ -1,4 +1,4 @@
-"""Long training tests (``-m slow``): a kill -9 mid-epoch then --resume, DDP on 2 CPU processes, unfreezing."""
+"""Long training tests (``-m slow``): kill -9 mid-epoch then --resume, DDP on 2 CPUs, unfreezing."""
 
 from __future__ import annotations
 
