@@ -1,4 +1,4 @@
-"""The data module from a config (no training): classes, split roles, weights; atomic checkpoints."""
+"""The data module from a config (no training): classes, split roles, weights; atomic checkpoint."""
 
 from __future__ import annotations
 
