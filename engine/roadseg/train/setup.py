@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from roadseg.errors import ConfigError
+from roadseg.errors import ConfigError, ModelFileError
 from roadseg.models import ModelMeta, RoadNet, build_model, load_model
 from roadseg.models.freeze import parse_freeze
 from roadseg.models.pretrained import IMAGENET_NORM, init_encoder
@@ -39,7 +39,10 @@ def load_init_model(init_from: str | None) -> tuple[RoadNet | None, ModelMeta | 
     """The model to fine-tune (``--init-from FILE|default``), or (None, None)."""
     if not init_from:
         return None, None
-    net, meta = load_model(init_from)
+    try:
+        net, meta = load_model(init_from)
+    except ModelFileError as exc:
+        raise ModelFileError(f"--init-from: {str(exc).replace('--model FILE', '--init-from FILE')}") from None
     return net, meta
 
 
