@@ -42,7 +42,8 @@ def load_init_model(init_from: str | None) -> tuple[RoadNet | None, ModelMeta | 
     try:
         net, meta = load_model(init_from)
     except ModelFileError as exc:
-        raise ModelFileError(f"--init-from: {str(exc).replace('--model FILE', '--init-from FILE')}") from None
+        msg = str(exc).replace("--model FILE", "--init-from FILE")
+        raise ModelFileError(f"--init-from: {msg}") from None
     return net, meta
 
 
