@@ -48,6 +48,11 @@ class LazyGroup(click.Group):
         mod = importlib.import_module(f"roadseg.cli.{COMMANDS[name]}")
         return mod.cli  # type: ignore[no-any-return]
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Remember the arguments (the error handler looks for --json / --progress json)."""
+        ctx.meta["roadseg.argv"] = list(args)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand, turning engine errors into one clear line."""
         try:
@@ -70,6 +75,17 @@ def _module_exists(name: str) -> bool:
     return importlib.util.find_spec(f"roadseg.cli.{name}") is not None
 
 
+def _wants_json(argv: list[str]) -> bool:
+    """True when the command line asked for JSON output or JSON progress.
+
+    >>> _wants_json(["predict", "a.tif", "--progress", "json"]), _wants_json(["info", "a.tif"])
+    (True, False)
+    """
+    if "--json" in argv or "--progress=json" in argv:
+        return True
+    return any(a == "--progress" and b == "json" for a, b in zip(argv, argv[1:], strict=False))
+
+
 def _fail(ctx: click.Context, exc: BaseException, code: int, hint: str = "") -> None:
     verbose = bool(ctx.obj and ctx.obj.get("verbose"))
     if verbose:
@@ -78,8 +94,8 @@ def _fail(ctx: click.Context, exc: BaseException, code: int, hint: str = "") -> 
     if hint:
         msg = f"{type(exc).__name__}: {msg} ({hint})"
     click.echo(f"Error: {msg}", err=True)
-    argv = sys.argv[1:]
-    if "--json" in argv or ("--progress" in argv and "json" in argv):
+    argv = ctx.meta.get("roadseg.argv", sys.argv[1:])
+    if _wants_json(argv):
         click.echo(json.dumps({"type": "error", "error": type(exc).__name__, "message": msg, "exit_code": code}))
     ctx.exit(code)
 
