@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from affine import Affine
-from conftest import make_raster
+from georasters import make_raster
 from PIL import Image
 from rasterio.features import rasterize
 

@@ -13,7 +13,7 @@ import pytest
 import rasterio
 from affine import Affine
 from click.testing import CliRunner
-from conftest import make_raster
+from georasters import make_raster
 from roadseg.cli.main import cli
 from roadseg.errors import DataError, InputNotFoundError, LabelError, OutputError
 from roadseg.evaluate import evaluate

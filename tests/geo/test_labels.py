@@ -9,7 +9,7 @@ import shapely
 from rasterio.features import rasterize
 from rasterio.windows import Window
 
-from conftest import make_raster
+from georasters import make_raster
 from roadseg.errors import CRSError, InputNotFoundError, LabelError
 from roadseg.geo.classes import ClassScheme, parse_class_map
 from roadseg.geo.labels import MaskLabels, VectorLabels, open_labels

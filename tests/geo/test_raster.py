@@ -8,7 +8,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from conftest import make_raster
+from georasters import make_raster
 from roadseg.errors import ConfigError, CRSError, InputNotFoundError, RasterReadError
 from roadseg.geo.grid import Grid, working_grid
 from roadseg.geo.normalize import Scaling

@@ -15,7 +15,7 @@ import pyogrio
 import pytest
 import rasterio
 from click.testing import CliRunner
-from conftest import make_raster
+from georasters import make_raster
 from road_drawing import draw, write_class_raster
 from roadseg.cli.main import cli
 from roadseg.errors import DataError, InputNotFoundError, OutputError
