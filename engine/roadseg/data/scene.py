@@ -17,7 +17,7 @@ import numpy as np
 from affine import Affine
 from rasterio.windows import Window
 
-from roadseg.geo.grid import Grid, working_grid
+from roadseg.geo.grid import Grid, model_grid
 from roadseg.geo.labels import LabelSource
 from roadseg.geo.raster import RasterSource
 
@@ -71,12 +71,8 @@ class Scene:
         self.name = name or str(raster.path)
         gx, gy = raster.grid.gsd_m()
         self.factor = (gsd_m / gx, gsd_m / gy)
-        if abs(self.factor[0] - 1) < 0.01 and abs(self.factor[1] - 1) < 0.01:
-            self.grid: Grid = raster.grid
-        else:
-            self.grid = working_grid(raster.grid, gsd_m)
-        # Downsampling by more than 1.5× averages source pixels instead of interpolating.
-        self.resampling = "average" if max(self.factor) > 1.5 else "bilinear"
+        self.grid: Grid
+        self.grid, self.resampling = model_grid(raster.grid, gsd_m)
 
     def reopen(self) -> None:
         """Open new file handles (in a forked DataLoader worker: never share the parent's).

@@ -155,3 +155,32 @@ def metric_crs_for(grid: Grid) -> CRS | None:
     l, b, r, t = grid.bounds
     xs, ys = warp_transform(grid.crs, "EPSG:4326", [(l + r) / 2], [(b + t) / 2])
     return utm_crs_for(xs[0], ys[0])
+
+
+#: Relative difference of ground resolution under which no resampling is done.
+SAME_GSD_TOLERANCE = 0.01
+#: Downsampling by more than this averages source pixels instead of interpolating.
+AVERAGE_ABOVE = 1.5
+
+
+def model_grid(grid: Grid, gsd_m: float, tolerance: float = SAME_GSD_TOLERANCE) -> tuple[Grid, str]:
+    """The grid a model at ``gsd_m`` sees over ``grid``, and the resampling to read it with.
+
+    Training and prediction share this rule: the raster's own grid when its ground
+    resolution is within ``tolerance`` of the model's; else a :func:`working_grid`,
+    read with ``average`` when shrinking by more than :data:`AVERAGE_ABOVE` and
+    ``bilinear`` otherwise.
+
+    >>> from affine import Affine
+    >>> g = Grid(CRS.from_epsg(32611), Affine(0.25, 0, 0, 0, -0.25, 0), 400, 400)
+    >>> w, how = model_grid(g, 0.5)
+    >>> w.shape, how
+    ((200, 200), 'average')
+    >>> model_grid(g, 0.2502)[1]
+    'nearest'
+    """
+    gx, gy = grid.gsd_m()
+    factor = (gsd_m / gx, gsd_m / gy)
+    if max(abs(factor[0] - 1), abs(factor[1] - 1)) < tolerance:
+        return grid, "nearest"
+    return working_grid(grid, gsd_m), "average" if max(factor) > AVERAGE_ABOVE else "bilinear"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from roadseg.errors import ConfigError
-from roadseg.geo.grid import Grid, working_grid
+from roadseg.geo.grid import SAME_GSD_TOLERANCE, Grid, model_grid
 from roadseg.geo.normalize import Scaling, parse_scaling
 from roadseg.geo.raster import RasterSource, open_raster
 from roadseg.models import ModelMeta
@@ -23,12 +23,10 @@ from roadseg.tiling import TileLayout
 
 log = logging.getLogger(__name__)
 
-#: Rasters whose ground resolution is within this fraction of the model's are not resampled
-#: (the same rule as training's :class:`roadseg.data.scene.Scene`, so the network sees
-#: imagery resampled the way it was trained).
-RESAMPLE_TOLERANCE = 0.01
-#: Downsampling by more than this averages source pixels instead of interpolating (as training).
-AVERAGE_ABOVE = 1.5
+#: Rasters whose ground resolution is within this fraction of the model's are not resampled;
+#: the rule (:func:`roadseg.geo.grid.model_grid`) is training's too, so the network sees
+#: imagery resampled the way it was trained.
+RESAMPLE_TOLERANCE = SAME_GSD_TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,8 @@ class RasterJob:
         work: Output grid at the model's resolution.
         layout: Tiles over ``work``.
         warnings: Notes for the user (bands taken, scaling changed...).
-        resampling: How imagery is read into ``work`` (``bilinear`` or ``average``).
+        resampling: How imagery is read into ``work`` (``bilinear``, ``average``, or
+            ``nearest`` when ``work`` is the raster's own grid).
 
     """
 
@@ -205,13 +204,7 @@ def prepare_job(
         name = repr(str(src.path))
         extent = resolve_extent(src.grid, name, bbox, bbox_crs, extent_file)
         out_grid = src.grid.window_grid(extent.window)
-        gx, gy = out_grid.gsd_m()
-        factor = (meta.gsd_m / gx, meta.gsd_m / gy)
-        if max(abs(factor[0] - 1), abs(factor[1] - 1)) < resample_tolerance:
-            work = out_grid
-        else:
-            work = working_grid(out_grid, meta.gsd_m)
-        resampling = "average" if max(factor) > AVERAGE_ABOVE else "bilinear"
+        work, resampling = model_grid(out_grid, meta.gsd_m, resample_tolerance)
         layout = TileLayout.build(
             work.height, work.width, settings.tile, settings.overlap, settings.stride
         )
