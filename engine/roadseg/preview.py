@@ -48,6 +48,7 @@ def render_preview(
         title: Optional title.
         gsd: Pixel size of plain images.
         colors: Class name → RGB (default: orange for every class).
+
     """
     import geopandas as gpd
     import pyogrio

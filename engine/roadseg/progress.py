@@ -24,6 +24,7 @@ class ProgressEvent:
         done: Units done so far in this stage.
         total: Units in this stage (0 when unknown).
         message: Human-readable detail.
+
     """
 
     stage: str
@@ -55,11 +56,10 @@ class Reporter:
     Args:
         progress: Called with each :class:`ProgressEvent`.
         cancel: Returns True when the user asked to stop.
+
     """
 
-    def __init__(
-        self, progress: ProgressCallback | None = None, cancel: CancelCallback | None = None
-    ) -> None:
+    def __init__(self, progress: ProgressCallback | None = None, cancel: CancelCallback | None = None) -> None:
         self._progress = progress
         self._cancel = cancel
 
@@ -80,9 +80,7 @@ class Reporter:
 
         def forward(ev: ProgressEvent) -> None:
             if parent._progress is not None:
-                parent._progress(
-                    ProgressEvent(f"{stage_prefix}{ev.stage}", ev.done, ev.total, ev.message)
-                )
+                parent._progress(ProgressEvent(f"{stage_prefix}{ev.stage}", ev.done, ev.total, ev.message))
 
         return Reporter(forward, self._cancel)
 

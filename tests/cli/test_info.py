@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from roadseg._version import __version__
 from roadseg.cli.main import cli
 

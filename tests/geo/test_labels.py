@@ -6,10 +6,9 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from georasters import make_raster
 from rasterio.features import rasterize
 from rasterio.windows import Window
-
-from georasters import make_raster
 from roadseg.errors import CRSError, InputNotFoundError, LabelError
 from roadseg.geo.classes import ClassScheme, parse_class_map
 from roadseg.geo.labels import MaskLabels, VectorLabels, open_labels
@@ -84,8 +83,10 @@ def test_bad_vector_labels(tiny_utm, tmp_path):
     with pytest.raises(LabelError, match="falls inside the raster"):
         VectorLabels(tmp_path / "far.gpkg", scheme, src.grid)
     nocrs = tmp_path / "nocrs.geojson"
-    nocrs.write_text('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},'
-                     '"geometry":{"type":"LineString","coordinates":[[0,0],[1,1]]}}]}')
+    nocrs.write_text(
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},'
+        '"geometry":{"type":"LineString","coordinates":[[0,0],[1,1]]}}]}'
+    )
     # GeoJSON without a crs member is WGS84 by definition: it is outside the raster.
     with pytest.raises(LabelError):
         VectorLabels(nocrs, ClassScheme.preset("binary"), src.grid)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from affine import Affine
+from georasters import make_raster
 from rasterio.crs import CRS
 from rasterio.windows import Window
-
-from georasters import make_raster
 from roadseg.errors import ConfigError, CRSError, InputNotFoundError, RasterReadError
 from roadseg.geo.grid import Grid, working_grid
 from roadseg.geo.normalize import Scaling
@@ -54,8 +53,8 @@ def test_resampled_read_into_other_crs(tiny_utm):
     from rasterio.warp import transform_bounds
 
     with open_raster(tiny_utm) as src:
-        l, b, r, t = transform_bounds(src.crs, "EPSG:4326", *src.grid.bounds)
-        g = Grid(CRS.from_epsg(4326), Affine((r - l) / 40, 0, l, 0, -(t - b) / 40, t), 40, 40)
+        lft, b, r, t = transform_bounds(src.crs, "EPSG:4326", *src.grid.bounds)
+        g = Grid(CRS.from_epsg(4326), Affine((r - lft) / 40, 0, lft, 0, -(t - b) / 40, t), 40, 40)
         w = src.read_grid(g, "nearest")
     assert w.valid[15:25, 15:25].all()
     # band 1 increases west→east, band 2 north→south

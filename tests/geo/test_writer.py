@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import rasterio
 from rasterio.windows import Window
-
 from roadseg.errors import OutputError
 from roadseg.geo.raster import open_raster
 from roadseg.geo.writer import GeoTiffWriter

@@ -24,7 +24,8 @@ def cli(raster: Path, as_json: bool) -> None:
     lines = [
         f"{info['path']}  ({info['driver']})",
         f"  size        {info['width']} x {info['height']} px, {info['count']} band(s) {', '.join(info['dtypes'])}",
-        f"  colours     {', '.join(info['colorinterp'])}" + (f" (alpha = band {info['alpha_band']})" if info["alpha_band"] else ""),
+        f"  colours     {', '.join(info['colorinterp'])}"
+        + (f" (alpha = band {info['alpha_band']})" if info["alpha_band"] else ""),
         f"  nodata      {info['nodata']}" + (f", {info['nbits']}-bit" if info["nbits"] else ""),
         f"  blocks      {info['block_shapes'][0]}  compression {info['compression']}  overviews {info['overviews']}",
     ]

@@ -20,6 +20,7 @@ def check_writable(path: str | os.PathLike[str], option: str = "--out") -> Path:
 
     Raises:
         OutputError: naming the path and option when the folder cannot be written.
+
     """
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
@@ -32,8 +33,7 @@ def check_writable(path: str | os.PathLike[str], option: str = "--out") -> Path:
         ) from None
     if not os.access(parent, os.W_OK):
         raise OutputError(
-            f"the folder {str(parent)!r} for {option} {str(p)!r} is not writable; "
-            "choose a writable location"
+            f"the folder {str(parent)!r} for {option} {str(p)!r} is not writable; choose a writable location"
         )
     if p.is_dir():
         raise OutputError(f"{option} {str(p)!r} is a folder; give a file name")
@@ -61,6 +61,7 @@ def atomic_output(path: str | os.PathLike[str], option: str = "--out") -> Iterat
         ...     _ = tmp.write_text("hi")
         >>> (d / "x.txt").read_text()
         'hi'
+
     """
     final = check_writable(path, option)
     tmp = temp_path_for(final)

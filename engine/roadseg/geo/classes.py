@@ -28,6 +28,7 @@ class ClassScheme:
         field: Default attribute holding the class (None: every feature is class 1).
         width_field: Optional attribute holding each feature's own width in metres.
         ignore_index: Label value for pixels to ignore (no imagery).
+
     """
 
     names: tuple[str, ...]
@@ -101,9 +102,7 @@ class ClassScheme:
         try:
             return PRESETS[name]
         except KeyError:
-            raise ConfigError(
-                f"unknown class scheme {name!r}; valid: {', '.join(sorted(PRESETS))}"
-            ) from None
+            raise ConfigError(f"unknown class scheme {name!r}; valid: {', '.join(sorted(PRESETS))}") from None
 
     def with_field(self, field_name: str | None) -> ClassScheme:
         """The same scheme reading another attribute."""
@@ -151,9 +150,7 @@ def parse_class_map(text: str, scheme: ClassScheme) -> dict[str, int]:
         elif cls_.lower() in [n.lower() for n in scheme.names]:
             idx = [n.lower() for n in scheme.names].index(cls_.lower())
         else:
-            raise ConfigError(
-                f"--class-map class {cls_!r} is not one of {', '.join(scheme.names)}"
-            )
+            raise ConfigError(f"--class-map class {cls_!r} is not one of {', '.join(scheme.names)}")
         out[_key(raw)] = idx
     return out
 
@@ -187,10 +184,32 @@ PRESETS: dict[str, ClassScheme] = {
         _ROADS3_COLORS,
         _ROADS3_WIDTHS,
         values={
-            **{k: 1 for k in ("motorway", "trunk", "primary", "secondary", "motorway_link",
-                              "trunk_link", "primary_link", "secondary_link")},
-            **{k: 2 for k in ("tertiary", "tertiary_link", "residential", "unclassified",
-                              "service", "living_street", "road", "pedestrian")},
+            **{
+                k: 1
+                for k in (
+                    "motorway",
+                    "trunk",
+                    "primary",
+                    "secondary",
+                    "motorway_link",
+                    "trunk_link",
+                    "primary_link",
+                    "secondary_link",
+                )
+            },
+            **{
+                k: 2
+                for k in (
+                    "tertiary",
+                    "tertiary_link",
+                    "residential",
+                    "unclassified",
+                    "service",
+                    "living_street",
+                    "road",
+                    "pedestrian",
+                )
+            },
             **{k: 3 for k in ("track", "unpaved")},
         },
         field="highway",

@@ -29,6 +29,7 @@ class Grid:
         height: Rows.
         pixel_m: Ground size of one pixel in metres for grids without a CRS (plain
             images with a stated GSD); ignored when ``crs`` is set.
+
     """
 
     crs: CRS | None
@@ -94,9 +95,7 @@ class Grid:
         return ground_resolution_m(self.crs, self.transform, self.width, self.height)
 
 
-def ground_resolution_m(
-    crs: CRS | None, transform: Affine, width: int, height: int
-) -> tuple[float, float]:
+def ground_resolution_m(crs: CRS | None, transform: Affine, width: int, height: int) -> tuple[float, float]:
     """Pixel size (x, y) in metres at the centre of a grid.
 
     Geographic CRSs (EPSG:4326) are converted with the latitude of the grid
@@ -152,8 +151,8 @@ def metric_crs_for(grid: Grid) -> CRS | None:
         return grid.crs
     from rasterio.warp import transform as warp_transform
 
-    l, b, r, t = grid.bounds
-    xs, ys = warp_transform(grid.crs, "EPSG:4326", [(l + r) / 2], [(b + t) / 2])
+    left, bottom, right, top = grid.bounds
+    xs, ys = warp_transform(grid.crs, "EPSG:4326", [(left + right) / 2], [(bottom + top) / 2])
     return utm_crs_for(xs[0], ys[0])
 
 

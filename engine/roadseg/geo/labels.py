@@ -50,6 +50,7 @@ class VectorLabels:
         layer: Layer name for multi-layer files.
         on_unknown: ``"error"`` (default) or ``"ignore"`` features whose class value
             is not in the scheme.
+
     """
 
     def __init__(
@@ -81,9 +82,7 @@ class VectorLabels:
                 "GeoPackage, GeoJSON or Shapefile"
             ) from None
         if gdf.crs is None:
-            raise CRSError(
-                f"labels {str(self.path)!r} have no CRS; set one (e.g. ogr2ogr -a_srs EPSG:4326)"
-            )
+            raise CRSError(f"labels {str(self.path)!r} have no CRS; set one (e.g. ogr2ogr -a_srs EPSG:4326)")
         gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()]
         gdf["class_id"] = self._class_ids(gdf, on_unknown)
         gdf = gdf[gdf["class_id"] > 0]
@@ -166,6 +165,7 @@ class MaskLabels:
         colors: RGB colour → class for colour-coded masks (unlisted colours → background).
         gsd: Pixel size for plain images (must match the imagery's).
         threshold: For soft masks: values ≥ threshold are road (binary schemes only).
+
     """
 
     def __init__(

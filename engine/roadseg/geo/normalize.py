@@ -32,6 +32,7 @@ class Scaling:
     Attributes:
         low: Raw value mapped to 0, per band or one for all.
         high: Raw value mapped to 1, per band or one for all.
+
     """
 
     low: tuple[float, ...] = field(default=(0.0,))

@@ -40,6 +40,7 @@ class RasterWindow:
         data: float32 array (bands, H, W) scaled to [0, 1]; 0 where invalid.
         valid: bool array (H, W): True where every band has data.
         grid: The grid the pixels lie on.
+
     """
 
     data: np.ndarray
@@ -69,6 +70,7 @@ class RasterSource:
             e.g. 11-bit uint16 → 0..2047).
         gsd: Pixel size in metres for plain images without georeferencing
             (PNG/JPG...). Ignored for georeferenced rasters.
+
     """
 
     def __init__(
@@ -101,12 +103,9 @@ class RasterSource:
             self.grid = Grid(None, Affine.identity(), ds.width, ds.height, px)
         if ds.transform.b != 0 or ds.transform.d != 0:
             raise RasterReadError(
-                f"{str(self.path)!r} has a rotated geotransform; warp it north-up first "
-                "(gdalwarp in.tif out.tif)"
+                f"{str(self.path)!r} has a rotated geotransform; warp it north-up first (gdalwarp in.tif out.tif)"
             )
-        self.alpha_band = next(
-            (i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha), None
-        )
+        self.alpha_band = next((i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha), None)
         if bands is None:
             bands = [i for i in range(1, ds.count + 1) if i != self.alpha_band]
         bad = [b for b in bands if not 1 <= int(b) <= ds.count]
@@ -246,9 +245,7 @@ class RasterSource:
         data[:, ~mask] = 0.0
         return RasterWindow(data, mask, grid)
 
-    def read_raw(
-        self, grid: Grid, resampling: ResamplingName = "nearest"
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def read_raw(self, grid: Grid, resampling: ResamplingName = "nearest") -> tuple[np.ndarray, np.ndarray]:
         """Read raw band values (the file's dtype) into ``grid``; return (data, valid)."""
         rs = Resampling[resampling]
         if grid.crs is None or self.grid.crs is None or grid.crs == self.grid.crs:

@@ -39,6 +39,7 @@ class GeoTiffWriter:
         descriptions: Optional band descriptions.
         tags: Optional dataset metadata tags.
         option: The CLI option naming this output, for error messages.
+
     """
 
     def __init__(

@@ -66,6 +66,7 @@ class RoadNet(nn.Module):
         binary: One sigmoid output channel (road / not road) instead of softmax.
         mean: Per-band mean subtracted from [0, 1] input.
         std: Per-band std dividing it.
+
     """
 
     def __init__(

@@ -51,6 +51,7 @@ class ModelMeta:
         metrics: Validation metrics.
         engine_version: roadseg version that wrote the file.
         format_version: Model-file format.
+
     """
 
     arch: str
@@ -125,21 +126,21 @@ class ModelMeta:
 
 def build_model(meta: ModelMeta) -> RoadNet:
     """Build the (untrained) network a :class:`ModelMeta` describes."""
-    return RoadNet(
-        meta.arch, meta.encoder, meta.in_channels, meta.num_classes, meta.binary, meta.mean, meta.std
-    )
+    return RoadNet(meta.arch, meta.encoder, meta.in_channels, meta.num_classes, meta.binary, meta.mean, meta.std)
 
 
-def save_model(
-    path: str | os.PathLike[str], model: RoadNet, meta: ModelMeta, half: bool = False
-) -> Path:
+def save_model(path: str | os.PathLike[str], model: RoadNet, meta: ModelMeta, half: bool = False) -> Path:
     """Write a model file atomically (safetensors + metadata). ``half`` stores fp16 weights."""
     from safetensors.torch import save_file
 
     from roadseg.geo.atomic import atomic_output
 
     state = {
-        k: (v.detach().to("cpu").contiguous().half() if half and v.is_floating_point() else v.detach().to("cpu").contiguous())
+        k: (
+            v.detach().to("cpu").contiguous().half()
+            if half and v.is_floating_point()
+            else v.detach().to("cpu").contiguous()
+        )
         for k, v in model.state_dict().items()
     }
     meta = meta.replace(engine_version=__version__, format_version=FORMAT_VERSION)
@@ -163,8 +164,7 @@ def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
     p = Path(s)
     if not p.exists():
         raise InputNotFoundError(
-            f"model file {s!r} does not exist; give a file written by `roadseg train` "
-            f"or one of: {', '.join(EMBEDDED)}"
+            f"model file {s!r} does not exist; give a file written by `roadseg train` or one of: {', '.join(EMBEDDED)}"
         )
     return p
 
@@ -200,9 +200,7 @@ def read_meta(name_or_path: str | os.PathLike[str]) -> ModelMeta:
         raise ModelFileError(f"{str(p)!r} has invalid roadseg metadata ({exc})") from None
 
 
-def load_model(
-    name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu"
-) -> tuple[RoadNet, ModelMeta]:
+def load_model(name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[RoadNet, ModelMeta]:
     """Load a model file (or embedded model name) → (network in eval mode, metadata)."""
     from safetensors.torch import load_file
 
