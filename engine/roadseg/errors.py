@@ -61,3 +61,24 @@ def describe_path(path: object) -> str:
     "'a b.tif'"
     """
     return repr(str(path))
+
+
+class TrainingDivergedError(RoadsegError, FloatingPointError):
+    """The training loss (or the weights) became NaN or infinite."""
+
+
+class RoadsegWarning(UserWarning):
+    """A problem the engine works around but the user should fix (the CLI prints ``Warning: ...``)."""
+
+
+#: Logger of :func:`warn`'s messages (the CLI prints the warning itself and silences this one).
+WARNING_LOGGER = "roadseg.warnings"
+
+
+def warn(message: str, stacklevel: int = 2) -> None:
+    """Issue a :class:`RoadsegWarning` and log it on :data:`WARNING_LOGGER`."""
+    import logging
+    import warnings
+
+    warnings.warn(message, RoadsegWarning, stacklevel=stacklevel + 1)
+    logging.getLogger(WARNING_LOGGER).warning(message)

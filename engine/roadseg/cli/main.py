@@ -114,6 +114,40 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
         logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
     )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    _show_roadseg_warnings(quiet)
+
+
+def _show_roadseg_warnings(quiet: bool) -> None:
+    """Print each :class:`~roadseg.errors.RoadsegWarning` as one ``Warning: ...`` line on stderr.
+
+    The engine also logs them (for API users); the CLI prints the warning only once.
+    """
+    import warnings
+
+    from roadseg.errors import WARNING_LOGGER, RoadsegWarning
+
+    _WARN_STATE["quiet"] = quiet
+    lg = logging.getLogger(WARNING_LOGGER)
+    lg.propagate = False
+    if not lg.handlers:
+        lg.addHandler(logging.NullHandler())
+    previous = warnings.showwarning
+    if getattr(previous, "_roadseg", False):  # already installed (several runs in one process)
+        return
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, RoadsegWarning):
+            if not _WARN_STATE["quiet"]:
+                click.echo(f"Warning: {message}", err=True)
+            return
+        previous(message, category, *args, **kwargs)
+
+    show._roadseg = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+    warnings.filterwarnings("always", category=RoadsegWarning)
+
+
+_WARN_STATE: dict[str, bool] = {"quiet": False}
 
 
 def main() -> None:

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from roadseg.errors import CancelledError, ConfigError, InputNotFoundError, OutputError
+from roadseg.errors import (
+    CancelledError,
+    ConfigError,
+    InputNotFoundError,
+    OutputError,
+    TrainingDivergedError,
+)
 from roadseg.geo.atomic import atomic_output, check_writable
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.train.config import TrainConfig, deep_merge, load_yaml
@@ -243,6 +249,14 @@ def train(
             f"training cancelled; continue it with --resume {run_dir} "
             f"(checkpoints in {run_dir / CKPT_DIR})"
         ) from None
+    except TrainingDivergedError as exc:
+        last = run_dir / CKPT_DIR / "last.ckpt"
+        kept = (
+            f"; the last good checkpoint {str(last)!r} was kept"
+            if last.is_file()
+            else "; no checkpoint was written"
+        )
+        raise TrainingDivergedError(f"{exc}{kept}") from exc
 
 
 def write_config(cfg: TrainConfig, run_dir: Path) -> Path:

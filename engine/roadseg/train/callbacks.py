@@ -5,6 +5,7 @@
   writes through fsspec's transaction, whose temporary file lives in the
   system temp folder: across file systems the final move is a copy, so a kill
   can leave a truncated checkpoint.)
+* :class:`FiniteWeights` — no checkpoint is written with NaN/inf weights.
 * :class:`ResumeState` — the window sampler's position and the RNG states in
   every checkpoint, so ``--resume`` continues mid-epoch exactly.
 * :class:`ExportBest` — writes ``model.safetensors`` whenever the monitored
@@ -29,6 +30,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from roadseg.data.sampler import WindowSampler
+from roadseg.errors import TrainingDivergedError
 from roadseg.progress import Reporter
 
 
@@ -78,6 +80,25 @@ class LastCheckpoint(ModelCheckpoint):
             return
         self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
         self._last_global_step_saved = trainer.global_step
+
+
+class FiniteWeights(Callback):
+    """Refuse to write a checkpoint whose weights are NaN or infinite (keep the last good one)."""
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        """Raise before the file is written when a floating-point weight is not finite."""
+        bad = [
+            k
+            for k, v in checkpoint.get("state_dict", {}).items()
+            if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())
+        ]
+        if bad:
+            raise TrainingDivergedError(
+                f"training diverged: {len(bad)} weight tensor(s) became NaN/inf (e.g. {bad[0]}) "
+                f"at step {trainer.global_step}; lower --lr or check the imagery scaling"
+            )
 
 
 class ResumeState(Callback):

@@ -26,7 +26,7 @@ from roadseg.data.layouts import find_pairs
 from roadseg.data.plan import WindowPlan, split_scene
 from roadseg.data.sampler import ShardSampler, WindowSampler, key_rng, worker_init
 from roadseg.data.scene import Scene
-from roadseg.errors import ConfigError, DataError
+from roadseg.errors import ConfigError, DataError, warn
 from roadseg.geo.classes import ClassScheme
 from roadseg.geo.normalize import Scaling
 from roadseg.progress import Reporter
@@ -51,6 +51,7 @@ class DataSummary:
     train_blocks: int = 0
     val_windows: int = 0
     road_points: int = 0
+    val_road_points: int = -1
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -91,6 +92,34 @@ def collect_pairs(cfg: Any) -> tuple[list[PairRef], str]:
             "only validation data given: add --image/--labels or --dataset for training"
         )
     return pairs, layout
+
+
+def val_road_points(
+    points: list[np.ndarray], plan: WindowPlan, windows: list[tuple[int, int, int]]
+) -> int:
+    """Road locations inside the validation windows (0 → no road to validate on).
+
+    Cheap: points are first kept only inside validation blocks, then counted in
+    the listed (possibly thinned) windows.
+    """
+    t = plan.tile
+    n = 0
+    for s, b in enumerate(plan.blocks):
+        p = points[s] if s < len(points) else np.zeros((0, 2))
+        if not len(p) or not b.val:
+            continue
+        inb = np.zeros(len(p), dtype=bool)
+        for r in b.val:
+            inb |= (p[:, 0] >= r.x0) & (p[:, 0] < r.x1) & (p[:, 1] >= r.y0) & (p[:, 1] < r.y1)
+        p = p[inb]
+        if not len(p):
+            continue
+        inw = np.zeros(len(p), dtype=bool)
+        for ws, x, y in windows:
+            if ws == s:
+                inw |= (p[:, 0] >= x) & (p[:, 0] < x + t) & (p[:, 1] >= y) & (p[:, 1] < y + t)
+        n += int(inw.sum())
+    return n
 
 
 class RoadDataModule(L.LightningDataModule):
@@ -200,6 +229,14 @@ class RoadDataModule(L.LightningDataModule):
                 f"{blocks[0].block}-px blocks); raise --val-fraction, lower --tile or give "
                 "--val-image/--val-labels"
             )
+        val_roads = val_road_points(points, self.plan, self.val_refs)
+        if val_roads == 0:
+            names = sorted({self.scenes[s].name for s, _, _ in self.val_refs})
+            warn(
+                f"the labels have no road inside the validation area of {', '.join(names)}: "
+                "validation metrics will say nothing about roads; change --val-fraction or "
+                "--split, or give --val-image/--val-labels with roads"
+            )
         self.summary = DataSummary(
             images=[str(p.image) for p in pairs if p.role != "val"],
             labels=[str(p.labels) for p in pairs if p.role != "val"],
@@ -207,6 +244,7 @@ class RoadDataModule(L.LightningDataModule):
             train_blocks=self.plan.num_train_blocks,
             val_windows=len(self.val_refs),
             road_points=self.plan.num_road_points,
+            val_road_points=val_roads,
         )
         self.augment = augment if augment is not None and augment.enabled else None
         self.aug_in_workers = aug_in_workers

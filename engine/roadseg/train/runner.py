@@ -27,6 +27,7 @@ from roadseg.train.api import (
 from roadseg.train.callbacks import (
     AtomicCheckpointIO,
     ExportBest,
+    FiniteWeights,
     LastCheckpoint,
     ProgressReporter,
     ResumeState,
@@ -175,6 +176,7 @@ def _run(
 
     exporter = ExportBest(cfg.trainer.monitor, mode, export)
     callbacks: list[Any] = [
+        FiniteWeights(),
         ResumeState(dm.train_sampler),
         exporter,
         ModelCheckpoint(

@@ -11,6 +11,7 @@ import lightning as L
 import torch
 
 from roadseg.data.augment import apply_batch
+from roadseg.errors import TrainingDivergedError
 from roadseg.models.factory import RoadNet
 from roadseg.models.freeze import apply_freeze, keep_frozen_norms_in_eval
 from roadseg.train.losses import SegLoss
@@ -101,6 +102,7 @@ class SegmentationTask(L.LightningModule):
         mask = batch["mask"]
         logits = self.net(batch["image"])
         loss = self.loss_fn(logits, mask)
+        self._check_finite(loss, batch["image"])
         with torch.no_grad():
             m = mask[mask != IGNORE_INDEX]
             self.class_pixels += torch.bincount(m.reshape(-1), minlength=self.num_classes)[
@@ -115,6 +117,28 @@ class SegmentationTask(L.LightningModule):
             batch_size=mask.shape[0],
         )
         return loss
+
+    def _check_finite(self, loss: torch.Tensor, image: torch.Tensor) -> None:
+        """Stop before the backward pass (no NaN reaches the weights) when the loss is not finite.
+
+        Decided over all ranks, so every process stops at the same step.
+        """
+        bad = not bool(torch.isfinite(loss.detach()).all())
+        if self.trainer is not None:
+            bad = bool(self.trainer.strategy.reduce_boolean_decision(bad, all=False))
+        if not bad:
+            return
+        where = f"step {int(self.global_step) + 1} (epoch {int(self.current_epoch) + 1})"
+        if not bool(torch.isfinite(image).all()):
+            raise TrainingDivergedError(
+                f"training stopped: the input imagery holds NaN/inf values at {where}; "
+                "check the rasters' nodata and value scaling (`roadseg info RASTER`)"
+            )
+        raise TrainingDivergedError(
+            f"training diverged: the loss became {float(loss.detach().float().mean())} at {where}; "
+            f"lower --lr (now {self.lr:g}, e.g. {self.lr / 10:g}) or check the imagery scaling "
+            "(`roadseg info RASTER`)"
+        )
 
     def predict_classes(self, logits: torch.Tensor) -> torch.Tensor:
         """Class ids from logits (sigmoid ≥ 0.5 for binary heads)."""
