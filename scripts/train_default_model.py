@@ -276,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-export", action="store_true", help="do not overwrite the embedded model")
     ap.add_argument("--prepare-only", action="store_true", help="only make the data (step 1)")
+    ap.add_argument("--score-only", action="store_true", help="skip training: score and export BUILD/run's model")
     ap.add_argument(
         "--card-only", action="store_true", help="only rewrite docs/MODEL_CARD.md from the embedded model's figures"
     )
@@ -339,17 +340,21 @@ def main(argv: list[str] | None = None) -> int:
             "precision": args.precision,
         },
     }
-    log("2/4 training")
-    resume = run if (run / "checkpoints" / "last.ckpt").exists() else None
-    result = train(config if resume is None else None, resume=resume)
-    log(
-        f"    done: {result.epochs} epochs, {result.steps} steps, val mIoU "
-        f"{result.metrics.get('miou')} ({result.seconds / 60:.1f} min)"
-    )
+    if args.score_only:
+        model_file = run / "model.safetensors"
+        minutes = _training_minutes(run)
+    else:
+        log("2/4 training")
+        resume = run if (run / "checkpoints" / "last.ckpt").exists() else None
+        result = train(config if resume is None else None, resume=resume)
+        log(
+            f"    done: {result.epochs} epochs, {result.steps} steps, val mIoU "
+            f"{result.metrics.get('miou')} ({result.seconds / 60:.1f} min)"
+        )
+        model_file, minutes = result.model_path, result.seconds / 60
 
     log("3/4 scoring")
-    model_file = result.model_path
-    figures: dict[str, object] = {"synthetic_holdout": [], "training_minutes": round(result.seconds / 60, 1)}
+    figures: dict[str, object] = {"synthetic_holdout": [], "training_minutes": round(minutes, 1)}
     for d in val_scenes:
         figures["synthetic_holdout"].append(  # type: ignore[union-attr]
             {
@@ -368,10 +373,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     log("4/4 export")
     net, meta = load_model(model_file)
+    drop = ("images", "labels", "val_images", "val_labels")
+    summary = {k: v for k, v in meta.training.items() if k not in drop}
+    summary["rasters"] = sorted({Path(p).parent.name for p in meta.training.get("images", [])})
     meta = meta.replace(
         metrics={**meta.metrics, "holdout": figures},
         training={
-            **meta.training,
+            **summary,
             "data": "synthetic roadseg scenes (domain randomised) + SpaceNet Las Vegas img0 (left 60 %)",
             "licence": "SpaceNet imagery and labels CC BY-SA 4.0, imagery courtesy of Maxar",
             "script": "scripts/train_default_model.py",
@@ -383,6 +391,14 @@ def main(argv: list[str] | None = None) -> int:
     log(f"    wrote {EMBED} ({EMBED.stat().st_size / 1e6:.1f} MB) in {(time.perf_counter() - t0) / 60:.1f} min total")
     log(f"    wrote {write_model_card(meta, figures)}")
     return 0
+
+
+def _training_minutes(run: Path) -> float:
+    """Wall time of a finished run: from its config's writing to its last log line."""
+    logs = sorted(run.glob("logs/*/metrics.csv"))
+    if not logs:
+        return float("nan")
+    return (logs[-1].stat().st_mtime - (run / "config.yaml").stat().st_mtime) / 60
 
 
 def _headline(d: dict) -> dict:
