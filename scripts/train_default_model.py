@@ -248,7 +248,8 @@ Zero-shot on real imagery from places it never saw (road / not road IoU):
   unlike the Las Vegas tile (see the zero-shot figures). Fine-tune on your own area with
   `roadseg train --init-from default --image … --labels …` (e.g. OpenStreetMap roads).
 - The classes come from road widths and surfaces in the synthetic scenes and SpaceNet's
-  road types; "track" is the weakest class.
+  road types; class IoU varies much more than road IoU (see the table: a suburban scene's
+  few major roads were mostly called minor).
 - Parking-lot aisles are roads in the SpaceNet labels, so the model maps them as roads.
 - RGB only; 8-bit imagery. Other band counts or bit depths need `--bands`/`--scaling` or a new model.
 """
