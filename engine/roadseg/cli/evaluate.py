@@ -66,8 +66,7 @@ def cli(
     """Evaluate PREDICTION (a class raster) against truth labels; write a report."""
     from roadseg.evaluate import evaluate
 
-    renderer = ProgressRenderer(progress)
-    try:
+    with ProgressRenderer(progress) as renderer:
         res = evaluate(
             prediction,
             truth,
@@ -79,8 +78,6 @@ def cli(
             apls_snap_m=apls_snap_m,
             progress=renderer,
         )
-    finally:
-        renderer.close()
     if as_json:
         emit_json(res.as_dict())
         return

@@ -92,6 +92,12 @@ class ProgressRenderer:
         sys.stderr.write(f"\r{ev.stage:<12} [{bar}] {ev.done}/{ev.total} {ev.message[:40]:<40}{end}")
         sys.stderr.flush()
 
+    def __enter__(self) -> ProgressRenderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Finish the line of a bar."""
         if self.mode == "bar" and self._last_stage is not None and sys.stderr.isatty():

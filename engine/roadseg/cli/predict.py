@@ -184,34 +184,30 @@ def cli(
     """
     from roadseg.predict import predict
 
-    renderer = ProgressRenderer(progress)
-    with interrupt_as_cancel() as cancel:
-        try:
-            result = predict(
-                list(rasters),
-                model=model,
-                out=out,
-                probabilities=probabilities,
-                cog=cog,
-                bbox=bbox or None,
-                bbox_crs=bbox_crs,
-                extent_file=extent_file,
-                bands=bands,
-                scaling=scaling,
-                gsd=gsd,
-                tile=tile,
-                overlap=overlap,
-                batch_size=batch_size,
-                tta=tta,
-                device=device,
-                precision=precision,
-                threads=threads,
-                vectorize=vectorize,
-                progress=renderer,
-                cancel=cancel,
-            )
-        finally:
-            renderer.close()
+    with ProgressRenderer(progress) as renderer, interrupt_as_cancel() as cancel:
+        result = predict(
+            list(rasters),
+            model=model,
+            out=out,
+            probabilities=probabilities,
+            cog=cog,
+            bbox=bbox or None,
+            bbox_crs=bbox_crs,
+            extent_file=extent_file,
+            bands=bands,
+            scaling=scaling,
+            gsd=gsd,
+            tile=tile,
+            overlap=overlap,
+            batch_size=batch_size,
+            tta=tta,
+            device=device,
+            precision=precision,
+            threads=threads,
+            vectorize=vectorize,
+            progress=renderer,
+            cancel=cancel,
+        )
     for w in result.warnings:
         click.echo(f"Warning: {w}", err=True)
     if as_json:

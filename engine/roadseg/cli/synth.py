@@ -102,8 +102,7 @@ def cli(
     """Write a synthetic road scene: OUTDIR/image.tif (RGB GeoTIFF) and OUTDIR/roads.gpkg."""
     from roadseg.synth import make_scene
 
-    renderer = ProgressRenderer("none" if as_json and progress == "bar" else progress)
-    try:
+    with ProgressRenderer("none" if as_json and progress == "bar" else progress) as renderer:
         result = make_scene(
             outdir,
             size=size,
@@ -114,8 +113,6 @@ def cli(
             origin=origin,
             progress=renderer,
         )
-    finally:
-        renderer.close()
     if as_json:
         emit_json(result.as_json())
         return

@@ -92,8 +92,7 @@ def cli(
     """Vectorise CLASS_RASTER (the class GeoTIFF written by 'roadseg predict')."""
     from roadseg.vectorize import vectorize
 
-    renderer = ProgressRenderer(progress)
-    try:
+    with ProgressRenderer(progress) as renderer:
         res = vectorize(
             class_raster,
             out,
@@ -107,8 +106,6 @@ def cli(
             gsd=gsd,
             progress=renderer,
         )
-    finally:
-        renderer.close()
     if as_json:
         emit_json(res.as_dict())
         return

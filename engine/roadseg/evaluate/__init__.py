@@ -13,6 +13,7 @@ Pure metric functions (arrays and graphs in, numbers out):
 :func:`~roadseg.evaluate.graphs.graph_from_lines`, :func:`~roadseg.evaluate.apls.apls`.
 """
 
+from roadseg._callable import callable_package
 from roadseg.evaluate.api import EvaluationResult, evaluate
 from roadseg.evaluate.apls import APLSResult, apls
 from roadseg.evaluate.confusion import PixelScores, confusion_matrix, pixel_scores
@@ -31,3 +32,5 @@ __all__ = [
     "pixel_scores",
     "relaxed_counts",
 ]
+
+callable_package(__name__, evaluate)

@@ -8,21 +8,10 @@ raster per input (and optionally probabilities and road vectors). See
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
+from roadseg._callable import callable_package
 from roadseg.predict.api import predict
 from roadseg.predict.result import PredictResult, RasterResult
 
-
-class _CallableModule(types.ModuleType):
-    """Makes ``roadseg.predict`` (the package) call :func:`predict`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> PredictResult:
-        return predict(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+callable_package(__name__, predict)
 
 __all__ = ["PredictResult", "RasterResult", "predict"]

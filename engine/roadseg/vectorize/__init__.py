@@ -12,6 +12,7 @@ Steps (see each module): :mod:`~.classraster` (the input contract), :mod:`~.bloc
 simplify), :mod:`~.polygons` (polygons per class), :mod:`~.output` (layers, GraphML).
 """
 
+from roadseg._callable import callable_package
 from roadseg.vectorize.api import ClassFigures, VectorizeResult, centerlines_from_source, vectorize
 from roadseg.vectorize.classraster import ClassInfo, ClassRaster, open_class_raster
 from roadseg.vectorize.extract import ArraySource
@@ -28,3 +29,5 @@ __all__ = [
     "open_class_raster",
     "vectorize",
 ]
+
+callable_package(__name__, vectorize)
