@@ -159,3 +159,20 @@ def test_spacenet_labels_land_on_the_roads(real_data):
     # Roads are darker asphalt than the desert/roofs around them in this tile.
     img = src.read().data.mean(axis=0)
     assert img[ours > 0].mean() < img[ours == 0].mean()
+
+
+def test_palette_mask_with_colour_map(tmp_path, tiny_utm):
+    """Palette masks (one band of indexes + a colour table, as in part of the Dubai set)."""
+    src = open_raster(tiny_utm)
+    idx = np.zeros((1, 64, 64), np.uint8)
+    idx[0, 20:30] = 7
+    p = make_raster(tmp_path / "pal.tif", idx, photometric="palette")
+    import rasterio
+
+    with rasterio.open(p, "r+") as ds:
+        ds.write_colormap(1, {0: (0, 0, 0, 255), 7: (110, 193, 228, 255)})
+    m = MaskLabels(p, ClassScheme.preset("binary"), colors={(110, 193, 228): 1}).rasterize(src.grid)
+    assert m[25].all() and not m[5].any()
+    plain = make_raster(tmp_path / "plain1.tif", idx)
+    with pytest.raises(LabelError, match="no palette"):
+        MaskLabels(plain, ClassScheme.preset("binary"), colors={(110, 193, 228): 1})

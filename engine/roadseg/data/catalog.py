@@ -206,11 +206,7 @@ def open_pair(
     raster = open_raster(image, bands=bands, gsd=image_gsd)
     raster.require_georeference("--image-gsd (or --gsd)")
     lab: LabelSource
-    if mask.colors and Path(labels).suffix.lower() in RASTER_SUFFIXES and _is_palette(labels):
-        gsd = raster.grid.pixel_m if raster.grid.crs is None else None
-        lab = PaletteMaskLabels(labels, scheme, mask.colors, gsd)
-    else:
-        lab = open_labels(labels, scheme, raster, class_field=class_field, **mask.as_kwargs())
+    lab = open_labels(labels, scheme, raster, class_field=class_field, **mask.as_kwargs())
     grid = getattr(lab, "grid", None)
     if (
         grid is not None
@@ -222,52 +218,6 @@ def open_pair(
             f"{raster.width}x{raster.height}; pair each image with its own mask"
         )
     return raster, lab
-
-
-def _is_palette(path: str | os.PathLike[str]) -> bool:
-    import rasterio
-    from rasterio.enums import ColorInterp
-
-    try:
-        with rasterio.open(path) as ds:
-            return ds.count == 1 and ds.colorinterp[0] == ColorInterp.palette
-    except rasterio.errors.RasterioIOError:
-        return False
-
-
-class PaletteMaskLabels:
-    """A colour-coded mask stored with a palette (1 band of indexes): index → colour → class.
-
-    Some datasets mix RGB and palette PNGs (the Dubai set does); both read the same.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        scheme: ClassScheme,
-        colors: dict[RGB, int],
-        gsd: float | None,
-    ) -> None:
-        import numpy as np
-
-        self.scheme = scheme
-        self._src = RasterSource(path, bands=[1], gsd=gsd)
-        self.path = self._src.path
-        self._lut = np.zeros(256, dtype=np.uint8)
-        for idx, rgba in self._src.dataset.colormap(1).items():
-            self._lut[idx] = colors.get(tuple(int(v) for v in rgba[:3]), 0)  # type: ignore[call-overload]
-
-    @property
-    def grid(self) -> Any:
-        """The mask's own grid."""
-        return self._src.grid
-
-    def rasterize(self, grid: Any) -> Any:
-        """Class ids (uint8, H×W) on ``grid``; outside the mask → ignore index."""
-        raw, valid = self._src.read_raw(grid, "nearest")
-        out = self._lut[raw[0].astype(int).clip(0, 255)]
-        out[~valid] = self.scheme.ignore_index
-        return out
 
 
 def raster_gsd(raster: RasterSource) -> float:

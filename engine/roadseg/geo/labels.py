@@ -162,7 +162,8 @@ class MaskLabels:
         scheme: Class scheme.
         values: Raw value → class (default: 0 → background, any other → 1 for binary
             schemes; identity for values below the number of classes otherwise).
-        colors: RGB colour → class for colour-coded masks (unlisted colours → background).
+        colors: RGB colour → class for colour-coded masks, RGB or palette (unlisted colours
+            → background).
         gsd: Pixel size for plain images (must match the imagery's).
         threshold: For soft masks: values ≥ threshold are road (binary schemes only).
 
@@ -181,11 +182,26 @@ class MaskLabels:
         self.values = values
         self.colors = colors
         self.threshold = threshold
-        bands = [1, 2, 3] if colors else [1]
-        self._src = RasterSource(path, bands=bands, gsd=gsd)
+        self._palette_lut: np.ndarray | None = None
+        probe = RasterSource(path, bands=[1], gsd=gsd)
+        if colors and probe.count < 3:
+            # A palette mask (one band of indexes): index → colour → class.
+            try:
+                cmap = probe.dataset.colormap(1)
+            except ValueError:
+                raise LabelError(
+                    f"mask {str(probe.path)!r} has {probe.count} band(s) and no palette; a colour map "
+                    "needs an RGB or palette mask (or give --mask-values for index masks)"
+                ) from None
+            lut = np.zeros(256, dtype=np.uint8)
+            for idx, rgba in cmap.items():
+                lut[idx] = colors.get((int(rgba[0]), int(rgba[1]), int(rgba[2])), 0)
+            self._palette_lut = lut
+        if colors and self._palette_lut is None:  # RGB colour-coded mask
+            probe.close()
+            probe = RasterSource(path, bands=[1, 2, 3], gsd=gsd)
+        self._src = probe
         self.path = self._src.path
-        if colors and self._src.count < 3:
-            raise LabelError(f"mask {str(self.path)!r} has {self._src.count} band(s); a colour map needs RGB")
 
     @property
     def grid(self) -> Grid:
@@ -196,7 +212,9 @@ class MaskLabels:
         """Class ids (uint8, H×W) on ``grid``; outside the mask → ignore index."""
         raw, valid = self._src.read_raw(grid, "nearest")
         out = np.zeros(grid.shape, dtype=np.uint8)
-        if self.colors:
+        if self._palette_lut is not None:
+            out[:] = self._palette_lut[raw[0].astype(np.intp).clip(0, 255)]
+        elif self.colors:
             rgb = raw[:3].astype(np.int32)
             code = (rgb[0] << 16) | (rgb[1] << 8) | rgb[2]
             for (r, g, b), cls_ in self.colors.items():
