@@ -52,7 +52,9 @@ def main() -> int:
     soft = np.asarray(Image.open(REAL / "mask_soft.png").convert("L"))
     half = img.shape[1] // 2
     Image.fromarray(img[:, :half]).save(work / "left.png")
-    Image.fromarray(np.where(soft[:, :half] >= 200, 255, 0).astype(np.uint8)).save(work / "left_mask.png")
+    Image.fromarray(np.where(soft[:, :half] >= 200, 255, 0).astype(np.uint8)).save(
+        work / "left_mask.png"
+    )
     Image.fromarray(img[:, half:]).save(work / "right.png")
     truth = soft[:, half:] >= 200
 
@@ -67,10 +69,20 @@ def main() -> int:
     res = train(
         {
             "out": str(work / f"run_{int(time.time())}"),
-            "data": {"image": [str(work / "left.png")], "labels": [str(work / "left_mask.png")],
-                     "classes": "binary", "mask_values": "255=road", "image_gsd": GSD, "gsd": 0.5,
-                     "tile": 256, "batch_size": 4, "samples_per_epoch": steps * 4 // epochs,
-                     "road_bias": 0.5, "val_fraction": 0.25, "max_val_windows": 16},
+            "data": {
+                "image": [str(work / "left.png")],
+                "labels": [str(work / "left_mask.png")],
+                "classes": "binary",
+                "mask_values": "255=road",
+                "image_gsd": GSD,
+                "gsd": 0.5,
+                "tile": 256,
+                "batch_size": 4,
+                "samples_per_epoch": steps * 4 // epochs,
+                "road_bias": 0.5,
+                "val_fraction": 0.25,
+                "max_val_windows": 16,
+            },
             "model": {"init_from": "default"},
             "optim": {"lr": 5e-4, "schedule": "cosine"},
             "trainer": {"epochs": epochs, "patience": 0, "progress": "none", "precision": "32"},
@@ -78,11 +90,21 @@ def main() -> int:
     )
     minutes = (time.perf_counter() - t0) / 60
     after = road_iou(res.model_path, work / "right.png", truth, work)
-    print(json.dumps({"tile": "spacenet_vegas_img33", "fine_tune_minutes": round(minutes, 2),
-                      "steps": res.steps, "road_iou_before": round(before, 4),
-                      "road_iou_after": round(after, 4)}))
-    print(f"right-half road IoU: {before:.3f} with the default model → {after:.3f} after "
-          f"{minutes:.1f} min of fine-tuning on the left half ({res.steps} steps)")
+    print(
+        json.dumps(
+            {
+                "tile": "spacenet_vegas_img33",
+                "fine_tune_minutes": round(minutes, 2),
+                "steps": res.steps,
+                "road_iou_before": round(before, 4),
+                "road_iou_after": round(after, 4),
+            }
+        )
+    )
+    print(
+        f"right-half road IoU: {before:.3f} with the default model → {after:.3f} after "
+        f"{minutes:.1f} min of fine-tuning on the left half ({res.steps} steps)"
+    )
     return 0
 
 

@@ -40,9 +40,13 @@ def main(argv: list[str] | None = None) -> int:
             from roadseg.synth import make_scene
 
             t0 = time.perf_counter()
-            scene = make_scene(out / "scene", size=args.size, seed=args.seed, crs="EPSG:32611", gsd=0.5)
+            scene = make_scene(
+                out / "scene", size=args.size, seed=args.seed, crs="EPSG:32611", gsd=0.5
+            )
             raster = Path(scene.image)
-            print(f"demo: made a synthetic {args.size}² scene at 0.5 m in {time.perf_counter() - t0:.1f} s: {raster}")
+            print(
+                f"demo: made a synthetic {args.size}² scene at 0.5 m in {time.perf_counter() - t0:.1f} s: {raster}"
+            )
 
         from roadseg.models import read_meta
 
@@ -55,7 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         from roadseg.preview import render_preview
 
         t0 = time.perf_counter()
-        res = predict(raster, model=args.model, out=out / "roads.tif", vectorize=out / "roads.gpkg", progress=progress)
+        res = predict(
+            raster,
+            model=args.model,
+            out=out / "roads.tif",
+            vectorize=out / "roads.gpkg",
+            progress=progress,
+        )
         progress.close()
         seconds = time.perf_counter() - t0
         d = res.as_dict()

@@ -103,7 +103,15 @@ def prepare_vegas(build: Path) -> dict[str, Path] | None:
     labels = out / "roads.gpkg"
     if not labels.exists():
         g = gpd.read_file(tile / "roads.geojson")
-        mapping = {"1": "major", "2": "major", "3": "major", "4": "minor", "5": "minor", "6": "minor", "7": "track"}
+        mapping = {
+            "1": "major",
+            "2": "major",
+            "3": "major",
+            "4": "minor",
+            "5": "minor",
+            "6": "minor",
+            "7": "track",
+        }
         g["road_class"] = g["road_type"].astype(str).map(mapping)
         g[["road_class", "geometry"]].to_file(labels, driver="GPKG")
     paths["labels"] = labels
@@ -150,7 +158,9 @@ def zero_shot(model_file: Path, work: Path) -> dict:
     img33 = REAL / "spacenet_vegas_img33"
     if (img33 / "image.png").exists():
         soft = np.asarray(Image.open(img33 / "mask_soft.png").convert("L"))
-        out["spacenet_img33_iou"] = round(binary_iou(model, img33 / "image.png", soft >= 200, work / "img33", 0.3), 4)
+        out["spacenet_img33_iou"] = round(
+            binary_iou(model, img33 / "image.png", soft >= 200, work / "img33", 0.3), 4
+        )
     dubai = REAL / "dubai_hitl"
     if dubai.exists():
         ious = []
@@ -167,7 +177,9 @@ def zero_shot(model_file: Path, work: Path) -> dict:
             out["dubai_mean_iou"] = round(float(np.nanmean(ious)), 4)
             out["dubai_images"] = len(ious)
             out["dubai_assumed_gsd_m"] = 1.0
-            out["dubai_per_tile"] = {t: round(float(np.nanmean(v)), 4) for t, v in _by_tile(dubai_ious).items()}
+            out["dubai_per_tile"] = {
+                t: round(float(np.nanmean(v)), 4) for t, v in _by_tile(dubai_ious).items()
+            }
     return out
 
 
@@ -277,9 +289,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-export", action="store_true", help="do not overwrite the embedded model")
     ap.add_argument("--prepare-only", action="store_true", help="only make the data (step 1)")
-    ap.add_argument("--score-only", action="store_true", help="skip training: score and export BUILD/run's model")
     ap.add_argument(
-        "--card-only", action="store_true", help="only rewrite docs/MODEL_CARD.md from the embedded model's figures"
+        "--score-only",
+        action="store_true",
+        help="skip training: score and export BUILD/run's model",
+    )
+    ap.add_argument(
+        "--card-only",
+        action="store_true",
+        help="only rewrite docs/MODEL_CARD.md from the embedded model's figures",
     )
     args = ap.parse_args(argv)
 
@@ -360,12 +378,18 @@ def main(argv: list[str] | None = None) -> int:
         figures["synthetic_holdout"].append(  # type: ignore[union-attr]
             {
                 "scene": d.name,
-                **_headline(score_scene(model_file, d / "image.tif", d / "roads.gpkg", build / "score" / d.name)),
+                **_headline(
+                    score_scene(
+                        model_file, d / "image.tif", d / "roads.gpkg", build / "score" / d.name
+                    )
+                ),
             }
         )
     if vegas:
         figures["vegas_holdout"] = _headline(
-            score_scene(model_file, vegas["holdout"], vegas["labels"], build / "score" / "vegas_holdout")
+            score_scene(
+                model_file, vegas["holdout"], vegas["labels"], build / "score" / "vegas_holdout"
+            )
         )
     figures["zero_shot"] = zero_shot(model_file, build / "score" / "zero_shot")
     log("    " + json.dumps(figures))
@@ -389,7 +413,9 @@ def main(argv: list[str] | None = None) -> int:
     EMBED.parent.mkdir(parents=True, exist_ok=True)
     save_model(EMBED, net, meta, half=True)
     (build / "figures.json").write_text(json.dumps(figures, indent=2))
-    log(f"    wrote {EMBED} ({EMBED.stat().st_size / 1e6:.1f} MB) in {(time.perf_counter() - t0) / 60:.1f} min total")
+    log(
+        f"    wrote {EMBED} ({EMBED.stat().st_size / 1e6:.1f} MB) in {(time.perf_counter() - t0) / 60:.1f} min total"
+    )
     log(f"    wrote {write_model_card(meta, figures)}")
     return 0
 
@@ -406,7 +432,9 @@ def _headline(d: dict) -> dict:
     """The figures the model card shows, from an evaluation's metrics."""
     m = d.get("metrics", d)
     r = lambda v: round(float(v), 4) if v is not None else None  # noqa: E731
-    per_class = {c: r(v.get("iou")) for c, v in (m.get("per_class") or {}).items() if c != "background"}
+    per_class = {
+        c: r(v.get("iou")) for c, v in (m.get("per_class") or {}).items() if c != "background"
+    }
     return {
         "road_iou": r(m["road"]["iou"]),
         "road_f1": r(m["road"]["f1"]),

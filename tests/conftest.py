@@ -19,7 +19,9 @@ REAL = Path(os.environ.get("ROADSEG_REAL_DATA", REPO.parent / "shared" / "data" 
 def real_data() -> Path:
     """The real road samples in ../shared/data/real (skip when absent)."""
     if not (REAL / "spacenet_vegas_img0" / "image.tif").exists():
-        pytest.skip(f"real road samples not found at {REAL} (../shared/data/real beside the checkout)")
+        pytest.skip(
+            f"real road samples not found at {REAL} (../shared/data/real beside the checkout)"
+        )
     return REAL
 
 

@@ -56,7 +56,10 @@ def render_preview(
     plt = _pyplot()
     with open_raster(image, gsd=gsd) as src:
         scale = max(src.width, src.height) / max_px
-        out_shape = (max(1, round(src.height / max(scale, 1))), max(1, round(src.width / max(scale, 1))))
+        out_shape = (
+            max(1, round(src.height / max(scale, 1))),
+            max(1, round(src.width / max(scale, 1))),
+        )
         win = src.read(out_shape=out_shape, resampling="average")
         grid = src.grid
         bands = win.data[:3] if win.data.shape[0] >= 3 else np.repeat(win.data[:1], 3, axis=0)

@@ -59,7 +59,9 @@ class Reporter:
 
     """
 
-    def __init__(self, progress: ProgressCallback | None = None, cancel: CancelCallback | None = None) -> None:
+    def __init__(
+        self, progress: ProgressCallback | None = None, cancel: CancelCallback | None = None
+    ) -> None:
         self._progress = progress
         self._cancel = cancel
 
@@ -80,7 +82,9 @@ class Reporter:
 
         def forward(ev: ProgressEvent) -> None:
             if parent._progress is not None:
-                parent._progress(ProgressEvent(f"{stage_prefix}{ev.stage}", ev.done, ev.total, ev.message))
+                parent._progress(
+                    ProgressEvent(f"{stage_prefix}{ev.stage}", ev.done, ev.total, ev.message)
+                )
 
         return Reporter(forward, self._cancel)
 

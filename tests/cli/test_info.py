@@ -52,7 +52,9 @@ def test_info_real_4326_tile_reports_30cm(real_data):
 def test_missing_file_is_one_clear_line(tmp_path):
     r = run("info", str(tmp_path / "nope.tif"))
     assert r.returncode == 1
-    assert r.stderr.strip().splitlines() == [f"Error: raster '{tmp_path / 'nope.tif'}' does not exist; check the path"]
+    assert r.stderr.strip().splitlines() == [
+        f"Error: raster '{tmp_path / 'nope.tif'}' does not exist; check the path"
+    ]
     assert "Traceback" not in r.stderr
 
 

@@ -21,7 +21,9 @@ def _lines(tmp_path, crs="EPSG:32611", **cols):
         shapely.LineString([(500_000, 3_999_984), (500_032, 3_999_984)]),  # horizontal, row 32
         shapely.LineString([(500_008, 4_000_000), (500_008, 3_999_968)]),  # vertical, col 16
     ]
-    gdf = gpd.GeoDataFrame(cols or {"road_class": ["major", "track"]}, geometry=geoms, crs="EPSG:32611")
+    gdf = gpd.GeoDataFrame(
+        cols or {"road_class": ["major", "track"]}, geometry=geoms, crs="EPSG:32611"
+    )
     p = tmp_path / "roads.gpkg"
     gdf.to_crs(crs).to_file(p, driver="GPKG")
     return p
@@ -75,10 +77,15 @@ def test_bad_vector_labels(tiny_utm, tmp_path):
     p = _lines(tmp_path)
     with pytest.raises(LabelError, match="no attribute 'kind'.*road_class"):
         VectorLabels(p, scheme, src.grid, class_field="kind")
-    p2 = _lines(tmp_path / "u" if (tmp_path / "u").mkdir() is None else None, road_class=["major", "motorway"])
+    p2 = _lines(
+        tmp_path / "u" if (tmp_path / "u").mkdir() is None else None,
+        road_class=["major", "motorway"],
+    )
     with pytest.raises(LabelError, match=r"\['motorway'\].*--class-map"):
         VectorLabels(p2, scheme, src.grid)
-    far = gpd.GeoDataFrame({"road_class": ["major"]}, geometry=[shapely.LineString([(0, 0), (1, 1)])], crs=32611)
+    far = gpd.GeoDataFrame(
+        {"road_class": ["major"]}, geometry=[shapely.LineString([(0, 0), (1, 1)])], crs=32611
+    )
     far.to_file(tmp_path / "far.gpkg")
     with pytest.raises(LabelError, match="falls inside the raster"):
         VectorLabels(tmp_path / "far.gpkg", scheme, src.grid)
@@ -121,7 +128,9 @@ def test_mask_labels_values_colours_and_ignore(tmp_path, tiny_utm):
     pc = make_raster(tmp_path / "c.tif", rgb)
     mc = MaskLabels(pc, binary, colors={(110, 193, 228): 1}).rasterize(src.grid)
     assert mc[45].all() and not mc[10].any()
-    soft = make_raster(tmp_path / "s.tif", (np.arange(64, dtype=np.uint8)[None, :, None] * 4).repeat(64, 2))
+    soft = make_raster(
+        tmp_path / "s.tif", (np.arange(64, dtype=np.uint8)[None, :, None] * 4).repeat(64, 2)
+    )
     ms = MaskLabels(soft, binary, threshold=200).rasterize(src.grid)
     assert not ms[49].any() and ms[50].all()
     assert isinstance(open_labels(p, binary, src), MaskLabels)
@@ -151,7 +160,9 @@ def test_spacenet_labels_land_on_the_roads(real_data):
     utm = gdf.to_crs(32611)
     buf = utm.geometry.buffer(utm["road_type"].astype(str).map(widths).to_numpy() / 2)
     shapes = gpd.GeoSeries(buf, crs=32611).to_crs(src.crs)
-    ref = rasterize(((g, 1) for g in shapes), out_shape=src.grid.shape, transform=src.grid.transform)
+    ref = rasterize(
+        ((g, 1) for g in shapes), out_shape=src.grid.shape, transform=src.grid.transform
+    )
     inter = ((ours > 0) & (ref > 0)).sum()
     union = ((ours > 0) | (ref > 0)).sum()
     assert inter / union > 0.97

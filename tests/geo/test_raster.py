@@ -65,7 +65,9 @@ def test_resampled_read_into_other_crs(tiny_utm):
 def test_epsg4326_ground_resolution_and_working_grid(tmp_path):
     # 1e-5 degrees at latitude 36.2: x ≈ 0.898 m, y ≈ 1.113 m
     t = Affine(1e-5, 0, -115.2, 0, -1e-5, 36.2)
-    p = make_raster(tmp_path / "geo.tif", np.zeros((3, 100, 100), np.uint8), crs="EPSG:4326", transform=t)
+    p = make_raster(
+        tmp_path / "geo.tif", np.zeros((3, 100, 100), np.uint8), crs="EPSG:4326", transform=t
+    )
     with open_raster(p) as src:
         gx, gy = src.gsd_m()
         assert gx == pytest.approx(1e-5 * 111_320 * np.cos(np.radians(36.1995)), rel=1e-3)
@@ -96,7 +98,12 @@ def test_nodata_and_alpha_become_invalid(tmp_path):
 
 @pytest.mark.parametrize(
     ("dtype", "values", "expected_high"),
-    [("uint8", [0, 255], 255), ("uint16", [1, 2047], 2047), ("uint16", [0, 60000], 65535), ("int16", [0, 1000], 32767)],
+    [
+        ("uint8", [0, 255], 255),
+        ("uint16", [1, 2047], 2047),
+        ("uint16", [0, 60000], 65535),
+        ("int16", [0, 1000], 32767),
+    ],
 )
 def test_scaling_by_dtype(tmp_path, dtype, values, expected_high):
     arr = np.array(values * 8, dtype=dtype).reshape(1, 4, 4)
@@ -155,7 +162,9 @@ def test_pickle_reopens(tiny_utm):
 
     src = open_raster(tiny_utm)
     clone = pickle.loads(pickle.dumps(src))
-    np.testing.assert_array_equal(clone.read(Window(0, 0, 4, 4)).data, src.read(Window(0, 0, 4, 4)).data)
+    np.testing.assert_array_equal(
+        clone.read(Window(0, 0, 4, 4)).data, src.read(Window(0, 0, 4, 4)).data
+    )
 
 
 def test_real_spacenet_4326_info(real_data):

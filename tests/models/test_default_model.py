@@ -42,8 +42,17 @@ def test_maps_roads_of_an_unseen_synthetic_scene(tmp_path):
     from roadseg.synth import make_scene
 
     scene = make_scene(tmp_path / "scene", size=512, seed=424242, style="suburban", gsd=0.5)
-    r = invoke("predict", scene.image, "--out", tmp_path / "roads.tif",
-               "--vectorize", tmp_path / "roads.gpkg", "--json", "--progress", "none")
+    r = invoke(
+        "predict",
+        scene.image,
+        "--out",
+        tmp_path / "roads.tif",
+        "--vectorize",
+        tmp_path / "roads.gpkg",
+        "--json",
+        "--progress",
+        "none",
+    )
     assert r.exit_code == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["outputs"]["vectors"].endswith("roads.gpkg")

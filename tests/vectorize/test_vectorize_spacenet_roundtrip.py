@@ -56,7 +56,9 @@ def _roundtrip(real: Path, tmp: Path, widths_m: float | None, mask_banner: bool)
     grid = open_raster(tile / "image.tif").grid  # EPSG:4326, 1300 x 1300, ~0.3 m
     scheme = ClassScheme.preset("spacenet")
     if widths_m is not None:
-        scheme = dataclasses.replace(scheme, widths_m=(0.0,) + (widths_m,) * (len(scheme.names) - 1))
+        scheme = dataclasses.replace(
+            scheme, widths_m=(0.0,) + (widths_m,) * (len(scheme.names) - 1)
+        )
     labels = VectorLabels(tile / "roads.geojson", scheme, grid)
     classes = labels.rasterize(grid)
     if mask_banner:

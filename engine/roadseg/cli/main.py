@@ -66,7 +66,12 @@ class LazyGroup(click.Group):
         except MemoryError as exc:
             _fail(ctx, exc, EXIT_INTERNAL, hint="out of memory: lower --batch-size or --tile")
         except Exception as exc:  # noqa: BLE001 - last resort: report, never hide
-            _fail(ctx, exc, EXIT_INTERNAL, hint="this is a bug in roadseg; rerun with -v and report it")
+            _fail(
+                ctx,
+                exc,
+                EXIT_INTERNAL,
+                hint="this is a bug in roadseg; rerun with -v and report it",
+            )
 
 
 def _module_exists(name: str) -> bool:
@@ -96,7 +101,11 @@ def _fail(ctx: click.Context, exc: BaseException, code: int, hint: str = "") -> 
     click.echo(f"Error: {msg}", err=True)
     argv = ctx.meta.get("roadseg.argv", sys.argv[1:])
     if _wants_json(argv):
-        click.echo(json.dumps({"type": "error", "error": type(exc).__name__, "message": msg, "exit_code": code}))
+        click.echo(
+            json.dumps(
+                {"type": "error", "error": type(exc).__name__, "message": msg, "exit_code": code}
+            )
+        )
     ctx.exit(code)
 
 
@@ -111,7 +120,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.obj["verbose"] = verbose
     ctx.obj["quiet"] = quiet
     level = (
-        logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+        logging.WARNING
+        if quiet
+        else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
     )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     _show_roadseg_warnings(quiet)

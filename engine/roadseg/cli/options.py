@@ -89,7 +89,9 @@ class ProgressRenderer:
         filled = int(width * ev.fraction)
         bar = "#" * filled + "-" * (width - filled)
         end = "\n" if ev.total and ev.done >= ev.total else ""
-        sys.stderr.write(f"\r{ev.stage:<12} [{bar}] {ev.done}/{ev.total} {ev.message[:40]:<40}{end}")
+        sys.stderr.write(
+            f"\r{ev.stage:<12} [{bar}] {ev.done}/{ev.total} {ev.message[:40]:<40}{end}"
+        )
         sys.stderr.flush()
 
     def __enter__(self) -> ProgressRenderer:

@@ -73,7 +73,9 @@ def atomic_output(path: str | os.PathLike[str], option: str = "--out") -> Iterat
         raise
     finally:
         # Side files some drivers write (e.g. GeoPackage -wal/-shm, .aux.xml).
-        for extra in (tmp.with_name(tmp.name + s) for s in ("-wal", "-shm", "-journal", ".aux.xml")):
+        for extra in (
+            tmp.with_name(tmp.name + s) for s in ("-wal", "-shm", "-journal", ".aux.xml")
+        ):
             _remove(extra)
 
 

@@ -102,12 +102,20 @@ class ClassScheme:
         try:
             return PRESETS[name]
         except KeyError:
-            raise ConfigError(f"unknown class scheme {name!r}; valid: {', '.join(sorted(PRESETS))}") from None
+            raise ConfigError(
+                f"unknown class scheme {name!r}; valid: {', '.join(sorted(PRESETS))}"
+            ) from None
 
     def with_field(self, field_name: str | None) -> ClassScheme:
         """The same scheme reading another attribute."""
         return ClassScheme(
-            self.names, self.colors, self.widths_m, self.values, field_name, self.width_field, self.ignore_index
+            self.names,
+            self.colors,
+            self.widths_m,
+            self.values,
+            field_name,
+            self.width_field,
+            self.ignore_index,
         )
 
     def with_values(self, values: Mapping[str, int], field_name: str | None = None) -> ClassScheme:

@@ -95,7 +95,9 @@ class Grid:
         return ground_resolution_m(self.crs, self.transform, self.width, self.height)
 
 
-def ground_resolution_m(crs: CRS | None, transform: Affine, width: int, height: int) -> tuple[float, float]:
+def ground_resolution_m(
+    crs: CRS | None, transform: Affine, width: int, height: int
+) -> tuple[float, float]:
     """Pixel size (x, y) in metres at the centre of a grid.
 
     Geographic CRSs (EPSG:4326) are converted with the latitude of the grid

@@ -64,7 +64,9 @@ class VectorLabels:
     ) -> None:
         self.path = Path(path)
         if not self.path.exists():
-            raise InputNotFoundError(f"labels {str(self.path)!r} do not exist; check the --labels path")
+            raise InputNotFoundError(
+                f"labels {str(self.path)!r} do not exist; check the --labels path"
+            )
         field = class_field if class_field is not None else scheme.field
         self.scheme = scheme.with_field(field)
         if raster_grid.crs is None:
@@ -82,7 +84,9 @@ class VectorLabels:
                 "GeoPackage, GeoJSON or Shapefile"
             ) from None
         if gdf.crs is None:
-            raise CRSError(f"labels {str(self.path)!r} have no CRS; set one (e.g. ogr2ogr -a_srs EPSG:4326)")
+            raise CRSError(
+                f"labels {str(self.path)!r} have no CRS; set one (e.g. ogr2ogr -a_srs EPSG:4326)"
+            )
         gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()]
         gdf["class_id"] = self._class_ids(gdf, on_unknown)
         gdf = gdf[gdf["class_id"] > 0]
@@ -131,15 +135,21 @@ class VectorLabels:
             own = g[wf].to_numpy(dtype=float, na_value=np.nan)
             widths = np.where(np.isfinite(own) & (own > 0), own, widths)
         is_area = g.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
-        buffered = shapely.buffer(g.geometry.values, np.where(is_area, 0.0, widths / 2.0), cap_style="flat")
+        buffered = shapely.buffer(
+            g.geometry.values, np.where(is_area, 0.0, widths / 2.0), cap_style="flat"
+        )
         # Flat caps leave notches at joints between consecutive segments of two features:
         # add round-capped joints of the same radius only at the line ends.
         ends = shapely.buffer(
-            shapely.union(shapely.get_point(g.geometry.values, 0), shapely.get_point(g.geometry.values, -1)),
+            shapely.union(
+                shapely.get_point(g.geometry.values, 0), shapely.get_point(g.geometry.values, -1)
+            ),
             np.where(is_area, 0.0, widths / 2.0),
         )
         surfaces = np.where(is_area, g.geometry.values, shapely.union(buffered, ends))
-        out = gpd.GeoDataFrame({"class_id": g["class_id"].to_numpy()}, geometry=surfaces, crs=metric)
+        out = gpd.GeoDataFrame(
+            {"class_id": g["class_id"].to_numpy()}, geometry=surfaces, crs=metric
+        )
         out = out.to_crs(raster_grid.crs)
         # Draw low-priority classes first so major roads win at junctions.
         return out.sort_values("class_id", ascending=False, kind="stable").reset_index(drop=True)
@@ -151,7 +161,9 @@ class VectorLabels:
         if idx.size == 0:
             return out
         shapes = zip(self._geoms[idx], self._classes[idx], strict=True)
-        return rasterize(shapes, out_shape=grid.shape, transform=grid.transform, out=out, dtype=np.uint8)
+        return rasterize(
+            shapes, out_shape=grid.shape, transform=grid.transform, out=out, dtype=np.uint8
+        )
 
 
 class MaskLabels:

@@ -105,7 +105,9 @@ class RasterSource:
             raise RasterReadError(
                 f"{str(self.path)!r} has a rotated geotransform; warp it north-up first (gdalwarp in.tif out.tif)"
             )
-        self.alpha_band = next((i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha), None)
+        self.alpha_band = next(
+            (i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha), None
+        )
         if bands is None:
             bands = [i for i in range(1, ds.count + 1) if i != self.alpha_band]
         bad = [b for b in bands if not 1 <= int(b) <= ds.count]
@@ -122,7 +124,10 @@ class RasterSource:
     # ------------------------------------------------------------------ metadata
     def _nbits(self) -> int | None:
         ds = self._ds
-        for ns_tags in (ds.tags(ns="IMAGE_STRUCTURE"), ds.tags(self.bands[0], ns="IMAGE_STRUCTURE")):
+        for ns_tags in (
+            ds.tags(ns="IMAGE_STRUCTURE"),
+            ds.tags(self.bands[0], ns="IMAGE_STRUCTURE"),
+        ):
             if "NBITS" in ns_tags:
                 return int(ns_tags["NBITS"])
         if self.dtype == "uint16":
@@ -228,12 +233,18 @@ class RasterSource:
         if window is None:
             window = Window(0, 0, self.width, self.height)
         grid = self.grid.window_grid(
-            Window(window.col_off, window.row_off, int(round(window.width)), int(round(window.height)))
+            Window(
+                window.col_off, window.row_off, int(round(window.width)), int(round(window.height))
+            )
         )
         if out_shape is not None:
             fx = window.width / out_shape[1]
             fy = window.height / out_shape[0]
-            t = self.grid.transform @ Affine.translation(window.col_off, window.row_off) @ Affine.scale(fx, fy)
+            t = (
+                self.grid.transform
+                @ Affine.translation(window.col_off, window.row_off)
+                @ Affine.scale(fx, fy)
+            )
             pm = grid.pixel_m * fx if grid.pixel_m is not None else None
             grid = Grid(self.grid.crs, t, out_shape[1], out_shape[0], pm)
         return self.read_grid(grid, resampling)
@@ -245,7 +256,9 @@ class RasterSource:
         data[:, ~mask] = 0.0
         return RasterWindow(data, mask, grid)
 
-    def read_raw(self, grid: Grid, resampling: ResamplingName = "nearest") -> tuple[np.ndarray, np.ndarray]:
+    def read_raw(
+        self, grid: Grid, resampling: ResamplingName = "nearest"
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Read raw band values (the file's dtype) into ``grid``; return (data, valid)."""
         rs = Resampling[resampling]
         if grid.crs is None or self.grid.crs is None or grid.crs == self.grid.crs:
@@ -285,14 +298,18 @@ class RasterSource:
             raw[:, tr0:tr1, tc0:tc1] = self._ds.read(
                 self.bands, window=src_win, out_shape=(len(self.bands), *shape), resampling=rs
             )
-            m = self._ds.dataset_mask(window=src_win, out_shape=shape, resampling=Resampling.nearest)
+            m = self._ds.dataset_mask(
+                window=src_win, out_shape=shape, resampling=Resampling.nearest
+            )
         except RasterioIOError as exc:
             raise RasterReadError(f"cannot read {str(self.path)!r}: {_first_line(exc)}") from None
         mask[tr0:tr1, tc0:tc1] = m > 0
         if self.nodata is not None and self.alpha_band is None:
             # dataset_mask covers nodata; also catch resampled edge values.
             sub = raw[:, tr0:tr1, tc0:tc1]
-            mask[tr0:tr1, tc0:tc1] &= ~np.all(sub == np.asarray(self.nodata, dtype=sub.dtype), axis=0)
+            mask[tr0:tr1, tc0:tc1] &= ~np.all(
+                sub == np.asarray(self.nodata, dtype=sub.dtype), axis=0
+            )
         return raw, mask
 
     def _read_warped(self, grid: Grid, rs: Resampling) -> tuple[np.ndarray, np.ndarray]:

@@ -88,7 +88,9 @@ class GeoTiffWriter:
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
                 self._ds = rasterio.open(self._tmp, "w", **profile)
         except (RasterioIOError, OSError) as exc:
-            raise OutputError(f"cannot write {str(self.path)!r}: {exc}; choose a writable location") from None
+            raise OutputError(
+                f"cannot write {str(self.path)!r}: {exc}; choose a writable location"
+            ) from None
         if colormap:
             self._ds.write_colormap(1, colormap)
         if descriptions:
@@ -123,7 +125,13 @@ class GeoTiffWriter:
 
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                    rio_copy(src, cog_tmp, driver="COG", compress="DEFLATE", overview_resampling="nearest")
+                    rio_copy(
+                        src,
+                        cog_tmp,
+                        driver="COG",
+                        compress="DEFLATE",
+                        overview_resampling="nearest",
+                    )
             except BaseException:
                 _remove(cog_tmp)
                 raise

@@ -91,7 +91,11 @@ class RoadNet(nn.Module):
             kwargs["decoder_channels"] = (256, 128, 64, 32, 16)
         try:
             self.net = getattr(smp, cls_name)(
-                encoder_name=encoder, encoder_weights=None, in_channels=in_channels, classes=out, **kwargs
+                encoder_name=encoder,
+                encoder_weights=None,
+                in_channels=in_channels,
+                classes=out,
+                **kwargs,
             )
         except (KeyError, ValueError, RuntimeError) as exc:
             raise ConfigError(f"cannot build {cls_name} with encoder {encoder!r}: {exc}") from None

@@ -126,10 +126,20 @@ class ModelMeta:
 
 def build_model(meta: ModelMeta) -> RoadNet:
     """Build the (untrained) network a :class:`ModelMeta` describes."""
-    return RoadNet(meta.arch, meta.encoder, meta.in_channels, meta.num_classes, meta.binary, meta.mean, meta.std)
+    return RoadNet(
+        meta.arch,
+        meta.encoder,
+        meta.in_channels,
+        meta.num_classes,
+        meta.binary,
+        meta.mean,
+        meta.std,
+    )
 
 
-def save_model(path: str | os.PathLike[str], model: RoadNet, meta: ModelMeta, half: bool = False) -> Path:
+def save_model(
+    path: str | os.PathLike[str], model: RoadNet, meta: ModelMeta, half: bool = False
+) -> Path:
     """Write a model file atomically (safetensors + metadata). ``half`` stores fp16 weights."""
     from safetensors.torch import save_file
 
@@ -200,7 +210,9 @@ def read_meta(name_or_path: str | os.PathLike[str]) -> ModelMeta:
         raise ModelFileError(f"{str(p)!r} has invalid roadseg metadata ({exc})") from None
 
 
-def load_model(name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[RoadNet, ModelMeta]:
+def load_model(
+    name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> tuple[RoadNet, ModelMeta]:
     """Load a model file (or embedded model name) → (network in eval mode, metadata)."""
     from safetensors.torch import load_file
 
