@@ -130,6 +130,7 @@ def _run(
         seed,
         gsd_default=src_meta.gsd_m if src_meta else None,
         reporter=rep.sub(""),
+        cache_dir=run_dir / "sources",
     )
     setup = build_network(cfg, dm, src_net, src_meta)
     meta = setup.meta
