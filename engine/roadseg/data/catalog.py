@@ -111,8 +111,7 @@ def _scheme_from_names(
                 mapping[code] = 1 if preset.binary else ANY_ROAD
             else:
                 raise ConfigError(
-                    f"mask class {name!r} is not one of {', '.join(preset.names)} "
-                    f"(or road, ignore)"
+                    f"mask class {name!r} is not one of {', '.join(preset.names)} (or road, ignore)"
                 )
         return preset, mapping
     names: list[str] = ["background"]

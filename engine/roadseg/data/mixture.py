@@ -53,7 +53,9 @@ class SourceMixture:
         tile: int,
     ) -> None:
         if not (len(plans) == len(offsets) == len(weights) == len(jitter)) or not plans:
-            raise ConfigError("a source mixture needs one plan, offset, weight and jitter per source")
+            raise ConfigError(
+                "a source mixture needs one plan, offset, weight and jitter per source"
+            )
         w = np.asarray(weights, dtype=np.float64)
         if not np.all(w > 0):
             raise ConfigError(f"source weights must be positive, got {list(weights)}")

@@ -97,7 +97,11 @@ def source_pairs(
         layout, found = find_pairs(src.dataset or "")
         root = Path(src.dataset or "")
         for p in found:
-            rel = p.image.relative_to(root).as_posix() if p.image.is_relative_to(root) else p.image.name
+            rel = (
+                p.image.relative_to(root).as_posix()
+                if p.image.is_relative_to(root)
+                else p.image.name
+            )
             held = any(fnmatch.fnmatch(rel, pat) for pat in src.val_match)
             pairs.append(PairRef(p.image, p.mask, "val" if held else role))
         if src.val_match and not any(p.role == "val" for p in pairs):
@@ -105,12 +109,16 @@ def source_pairs(
                 f"source {src.name!r}: val_match {list(src.val_match)} matches no image under "
                 f"{str(root)!r}; patterns match paths relative to the dataset, e.g. 'Tile 5/*'"
             )
-    pairs += [PairRef(Path(i), Path(m), "val") for i, m in zip(src.val_image, src.val_labels, strict=True)]
+    pairs += [
+        PairRef(Path(i), Path(m), "val") for i, m in zip(src.val_image, src.val_labels, strict=True)
+    ]
     if src.val_dataset:
         _, found = find_pairs(src.val_dataset)
         pairs += [PairRef(p.image, p.mask, "val") for p in found]
     if not any(p.role != "val" for p in pairs):
-        raise DataError(f"source {src.name!r}: every pair is held out for validation; keep some to train on")
+        raise DataError(
+            f"source {src.name!r}: every pair is held out for validation; keep some to train on"
+        )
     return pairs, layout
 
 
@@ -121,7 +129,9 @@ def _synthetic_pairs(
     from roadseg.synth import make_scene
 
     if cache_dir is None:
-        raise DataError(f"source {src.name!r} makes synthetic scenes and needs a run folder to keep them in")
+        raise DataError(
+            f"source {src.name!r} makes synthetic scenes and needs a run folder to keep them in"
+        )
     out = []
     for i in range(src.synthetic + src.synthetic_val):
         is_val = i >= src.synthetic
@@ -187,7 +197,9 @@ def open_source(
     for i, p in enumerate(pairs):
         if report:
             report(i, len(pairs), f"{src.name}: opening {p.image.name}")
-        raster, labels = open_pair(p.image, p.labels, scheme, mask, bands, src.image_gsd, src.class_field)
+        raster, labels = open_pair(
+            p.image, p.labels, scheme, mask, bands, src.image_gsd, src.class_field
+        )
         lab: Any = labels if lut is None else MappedLabels(labels, lut)
         scenes.append(Scene(raster, lab, gsd_m, _scene_name(p.image)))
     vf = src.val_fraction if src.val_fraction is not None else val_fraction
@@ -196,7 +208,9 @@ def open_source(
         split_scene(s.width, s.height, tile, p.role, vf, pattern, scene_offset + i, seed, block)  # type: ignore[arg-type]
         for i, (s, p) in enumerate(zip(scenes, pairs, strict=True))
     ]
-    points = [s.road_points(tile / 4, 200_000, seed + scene_offset + i) for i, s in enumerate(scenes)]
+    points = [
+        s.road_points(tile / 4, 200_000, seed + scene_offset + i) for i, s in enumerate(scenes)
+    ]
     bias = src.road_bias if src.road_bias is not None else road_bias
     plan = WindowPlan(blocks, points, tile, bias)
     if plan.num_train_blocks == 0:
@@ -214,4 +228,3 @@ def _scene_name(path: Path) -> str:
     if path.parent.name.lower() in ("images", "image", "imgs", "sat") and path.parent.parent.name:
         return f"{path.parent.parent.name}/{path.name}"
     return path.name
-

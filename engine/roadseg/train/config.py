@@ -99,7 +99,11 @@ class DataConfig:
             from roadseg.data.sources import parse_sources
 
             parse_sources(self.sources)
-            flat = [k for k in ("image", "labels", "dataset", "val_image", "val_dataset") if getattr(self, k)]
+            flat = [
+                k
+                for k in ("image", "labels", "dataset", "val_image", "val_dataset")
+                if getattr(self, k)
+            ]
             if flat:
                 raise ConfigError(
                     f"data.sources is given, so data.{flat[0]} must be empty: put every "

@@ -197,7 +197,9 @@ class RoadDataModule(L.LightningDataModule):
             offset += len(o.scenes)
         self.scenes = [sc for o in self.sources for sc in o.scenes]
         self.scene_source = [k for k, o in enumerate(self.sources) for _ in o.scenes]
-        rep.update("data", len(self.scenes), len(self.scenes), f"{len(self.scenes)} image(s) opened")
+        rep.update(
+            "data", len(self.scenes), len(self.scenes), f"{len(self.scenes)} image(s) opened"
+        )
         counts = {len(sc.raster.bands) for sc in self.scenes}
         if len(counts) > 1:
             raise DataError(
@@ -220,7 +222,9 @@ class RoadDataModule(L.LightningDataModule):
             self.tile,
         )
         self.val_refs = [
-            (off + s, x, y) for o, off in zip(self.sources, offsets, strict=True) for s, x, y in o.val_refs
+            (off + s, x, y)
+            for o, off in zip(self.sources, offsets, strict=True)
+            for s, x, y in o.val_refs
         ]
         if not self.val_refs:
             raise DataError(
@@ -234,7 +238,11 @@ class RoadDataModule(L.LightningDataModule):
             val_roads += n
             if n == 0 and o.val_refs:
                 names = sorted({o.scenes[s].name for s, _, _ in o.val_refs})
-                where = f"source {o.name!r} ({', '.join(names[:5])})" if self.multi_source else ", ".join(names)
+                where = (
+                    f"source {o.name!r} ({', '.join(names[:5])})"
+                    if self.multi_source
+                    else ", ".join(names)
+                )
                 warn(
                     f"the labels have no road inside the validation area of {where}: "
                     "validation metrics will say nothing about roads; change --val-fraction or "
@@ -262,7 +270,9 @@ class RoadDataModule(L.LightningDataModule):
             aug_in_workers,
             scene_source=self.scene_source,
         )
-        self.val_set = ValWindows(self.scenes, self.val_refs, self.tile, scene_source=self.scene_source)
+        self.val_set = ValWindows(
+            self.scenes, self.val_refs, self.tile, scene_source=self.scene_source
+        )
         self.train_sampler = WindowSampler(cfg.samples_per_epoch)
         self.workers = (
             cfg.workers if cfg.workers is not None else min(4, max(0, (os.cpu_count() or 1) - 1))
