@@ -285,6 +285,8 @@ def road_metrics(hist: Any, source_names: Sequence[str]) -> dict[str, float]:
 
     out = {"road_threshold": float(t), "road_iou": mean(ious), "road_iou_t50": mean(at50)}
     if len(source_names) > 1:
-        for name, v in zip(source_names, ious, strict=False):
-            out[f"road_iou_{name}"] = float(v)
+        seen = h.sum(axis=(1, 2)) > 0  # sources without validation windows get no metric
+        for name, v, ok in zip(source_names, ious, seen, strict=False):
+            if ok:
+                out[f"road_iou_{name}"] = float(v)
     return out
