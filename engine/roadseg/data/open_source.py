@@ -84,11 +84,17 @@ class OpenedSource:
 
 
 def source_pairs(
-    src: SourceConfig, cache_dir: Path | None, report: Callable[[str], None] | None = None
+    src: SourceConfig,
+    cache_dir: Path | None,
+    report: Callable[[str], None] | None = None,
+    held_out_only: bool = False,
 ) -> tuple[list[PairRef], str]:
-    """The (image, labels, role) pairs of a source, and how they were found."""
+    """The (image, labels, role) pairs of a source, and how they were found.
+
+    ``held_out_only`` lists only the validation pairs (no training scene is made).
+    """
     if src.kind == "synthetic":
-        return _synthetic_pairs(src, cache_dir, report), "synthetic"
+        return _synthetic_pairs(src, cache_dir, report, held_out_only), "synthetic"
     role = "train" if src.has_own_validation else "split"
     pairs: list[PairRef] = []
     layout = "rasters"
@@ -115,6 +121,8 @@ def source_pairs(
     if src.val_dataset:
         _, found = find_pairs(src.val_dataset)
         pairs += [PairRef(p.image, p.mask, "val") for p in found]
+    if held_out_only:
+        return [p for p in pairs if p.role == "val"], layout
     if not any(p.role != "val" for p in pairs):
         raise DataError(
             f"source {src.name!r}: every pair is held out for validation; keep some to train on"
@@ -123,7 +131,10 @@ def source_pairs(
 
 
 def _synthetic_pairs(
-    src: SourceConfig, cache_dir: Path | None, report: Callable[[str], None] | None
+    src: SourceConfig,
+    cache_dir: Path | None,
+    report: Callable[[str], None] | None,
+    held_out_only: bool = False,
 ) -> list[PairRef]:
     """Make (once) and list the synthetic scenes of a source."""
     from roadseg.synth import make_scene
@@ -135,6 +146,8 @@ def _synthetic_pairs(
     out = []
     for i in range(src.synthetic + src.synthetic_val):
         is_val = i >= src.synthetic
+        if held_out_only and not is_val:
+            continue
         seed = src.synthetic_seed + (100_000 if is_val else 0) + i
         style = src.synthetic_styles[i % len(src.synthetic_styles)]
         gsd = src.synthetic_gsd[i % len(src.synthetic_gsd)]
