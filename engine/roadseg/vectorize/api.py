@@ -24,7 +24,15 @@ from roadseg.vectorize.output import (
     polygon_frames,
     write_graphml,
 )
-from roadseg.vectorize.params import Resolved, VectorizeParams
+from roadseg.vectorize.params import (
+    DEFAULT_LOOP_AREA_M2,
+    DEFAULT_LOOP_EXTENT_M,
+    DEFAULT_LOOP_WIDTH_M,
+    DEFAULT_STUB_M,
+    Resolved,
+    VectorizeParams,
+    cleaning_params,
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,13 @@ def vectorize(
     gsd: float | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelCallback | None = None,
+    cleaning: bool = True,
+    loop_area_m2: float = DEFAULT_LOOP_AREA_M2,
+    loop_width_m: float = DEFAULT_LOOP_WIDTH_M,
+    loop_extent_m: float = DEFAULT_LOOP_EXTENT_M,
+    carriageways: str = "keep",
+    carriageway_gap_m: float | None = None,
+    stub_m: float = DEFAULT_STUB_M,
 ) -> VectorizeResult:
     """Vectorise a class raster into road polygons per class and a centreline network.
 
@@ -137,6 +152,13 @@ def vectorize(
         gsd: Pixel size in metres for rasters without georeferencing.
         progress: Progress callback.
         cancel: Cancel callback (checked between blocks).
+        cleaning: Run the network cleaning steps below (False: none of them).
+        loop_area_m2: Loops enclosing less than this are collapsed (0: off).
+        loop_width_m: Enclosed holes narrower than this are filled (0: off)...
+        loop_extent_m: ...when no longer than this.
+        carriageways: ``merge`` divided roads into one centreline, or ``keep`` both sides.
+        carriageway_gap_m: Widest median merged (default: the widest class width).
+        stub_m: Dead ends shorter than this on the raster's edge or at nodata are cut.
 
     Returns:
         Paths written and figures (see :class:`VectorizeResult`).
@@ -153,6 +175,15 @@ def vectorize(
         bridge_angle_deg=bridge_angle_deg,
         block_size=block_size,
         margin_px=margin_px,
+        **cleaning_params(
+            cleaning,
+            loop_area_m2=loop_area_m2,
+            loop_width_m=loop_width_m,
+            loop_extent_m=loop_extent_m,
+            carriageways=carriageways,
+            carriageway_gap_m=carriageway_gap_m,
+            stub_m=stub_m,
+        ),
     )
     check_output(out_gpkg, "--out")
     if graphml is not None:
