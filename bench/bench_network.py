@@ -39,7 +39,6 @@ import geopandas as gpd
 import numpy as np
 import rasterio
 import shapely
-
 from roadseg.evaluate.apls_cosmiq import apls_cosmiq
 from roadseg.evaluate.cosmiq_graph import build_road_graph, line_parts
 from roadseg.evaluate.network_stats import network_stats

@@ -120,6 +120,4 @@ def cli(
         )
     if m.get("topo"):
         t = m["topo"]
-        click.echo(
-            f"  TOPO         F1 {f(t['f1'])} (P {f(t['precision'])}  R {f(t['recall'])})"
-        )
+        click.echo(f"  TOPO         F1 {f(t['f1'])} (P {f(t['precision'])}  R {f(t['recall'])})")

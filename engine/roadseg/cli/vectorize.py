@@ -22,7 +22,14 @@ from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progre
     "--graphml",
     type=click.Path(path_type=Path),
     default=None,
-    help="Also write the centreline network as GraphML.",
+    help="Also write the network as GraphML: an osmnx-compatible directed multigraph "
+    "(length in metres, highway, width, geometry).",
+)
+@click.option(
+    "--edges",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the directed edge list with the same attributes (.gpkg or .geojson).",
 )
 @click.option(
     "--simplify",
@@ -124,6 +131,7 @@ def cli(
     class_raster: Path,
     out: Path,
     graphml: Path | None,
+    edges: Path | None,
     simplify_m: float | None,
     min_area_m2: float | None,
     prune_m: float | None,
@@ -148,6 +156,7 @@ def cli(
             class_raster,
             out,
             graphml=graphml,
+            edges=edges,
             simplify_m=simplify_m,
             min_area_m2=min_area_m2,
             prune_m=prune_m,
@@ -177,8 +186,5 @@ def cli(
             f"{c.centerline_km:.3f} km of centreline"
         )
     c = res.cleanup
-    click.echo(
-        "  cleaning     "
-        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items())
-    )
+    click.echo("  cleaning     " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items()))
     click.echo(f"  {res.megapixels:.2f} MP in {res.timings.get('total', 0):.2f} s")

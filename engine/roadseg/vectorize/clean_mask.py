@@ -36,6 +36,7 @@ def merge_carriageways(
     >>> out, n = merge_carriageways(m, 6)
     >>> bool(out[9, 20]), n
     (True, 1)
+
     """
     r = int(round(gap_px / 2.0))
     if r < 1 or not mask.any():
@@ -74,6 +75,7 @@ def collapse_loops(
     (True, 1)
     >>> collapse_loops(m, None, area_px=100, width_px=3, extent_px=60)[1]
     0
+
     """
     if area_px <= 0 and width_px <= 0:
         return mask, 0

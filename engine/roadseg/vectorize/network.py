@@ -287,8 +287,11 @@ class RoadNetwork:
         loop_area_m2: float = 0.0,
         stub_m: float = 0.0,
     ) -> dict[str, int]:
-        """Run the whole clean-up: dissolve, prune, drop specks, bridge, collapse small
-        loops, drop edge stubs, simplify (see :mod:`roadseg.vectorize.clean_graph`)."""
+        """Run the whole clean-up (steps with 0 are off).
+
+        Dissolve, prune, drop specks, bridge, collapse small loops, drop edge stubs,
+        simplify (see :mod:`roadseg.vectorize.clean_graph`).
+        """
         from roadseg.vectorize.clean_graph import collapse_small_loops, drop_edge_stubs
 
         self.dissolve()
