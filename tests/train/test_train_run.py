@@ -245,3 +245,27 @@ def test_dubai_folder_with_colour_map(real_data, tmp_path):
     )
     assert meta.training["layout"] == "images+masks" and len(meta.training["images"]) > 30
     assert np.isfinite(js["metrics"]["miou"])
+
+
+def test_model_file_holds_the_best_checkpoint_written_once(straight, monkeypatch, tmp_path, scene):
+    out, js = straight
+    from safetensors.torch import load_file
+
+    from roadseg.train.callbacks import ExportBest
+
+    model = load_file(str(out / "model.safetensors"))
+    # A resumed run that never improves takes the best weights from best.ckpt: the same ones.
+    exp = ExportBest("val_miou", "max")
+    exp.load_state_dict({"best": 0.1, "best_epoch": 0, "metrics": {}})
+    best = exp.best_weights(out / "checkpoints" / "best.ckpt")
+    assert best is not None and best.keys() == model.keys()
+    assert all(torch.equal(best[k], model[k]) for k in model)
+    # One write of the model file per run, at its end (2 epochs, 2 validations).
+    import roadseg.train.runner as runner
+
+    calls = []
+    real = runner.save_model
+    monkeypatch.setattr(runner, "save_model", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    tif, gpkg = scene
+    train(image=[str(tif)], labels=[str(gpkg)], out=str(tmp_path / "once"), epochs=2, **FAST)
+    assert calls == [tmp_path / "once" / "model.safetensors"]

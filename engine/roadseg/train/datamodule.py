@@ -9,7 +9,6 @@ files.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from roadseg.data.layouts import find_pairs
 from roadseg.data.plan import WindowPlan, split_scene
 from roadseg.data.sampler import ShardSampler, WindowSampler, key_rng, worker_init
 from roadseg.data.scene import Scene
+from roadseg.device import dataloader_workers
 from roadseg.errors import ConfigError, DataError, warn
 from roadseg.geo.classes import ClassScheme
 from roadseg.geo.normalize import Scaling
@@ -253,9 +253,7 @@ class RoadDataModule(L.LightningDataModule):
         )
         self.val_set = ValWindows(self.scenes, self.val_refs, self.tile)
         self.train_sampler = WindowSampler(cfg.samples_per_epoch)
-        self.workers = (
-            cfg.workers if cfg.workers is not None else min(4, max(0, (os.cpu_count() or 1) - 1))
-        )
+        self.workers = dataloader_workers(cfg.workers)
 
     @property
     def class_scheme(self) -> ClassScheme:
