@@ -249,9 +249,8 @@ def test_dubai_folder_with_colour_map(real_data, tmp_path):
 
 def test_model_file_holds_the_best_checkpoint_written_once(straight, monkeypatch, tmp_path, scene):
     out, js = straight
-    from safetensors.torch import load_file
-
     from roadseg.train.callbacks import ExportBest
+    from safetensors.torch import load_file
 
     model = load_file(str(out / "model.safetensors"))
     # A resumed run that never improves takes the best weights from best.ckpt: the same ones.
