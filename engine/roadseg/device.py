@@ -93,24 +93,37 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "mps":
         if not _mps_available():
             raise ConfigError(
-                "--device mps: Apple MPS is not available here; use --device auto or cpu"
+                "`device` mps: Apple MPS is not available here",
+                param="device",
+                value=name,
+                hint="use `device` auto or cpu",
             )
         return torch.device("mps")
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
             raise ConfigError(
-                f"--device {name}: CUDA is not available (no GPU or a CPU-only torch); "
-                "use --device auto or cpu"
+                f"`device` {name}: CUDA is not available (no GPU or a CPU-only torch)",
+                param="device",
+                value=name,
+                hint="use `device` auto or cpu",
             )
         idx = name.partition(":")[2]
         if idx:
             if not idx.isdigit() or int(idx) >= torch.cuda.device_count():
                 raise ConfigError(
-                    f"--device {name}: no such GPU; valid: "
-                    + ", ".join(f"cuda:{i}" for i in range(torch.cuda.device_count()))
+                    f"`device` {name}: no such GPU",
+                    param="device",
+                    value=name,
+                    hint="valid: "
+                    + ", ".join(f"cuda:{i}" for i in range(torch.cuda.device_count())),
                 )
         return torch.device(name)
-    raise ConfigError(f"--device {name!r} is not a device; valid: auto, cpu, cuda, cuda:N, mps")
+    raise ConfigError(
+        f"`device` {name!r} is not a device",
+        param="device",
+        value=name,
+        hint="valid: auto, cpu, cuda, cuda:N, mps",
+    )
 
 
 def _mps_available() -> bool:
@@ -174,7 +187,12 @@ def resolve_policy(device: str = "auto", precision: str = "auto") -> ComputePoli
     """
     precision = (precision or "auto").lower()
     if precision not in PRECISIONS:
-        raise ConfigError(f"--precision {precision!r} is not valid; valid: {', '.join(PRECISIONS)}")
+        raise ConfigError(
+            f"`precision` {precision!r} is not valid",
+            param="precision",
+            value=precision,
+            hint=f"valid: {', '.join(PRECISIONS)}",
+        )
     dev = resolve_device(device)
     if dev.type == "cuda":
         if precision == "auto":
@@ -200,7 +218,12 @@ def torch_threads(n: int | None) -> Iterator[None]:
         yield
         return
     if n < 1:
-        raise ConfigError(f"--threads {n}: give a positive number of threads")
+        raise ConfigError(
+            f"`threads` {n} is not a number of threads",
+            param="threads",
+            value=n,
+            hint="give a positive number",
+        )
     old = torch.get_num_threads()
     torch.set_num_threads(int(n))
     try:

@@ -92,7 +92,7 @@ def render_preview(
     ax.set_axis_off()
     if title:
         fig.text(0.01, 1 - 0.3 / (h / 100 + 0.4), title, fontsize=11, va="center")
-    with atomic_output(out_png, "--preview") as tmp:
+    with atomic_output(out_png) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return Path(out_png)

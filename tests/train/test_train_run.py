@@ -135,7 +135,7 @@ def _interrupted(scene, run, stop_when, **kw):
     """Train 2 epochs, cancelled as soon as ``stop_when(events)`` holds (like a kill)."""
     tif, gpkg = scene
     events = []
-    with pytest.raises(CancelledError, match="--resume"):
+    with pytest.raises(CancelledError, match="continue it with resume") as info:
         train(
             image=[str(tif)],
             labels=[str(gpkg)],
@@ -145,6 +145,7 @@ def _interrupted(scene, run, stop_when, **kw):
             cancel=lambda: stop_when(events),
             **{**FAST, **kw},
         )
+    assert info.value.param == "resume" and info.value.value == str(run)
 
 
 def test_resume_at_epoch_boundary_is_exact(straight, scene, tmp_path):

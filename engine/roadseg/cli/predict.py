@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from roadseg.cli.errors import render
 from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progress_option
 
 
@@ -209,9 +210,9 @@ def cli(
             cancel=cancel,
         )
     for w in result.warnings:
-        click.echo(f"Warning: {w}", err=True)
+        click.echo(f"Warning: {render(w)}", err=True)
     if as_json:
-        emit_json(result.as_dict())
+        emit_json({**result.as_dict(), "warnings": [render(w) for w in result.warnings]})
         return
     d = result.as_dict()
     m = d["metrics"]

@@ -16,7 +16,7 @@ import shapely
 import shapely.geometry
 from rasterio.features import shapes
 
-from roadseg.errors import ConfigError, DataError
+from roadseg.errors import ConfigError, DataError, about
 from roadseg.evaluate.apls import APLSResult, apls
 from roadseg.evaluate.confusion import (
     PixelScores,
@@ -64,7 +64,7 @@ class EvaluationResult:
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-able form (the CLI's ``--json`` object)."""
+        """JSON-able form (the CLI's JSON object)."""
         return clean_json(
             {
                 "outputs": [str(p) for p in self.files.values()],
@@ -118,22 +118,30 @@ def evaluate(
     """
     t_start = time.perf_counter()
     if not math.isfinite(buffer_m) or buffer_m < 0:
-        raise ConfigError(f"--buffer must be a number ≥ 0 metres, got {buffer_m}")
+        raise ConfigError(
+            f"`buffer_m` must be a number ≥ 0 metres, got {buffer_m}",
+            param="buffer_m",
+            value=buffer_m,
+        )
     reporter = Reporter(progress, cancel)
     pred_path = Path(prediction)
     out = Path(out_dir) if out_dir is not None else pred_path.parent / f"{pred_path.stem}_eval"
     timings: dict[str, float] = {}
-    with open_class_raster(pred_path, option="PREDICTION", gsd=gsd) as pred:
-        tru = open_truth(truth, pred, class_field=class_field, scheme=scheme)
-        check_output(out / "metrics.json", "--out-dir")
+    with open_class_raster(pred_path, param="prediction", gsd=gsd) as pred:
+        with about("truth"):
+            tru = open_truth(truth, pred, class_field=class_field, scheme=scheme)
+        with about("out_dir"):
+            check_output(out / "metrics.json")
         t0 = time.perf_counter()
         cm, rel, nodata = _pixel_pass(pred, tru, buffer_m, block_size, reporter)
         timings["pixels"] = time.perf_counter() - t0
         if cm.sum() == 0:
             raise DataError(
-                f"PREDICTION {str(pred_path)!r} and --truth {str(tru.path)!r} share no valid "
-                "pixel; "
-                "give labels for the same area"
+                f"`prediction` {str(pred_path)!r} and `truth` {str(tru.path)!r} share no valid "
+                "pixel",
+                param="truth",
+                value=str(tru.path),
+                hint="give labels for the same area",
             )
         t0 = time.perf_counter()
         graphs, ap = (
@@ -149,7 +157,8 @@ def evaluate(
         pred_path, tru, cm, pix, road, rel, buffer_m, graphs, ap, apls_interval_m, apls_snap_m
     )
     reporter.update("report", 0, 1, str(out))
-    files = write_report(out, metrics, cm, names)
+    with about("out_dir"):
+        files = write_report(out, metrics, cm, names)
     reporter.update("report", 1, 1, str(out))
     timings["total"] = time.perf_counter() - t_start
     timings = {k: round(v, 3) for k, v in timings.items()}

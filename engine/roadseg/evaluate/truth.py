@@ -2,7 +2,7 @@
 
 Per-class metrics need the truth in the prediction's classes. Vector labels
 are rasterised with a class scheme whose names match the prediction's (a preset
-chosen by ``--scheme`` or found from the label attributes); a class raster with
+chosen by ``scheme`` or found from the label attributes); a class raster with
 the same ``ROADSEG_CLASSES`` is used as is. Otherwise both sides are compared as
 road / not road (``mode == "binary"``).
 """
@@ -75,7 +75,9 @@ def open_truth(
     """Open the truth for a prediction raster (see the module docstring)."""
     p = Path(path)
     if not p.exists():
-        raise InputNotFoundError(f"--truth {str(p)!r} does not exist; check the path")
+        raise InputNotFoundError(
+            f"`truth` {str(p)!r} does not exist", param="truth", value=str(p), hint="check the path"
+        )
     if p.suffix.lower() in RASTER_SUFFIXES:
         return _raster_truth(p, pred)
     return _vector_truth(p, pred, class_field, scheme)
@@ -89,7 +91,10 @@ def _raster_truth(p: Path, pred: ClassRaster) -> Truth:
             names = json.loads(tag) if tag else []
     except (rasterio.errors.RasterioIOError, ValueError):
         raise LabelError(
-            f"--truth {str(p)!r} is not a raster GDAL can read; give a class raster or a mask"
+            f"`truth` {str(p)!r} is not a raster GDAL can read",
+            param="truth",
+            value=str(p),
+            hint="give a class raster or a mask",
         ) from None
     pc = pred.classes
     if pc.num_classes > 2 and tuple(names) == pc.names:
@@ -125,13 +130,17 @@ def _vector_truth(p: Path, pred: ClassRaster, class_field: str | None, scheme: s
             columns = list(pyogrio.read_info(p)["fields"])
     except Exception:  # noqa: BLE001 - pyogrio raises several types
         raise LabelError(
-            f"--truth {str(p)!r} is neither a raster nor a vector file GDAL can read; give a "
-            "GeoPackage/GeoJSON/Shapefile of roads or a class raster"
+            f"`truth` {str(p)!r} is neither a raster nor a vector file GDAL can read",
+            param="truth",
+            value=str(p),
+            hint="give a GeoPackage/GeoJSON/Shapefile of roads or a class raster",
         ) from None
     if class_field is not None and class_field not in columns:
         raise LabelError(
-            f"--truth {str(p)!r} has no attribute {class_field!r}; give --class-field, one of: "
-            f"{', '.join(columns) or '(none)'}"
+            f"`truth` {str(p)!r} has no attribute {class_field!r}",
+            param="class_field",
+            value=class_field,
+            hint=f"give `class_field`, one of: {', '.join(columns) or '(none)'}",
         )
     chosen = _choose_scheme(columns, class_field, scheme)
     pc = pred.classes

@@ -151,14 +151,22 @@ def parse_class_map(text: str, scheme: ClassScheme) -> dict[str, int]:
     out: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         if "=" not in part:
-            raise ConfigError(f"--class-map entry {part!r} must be VALUE=CLASS, e.g. 5=minor")
+            raise ConfigError(
+                f"`class_map` entry {part!r} must be VALUE=CLASS, e.g. 5=minor",
+                param="class_map",
+                value=text,
+            )
         raw, cls_ = (s.strip() for s in part.split("=", 1))
         if cls_.isdigit():
             idx = int(cls_)
         elif cls_.lower() in [n.lower() for n in scheme.names]:
             idx = [n.lower() for n in scheme.names].index(cls_.lower())
         else:
-            raise ConfigError(f"--class-map class {cls_!r} is not one of {', '.join(scheme.names)}")
+            raise ConfigError(
+                f"`class_map` class {cls_!r} is not one of {', '.join(scheme.names)}",
+                param="class_map",
+                value=text,
+            )
         out[_key(raw)] = idx
     return out
 

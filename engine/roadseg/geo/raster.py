@@ -113,8 +113,10 @@ class RasterSource:
         bad = [b for b in bands if not 1 <= int(b) <= ds.count]
         if bad:
             raise ConfigError(
-                f"band(s) {bad} do not exist in {str(self.path)!r}, which has {ds.count} "
-                f"band(s); choose --bands from 1..{ds.count}"
+                f"band(s) {bad} do not exist in {str(self.path)!r}, which has {ds.count} band(s)",
+                param="bands",
+                value=list(bands),
+                hint=f"choose `bands` from 1..{ds.count}",
             )
         self.bands = tuple(int(b) for b in bands)
         self.dtype = ds.dtypes[self.bands[0] - 1]
@@ -175,13 +177,19 @@ class RasterSource:
         """Ground resolution (x, y) in metres per pixel."""
         return self.grid.gsd_m()
 
-    def require_georeference(self, option_hint: str = "--gsd") -> None:
-        """Raise a clear error for a plain image whose pixel size was not given."""
+    def require_georeference(self, param: str = "gsd") -> None:
+        """Raise a clear error for a plain image whose pixel size was not given.
+
+        Args:
+            param: The parameter that gives the pixel size of plain images.
+
+        """
         if self._plain_needs_gsd:
             raise CRSError(
-                f"{str(self.path)!r} has no georeferencing (no CRS or geotransform); "
-                f"georeference it (gdal_translate -a_srs/-a_ullr) or give its pixel size "
-                f"with {option_hint} METRES"
+                f"{str(self.path)!r} has no georeferencing (no CRS or geotransform)",
+                value=str(self.path),
+                hint="georeference it (gdal_translate -a_srs/-a_ullr) or give its pixel size "
+                f"in metres as `{param}`",
             )
 
     def info(self) -> dict[str, Any]:

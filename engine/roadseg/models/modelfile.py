@@ -154,7 +154,7 @@ def save_model(
         for k, v in model.state_dict().items()
     }
     meta = meta.replace(engine_version=__version__, format_version=FORMAT_VERSION)
-    with atomic_output(path, "--out") as tmp:
+    with atomic_output(path) as tmp:
         save_file(state, str(tmp), metadata={"roadseg": meta.to_json(), "format": "roadseg-model"})
     return Path(path)
 
@@ -167,14 +167,17 @@ def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
         p = Path(str(ref))
         if not p.exists():
             raise ModelFileError(
-                f"the embedded model {s!r} is not built in this installation; build it with "
-                "`python scripts/train_default_model.py` or give --model FILE"
+                f"the embedded model {s!r} is not built in this installation",
+                value=s,
+                hint="build it with `python scripts/train_default_model.py` or give a model file",
             )
         return p
     p = Path(s)
     if not p.exists():
         raise InputNotFoundError(
-            f"model file {s!r} does not exist; give a file written by `roadseg train` or one of: {', '.join(EMBEDDED)}"
+            f"model file {s!r} does not exist",
+            value=s,
+            hint=f"give a file written by training or one of: {', '.join(EMBEDDED)}",
         )
     return p
 

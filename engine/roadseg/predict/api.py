@@ -15,7 +15,7 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from roadseg._version import __version__
 from roadseg.device import resolve_policy, torch_threads
-from roadseg.errors import ConfigError, RoadsegError
+from roadseg.errors import ConfigError, RoadsegError, about
 from roadseg.geo.normalize import Scaling
 from roadseg.models import ModelMeta, RoadNet, load_model
 from roadseg.predict.job import RasterJob, TileSettings, prepare_job
@@ -36,7 +36,7 @@ def _as_paths(rasters: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
         return [Path(rasters)]
     paths = [Path(r) for r in rasters]
     if not paths:
-        raise ConfigError("no raster given; give at least one RASTER")
+        raise ConfigError("no raster given", param="rasters", hint="give at least one raster")
     return paths
 
 
@@ -47,7 +47,12 @@ def _parse_bands(bands: str | Sequence[int] | None) -> tuple[int, ...] | None:
         try:
             return tuple(int(b) for b in bands.replace(" ", "").split(",") if b)
         except ValueError:
-            raise ConfigError(f"--bands {bands!r}: give band numbers like 1,2,3") from None
+            raise ConfigError(
+                f"`bands` {bands!r} are not band numbers",
+                param="bands",
+                value=bands,
+                hint="give band numbers like 1,2,3",
+            ) from None
     return tuple(int(b) for b in bands)
 
 
@@ -112,7 +117,11 @@ def predict(
     t_start = time.perf_counter()
     rep = Reporter(progress, cancel)
     if out is None:
-        raise ConfigError("no output given; give --out OUT.tif (or a folder for several rasters)")
+        raise ConfigError(
+            "no output given",
+            param="out",
+            hint="give `out` OUT.tif (or a folder for several rasters)",
+        )
     paths = _as_paths(rasters)
     plans = plan_outputs(
         paths, Path(out), probabilities, Path(vectorize) if vectorize is not None else None
@@ -123,7 +132,8 @@ def predict(
         model_name = f"{meta.arch}-{meta.encoder}"
     else:
         model_name = str(model)
-        net, meta = load_model(model, device="cpu")
+        with about("model"):
+            net, meta = load_model(model, device="cpu")
     predictor = TilePredictor(net, policy, tta=tta)
     settings = TileSettings.resolve(
         meta,
@@ -221,9 +231,10 @@ def _run_job(
         "ROADSEG_ENGINE_VERSION": __version__,
         "ROADSEG_MODEL_GSD_M": str(meta.gsd_m),
     }
-    sink = PredictionSink(
-        job.paths, job.out_grid, meta.classes, meta.colors, meta.widths_m, cog, tags
-    )
+    with about("out"):
+        sink = PredictionSink(
+            job.paths, job.out_grid, meta.classes, meta.colors, meta.widths_m, cog, tags
+        )
     t0 = time.perf_counter()
     try:
         with warnings.catch_warnings():
@@ -279,8 +290,10 @@ def _vectorize(
         from roadseg.vectorize import vectorize
     except ImportError as exc:
         raise RoadsegError(
-            f"--vectorize: the vectoriser is not available in this installation ({exc}); "
-            f"the class raster {str(classes)!r} was written: run `roadseg vectorize` later"
+            f"the vectoriser is not available in this installation ({exc}); "
+            f"the class raster {str(classes)!r} was written",
+            param="vectorize",
+            hint="vectorise it later",
         ) from None
     result = vectorize(classes, out, progress=progress, cancel=cancel)
     return result.as_dict() if hasattr(result, "as_dict") else dict(result)

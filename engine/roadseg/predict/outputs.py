@@ -73,13 +73,17 @@ def plan_outputs(
     several = len(rasters) > 1
     if several and out.suffix.lower() in (".tif", ".tiff") and not out.is_dir():
         raise ConfigError(
-            f"--out {str(out)!r} names a file but {len(rasters)} rasters were given; "
-            "give a folder for --out"
+            f"`out` {str(out)!r} names a file but {len(rasters)} rasters were given",
+            param="out",
+            value=str(out),
+            hint="give a folder as `out`",
         )
     if several and vectorize is not None and vectorize.suffix.lower() == ".gpkg":
         raise ConfigError(
-            f"--vectorize {str(vectorize)!r} names a file but {len(rasters)} rasters were given; "
-            "give a folder for --vectorize"
+            f"`vectorize` {str(vectorize)!r} names a file but {len(rasters)} rasters were given",
+            param="vectorize",
+            value=str(vectorize),
+            hint="give a folder as `vectorize`",
         )
     out_folder = several or _is_folder(out)
     vec_folder = vectorize is not None and (several or _is_folder(vectorize))
@@ -87,14 +91,20 @@ def plan_outputs(
     dupes = sorted({s for s in stems if stems.count(s) > 1})
     if out_folder and dupes:
         raise ConfigError(
-            f"several inputs are named {dupes[0]!r}; their outputs in {str(out)!r} would clash: "
-            "predict them in separate runs or rename them"
+            f"several inputs are named {dupes[0]!r}; their outputs in {str(out)!r} would clash",
+            param="rasters",
+            hint="predict them in separate runs or rename them",
         )
     plans = []
     for r in rasters:
         cls = out / f"{r.stem}{ROADS_SUFFIX}.tif" if out_folder else out
         if cls.resolve() == r.resolve():
-            raise ConfigError(f"--out {str(cls)!r} is the input raster; choose another name")
+            raise ConfigError(
+                f"`out` {str(cls)!r} is the input raster",
+                param="out",
+                value=str(cls),
+                hint="choose another name",
+            )
         vec = None
         if vectorize is not None:
             vec = vectorize / f"{r.stem}{ROADS_SUFFIX}.gpkg" if vec_folder else vectorize
@@ -187,7 +197,6 @@ class PredictionSink:
                 blocksize=blocksize,
                 descriptions=[f"p({c})" for c in classes],
                 tags={**tags, "ROADSEG_PROBABILITY_SCALE": "255"},
-                option="--probabilities",
             )
             self._writers.append(self.proba)
         self._pending: list[tuple[np.ndarray, np.ndarray | None]] = []

@@ -173,7 +173,7 @@ def stream_predict(
 
     Args:
         src: The input raster (read only from the prefetch thread).
-        out_grid: Output grid (the input grid, or its window for --bbox).
+        out_grid: Output grid (the input grid, or its window for a ``bbox``).
         work: ``out_grid`` at the model's resolution (same extent).
         extent: The output window in the input grid and its optional polygons.
         layout: Tiles over ``work``.

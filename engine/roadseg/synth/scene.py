@@ -9,12 +9,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from roadseg.errors import ConfigError, OutputError
+from roadseg.errors import ConfigError, OutputError, about
 from roadseg.geo.atomic import check_writable
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.synth.georef import parse_crs, scene_grid, to_crs
@@ -67,8 +68,8 @@ class SceneResult:
     km: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
-    def as_json(self) -> dict:
-        """Return the ``--json`` object: outputs and metrics."""
+    def as_dict(self) -> dict[str, Any]:
+        """Return the CLI's JSON object: outputs and metrics."""
         return {
             "outputs": {"image": str(self.image), "roads": str(self.roads)},
             "metrics": {
@@ -136,8 +137,9 @@ def make_scene(
     the_crs = parse_crs(crs)
     grid = scene_grid(the_crs, (size, size), gsd, origin)
     out = Path(out_dir)
-    image_path = check_writable(out / "image.tif", "OUTDIR")
-    roads_path = check_writable(out / "roads.gpkg", "OUTDIR")
+    with about("out_dir"):
+        image_path = check_writable(out / "image.tif")
+        roads_path = check_writable(out / "roads.gpkg")
     rep.update("layout", 0, 1, "placing roads and buildings")
     layout, st = build_scene(size, seed, gsd, style)
     rep.update("layout", 1, 1, f"{st.layout}, {len(layout.roads)} roads")
@@ -165,13 +167,26 @@ def make_scene(
 
 def _check(size: int, gsd: float, style: str) -> tuple[int, float]:
     if not MIN_SIZE <= int(size) <= MAX_SIZE:
-        raise ConfigError(f"--size {size} is out of range; give {MIN_SIZE} to {MAX_SIZE} pixels")
+        raise ConfigError(
+            f"`size` {size} is out of range",
+            param="size",
+            value=size,
+            hint=f"give {MIN_SIZE} to {MAX_SIZE} pixels",
+        )
     if not (math.isfinite(gsd) and GSD_RANGE[0] <= gsd <= GSD_RANGE[1]):
         raise ConfigError(
-            f"--gsd {gsd} is out of range; give {GSD_RANGE[0]} to {GSD_RANGE[1]} metres per pixel"
+            f"`gsd` {gsd} is out of range",
+            param="gsd",
+            value=gsd,
+            hint=f"give {GSD_RANGE[0]} to {GSD_RANGE[1]} metres per pixel",
         )
     if style not in STYLES:
-        raise ConfigError(f"unknown --style {style!r}; choose one of {', '.join(STYLES)}")
+        raise ConfigError(
+            f"unknown `style` {style!r}",
+            param="style",
+            value=style,
+            hint=f"choose one of {', '.join(STYLES)}",
+        )
     return int(size), float(gsd)
 
 
@@ -193,14 +208,16 @@ def _write_image(path: Path, grid: object, pixels: np.ndarray, seed: int, st: St
             compress="deflate",  # type: ignore[arg-type]
             descriptions=["red", "green", "blue"],
             tags=tags,
-            option="OUTDIR",
         ) as w:
             w.write(pixels, Window(0, 0, pixels.shape[2], pixels.shape[1]))
     except OSError as exc:
         if isinstance(exc, OutputError):
             raise
         raise OutputError(
-            f"cannot write {str(path)!r}: {exc}; choose a writable OUTDIR with free space"
+            f"cannot write {str(path)!r}: {exc}",
+            param="out_dir",
+            value=str(path),
+            hint="choose a writable `out_dir` with free space",
         ) from None
 
 
@@ -248,7 +265,8 @@ def _write_roads(
     before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
     try:
-        write_gpkg(path, {"roads": gdf}, option="OUTDIR")
+        with about("out_dir"):
+            write_gpkg(path, {"roads": gdf})
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
     return counts, {k: round(v, 4) for k, v in km.items()}

@@ -20,7 +20,7 @@ RGB = tuple[float, float, float]
 LayoutKind = Literal["urban", "suburban", "rural"]
 Biome = Literal["desert", "green", "dry"]
 
-#: Style names accepted by :func:`sample_style` (and ``roadseg synth --style``).
+#: Style names accepted by :func:`sample_style` (and the ``style`` of synthetic scenes).
 STYLES: tuple[str, ...] = ("random", "urban", "suburban", "rural")
 
 _BIOME_GROUND: dict[str, tuple[RGB, RGB, RGB]] = {
@@ -157,7 +157,12 @@ def sample_style(name: str, rng: np.random.Generator) -> Style:
 
     """
     if name not in STYLES:
-        raise ConfigError(f"unknown style {name!r} for --style; choose one of {', '.join(STYLES)}")
+        raise ConfigError(
+            f"unknown `style` {name!r}",
+            param="style",
+            value=name,
+            hint=f"choose one of {', '.join(STYLES)}",
+        )
     layout: LayoutKind
     if name == "random":
         layout = rng.choice(["urban", "suburban", "rural"], p=[0.3, 0.35, 0.35]).item()

@@ -41,9 +41,11 @@ def resolve_config(
         ckpt = rd.last_checkpoint
         if not rd.resumable:
             raise InputNotFoundError(
-                f"--resume {str(rd.path)!r} holds no interrupted run (no {CONFIG_NAME} and "
-                f"{CKPT_DIR}/{LAST_CKPT}); "
-                "give the --out folder of an earlier `roadseg train`"
+                f"`resume` {str(rd.path)!r} holds no interrupted run (no {CONFIG_NAME} and "
+                f"{CKPT_DIR}/{LAST_CKPT})",
+                param="resume",
+                value=str(rd.path),
+                hint="give the `out` folder of an earlier training run",
             )
         base = load_yaml(rd.config)
         base["out"] = str(rd.path)
@@ -137,8 +139,10 @@ def train(
         return run_training(cfg, run, ckpt, rep, t0)
     except CancelledError:
         raise CancelledError(
-            f"training cancelled; continue it with --resume {run.path} "
-            f"(checkpoints in {run.checkpoints})"
+            f"training cancelled (checkpoints in {run.checkpoints})",
+            param="resume",
+            value=str(run.path),
+            hint=f"continue it with `resume` {run.path}",
         ) from None
     except TrainingDivergedError as exc:
         last = run.last_checkpoint
@@ -147,4 +151,6 @@ def train(
             if last.is_file()
             else "; no checkpoint was written"
         )
-        raise TrainingDivergedError(f"{exc}{kept}") from exc
+        raise TrainingDivergedError(
+            f"{exc.message}{kept}", param=exc.param, value=exc.value, hint=exc.hint
+        ) from exc

@@ -7,7 +7,7 @@
   can leave a truncated checkpoint.)
 * :class:`FiniteWeights` — no checkpoint is written with NaN/inf weights.
 * :class:`ResumeState` — the window sampler's position and the RNG states in
-  every checkpoint, so ``--resume`` continues mid-epoch exactly.
+  every checkpoint, so a resumed run continues mid-epoch exactly.
 * :class:`ExportBest` — remembers the best network whenever the monitored
   validation metric improves (the model file is written once, at the end).
 * :class:`Unfreeze` — unfreezes the encoder after K epochs.
@@ -96,7 +96,9 @@ class FiniteWeights(Callback):
         if bad:
             raise TrainingDivergedError(
                 f"training diverged: {len(bad)} weight tensor(s) became NaN/inf (e.g. {bad[0]}) "
-                f"at step {trainer.global_step}; lower --lr or check the imagery scaling"
+                f"at step {trainer.global_step}",
+                param="optim.lr",
+                hint="lower `optim.lr` or check the imagery scaling",
             )
 
 

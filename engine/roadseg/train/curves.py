@@ -65,7 +65,7 @@ def plot_curves(log_root: str | os.PathLike[str], out: str | os.PathLike[str]) -
     ax2.legend()
     ax2.grid(alpha=0.3)
     fig.tight_layout()
-    with atomic_output(out, "curves") as tmp:
+    with atomic_output(out) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return Path(out)

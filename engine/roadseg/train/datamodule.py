@@ -62,11 +62,19 @@ def collect_pairs(cfg: Any) -> tuple[list[PairRef], str]:
     """Every imagery/labels pair of a DataConfig, with its role, and the layout name."""
     if len(cfg.image) != len(cfg.labels):
         raise ConfigError(
-            f"--image was given {len(cfg.image)} time(s) and --labels {len(cfg.labels)}: "
-            "give one --labels per --image"
+            f"`data.image` was given {len(cfg.image)} time(s) and `data.labels` {len(cfg.labels)}",
+            param="data.labels",
+            value=list(cfg.labels),
+            hint="give one `data.labels` per `data.image`",
         )
     if len(cfg.val_image) != len(cfg.val_labels):
-        raise ConfigError("give one --val-labels per --val-image")
+        raise ConfigError(
+            f"`data.val_image` was given {len(cfg.val_image)} time(s) and `data.val_labels` "
+            f"{len(cfg.val_labels)}",
+            param="data.val_labels",
+            value=list(cfg.val_labels),
+            hint="give one `data.val_labels` per `data.val_image`",
+        )
     has_val = bool(cfg.val_image or cfg.val_dataset)
     role = "train" if has_val else "split"
     pairs = [
@@ -85,11 +93,16 @@ def collect_pairs(cfg: Any) -> tuple[list[PairRef], str]:
         pairs += [PairRef(p.image, p.mask, "val") for p in found]
     if not pairs:
         raise ConfigError(
-            "no training data: give --image RASTER --labels LABELS (repeatable) or --dataset DIR"
+            "no training data",
+            param="data.image",
+            hint="give `data.image` RASTER and `data.labels` LABELS (repeatable) or "
+            "`data.dataset` DIR",
         )
     if not any(p.role != "val" for p in pairs):
         raise ConfigError(
-            "only validation data given: add --image/--labels or --dataset for training"
+            "only validation data given",
+            param="data.image",
+            hint="add `data.image`/`data.labels` or `data.dataset` for training",
         )
     return pairs, layout
 
@@ -150,13 +163,17 @@ class RoadDataModule(L.LightningDataModule):
         rep = reporter or Reporter()
         if cfg.tile % 32 or cfg.tile < 32:
             raise ConfigError(
-                f"--tile {cfg.tile} must be a multiple of 32 (the encoders' output stride), "
-                "e.g. 256"
+                f"`data.tile` {cfg.tile} must be a multiple of 32 (the encoders' output stride)",
+                param="data.tile",
+                value=cfg.tile,
+                hint="e.g. 256",
             )
         if cfg.batch_size < 1 or cfg.samples_per_epoch < cfg.batch_size:
             raise ConfigError(
-                f"data.samples_per_epoch ({cfg.samples_per_epoch}) must be at least "
-                f"data.batch_size ({cfg.batch_size})"
+                f"`data.samples_per_epoch` ({cfg.samples_per_epoch}) must be at least "
+                f"`data.batch_size` ({cfg.batch_size})",
+                param="data.samples_per_epoch",
+                value=cfg.samples_per_epoch,
             )
         pairs, layout = collect_pairs(cfg)
         self.scheme, self.mask_options = resolve_scheme(
@@ -188,8 +205,9 @@ class RoadDataModule(L.LightningDataModule):
         counts = {len(r.bands) for r, _ in opened}
         if len(counts) > 1:
             raise DataError(
-                f"the images have different band counts {sorted(counts)}; "
-                "give --set data.bands=[1,2,3]"
+                f"the images have different band counts {sorted(counts)}",
+                param="data.bands",
+                hint="choose the same bands with `data.bands`, e.g. 1,2,3",
             )
         self.in_channels = len(first.bands)
         self.bands = tuple(first.bands) if cfg.bands else None
@@ -220,22 +238,28 @@ class RoadDataModule(L.LightningDataModule):
         self.plan = WindowPlan(blocks, points, self.tile, cfg.road_bias)
         if self.plan.num_train_blocks == 0:
             raise DataError(
-                "the spatial split left no training block; lower --val-fraction or give --val-image"
+                "the spatial split left no training block",
+                param="data.val_fraction",
+                value=cfg.val_fraction,
+                hint="lower `data.val_fraction` or give `data.val_image`",
             )
         self.val_refs = self.plan.val_windows(cfg.max_val_windows)
         if not self.val_refs:
             raise DataError(
                 "the spatial split left no validation block (the imagery is too small for "
-                f"{blocks[0].block}-px blocks); raise --val-fraction, lower --tile or give "
-                "--val-image/--val-labels"
+                f"{blocks[0].block}-px blocks)",
+                param="data.val_fraction",
+                value=cfg.val_fraction,
+                hint="raise `data.val_fraction`, lower `data.tile` or give "
+                "`data.val_image`/`data.val_labels`",
             )
         val_roads = val_road_points(points, self.plan, self.val_refs)
         if val_roads == 0:
             names = sorted({self.scenes[s].name for s, _, _ in self.val_refs})
             warn(
                 f"the labels have no road inside the validation area of {', '.join(names)}: "
-                "validation metrics will say nothing about roads; change --val-fraction or "
-                "--split, or give --val-image/--val-labels with roads"
+                "validation metrics will say nothing about roads; change `data.val_fraction` or "
+                "`data.split`, or give `data.val_image`/`data.val_labels` with roads"
             )
         self.summary = DataSummary(
             images=[str(p.image) for p in pairs if p.role != "val"],

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from roadseg.errors import ConfigError, OutputError
+from roadseg.errors import ConfigError, OutputError, about
 from roadseg.geo.atomic import atomic_output, check_writable
 from roadseg.train.config import TrainConfig
 
@@ -94,24 +94,31 @@ def env_rank() -> int:
 def prepare_run_dir(cfg: TrainConfig, resuming: bool) -> RunDir:
     """Check the run folder of ``cfg.out`` (rank 0 also checks that it can write there)."""
     if not cfg.out:
-        raise ConfigError("no run folder: give --out RUN_DIR")
+        raise ConfigError("no run folder given", param="out", hint="give `out` RUN_DIR")
     run = RunDir(Path(cfg.out))
     if run.path.exists() and not run.path.is_dir():
-        raise OutputError(f"--out {str(run.path)!r} is a file; give a folder for the run")
+        raise OutputError(
+            f"`out` {str(run.path)!r} is a file",
+            param="out",
+            value=str(run.path),
+            hint="give a folder for the run",
+        )
     if env_rank() == 0:
         if not resuming and run.last_checkpoint.exists():
             raise OutputError(
-                f"--out {str(run.path)!r} already holds a training run; continue it with "
-                f"--resume {str(run.path)} "
-                "or choose another --out"
+                f"`out` {str(run.path)!r} already holds a training run",
+                param="out",
+                value=str(run.path),
+                hint="continue it with `resume` (the same folder) or choose another `out`",
             )
-        check_writable(run.config, "--out")
+        with about("out"):
+            check_writable(run.config)
     return run
 
 
 def write_config(cfg: TrainConfig, run: RunDir) -> Path:
     """Write the resolved configuration to ``RUN_DIR/config.yaml`` (atomically)."""
-    with atomic_output(run.config, "--out") as tmp:
+    with about("out"), atomic_output(run.config) as tmp:
         tmp.write_text(cfg.to_yaml())
     return run.config
 
@@ -155,7 +162,7 @@ class TrainResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        """The ``roadseg train --json`` object."""
+        """The CLI's JSON object."""
         return {
             "model": str(self.model_path),
             "metrics": self.metrics,

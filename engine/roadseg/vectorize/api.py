@@ -11,7 +11,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
-from roadseg.errors import DataError
+from roadseg.errors import DataError, about
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.vectorize.blocks import block_layout
 from roadseg.vectorize.classraster import NODATA, ClassInfo, ClassRaster, open_class_raster
@@ -85,7 +85,7 @@ class VectorizeResult:
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-able form (the CLI's ``--json`` object)."""
+        """JSON-able form (the CLI's JSON object)."""
         d = asdict(self)
         d["gpkg"] = str(self.gpkg)
         d["graphml"] = str(self.graphml) if self.graphml else None
@@ -154,9 +154,11 @@ def vectorize(
         block_size=block_size,
         margin_px=margin_px,
     )
-    check_output(out_gpkg, "--out")
+    with about("out"):
+        check_output(out_gpkg)
     if graphml is not None:
-        check_output(graphml, "--graphml")
+        with about("graphml"):
+            check_output(graphml)
     with open_class_raster(class_raster, gsd=gsd) as src:
         if not src.tagged:
             src.classes = ClassInfo.untagged(_max_class(src, params.block_size, reporter))
@@ -176,11 +178,13 @@ def vectorize(
     reporter.update("write", 0, 1, str(out_gpkg))
     from roadseg.geo.vectors import write_gpkg
 
-    write_gpkg(out_gpkg, layers, "--out", geometry_types=types)
+    with about("out"):
+        write_gpkg(out_gpkg, layers, geometry_types=types)
     gml = None
     if graphml is not None:
         crs = frame.grid.crs
-        gml = write_graphml(graphml, lines, crs.to_string() if crs is not None else None)
+        with about("graphml"):
+            gml = write_graphml(graphml, lines, crs.to_string() if crs is not None else None)
     reporter.update("write", 1, 1, str(out_gpkg))
     timings = dict(ex.timings)
     timings["write"] = round(time.perf_counter() - t0, 4)
@@ -205,9 +209,12 @@ def _check_not_all_nodata(src: ClassRaster, ex: Extraction) -> None:
     h = ex.histogram
     if h[NODATA] == h.sum() and h.sum() > 0:
         raise DataError(
-            f"CLASS_RASTER {str(src.path)!r} is nodata (255) everywhere; 255 means nodata in class "
-            "rasters: give the class raster written by 'roadseg predict' (a 0/255 mask: convert "
-            "255 to 1 first)"
+            f"`class_raster` {str(src.path)!r} is nodata (255) everywhere; 255 means nodata in "
+            "class rasters",
+            param="class_raster",
+            value=str(src.path),
+            hint="give the class raster written by prediction (a 0/255 mask: convert 255 to 1 "
+            "first)",
         )
 
 

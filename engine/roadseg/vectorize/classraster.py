@@ -135,7 +135,7 @@ class ClassRaster:
 
     Args:
         path: The class raster (single band, integer values 0..255).
-        option: The CLI argument naming it, for messages.
+        param: The parameter naming it, for messages.
         gsd: Pixel size in metres for rasters without georeferencing.
 
     Raises:
@@ -147,14 +147,17 @@ class ClassRaster:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], option: str = "CLASS_RASTER", gsd: float | None = None
+        self, path: str | os.PathLike[str], param: str = "class_raster", gsd: float | None = None
     ) -> None:
         self.path = Path(path)
+        name = f"`{param}` {str(self.path)!r}"
         if not self.path.exists():
-            raise InputNotFoundError(f"{option} {str(self.path)!r} does not exist; check the path")
+            raise InputNotFoundError(
+                f"{name} does not exist", param=param, value=str(path), hint="check the path"
+            )
         if self.path.is_dir():
             raise RasterReadError(
-                f"{option} {str(self.path)!r} is a folder; give a class raster file"
+                f"{name} is a folder", param=param, value=str(path), hint="give a class raster file"
             )
         try:
             with warnings.catch_warnings():
@@ -162,8 +165,10 @@ class ClassRaster:
                 self._ds = rasterio.open(self.path)
         except RasterioIOError:
             raise RasterReadError(
-                f"{option} {str(self.path)!r} is not a raster GDAL can read; give the class "
-                "GeoTIFF written by 'roadseg predict'"
+                f"{name} is not a raster GDAL can read",
+                param=param,
+                value=str(path),
+                hint="give the class GeoTIFF written by prediction",
             ) from None
         ds = self._ds
         if ds.count != 1 or ds.dtypes[0] not in (
@@ -177,9 +182,11 @@ class ClassRaster:
             kind = f"{ds.count} band(s) of {ds.dtypes[0]}"
             ds.close()
             raise DataError(
-                f"{option} {str(self.path)!r} is not a class raster ({kind}); give the single-band "
-                "uint8 class raster written by 'roadseg predict' (0 background, 1.. road classes, "
-                "255 nodata)"
+                f"{name} is not a class raster ({kind})",
+                param=param,
+                value=str(path),
+                hint="give the single-band uint8 class raster written by prediction "
+                "(0 background, 1.. road classes, 255 nodata)",
             )
         georef = ds.crs is not None and not ds.transform.is_identity
         if georef:
@@ -189,8 +196,10 @@ class ClassRaster:
         else:
             ds.close()
             raise CRSError(
-                f"{option} {str(self.path)!r} has no georeferencing; georeference it or give its "
-                "pixel size with --gsd METRES"
+                f"{name} has no georeferencing",
+                param=param,
+                value=str(path),
+                hint="georeference it or give its pixel size in metres as `gsd`",
             )
         self.classes = parse_class_tags(ds.tags()) or ClassInfo.untagged(1)
         self.nodata = ds.nodata if ds.nodata is not None else NODATA
@@ -225,7 +234,7 @@ class ClassRaster:
 
 
 def open_class_raster(
-    path: str | os.PathLike[str], option: str = "CLASS_RASTER", gsd: float | None = None
+    path: str | os.PathLike[str], param: str = "class_raster", gsd: float | None = None
 ) -> ClassRaster:
     """Open and check a class raster (see :class:`ClassRaster`)."""
-    return ClassRaster(path, option=option, gsd=gsd)
+    return ClassRaster(path, param=param, gsd=gsd)

@@ -19,29 +19,32 @@ from roadseg.vectorize.network import RoadNetwork
 CENTERLINES = "centerlines"
 
 
-def check_output(path: str | os.PathLike[str], option: str = "--out") -> Path:
+def check_output(path: str | os.PathLike[str]) -> Path:
     """Check early that ``path`` could be written, creating nothing (no folder is left behind).
 
     Raises:
-        OutputError: naming the option when the path is a folder, lies under a file,
-            or its nearest existing folder is read-only.
+        OutputError: when the path is a folder, lies under a file, or its nearest
+            existing folder is read-only (the caller names the parameter with
+            :func:`roadseg.errors.about`).
 
     """
     p = Path(path)
     if p.is_dir():
-        raise OutputError(f"{option} {str(p)!r} is a folder; give a file name")
+        raise OutputError(f"{str(p)!r} is a folder", value=str(p), hint="give a file name")
     anc = p.parent if str(p.parent) else Path(".")
     while not anc.exists() and anc != anc.parent:
         anc = anc.parent
     if not anc.is_dir():
         raise OutputError(
-            f"cannot create the folder {str(p.parent)!r} for {option} {str(p)!r} "
-            f"({str(anc)!r} is a file); choose a writable location"
+            f"cannot create the folder {str(p.parent)!r} for {str(p)!r} ({str(anc)!r} is a file)",
+            value=str(p),
+            hint="choose a writable location",
         )
     if not os.access(anc, os.W_OK | os.X_OK):
         raise OutputError(
-            f"the folder {str(anc)!r} for {option} {str(p)!r} is not writable; "
-            "choose a writable location"
+            f"the folder {str(anc)!r} for {str(p)!r} is not writable",
+            value=str(p),
+            hint="choose a writable location",
         )
     return p
 
@@ -165,6 +168,6 @@ def write_graphml(
     """Write the network as GraphML (node x/y in the layer's CRS; the CRS as a graph attribute)."""
     g = network_graph(lines)
     g.graph["crs"] = crs_text or ""
-    with atomic_output(path, "--graphml") as tmp:
+    with atomic_output(path) as tmp:
         nx.write_graphml(g, str(tmp))
     return Path(path)

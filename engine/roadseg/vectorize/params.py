@@ -49,14 +49,19 @@ class VectorizeParams:
         for name in ("simplify_m", "min_area_m2", "hole_area_m2", "prune_m", "bridge_m"):
             v = getattr(self, name)
             if v is not None and (not math.isfinite(v) or v < 0):
-                opt = "--" + name.rsplit("_", 1)[0].replace("_", "-")
-                raise ConfigError(f"{opt} must be a number ≥ 0, got {v}")
+                raise ConfigError(f"`{name}` must be a number ≥ 0, got {v}", param=name, value=v)
         if not 0 < self.bridge_angle_deg <= 90:
             raise ConfigError(
-                f"--bridge-angle must be in (0, 90] degrees, got {self.bridge_angle_deg}"
+                f"`bridge_angle_deg` must be in (0, 90] degrees, got {self.bridge_angle_deg}",
+                param="bridge_angle_deg",
+                value=self.bridge_angle_deg,
             )
         if self.block_size < 64:
-            raise ConfigError(f"--block-size must be at least 64 pixels, got {self.block_size}")
+            raise ConfigError(
+                f"`block_size` must be at least 64 pixels, got {self.block_size}",
+                param="block_size",
+                value=self.block_size,
+            )
 
     def resolve(self, classes: ClassInfo, gsd_m: float) -> Resolved:
         """Fill the defaults for a raster's classes and ground resolution (metres/pixel).
