@@ -16,7 +16,7 @@ import shapely
 import shapely.geometry
 from rasterio.features import shapes
 
-from roadseg.errors import ConfigError, DataError, about
+from roadseg.errors import DataError, about
 from roadseg.evaluate.apls import APLSResult, apls
 from roadseg.evaluate.confusion import (
     PixelScores,
@@ -25,10 +25,12 @@ from roadseg.evaluate.confusion import (
     pixel_scores,
 )
 from roadseg.evaluate.graphs import graph_from_lines, graph_length_m
+from roadseg.evaluate.options import EvaluateOptions
 from roadseg.evaluate.relaxed import RelaxedCounts, relaxed_counts
 from roadseg.evaluate.report import clean_json, write_report
 from roadseg.evaluate.truth import Truth, TruthSource, open_truth, to_binary
 from roadseg.geo.grid import metric_crs_for
+from roadseg.options import with_overrides
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.vectorize.api import centerlines_from_source
 from roadseg.vectorize.blocks import block_layout
@@ -78,62 +80,44 @@ class EvaluationResult:
 def evaluate(
     prediction: str | os.PathLike[str],
     truth: str | os.PathLike[str],
-    *,
-    class_field: str | None = None,
-    scheme: str | None = None,
-    buffer_m: float = 2.0,
     out_dir: str | os.PathLike[str] | None = None,
-    graph_metrics: bool = True,
-    apls_interval_m: float = 50.0,
-    apls_snap_m: float = 4.0,
-    apls_max_nodes: int = 1000,
-    block_size: int = 2048,
-    gsd: float | None = None,
+    *,
+    options: EvaluateOptions | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelCallback | None = None,
+    **overrides: Any,
 ) -> EvaluationResult:
     """Evaluate a class raster against truth labels and write a report.
 
     Args:
-        prediction: Class raster (``roadseg predict`` output).
+        prediction: Class raster (the output of prediction).
         truth: Road vectors (any OGR format; rasterised onto the prediction's grid
             with per-class widths) or a class raster / road mask.
-        class_field: Attribute of the truth vectors holding the class.
-        scheme: Class scheme of the truth vectors (``synth``, ``spacenet``, ``osm``...);
-            default: found from the attributes.
-        buffer_m: Tolerance of the relaxed precision/recall, metres.
         out_dir: Report folder (default: ``<prediction stem>_eval`` beside the prediction).
-        graph_metrics: Compute APLS between the centreline graphs.
-        apls_interval_m: APLS control point spacing.
-        apls_snap_m: APLS snapping distance.
-        apls_max_nodes: APLS node sample size per direction.
-        block_size: Block size of the pixel pass.
-        gsd: Pixel size for a prediction without georeferencing.
+        options: An :class:`EvaluateOptions` (class field, buffer, APLS settings...).
         progress: Progress callback.
         cancel: Cancel callback.
+        **overrides: Fields of :class:`EvaluateOptions` (``buffer_m=1.0``,
+            ``class_field="highway"``...), replacing those of ``options``.
 
     Returns:
         The metrics and the report files (see :class:`EvaluationResult`).
 
     """
     t_start = time.perf_counter()
-    if not math.isfinite(buffer_m) or buffer_m < 0:
-        raise ConfigError(
-            f"`buffer_m` must be a number ≥ 0 metres, got {buffer_m}",
-            param="buffer_m",
-            value=buffer_m,
-        )
+    opts = with_overrides(options, EvaluateOptions, overrides)
+    buffer_m = opts.buffer_m
     reporter = Reporter(progress, cancel)
     pred_path = Path(prediction)
     out = Path(out_dir) if out_dir is not None else pred_path.parent / f"{pred_path.stem}_eval"
     timings: dict[str, float] = {}
-    with open_class_raster(pred_path, param="prediction", gsd=gsd) as pred:
+    with open_class_raster(pred_path, param="prediction", gsd=opts.gsd) as pred:
         with about("truth"):
-            tru = open_truth(truth, pred, class_field=class_field, scheme=scheme)
+            tru = open_truth(truth, pred, class_field=opts.class_field, scheme=opts.scheme)
         with about("out_dir"):
             check_output(out / "metrics.json")
         t0 = time.perf_counter()
-        cm, rel, nodata = _pixel_pass(pred, tru, buffer_m, block_size, reporter)
+        cm, rel, nodata = _pixel_pass(pred, tru, buffer_m, opts.block_size, reporter)
         timings["pixels"] = time.perf_counter() - t0
         if cm.sum() == 0:
             raise DataError(
@@ -145,24 +129,29 @@ def evaluate(
             )
         t0 = time.perf_counter()
         graphs, ap = (
-            _graph_pass(pred, tru, nodata, apls_interval_m, apls_snap_m, apls_max_nodes, reporter)
-            if graph_metrics
-            else ({}, None)
+            _graph_pass(pred, tru, nodata, opts, reporter) if opts.graph_metrics else ({}, None)
         )
         timings["graphs"] = time.perf_counter() - t0
     names = tru.classes.names
     pix = pixel_scores(cm, names)
     road = pixel_scores(collapse_to_roads(cm), ("background", "road"))
-    metrics = _metrics(
-        pred_path, tru, cm, pix, road, rel, buffer_m, graphs, ap, apls_interval_m, apls_snap_m
-    )
+    metrics = _metrics(pred_path, tru, cm, pix, road, rel, graphs, ap, opts)
     reporter.update("report", 0, 1, str(out))
     with about("out_dir"):
         files = write_report(out, metrics, cm, names)
     reporter.update("report", 1, 1, str(out))
     timings["total"] = time.perf_counter() - t_start
     timings = {k: round(v, 3) for k, v in timings.items()}
-    return EvaluationResult(metrics, files, cm, pix, road, rel, ap, timings)
+    return EvaluationResult(
+        metrics=metrics,
+        files=files,
+        confusion=cm,
+        pixel=pix,
+        road=road,
+        relaxed=rel,
+        apls=ap,
+        timings=timings,
+    )
 
 
 def _pixel_pass(
@@ -210,9 +199,7 @@ def _graph_pass(
     pred: ClassRaster,
     tru: Truth,
     nodata: shapely.Geometry,
-    interval: float,
-    snap: float,
-    max_nodes: int,
+    opts: EvaluateOptions,
     reporter: Reporter,
 ) -> tuple[dict[str, Any], APLSResult]:
     """Centreline graphs of prediction and truth, and APLS between them."""
@@ -234,7 +221,13 @@ def _graph_pass(
     gp = _metric_graph(pred_lines, metric)
     gt = _metric_graph(true_lines, metric)
     reporter.update("graphs", 2, 3, "APLS")
-    ap = apls(gt, gp, interval_m=interval, snap_m=snap, max_nodes=max_nodes)
+    ap = apls(
+        gt,
+        gp,
+        interval_m=opts.apls_interval_m,
+        snap_m=opts.apls_snap_m,
+        max_nodes=opts.apls_max_nodes,
+    )
     reporter.update("graphs", 3, 3, "APLS done")
     info = {
         "truth_source": source,
@@ -263,11 +256,9 @@ def _metrics(
     pix: PixelScores,
     road: PixelScores,
     rel: RelaxedCounts,
-    buffer_m: float,
     graphs: dict[str, Any],
     ap: APLSResult | None,
-    interval: float,
-    snap: float,
+    opts: EvaluateOptions,
 ) -> dict[str, Any]:
     from dataclasses import asdict
 
@@ -285,7 +276,7 @@ def _metrics(
         "miou_roads": pix.miou_roads,
         "road": road.per_class()["road"],
         "relaxed": {
-            "buffer_m": buffer_m,
+            "buffer_m": opts.buffer_m,
             "precision": rel.precision,
             "recall": rel.recall,
             "f1": rel.f1,
@@ -303,7 +294,9 @@ def _metrics(
             "pred_edges": 0,
         },
         "apls": (
-            {**asdict(ap), "interval_m": interval, "snap_m": snap} if ap is not None else None
+            {**asdict(ap), "interval_m": opts.apls_interval_m, "snap_m": opts.apls_snap_m}
+            if ap is not None
+            else None
         ),
     }
     return m

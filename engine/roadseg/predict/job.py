@@ -18,6 +18,7 @@ from roadseg.geo.normalize import Scaling, parse_scaling
 from roadseg.geo.raster import RasterSource, open_raster
 from roadseg.models import ModelMeta
 from roadseg.predict.extent import Extent, resolve_extent
+from roadseg.predict.options import PredictOptions
 from roadseg.predict.outputs import OutputPaths
 from roadseg.tiling import TileLayout
 
@@ -53,6 +54,7 @@ class TileSettings:
         tile: int | None,
         overlap: int | None,
         batch_size: int | None,
+        *,
         stride: int,
         default_batch: int,
     ) -> TileSettings:
@@ -61,7 +63,7 @@ class TileSettings:
         >>> from roadseg.models import ModelMeta
         >>> m = ModelMeta("Unet", "resnet18", 3, ("background", "road"), ((0, 0, 0), (1, 1, 1)),
         ...               (0, 6), 0.5, 256)
-        >>> TileSettings.resolve(m, None, None, None, 32, 2)
+        >>> TileSettings.resolve(m, None, None, None, stride=32, default_batch=2)
         TileSettings(tile=256, overlap=64, batch_size=2, stride=32)
         """
         t = int(tile if tile is not None else meta.tile_size or 512)
@@ -83,7 +85,7 @@ class TileSettings:
         b = int(batch_size if batch_size is not None else default_batch)
         if b < 1:
             raise ConfigError(f"`batch_size` {b} must be at least 1", param="batch_size", value=b)
-        return cls(t, o, b, stride)
+        return cls(tile=t, overlap=o, batch_size=b, stride=stride)
 
 
 @dataclass
@@ -196,15 +198,10 @@ def prepare_job(
     meta: ModelMeta,
     model_name: str,
     settings: TileSettings,
-    bands: Sequence[int] | None = None,
-    scaling: str | Scaling | None = None,
-    gsd: float | None = None,
-    bbox: Sequence[float] | None = None,
-    bbox_crs: str | None = None,
-    extent_file: str | os.PathLike[str] | None = None,
-    resample_tolerance: float = RESAMPLE_TOLERANCE,
+    options: PredictOptions,
 ) -> RasterJob:
-    """Open and check one raster and lay out its tiles."""
+    """Open and check one raster and lay out its tiles (bands, scaling, extent from ``options``)."""
+    gsd, bands = options.gsd, options.bands
     warnings: list[RoadsegWarning] = []
     probe = open_raster(path, gsd=gsd)
     try:
@@ -218,11 +215,11 @@ def prepare_job(
         probe.close()
     src = open_raster(path, bands=chosen, gsd=gsd if gsd else None)
     try:
-        src.scaling = _choose_scaling(src, meta, scaling, warnings)
+        src.scaling = _choose_scaling(src, meta, options.scaling, warnings)
         name = repr(str(src.path))
-        extent = resolve_extent(src.grid, name, bbox, bbox_crs, extent_file)
+        extent = resolve_extent(src.grid, name, options.bbox, options.bbox_crs, options.extent_file)
         out_grid = src.grid.window_grid(extent.window)
-        work, resampling = model_grid(out_grid, meta.gsd_m, resample_tolerance)
+        work, resampling = model_grid(out_grid, meta.gsd_m, RESAMPLE_TOLERANCE)
         layout = TileLayout.build(
             work.height, work.width, settings.tile, settings.overlap, settings.stride
         )
@@ -231,4 +228,13 @@ def prepare_job(
         raise
     for w in warnings:
         log.warning(str(w))
-    return RasterJob(src, paths, extent, out_grid, work, layout, warnings, resampling)
+    return RasterJob(
+        src=src,
+        paths=paths,
+        extent=extent,
+        out_grid=out_grid,
+        work=work,
+        layout=layout,
+        warnings=warnings,
+        resampling=resampling,
+    )

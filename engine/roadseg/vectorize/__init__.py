@@ -12,22 +12,20 @@ Steps (see each module): :mod:`~.classraster` (the input contract), :mod:`~.bloc
 simplify), :mod:`~.polygons` (polygons per class), :mod:`~.output` (layers, GraphML).
 """
 
-from roadseg._callable import callable_package
 from roadseg.vectorize.api import ClassFigures, VectorizeResult, centerlines_from_source, vectorize
 from roadseg.vectorize.classraster import ClassInfo, ClassRaster, open_class_raster
 from roadseg.vectorize.extract import ArraySource
-from roadseg.vectorize.params import VectorizeParams
+from roadseg.vectorize.params import VectorizeOptions, VectorizeParams
 
 __all__ = [
     "ArraySource",
     "ClassFigures",
     "ClassInfo",
     "ClassRaster",
+    "VectorizeOptions",
     "VectorizeParams",
     "VectorizeResult",
     "centerlines_from_source",
     "open_class_raster",
     "vectorize",
 ]
-
-callable_package(__name__, vectorize)

@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 
 from roadseg.errors import DataError, about
+from roadseg.options import with_overrides
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.vectorize.blocks import block_layout
 from roadseg.vectorize.classraster import NODATA, ClassInfo, ClassRaster, open_class_raster
@@ -24,7 +25,7 @@ from roadseg.vectorize.output import (
     polygon_frames,
     write_graphml,
 )
-from roadseg.vectorize.params import Resolved, VectorizeParams
+from roadseg.vectorize.params import Resolved, VectorizeOptions
 
 
 @dataclass(frozen=True)
@@ -108,17 +109,10 @@ def vectorize(
     out_gpkg: str | os.PathLike[str],
     *,
     graphml: str | os.PathLike[str] | None = None,
-    simplify_m: float | None = None,
-    min_area_m2: float | None = None,
-    hole_area_m2: float | None = None,
-    prune_m: float | None = None,
-    bridge_m: float | None = None,
-    bridge_angle_deg: float = 30.0,
-    block_size: int = 4096,
-    margin_px: int | None = None,
-    gsd: float | None = None,
+    options: VectorizeOptions | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelCallback | None = None,
+    **overrides: Any,
 ) -> VectorizeResult:
     """Vectorise a class raster into road polygons per class and a centreline network.
 
@@ -126,17 +120,11 @@ def vectorize(
         class_raster: Class raster (see :mod:`roadseg.vectorize.classraster`).
         out_gpkg: GeoPackage to write (layers ``roads_<class>`` and ``centerlines``).
         graphml: Optional GraphML file of the network.
-        simplify_m: Douglas–Peucker tolerance in metres (default max(1 m, 1 pixel)).
-        min_area_m2: Smallest polygon kept (default half the widest class width squared).
-        hole_area_m2: Holes smaller than this are filled (default ``min_area_m2``).
-        prune_m: Spurs shorter than this are pruned (default 2 × widest class width).
-        bridge_m: Gaps up to this between facing dead ends are bridged (default 15 m).
-        bridge_angle_deg: Largest angle between an end's direction and the gap.
-        block_size: Block size in pixels (memory is bounded by the block).
-        margin_px: Margin around blocks (default from the widest class).
-        gsd: Pixel size in metres for rasters without georeferencing.
+        options: A :class:`VectorizeOptions` (tolerances, pruning, bridging, blocks, gsd).
         progress: Progress callback.
         cancel: Cancel callback (checked between blocks).
+        **overrides: Fields of :class:`VectorizeOptions` (``prune_m=10``, ``gsd=0.5``...),
+            replacing those of ``options``.
 
     Returns:
         Paths written and figures (see :class:`VectorizeResult`).
@@ -144,22 +132,13 @@ def vectorize(
     """
     t_start = time.perf_counter()
     reporter = Reporter(progress, cancel)
-    params = VectorizeParams(
-        simplify_m=simplify_m,
-        min_area_m2=min_area_m2,
-        hole_area_m2=hole_area_m2,
-        prune_m=prune_m,
-        bridge_m=bridge_m,
-        bridge_angle_deg=bridge_angle_deg,
-        block_size=block_size,
-        margin_px=margin_px,
-    )
+    params = with_overrides(options, VectorizeOptions, overrides)
     with about("out"):
         check_output(out_gpkg)
     if graphml is not None:
         with about("graphml"):
             check_output(graphml)
-    with open_class_raster(class_raster, gsd=gsd) as src:
+    with open_class_raster(class_raster, gsd=params.gsd) as src:
         if not src.tagged:
             src.classes = ClassInfo.untagged(_max_class(src, params.block_size, reporter))
         frame = MetricFrame(src.grid)
@@ -247,12 +226,12 @@ def _result(
         sel = lines["class_id"].to_numpy() == cid
         figs.append(
             ClassFigures(
-                classes.names[cid],
-                layer,
-                int(len(poly)),
-                round(float(poly["area_m2"].sum()) / 1e6, 6),
-                round(float(lines["length_m"].to_numpy()[sel].sum()) / 1e3, 4),
-                int(sel.sum()),
+                name=classes.names[cid],
+                layer=layer,
+                polygons=int(len(poly)),
+                area_km2=round(float(poly["area_m2"].sum()) / 1e6, 6),
+                centerline_km=round(float(lines["length_m"].to_numpy()[sel].sum()) / 1e3, 4),
+                edges=int(sel.sum()),
             )
         )
     g = ex.network.g
@@ -276,13 +255,13 @@ def _result(
 
 
 def centerlines_from_source(
-    source: ClassSource, params: VectorizeParams | None = None, reporter: Reporter | None = None
+    source: ClassSource, params: VectorizeOptions | None = None, reporter: Reporter | None = None
 ) -> gpd.GeoDataFrame:
     """Return the centreline layer (raster CRS) of any class source, without writing files.
 
     Used by ``evaluate`` to build prediction and truth graphs.
     """
-    params = params or VectorizeParams()
+    params = params or VectorizeOptions()
     frame = MetricFrame(source.grid)
     res = params.resolve(source.classes, frame.mean_gsd)
     ex = extract(

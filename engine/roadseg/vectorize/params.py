@@ -1,4 +1,4 @@
-"""Vectorisation settings and their defaults (derived from the classes' road widths)."""
+"""Vectorisation options and their defaults (derived from the classes' road widths)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ DEFAULT_CLOSE_M = 0.5
 DEFAULT_BLOCK = 4096
 
 
-@dataclass(frozen=True)
-class VectorizeParams:
+@dataclass(frozen=True, kw_only=True)
+class VectorizeOptions:
     """What the user asked for; ``None`` means "derive a default".
 
     Attributes:
@@ -32,6 +32,7 @@ class VectorizeParams:
         close_m: Closing radius of the road mask before skeletonising.
         block_size: Block size in pixels (memory is bounded by the block).
         margin_px: Margin read around each block (default: from the widest class).
+        gsd: Pixel size in metres of a class raster without georeferencing.
 
     """
 
@@ -44,6 +45,7 @@ class VectorizeParams:
     close_m: float = DEFAULT_CLOSE_M
     block_size: int = DEFAULT_BLOCK
     margin_px: int | None = None
+    gsd: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("simplify_m", "min_area_m2", "hole_area_m2", "prune_m", "bridge_m"):
@@ -66,7 +68,7 @@ class VectorizeParams:
     def resolve(self, classes: ClassInfo, gsd_m: float) -> Resolved:
         """Fill the defaults for a raster's classes and ground resolution (metres/pixel).
 
-        >>> r = VectorizeParams().resolve(ClassInfo.untagged(1), 0.5)
+        >>> r = VectorizeOptions().resolve(ClassInfo.untagged(1), 0.5)
         >>> r.prune_m, r.simplify_m, r.bridge_m
         (12.0, 1.0, 15.0)
         """
@@ -88,9 +90,9 @@ class VectorizeParams:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Resolved:
-    """Settings with every default filled in (see :class:`VectorizeParams`)."""
+    """Settings with every default filled in (see :class:`VectorizeOptions`)."""
 
     simplify_m: float
     min_area_m2: float
@@ -101,3 +103,7 @@ class Resolved:
     close_px: int
     block_size: int
     margin_px: int
+
+
+#: The earlier name of :class:`VectorizeOptions`.
+VectorizeParams = VectorizeOptions
