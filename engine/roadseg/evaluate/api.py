@@ -18,23 +18,18 @@ from rasterio.features import shapes
 
 from roadseg.errors import DataError, about
 from roadseg.evaluate.apls import APLSResult, apls
-from roadseg.evaluate.confusion import (
-    PixelScores,
-    collapse_to_roads,
-    confusion_matrix,
-    pixel_scores,
-)
 from roadseg.evaluate.graphs import graph_from_lines, graph_length_m
 from roadseg.evaluate.options import EvaluateOptions
 from roadseg.evaluate.relaxed import RelaxedCounts, relaxed_counts
 from roadseg.evaluate.report import clean_json, write_report
 from roadseg.evaluate.truth import Truth, TruthSource, open_truth, to_binary
+from roadseg.geo.classraster import NODATA, ClassRaster, open_class_raster
 from roadseg.geo.grid import metric_crs_for
+from roadseg.metrics import PixelScores, collapse_to_roads, confusion_matrix, pixel_scores
 from roadseg.options import with_overrides
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.vectorize.api import centerlines_from_source
 from roadseg.vectorize.blocks import block_layout
-from roadseg.vectorize.classraster import NODATA, ClassRaster, open_class_raster
 from roadseg.vectorize.frame import MetricFrame
 from roadseg.vectorize.output import check_output
 from roadseg.vectorize.params import VectorizeParams

@@ -9,21 +9,19 @@ road / not road (``mode == "binary"``).
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import rasterio
 from rasterio.windows import Window
 
-from roadseg.errors import InputNotFoundError, LabelError
-from roadseg.geo.classes import PRESETS, ClassScheme
+from roadseg.errors import InputNotFoundError, LabelError, RasterReadError
+from roadseg.geo.classes import PRESETS, Classes, ClassScheme
+from roadseg.geo.classraster import NODATA, ClassRaster, read_class_tags
 from roadseg.geo.grid import Grid
 from roadseg.geo.labels import RASTER_SUFFIXES, MaskLabels, VectorLabels
-from roadseg.vectorize.classraster import NODATA, ClassInfo, ClassRaster
 
 
 @dataclass
@@ -45,7 +43,7 @@ class Truth:
     kind: str
     labels: VectorLabels | MaskLabels
     mode: str
-    classes: ClassInfo
+    classes: Classes
     scheme: str | None = None
     lines: gpd.GeoDataFrame | None = None
 
@@ -55,9 +53,9 @@ class Truth:
         return self.classes.num_classes == 2
 
 
-def binary_classes(pred: ClassInfo) -> ClassInfo:
+def binary_classes(pred: Classes) -> Classes:
     """Road / not road, with the widest predicted width."""
-    return ClassInfo(("background", "road"), ((0, 0, 0), (255, 140, 0)), (0.0, pred.max_width_m))
+    return pred.road_or_not()
 
 
 def to_binary(a: np.ndarray) -> np.ndarray:
@@ -84,12 +82,9 @@ def open_truth(
 
 
 def _raster_truth(p: Path, pred: ClassRaster) -> Truth:
-    names: list[str] = []
     try:
-        with rasterio.open(p) as ds:
-            tag = ds.tags().get("ROADSEG_CLASSES")
-            names = json.loads(tag) if tag else []
-    except (rasterio.errors.RasterioIOError, ValueError):
+        tagged = read_class_tags(p)
+    except RasterReadError:
         raise LabelError(
             f"`truth` {str(p)!r} is not a raster GDAL can read",
             param="truth",
@@ -97,7 +92,7 @@ def _raster_truth(p: Path, pred: ClassRaster) -> Truth:
             hint="give a class raster or a mask",
         ) from None
     pc = pred.classes
-    if pc.num_classes > 2 and tuple(names) == pc.names:
+    if pc.num_classes > 2 and tagged is not None and tagged.names == pc.names:
         scheme = ClassScheme(pc.names, pc.colors, pc.widths_m)
         return Truth(p, "raster", MaskLabels(p, scheme, gsd=pred.grid.pixel_m), "classes", pc)
     labels = MaskLabels(p, PRESETS["binary"], gsd=pred.grid.pixel_m)

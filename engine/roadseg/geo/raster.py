@@ -48,16 +48,65 @@ class RasterWindow:
     grid: Grid
 
 
-def _check_exists(path: str | os.PathLike[str]) -> Path:
+def _check_exists(path: str | os.PathLike[str], what: str = "raster") -> Path:
     p = Path(path)
     s = str(path)
     if "://" in s or s.startswith("/vsi") or s.startswith("<"):
         return p
     if not p.exists():
-        raise InputNotFoundError(f"raster {str(p)!r} does not exist; check the path")
+        raise InputNotFoundError(
+            f"{what} {str(p)!r} does not exist", value=str(p), hint="check the path"
+        )
     if p.is_dir():
-        raise RasterReadError(f"{str(p)!r} is a folder, not a raster; give an image file")
+        raise RasterReadError(
+            f"{what} {str(p)!r} is a folder", value=str(p), hint="give a raster file"
+        )
     return p
+
+
+def open_dataset(
+    path: str | os.PathLike[str], what: str = "raster", hint: str = ""
+) -> tuple[Path, rasterio.io.DatasetReader]:
+    """Open any GDAL raster for reading, with the engine's errors (the one raster-open helper).
+
+    Args:
+        path: The raster.
+        what: How messages call it (``"raster"``, ``"class raster"``...).
+        hint: The fix to suggest when GDAL cannot read it.
+
+    Raises:
+        InputNotFoundError: it does not exist.
+        RasterReadError: it is a folder, or GDAL cannot read it.
+
+    """
+    p = _check_exists(path, what)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return p, rasterio.open(p)
+    except RasterioIOError as exc:
+        raise RasterReadError(
+            f"{what} {str(p)!r} is not a raster GDAL can read ({_first_line(exc)})",
+            value=str(p),
+            hint=hint or "give a GeoTIFF, COG, VRT, JP2, PNG or JPEG file",
+        ) from None
+
+
+def is_georeferenced(ds: rasterio.io.DatasetReader) -> bool:
+    """True when a dataset has a CRS and a geotransform (not the identity)."""
+    return ds.crs is not None and ds.transform != Affine.identity()
+
+
+def dataset_grid(ds: rasterio.io.DatasetReader, gsd: float | None = None) -> Grid | None:
+    """The grid of a dataset: its own when georeferenced, else pixels of ``gsd`` metres.
+
+    None for a raster without georeferencing when no ``gsd`` is given.
+    """
+    if is_georeferenced(ds):
+        return Grid(ds.crs, ds.transform, ds.width, ds.height)
+    if gsd is None:
+        return None
+    return Grid(None, Affine.identity(), ds.width, ds.height, float(gsd))
 
 
 class RasterSource:
@@ -80,27 +129,11 @@ class RasterSource:
         scaling: Scaling | None = None,
         gsd: float | None = None,
     ) -> None:
-        self.path = _check_exists(path)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                self._ds = rasterio.open(self.path)
-        except RasterioIOError as exc:
-            raise RasterReadError(
-                f"{str(self.path)!r} is not a raster GDAL can read ({_first_line(exc)}); "
-                "give a GeoTIFF, COG, VRT, JP2, PNG or JPEG file"
-            ) from None
+        self.path, self._ds = open_dataset(path)
         ds = self._ds
-        self.georeferenced = ds.crs is not None and ds.transform != Affine.identity()
-        if not self.georeferenced and gsd is None:
-            self._plain_needs_gsd = True
-        else:
-            self._plain_needs_gsd = False
-        if self.georeferenced:
-            self.grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
-        else:
-            px = float(gsd) if gsd is not None else 1.0
-            self.grid = Grid(None, Affine.identity(), ds.width, ds.height, px)
+        self.georeferenced = is_georeferenced(ds)
+        self._plain_needs_gsd = not self.georeferenced and gsd is None
+        self.grid = dataset_grid(ds, gsd) or dataset_grid(ds, 1.0)  # type: ignore[assignment]
         if ds.transform.b != 0 or ds.transform.d != 0:
             raise RasterReadError(
                 f"{str(self.path)!r} has a rotated geotransform; warp it north-up first (gdalwarp in.tif out.tif)"

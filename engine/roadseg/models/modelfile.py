@@ -19,7 +19,7 @@ import torch
 
 from roadseg._version import __version__
 from roadseg.errors import InputNotFoundError, ModelFileError
-from roadseg.geo.classes import ClassScheme
+from roadseg.geo.classes import Classes, ClassScheme
 from roadseg.geo.normalize import Scaling
 from roadseg.models.factory import RoadNet
 
@@ -78,9 +78,18 @@ class ModelMeta:
         return len(self.classes)
 
     @property
+    def class_set(self) -> Classes:
+        """The model's classes (names, colours, widths) as one :class:`Classes` value.
+
+        The file stores them as the three lists ``classes``, ``colors`` and ``widths_m``.
+        """
+        return Classes.of(self.classes, self.colors, self.widths_m)
+
+    @property
     def scheme(self) -> ClassScheme:
         """The model's classes as a :class:`ClassScheme` (no attribute mapping)."""
-        return ClassScheme(self.classes, self.colors, self.widths_m)
+        c = self.class_set
+        return ClassScheme(c.names, c.colors, c.widths_m)
 
     def to_json(self) -> str:
         """Serialise to JSON."""

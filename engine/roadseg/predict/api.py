@@ -163,7 +163,7 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
     }
     with about("out"):
         sink = PredictionSink(
-            job.paths, job.out_grid, meta.classes, meta.colors, meta.widths_m, run.options.cog, tags
+            job.paths, job.out_grid, meta.class_set, cog=run.options.cog, extra_tags=tags
         )
 
     def on_tiles(k: int) -> None:

@@ -12,10 +12,11 @@ import geopandas as gpd
 import numpy as np
 
 from roadseg.errors import DataError, about
+from roadseg.geo.classes import Classes
+from roadseg.geo.classraster import NODATA, ClassRaster, open_class_raster
 from roadseg.options import with_overrides
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.vectorize.blocks import block_layout
-from roadseg.vectorize.classraster import NODATA, ClassInfo, ClassRaster, open_class_raster
 from roadseg.vectorize.extract import ClassSource, Extraction, extract
 from roadseg.vectorize.frame import MetricFrame
 from roadseg.vectorize.output import (
@@ -117,7 +118,7 @@ def vectorize(
     """Vectorise a class raster into road polygons per class and a centreline network.
 
     Args:
-        class_raster: Class raster (see :mod:`roadseg.vectorize.classraster`).
+        class_raster: Class raster (see :mod:`roadseg.geo.classraster`).
         out_gpkg: GeoPackage to write (layers ``roads_<class>`` and ``centerlines``).
         graphml: Optional GraphML file of the network.
         options: A :class:`VectorizeOptions` (tolerances, pruning, bridging, blocks, gsd).
@@ -140,7 +141,8 @@ def vectorize(
             check_output(graphml)
     with open_class_raster(class_raster, gsd=params.gsd) as src:
         if not src.tagged:
-            src.classes = ClassInfo.untagged(_max_class(src, params.block_size, reporter))
+            src.classes = Classes.untagged(_max_class(src, params.block_size, reporter))
+        tagged = src.tagged
         frame = MetricFrame(src.grid)
         res = params.resolve(src.classes, frame.mean_gsd)
         ex = extract(src, res, frame, src.classes.num_classes, reporter, polygons=True)
@@ -149,7 +151,7 @@ def vectorize(
     reporter.check()
     t0 = time.perf_counter()
     lines = centerline_frame(ex.network, frame, classes)
-    road_ids = _road_class_ids(classes, ex.histogram)
+    road_ids = _road_class_ids(classes, ex.histogram, tagged)
     layers = polygon_frames(ex.polygons, frame, classes, road_ids)
     layers[CENTERLINES] = lines
     types = {name: "Polygon" for name in layers if name != CENTERLINES}
@@ -197,9 +199,9 @@ def _check_not_all_nodata(src: ClassRaster, ex: Extraction) -> None:
         )
 
 
-def _road_class_ids(classes: ClassInfo, hist: np.ndarray) -> list[int]:
+def _road_class_ids(classes: Classes, hist: np.ndarray, tagged: bool) -> list[int]:
     """Road classes that get a polygon layer: all if tagged, else those present."""
-    if classes.tagged:
+    if tagged:
         return list(range(1, classes.num_classes))
     present = [i for i in range(1, classes.num_classes) if hist[i] > 0]
     return present or [1]
@@ -210,7 +212,7 @@ def _result(
     gml: Path | None,
     layers: dict[str, gpd.GeoDataFrame],
     lines: gpd.GeoDataFrame,
-    classes: ClassInfo,
+    classes: Classes,
     road_ids: list[int],
     frame: MetricFrame,
     res: Resolved,

@@ -12,7 +12,7 @@ import shapely
 
 from roadseg.errors import OutputError
 from roadseg.geo.atomic import atomic_output
-from roadseg.vectorize.classraster import ClassInfo
+from roadseg.geo.classes import Classes
 from roadseg.vectorize.frame import MetricFrame
 from roadseg.vectorize.network import RoadNetwork
 
@@ -52,7 +52,7 @@ def check_output(path: str | os.PathLike[str]) -> Path:
 LINE_COLUMNS = ("class", "class_id", "width_m", "length_m", "node_u", "node_v", "bridges")
 
 
-def centerline_frame(net: RoadNetwork, frame: MetricFrame, classes: ClassInfo) -> gpd.GeoDataFrame:
+def centerline_frame(net: RoadNetwork, frame: MetricFrame, classes: Classes) -> gpd.GeoDataFrame:
     """Build the centreline layer: one LineString per edge with class, width, length, node ids.
 
     Nodes are numbered 0..N-1 from north-west to south-east; ``node_u`` is the
@@ -115,7 +115,7 @@ def centerline_frame(net: RoadNetwork, frame: MetricFrame, classes: ClassInfo) -
 
 
 def polygon_frames(
-    polys: dict[int, np.ndarray], frame: MetricFrame, classes: ClassInfo, class_ids: list[int]
+    polys: dict[int, np.ndarray], frame: MetricFrame, classes: Classes, class_ids: list[int]
 ) -> dict[str, gpd.GeoDataFrame]:
     """One polygon layer per road class (empty layers included) with class, class_id, area_m2."""
     crs = frame.grid.crs

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from roadseg.errors import ConfigError
-from roadseg.vectorize.classraster import ClassInfo
+from roadseg.geo.classes import Classes
 
 #: Default gap bridged between facing dead ends (metres).
 DEFAULT_BRIDGE_M = 15.0
@@ -65,10 +65,10 @@ class VectorizeOptions:
                 value=self.block_size,
             )
 
-    def resolve(self, classes: ClassInfo, gsd_m: float) -> Resolved:
+    def resolve(self, classes: Classes, gsd_m: float) -> Resolved:
         """Fill the defaults for a raster's classes and ground resolution (metres/pixel).
 
-        >>> r = VectorizeOptions().resolve(ClassInfo.untagged(1), 0.5)
+        >>> r = VectorizeOptions().resolve(Classes.untagged(1), 0.5)
         >>> r.prune_m, r.simplify_m, r.bridge_m
         (12.0, 1.0, 15.0)
         """
