@@ -113,7 +113,7 @@ def run_speed(raster: str, model: str, out: str, repeat: int, threads: int | Non
     import torch
     from roadseg.device import resolve_policy
     from roadseg.predict.network import TilePredictor
-    from roadseg.tiling import TileLayout
+    from roadseg.predict.tiling import TileLayout
 
     net, meta = load(model, threads)
     warm_up(raster, (net, meta), out)

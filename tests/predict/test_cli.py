@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from predict_helpers import CLASSES, last_json, make_raster, progress_lines, road_image, write_scene
 from rasterio.warp import transform_bounds
 from roadseg.cli.main import cli
-from roadseg.tiling import TileLayout
+from roadseg.predict.tiling import TileLayout
 from shapely.geometry import Polygon
 
 

@@ -20,7 +20,7 @@ from roadseg.models import ModelMeta
 from roadseg.predict.extent import Extent, resolve_extent
 from roadseg.predict.options import PredictOptions
 from roadseg.predict.outputs import OutputPaths
-from roadseg.tiling import TileLayout
+from roadseg.predict.tiling import TileLayout
 
 log = logging.getLogger(__name__)
 

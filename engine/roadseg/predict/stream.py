@@ -3,8 +3,8 @@
 Memory is bounded by the tile and one band of rows, never by the raster:
 
 * the working grid (the output window at the model's resolution) is covered by a
-  :class:`~roadseg.tiling.TileLayout` and processed one row of tiles at a time
-  (:func:`~roadseg.tiling.plan_strips`);
+  :class:`~roadseg.predict.tiling.TileLayout` and processed one row of tiles at a time
+  (:func:`~roadseg.predict.tiling.plan_strips`);
 * a float32 accumulator of ``tile`` rows × the working width holds the blended
   probability sums of the current row of tiles (the weights are separable, so
   their sum is an outer product of two 1-D sums: no per-pixel weight array);
@@ -34,7 +34,7 @@ from roadseg.predict.job import RasterJob
 from roadseg.predict.network import TilePredictor
 from roadseg.predict.outputs import PredictionSink
 from roadseg.predict.resample import StripFinisher
-from roadseg.tiling import StripStep, TileLayout, plan_strips
+from roadseg.predict.tiling import StripStep, TileLayout, plan_strips
 
 #: Groups of tiles read ahead of the network.
 PREFETCH_DEPTH = 2
@@ -94,7 +94,7 @@ def weight_sums(starts: tuple[int, ...], weights: np.ndarray, length: int) -> np
     Weights are separable, so the 2-D sum is the outer product of the two axes' sums:
     no per-pixel weight accumulator is needed.
 
-    >>> from roadseg.tiling import axis_starts, axis_weights
+    >>> from roadseg.predict.tiling import axis_starts, axis_weights
     >>> s = axis_starts(500, 128, 32)
     >>> bool(np.allclose(weight_sums(s, axis_weights(s, 128), 500), 1, atol=0.01))
     True
