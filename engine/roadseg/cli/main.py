@@ -47,7 +47,8 @@ class LazyGroup(click.Group):
         if name not in COMMANDS or not _module_exists(COMMANDS[name]):
             return None
         mod = importlib.import_module(f"roadseg.cli.{COMMANDS[name]}")
-        return mod.cli  # type: ignore[no-any-return]
+        command: click.Command = mod.cli
+        return command
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Remember the arguments (the error handler looks for --json / --progress json)."""

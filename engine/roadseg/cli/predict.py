@@ -37,8 +37,8 @@ def interrupt_as_cancel() -> Iterator[Any]:
     try:
         yield lambda: state["cancel"]
     finally:
-        for sig, h in old.items():
-            signal.signal(sig, h)
+        for signum, h in old.items():
+            signal.signal(signum, h)
 
 
 def _bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:

@@ -78,7 +78,7 @@ def parse_mask_colors(text: str) -> list[tuple[RGB, str]]:
                 param="mask_colors",
                 value=text,
             )
-        out.append((rgb, name))  # type: ignore[arg-type]
+        out.append(((rgb[0], rgb[1], rgb[2]), name))
     return out
 
 

@@ -9,6 +9,7 @@ road / not road (``mode == "binary"``).
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +69,10 @@ def to_binary(a: np.ndarray) -> np.ndarray:
 
 
 def open_truth(
-    path: str | Path, pred: ClassRaster, class_field: str | None = None, scheme: str | None = None
+    path: str | os.PathLike[str],
+    pred: ClassRaster,
+    class_field: str | None = None,
+    scheme: str | None = None,
 ) -> Truth:
     """Open the truth for a prediction raster (see the module docstring)."""
     p = Path(path)

@@ -133,7 +133,9 @@ class RasterSource:
         ds = self._ds
         self.georeferenced = is_georeferenced(ds)
         self._plain_needs_gsd = not self.georeferenced and gsd is None
-        self.grid = dataset_grid(ds, gsd) or dataset_grid(ds, 1.0)  # type: ignore[assignment]
+        grid = dataset_grid(ds, gsd if gsd is not None else 1.0)
+        assert grid is not None  # a pixel size was given
+        self.grid: Grid = grid
         if ds.transform.b != 0 or ds.transform.d != 0:
             raise RasterReadError(
                 f"{str(self.path)!r} has a rotated geotransform; warp it north-up first (gdalwarp in.tif out.tif)"
@@ -413,7 +415,7 @@ def raster_info(path: str | os.PathLike[str]) -> dict[str, Any]:
 def _bounds_wgs84(grid: Grid) -> tuple[float, float, float, float]:
     from rasterio.warp import transform_bounds
 
-    return tuple(transform_bounds(grid.crs, "EPSG:4326", *grid.bounds, densify_pts=21))  # type: ignore[return-value]
+    return tuple(transform_bounds(grid.crs, "EPSG:4326", *grid.bounds, densify_pts=21))
 
 
 def _crs_name(crs: Any) -> str:

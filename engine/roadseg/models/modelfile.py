@@ -25,7 +25,6 @@ from roadseg.models.factory import RoadNet
 
 #: Format of the files this engine writes; it reads this one and older ones.
 FORMAT_VERSION = 1
-MODEL_SUFFIX = ".safetensors"
 EMBEDDED = {"default": "default/roadseg-default.safetensors"}
 
 

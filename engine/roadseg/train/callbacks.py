@@ -66,7 +66,7 @@ class LastCheckpoint(ModelCheckpoint):
 
     def __init__(self, dirpath: str | os.PathLike[str], every_n_train_steps: int = 0) -> None:
         super().__init__(
-            dirpath=dirpath,
+            dirpath=Path(dirpath),
             save_top_k=0,
             save_last=True,
             every_n_train_steps=every_n_train_steps or None,
@@ -75,7 +75,7 @@ class LastCheckpoint(ModelCheckpoint):
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Always write ``last.ckpt`` at the end of an epoch's validation."""
-        if trainer.sanity_checking or trainer.fast_dev_run:
+        if trainer.sanity_checking or getattr(trainer, "fast_dev_run", False):
             return
         self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
         self._last_global_step_saved = trainer.global_step
@@ -116,7 +116,7 @@ class ResumeState(Callback):
         bp = trainer.fit_loop.epoch_loop.batch_progress.current
         checkpoint["roadseg_resume"] = {
             "epoch": int(trainer.current_epoch),
-            "batches_done": int(bp.processed),
+            "batches_done": int(getattr(bp, "processed", 0)),
             "num_batches": int(trainer.num_training_batches)
             if math.isfinite(trainer.num_training_batches)
             else -1,
@@ -146,7 +146,8 @@ class ResumeState(Callback):
 
 
 def _np_state() -> tuple[str, torch.Tensor, int, int, float]:
-    name, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+    state: Any = np.random.get_state()
+    name, keys, pos, has_gauss, cached = state
     return (
         str(name),
         torch.from_numpy(keys.astype(np.int64)),
@@ -189,10 +190,10 @@ class ExportBest(Callback):
         """Compare and remember."""
         if trainer.sanity_checking:
             return
-        v = trainer.callback_metrics.get(self.monitor)
-        if v is None:
+        metric = trainer.callback_metrics.get(self.monitor)
+        if metric is None:
             return
-        v = float(v)
+        v = float(metric)
         if self._better(v):
             self.best, self.best_epoch = v, int(trainer.current_epoch)
             self.best_metrics = dict(getattr(pl_module, "last_metrics", {}))

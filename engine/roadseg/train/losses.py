@@ -71,6 +71,8 @@ class SegLoss(nn.Module):
 
     """
 
+    class_weights: torch.Tensor | None
+
     def __init__(
         self,
         spec: str,

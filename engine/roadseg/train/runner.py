@@ -223,7 +223,8 @@ def finish(session: Session, rep: Reporter) -> TrainResult:
     """Write the best model (once), plot the curves, report; return the result."""
     trainer, run, task = session.trainer, session.run, session.task
     stopped_early = any(
-        isinstance(c, EarlyStopping) and c.stopped_epoch > 0 for c in trainer.callbacks
+        isinstance(c, EarlyStopping) and c.stopped_epoch > 0
+        for c in getattr(trainer, "callbacks", ())
     )
     seconds = time.perf_counter() - session.t0
     metrics: dict[str, Any] = {}

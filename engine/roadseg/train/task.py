@@ -37,6 +37,8 @@ class SegmentationTask(L.LightningModule):
 
     """
 
+    class_pixels: torch.Tensor
+
     def __init__(
         self,
         net: RoadNet,

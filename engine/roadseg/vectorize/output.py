@@ -67,7 +67,7 @@ def centerline_frame(net: RoadNetwork, frame: MetricFrame, classes: Classes) -> 
         key=lambda e: (min(num[e[0]], num[e[1]]), max(num[e[0]], num[e[1]]), e[3]["length"]),
     )
     if not edges:
-        cols = {c: [] for c in LINE_COLUMNS}
+        cols: dict[str, list[object]] = {c: [] for c in LINE_COLUMNS}
         return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs=crs), crs=crs).astype(
             {
                 "class": "object",
