@@ -18,10 +18,13 @@ from rasterio.features import shapes
 
 from roadseg.errors import DataError, about
 from roadseg.evaluate.apls import APLSResult, apls
+from roadseg.evaluate.apls_cosmiq import CosmiqAPLS, CosmiqParams, apls_cosmiq
+from roadseg.evaluate.cosmiq_graph import build_road_graph, line_parts
 from roadseg.evaluate.graphs import graph_from_lines, graph_length_m
 from roadseg.evaluate.options import EvaluateOptions
 from roadseg.evaluate.relaxed import RelaxedCounts, relaxed_counts
 from roadseg.evaluate.report import clean_json, write_report
+from roadseg.evaluate.topo import TopoResult, topo
 from roadseg.evaluate.truth import Truth, TruthSource, open_truth, to_binary
 from roadseg.geo.classraster import NODATA, ClassRaster, open_class_raster
 from roadseg.geo.grid import metric_crs_for
@@ -32,7 +35,7 @@ from roadseg.vectorize.api import centerlines_from_source
 from roadseg.vectorize.blocks import block_layout
 from roadseg.vectorize.frame import MetricFrame
 from roadseg.vectorize.output import check_output
-from roadseg.vectorize.params import VectorizeParams
+from roadseg.vectorize.params import VectorizeOptions
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,8 @@ class EvaluationResult:
         pixel: Per-class pixel scores.
         road: Road / not-road pixel scores.
         relaxed: Relaxed counts.
-        apls: APLS result (None when skipped).
+        apls: APLS result (CosmiQ's definition by default; None when skipped).
+        topo: TOPO result (None when skipped).
         timings: Seconds per step.
 
     """
@@ -57,7 +61,8 @@ class EvaluationResult:
     pixel: PixelScores
     road: PixelScores
     relaxed: RelaxedCounts
-    apls: APLSResult | None
+    apls: CosmiqAPLS | APLSResult | None
+    topo: TopoResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -89,11 +94,13 @@ def evaluate(
         truth: Road vectors (any OGR format; rasterised onto the prediction's grid
             with per-class widths) or a class raster / road mask.
         out_dir: Report folder (default: ``<prediction stem>_eval`` beside the prediction).
-        options: An :class:`EvaluateOptions` (class field, buffer, APLS settings...).
+        options: An :class:`EvaluateOptions` (class field, buffer, APLS definition and
+            settings...).
         progress: Progress callback.
         cancel: Cancel callback.
         **overrides: Fields of :class:`EvaluateOptions` (``buffer_m=1.0``,
-            ``class_field="highway"``...), replacing those of ``options``.
+            ``class_field="highway"``, ``apls_definition="roadseg"``...), replacing those of
+            ``options``.
 
     Returns:
         The metrics and the report files (see :class:`EvaluationResult`).
@@ -123,14 +130,28 @@ def evaluate(
                 hint="give labels for the same area",
             )
         t0 = time.perf_counter()
-        graphs, ap = (
-            _graph_pass(pred, tru, nodata, opts, reporter) if opts.graph_metrics else ({}, None)
+        graphs, ap, tp = (
+            _graph_pass(
+                pred,
+                tru,
+                nodata,
+                _GraphSettings(
+                    opts.apls_interval_m,
+                    opts.apls_snap_m,
+                    opts.apls_max_nodes,
+                    opts.apls_definition,
+                ),
+                reporter,
+            )
+            if opts.graph_metrics
+            else ({}, None, None)
         )
         timings["graphs"] = time.perf_counter() - t0
     names = tru.classes.names
     pix = pixel_scores(cm, names)
     road = pixel_scores(collapse_to_roads(cm), ("background", "road"))
-    metrics = _metrics(pred_path, tru, cm, pix, road, rel, graphs, ap, opts)
+    metrics = _metrics(pred_path, tru, _Scores(cm, pix, road, rel), graphs, ap, opts)
+    metrics["topo"] = tp.as_dict() if tp is not None else None
     reporter.update("report", 0, 1, str(out))
     with about("out_dir"):
         files = write_report(out, metrics, cm, names)
@@ -145,6 +166,7 @@ def evaluate(
         road=road,
         relaxed=rel,
         apls=ap,
+        topo=tp,
         timings=timings,
     )
 
@@ -190,17 +212,25 @@ def _pixel_pass(
     return cm, rel, nodata
 
 
+@dataclass(frozen=True)
+class _GraphSettings:
+    interval: float
+    snap: float
+    max_nodes: int
+    definition: str
+
+
 def _graph_pass(
     pred: ClassRaster,
     tru: Truth,
     nodata: shapely.Geometry,
-    opts: EvaluateOptions,
+    gs: _GraphSettings,
     reporter: Reporter,
-) -> tuple[dict[str, Any], APLSResult]:
-    """Centreline graphs of prediction and truth, and APLS between them."""
+) -> tuple[dict[str, Any], CosmiqAPLS | APLSResult, TopoResult]:
+    """Centreline graphs of prediction and truth, APLS and TOPO between them."""
     reporter.update("graphs", 0, 3, "predicted centrelines")
     metric = metric_crs_for(pred.grid)
-    pred_lines = centerlines_from_source(pred, VectorizeParams(), reporter.sub("graphs:"))
+    pred_lines = centerlines_from_source(pred, VectorizeOptions(), reporter.sub("graphs:"))
     reporter.update("graphs", 1, 3, "true centrelines")
     if tru.lines is not None:
         geoms = shapely.clip_by_rect(tru.lines.geometry.values, *pred.grid.bounds)
@@ -210,19 +240,22 @@ def _graph_pass(
         source = "truth vectors, clipped to the prediction's valid area"
     else:
         true_lines = centerlines_from_source(
-            TruthSource(tru, pred.grid), VectorizeParams(), reporter.sub("graphs:")
+            TruthSource(tru, pred.grid), VectorizeOptions(), reporter.sub("graphs:")
         )
         source = "skeleton of the rasterised truth"
     gp = _metric_graph(pred_lines, metric)
     gt = _metric_graph(true_lines, metric)
     reporter.update("graphs", 2, 3, "APLS")
-    ap = apls(
-        gt,
-        gp,
-        interval_m=opts.apls_interval_m,
-        snap_m=opts.apls_snap_m,
-        max_nodes=opts.apls_max_nodes,
-    )
+    # CosmiQ's graphs: vertices shared exactly are junctions. Truth vectors are noded at
+    # crossings first (OSM-style labels often cross without a shared vertex).
+    rt = build_road_graph(line_parts(_noded(_metric_lines(true_lines, metric))), 5.0)
+    rp = build_road_graph(line_parts(_metric_lines(pred_lines, metric)), 5.0)
+    ap: CosmiqAPLS | APLSResult
+    if gs.definition == "cosmiq":
+        ap = apls_cosmiq(rt, rp, CosmiqParams(linestring_delta_m=gs.interval, max_snap_m=gs.snap))
+    else:
+        ap = apls(gt, gp, interval_m=gs.interval, snap_m=gs.snap, max_nodes=gs.max_nodes)
+    tp = topo(rt, rp, hole_m=gs.snap)
     reporter.update("graphs", 3, 3, "APLS done")
     info = {
         "truth_source": source,
@@ -234,7 +267,23 @@ def _graph_pass(
         "pred_edges": gp.number_of_edges(),
         "metric_crs": metric.to_string() if metric is not None else None,
     }
-    return info, ap
+    return info, ap, tp
+
+
+def _metric_lines(lines: gpd.GeoDataFrame, metric: Any) -> np.ndarray:
+    if lines.empty:
+        return np.zeros(0, dtype=object)
+    g = lines.to_crs(metric) if metric is not None and lines.crs is not None else lines
+    return np.asarray(g.geometry.values, dtype=object)
+
+
+def _noded(geoms: np.ndarray) -> np.ndarray:
+    """Split lines where they cross or touch (shared vertices at every junction)."""
+    parts = line_parts(geoms)
+    if not parts:
+        return np.zeros(0, dtype=object)
+    merged = shapely.union_all(np.array([shapely.LineString(c) for c in parts], dtype=object))
+    return shapely.get_parts(merged)
 
 
 def _metric_graph(lines: gpd.GeoDataFrame, metric: Any) -> nx.MultiGraph:
@@ -244,18 +293,27 @@ def _metric_graph(lines: gpd.GeoDataFrame, metric: Any) -> nx.MultiGraph:
     return graph_from_lines(g.geometry.values)
 
 
+@dataclass(frozen=True)
+class _Scores:
+    """The pixel pass's figures."""
+
+    cm: np.ndarray
+    pix: PixelScores
+    road: PixelScores
+    rel: RelaxedCounts
+
+
 def _metrics(
     pred_path: Path,
     tru: Truth,
-    cm: np.ndarray,
-    pix: PixelScores,
-    road: PixelScores,
-    rel: RelaxedCounts,
+    scores: _Scores,
     graphs: dict[str, Any],
-    ap: APLSResult | None,
+    ap: CosmiqAPLS | APLSResult | None,
     opts: EvaluateOptions,
 ) -> dict[str, Any]:
     from dataclasses import asdict
+
+    cm, pix, road, rel = scores.cm, scores.pix, scores.road, scores.rel
 
     m: dict[str, Any] = {
         "prediction": str(pred_path),
@@ -288,10 +346,19 @@ def _metrics(
             "pred_nodes": 0,
             "pred_edges": 0,
         },
-        "apls": (
-            {**asdict(ap), "interval_m": opts.apls_interval_m, "snap_m": opts.apls_snap_m}
-            if ap is not None
-            else None
-        ),
+        "apls": _apls_dict(ap, opts.apls_interval_m, opts.apls_snap_m),
     }
     return m
+
+
+def _apls_dict(ap: CosmiqAPLS | APLSResult | None, interval: float, snap: float) -> dict | None:
+    from dataclasses import asdict
+
+    if ap is None:
+        return None
+    if isinstance(ap, CosmiqAPLS):
+        d = ap.as_dict()
+        d["pairs_truth"], d["pairs_pred"] = ap.routes_truth, ap.routes_pred
+    else:
+        d = {**asdict(ap), "definition": "roadseg"}
+    return {**d, "interval_m": interval, "snap_m": snap}

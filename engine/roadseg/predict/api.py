@@ -160,6 +160,7 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
         "ROADSEG_MODEL": Path(run.model_name).name,
         "ROADSEG_ENGINE_VERSION": __version__,
         "ROADSEG_MODEL_GSD_M": str(meta.gsd_m),
+        "ROADSEG_ROAD_THRESHOLD": f"{meta.road_threshold:g}",
     }
     with about("out"):
         sink = PredictionSink(
@@ -188,6 +189,7 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
                 batch_size=run.settings.batch_size,
                 read_valid=read_valid,
                 on_tiles=on_tiles,
+                road_threshold=meta.road_threshold,
             )
         run.reporter.check()
         sink.commit()

@@ -118,6 +118,7 @@ def set_up(cfg: TrainConfig, run: RunDir, rep: Reporter, t0: float) -> Session:
         seed,
         gsd_default=src_meta.gsd_m if src_meta else None,
         reporter=rep.sub(""),
+        cache_dir=run.path / "sources",
     )
     setup = build_network(cfg, dm, src_net, src_meta)
     meta = setup.meta
@@ -133,6 +134,7 @@ def set_up(cfg: TrainConfig, run: RunDir, rep: Reporter, t0: float) -> Session:
         augment_on_device=not in_workers,
         channels_last=cfg.model.channels_last,
         trainable_stages=setup.trainable_stages,
+        source_names=dm.source_names,
     )
     precision = training_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     if not uses_cuda(cfg.trainer.accelerator):
@@ -269,6 +271,7 @@ def _final_meta(session: Session, stopped_early: bool, seconds: float) -> ModelM
     best_epoch = exp.best_epoch if exp.best_epoch >= 0 else int(trainer.current_epoch)
     metrics = clean_metrics(best_metrics)
     metrics["epoch"] = best_epoch + 1
+    threshold = float(metrics.get("road_threshold") or 0.5)
     lw = task.loss_fn.class_weights
     summary = {
         **dm.summary.as_dict(),
@@ -293,4 +296,4 @@ def _final_meta(session: Session, stopped_early: bool, seconds: float) -> ModelM
         "seconds": round(seconds, 1),
         **session.setup.init,
     }
-    return session.setup.meta.replace(training=summary, metrics=metrics)
+    return session.setup.meta.replace(training=summary, metrics=metrics, road_threshold=threshold)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,9 @@ from roadseg.vectorize.output import (
     centerline_frame,
     check_output,
     polygon_frames,
-    write_graphml,
 )
 from roadseg.vectorize.params import Resolved, VectorizeOptions
+from roadseg.vectorize.routable import write_edge_list, write_routable_graphml
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,10 @@ class VectorizeResult:
         raster_km2: Ground area of the raster in km².
         megapixels: Raster size in megapixels.
         settings: The settings used (defaults filled in).
-        cleanup: Spurs pruned, specks removed, gaps bridged.
+        cleanup: Counts of each cleaning step (spurs pruned, specks removed, gaps bridged,
+            carriageways merged, loops collapsed, stubs dropped).
         timings: Seconds per step and in total.
+        edges_path: The directed edge list written (None when not asked for).
 
     """
 
@@ -85,18 +87,22 @@ class VectorizeResult:
     settings: dict[str, Any] = field(default_factory=dict)
     cleanup: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    edges_path: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form (the CLI's JSON object)."""
         d = asdict(self)
         d["gpkg"] = str(self.gpkg)
         d["graphml"] = str(self.graphml) if self.graphml else None
+        d["edges_path"] = str(self.edges_path) if self.edges_path else None
         d["outputs"] = [str(self.gpkg)] + ([str(self.graphml)] if self.graphml else [])
+        d["outputs"] += [str(self.edges_path)] if self.edges_path else []
         d["metrics"] = {
             "centerline_km": self.centerline_km,
             "nodes": self.nodes,
             "edges": self.edges,
             "components": self.components,
+            "cleaning": dict(self.cleanup),
             "per_class": {
                 c.name: {"km": c.centerline_km, "km2": c.area_km2, "polygons": c.polygons}
                 for c in self.classes
@@ -110,6 +116,7 @@ def vectorize(
     out_gpkg: str | os.PathLike[str],
     *,
     graphml: str | os.PathLike[str] | None = None,
+    edges: str | os.PathLike[str] | None = None,
     options: VectorizeOptions | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelCallback | None = None,
@@ -120,12 +127,15 @@ def vectorize(
     Args:
         class_raster: Class raster (see :mod:`roadseg.geo.classraster`).
         out_gpkg: GeoPackage to write (layers ``roads_<class>`` and ``centerlines``).
-        graphml: Optional GraphML file of the network.
-        options: A :class:`VectorizeOptions` (tolerances, pruning, bridging, blocks, gsd).
+        graphml: Optional GraphML of the network: an osmnx-compatible directed
+            multigraph (see :mod:`roadseg.vectorize.routable`).
+        edges: Optional directed edge list with the same attributes (``.gpkg`` or GeoJSON).
+        options: A :class:`VectorizeOptions` (tolerances, pruning, bridging, the cleaning
+            steps, blocks, gsd).
         progress: Progress callback.
         cancel: Cancel callback (checked between blocks).
-        **overrides: Fields of :class:`VectorizeOptions` (``prune_m=10``, ``gsd=0.5``...),
-            replacing those of ``options``.
+        **overrides: Fields of :class:`VectorizeOptions` (``prune_m=10``, ``cleaning=False``,
+            ``carriageways="merge"``, ``gsd=0.5``...), replacing those of ``options``.
 
     Returns:
         Paths written and figures (see :class:`VectorizeResult`).
@@ -139,6 +149,9 @@ def vectorize(
     if graphml is not None:
         with about("graphml"):
             check_output(graphml)
+    if edges is not None:
+        with about("edges"):
+            check_output(edges)
     with open_class_raster(class_raster, gsd=params.gsd) as src:
         if not src.tagged:
             src.classes = Classes.untagged(_max_class(src, params.block_size, reporter))
@@ -165,12 +178,20 @@ def vectorize(
     if graphml is not None:
         crs = frame.grid.crs
         with about("graphml"):
-            gml = write_graphml(graphml, lines, crs.to_string() if crs is not None else None)
+            gml = write_routable_graphml(
+                graphml, lines, crs.to_string() if crs is not None else None
+            )
+    if edges is not None:
+        with about("edges"):
+            write_edge_list(edges, lines)
     reporter.update("write", 1, 1, str(out_gpkg))
     timings = dict(ex.timings)
     timings["write"] = round(time.perf_counter() - t0, 4)
     timings["total"] = round(time.perf_counter() - t_start, 4)
-    return _result(Path(out_gpkg), gml, layers, lines, classes, road_ids, frame, res, ex, timings)
+    r = _result(Path(out_gpkg), gml, layers, lines, classes, road_ids, frame, res, ex, timings)
+    if edges is not None:
+        r = replace(r, edges_path=Path(edges))
+    return r
 
 
 def _max_class(src: ClassRaster, block: int, reporter: Reporter) -> int:
@@ -224,14 +245,16 @@ def _result(
     figs = []
     for cid in road_ids:
         layer = classes.layer_name(cid)
-        poly = layers[layer]
+        poly = layers.get(layer)
+        n_poly = 0 if poly is None else int(len(poly))
+        area = 0.0 if poly is None else float(poly["area_m2"].sum())
         sel = lines["class_id"].to_numpy() == cid
         figs.append(
             ClassFigures(
                 name=classes.names[cid],
                 layer=layer,
-                polygons=int(len(poly)),
-                area_km2=round(float(poly["area_m2"].sum()) / 1e6, 6),
+                polygons=n_poly,
+                area_km2=round(area / 1e6, 6),
                 centerline_km=round(float(lines["length_m"].to_numpy()[sel].sum()) / 1e3, 4),
                 edges=int(sel.sum()),
             )
@@ -250,7 +273,7 @@ def _result(
         centerline_km=round(float(lines["length_m"].sum()) / 1e3, 4),
         raster_km2=round(w * h * gx * gy / 1e6, 6),
         megapixels=round(w * h / 1e6, 4),
-        settings=asdict(res),
+        settings={**asdict(res), "cleaning": res.cleaning},
         cleanup=ex.cleanup,
         timings=timings,
     )
