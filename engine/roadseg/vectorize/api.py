@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 
-from roadseg.errors import DataError
+from roadseg.errors import DataError, about
+from roadseg.geo.classes import Classes
+from roadseg.geo.classraster import NODATA, ClassRaster, open_class_raster
+from roadseg.options import with_overrides
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.vectorize.blocks import block_layout
-from roadseg.vectorize.classraster import NODATA, ClassInfo, ClassRaster, open_class_raster
 from roadseg.vectorize.extract import ClassSource, Extraction, extract
 from roadseg.vectorize.frame import MetricFrame
 from roadseg.vectorize.output import (
@@ -22,9 +24,9 @@ from roadseg.vectorize.output import (
     centerline_frame,
     check_output,
     polygon_frames,
-    write_graphml,
 )
-from roadseg.vectorize.params import Resolved, VectorizeParams
+from roadseg.vectorize.params import Resolved, VectorizeOptions
+from roadseg.vectorize.routable import write_edge_list, write_routable_graphml
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,10 @@ class VectorizeResult:
         raster_km2: Ground area of the raster in km².
         megapixels: Raster size in megapixels.
         settings: The settings used (defaults filled in).
-        cleanup: Spurs pruned, specks removed, gaps bridged.
+        cleanup: Counts of each cleaning step (spurs pruned, specks removed, gaps bridged,
+            carriageways merged, loops collapsed, stubs dropped).
         timings: Seconds per step and in total.
+        edges_path: The directed edge list written (None when not asked for).
 
     """
 
@@ -83,18 +87,22 @@ class VectorizeResult:
     settings: dict[str, Any] = field(default_factory=dict)
     cleanup: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    edges_path: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-able form (the CLI's ``--json`` object)."""
+        """JSON-able form (the CLI's JSON object)."""
         d = asdict(self)
         d["gpkg"] = str(self.gpkg)
         d["graphml"] = str(self.graphml) if self.graphml else None
+        d["edges_path"] = str(self.edges_path) if self.edges_path else None
         d["outputs"] = [str(self.gpkg)] + ([str(self.graphml)] if self.graphml else [])
+        d["outputs"] += [str(self.edges_path)] if self.edges_path else []
         d["metrics"] = {
             "centerline_km": self.centerline_km,
             "nodes": self.nodes,
             "edges": self.edges,
             "components": self.components,
+            "cleaning": dict(self.cleanup),
             "per_class": {
                 c.name: {"km": c.centerline_km, "km2": c.area_km2, "polygons": c.polygons}
                 for c in self.classes
@@ -108,35 +116,26 @@ def vectorize(
     out_gpkg: str | os.PathLike[str],
     *,
     graphml: str | os.PathLike[str] | None = None,
-    simplify_m: float | None = None,
-    min_area_m2: float | None = None,
-    hole_area_m2: float | None = None,
-    prune_m: float | None = None,
-    bridge_m: float | None = None,
-    bridge_angle_deg: float = 30.0,
-    block_size: int = 4096,
-    margin_px: int | None = None,
-    gsd: float | None = None,
+    edges: str | os.PathLike[str] | None = None,
+    options: VectorizeOptions | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelCallback | None = None,
+    **overrides: Any,
 ) -> VectorizeResult:
     """Vectorise a class raster into road polygons per class and a centreline network.
 
     Args:
-        class_raster: Class raster (see :mod:`roadseg.vectorize.classraster`).
+        class_raster: Class raster (see :mod:`roadseg.geo.classraster`).
         out_gpkg: GeoPackage to write (layers ``roads_<class>`` and ``centerlines``).
-        graphml: Optional GraphML file of the network.
-        simplify_m: Douglas–Peucker tolerance in metres (default max(1 m, 1 pixel)).
-        min_area_m2: Smallest polygon kept (default half the widest class width squared).
-        hole_area_m2: Holes smaller than this are filled (default ``min_area_m2``).
-        prune_m: Spurs shorter than this are pruned (default 2 × widest class width).
-        bridge_m: Gaps up to this between facing dead ends are bridged (default 15 m).
-        bridge_angle_deg: Largest angle between an end's direction and the gap.
-        block_size: Block size in pixels (memory is bounded by the block).
-        margin_px: Margin around blocks (default from the widest class).
-        gsd: Pixel size in metres for rasters without georeferencing.
+        graphml: Optional GraphML of the network: an osmnx-compatible directed
+            multigraph (see :mod:`roadseg.vectorize.routable`).
+        edges: Optional directed edge list with the same attributes (``.gpkg`` or GeoJSON).
+        options: A :class:`VectorizeOptions` (tolerances, pruning, bridging, the cleaning
+            steps, blocks, gsd).
         progress: Progress callback.
         cancel: Cancel callback (checked between blocks).
+        **overrides: Fields of :class:`VectorizeOptions` (``prune_m=10``, ``cleaning=False``,
+            ``carriageways="merge"``, ``gsd=0.5``...), replacing those of ``options``.
 
     Returns:
         Paths written and figures (see :class:`VectorizeResult`).
@@ -144,22 +143,19 @@ def vectorize(
     """
     t_start = time.perf_counter()
     reporter = Reporter(progress, cancel)
-    params = VectorizeParams(
-        simplify_m=simplify_m,
-        min_area_m2=min_area_m2,
-        hole_area_m2=hole_area_m2,
-        prune_m=prune_m,
-        bridge_m=bridge_m,
-        bridge_angle_deg=bridge_angle_deg,
-        block_size=block_size,
-        margin_px=margin_px,
-    )
-    check_output(out_gpkg, "--out")
+    params = with_overrides(options, VectorizeOptions, overrides)
+    with about("out"):
+        check_output(out_gpkg)
     if graphml is not None:
-        check_output(graphml, "--graphml")
-    with open_class_raster(class_raster, gsd=gsd) as src:
+        with about("graphml"):
+            check_output(graphml)
+    if edges is not None:
+        with about("edges"):
+            check_output(edges)
+    with open_class_raster(class_raster, gsd=params.gsd) as src:
         if not src.tagged:
-            src.classes = ClassInfo.untagged(_max_class(src, params.block_size, reporter))
+            src.classes = Classes.untagged(_max_class(src, params.block_size, reporter))
+        tagged = src.tagged
         frame = MetricFrame(src.grid)
         res = params.resolve(src.classes, frame.mean_gsd)
         ex = extract(src, res, frame, src.classes.num_classes, reporter, polygons=True)
@@ -168,7 +164,7 @@ def vectorize(
     reporter.check()
     t0 = time.perf_counter()
     lines = centerline_frame(ex.network, frame, classes)
-    road_ids = _road_class_ids(classes, ex.histogram)
+    road_ids = _road_class_ids(classes, ex.histogram, tagged)
     layers = polygon_frames(ex.polygons, frame, classes, road_ids)
     layers[CENTERLINES] = lines
     types = {name: "Polygon" for name in layers if name != CENTERLINES}
@@ -176,16 +172,26 @@ def vectorize(
     reporter.update("write", 0, 1, str(out_gpkg))
     from roadseg.geo.vectors import write_gpkg
 
-    write_gpkg(out_gpkg, layers, "--out", geometry_types=types)
+    with about("out"):
+        write_gpkg(out_gpkg, layers, geometry_types=types)
     gml = None
     if graphml is not None:
         crs = frame.grid.crs
-        gml = write_graphml(graphml, lines, crs.to_string() if crs is not None else None)
+        with about("graphml"):
+            gml = write_routable_graphml(
+                graphml, lines, crs.to_string() if crs is not None else None
+            )
+    if edges is not None:
+        with about("edges"):
+            write_edge_list(edges, lines)
     reporter.update("write", 1, 1, str(out_gpkg))
     timings = dict(ex.timings)
     timings["write"] = round(time.perf_counter() - t0, 4)
     timings["total"] = round(time.perf_counter() - t_start, 4)
-    return _result(Path(out_gpkg), gml, layers, lines, classes, road_ids, frame, res, ex, timings)
+    r = _result(Path(out_gpkg), gml, layers, lines, classes, road_ids, frame, res, ex, timings)
+    if edges is not None:
+        r = replace(r, edges_path=Path(edges))
+    return r
 
 
 def _max_class(src: ClassRaster, block: int, reporter: Reporter) -> int:
@@ -205,15 +211,18 @@ def _check_not_all_nodata(src: ClassRaster, ex: Extraction) -> None:
     h = ex.histogram
     if h[NODATA] == h.sum() and h.sum() > 0:
         raise DataError(
-            f"CLASS_RASTER {str(src.path)!r} is nodata (255) everywhere; 255 means nodata in class "
-            "rasters: give the class raster written by 'roadseg predict' (a 0/255 mask: convert "
-            "255 to 1 first)"
+            f"`class_raster` {str(src.path)!r} is nodata (255) everywhere; 255 means nodata in "
+            "class rasters",
+            param="class_raster",
+            value=str(src.path),
+            hint="give the class raster written by prediction (a 0/255 mask: convert 255 to 1 "
+            "first)",
         )
 
 
-def _road_class_ids(classes: ClassInfo, hist: np.ndarray) -> list[int]:
+def _road_class_ids(classes: Classes, hist: np.ndarray, tagged: bool) -> list[int]:
     """Road classes that get a polygon layer: all if tagged, else those present."""
-    if classes.tagged:
+    if tagged:
         return list(range(1, classes.num_classes))
     present = [i for i in range(1, classes.num_classes) if hist[i] > 0]
     return present or [1]
@@ -224,7 +233,7 @@ def _result(
     gml: Path | None,
     layers: dict[str, gpd.GeoDataFrame],
     lines: gpd.GeoDataFrame,
-    classes: ClassInfo,
+    classes: Classes,
     road_ids: list[int],
     frame: MetricFrame,
     res: Resolved,
@@ -236,16 +245,18 @@ def _result(
     figs = []
     for cid in road_ids:
         layer = classes.layer_name(cid)
-        poly = layers[layer]
+        poly = layers.get(layer)
+        n_poly = 0 if poly is None else int(len(poly))
+        area = 0.0 if poly is None else float(poly["area_m2"].sum())
         sel = lines["class_id"].to_numpy() == cid
         figs.append(
             ClassFigures(
-                classes.names[cid],
-                layer,
-                int(len(poly)),
-                round(float(poly["area_m2"].sum()) / 1e6, 6),
-                round(float(lines["length_m"].to_numpy()[sel].sum()) / 1e3, 4),
-                int(sel.sum()),
+                name=classes.names[cid],
+                layer=layer,
+                polygons=n_poly,
+                area_km2=round(area / 1e6, 6),
+                centerline_km=round(float(lines["length_m"].to_numpy()[sel].sum()) / 1e3, 4),
+                edges=int(sel.sum()),
             )
         )
     g = ex.network.g
@@ -262,20 +273,20 @@ def _result(
         centerline_km=round(float(lines["length_m"].sum()) / 1e3, 4),
         raster_km2=round(w * h * gx * gy / 1e6, 6),
         megapixels=round(w * h / 1e6, 4),
-        settings=asdict(res),
+        settings={**asdict(res), "cleaning": res.cleaning},
         cleanup=ex.cleanup,
         timings=timings,
     )
 
 
 def centerlines_from_source(
-    source: ClassSource, params: VectorizeParams | None = None, reporter: Reporter | None = None
+    source: ClassSource, params: VectorizeOptions | None = None, reporter: Reporter | None = None
 ) -> gpd.GeoDataFrame:
     """Return the centreline layer (raster CRS) of any class source, without writing files.
 
     Used by ``evaluate`` to build prediction and truth graphs.
     """
-    params = params or VectorizeParams()
+    params = params or VectorizeOptions()
     frame = MetricFrame(source.grid)
     res = params.resolve(source.classes, frame.mean_gsd)
     ex = extract(
