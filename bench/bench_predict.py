@@ -50,7 +50,7 @@ def load(model: str, threads: int | None):
 
 def ours_once(raster: str, net_meta, out: str):
     """One end-to-end ``roadseg.predict`` run (default tile, overlap, batch, precision)."""
-    from roadseg.predict import predict
+    from roadseg.prediction import predict
 
     return predict(raster, net_meta, out, tile=net_meta[1].tile_size, batch_size=2)
 
@@ -58,7 +58,7 @@ def ours_once(raster: str, net_meta, out: str):
 def warm_up(raster: str, net_meta, out: str) -> None:
     """oneDNN primitive creation for the tile shape: predict a 1.5-tile crop."""
     import rasterio
-    from roadseg.predict import predict
+    from roadseg.prediction import predict
 
     with rasterio.open(raster) as ds:
         x0, _, _, y1 = ds.bounds
@@ -112,8 +112,8 @@ def run_speed(raster: str, model: str, out: str, repeat: int, threads: int | Non
     """All three arms in one process, interleaved (same machine load), best of ``repeat``."""
     import torch
     from roadseg.device import resolve_policy
-    from roadseg.predict.network import TilePredictor
-    from roadseg.predict.tiling import TileLayout
+    from roadseg.prediction.network import TilePredictor
+    from roadseg.prediction.tiling import TileLayout
 
     net, meta = load(model, threads)
     warm_up(raster, (net, meta), out)

@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from roadseg.models import load_model, read_meta, save_model
-    from roadseg.train import train
+    from roadseg.training import train
 
     build = Path(args.build)
     build.mkdir(parents=True, exist_ok=True)

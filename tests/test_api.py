@@ -19,18 +19,29 @@ def test_import_roadseg_does_not_import_torch():
     assert r.stdout.split()[0] == "False"
 
 
+PACKAGES = {
+    "predict": "prediction",
+    "vectorize": "vectorization",
+    "evaluate": "evaluation",
+    "train": "training",
+}
+
+
 @pytest.mark.parametrize("name", ["predict", "vectorize", "evaluate", "train"])
 def test_api_functions_are_plain_functions_whatever_was_imported(name, tmp_path):
     import importlib
     import types
 
-    importlib.import_module(f"roadseg.{name}")
+    import roadseg
+
+    sub = importlib.import_module(f"roadseg.{PACKAGES[name]}")  # the step's subpackage
     import roadseg.api as api
     from roadseg.errors import RoadsegError
 
     fn = getattr(api, name)
     assert isinstance(fn, types.FunctionType)
-    assert type(importlib.import_module(f"roadseg.{name}")) is types.ModuleType  # no class swap
+    assert getattr(roadseg, name) is fn  # roadseg.predict(...) is the function, imports or not
+    assert type(sub) is types.ModuleType  # no class swap
     missing = tmp_path / "missing.tif"
     with pytest.raises(RoadsegError):
         if name == "train":

@@ -99,7 +99,7 @@ def test_find_cycle_finds_one():
 
 def test_no_import_cycle_in_the_engine():
     graph = import_graph()
-    assert len(graph) > 50 and "roadseg.train.runner" in graph["roadseg.train.api"]
+    assert len(graph) > 50 and "roadseg.training.runner" in graph["roadseg.training.api"]
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
 
 

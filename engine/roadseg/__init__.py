@@ -1,22 +1,47 @@
 """roadseg: road mapping from aerial and satellite imagery.
 
-``import roadseg`` stays fast (no torch). The public functions are gathered in
-:mod:`roadseg.api`, one per step of the data flow, each in the subpackage named
-after its step:
+The steps of the data flow are functions of the package, each implemented in the
+subpackage named after its step (a noun, so the function and the package never clash):
 
-* :func:`roadseg.api.predict` (:mod:`roadseg.predict`) — class rasters (and
+* :func:`roadseg.predict` (:mod:`roadseg.prediction`) — class rasters (and
   probabilities, vectors) from imagery
-* :func:`roadseg.api.vectorize` (:mod:`roadseg.vectorize`) — road polygons and
+* :func:`roadseg.vectorize` (:mod:`roadseg.vectorization`) — road polygons and
   centrelines from a class raster
-* :func:`roadseg.api.evaluate` (:mod:`roadseg.evaluate`) — scores of a prediction
+* :func:`roadseg.evaluate` (:mod:`roadseg.evaluation`) — scores of a prediction
   against labels
-* :func:`roadseg.api.train` (:mod:`roadseg.train`) — a model file from imagery and labels
-* :func:`roadseg.api.make_scene` (:mod:`roadseg.synth`) — a synthetic scene (image and
+* :func:`roadseg.train` (:mod:`roadseg.training`) — a model file from imagery and labels
+* :func:`roadseg.make_scene` (:mod:`roadseg.synth`) — a synthetic scene (image and
   road vectors)
+
+``import roadseg`` stays fast (no torch): the functions load on first use. The same
+functions and their option and result types are in :mod:`roadseg.api`.
+
+>>> import roadseg
+>>> roadseg.predict.__module__
+'roadseg.prediction.api'
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from roadseg._version import __version__
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from roadseg.api import evaluate, make_scene, predict, train, vectorize
+
+_LAZY = ("predict", "vectorize", "evaluate", "train", "make_scene")
+
+__all__ = ["__version__", "evaluate", "make_scene", "predict", "train", "vectorize"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from roadseg import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'roadseg' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -1,9 +1,9 @@
 """What the option objects of the public functions share: keyword overrides, checked by name.
 
 ``predict``, ``vectorize`` and ``evaluate`` each take a frozen options object
-(:class:`~roadseg.predict.options.PredictOptions`,
-:class:`~roadseg.vectorize.params.VectorizeOptions`,
-:class:`~roadseg.evaluate.options.EvaluateOptions`) and keyword overrides of its
+(:class:`~roadseg.prediction.options.PredictOptions`,
+:class:`~roadseg.vectorization.params.VectorizeOptions`,
+:class:`~roadseg.evaluation.options.EvaluateOptions`) and keyword overrides of its
 fields, so scripts stay short (``predict("a.tif", out="r.tif", tile=256)``) and
 a set of options can be kept and reused (``predict(..., options=opts)``).
 """

@@ -43,7 +43,7 @@ def render_preview(
 
     Args:
         image: The raster (RGB bands are shown; one band as grey).
-        roads_gpkg: A GeoPackage written by :func:`roadseg.vectorize.vectorize` (or None).
+        roads_gpkg: A GeoPackage written by :func:`roadseg.vectorization.vectorize` (or None).
         out_png: The PNG to write (atomically).
         max_px: Longest side of the picture's image in pixels.
         title: Optional title.

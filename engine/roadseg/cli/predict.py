@@ -183,7 +183,7 @@ def cli(
     Outputs are on each input's CRS and grid (cropped to --bbox/--extent-file),
     written atomically: Ctrl-C leaves no partial file.
     """
-    from roadseg.predict import predict
+    from roadseg.prediction import predict
 
     with ProgressRenderer(progress) as renderer, interrupt_as_cancel() as cancel:
         result = predict(

@@ -149,7 +149,7 @@ def cli(
     as_json: bool,
 ) -> None:
     """Vectorise CLASS_RASTER (the class GeoTIFF written by 'roadseg predict')."""
-    from roadseg.vectorize import vectorize
+    from roadseg.vectorization import vectorize
 
     with ProgressRenderer(progress) as renderer:
         res = vectorize(
