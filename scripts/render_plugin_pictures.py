@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     layer = QgsRasterLayer(str(raster_path), raster_path.stem if args.raster else "aerial scene")
     assert layer.isValid(), raster_path
     project.addMapLayer(layer)
+    project.write(str(work / "roads-demo.qgz"))  # a saved project: results go next to it
     iface.active = layer
     canvas.setDestinationCrs(layer.crs())
     canvas.setLayers([layer])
@@ -210,7 +211,6 @@ def main(argv: list[str] | None = None) -> int:
         QCoreApplication.processEvents()
     dlg.device_combo.setCurrentIndex(dlg.device_combo.findData("cpu"))
     dlg.raster_check.setChecked(False)
-    dlg.output_widget.setFilePath(str(work / "results"))
     dlg.refresh()
     dlg.resize(640, dlg.sizeHint().height())
     dlg.show()
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.raster
         else layer.name()
     )
-    caption = [summary, f"Imagery: {source} · model: {model_name} · run from the Map roads dialog"]
+    caption = [summary, f"Imagery: {source} · model: {model_name} · Map roads, real engine"]
     img = render_map([*road_layers, layer], layer.extent(), (760, 760), caption, legend)
     size = save_png(img, out_dir / "plugin_result.png")
     print(f"wrote {out_dir / 'plugin_result.png'} ({size / 1024:.0f} KiB)")

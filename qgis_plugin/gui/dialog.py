@@ -149,7 +149,8 @@ class MapRoadsDialog(QDialog):
         self.model_label = QLabel(tr("Asking the engine for its models…"))
         self.model_label.setWordWrap(True)
         self.model_label.setTextFormat(Qt.TextFormat.RichText)
-        form.addRow("", self.model_label)
+        self.model_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        form.addRow(self.model_label)  # the whole width: no blank band around wrapped text
         outer.addWidget(box)
 
         box = QGroupBox(tr("Processing"))
