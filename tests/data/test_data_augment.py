@@ -23,8 +23,9 @@ from roadseg.data.augment import (
 )
 from roadseg.errors import ConfigError
 
+TONE_OFF = {"gamma_p": 0, "cast_p": 0, "haze_p": 0, "gray_p": 0, "shadow_p": 0}
 GEOMETRY_ONLY = AugmentConfig(
-    color_p=0, blur_p=0, noise_p=0, affine_p=1.0, rotate_deg=20, scale=(0.8, 1.3)
+    color_p=0, blur_p=0, noise_p=0, affine_p=1.0, rotate_deg=20, scale=(0.8, 1.3), **TONE_OFF
 )
 
 
@@ -118,7 +119,20 @@ def test_photometric_changes_image_only():
 def test_everything_can_be_switched_off():
     rng = np.random.default_rng(0)
     assert np.array_equal(sample_params(AugmentConfig(enabled=False), rng), identity_params())
-    off = AugmentConfig(hflip=0, vflip=0, rot90=0, affine_p=0, color_p=0, blur_p=0, noise_p=0)
+    off = AugmentConfig(
+        hflip=0,
+        vflip=0,
+        rot90=0,
+        affine_p=0,
+        color_p=0,
+        blur_p=0,
+        noise_p=0,
+        gamma_p=0,
+        cast_p=0,
+        haze_p=0,
+        gray_p=0,
+        shadow_p=0,
+    )
     for _ in range(20):
         assert np.array_equal(sample_params(off, rng), identity_params())
 
@@ -129,3 +143,26 @@ def test_config_validation():
     with pytest.raises(ConfigError, match="valid: "):
         AugmentConfig.from_dict({"flip": 0.5})
     assert AugmentConfig.from_dict({"scale": [0.5, 2]}).scale == (0.5, 2.0)
+
+
+@pytest.mark.parametrize("which", ["gamma", "cast", "haze", "gray", "shadow"])
+def test_tone_changes_image_only_and_backends_agree(which):
+    """Gamma, colour cast, haze, greyscale and illumination: image only, both backends alike."""
+    images, masks = _encoded(n=2, seed=9)
+    only = {**TONE_OFF, f"{which}_p": 1.0}
+    cfg = AugmentConfig(
+        hflip=0, vflip=0, rot90=0, affine_p=0, color_p=0, blur_p=0, noise_p=0, **only
+    )
+    rng = np.random.default_rng(3)
+    params = np.stack([sample_params(cfg, rng) for _ in range(2)])
+    outs = []
+    for p, img, m in zip(params, images, masks, strict=True):
+        ni, nm = apply_numpy(img, m, p)
+        assert np.array_equal(nm, m) and not np.allclose(ni, img)
+        assert ni.min() >= 0 and ni.max() <= 1
+        outs.append(ni)
+    im, mk = apply_batch(
+        torch.from_numpy(images), torch.from_numpy(masks).long(), torch.from_numpy(params)
+    )
+    assert torch.equal(mk, torch.from_numpy(masks).long())
+    np.testing.assert_allclose(im.numpy(), np.stack(outs), atol=1e-5)

@@ -19,7 +19,7 @@ from roadseg.data import (
     WindowSampler,
     split_scene,
 )
-from roadseg.data.augment import AugmentConfig
+from roadseg.data.augment import AugmentConfig, identity_params
 from roadseg.data.sampler import worker_init
 from roadseg.geo.classes import ClassScheme
 from roadseg.geo.labels import VectorLabels
@@ -120,9 +120,8 @@ def test_val_windows_fixed(tmp_path):
     ds = ValWindows([scene], refs, 64)
     assert len(ds) == len(refs) >= 1
     assert torch.equal(ds[0]["mask"], ds[0]["mask"])
-    assert torch.equal(
-        ds[0]["aug"], torch.from_numpy(np.array([0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0], float))
-    )
+    assert torch.equal(ds[0]["aug"], torch.from_numpy(identity_params()))
+    assert ds[0]["source"] == 0
 
 
 @pytest.mark.parametrize("bias", [0.0, 0.9])

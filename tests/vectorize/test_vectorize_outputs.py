@@ -14,6 +14,7 @@ import numpy as np
 import pyogrio
 import pytest
 import rasterio
+import shapely
 from click.testing import CliRunner
 from georasters import make_raster
 from road_drawing import draw, write_class_raster
@@ -30,9 +31,9 @@ def cross(tmp_path):
     return write_class_raster(tmp_path / "cross.tif", arr)
 
 
-def test_geopackage_is_1_3_with_every_layer(tmp_path, cross):
+def test_geopackage_is_1_3_without_empty_layers(tmp_path, cross):
     out = tmp_path / "o.gpkg"
-    # A three-class raster where "track" is absent: its layer exists, empty, typed Polygon.
+    # A three-class raster with only "major" roads: no empty minor/track layers are written.
     arr = draw((S, S), [([(0, 64), (S, 64)], 10, 1)])
     src = write_class_raster(
         tmp_path / "c3.tif",
@@ -41,43 +42,67 @@ def test_geopackage_is_1_3_with_every_layer(tmp_path, cross):
         widths=(0, 6, 4, 3),
     )
     res = vectorize(src, out)
-    assert res.layers == ("roads_major", "roads_minor", "roads_track", "centerlines")
+    assert res.layers == ("roads_major", "centerlines")
+    assert [c.polygons for c in res.classes] == [1, 0, 0]
     with sqlite3.connect(out) as con:
         assert con.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47  # "GPKG"
         assert con.execute("PRAGMA user_version").fetchone()[0] == 10300
         types = dict(
             con.execute("SELECT table_name, geometry_type_name FROM gpkg_geometry_columns")
         )
-    assert types == {
-        "roads_major": "POLYGON",
-        "roads_minor": "POLYGON",
-        "roads_track": "POLYGON",
-        "centerlines": "LINESTRING",
-    }
+    assert types == {"roads_major": "POLYGON", "centerlines": "LINESTRING"}
     layers = dict(pyogrio.list_layers(out))
     assert set(layers) == set(res.layers)
-    empty = gpd.read_file(out, layer="roads_track")
-    assert len(empty) == 0 and {"class", "class_id", "area_m2"} <= set(empty.columns)
+    major = gpd.read_file(out, layer="roads_major")
+    assert len(major) == 1 and {"class", "class_id", "area_m2"} <= set(major.columns)
     lines = gpd.read_file(out, layer="centerlines")
     assert {"class", "class_id", "width_m", "length_m", "node_u", "node_v"} <= set(lines.columns)
     assert lines.crs.to_epsg() == 32611
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_graphml_matches_the_layer(tmp_path, cross):
-    res = vectorize(cross, tmp_path / "o.gpkg", graphml=tmp_path / "o.graphml")
-    g = nx.read_graphml(tmp_path / "o.graphml")
+def test_graphml_is_a_routable_directed_multigraph(tmp_path, cross):
+    res = vectorize(
+        cross, tmp_path / "o.gpkg", graphml=tmp_path / "o.graphml", edges=tmp_path / "e.geojson"
+    )
+    g = nx.read_graphml(tmp_path / "o.graphml", force_multigraph=True)
     lines = gpd.read_file(tmp_path / "o.gpkg", layer="centerlines")
-    assert g.number_of_edges() == len(lines) == res.edges == 4
+    assert g.is_directed() and g.is_multigraph()
+    assert g.number_of_edges() == 2 * len(lines) == 2 * res.edges == 8  # both directions
     assert g.number_of_nodes() == res.nodes == 5
-    degs = sorted(d["degree"] for _, d in g.nodes(data=True))
-    assert degs == [1, 1, 1, 1, 4]
-    hub = next(n for n, d in g.nodes(data=True) if d["degree"] == 4)
-    x, y = g.nodes[hub]["x"], g.nodes[hub]["y"]
+    # Attributes are text, as osmnx writes them (osmnx.load_graphml restores the types).
+    assert sorted(int(d["street_count"]) for _, d in g.nodes(data=True)) == [1, 1, 1, 1, 4]
+    hub = next(n for n, d in g.nodes(data=True) if d["street_count"] == "4")
+    x, y = float(g.nodes[hub]["x"]), float(g.nodes[hub]["y"])
     assert 500_031 < x < 500_033 and 3_999_967 < y < 3_999_969
-    total = sum(d["length_m"] for *_, d in g.edges(data=True))
-    assert total == pytest.approx(lines.length_m.sum())
+    # osmnx's attribute names: length (m), highway, width, geometry (WKT, direction of travel).
+    for u, v, d in g.edges(data=True):
+        assert {"length", "highway", "width", "geometry", "oneway", "reversed", "osmid"} <= set(d)
+        c = shapely.get_coordinates(shapely.from_wkt(d["geometry"]))
+        assert c[0] == pytest.approx([float(g.nodes[u]["x"]), float(g.nodes[u]["y"])])
+        assert c[-1] == pytest.approx([float(g.nodes[v]["x"]), float(g.nodes[v]["y"])])
+    assert {d["highway"] for *_, d in g.edges(data=True)} == {"primary", "residential"}
+    total = sum(float(d["length"]) for *_, d in g.edges(data=True))
+    assert total == pytest.approx(2 * lines.length_m.sum())
     assert g.graph["crs"] == "EPSG:32611"
+    # The edge list has the same attributes and both directions.
+    e = gpd.read_file(tmp_path / "e.geojson")
+    assert len(e) == 8 and {"u", "v", "length", "highway", "width"} <= set(e.columns)
+
+
+def test_graphml_loads_in_osmnx(tmp_path, cross):
+    ox = pytest.importorskip("osmnx")
+    vectorize(cross, tmp_path / "o.gpkg", graphml=tmp_path / "o.graphml")
+    g = ox.load_graphml(tmp_path / "o.graphml")
+    assert g.number_of_edges() == 8 and g.graph["crs"] == "EPSG:32611"
+    u, v, d = next(iter(g.edges(data=True)))
+    assert isinstance(d["length"], float) and d["geometry"].geom_type == "LineString"
+    assert isinstance(d["oneway"], bool) and isinstance(g.nodes[u]["x"], float)
+    nodes, edges = ox.graph_to_gdfs(g)
+    assert len(nodes) == 5 and len(edges) == 8
+    ends = [n for n, c in g.nodes(data="street_count") if c == 1]
+    route = ox.shortest_path(g, ends[0], ends[1], weight="length")
+    assert route[0] == ends[0] and route[-1] == ends[1]
 
 
 def test_untagged_raster_gets_generic_class_names(tmp_path):

@@ -49,6 +49,14 @@ from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progre
     show_default=True,
     help="APLS: largest distance from a control point to the other graph, metres.",
 )
+@click.option(
+    "--apls-definition",
+    type=click.Choice(["cosmiq", "roadseg"]),
+    default="cosmiq",
+    show_default=True,
+    help="APLS as CosmiQ's reference code computes it (comparable with SpaceNet figures), or "
+    "roadseg's stricter variant (control points every 50 m on every edge).",
+)
 @progress_option
 @json_option
 def cli(
@@ -60,6 +68,7 @@ def cli(
     out_dir: Path | None,
     no_apls: bool,
     apls_snap_m: float,
+    apls_definition: str,
     progress: str,
     as_json: bool,
 ) -> None:
@@ -76,6 +85,7 @@ def cli(
             out_dir=out_dir,
             graph_metrics=not no_apls,
             apls_snap_m=apls_snap_m,
+            apls_definition=apls_definition,
             progress=renderer,
         )
     if as_json:
@@ -103,4 +113,11 @@ def cli(
         f"(±{r['buffer_m']} m)"
     )
     if m["apls"]:
-        click.echo(f"  APLS         {f(m['apls']['apls'])}")
+        a = m["apls"]
+        click.echo(
+            f"  APLS         {f(a['apls'])} ({a['definition']}; truth→prediction "
+            f"{f(a['truth_to_pred'])}, prediction→truth {f(a['pred_to_truth'])})"
+        )
+    if m.get("topo"):
+        t = m["topo"]
+        click.echo(f"  TOPO         F1 {f(t['f1'])} (P {f(t['precision'])}  R {f(t['recall'])})")

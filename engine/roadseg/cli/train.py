@@ -303,6 +303,13 @@ def cli(
     if m:
         click.echo(
             f"val      mIoU {_num(m.get('miou')):.3f}  road IoU {_num(m.get('road_iou')):.3f}"
-            f"  F1 {_num(m.get('f1')):.3f}"
+            f"  F1 {_num(m.get('f1')):.3f}  road threshold {_num(m.get('road_threshold')):.2f}"
         )
+        per_source = {
+            k[len("road_iou_") :]: v
+            for k, v in m.items()
+            if k.startswith("road_iou_") and k != "road_iou_t50"
+        }
+        for name, v in per_source.items():
+            click.echo(f"         {name}: road IoU {_num(v):.3f}")
     click.echo(f"run      {result.run_dir} (config.yaml, checkpoints/, logs/, curves.png)")

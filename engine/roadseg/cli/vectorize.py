@@ -22,7 +22,14 @@ from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progre
     "--graphml",
     type=click.Path(path_type=Path),
     default=None,
-    help="Also write the centreline network as GraphML.",
+    help="Also write the network as GraphML: an osmnx-compatible directed multigraph "
+    "(length in metres, highway, width, geometry).",
+)
+@click.option(
+    "--edges",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the directed edge list with the same attributes (.gpkg or .geojson).",
 )
 @click.option(
     "--simplify",
@@ -68,6 +75,51 @@ from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progre
     help="Block size in pixels; memory is bounded by the block.",
 )
 @click.option(
+    "--no-cleaning",
+    is_flag=True,
+    help="Skip the network cleaning steps (carriageways, loops, edge stubs).",
+)
+@click.option(
+    "--carriageways",
+    type=click.Choice(["merge", "keep"]),
+    default="keep",
+    show_default=True,
+    help="Merge the two sides of divided roads into one centreline, or keep both.",
+)
+@click.option(
+    "--carriageway-gap",
+    "carriageway_gap_m",
+    type=float,
+    default=None,
+    help="Widest median merged, metres [default: the widest class width].",
+)
+@click.option(
+    "--loop-area",
+    "loop_area_m2",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Collapse loops enclosing less than this, m² (0: off; e.g. 400).",
+)
+@click.option(
+    "--loop-width",
+    "loop_width_m",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Fill enclosed holes narrower than this (medians, parking rows), metres "
+    "(0: off; e.g. 15).",
+)
+@click.option(
+    "--stub",
+    "stub_m",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Cut dead ends shorter than this at the raster's edge or nodata, metres "
+    "(0: off; e.g. 10).",
+)
+@click.option(
     "--gsd",
     type=float,
     default=None,
@@ -79,12 +131,19 @@ def cli(
     class_raster: Path,
     out: Path,
     graphml: Path | None,
+    edges: Path | None,
     simplify_m: float | None,
     min_area_m2: float | None,
     prune_m: float | None,
     bridge_m: float | None,
     bridge_angle_deg: float,
     block_size: int,
+    no_cleaning: bool,
+    carriageways: str,
+    carriageway_gap_m: float | None,
+    loop_area_m2: float,
+    loop_width_m: float,
+    stub_m: float,
     gsd: float | None,
     progress: str,
     as_json: bool,
@@ -97,6 +156,7 @@ def cli(
             class_raster,
             out,
             graphml=graphml,
+            edges=edges,
             simplify_m=simplify_m,
             min_area_m2=min_area_m2,
             prune_m=prune_m,
@@ -105,6 +165,12 @@ def cli(
             block_size=block_size,
             gsd=gsd,
             progress=renderer,
+            cleaning=not no_cleaning,
+            carriageways=carriageways,
+            carriageway_gap_m=carriageway_gap_m,
+            loop_area_m2=loop_area_m2,
+            loop_width_m=loop_width_m,
+            stub_m=stub_m,
         )
     if as_json:
         emit_json(res.as_dict())
@@ -119,4 +185,6 @@ def cli(
             f"  {c.layer:<20} {c.polygons} polygon(s), {c.area_km2:.4f} km², "
             f"{c.centerline_km:.3f} km of centreline"
         )
+    c = res.cleanup
+    click.echo("  cleaning     " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items()))
     click.echo(f"  {res.megapixels:.2f} MP in {res.timings.get('total', 0):.2f} s")

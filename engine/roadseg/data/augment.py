@@ -13,8 +13,11 @@ Geometry (flips, 90° rotations, small rotation and scale, random crop = zoom
 with a random offset) is one affine map per sample: the image is interpolated
 bilinearly, the mask with nearest neighbour, and pixels coming from outside the
 tile become the ignore index. Photometric changes (brightness, contrast,
-saturation, hue, blur, noise) touch the image only; hue and saturation need at
-least three bands (the first three are taken as RGB).
+saturation, hue, gamma, a per-band colour cast, a smooth illumination field for
+shadow and uneven light, haze, greyscale, blur, noise) touch the image only; hue,
+saturation and greyscale need at least three bands (the first three are taken as
+RGB). Together they move imagery across sensors, seasons and palettes: pale desert
+concrete, dark asphalt, hazy or shadowed scenes.
 """
 
 from __future__ import annotations
@@ -29,11 +32,35 @@ import torch
 from roadseg.errors import ConfigError
 
 IGNORE_INDEX = 255
-N_PARAMS = 14
+N_PARAMS = 23
 # Parameter vector layout.
-HFLIP, VFLIP, ROT90, ANGLE, SCALE, TX, TY, BRIGHT, CONTRAST, SAT, HUE, BLUR, NOISE, NOISE_SEED = (
-    range(N_PARAMS)
-)
+(
+    HFLIP,
+    VFLIP,
+    ROT90,
+    ANGLE,
+    SCALE,
+    TX,
+    TY,
+    BRIGHT,
+    CONTRAST,
+    SAT,
+    HUE,
+    BLUR,
+    NOISE,
+    NOISE_SEED,
+    GAMMA,
+    CAST_R,
+    CAST_G,
+    CAST_B,
+    HAZE,
+    HAZE_LEVEL,
+    GRAY,
+    SHADOW,
+    SHADOW_SEED,
+) = range(N_PARAMS)
+#: Side of the coarse random grid of an illumination (shadow) field.
+SHADOW_GRID = 5
 
 Backend = Literal["auto", "batch", "workers"]
 
@@ -63,6 +90,15 @@ class AugmentConfig:
         blur_sigma: (min, max) blur sigma in pixels.
         noise_p: Probability of Gaussian noise.
         noise_std: Maximum noise standard deviation.
+        gamma_p: Probability of a gamma change.
+        gamma: Largest gamma factor (gamma drawn log-uniformly in [1/gamma, gamma]).
+        cast_p: Probability of a colour cast (an independent gain per band).
+        cast: Largest relative gain change per band.
+        haze_p: Probability of haze (a blend towards a bright grey).
+        haze: Largest haze blend weight.
+        gray_p: Probability of turning the RGB bands grey.
+        shadow_p: Probability of a smooth illumination field (shadows, uneven light).
+        shadow: Largest darkening of that field (0.5: down to half the light).
 
     """
 
@@ -84,9 +120,31 @@ class AugmentConfig:
     blur_sigma: tuple[float, float] = field(default=(0.3, 1.2))
     noise_p: float = 0.1
     noise_std: float = 0.03
+    gamma_p: float = 0.3
+    gamma: float = 1.5
+    cast_p: float = 0.3
+    cast: float = 0.12
+    haze_p: float = 0.1
+    haze: float = 0.35
+    gray_p: float = 0.05
+    shadow_p: float = 0.2
+    shadow: float = 0.45
 
     def __post_init__(self) -> None:
-        for f in ("hflip", "vflip", "rot90", "affine_p", "color_p", "blur_p", "noise_p"):
+        for f in (
+            "hflip",
+            "vflip",
+            "rot90",
+            "affine_p",
+            "color_p",
+            "blur_p",
+            "noise_p",
+            "gamma_p",
+            "cast_p",
+            "haze_p",
+            "gray_p",
+            "shadow_p",
+        ):
             v = getattr(self, f)
             if not 0.0 <= float(v) <= 1.0:
                 raise ConfigError(f"augment.{f} is a probability in [0, 1], got {v}")
@@ -94,6 +152,11 @@ class AugmentConfig:
             raise ConfigError(
                 f"augment.backend must be auto, batch or workers, got {self.backend!r}"
             )
+        if not self.gamma >= 1.0:
+            raise ConfigError(f"augment.gamma must be ≥ 1 (a factor), got {self.gamma}")
+        for f in ("cast", "haze", "shadow"):
+            if not 0.0 <= float(getattr(self, f)) < 1.0:
+                raise ConfigError(f"augment.{f} must be in [0, 1), got {getattr(self, f)}")
         lo, hi = self.scale
         if not 0 < lo <= hi:
             raise ConfigError(
@@ -124,7 +187,8 @@ class AugmentConfig:
 def identity_params() -> np.ndarray:
     """The parameter vector that changes nothing."""
     p = np.zeros(N_PARAMS, dtype=np.float64)
-    p[SCALE] = p[CONTRAST] = p[SAT] = 1.0
+    p[SCALE] = p[CONTRAST] = p[SAT] = p[GAMMA] = 1.0
+    p[CAST_R] = p[CAST_G] = p[CAST_B] = 1.0
     return p
 
 
@@ -154,7 +218,97 @@ def sample_params(cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < cfg.noise_p:
         p[NOISE] = rng.uniform(0, cfg.noise_std)
         p[NOISE_SEED] = float(rng.integers(2**31))
+    # Drawn after the older parameters so their draws are unchanged.
+    if rng.random() < cfg.gamma_p:
+        p[GAMMA] = math.exp(rng.uniform(-math.log(cfg.gamma), math.log(cfg.gamma)))
+    if rng.random() < cfg.cast_p:
+        p[CAST_R : CAST_B + 1] = rng.uniform(1 - cfg.cast, 1 + cfg.cast, 3)
+    if rng.random() < cfg.haze_p:
+        p[HAZE] = rng.uniform(0, cfg.haze)
+        p[HAZE_LEVEL] = rng.uniform(0.65, 1.0)
+    if rng.random() < cfg.gray_p:
+        p[GRAY] = 1.0
+    if rng.random() < cfg.shadow_p:
+        p[SHADOW] = rng.uniform(0.1 * cfg.shadow, cfg.shadow)
+        p[SHADOW_SEED] = float(rng.integers(2**31))
     return p
+
+
+def illumination_field(p: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The smooth multiplicative light field of a sample (H, W) float32 in [1 − shadow, 1].
+
+    A coarse grid of random values interpolated bilinearly: broad shadows and uneven
+    light, the same in both backends.
+
+    >>> q = identity_params(); q[SHADOW] = 0.5; q[SHADOW_SEED] = 3
+    >>> f = illumination_field(q, 64, 64); bool(f.min() >= 0.5 and f.max() <= 1.0)
+    True
+    """
+    rng = np.random.default_rng(int(p[SHADOW_SEED]))
+    coarse = rng.random((SHADOW_GRID, SHADOW_GRID))
+    ys = np.linspace(0, SHADOW_GRID - 1, h)
+    xs = np.linspace(0, SHADOW_GRID - 1, w)
+    rows = np.stack([np.interp(xs, np.arange(SHADOW_GRID), r) for r in coarse])
+    full = np.stack([np.interp(ys, np.arange(SHADOW_GRID), rows[:, j]) for j in range(w)], axis=1)
+    return (1.0 - p[SHADOW] * full).astype(np.float32)
+
+
+def _has_tone(p: np.ndarray) -> bool:
+    return bool(
+        p[GAMMA] != 1.0
+        or np.any(p[CAST_R : CAST_B + 1] != 1.0)
+        or p[HAZE] > 0
+        or p[GRAY] > 0
+        or p[SHADOW] > 0
+    )
+
+
+def _tone_numpy(x: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Gamma, colour cast, illumination field, haze and greyscale on one (C, H, W) image."""
+    if not _has_tone(p):
+        return x
+    x = x.astype(np.float32, copy=True)
+    if p[GAMMA] != 1.0:
+        np.power(np.clip(x, 0, 1), np.float32(p[GAMMA]), out=x)
+    c = x.shape[0]
+    gains = np.ones(c, dtype=np.float32)
+    gains[: min(3, c)] = p[CAST_R : CAST_R + min(3, c)]
+    x *= gains[:, None, None]
+    if p[SHADOW] > 0:
+        x *= illumination_field(p, x.shape[1], x.shape[2])[None]
+    if p[HAZE] > 0:
+        x = x * np.float32(1 - p[HAZE]) + np.float32(p[HAZE] * p[HAZE_LEVEL])
+    if p[GRAY] > 0 and c >= 3:
+        y = 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]
+        x[:3] = y[None]
+    return np.clip(x, 0, 1)
+
+
+def _tone_batch(x: torch.Tensor, p: np.ndarray) -> torch.Tensor:
+    """Batch version of :func:`_tone_numpy` (same formulas)."""
+    todo = [i for i in range(x.shape[0]) if _has_tone(p[i])]
+    if not todo:
+        return x
+    x = x.clone()
+    for i in todo:
+        xi = x[i]
+        q = p[i]
+        if q[GAMMA] != 1.0:
+            xi = xi.clamp(0, 1) ** float(q[GAMMA])
+        c = xi.shape[0]
+        gains = torch.ones(c, dtype=xi.dtype, device=xi.device)
+        gains[: min(3, c)] = torch.as_tensor(q[CAST_R : CAST_R + min(3, c)], dtype=xi.dtype)
+        xi = xi * gains.view(c, 1, 1)
+        if q[SHADOW] > 0:
+            field = illumination_field(q, xi.shape[1], xi.shape[2])
+            xi = xi * torch.from_numpy(field).to(xi.device)[None]
+        if q[HAZE] > 0:
+            xi = xi * float(1 - q[HAZE]) + float(q[HAZE] * q[HAZE_LEVEL])
+        if q[GRAY] > 0 and c >= 3:
+            y = 0.299 * xi[0] + 0.587 * xi[1] + 0.114 * xi[2]
+            xi = torch.cat([y.expand(3, *y.shape), xi[3:]], dim=0)
+        x[i] = xi.clamp(0, 1)
+    return x
 
 
 def affine_matrix(p: np.ndarray) -> np.ndarray:
@@ -232,6 +386,7 @@ def _photometric_batch(x: torch.Tensor, p: np.ndarray) -> torch.Tensor:
             rgb, torch.as_tensor(p[:, HUE] * 2 * math.pi, dtype=torch.float32, device=dev)
         )
         x = torch.cat([rgb.clamp(0, 1), x[:, 3:]], dim=1)
+    x = _tone_batch(x, p)
     blur = np.flatnonzero(p[:, BLUR] > 0)
     if blur.size:
         s = torch.as_tensor(p[blur, BLUR], dtype=torch.float32, device=dev)
@@ -299,6 +454,7 @@ def _photometric_numpy(x: np.ndarray, p: np.ndarray) -> np.ndarray:
         hsv[..., 1] = np.clip(hsv[..., 1] * p[SAT], 0, 1)
         rgb = np.moveaxis(hsv2rgb(hsv), -1, 0).astype(np.float32)
         x = np.concatenate([np.clip(rgb, 0, 1), x[3:]], axis=0)
+    x = _tone_numpy(x, p)
     if p[BLUR] > 0:
         from scipy import ndimage
 

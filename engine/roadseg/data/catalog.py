@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from roadseg.data.labelmap import ANY_ROAD, ANY_ROAD_NAMES, IGNORE, IGNORE_NAMES
 from roadseg.errors import ConfigError, DataError
 from roadseg.geo.classes import PRESETS, ClassScheme, parse_class_map
 from roadseg.geo.labels import RASTER_SUFFIXES, LabelSource, open_labels
@@ -99,12 +100,19 @@ def _scheme_from_names(
         lower = [n.lower() for n in preset.names]
         mapping = {}
         for code, name in codes:
+            n = name.strip().lower()
             if name.isdigit() and int(name) < preset.num_classes:
                 mapping[code] = int(name)
-            elif name.lower() in lower:
-                mapping[code] = lower.index(name.lower())
+            elif n in lower:
+                mapping[code] = lower.index(n)
+            elif n in IGNORE_NAMES:
+                mapping[code] = IGNORE
+            elif n in ANY_ROAD_NAMES:
+                mapping[code] = 1 if preset.binary else ANY_ROAD
             else:
-                raise ConfigError(f"mask class {name!r} is not one of {', '.join(preset.names)}")
+                raise ConfigError(
+                    f"mask class {name!r} is not one of {', '.join(preset.names)} (or road, ignore)"
+                )
         return preset, mapping
     names: list[str] = ["background"]
     colors: list[RGB] = [(0, 0, 0)]
@@ -113,6 +121,9 @@ def _scheme_from_names(
         n = name.strip()
         if n.lower() in ("background", "bg", "0"):
             mapping[code] = 0
+            continue
+        if n.lower() in IGNORE_NAMES:
+            mapping[code] = IGNORE
             continue
         if n not in names:
             names.append(n)
@@ -138,9 +149,16 @@ def resolve_scheme(
     mask_colors: str | None = None,
     mask_values: str | None = None,
     mask_threshold: float | None = None,
+    target: ClassScheme | None = None,
 ) -> tuple[ClassScheme, MaskOptions]:
-    """The class scheme and mask options for the inputs."""
+    """The class scheme and mask options for the inputs.
+
+    ``target`` (the model's classes, in multi-source training) is the scheme that
+    mask codes name classes of; it wins over ``classes`` for colour/value maps.
+    """
     preset = None if classes in (None, "auto") else ClassScheme.preset(classes)
+    if target is not None and (mask_colors or mask_values):
+        preset = target
     if mask_colors:
         scheme, mapping = _scheme_from_names(parse_mask_colors(mask_colors), preset)
         return scheme, MaskOptions(colors=mapping)

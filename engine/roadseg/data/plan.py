@@ -126,13 +126,13 @@ class WindowPlan:
         """Road locations available for biased draws."""
         return len(self._road_xy)
 
-    def draw(self, rng: np.random.Generator) -> WindowRef:
-        """Draw one training window."""
+    def draw(self, rng: np.random.Generator, size: int | None = None) -> WindowRef:
+        """Draw one training window of ``size`` working pixels (default: the tile)."""
         if not self._train:
             raise DataError(
                 "no training blocks: every block went to validation; lower data.val_fraction"
             )
-        t = self.tile
+        t = int(size) if size else self.tile
         if self.num_road_points and rng.random() < self.road_bias:
             k = int(rng.integers(self.num_road_points))
             s, r = self._train[int(self._road_block[k])]

@@ -17,7 +17,7 @@ import numpy as np
 from affine import Affine
 from rasterio.windows import Window
 
-from roadseg.geo.grid import Grid, model_grid
+from roadseg.geo.grid import AVERAGE_ABOVE, Grid, model_grid
 from roadseg.geo.labels import LabelSource
 from roadseg.geo.raster import RasterSource
 
@@ -94,14 +94,24 @@ class Scene:
         """Working-grid rows."""
         return self.grid.height
 
-    def read(self, x: int, y: int, tile: int) -> Sample:
-        """Read the ``tile × tile`` window whose top-left working pixel is ``(x, y)``.
+    def read(self, x: int, y: int, tile: int, size: int | None = None) -> Sample:
+        """Read the window whose top-left working pixel is ``(x, y)``, as ``tile × tile`` pixels.
 
-        The window may overhang the raster: pixels outside are padding (image 0,
-        mask ignore index).
+        ``size`` (default ``tile``) is the window's side in working pixels: another
+        size is read back at ``tile`` pixels (imagery interpolated, labels drawn on
+        the same grid), i.e. at a ground resolution ``size / tile`` times the
+        model's. The window may overhang the raster: pixels outside are padding
+        (image 0, mask ignore index).
         """
-        g = self.grid.window_grid(Window(int(x), int(y), tile, tile))
-        win = self.raster.read_grid(g, self.resampling)  # type: ignore[arg-type]
+        size = int(size or tile)
+        g = self.grid.window_grid(Window(int(x), int(y), size, size))
+        resampling = self.resampling
+        if size != tile:
+            f = size / tile
+            g = g.scaled(f, f)
+            shrink = f * max(self.factor)
+            resampling = "average" if shrink > AVERAGE_ABOVE else "bilinear"
+        win = self.raster.read_grid(g, resampling)  # type: ignore[arg-type]
         mask = self.labels.rasterize(g)
         mask = np.where(win.valid, mask, IGNORE_INDEX).astype(np.uint8)
         return Sample(win.data, mask)

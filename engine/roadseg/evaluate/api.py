@@ -18,15 +18,18 @@ from rasterio.features import shapes
 
 from roadseg.errors import ConfigError, DataError
 from roadseg.evaluate.apls import APLSResult, apls
+from roadseg.evaluate.apls_cosmiq import CosmiqAPLS, CosmiqParams, apls_cosmiq
 from roadseg.evaluate.confusion import (
     PixelScores,
     collapse_to_roads,
     confusion_matrix,
     pixel_scores,
 )
+from roadseg.evaluate.cosmiq_graph import build_road_graph, line_parts
 from roadseg.evaluate.graphs import graph_from_lines, graph_length_m
 from roadseg.evaluate.relaxed import RelaxedCounts, relaxed_counts
 from roadseg.evaluate.report import clean_json, write_report
+from roadseg.evaluate.topo import TopoResult, topo
 from roadseg.evaluate.truth import Truth, TruthSource, open_truth, to_binary
 from roadseg.geo.grid import metric_crs_for
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
@@ -49,7 +52,8 @@ class EvaluationResult:
         pixel: Per-class pixel scores.
         road: Road / not-road pixel scores.
         relaxed: Relaxed counts.
-        apls: APLS result (None when skipped).
+        apls: APLS result (CosmiQ's definition by default; None when skipped).
+        topo: TOPO result (None when skipped).
         timings: Seconds per step.
 
     """
@@ -60,7 +64,8 @@ class EvaluationResult:
     pixel: PixelScores
     road: PixelScores
     relaxed: RelaxedCounts
-    apls: APLSResult | None
+    apls: CosmiqAPLS | APLSResult | None
+    topo: TopoResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -87,6 +92,7 @@ def evaluate(
     apls_interval_m: float = 50.0,
     apls_snap_m: float = 4.0,
     apls_max_nodes: int = 1000,
+    apls_definition: str = "cosmiq",
     block_size: int = 2048,
     gsd: float | None = None,
     progress: ProgressCallback | None = None,
@@ -104,9 +110,13 @@ def evaluate(
         buffer_m: Tolerance of the relaxed precision/recall, metres.
         out_dir: Report folder (default: ``<prediction stem>_eval`` beside the prediction).
         graph_metrics: Compute APLS between the centreline graphs.
-        apls_interval_m: APLS control point spacing.
-        apls_snap_m: APLS snapping distance.
-        apls_max_nodes: APLS node sample size per direction.
+        apls_interval_m: APLS control point spacing (CosmiQ's ``linestring_delta``).
+        apls_snap_m: APLS snapping distance (also TOPO's hole size).
+        apls_max_nodes: APLS node sample size per direction (``roadseg`` definition).
+        apls_definition: ``cosmiq`` (CosmiQ's reference definition, comparable with
+            SpaceNet figures; see :mod:`roadseg.evaluate.apls_cosmiq`) or ``roadseg``
+            (control points every ``apls_interval_m`` on every edge, all node pairs;
+            see :mod:`roadseg.evaluate.apls`).
         block_size: Block size of the pixel pass.
         gsd: Pixel size for a prediction without georeferencing.
         progress: Progress callback.
@@ -119,6 +129,11 @@ def evaluate(
     t_start = time.perf_counter()
     if not math.isfinite(buffer_m) or buffer_m < 0:
         raise ConfigError(f"--buffer must be a number ≥ 0 metres, got {buffer_m}")
+    if apls_definition not in APLS_DEFINITIONS:
+        raise ConfigError(
+            f"--apls-definition must be one of {', '.join(APLS_DEFINITIONS)}, "
+            f"got {apls_definition!r}"
+        )
     reporter = Reporter(progress, cancel)
     pred_path = Path(prediction)
     out = Path(out_dir) if out_dir is not None else pred_path.parent / f"{pred_path.stem}_eval"
@@ -136,10 +151,16 @@ def evaluate(
                 "give labels for the same area"
             )
         t0 = time.perf_counter()
-        graphs, ap = (
-            _graph_pass(pred, tru, nodata, apls_interval_m, apls_snap_m, apls_max_nodes, reporter)
+        graphs, ap, tp = (
+            _graph_pass(
+                pred,
+                tru,
+                nodata,
+                _GraphSettings(apls_interval_m, apls_snap_m, apls_max_nodes, apls_definition),
+                reporter,
+            )
             if graph_metrics
-            else ({}, None)
+            else ({}, None, None)
         )
         timings["graphs"] = time.perf_counter() - t0
     names = tru.classes.names
@@ -148,12 +169,13 @@ def evaluate(
     metrics = _metrics(
         pred_path, tru, cm, pix, road, rel, buffer_m, graphs, ap, apls_interval_m, apls_snap_m
     )
+    metrics["topo"] = tp.as_dict() if tp is not None else None
     reporter.update("report", 0, 1, str(out))
     files = write_report(out, metrics, cm, names)
     reporter.update("report", 1, 1, str(out))
     timings["total"] = time.perf_counter() - t_start
     timings = {k: round(v, 3) for k, v in timings.items()}
-    return EvaluationResult(metrics, files, cm, pix, road, rel, ap, timings)
+    return EvaluationResult(metrics, files, cm, pix, road, rel, ap, tp, timings)
 
 
 def _pixel_pass(
@@ -197,16 +219,26 @@ def _pixel_pass(
     return cm, rel, nodata
 
 
+#: APLS definitions ``evaluate`` knows.
+APLS_DEFINITIONS = ("cosmiq", "roadseg")
+
+
+@dataclass(frozen=True)
+class _GraphSettings:
+    interval: float
+    snap: float
+    max_nodes: int
+    definition: str
+
+
 def _graph_pass(
     pred: ClassRaster,
     tru: Truth,
     nodata: shapely.Geometry,
-    interval: float,
-    snap: float,
-    max_nodes: int,
+    gs: _GraphSettings,
     reporter: Reporter,
-) -> tuple[dict[str, Any], APLSResult]:
-    """Centreline graphs of prediction and truth, and APLS between them."""
+) -> tuple[dict[str, Any], CosmiqAPLS | APLSResult, TopoResult]:
+    """Centreline graphs of prediction and truth, APLS and TOPO between them."""
     reporter.update("graphs", 0, 3, "predicted centrelines")
     metric = metric_crs_for(pred.grid)
     pred_lines = centerlines_from_source(pred, VectorizeParams(), reporter.sub("graphs:"))
@@ -225,7 +257,16 @@ def _graph_pass(
     gp = _metric_graph(pred_lines, metric)
     gt = _metric_graph(true_lines, metric)
     reporter.update("graphs", 2, 3, "APLS")
-    ap = apls(gt, gp, interval_m=interval, snap_m=snap, max_nodes=max_nodes)
+    # CosmiQ's graphs: vertices shared exactly are junctions. Truth vectors are noded at
+    # crossings first (OSM-style labels often cross without a shared vertex).
+    rt = build_road_graph(line_parts(_noded(_metric_lines(true_lines, metric))), 5.0)
+    rp = build_road_graph(line_parts(_metric_lines(pred_lines, metric)), 5.0)
+    ap: CosmiqAPLS | APLSResult
+    if gs.definition == "cosmiq":
+        ap = apls_cosmiq(rt, rp, CosmiqParams(linestring_delta_m=gs.interval, max_snap_m=gs.snap))
+    else:
+        ap = apls(gt, gp, interval_m=gs.interval, snap_m=gs.snap, max_nodes=gs.max_nodes)
+    tp = topo(rt, rp, hole_m=gs.snap)
     reporter.update("graphs", 3, 3, "APLS done")
     info = {
         "truth_source": source,
@@ -237,7 +278,23 @@ def _graph_pass(
         "pred_edges": gp.number_of_edges(),
         "metric_crs": metric.to_string() if metric is not None else None,
     }
-    return info, ap
+    return info, ap, tp
+
+
+def _metric_lines(lines: gpd.GeoDataFrame, metric: Any) -> np.ndarray:
+    if lines.empty:
+        return np.zeros(0, dtype=object)
+    g = lines.to_crs(metric) if metric is not None and lines.crs is not None else lines
+    return np.asarray(g.geometry.values, dtype=object)
+
+
+def _noded(geoms: np.ndarray) -> np.ndarray:
+    """Split lines where they cross or touch (shared vertices at every junction)."""
+    parts = line_parts(geoms)
+    if not parts:
+        return np.zeros(0, dtype=object)
+    merged = shapely.union_all(np.array([shapely.LineString(c) for c in parts], dtype=object))
+    return shapely.get_parts(merged)
 
 
 def _metric_graph(lines: gpd.GeoDataFrame, metric: Any) -> nx.MultiGraph:
@@ -293,8 +350,19 @@ def _metrics(
             "pred_nodes": 0,
             "pred_edges": 0,
         },
-        "apls": (
-            {**asdict(ap), "interval_m": interval, "snap_m": snap} if ap is not None else None
-        ),
+        "apls": _apls_dict(ap, interval, snap),
     }
     return m
+
+
+def _apls_dict(ap: CosmiqAPLS | APLSResult | None, interval: float, snap: float) -> dict | None:
+    from dataclasses import asdict
+
+    if ap is None:
+        return None
+    if isinstance(ap, CosmiqAPLS):
+        d = ap.as_dict()
+        d["pairs_truth"], d["pairs_pred"] = ap.routes_truth, ap.routes_pred
+    else:
+        d = {**asdict(ap), "definition": "roadseg"}
+    return {**d, "interval_m": interval, "snap_m": snap}

@@ -109,14 +109,26 @@ def markdown(metrics: Mapping[str, Any]) -> str:
         f"{g['pred_edges']} edges"
     )
     if a:
+        how = (
+            "CosmiQ's definition, comparable with SpaceNet figures: midpoints every "
+            f"{a['interval_m']} m on curved edges, renaming on"
+            if a.get("definition") == "cosmiq"
+            else f"roadseg's definition: control points every {a['interval_m']} m on every edge"
+        )
         out += [
             f"- **APLS {_fmt(a['apls'])}** (truth→prediction {_fmt(a['truth_to_pred'])}, "
             f"prediction→truth {_fmt(a['pred_to_truth'])}; {a['pairs_truth']} + {a['pairs_pred']} "
-            f"node pairs; control points every {a['interval_m']} m, "
-            f"snapped within {a['snap_m']} m)",
+            f"routes; {how}; snapped within {a['snap_m']} m)",
         ]
     else:
         out.append("- APLS: not computed")
+    t = m.get("topo")
+    if t:
+        out.append(
+            f"- TOPO F1 {_fmt(t['f1'])} (precision {_fmt(t['precision'])}, recall "
+            f"{_fmt(t['recall'])}; holes every {t['interval_m']} m within {t['radius_m']} m of "
+            f"each of {t['origins']} truth nodes, hole size {t['hole_m']} m)"
+        )
     out += [
         "",
         "Confusion matrix (rows: truth, columns: prediction): `confusion.csv`, `confusion.png`.",

@@ -47,6 +47,9 @@ class ModelMeta:
         colors: RGB per class.
         widths_m: Typical road width per class (metres).
         binary: One sigmoid output instead of softmax.
+        road_threshold: A pixel is road where the summed probability of the road classes
+            (the sigmoid for binary models) is at least this; its class is then the
+            likeliest road class. Chosen on validation by training.
         training: Training data summary.
         metrics: Validation metrics.
         engine_version: roadseg version that wrote the file.
@@ -67,6 +70,7 @@ class ModelMeta:
     mean: tuple[float, ...] = (0.5,)
     std: tuple[float, ...] = (0.5,)
     binary: bool = False
+    road_threshold: float = 0.5
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     engine_version: str = __version__
@@ -117,6 +121,7 @@ class ModelMeta:
             "widths_m": list(self.widths_m),
             "gsd_m": self.gsd_m,
             "tile_size": self.tile_size,
+            "road_threshold": self.road_threshold,
             "in_channels": self.in_channels,
             "bands": list(self.bands) if self.bands else None,
             "metrics": self.metrics,

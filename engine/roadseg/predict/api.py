@@ -220,6 +220,7 @@ def _run_job(
         "ROADSEG_MODEL": Path(model_name).name,
         "ROADSEG_ENGINE_VERSION": __version__,
         "ROADSEG_MODEL_GSD_M": str(meta.gsd_m),
+        "ROADSEG_ROAD_THRESHOLD": f"{meta.road_threshold:g}",
     }
     sink = PredictionSink(
         job.paths, job.out_grid, meta.classes, meta.colors, meta.widths_m, cog, tags
@@ -247,6 +248,7 @@ def _run_job(
                 read_valid,
                 on_tiles,
                 job.resampling,
+                road_threshold=meta.road_threshold,
             )
         rep.check()
         sink.commit()

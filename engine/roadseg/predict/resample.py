@@ -172,6 +172,31 @@ def argmax_u8(proba: np.ndarray) -> np.ndarray:
     return out
 
 
+def decide_u8(proba: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Class ids (uint8) from probabilities (K, ...): road, then the likeliest road class.
+
+    A pixel is road where the road classes' probabilities together reach
+    ``threshold``; it takes the likeliest road class; elsewhere background.
+
+    A pixel whose road probability is split between two road classes (0.35 + 0.32)
+    is road, although background (0.33) is the likeliest single class.
+
+    >>> p = np.array([[0.33, 0.6], [0.35, 0.3], [0.32, 0.1]], dtype=np.float32)[:, None, :]
+    >>> decide_u8(p).tolist(), argmax_u8(p).tolist()
+    ([[1, 0]], [[1, 0]])
+    >>> p = np.array([[0.36], [0.33], [0.31]], dtype=np.float32)[:, None, :]
+    >>> decide_u8(p).tolist(), argmax_u8(p).tolist()
+    ([[1]], [[0]])
+    """
+    road = proba[1].copy()
+    for k in range(2, proba.shape[0]):
+        road += proba[k]
+    out = argmax_u8(proba[1:])
+    out += 1
+    out[road < threshold] = 0
+    return out
+
+
 def to_u8(proba: np.ndarray) -> np.ndarray:
     """Probabilities in [0, 1] → uint8 0–255 (rounded).
 
@@ -188,7 +213,7 @@ class StripFinisher:
     """Turns final rows of the working-grid accumulator into output rows (uint8).
 
     Normalises the blended sums, resamples probabilities to the output grid
-    (columns in chunks, rows streamed), then takes the argmax: float temporaries
+    (columns in chunks, rows streamed), then decides the classes (:func:`decide_u8`): float temporaries
     are bounded by ``chunk`` columns, not the raster width.
 
     Args:
@@ -199,6 +224,7 @@ class StripFinisher:
         col_norm: Sum of blending weights per working column.
         probabilities: Also return uint8 probabilities.
         chunk: Output columns processed at a time.
+        road_threshold: The model's road threshold (see :func:`decide_u8`).
 
     """
 
@@ -211,8 +237,10 @@ class StripFinisher:
         col_norm: np.ndarray,
         probabilities: bool,
         chunk: int = 2048,
+        road_threshold: float = 0.5,
     ) -> None:
         self.out_w = out_shape[1]
+        self.road_threshold = float(road_threshold)
         self.probabilities = probabilities
         col = axis_taps(out_shape[1], work_shape[1], scale[1])
         rows = axis_taps(out_shape[0], work_shape[0], scale[0])
@@ -258,7 +286,7 @@ class StripFinisher:
                 if self.probabilities:
                     proba = np.empty((acc.shape[0], n, self.out_w), dtype=np.uint8)
             if out.shape[1]:
-                classes[:, c0:c1] = argmax_u8(out)
+                classes[:, c0:c1] = decide_u8(out, self.road_threshold)
                 if proba is not None:
                     proba[:, :, c0:c1] = to_u8(out)
         assert classes is not None

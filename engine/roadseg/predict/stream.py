@@ -9,7 +9,7 @@ Memory is bounded by the tile and one band of rows, never by the raster:
   probability sums of the current row of tiles (the weights are separable, so
   their sum is an outer product of two 1-D sums: no per-pixel weight array);
 * when a row of tiles is done, the rows above the next one are final: they are
-  normalised, resampled to the output grid (probabilities, then argmax) in column
+  normalised, resampled to the output grid (probabilities, then the class decision) in column
   chunks by :class:`~roadseg.predict.resample.StripFinisher` and handed to the
   :class:`~roadseg.predict.outputs.PredictionSink`; the accumulator shifts up;
 * a background thread reads the next groups of tiles (one batch each) while the
@@ -168,6 +168,7 @@ def stream_predict(
     read_valid: Callable[[Window], np.ndarray],
     on_tiles: Callable[[int], None],
     resampling: str = "bilinear",
+    road_threshold: float = 0.5,
 ) -> StreamStats:
     """Predict ``out_grid`` (a window of ``src``) through the working grid ``work``.
 
@@ -185,6 +186,7 @@ def stream_predict(
         on_tiles: Called with the number of tiles done after each batch (progress and
             cancel: it may raise to stop).
         resampling: How imagery is read into ``work``.
+        road_threshold: Road where the road classes' summed probability reaches this.
 
     """
     t0 = time.perf_counter()
@@ -201,6 +203,7 @@ def stream_predict(
         weight_sums(layout.ys, wy, layout.height),
         weight_sums(layout.xs, wx, layout.width),
         sink.proba is not None,
+        road_threshold=road_threshold,
     )
     tiles_run = 0
     max_acc = 0

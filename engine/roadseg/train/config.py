@@ -56,6 +56,14 @@ class DataConfig:
         block: Block side in model pixels (default: auto, a multiple of tile).
         max_val_windows: Cap on validation windows per epoch (evenly thinned).
         workers: DataLoader worker processes (default: CPU count − 1, at most 4).
+        sources: Several training sources mixed in one run, each a mapping (see
+            :class:`roadseg.data.sources.SourceConfig`: ``name``, ``weight``, ``image`` +
+            ``labels`` | ``dataset`` + ``image_gsd`` | ``synthetic``, its label mapping and
+            validation hold-out). When given, ``image``/``labels``/``dataset`` above must
+            be empty; the other keys here are defaults for every source.
+        scale_jitter: Relative jitter of each window's ground footprint (0.3: windows
+            cover 0.7–1.3 × the tile's ground), so the model copes with imagery at
+            other resolutions than ``gsd``.
 
     """
 
@@ -83,6 +91,26 @@ class DataConfig:
     block: int | None = None
     max_val_windows: int = 256
     workers: int | None = None
+    sources: tuple[dict[str, Any], ...] = ()
+    scale_jitter: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.sources:
+            from roadseg.data.sources import parse_sources
+
+            parse_sources(self.sources)
+            flat = [
+                k
+                for k in ("image", "labels", "dataset", "val_image", "val_dataset")
+                if getattr(self, k)
+            ]
+            if flat:
+                raise ConfigError(
+                    f"data.sources is given, so data.{flat[0]} must be empty: put every "
+                    "input inside a source"
+                )
+        if not 0.0 <= self.scale_jitter < 1.0:
+            raise ConfigError(f"data.scale_jitter must be in [0, 1), got {self.scale_jitter}")
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,10 @@ def read_epoch_metrics(log_root: str | os.PathLike[str]) -> dict[int, dict[str, 
 
 
 def plot_curves(log_root: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path | None:
-    """Write loss (left) and validation metrics (right) per epoch to ``out``; None without data."""
+    """Write loss, validation metrics and (several sources) road IoU per source to ``out``.
+
+    Returns None without logged epochs.
+    """
     rows = read_epoch_metrics(log_root)
     if not rows:
         return None
@@ -45,7 +48,17 @@ def plot_curves(log_root: str | os.PathLike[str], out: str | os.PathLike[str]) -
     def series(key: str) -> list[float]:
         return [rows[e].get(key, math.nan) for e in epochs]
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
+    per_source = sorted(
+        {
+            k
+            for r in rows.values()
+            for k in r
+            if k.startswith("val_road_iou_") and k != "val_road_iou_t50"
+        }
+    )
+    ncols = 3 if per_source else 2
+    fig, axes = plt.subplots(1, ncols, figsize=(5 * ncols, 4), dpi=100)
+    ax1, ax2 = axes[0], axes[1]
     for key, label in (("train_loss_epoch", "train loss"), ("val_loss", "validation loss")):
         ax1.plot(x, series(key), marker="o", label=label)
     ax1.set_xlabel("epoch")
@@ -64,6 +77,16 @@ def plot_curves(log_root: str | os.PathLike[str], out: str | os.PathLike[str]) -
     ax2.set_ylabel("validation")
     ax2.legend()
     ax2.grid(alpha=0.3)
+    if per_source:
+        ax3 = axes[2]
+        for key in per_source:
+            ax3.plot(x, series(key), marker=".", label=key[len("val_road_iou_") :])
+        ax3.plot(x, series("val_road_iou"), color="black", linewidth=2, label="mean")
+        ax3.set_xlabel("epoch")
+        ax3.set_ylim(0, 1)
+        ax3.set_ylabel("validation road IoU per source")
+        ax3.legend(fontsize=8)
+        ax3.grid(alpha=0.3)
     fig.tight_layout()
     with atomic_output(out, "curves") as tmp:
         fig.savefig(tmp, format="png")

@@ -9,6 +9,7 @@ files.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,25 +21,19 @@ import torch
 from torch.utils.data import DataLoader
 
 from roadseg.data.augment import AugmentConfig
-from roadseg.data.catalog import open_pair, raster_gsd, resolve_scheme, round_gsd
+from roadseg.data.catalog import MaskOptions, raster_gsd, round_gsd
 from roadseg.data.datasets import TrainWindows, ValWindows
 from roadseg.data.layouts import find_pairs
-from roadseg.data.plan import WindowPlan, split_scene
+from roadseg.data.mixture import SourceMixture
+from roadseg.data.open_source import OpenedSource, PairRef, open_source, source_pairs, source_scheme
+from roadseg.data.plan import WindowPlan
 from roadseg.data.sampler import ShardSampler, WindowSampler, key_rng, worker_init
-from roadseg.data.scene import Scene
+from roadseg.data.sources import SourceConfig, parse_sources
 from roadseg.errors import ConfigError, DataError, warn
 from roadseg.geo.classes import ClassScheme
 from roadseg.geo.normalize import Scaling
+from roadseg.geo.raster import open_raster
 from roadseg.progress import Reporter
-
-
-@dataclass(frozen=True)
-class PairRef:
-    """One imagery/labels pair and its role: ``split``, ``train`` or ``val``."""
-
-    image: Path
-    labels: Path
-    role: str
 
 
 @dataclass
@@ -52,6 +47,7 @@ class DataSummary:
     val_windows: int = 0
     road_points: int = 0
     val_road_points: int = -1
+    sources: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -123,7 +119,7 @@ def val_road_points(
 
 
 class RoadDataModule(L.LightningDataModule):
-    """Streams training and validation windows from imagery + labels.
+    """Streams training and validation windows from imagery + labels of one or more sources.
 
     Args:
         cfg: The data section.
@@ -132,6 +128,7 @@ class RoadDataModule(L.LightningDataModule):
         seed: Run seed.
         gsd_default: Model resolution when ``cfg.gsd`` is unset (e.g. the fine-tuned model's).
         reporter: Progress of the set-up.
+        cache_dir: Folder for what the run makes itself (synthetic scenes).
 
     """
 
@@ -143,6 +140,7 @@ class RoadDataModule(L.LightningDataModule):
         seed: int = 0,
         gsd_default: float | None = None,
         reporter: Reporter | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
         self.cfg = cfg
@@ -158,104 +156,182 @@ class RoadDataModule(L.LightningDataModule):
                 f"data.samples_per_epoch ({cfg.samples_per_epoch}) must be at least "
                 f"data.batch_size ({cfg.batch_size})"
             )
-        pairs, layout = collect_pairs(cfg)
-        self.scheme, self.mask_options = resolve_scheme(
-            cfg.classes,
-            pairs[0].labels,
-            cfg.class_field,
-            cfg.class_map,
-            cfg.mask_colors,
-            cfg.mask_values,
-            cfg.mask_threshold,
-        )
+        self.tile = int(cfg.tile)
         image_gsd = cfg.image_gsd or cfg.gsd or gsd_default
-        opened = []
-        for i, p in enumerate(pairs):
-            rep.update("data", i, len(pairs), f"opening {p.image.name}")
-            opened.append(
-                open_pair(
-                    p.image,
-                    p.labels,
-                    self.scheme,
-                    self.mask_options,
-                    cfg.bands,
-                    image_gsd,
-                    cfg.class_field,
-                )
+        listed = self._list_sources(cfg, image_gsd, cache_dir, rep)
+        self.scheme, self.mask_options = self._model_scheme(cfg, listed)
+        listed5 = [
+            (src, pairs, layout, *self._source_scheme(src, pairs, cfg))
+            for src, pairs, layout in listed
+        ]
+        self.multi_source = bool(cfg.sources)
+        if cfg.gsd or gsd_default:
+            self.gsd_m = float(cfg.gsd or gsd_default)
+        else:
+            first = open_raster(listed[0][1][0].image, bands=cfg.bands, gsd=listed[0][0].image_gsd)
+            self.gsd_m = round_gsd(raster_gsd(first))
+            first.close()
+        self.sources: list[OpenedSource] = []
+        offset = 0
+        for src, pairs, layout, scheme, mask in listed5:
+            o = open_source(
+                src,
+                pairs,
+                layout,
+                self.scheme,
+                self.gsd_m,
+                self.tile,
+                bands=cfg.bands,
+                scheme=scheme,
+                mask=mask,
+                val_fraction=cfg.val_fraction,
+                split=cfg.split,
+                block=cfg.block,
+                road_bias=cfg.road_bias,
+                max_val_windows=cfg.max_val_windows,
+                seed=self.seed,
+                scene_offset=offset,
+                report=lambda i, n, m: rep.update("data", i, n, m),
             )
-        rep.update("data", len(pairs), len(pairs), f"{len(pairs)} image(s) opened")
-        first = opened[0][0]
-        counts = {len(r.bands) for r, _ in opened}
+            self.sources.append(o)
+            offset += len(o.scenes)
+        self.scenes = [sc for o in self.sources for sc in o.scenes]
+        self.scene_source = [k for k, o in enumerate(self.sources) for _ in o.scenes]
+        rep.update(
+            "data", len(self.scenes), len(self.scenes), f"{len(self.scenes)} image(s) opened"
+        )
+        counts = {len(sc.raster.bands) for sc in self.scenes}
         if len(counts) > 1:
             raise DataError(
                 f"the images have different band counts {sorted(counts)}; "
                 "give --set data.bands=[1,2,3]"
             )
-        self.in_channels = len(first.bands)
-        self.bands = tuple(first.bands) if cfg.bands else None
-        self.scaling: Scaling = first.scaling
-        self.gsd_m = float(cfg.gsd or gsd_default or round_gsd(raster_gsd(first)))
-        self.scenes = [
-            Scene(r, lab, self.gsd_m, p.image.name)
-            for (r, lab), p in zip(opened, pairs, strict=True)
+        first_raster = self.scenes[0].raster
+        self.in_channels = len(first_raster.bands)
+        self.bands = tuple(first_raster.bands) if cfg.bands else None
+        self.scaling: Scaling = first_raster.scaling
+        offsets = np.cumsum([0] + [len(o.scenes) for o in self.sources[:-1]]).tolist()
+        self.plan = SourceMixture(
+            [o.plan for o in self.sources],
+            offsets,
+            [o.config.weight for o in self.sources],
+            [
+                o.config.scale_jitter if o.config.scale_jitter is not None else cfg.scale_jitter
+                for o in self.sources
+            ],
+            self.tile,
+        )
+        self.val_refs = [
+            (off + s, x, y)
+            for o, off in zip(self.sources, offsets, strict=True)
+            for s, x, y in o.val_refs
         ]
-        self.tile = int(cfg.tile)
-        blocks = [
-            split_scene(
-                s.width,
-                s.height,
-                self.tile,
-                p.role,
-                cfg.val_fraction,
-                cfg.split,
-                i,
-                self.seed,
-                cfg.block,
-            )
-            for i, (s, p) in enumerate(zip(self.scenes, pairs, strict=True))
-        ]
-        points = [
-            s.road_points(self.tile / 4, 200_000, self.seed + i) for i, s in enumerate(self.scenes)
-        ]
-        self.plan = WindowPlan(blocks, points, self.tile, cfg.road_bias)
-        if self.plan.num_train_blocks == 0:
-            raise DataError(
-                "the spatial split left no training block; lower --val-fraction or give --val-image"
-            )
-        self.val_refs = self.plan.val_windows(cfg.max_val_windows)
         if not self.val_refs:
             raise DataError(
                 "the spatial split left no validation block (the imagery is too small for "
-                f"{blocks[0].block}-px blocks); raise --val-fraction, lower --tile or give "
-                "--val-image/--val-labels"
+                f"{self.sources[0].plan.blocks[0].block}-px blocks); raise --val-fraction, lower "
+                "--tile or give --val-image/--val-labels"
             )
-        val_roads = val_road_points(points, self.plan, self.val_refs)
-        if val_roads == 0:
-            names = sorted({self.scenes[s].name for s, _, _ in self.val_refs})
-            warn(
-                f"the labels have no road inside the validation area of {', '.join(names)}: "
-                "validation metrics will say nothing about roads; change --val-fraction or "
-                "--split, or give --val-image/--val-labels with roads"
-            )
+        val_roads = 0
+        for o in self.sources:
+            n = val_road_points(o.road_points, o.plan, o.val_refs)
+            val_roads += n
+            if n == 0 and o.val_refs:
+                names = sorted({o.scenes[s].name for s, _, _ in o.val_refs})
+                where = (
+                    f"source {o.name!r} ({', '.join(names[:5])})"
+                    if self.multi_source
+                    else ", ".join(names)
+                )
+                warn(
+                    f"the labels have no road inside the validation area of {where}: "
+                    "validation metrics will say nothing about roads; change --val-fraction or "
+                    "--split, or give --val-image/--val-labels with roads"
+                )
+        all_pairs = [p for o in self.sources for p in o.pairs]
         self.summary = DataSummary(
-            images=[str(p.image) for p in pairs if p.role != "val"],
-            labels=[str(p.labels) for p in pairs if p.role != "val"],
-            layout=layout,
+            images=[str(p.image) for p in all_pairs if p.role != "val"],
+            labels=[str(p.labels) for p in all_pairs if p.role != "val"],
+            layout=self.sources[0].layout if len(self.sources) == 1 else "sources",
             train_blocks=self.plan.num_train_blocks,
             val_windows=len(self.val_refs),
             road_points=self.plan.num_road_points,
             val_road_points=val_roads,
+            sources=[o.summary() for o in self.sources] if self.multi_source else [],
         )
         self.augment = augment if augment is not None and augment.enabled else None
         self.aug_in_workers = aug_in_workers
         self.train_set = TrainWindows(
-            self.scenes, self.plan, cfg.samples_per_epoch, self.seed, self.augment, aug_in_workers
+            self.scenes,
+            self.plan,
+            cfg.samples_per_epoch,
+            self.seed,
+            self.augment,
+            aug_in_workers,
+            scene_source=self.scene_source,
         )
-        self.val_set = ValWindows(self.scenes, self.val_refs, self.tile)
+        self.val_set = ValWindows(
+            self.scenes, self.val_refs, self.tile, scene_source=self.scene_source
+        )
         self.train_sampler = WindowSampler(cfg.samples_per_epoch)
         self.workers = (
             cfg.workers if cfg.workers is not None else min(4, max(0, (os.cpu_count() or 1) - 1))
         )
+
+    def _source_scheme(
+        self, src: SourceConfig, pairs: list[PairRef], cfg: Any
+    ) -> tuple[ClassScheme, MaskOptions]:
+        if not cfg.sources:
+            return self.scheme, self.mask_options
+        return source_scheme(src, pairs[0].labels, self.scheme)
+
+    @property
+    def source_names(self) -> list[str]:
+        """Names of the sources (one per source; ``[]`` for a single unnamed source)."""
+        return [o.name for o in self.sources] if self.multi_source else []
+
+    @staticmethod
+    def _list_sources(
+        cfg: Any, image_gsd: float | None, cache_dir: Any, rep: Reporter
+    ) -> list[tuple[SourceConfig, list[PairRef], str]]:
+        """Every source with its pairs (the flat ``data`` keys form one source)."""
+        if not cfg.sources:
+            pairs, layout = collect_pairs(cfg)
+            src = SourceConfig(
+                name="data",
+                image=tuple(str(p.image) for p in pairs[:1]),
+                labels=tuple(str(p.labels) for p in pairs[:1]),
+                image_gsd=image_gsd,
+                classes=cfg.classes,
+                class_field=cfg.class_field,
+                class_map=cfg.class_map,
+                mask_colors=cfg.mask_colors,
+                mask_values=cfg.mask_values,
+                mask_threshold=cfg.mask_threshold,
+            )
+            return [(src, pairs, layout)]
+        out = []
+        cache = Path(cache_dir) if cache_dir is not None else None
+        for src in parse_sources(cfg.sources):
+            if src.image_gsd is None and image_gsd is not None:
+                src = dataclasses.replace(src, image_gsd=image_gsd)
+            pairs, layout = source_pairs(src, cache, lambda m: rep.update("data", 0, 1, m))
+            out.append((src, pairs, layout))
+        return out
+
+    @staticmethod
+    def _model_scheme(
+        cfg: Any, listed: list[tuple[SourceConfig, list[PairRef], str]]
+    ) -> tuple[ClassScheme, MaskOptions]:
+        """The model's classes: ``data.classes``, else the first source's with road classes."""
+        if not cfg.sources:
+            src, pairs, _ = listed[0]
+            return source_scheme(src, pairs[0].labels, None)
+        if cfg.classes not in (None, "auto"):
+            return ClassScheme.preset(cfg.classes), MaskOptions()
+        schemes = [source_scheme(src, pairs[0].labels, None)[0] for src, pairs, _ in listed]
+        rich = [sc for sc in schemes if not sc.binary]
+        return (rich[0] if rich else schemes[0]), MaskOptions()
 
     @property
     def class_scheme(self) -> ClassScheme:
@@ -266,7 +342,7 @@ class RoadDataModule(L.LightningDataModule):
         """Pixels per class over ``n`` drawn training windows (labels only)."""
         counts = np.zeros(self.scheme.num_classes, dtype=np.int64)
         for i in range(n):
-            s, x, y = self.plan.draw(key_rng(self.seed, 10**12 + i))
+            s, x, y, _ = self.plan.draw(key_rng(self.seed, 10**12 + i))
             counts += self.scenes[s].class_counts([(x, y)], self.tile, self.scheme.num_classes)
         return counts
 

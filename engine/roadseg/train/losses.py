@@ -1,7 +1,10 @@
 """Losses for road segmentation: cross-entropy/BCE, Dice, Focal, and weighted sums of them.
 
 Binary models (one logit channel) use sigmoid versions, multi-class models
-softmax versions; every loss skips the ignore index. A spec such as
+softmax versions; every loss skips the ignore index. A pixel labelled ``ANY_ROAD``
+(254: road, class unknown — e.g. from a road/background mask) counts as road for
+binary models and, for multi-class models, asks only that the road classes together
+be likely (cross-entropy and focal on ``log Σ_{c≥1} p_c``; Dice on road vs background). A spec such as
 ``"ce+dice"`` or ``"ce+0.5*focal"`` builds a sum (``bce`` is a synonym of
 ``ce``). Class weights (one per class, background first) weight the
 cross-entropy/BCE and Focal terms.
@@ -18,6 +21,8 @@ from torch import nn
 from roadseg.errors import ConfigError
 
 IGNORE_INDEX = 255
+#: Label of a road pixel of unknown class (see :mod:`roadseg.data.labelmap`).
+ANY_ROAD = 254
 LOSSES = ("ce", "bce", "dice", "focal")
 
 
@@ -127,26 +132,64 @@ class SegLoss(nn.Module):
         return loss[valid].mean()
 
     # ------------------------------------------------------------------ multi-class
+    # Pixels labelled ANY_ROAD (road of unknown class) ask only that the road classes
+    # together be likely: their log-likelihood is log Σ_{c ≥ 1} p_c.
+    def _target_logp(self, z: torch.Tensor, t: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Log p(label) per pixel: of its class, or of any road class for ANY_ROAD."""
+        logp = F.log_softmax(z, dim=1)
+        anyr = t == ANY_ROAD
+        tt = torch.where(valid & ~anyr, t.long(), torch.zeros_like(t, dtype=torch.long))
+        own = logp.gather(1, tt.unsqueeze(1))[:, 0]
+        return torch.where(anyr, torch.logsumexp(logp[:, 1:], dim=1), own)
+
+    def _pixel_weights(self, t: torch.Tensor, valid: torch.Tensor) -> torch.Tensor | None:
+        if self.class_weights is None:
+            return None
+        anyr = t == ANY_ROAD
+        tt = torch.where(valid & ~anyr, t.long(), torch.zeros_like(t, dtype=torch.long))
+        return torch.where(anyr, self.class_weights[1:].mean(), self.class_weights[tt])
+
     def _ce(self, z: torch.Tensor, t: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(
-            z, t.long(), weight=self.class_weights, ignore_index=self.ignore_index
-        )
+        if not bool((t == ANY_ROAD).any()):
+            return F.cross_entropy(
+                z, t.long(), weight=self.class_weights, ignore_index=self.ignore_index
+            )
+        nll = -self._target_logp(z, t, valid)
+        w = self._pixel_weights(t, valid)
+        if w is None:
+            return nll[valid].mean()
+        return (nll * w)[valid].sum() / w[valid].sum()
 
     def _dice(self, z: torch.Tensor, t: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         p = torch.softmax(z, dim=1).permute(0, 2, 3, 1)[valid]  # (N, K)
-        y = F.one_hot(t[valid].long(), self.num_classes).float()
-        inter = (p * y).sum(0)
-        card = p.sum(0) + y.sum(0)
-        dice = (2 * inter + 1) / (card + 1)
-        road = dice[1:] if self.num_classes > 2 else dice[1:2]
-        return 1 - road.mean()
+        tv = t[valid].long()
+        anyr = tv == ANY_ROAD
+        if not bool(anyr.any()):
+            y = F.one_hot(tv, self.num_classes).float()
+            inter = (p * y).sum(0)
+            card = p.sum(0) + y.sum(0)
+            dice = (2 * inter + 1) / (card + 1)
+            road = dice[1:] if self.num_classes > 2 else dice[1:2]
+            return 1 - road.mean()
+        # Road (all road classes together) against background on every pixel, and the
+        # road classes on the pixels whose class is known.
+        pr = 1.0 - p[:, 0]
+        yr = (tv > 0).float()
+        terms = [(2 * (pr * yr).sum() + 1) / (pr.sum() + yr.sum() + 1)]
+        known = ~anyr
+        if bool((tv[known] > 0).any()):
+            y = F.one_hot(tv[known], self.num_classes).float()
+            pk = p[known]
+            dice = (2 * (pk * y).sum(0) + 1) / (pk.sum(0) + y.sum(0) + 1)
+            terms.append(dice[1:].mean())
+        return 1 - torch.stack(terms).mean()
 
     def _focal(self, z: torch.Tensor, t: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        tt = torch.where(valid, t.long(), torch.zeros_like(t, dtype=torch.long))
-        logp = F.log_softmax(z, dim=1).gather(1, tt.unsqueeze(1))[:, 0]
+        logp = self._target_logp(z, t, valid)
         loss = -((1 - logp.exp()) ** self.gamma) * logp
-        if self.class_weights is not None:
-            loss = loss * self.class_weights[tt]
+        w = self._pixel_weights(t, valid)
+        if w is not None:
+            loss = loss * w
         return loss[valid].mean()
 
 

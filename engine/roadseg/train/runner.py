@@ -130,6 +130,7 @@ def _run(
         seed,
         gsd_default=src_meta.gsd_m if src_meta else None,
         reporter=rep.sub(""),
+        cache_dir=run_dir / "sources",
     )
     setup = build_network(cfg, dm, src_net, src_meta)
     meta = setup.meta
@@ -146,6 +147,7 @@ def _run(
         augment_on_device=not in_workers,
         channels_last=cfg.model.channels_last,
         trainable_stages=setup.trainable_stages,
+        source_names=dm.source_names,
     )
     precision = choose_precision(cfg)
     if not (torch.cuda.is_available() and cfg.trainer.accelerator in ("auto", "gpu", "cuda")):
@@ -172,7 +174,12 @@ def _run(
         summary["epochs"] = int(trainer.current_epoch) + 1
         m = clean_metrics({k: v for k, v in pl_module.last_metrics.items()})
         m["epoch"] = int(trainer.current_epoch) + 1
-        save_model(model_path, pl_module.net, meta.replace(training=summary, metrics=m))
+        threshold = float(m.get("road_threshold") or 0.5)
+        save_model(
+            model_path,
+            pl_module.net,
+            meta.replace(training=summary, metrics=m, road_threshold=threshold),
+        )
 
     exporter = ExportBest(cfg.trainer.monitor, mode, export)
     callbacks: list[Any] = [

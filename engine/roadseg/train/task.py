@@ -16,6 +16,7 @@ from roadseg.models.factory import RoadNet
 from roadseg.models.freeze import apply_freeze, keep_frozen_norms_in_eval
 from roadseg.train.losses import SegLoss
 from roadseg.train.metrics import confusion_matrix, metrics_from_confusion
+from roadseg.train.road_stats import BINS, best_threshold, decide_classes, histogram_update
 
 IGNORE_INDEX = 255
 
@@ -34,6 +35,8 @@ class SegmentationTask(L.LightningModule):
         augment_on_device: Apply the batch's augmentation parameters here (torch/kornia).
         channels_last: Channels-last memory format for the network and inputs.
         trainable_stages: Encoder freezing (None: all trainable; 0: frozen; N: last N stages).
+        source_names: Names of the training sources, for per-source validation metrics
+            (``val_road_iou_<name>``); empty for a single source.
 
     """
 
@@ -49,8 +52,11 @@ class SegmentationTask(L.LightningModule):
         augment_on_device: bool = True,
         channels_last: bool = True,
         trainable_stages: int | None = None,
+        source_names: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        self.source_names = list(source_names)
+        self._hist: torch.Tensor | None = None
         self.net = net
         self.class_names = list(class_names)
         self.num_classes = len(class_names)
@@ -140,24 +146,30 @@ class SegmentationTask(L.LightningModule):
             "(`roadseg info RASTER`)"
         )
 
-    def predict_classes(self, logits: torch.Tensor) -> torch.Tensor:
-        """Class ids from logits (sigmoid ≥ 0.5 for binary heads)."""
-        if logits.shape[1] == 1:
-            return (logits[:, 0] >= 0).long()
-        return logits.argmax(dim=1)
+    def predict_classes(self, logits: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+        """Class ids from logits: road where the summed road probability ≥ ``threshold``."""
+        return decide_classes(logits, threshold)
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        """Accumulate the confusion matrix and the loss."""
+        """Accumulate the confusion matrix, the road-probability histograms and the loss."""
         mask = batch["mask"]
         logits = self.net(batch["image"])
         self._val_loss.append(self.loss_fn(logits, mask).detach().float() * mask.shape[0])
         cm = confusion_matrix(self.predict_classes(logits), mask, self.num_classes, IGNORE_INDEX)
         self._cm = cm if self._cm is None else self._cm + cm
+        n_src = max(1, len(self.source_names))
+        if self._hist is None:
+            self._hist = torch.zeros(n_src, 2, BINS, dtype=torch.long, device=logits.device)
+        source = batch.get("source")
+        if not isinstance(source, torch.Tensor):
+            source = torch.zeros(mask.shape[0], dtype=torch.long, device=mask.device)
+        self._hist = histogram_update(self._hist, logits.detach(), mask, source.to(mask.device))
         self._val_count += mask.shape[0]
 
     def on_validation_epoch_start(self) -> None:
         """Reset the accumulators."""
         self._cm = None
+        self._hist = None
         self._val_loss = []
         self._val_count = 0
 
@@ -179,8 +191,16 @@ class SegmentationTask(L.LightningModule):
         cm = self.trainer.strategy.reduce(cm, reduce_op="sum")
         loss_sum = self.trainer.strategy.reduce(loss_sum, reduce_op="sum")
         n = self.trainer.strategy.reduce(n, reduce_op="sum")
+        n_src = max(1, len(self.source_names))
+        hist = (
+            self._hist
+            if self._hist is not None
+            else torch.zeros(n_src, 2, BINS, dtype=torch.long, device=self.device)
+        )
+        hist = self.trainer.strategy.reduce(hist, reduce_op="sum")
         m = metrics_from_confusion(cm.cpu().numpy(), self.class_names)
         m["loss"] = float(loss_sum / n.clamp_min(1))
+        m.update(road_metrics(hist.cpu().numpy(), self.source_names))
         logged = {
             f"val_{k}": float(v)
             for k, v in m.items()
@@ -190,7 +210,11 @@ class SegmentationTask(L.LightningModule):
         miou = logged.pop("val_miou")
         self.log_dict(logged, prog_bar=False, sync_dist=False)
         self.log("val_miou", miou, prog_bar=True)
-        self.last_metrics = {**m, "confusion": cm.cpu().numpy().tolist()}
+        self.last_metrics = {
+            **m,
+            "confusion": cm.cpu().numpy().tolist(),
+            "road_histogram": hist.cpu().numpy().tolist(),
+        }
 
     # ------------------------------------------------------------------ optimiser
     def configure_optimizers(self) -> Any:
@@ -234,3 +258,35 @@ def warmup_cosine(step: int, total: int, warm: int) -> float:
         return (step + 1) / warm
     t = min(1.0, (step - warm) / max(1, total - warm))
     return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def road_metrics(hist: Any, source_names: Sequence[str]) -> dict[str, float]:
+    """Road IoU per source at the best threshold, their mean, the threshold, the mean at 0.5.
+
+    >>> import numpy as np
+    >>> h = np.zeros((2, 2, BINS)); h[:, 0, 10] = 9; h[0, 1, 90] = 3; h[1, 1, 30] = 3
+    >>> m = road_metrics(h, ["a", "b"])
+    >>> m["road_threshold"], m["road_iou"], m["road_iou_a"], m["road_iou_t50"]
+    (0.3, 1.0, 1.0, 0.5)
+    """
+    import numpy as np
+
+    from roadseg.train.road_stats import iou_curve
+
+    h = np.asarray(hist, dtype=np.float64)
+    t, ious = best_threshold(h)
+    has_road = h[:, 1].sum(axis=1) > 0
+    at50 = iou_curve(h)[:, BINS // 2]
+
+    def mean(v: Any) -> float:
+        v = np.asarray(v, dtype=np.float64)[has_road]
+        v = v[np.isfinite(v)]
+        return float(v.mean()) if v.size else float("nan")
+
+    out = {"road_threshold": float(t), "road_iou": mean(ious), "road_iou_t50": mean(at50)}
+    if len(source_names) > 1:
+        seen = h.sum(axis=(1, 2)) > 0  # sources without validation windows get no metric
+        for name, v, ok in zip(source_names, ious, seen, strict=False):
+            if ok:
+                out[f"road_iou_{name}"] = float(v)
+    return out

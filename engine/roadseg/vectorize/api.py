@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,17 @@ from roadseg.vectorize.output import (
     centerline_frame,
     check_output,
     polygon_frames,
-    write_graphml,
 )
-from roadseg.vectorize.params import Resolved, VectorizeParams
+from roadseg.vectorize.params import (
+    DEFAULT_LOOP_AREA_M2,
+    DEFAULT_LOOP_EXTENT_M,
+    DEFAULT_LOOP_WIDTH_M,
+    DEFAULT_STUB_M,
+    Resolved,
+    VectorizeParams,
+    cleaning_params,
+)
+from roadseg.vectorize.routable import write_edge_list, write_routable_graphml
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,10 @@ class VectorizeResult:
         raster_km2: Ground area of the raster in km².
         megapixels: Raster size in megapixels.
         settings: The settings used (defaults filled in).
-        cleanup: Spurs pruned, specks removed, gaps bridged.
+        cleanup: Counts of each cleaning step (spurs pruned, specks removed, gaps bridged,
+            carriageways merged, loops collapsed, stubs dropped).
         timings: Seconds per step and in total.
+        edges_path: The directed edge list written (None when not asked for).
 
     """
 
@@ -83,18 +93,22 @@ class VectorizeResult:
     settings: dict[str, Any] = field(default_factory=dict)
     cleanup: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    edges_path: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form (the CLI's ``--json`` object)."""
         d = asdict(self)
         d["gpkg"] = str(self.gpkg)
         d["graphml"] = str(self.graphml) if self.graphml else None
+        d["edges_path"] = str(self.edges_path) if self.edges_path else None
         d["outputs"] = [str(self.gpkg)] + ([str(self.graphml)] if self.graphml else [])
+        d["outputs"] += [str(self.edges_path)] if self.edges_path else []
         d["metrics"] = {
             "centerline_km": self.centerline_km,
             "nodes": self.nodes,
             "edges": self.edges,
             "components": self.components,
+            "cleaning": dict(self.cleanup),
             "per_class": {
                 c.name: {"km": c.centerline_km, "km2": c.area_km2, "polygons": c.polygons}
                 for c in self.classes
@@ -108,6 +122,7 @@ def vectorize(
     out_gpkg: str | os.PathLike[str],
     *,
     graphml: str | os.PathLike[str] | None = None,
+    edges: str | os.PathLike[str] | None = None,
     simplify_m: float | None = None,
     min_area_m2: float | None = None,
     hole_area_m2: float | None = None,
@@ -119,13 +134,22 @@ def vectorize(
     gsd: float | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelCallback | None = None,
+    cleaning: bool = True,
+    loop_area_m2: float = DEFAULT_LOOP_AREA_M2,
+    loop_width_m: float = DEFAULT_LOOP_WIDTH_M,
+    loop_extent_m: float = DEFAULT_LOOP_EXTENT_M,
+    carriageways: str = "keep",
+    carriageway_gap_m: float | None = None,
+    stub_m: float = DEFAULT_STUB_M,
 ) -> VectorizeResult:
     """Vectorise a class raster into road polygons per class and a centreline network.
 
     Args:
         class_raster: Class raster (see :mod:`roadseg.vectorize.classraster`).
         out_gpkg: GeoPackage to write (layers ``roads_<class>`` and ``centerlines``).
-        graphml: Optional GraphML file of the network.
+        graphml: Optional GraphML of the network: an osmnx-compatible directed
+            multigraph (see :mod:`roadseg.vectorize.routable`).
+        edges: Optional directed edge list with the same attributes (``.gpkg`` or GeoJSON).
         simplify_m: Douglas–Peucker tolerance in metres (default max(1 m, 1 pixel)).
         min_area_m2: Smallest polygon kept (default half the widest class width squared).
         hole_area_m2: Holes smaller than this are filled (default ``min_area_m2``).
@@ -137,6 +161,13 @@ def vectorize(
         gsd: Pixel size in metres for rasters without georeferencing.
         progress: Progress callback.
         cancel: Cancel callback (checked between blocks).
+        cleaning: Run the network cleaning steps below (False: none of them).
+        loop_area_m2: Loops enclosing less than this are collapsed (0: off).
+        loop_width_m: Enclosed holes narrower than this are filled (0: off)...
+        loop_extent_m: ...when no longer than this.
+        carriageways: ``merge`` divided roads into one centreline, or ``keep`` both sides.
+        carriageway_gap_m: Widest median merged (default: the widest class width).
+        stub_m: Dead ends shorter than this on the raster's edge or at nodata are cut.
 
     Returns:
         Paths written and figures (see :class:`VectorizeResult`).
@@ -153,10 +184,21 @@ def vectorize(
         bridge_angle_deg=bridge_angle_deg,
         block_size=block_size,
         margin_px=margin_px,
+        **cleaning_params(
+            cleaning,
+            loop_area_m2=loop_area_m2,
+            loop_width_m=loop_width_m,
+            loop_extent_m=loop_extent_m,
+            carriageways=carriageways,
+            carriageway_gap_m=carriageway_gap_m,
+            stub_m=stub_m,
+        ),
     )
     check_output(out_gpkg, "--out")
     if graphml is not None:
         check_output(graphml, "--graphml")
+    if edges is not None:
+        check_output(edges, "--edges")
     with open_class_raster(class_raster, gsd=gsd) as src:
         if not src.tagged:
             src.classes = ClassInfo.untagged(_max_class(src, params.block_size, reporter))
@@ -180,12 +222,17 @@ def vectorize(
     gml = None
     if graphml is not None:
         crs = frame.grid.crs
-        gml = write_graphml(graphml, lines, crs.to_string() if crs is not None else None)
+        gml = write_routable_graphml(graphml, lines, crs.to_string() if crs is not None else None)
+    if edges is not None:
+        write_edge_list(edges, lines)
     reporter.update("write", 1, 1, str(out_gpkg))
     timings = dict(ex.timings)
     timings["write"] = round(time.perf_counter() - t0, 4)
     timings["total"] = round(time.perf_counter() - t_start, 4)
-    return _result(Path(out_gpkg), gml, layers, lines, classes, road_ids, frame, res, ex, timings)
+    r = _result(Path(out_gpkg), gml, layers, lines, classes, road_ids, frame, res, ex, timings)
+    if edges is not None:
+        r = replace(r, edges_path=Path(edges))
+    return r
 
 
 def _max_class(src: ClassRaster, block: int, reporter: Reporter) -> int:
@@ -236,14 +283,16 @@ def _result(
     figs = []
     for cid in road_ids:
         layer = classes.layer_name(cid)
-        poly = layers[layer]
+        poly = layers.get(layer)
+        n_poly = 0 if poly is None else int(len(poly))
+        area = 0.0 if poly is None else float(poly["area_m2"].sum())
         sel = lines["class_id"].to_numpy() == cid
         figs.append(
             ClassFigures(
                 classes.names[cid],
                 layer,
-                int(len(poly)),
-                round(float(poly["area_m2"].sum()) / 1e6, 6),
+                n_poly,
+                round(area / 1e6, 6),
                 round(float(lines["length_m"].to_numpy()[sel].sum()) / 1e3, 4),
                 int(sel.sum()),
             )
@@ -262,7 +311,7 @@ def _result(
         centerline_km=round(float(lines["length_m"].sum()) / 1e3, 4),
         raster_km2=round(w * h * gx * gy / 1e6, 6),
         megapixels=round(w * h / 1e6, 4),
-        settings=asdict(res),
+        settings={**asdict(res), "cleaning": res.cleaning},
         cleanup=ex.cleanup,
         timings=timings,
     )

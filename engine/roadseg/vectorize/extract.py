@@ -20,6 +20,7 @@ from roadseg.geo.grid import Grid
 from roadseg.progress import Reporter
 from roadseg.vectorize.blocks import block_layout
 from roadseg.vectorize.classraster import NODATA, ClassInfo
+from roadseg.vectorize.clean_mask import collapse_loops, merge_carriageways
 from roadseg.vectorize.frame import MetricFrame
 from roadseg.vectorize.network import RoadNetwork
 from roadseg.vectorize.params import Resolved
@@ -93,6 +94,7 @@ def extract(
     hole_px = int(params.hole_area_m2 / (gsd[0] * gsd[1]))
     edge_pad = int(np.ceil(frame.px(source.classes.max_width_m))) + 2
     t = {"read": 0.0, "skeleton": 0.0, "graph": 0.0, "polygons": 0.0}
+    counts = {"carriageways_merged": 0, "loops_filled": 0}
     for i, blk in enumerate(blocks):
         reporter.update("vectorize", i, len(blocks), f"block {i + 1}/{len(blocks)}")
         t0 = time.perf_counter()
@@ -104,7 +106,12 @@ def extract(
         mask = road_mask(cls)
         if mask.any():
             mask, skel, edge_px = _mask_and_skeleton(
-                mask, cls == NODATA, blk.outer, grid, params.close_px, hole_px, edge_pad
+                mask,
+                cls == NODATA,
+                blk.outer,
+                grid,
+                _MaskSteps(params, frame.mean_gsd, hole_px, edge_pad, blk.local_core),
+                counts,
             )
             widths = width_map(mask, gsd, at=skel)
             t2 = time.perf_counter()
@@ -126,7 +133,16 @@ def extract(
         t["read"] += t1 - t0
     reporter.update("vectorize", len(blocks), len(blocks), "cleaning the network")
     t0 = time.perf_counter()
-    cleanup = net.clean(params.prune_m, params.bridge_m, params.bridge_angle_deg, params.simplify_m)
+    cleanup = net.clean(
+        params.prune_m,
+        params.bridge_m,
+        params.bridge_angle_deg,
+        params.simplify_m,
+        loop_area_m2=params.loop_area_m2,
+        stub_m=params.stub_m,
+    )
+    cleanup["carriageways_merged"] = counts["carriageways_merged"]
+    cleanup["loops_collapsed"] += counts["loops_filled"]
     t1 = time.perf_counter()
     polys = (
         coll.finish(params.simplify_m, params.min_area_m2, params.hole_area_m2) if polygons else {}
@@ -136,27 +152,41 @@ def extract(
     return Extraction(net, polys, hist, cleanup, {k: round(v, 4) for k, v in t.items()})
 
 
+@dataclass(frozen=True)
+class _MaskSteps:
+    """The mask cleaning of one block: settings in pixels and the block's core."""
+
+    params: Resolved
+    gsd: float
+    hole_px: int
+    pad: int
+    core: tuple[int, int, int, int]
+
+
 def _mask_and_skeleton(
     mask: np.ndarray,
     nodata: np.ndarray,
     outer: Window,
     grid: Grid,
-    close_px: int,
-    hole_px: int,
-    pad: int,
+    steps: _MaskSteps,
+    counts: dict[str, int],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Clean and skeletonise a block's road mask.
 
     Roads leaving the data — over the raster's own edges or into nodata — are
     first extended outwards by ``pad`` pixels (the nearest valid value repeated),
     so their centreline reaches the edge instead of stopping half a road width
-    short; the skeleton is then cut back to the valid pixels.
+    short; the skeleton is then cut back to the valid pixels. Before skeletonising,
+    the mask cleaning steps run (:mod:`roadseg.vectorize.clean_mask`: merge
+    carriageways, collapse loops); their counts (holes first seen in the core) are
+    added to ``counts``.
 
     Returns:
         The (extended) cleaned mask, the skeleton on valid pixels, and the valid
         pixels touching nodata (None when the block has no nodata).
 
     """
+    p, pad = steps.params, steps.pad
     edge_px = None
     if nodata.any() and not nodata.all():
         dist, (iy, ix) = ndi.distance_transform_edt(nodata, return_indices=True)
@@ -169,7 +199,22 @@ def _mask_and_skeleton(
         (pad if c0 == 0 else 0, pad if c0 + w == grid.width else 0),
     )
     big = np.pad(mask, pads, mode="edge")
-    big = clean_mask(big, close_px, hole_px)
+    big = clean_mask(big, p.close_px, steps.hole_px)
+    r0c, r1c, c0c, c1c = steps.core
+    core = (slice(r0c + pads[0][0], r1c + pads[0][0]), slice(c0c + pads[1][0], c1c + pads[1][0]))
+    if p.merge_gap_m > 0:
+        big, n = merge_carriageways(big, p.merge_gap_m / steps.gsd, core)
+        counts["carriageways_merged"] += n
+    if p.loop_area_m2 > 0 or p.loop_width_m > 0:
+        big, n = collapse_loops(
+            big,
+            np.pad(nodata, pads) if nodata.any() else None,
+            p.loop_area_m2 / steps.gsd**2,
+            p.loop_width_m / steps.gsd,
+            p.loop_extent_m / steps.gsd,
+            core,
+        )
+        counts["loops_filled"] += n
     sk = skeleton(big)
     crop = (slice(pads[0][0], pads[0][0] + h), slice(pads[1][0], pads[1][0] + w))
     return big[crop], sk[crop] & ~nodata, edge_px

@@ -279,14 +279,34 @@ class RoadNetwork:
             d["length"] = float(length)
 
     def clean(
-        self, prune_m: float, bridge_m: float, angle_deg: float, simplify_m: float
+        self,
+        prune_m: float,
+        bridge_m: float,
+        angle_deg: float,
+        simplify_m: float,
+        loop_area_m2: float = 0.0,
+        stub_m: float = 0.0,
     ) -> dict[str, int]:
-        """Run the whole clean-up: dissolve, prune, drop specks, bridge, simplify."""
+        """Run the whole clean-up (steps with 0 are off).
+
+        Dissolve, prune, drop specks, bridge, collapse small loops, drop edge stubs,
+        simplify (see :mod:`roadseg.vectorize.clean_graph`).
+        """
+        from roadseg.vectorize.clean_graph import collapse_small_loops, drop_edge_stubs
+
         self.dissolve()
         self.drop_zero_length()
         pruned = self.prune(prune_m)
         specks = self.drop_small_components(prune_m)
         bridged = self.bridge(bridge_m, angle_deg)
+        loops = collapse_small_loops(self, loop_area_m2)
+        stubs = drop_edge_stubs(self, stub_m)
         self.simplify(simplify_m)
         self.drop_zero_length()
-        return {"spurs_pruned": pruned, "specks_removed": specks, "gaps_bridged": bridged}
+        return {
+            "spurs_pruned": pruned,
+            "specks_removed": specks,
+            "gaps_bridged": bridged,
+            "loops_collapsed": loops,
+            "stubs_dropped": stubs,
+        }

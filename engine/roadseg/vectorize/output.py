@@ -1,4 +1,4 @@
-"""Network and polygons → GeoDataFrames in the raster's CRS, and GraphML."""
+"""Network and polygons → GeoDataFrames in the raster's CRS (GraphML: :mod:`.routable`)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ import os
 from pathlib import Path
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import shapely
 
 from roadseg.errors import OutputError
-from roadseg.geo.atomic import atomic_output
 from roadseg.vectorize.classraster import ClassInfo
 from roadseg.vectorize.frame import MetricFrame
 from roadseg.vectorize.network import RoadNetwork
@@ -114,12 +112,14 @@ def centerline_frame(net: RoadNetwork, frame: MetricFrame, classes: ClassInfo) -
 def polygon_frames(
     polys: dict[int, np.ndarray], frame: MetricFrame, classes: ClassInfo, class_ids: list[int]
 ) -> dict[str, gpd.GeoDataFrame]:
-    """One polygon layer per road class (empty layers included) with class, class_id, area_m2."""
+    """One polygon layer per road class with polygons (no empty layers): class, class_id, area_m2."""
     crs = frame.grid.crs
     out: dict[str, gpd.GeoDataFrame] = {}
     for cid in class_ids:
         geoms = polys.get(cid, np.zeros(0, dtype=object))
-        g = frame.geoms_to_crs(geoms) if len(geoms) else np.zeros(0, dtype=object)
+        if not len(geoms):
+            continue
+        g = frame.geoms_to_crs(geoms)
         areas = frame.areas_m2(g) if len(g) else np.zeros(0)
         out[classes.layer_name(cid)] = gpd.GeoDataFrame(
             {
@@ -131,40 +131,3 @@ def polygon_frames(
             crs=crs,
         )
     return out
-
-
-def network_graph(lines: gpd.GeoDataFrame) -> nx.MultiGraph:
-    """Turn the centreline layer into a graph: nodes with x, y (CRS), edges with line attributes."""
-    g = nx.MultiGraph()
-    first = shapely.get_coordinates(shapely.get_point(lines.geometry.values, 0))
-    last = shapely.get_coordinates(shapely.get_point(lines.geometry.values, -1))
-    for i, row in enumerate(lines.itertuples(index=False)):
-        u, v = int(row.node_u), int(row.node_v)
-        g.add_node(u, x=float(first[i, 0]), y=float(first[i, 1]))
-        g.add_node(v, x=float(last[i, 0]), y=float(last[i, 1]))
-        g.add_edge(
-            u,
-            v,
-            **{
-                "class": str(row[0]),
-                "class_id": int(row.class_id),
-                "width_m": float(row.width_m),
-                "length_m": float(row.length_m),
-                "bridges": int(row.bridges),
-                "geometry": lines.geometry.values[i].wkt,
-            },
-        )
-    for n, d in g.degree():
-        g.nodes[n]["degree"] = int(d)
-    return g
-
-
-def write_graphml(
-    path: str | os.PathLike[str], lines: gpd.GeoDataFrame, crs_text: str | None
-) -> Path:
-    """Write the network as GraphML (node x/y in the layer's CRS; the CRS as a graph attribute)."""
-    g = network_graph(lines)
-    g.graph["crs"] = crs_text or ""
-    with atomic_output(path, "--graphml") as tmp:
-        nx.write_graphml(g, str(tmp))
-    return Path(path)

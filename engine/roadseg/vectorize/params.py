@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from roadseg.errors import ConfigError
 from roadseg.vectorize.classraster import ClassInfo
@@ -16,6 +17,20 @@ DEFAULT_BRIDGE_ANGLE = 30.0
 DEFAULT_CLOSE_M = 0.5
 #: Default block size (pixels).
 DEFAULT_BLOCK = 4096
+#: Loops (enclosed faces) smaller than this are collapsed (m²). Off by default: on the
+#: SpaceNet tile the small loops are parking aisles that the truth has, and collapsing
+#: them lowered APLS (README, bench/bench_network.py); ``--loop-area 400`` turns it on.
+DEFAULT_LOOP_AREA_M2 = 0.0
+#: Enclosed holes narrower than this are filled (metres; off by default, as above).
+DEFAULT_LOOP_WIDTH_M = 0.0
+#: ...up to this length (metres); longer narrow holes are kept.
+DEFAULT_LOOP_EXTENT_M = 150.0
+#: Dead ends shorter than this ending on the raster's edge or at nodata are cut (metres).
+#: Off by default: most such dead ends are roads leaving the raster just past a junction,
+#: and cutting them lowered APLS on the SpaceNet round trip; ``--stub 10`` turns it on.
+DEFAULT_STUB_M = 0.0
+#: What happens to the two sides of divided roads.
+CARRIAGEWAYS = ("merge", "keep")
 
 
 @dataclass(frozen=True)
@@ -31,7 +46,15 @@ class VectorizeParams:
         bridge_angle_deg: Largest angle between an end's direction and the gap.
         close_m: Closing radius of the road mask before skeletonising.
         block_size: Block size in pixels (memory is bounded by the block).
-        margin_px: Margin read around each block (default: from the widest class).
+        margin_px: Margin read around each block (default: from the widest class and
+            ``loop_extent_m``).
+        loop_area_m2: Loops enclosing less than this are collapsed (0 disables).
+        loop_width_m: Enclosed holes narrower than this are filled (0 disables).
+        loop_extent_m: ...when no longer than this.
+        carriageways: ``merge`` the two sides of divided roads (and roads side by side
+            closer than ``carriageway_gap_m``) into one centreline, or ``keep`` both.
+        carriageway_gap_m: Widest median merged (default: the widest class width).
+        stub_m: Dead ends shorter than this at the raster's edge or nodata are cut.
 
     """
 
@@ -44,13 +67,35 @@ class VectorizeParams:
     close_m: float = DEFAULT_CLOSE_M
     block_size: int = DEFAULT_BLOCK
     margin_px: int | None = None
+    loop_area_m2: float = DEFAULT_LOOP_AREA_M2
+    loop_width_m: float = DEFAULT_LOOP_WIDTH_M
+    loop_extent_m: float = DEFAULT_LOOP_EXTENT_M
+    carriageways: str = "keep"
+    carriageway_gap_m: float | None = None
+    stub_m: float = DEFAULT_STUB_M
 
     def __post_init__(self) -> None:
-        for name in ("simplify_m", "min_area_m2", "hole_area_m2", "prune_m", "bridge_m"):
+        names = (
+            "simplify_m",
+            "min_area_m2",
+            "hole_area_m2",
+            "prune_m",
+            "bridge_m",
+            "loop_area_m2",
+            "loop_width_m",
+            "loop_extent_m",
+            "carriageway_gap_m",
+            "stub_m",
+        )
+        for name in names:
             v = getattr(self, name)
             if v is not None and (not math.isfinite(v) or v < 0):
                 opt = "--" + name.rsplit("_", 1)[0].replace("_", "-")
                 raise ConfigError(f"{opt} must be a number ≥ 0, got {v}")
+        if self.carriageways not in CARRIAGEWAYS:
+            raise ConfigError(
+                f"--carriageways must be one of {', '.join(CARRIAGEWAYS)}, got {self.carriageways!r}"
+            )
         if not 0 < self.bridge_angle_deg <= 90:
             raise ConfigError(
                 f"--bridge-angle must be in (0, 90] degrees, got {self.bridge_angle_deg}"
@@ -62,14 +107,22 @@ class VectorizeParams:
         """Fill the defaults for a raster's classes and ground resolution (metres/pixel).
 
         >>> r = VectorizeParams().resolve(ClassInfo.untagged(1), 0.5)
-        >>> r.prune_m, r.simplify_m, r.bridge_m
-        (12.0, 1.0, 15.0)
+        >>> r.prune_m, r.simplify_m, r.bridge_m, r.merge_gap_m, r.margin_px
+        (12.0, 1.0, 15.0, 0.0, 44)
+        >>> VectorizeParams(carriageways="merge", loop_width_m=15).resolve(
+        ...     ClassInfo.untagged(1), 0.5).margin_px
+        308
         """
         wmax = classes.max_width_m
         min_area = self.min_area_m2 if self.min_area_m2 is not None else 0.5 * wmax**2
+        gap = self.carriageway_gap_m if self.carriageway_gap_m is not None else wmax
+        if self.carriageways == "keep":
+            gap = 0.0
+        loop_width = self.loop_width_m
         margin = self.margin_px
         if margin is None:
-            margin = max(32, int(math.ceil(3.0 * wmax / gsd_m)) + 8)
+            reach = max(3.0 * wmax, self.loop_extent_m if loop_width > 0 else 0.0, gap)
+            margin = max(32, int(math.ceil(reach / gsd_m)) + 8)
         return Resolved(
             simplify_m=self.simplify_m if self.simplify_m is not None else max(1.0, gsd_m),
             min_area_m2=min_area,
@@ -80,6 +133,11 @@ class VectorizeParams:
             close_px=max(0, int(round(self.close_m / gsd_m))),
             block_size=self.block_size,
             margin_px=margin,
+            loop_area_m2=self.loop_area_m2,
+            loop_width_m=loop_width,
+            loop_extent_m=self.loop_extent_m,
+            merge_gap_m=gap,
+            stub_m=self.stub_m,
         )
 
 
@@ -96,3 +154,39 @@ class Resolved:
     close_px: int
     block_size: int
     margin_px: int
+    loop_area_m2: float = DEFAULT_LOOP_AREA_M2
+    loop_width_m: float = DEFAULT_LOOP_WIDTH_M
+    loop_extent_m: float = DEFAULT_LOOP_EXTENT_M
+    merge_gap_m: float = 0.0
+    stub_m: float = DEFAULT_STUB_M
+
+    @property
+    def cleaning(self) -> dict[str, float]:
+        """The network cleaning steps and their parameters (metres), for reports."""
+        return {
+            "merge_carriageways_gap_m": self.merge_gap_m,
+            "collapse_loops_area_m2": self.loop_area_m2,
+            "collapse_loops_width_m": self.loop_width_m,
+            "collapse_loops_extent_m": self.loop_extent_m,
+            "drop_stubs_m": self.stub_m,
+        }
+
+
+def cleaning_params(enabled: bool = True, **given: Any) -> dict[str, Any]:
+    """Keyword arguments of :class:`VectorizeParams` for the cleaning steps.
+
+    ``enabled=False`` turns every step off (the network as traced, pruned and bridged).
+
+    >>> cleaning_params(False)["carriageways"], cleaning_params(False)["stub_m"]
+    ('keep', 0.0)
+    """
+    if enabled:
+        return given
+    return {
+        "loop_area_m2": 0.0,
+        "loop_width_m": 0.0,
+        "carriageways": "keep",
+        "carriageway_gap_m": None,
+        "stub_m": 0.0,
+        "loop_extent_m": given.get("loop_extent_m", DEFAULT_LOOP_EXTENT_M),
+    }

@@ -2,9 +2,9 @@
 
 Pieces are polygonised in the local metric frame. A piece touching a seam (a
 core edge inside the raster) is kept aside and unioned with its neighbours at
-the end, per class; then small holes are filled, outlines simplified
-(Douglas–Peucker in metres, topology kept) and polygons below the minimum area
-dropped.
+the end, per class; then small holes are filled (those holding no other class),
+the polygons of all classes simplified together as one coverage (no overlaps, no
+gaps between classes) and polygons below the minimum area dropped.
 """
 
 from __future__ import annotations
@@ -63,30 +63,71 @@ class PolygonCollector:
     def finish(
         self, simplify_m: float, min_area_m2: float, hole_area_m2: float
     ) -> dict[int, np.ndarray]:
-        """Polygons per class id (metric frame) after joining, hole filling, simplifying."""
-        out: dict[int, np.ndarray] = {}
+        """Polygons per class id (metric frame): one coverage across classes.
+
+        Pieces are joined across seams per class; holes smaller than ``hole_area_m2``
+        are filled unless another class's polygon lies in them (no overlap); all
+        classes are then simplified together (:func:`shapely.coverage_simplify`,
+        shared edges moved once, so classes neither overlap nor leave gaps), and
+        polygons (slivers included) under ``min_area_m2`` are dropped.
+        """
+        ids: list[int] = []
+        geoms: list[Polygon] = []
         for cid in sorted(set(self.done) | set(self.seam)):
             polys = list(self.done.get(cid, []))
             if self.seam.get(cid):
                 merged = shapely.union_all(np.array(self.seam[cid], dtype=object))
                 polys.extend(shapely.get_parts(merged).tolist())
-            geoms = np.array(
-                [fill_holes(p, hole_area_m2) for p in polys if not p.is_empty], dtype=object
+            polys = [p for p in polys if not p.is_empty]
+            ids += [cid] * len(polys)
+            geoms += polys
+        arr = np.array(geoms, dtype=object)
+        cls = np.array(ids, dtype=np.int64)
+        if arr.size:
+            arr = fill_free_holes(arr, hole_area_m2)
+            # Canonical form first (no collinear vertices, rings from a fixed start),
+            # so pieces joined across seams simplify exactly like a whole polygon.
+            arr = shapely.normalize(np.array([drop_collinear(g) for g in arr], dtype=object))
+            order = np.lexsort((shapely.get_coordinates(shapely.point_on_surface(arr))[:, 0],
+                                shapely.get_coordinates(shapely.point_on_surface(arr))[:, 1]))  # fmt: skip
+            arr, cls = arr[order], cls[order]
+            if simplify_m > 0:
+                arr = shapely.coverage_simplify(arr, simplify_m, simplify_boundary=True)
+        out: dict[int, np.ndarray] = {}
+        for cid in sorted(set(cls.tolist())):
+            sel = arr[cls == cid]
+            sel = shapely.make_valid(sel)
+            out[cid] = np.array(
+                [g for g in _polygons(sel) if g.area >= max(min_area_m2, 1e-12)], dtype=object
             )
-            if simplify_m > 0 and geoms.size:
-                # Canonical form first (no collinear vertices, rings from a fixed start),
-                # so pieces joined across seams simplify exactly like a whole polygon.
-                geoms = shapely.normalize(
-                    np.array([drop_collinear(g) for g in geoms], dtype=object)
-                )
-                geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
-            if geoms.size:
-                geoms = shapely.make_valid(geoms)
-                geoms = np.array(
-                    [g for g in _polygons(geoms) if g.area >= max(min_area_m2, 1e-12)], dtype=object
-                )
-            out[cid] = geoms
         return out
+
+
+def fill_free_holes(polys: np.ndarray, max_area: float) -> np.ndarray:
+    """Fill holes smaller than ``max_area`` that hold no other polygon of ``polys``.
+
+    >>> from shapely import box
+    >>> ring = box(0, 0, 10, 10).difference(box(4, 4, 6, 6))
+    >>> [len(p.interiors) for p in fill_free_holes(np.array([ring], dtype=object), 5.0)]
+    [0]
+    >>> [len(p.interiors) for p in fill_free_holes(np.array([ring, box(4, 4, 6, 6)]), 5.0)]
+    [1, 0]
+    """
+    if max_area <= 0:
+        return polys
+    tree = shapely.STRtree(polys)
+    out = []
+    for p in polys:
+        if not p.interiors:
+            out.append(p)
+            continue
+        keep = []
+        for r in p.interiors:
+            hole = Polygon(r)
+            if hole.area >= max_area or len(tree.query(hole, predicate="contains")):
+                keep.append(r)
+        out.append(Polygon(p.exterior, keep))
+    return np.array(out, dtype=object)
 
 
 def _polygon(rings: list) -> Polygon:

@@ -1,0 +1,206 @@
+"""Benchmark: the centreline network before and after cleaning, scored against true roads.
+
+For each scene the class raster is vectorised twice, side by side in one run —
+``--no-cleaning`` (traced, pruned, bridged) and every cleaning step on (:data:`CLEANING`:
+carriageways merged, loops collapsed, edge stubs dropped) — and each network is scored against
+the truth: APLS as CosmiQ computes it (and its two directions), TOPO F1, length
+error, loops under 600 m² and 400 m², stubs under 10 m (all, and touching the
+raster's edge).
+
+Scenes:
+
+* ``vegas``: SpaceNet Las Vegas img0 (``../shared/data/real``) predicted with the
+  model (``--model``, default: the embedded one), the bottom 100 px logo banner cut
+  off with ``--bbox``; truth ``roads.geojson``.
+* ``synth-S``: ``roadseg synth`` scenes (``--seeds``, ``--size``), predicted with the
+  same model; truth ``roads.gpkg`` (exact).
+* ``drawn-S``: the same scenes' true roads rasterised with their widths (no model):
+  what the cleaning does to a perfect class raster.
+
+It runs whatever model is embedded, so rerun it after the model changes::
+
+    .venv/bin/python bench/bench_network.py                       # vegas + 3 seeds
+    .venv/bin/python bench/bench_network.py --seeds 1 2 3 4 5 --size 1024 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+import shapely
+from roadseg.evaluate.apls_cosmiq import apls_cosmiq
+from roadseg.evaluate.cosmiq_graph import build_road_graph, line_parts
+from roadseg.evaluate.network_stats import network_stats
+from roadseg.evaluate.topo import topo
+from roadseg.geo.grid import utm_crs_for
+
+ROOT = Path(__file__).resolve().parents[1]
+VEGAS = ROOT / ".." / "shared" / "data" / "real" / "spacenet_vegas_img0"
+BANNER_PX = 100
+#: The cleaning measured as "after" (all steps on; the defaults have them off).
+CLEANING = ["--loop-area", "400", "--loop-width", "15", "--carriageways", "merge", "--stub", "10"]
+
+
+def roadseg_cli(*args: str) -> None:
+    """Run the real CLI (the engine of this checkout)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "engine"))
+    cmd = [sys.executable, "-m", "roadseg.cli.main", *args, "--progress", "none"]
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def metric_lines(gdf: gpd.GeoDataFrame, crs: object) -> np.ndarray:
+    """Lines of a layer in a metric CRS."""
+    return np.asarray(gdf.to_crs(crs).geometry.values, dtype=object)
+
+
+def score(lines: np.ndarray, truth: np.ndarray, bounds: tuple[float, ...]) -> dict[str, float]:
+    """Score one network (metric lines) against the truth (metric lines, noded)."""
+    t = build_road_graph(line_parts(truth), 5.0)
+    p = build_road_graph(line_parts(lines), 5.0)
+    a = apls_cosmiq(t, p)
+    st = network_stats(lines, bounds)
+    true_km = t.total_length() / 1e3
+    return {
+        "apls": round(a.apls, 4),
+        "t2p": round(a.truth_to_pred, 4),
+        "p2t": round(a.pred_to_truth, 4),
+        "topo_f1": round(topo(t, p).f1, 4),
+        "km": round(st.km, 3),
+        "length_err": round(st.km / true_km - 1.0, 4) if true_km else float("nan"),
+        "loops_lt600": st.loops_small,
+        "loops_lt400": st.loops_tiny,
+        "stubs_lt10": st.stubs,
+        "edge_stubs_lt10": st.edge_stubs,
+    }
+
+
+def run_scene(name: str, classes: Path, truth: gpd.GeoDataFrame, work: Path) -> dict:
+    """Vectorise ``classes`` without and with cleaning and score both."""
+    with rasterio.open(classes) as src:
+        b, crs = src.bounds, src.crs
+    metric = crs if crs.is_projected else _utm(b, crs)
+    box = gpd.GeoSeries([shapely.box(*b)], crs=crs).to_crs(metric).iloc[0]
+    t = shapely.clip_by_rect(metric_lines(truth, metric), *box.bounds)
+    t = shapely.get_parts(shapely.union_all(t[~shapely.is_empty(t)]))
+    out = {"scene": name}
+    for mode, flags in (("before", ["--no-cleaning"]), ("after", CLEANING)):
+        gpkg = work / f"{name}_{mode}.gpkg"
+        t0 = time.perf_counter()
+        roadseg_cli("vectorize", str(classes), "--out", str(gpkg), *flags)
+        lines = gpd.read_file(gpkg, layer="centerlines")
+        out[mode] = score(metric_lines(lines, metric), t, box.bounds)
+        out[mode]["seconds"] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+def _utm(b: object, crs: object) -> object:
+    from rasterio.warp import transform
+
+    xs, ys = transform(crs, "EPSG:4326", [(b.left + b.right) / 2], [(b.bottom + b.top) / 2])
+    return utm_crs_for(xs[0], ys[0])
+
+
+def vegas(work: Path, model: str) -> dict | None:
+    """SpaceNet Vegas img0, banner cut off, predicted with ``model``."""
+    if not (VEGAS / "image.tif").exists():
+        print(f"skipping vegas: {VEGAS} not found")
+        return None
+    with rasterio.open(VEGAS / "image.tif") as src:
+        t, w, h = src.transform, src.width, src.height
+    bbox = [t.c, t.f + (h - BANNER_PX) * t.e, t.c + w * t.a, t.f]
+    pred = work / "vegas.tif"
+    roadseg_cli("predict", str(VEGAS / "image.tif"), "--model", model, "--out", str(pred),
+                "--bbox", *map(str, bbox))  # fmt: skip
+    return run_scene("vegas", pred, gpd.read_file(VEGAS / "roads.geojson"), work)
+
+
+def synthetic(work: Path, model: str, seed: int, size: int, style: str) -> list[dict]:
+    """A ``roadseg synth`` scene: predicted with ``model``, and its truth drawn as a raster."""
+    scene = work / f"scene{seed}"
+    roadseg_cli("synth", str(scene), "--size", str(size), "--seed", str(seed), "--style", style)
+    truth = gpd.read_file(scene / "roads.gpkg")
+    pred = work / f"synth{seed}.tif"
+    roadseg_cli("predict", str(scene / "image.tif"), "--model", model, "--out", str(pred))
+    drawn = work / f"drawn{seed}.tif"
+    draw(truth, scene / "image.tif", drawn)
+    return [
+        run_scene(f"synth-{seed}", pred, truth, work),
+        run_scene(f"drawn-{seed}", drawn, truth, work),
+    ]
+
+
+def draw(truth: gpd.GeoDataFrame, image: Path, out: Path) -> None:
+    """Rasterise true roads with their widths into a tagged class raster (synth classes)."""
+    from rasterio.features import rasterize
+
+    ids = {"major": 1, "minor": 2, "track": 3}
+    with rasterio.open(image) as src:
+        prof = dict(driver="GTiff", width=src.width, height=src.height, count=1, dtype="uint8",
+                    crs=src.crs, transform=src.transform, nodata=255)  # fmt: skip
+    t = truth.to_crs(prof["crs"])
+    shapes = sorted(
+        ((g.buffer(w / 2.0, cap_style="flat"), ids[c]) for g, w, c in
+         zip(t.geometry, t["width_m"], t["road_class"], strict=True)),
+        key=lambda s: -s[1],
+    )  # fmt: skip
+    arr = rasterize(shapes, out_shape=(prof["height"], prof["width"]),
+                    transform=prof["transform"], dtype=np.uint8)  # fmt: skip
+    with rasterio.open(out, "w", **prof) as dst:
+        dst.write(arr, 1)
+        dst.update_tags(
+            ROADSEG_CLASSES=json.dumps(["background", "major", "minor", "track"]),
+            ROADSEG_WIDTHS_M=json.dumps([0.0, 12.0, 7.0, 4.0]),
+        )
+
+
+def main() -> None:
+    """Run the benchmark and print a table (and JSON with --json)."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3])
+    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--style", default="urban")
+    ap.add_argument("--no-vegas", action="store_true")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if not args.no_vegas:
+            v = vegas(work, args.model)
+            if v:
+                rows.append(v)
+        for s in args.seeds:
+            rows += synthetic(work, args.model, s, args.size, args.style)
+    cols = ("apls", "t2p", "p2t", "topo_f1", "length_err", "loops_lt600", "loops_lt400",
+            "stubs_lt10", "edge_stubs_lt10")  # fmt: skip
+    print(f"model {args.model}; {platform.node()}; load {os.getloadavg()[0]:.2f}")
+    print(f"{'scene':<10} {'':<7}" + "".join(f"{c:>16}" for c in cols))
+    for r in rows:
+        for mode in ("before", "after"):
+            print(f"{r['scene']:<10} {mode:<7}" + "".join(f"{r[mode][c]:>16}" for c in cols))
+    for kind in ("vegas", "synth", "drawn"):
+        sel = [r for r in rows if r["scene"].startswith(kind)]
+        if sel:
+            b = np.mean([r["before"]["apls"] for r in sel])
+            a = np.mean([r["after"]["apls"] for r in sel])
+            worse = sum(r["after"]["apls"] < r["before"]["apls"] for r in sel)
+            print(f"{kind}: mean APLS {b:.3f} → {a:.3f} (after/before {a / b:.3f}); "
+                  f"lower after cleaning on {worse}/{len(sel)}")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
