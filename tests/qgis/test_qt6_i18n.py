@@ -144,10 +144,10 @@ def test_translation_template_collects_the_texts():
 
 def test_a_translator_translates_the_dialog(plugin, qgis_iface, real_engine, utm_raster):
     """Every text goes through QCoreApplication.translate with the context 'roadseg'."""
+    import re
+
     from qgis.PyQt.QtCore import QCoreApplication, QTranslator
     from qgis_helpers import add_raster
-
-    import re
 
     class Shouting(QTranslator):  # upper case, {placeholders} kept as translators must
         def translate(self, context, source, disambiguation=None, n=-1):  # noqa: ANN001, ANN201
