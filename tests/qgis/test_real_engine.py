@@ -189,3 +189,34 @@ def test_real_geographic_raster_negative_coordinates(
     ras = [lyr for lyr in project_layers() if lyr.name() == "road classes"][0]
     assert ras.crs().authid() == "EPSG:4326"
     assert ras.extent().xMinimum() == pytest.approx(-115.2, abs=1e-5)
+
+
+def test_no_roads_found_adds_no_empty_layer(plugin, qgis_iface, real_engine, tmp_path):
+    """Imagery without roads: no empty layer, no group, and the summary says so."""
+    from osgeo import gdal, osr
+    from qgis.core import QgsProject
+
+    path = tmp_path / "field.tif"
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), 96, 96, 3, gdal.GDT_Byte)
+    ds.SetGeoTransform((500_000.0, 0.5, 0, 4_000_000.0, 0, -0.5))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32611)
+    ds.SetProjection(srs.ExportToWkt())
+    for b, value in enumerate((96, 128, 64), start=1):
+        ds.GetRasterBand(b).Fill(value)  # an even green field
+    ds = None
+    layer = add_raster(path, "field")
+    set_canvas(qgis_iface, layer)
+    dlg = plugin.create_dialog(fetch_models=False)
+    dlg.raster_combo.setLayer(layer)
+    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData("layer"))
+    dlg.output_widget.setFilePath(str(tmp_path / "out"))
+    n = len(project_layers())
+    task = plugin.start(dlg.parameters())
+    run_to_end(plugin, task, 300)
+    assert task.result.ok, task.result.details()
+    assert len(project_layers()) == n  # no empty "track roads"
+    assert QgsProject.instance().layerTreeRoot().findGroup(task.params.run_name) is None
+    ok = messages(qgis_iface, "success")
+    assert ok and "No roads found" in ok[-1] and "no layer was added" in ok[-1]
+    assert "Open folder" in message_buttons(qgis_iface, "success")

@@ -180,3 +180,18 @@ def test_killing_the_parent_stops_the_engine_at_once(tmp_path, utm_raster, plugi
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_empty_layers_of_an_older_engine_are_not_added(
+    plugin, qgis_iface, fake_engine, utm_raster, tmp_path
+):
+    """Earlier engines wrote empty road layers (the fake still does): none is added."""
+    from qgis.core import QgsProject
+
+    params = _params(plugin, utm_raster, tmp_path / "out")
+    task = plugin.start(params)
+    run_to_end(plugin, task)
+    assert task.result.ok, task.result.details()
+    group = QgsProject.instance().layerTreeRoot().findGroup(params.run_name)
+    names = [n.layer().name() for n in group.findLayers()]
+    assert names == ["centrelines", "major roads", "minor roads"]  # no "track roads"
