@@ -390,6 +390,8 @@ def test_killing_qgis_process_stops_the_engine(plugins_dir, real_engine, tmp_pat
         "QGIS_PLUGINPATH": str(plugins_dir),
         "ROADSEG_ENGINE": REAL_ENGINE_COMMAND,
         "QT_QPA_PLATFORM": "offscreen",
+        "QGIS_CUSTOM_CONFIG_PATH": str(home / "qgis"),  # its own profile, not pytest-qgis's
+        "QGIS_OPTIONS_PATH": str(home / "qgis"),
     }
     env.pop("PYTHONPATH", None)
     exe = "/usr/bin/qgis_process.bin"
