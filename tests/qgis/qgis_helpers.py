@@ -146,3 +146,12 @@ def project_layers():  # noqa: ANN201
     from qgis.core import QgsProject
 
     return list(QgsProject.instance().mapLayers().values())
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process runs (a zombie waiting for init to reap it has stopped running)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")

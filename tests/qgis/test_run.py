@@ -18,7 +18,15 @@ import warnings
 from pathlib import Path
 
 import pytest
-from qgis_helpers import FAKE_ENGINE, add_raster, messages, project_layers, run_to_end, wait_until
+from qgis_helpers import (
+    FAKE_ENGINE,
+    add_raster,
+    messages,
+    process_alive,
+    project_layers,
+    run_to_end,
+    wait_until,
+)
 
 pytestmark = pytest.mark.qgis
 
@@ -163,17 +171,9 @@ def test_killing_the_parent_stops_the_engine_at_once(tmp_path, utm_raster, plugi
         parent.send_signal(signal.SIGKILL)
         parent.wait(10)
         t0 = time.monotonic()
-        while time.monotonic() - t0 < 5:
-            try:
-                os.kill(engine_pid, 0)
-            except ProcessLookupError:
-                break
-            try:  # reap it if it is our zombie (it is not: its parent was the killed process)
-                os.waitpid(engine_pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
+        while process_alive(engine_pid) and time.monotonic() - t0 < 5:
             time.sleep(0.05)
-        else:
+        if process_alive(engine_pid):
             os.kill(engine_pid, signal.SIGKILL)
             pytest.fail("the engine was still running 5 s after its parent was killed")
         assert time.monotonic() - t0 < 2.0
