@@ -315,7 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=None, help="DataLoader workers")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-export", action="store_true", help="do not overwrite the embedded model")
-    ap.add_argument("--export-only", action="store_true", help="export BUILD/run's model, no training")
+    ap.add_argument(
+        "--export-only", action="store_true", help="export BUILD/run's model, no training"
+    )
     ap.add_argument("--card", metavar="FIGURES_JSON", help="only write docs/MODEL_CARD.md")
     args = ap.parse_args(argv)
 

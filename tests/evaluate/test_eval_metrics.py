@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from roadseg.evaluate.confusion import collapse_to_roads, confusion_matrix, pixel_scores
 from roadseg.evaluate.relaxed import RelaxedCounts, relaxed_counts
+from roadseg.metrics import collapse_to_roads, confusion_matrix, pixel_scores
 
 
 def test_confusion_matrix_counts_and_ignores():
@@ -88,3 +88,18 @@ def test_empty_relaxed_is_nan():
     z = np.zeros((4, 4), bool)
     c = relaxed_counts(z, z, 1.0, (1, 1))
     assert math.isnan(c.precision) and math.isnan(c.f1)
+
+
+def test_training_and_evaluation_share_one_convention():
+    from roadseg.metrics import metrics_from_confusion
+
+    # "minor" is in the truth but never predicted: precision 0 (not NaN), so means punish it.
+    cm = np.array([[50, 10, 0], [5, 20, 0], [3, 2, 0]])
+    names = ("background", "major", "minor")
+    s = pixel_scores(cm, names)
+    m = metrics_from_confusion(cm, names)
+    assert s.precision[2] == 0.0 and s.recall[2] == 0.0 and s.iou[2] == 0.0
+    for i, n in enumerate(names):
+        assert m[f"iou_{n}"] == s.iou[i] and m[f"precision_{n}"] == s.precision[i]
+    assert m["miou"] == s.miou and m["road_iou"] == s.road_iou
+    assert s.road_iou == pytest.approx(pixel_scores(collapse_to_roads(cm)).iou[1])

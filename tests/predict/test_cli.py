@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from predict_helpers import CLASSES, last_json, make_raster, progress_lines, road_image, write_scene
 from rasterio.warp import transform_bounds
 from roadseg.cli.main import cli
-from roadseg.tiling import TileLayout
+from roadseg.predict.tiling import TileLayout
 from shapely.geometry import Polygon
 
 
@@ -288,6 +288,32 @@ def test_bad_options_are_named(model_file, tmp_path):
     assert r.exit_code == 1 and "--device" in r.stderr
     r = invoke("predict", src, src, "--model", model_file, "--out", tmp_path / "o.tif")
     assert r.exit_code == 1 and "folder" in r.stderr
+    r = invoke(
+        "predict", src, "--model", model_file, "--out", tmp_path / "o.tif", "--batch-size", 0,
+        "--json",
+    )  # fmt: skip
+    assert r.stderr.strip() == "Error: --batch-size 0 must be at least 1"
+    err = last_json(r.stdout)
+    assert (err["param"], err["flag"], err["exit_code"]) == ("batch_size", "--batch-size", 1)
+    r = invoke(
+        "predict", src, "--model", tmp_path / "nope.safetensors", "--out", tmp_path / "o.tif"
+    )
+    assert r.stderr.startswith("Error: --model: model file ") and "does not exist" in r.stderr
+
+
+def test_python_errors_name_python_parameters(model_file, tmp_path):
+    from roadseg.errors import ConfigError
+    from roadseg.predict import predict
+
+    src = write_scene(tmp_path / "s.tif", 64, 64)
+    with pytest.raises(ConfigError) as info:
+        predict(src, model=model_file, out=tmp_path / "o.tif", tile=100)
+    e = info.value
+    assert (e.param, e.value) == ("tile", 100)
+    assert (
+        str(e)
+        == "tile 100 must be a multiple of 32 (the model's output stride); try tile 96 or 128"
+    )
 
 
 def test_cog_output(model_file, tmp_path):

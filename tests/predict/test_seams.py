@@ -19,7 +19,7 @@ import pytest
 import rasterio
 from predict_helpers import write_scene
 from roadseg.predict import predict
-from roadseg.tiling import TileLayout, axis_starts
+from roadseg.predict.tiling import TileLayout, axis_starts
 
 SIZE = 320
 BORDER = 16

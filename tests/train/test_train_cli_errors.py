@@ -106,7 +106,19 @@ CASES = {
     ),
     "bad tile": (
         lambda s, t: ["--image", str(s[0]), "--labels", str(s[1]), "--tile", "100"],
-        "multiple of 32",
+        "Error: --tile 100 must be a multiple of 32",
+        1,
+    ),
+    "config key without a flag": (
+        lambda s, t: [
+            "--image",
+            str(s[0]),
+            "--labels",
+            str(s[1]),
+            "--set",
+            "data.max_val_windows=many",
+        ],
+        "Error: --set data.max_val_windows=… must be an integer, got 'many'",
         1,
     ),
     "unpaired labels": (
@@ -155,3 +167,16 @@ def test_existing_run_needs_resume(scene, tmp_path):
     (tmp_path / "run" / "checkpoints" / "last.ckpt").write_bytes(b"x")
     r = _run(["--image", str(scene[0]), "--labels", str(scene[1]), "--out", str(tmp_path / "run")])
     assert r.exit_code == 1 and "--resume" in r.stderr
+
+
+def test_error_line_names_the_flag_and_the_python_parameter(scene, tmp_path):
+    import json
+
+    args = ["--image", str(scene[0]), "--labels", str(scene[1]), "--out", str(tmp_path / "r")]
+    args += ["--set", "data.tile=64", "--workers", "0"]
+    r = _run([*args, "--monitor", "val_map", "--json"])
+    assert r.exit_code == 1 and r.stderr.startswith("Error: --monitor 'val_map' is not"), r.stderr
+    err = json.loads(r.stdout.strip().splitlines()[-1])
+    assert err["type"] == "error" and err["error"] == "ConfigError"
+    assert err["param"] == "trainer.monitor" and err["flag"] == "--monitor"
+    assert err["message"] == r.stderr.strip()[len("Error: ") :]

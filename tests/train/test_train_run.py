@@ -135,7 +135,7 @@ def _interrupted(scene, run, stop_when, **kw):
     """Train 2 epochs, cancelled as soon as ``stop_when(events)`` holds (like a kill)."""
     tif, gpkg = scene
     events = []
-    with pytest.raises(CancelledError, match="--resume"):
+    with pytest.raises(CancelledError, match="continue it with resume") as info:
         train(
             image=[str(tif)],
             labels=[str(gpkg)],
@@ -145,6 +145,7 @@ def _interrupted(scene, run, stop_when, **kw):
             cancel=lambda: stop_when(events),
             **{**FAST, **kw},
         )
+    assert info.value.param == "resume" and info.value.value == str(run)
 
 
 def test_resume_at_epoch_boundary_is_exact(straight, scene, tmp_path):
@@ -245,3 +246,26 @@ def test_dubai_folder_with_colour_map(real_data, tmp_path):
     )
     assert meta.training["layout"] == "images+masks" and len(meta.training["images"]) > 30
     assert np.isfinite(js["metrics"]["miou"])
+
+
+def test_model_file_holds_the_best_checkpoint_written_once(straight, monkeypatch, tmp_path, scene):
+    out, js = straight
+    from roadseg.train.callbacks import ExportBest
+    from safetensors.torch import load_file
+
+    model = load_file(str(out / "model.safetensors"))
+    # A resumed run that never improves takes the best weights from best.ckpt: the same ones.
+    exp = ExportBest("val_miou", "max")
+    exp.load_state_dict({"best": 0.1, "best_epoch": 0, "metrics": {}})
+    best = exp.best_weights(out / "checkpoints" / "best.ckpt")
+    assert best is not None and best.keys() == model.keys()
+    assert all(torch.equal(best[k], model[k]) for k in model)
+    # One write of the model file per run, at its end (2 epochs, 2 validations).
+    import roadseg.train.runner as runner
+
+    calls = []
+    real = runner.save_model
+    monkeypatch.setattr(runner, "save_model", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    tif, gpkg = scene
+    train(image=[str(tif)], labels=[str(gpkg)], out=str(tmp_path / "once"), epochs=2, **FAST)
+    assert calls == [tmp_path / "once" / "model.safetensors"]

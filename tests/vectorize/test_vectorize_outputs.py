@@ -179,7 +179,8 @@ def test_rgb_float_image_is_not_a_class_raster(tmp_path):
     r = CliRunner(mix_stderr=False).invoke(
         cli, ["vectorize", str(img), "--out", str(tmp_path / "o.gpkg")]
     )
-    assert r.exit_code == 1 and "not a class raster" in r.stderr and "roadseg predict" in r.stderr
+    assert r.exit_code == 1 and "not a class raster" in r.stderr and "prediction" in r.stderr
+    assert r.stderr.startswith("Error: CLASS_RASTER ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rgb.tif"]
 
 

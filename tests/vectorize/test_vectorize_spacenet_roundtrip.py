@@ -37,12 +37,12 @@ import shapely
 from rasterio.windows import Window
 from roadseg.evaluate import apls, graph_from_lines
 from roadseg.geo.classes import ClassScheme
+from roadseg.geo.classraster import NODATA
 from roadseg.geo.grid import metric_crs_for
 from roadseg.geo.labels import VectorLabels
 from roadseg.geo.raster import open_raster
 from roadseg.geo.writer import GeoTiffWriter
 from roadseg.vectorize import vectorize
-from roadseg.vectorize.classraster import NODATA
 
 pytestmark = pytest.mark.real_data
 

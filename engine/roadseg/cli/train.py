@@ -292,7 +292,7 @@ def cli(
     if renderer is not None:
         renderer.close()
     if as_json:
-        emit_json(result.as_json())
+        emit_json(result.as_dict())
         return
     m = result.metrics
     click.echo(f"model    {result.model_path}")

@@ -7,21 +7,22 @@ Public API::
     print(res.metrics["miou"], res.metrics["apls"]["apls"])
 
 Pure metric functions (arrays and graphs in, numbers out):
-:func:`~roadseg.evaluate.confusion.confusion_matrix`,
-:func:`~roadseg.evaluate.confusion.pixel_scores`,
+:func:`~roadseg.metrics.confusion_matrix`,
+:func:`~roadseg.metrics.pixel_scores` (shared with training),
 :func:`~roadseg.evaluate.relaxed.relaxed_counts`,
 :func:`~roadseg.evaluate.graphs.graph_from_lines`, :func:`~roadseg.evaluate.apls.apls`.
 """
 
-from roadseg._callable import callable_package
 from roadseg.evaluate.api import EvaluationResult, evaluate
 from roadseg.evaluate.apls import APLSResult, apls
-from roadseg.evaluate.confusion import PixelScores, confusion_matrix, pixel_scores
 from roadseg.evaluate.graphs import graph_from_lines
+from roadseg.evaluate.options import EvaluateOptions
 from roadseg.evaluate.relaxed import RelaxedCounts, relaxed_counts
+from roadseg.metrics import PixelScores, confusion_matrix, pixel_scores
 
 __all__ = [
     "APLSResult",
+    "EvaluateOptions",
     "EvaluationResult",
     "PixelScores",
     "RelaxedCounts",
@@ -32,5 +33,3 @@ __all__ = [
     "pixel_scores",
     "relaxed_counts",
 ]
-
-callable_package(__name__, evaluate)

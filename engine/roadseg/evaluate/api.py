@@ -16,29 +16,26 @@ import shapely
 import shapely.geometry
 from rasterio.features import shapes
 
-from roadseg.errors import ConfigError, DataError
+from roadseg.errors import DataError, about
 from roadseg.evaluate.apls import APLSResult, apls
 from roadseg.evaluate.apls_cosmiq import CosmiqAPLS, CosmiqParams, apls_cosmiq
-from roadseg.evaluate.confusion import (
-    PixelScores,
-    collapse_to_roads,
-    confusion_matrix,
-    pixel_scores,
-)
 from roadseg.evaluate.cosmiq_graph import build_road_graph, line_parts
 from roadseg.evaluate.graphs import graph_from_lines, graph_length_m
+from roadseg.evaluate.options import EvaluateOptions
 from roadseg.evaluate.relaxed import RelaxedCounts, relaxed_counts
 from roadseg.evaluate.report import clean_json, write_report
 from roadseg.evaluate.topo import TopoResult, topo
 from roadseg.evaluate.truth import Truth, TruthSource, open_truth, to_binary
+from roadseg.geo.classraster import NODATA, ClassRaster, open_class_raster
 from roadseg.geo.grid import metric_crs_for
+from roadseg.metrics import PixelScores, collapse_to_roads, confusion_matrix, pixel_scores
+from roadseg.options import with_overrides
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.vectorize.api import centerlines_from_source
 from roadseg.vectorize.blocks import block_layout
-from roadseg.vectorize.classraster import NODATA, ClassRaster, open_class_raster
 from roadseg.vectorize.frame import MetricFrame
 from roadseg.vectorize.output import check_output
-from roadseg.vectorize.params import VectorizeParams
+from roadseg.vectorize.params import VectorizeOptions
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,7 @@ class EvaluationResult:
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-able form (the CLI's ``--json`` object)."""
+        """JSON-able form (the CLI's JSON object)."""
         return clean_json(
             {
                 "outputs": [str(p) for p in self.files.values()],
@@ -83,72 +80,54 @@ class EvaluationResult:
 def evaluate(
     prediction: str | os.PathLike[str],
     truth: str | os.PathLike[str],
-    *,
-    class_field: str | None = None,
-    scheme: str | None = None,
-    buffer_m: float = 2.0,
     out_dir: str | os.PathLike[str] | None = None,
-    graph_metrics: bool = True,
-    apls_interval_m: float = 50.0,
-    apls_snap_m: float = 4.0,
-    apls_max_nodes: int = 1000,
-    apls_definition: str = "cosmiq",
-    block_size: int = 2048,
-    gsd: float | None = None,
+    *,
+    options: EvaluateOptions | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelCallback | None = None,
+    **overrides: Any,
 ) -> EvaluationResult:
     """Evaluate a class raster against truth labels and write a report.
 
     Args:
-        prediction: Class raster (``roadseg predict`` output).
+        prediction: Class raster (the output of prediction).
         truth: Road vectors (any OGR format; rasterised onto the prediction's grid
             with per-class widths) or a class raster / road mask.
-        class_field: Attribute of the truth vectors holding the class.
-        scheme: Class scheme of the truth vectors (``synth``, ``spacenet``, ``osm``...);
-            default: found from the attributes.
-        buffer_m: Tolerance of the relaxed precision/recall, metres.
         out_dir: Report folder (default: ``<prediction stem>_eval`` beside the prediction).
-        graph_metrics: Compute APLS between the centreline graphs.
-        apls_interval_m: APLS control point spacing (CosmiQ's ``linestring_delta``).
-        apls_snap_m: APLS snapping distance (also TOPO's hole size).
-        apls_max_nodes: APLS node sample size per direction (``roadseg`` definition).
-        apls_definition: ``cosmiq`` (CosmiQ's reference definition, comparable with
-            SpaceNet figures; see :mod:`roadseg.evaluate.apls_cosmiq`) or ``roadseg``
-            (control points every ``apls_interval_m`` on every edge, all node pairs;
-            see :mod:`roadseg.evaluate.apls`).
-        block_size: Block size of the pixel pass.
-        gsd: Pixel size for a prediction without georeferencing.
+        options: An :class:`EvaluateOptions` (class field, buffer, APLS definition and
+            settings...).
         progress: Progress callback.
         cancel: Cancel callback.
+        **overrides: Fields of :class:`EvaluateOptions` (``buffer_m=1.0``,
+            ``class_field="highway"``, ``apls_definition="roadseg"``...), replacing those of
+            ``options``.
 
     Returns:
         The metrics and the report files (see :class:`EvaluationResult`).
 
     """
     t_start = time.perf_counter()
-    if not math.isfinite(buffer_m) or buffer_m < 0:
-        raise ConfigError(f"--buffer must be a number ≥ 0 metres, got {buffer_m}")
-    if apls_definition not in APLS_DEFINITIONS:
-        raise ConfigError(
-            f"--apls-definition must be one of {', '.join(APLS_DEFINITIONS)}, "
-            f"got {apls_definition!r}"
-        )
+    opts = with_overrides(options, EvaluateOptions, overrides)
+    buffer_m = opts.buffer_m
     reporter = Reporter(progress, cancel)
     pred_path = Path(prediction)
     out = Path(out_dir) if out_dir is not None else pred_path.parent / f"{pred_path.stem}_eval"
     timings: dict[str, float] = {}
-    with open_class_raster(pred_path, option="PREDICTION", gsd=gsd) as pred:
-        tru = open_truth(truth, pred, class_field=class_field, scheme=scheme)
-        check_output(out / "metrics.json", "--out-dir")
+    with open_class_raster(pred_path, param="prediction", gsd=opts.gsd) as pred:
+        with about("truth"):
+            tru = open_truth(truth, pred, class_field=opts.class_field, scheme=opts.scheme)
+        with about("out_dir"):
+            check_output(out / "metrics.json")
         t0 = time.perf_counter()
-        cm, rel, nodata = _pixel_pass(pred, tru, buffer_m, block_size, reporter)
+        cm, rel, nodata = _pixel_pass(pred, tru, buffer_m, opts.block_size, reporter)
         timings["pixels"] = time.perf_counter() - t0
         if cm.sum() == 0:
             raise DataError(
-                f"PREDICTION {str(pred_path)!r} and --truth {str(tru.path)!r} share no valid "
-                "pixel; "
-                "give labels for the same area"
+                f"`prediction` {str(pred_path)!r} and `truth` {str(tru.path)!r} share no valid "
+                "pixel",
+                param="truth",
+                value=str(tru.path),
+                hint="give labels for the same area",
             )
         t0 = time.perf_counter()
         graphs, ap, tp = (
@@ -156,26 +135,40 @@ def evaluate(
                 pred,
                 tru,
                 nodata,
-                _GraphSettings(apls_interval_m, apls_snap_m, apls_max_nodes, apls_definition),
+                _GraphSettings(
+                    opts.apls_interval_m,
+                    opts.apls_snap_m,
+                    opts.apls_max_nodes,
+                    opts.apls_definition,
+                ),
                 reporter,
             )
-            if graph_metrics
+            if opts.graph_metrics
             else ({}, None, None)
         )
         timings["graphs"] = time.perf_counter() - t0
     names = tru.classes.names
     pix = pixel_scores(cm, names)
     road = pixel_scores(collapse_to_roads(cm), ("background", "road"))
-    metrics = _metrics(
-        pred_path, tru, cm, pix, road, rel, buffer_m, graphs, ap, apls_interval_m, apls_snap_m
-    )
+    metrics = _metrics(pred_path, tru, _Scores(cm, pix, road, rel), graphs, ap, opts)
     metrics["topo"] = tp.as_dict() if tp is not None else None
     reporter.update("report", 0, 1, str(out))
-    files = write_report(out, metrics, cm, names)
+    with about("out_dir"):
+        files = write_report(out, metrics, cm, names)
     reporter.update("report", 1, 1, str(out))
     timings["total"] = time.perf_counter() - t_start
     timings = {k: round(v, 3) for k, v in timings.items()}
-    return EvaluationResult(metrics, files, cm, pix, road, rel, ap, tp, timings)
+    return EvaluationResult(
+        metrics=metrics,
+        files=files,
+        confusion=cm,
+        pixel=pix,
+        road=road,
+        relaxed=rel,
+        apls=ap,
+        topo=tp,
+        timings=timings,
+    )
 
 
 def _pixel_pass(
@@ -219,10 +212,6 @@ def _pixel_pass(
     return cm, rel, nodata
 
 
-#: APLS definitions ``evaluate`` knows.
-APLS_DEFINITIONS = ("cosmiq", "roadseg")
-
-
 @dataclass(frozen=True)
 class _GraphSettings:
     interval: float
@@ -241,7 +230,7 @@ def _graph_pass(
     """Centreline graphs of prediction and truth, APLS and TOPO between them."""
     reporter.update("graphs", 0, 3, "predicted centrelines")
     metric = metric_crs_for(pred.grid)
-    pred_lines = centerlines_from_source(pred, VectorizeParams(), reporter.sub("graphs:"))
+    pred_lines = centerlines_from_source(pred, VectorizeOptions(), reporter.sub("graphs:"))
     reporter.update("graphs", 1, 3, "true centrelines")
     if tru.lines is not None:
         geoms = shapely.clip_by_rect(tru.lines.geometry.values, *pred.grid.bounds)
@@ -251,7 +240,7 @@ def _graph_pass(
         source = "truth vectors, clipped to the prediction's valid area"
     else:
         true_lines = centerlines_from_source(
-            TruthSource(tru, pred.grid), VectorizeParams(), reporter.sub("graphs:")
+            TruthSource(tru, pred.grid), VectorizeOptions(), reporter.sub("graphs:")
         )
         source = "skeleton of the rasterised truth"
     gp = _metric_graph(pred_lines, metric)
@@ -304,20 +293,27 @@ def _metric_graph(lines: gpd.GeoDataFrame, metric: Any) -> nx.MultiGraph:
     return graph_from_lines(g.geometry.values)
 
 
+@dataclass(frozen=True)
+class _Scores:
+    """The pixel pass's figures."""
+
+    cm: np.ndarray
+    pix: PixelScores
+    road: PixelScores
+    rel: RelaxedCounts
+
+
 def _metrics(
     pred_path: Path,
     tru: Truth,
-    cm: np.ndarray,
-    pix: PixelScores,
-    road: PixelScores,
-    rel: RelaxedCounts,
-    buffer_m: float,
+    scores: _Scores,
     graphs: dict[str, Any],
-    ap: APLSResult | None,
-    interval: float,
-    snap: float,
+    ap: CosmiqAPLS | APLSResult | None,
+    opts: EvaluateOptions,
 ) -> dict[str, Any]:
     from dataclasses import asdict
+
+    cm, pix, road, rel = scores.cm, scores.pix, scores.road, scores.rel
 
     m: dict[str, Any] = {
         "prediction": str(pred_path),
@@ -333,7 +329,7 @@ def _metrics(
         "miou_roads": pix.miou_roads,
         "road": road.per_class()["road"],
         "relaxed": {
-            "buffer_m": buffer_m,
+            "buffer_m": opts.buffer_m,
             "precision": rel.precision,
             "recall": rel.recall,
             "f1": rel.f1,
@@ -350,7 +346,7 @@ def _metrics(
             "pred_nodes": 0,
             "pred_edges": 0,
         },
-        "apls": _apls_dict(ap, interval, snap),
+        "apls": _apls_dict(ap, opts.apls_interval_m, opts.apls_snap_m),
     }
     return m
 

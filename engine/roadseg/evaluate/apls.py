@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -108,11 +109,14 @@ def densify(g: _G, interval_m: float) -> _G:
     xy = [p for p in g.xy]
     ei, ej, geoms, lengths = [], [], [], []
     for i, j, geom, length in zip(g.ei, g.ej, g.geoms, g.lengths, strict=True):
-        cuts = (
+        cuts: Any = (
             np.arange(interval_m, length - interval_m * 0.25, interval_m) if interval_m > 0 else []
         )
         if len(cuts) == 0:
-            ei.append(i), ej.append(j), geoms.append(geom), lengths.append(length)
+            ei.append(i)
+            ej.append(j)
+            geoms.append(geom)
+            lengths.append(length)
             continue
         scale = geom.length / length if length else 1.0
         stops = [0.0, *cuts, length]
@@ -125,12 +129,10 @@ def densify(g: _G, interval_m: float) -> _G:
             else:
                 nxt = j
             piece = substring(geom, stops[k - 1] * scale, stops[k] * scale)
-            (
-                ei.append(prev),
-                ej.append(nxt),
-                geoms.append(piece),
-                lengths.append(stops[k] - stops[k - 1]),
-            )
+            ei.append(prev)
+            ej.append(nxt)
+            geoms.append(piece)
+            lengths.append(stops[k] - stops[k - 1])
             prev = nxt
     return _G(np.array(xy).reshape(-1, 2), ei, ej, geoms, lengths)
 
@@ -164,7 +166,10 @@ def insert_points(g: _G, points: np.ndarray, snap_m: float) -> tuple[_G, np.ndar
     ei, ej, geoms, lengths = [], [], [], []
     for e, (i, j, geom, length) in enumerate(zip(g.ei, g.ej, g.geoms, g.lengths, strict=True)):
         if e not in cuts:
-            ei.append(i), ej.append(j), geoms.append(geom), lengths.append(length)
+            ei.append(i)
+            ej.append(j)
+            geoms.append(geom)
+            lengths.append(length)
             continue
         scale = geom.length / length if length else 1.0
         prev, prev_s = i, 0.0
@@ -176,10 +181,14 @@ def insert_points(g: _G, points: np.ndarray, snap_m: float) -> tuple[_G, np.ndar
             xy.append(np.array([q.x, q.y]))
             cur = len(xy) - 1
             mapping[p] = cur
-            ei.append(prev), ej.append(cur), lengths.append(s - prev_s)
+            ei.append(prev)
+            ej.append(cur)
+            lengths.append(s - prev_s)
             geoms.append(substring(geom, prev_s * scale, s * scale))
             prev, prev_s = cur, s
-        ei.append(prev), ej.append(j), lengths.append(length - prev_s)
+        ei.append(prev)
+        ej.append(j)
+        lengths.append(length - prev_s)
         geoms.append(substring(geom, prev_s * scale, geom.length))
     return _G(np.array(xy).reshape(-1, 2), ei, ej, geoms, lengths), mapping
 

@@ -208,7 +208,9 @@ class _Snapped:
         for e, (i, j, _) in enumerate(self.g.edges):
             stops = [(0.0, i), *self.cuts[e], (self.lines[e].length, j)]
             for (sa, a), (sb, b) in zip(stops, stops[1:], strict=False):
-                ei.append(a), ej.append(b), w.append(max(sb - sa, 1e-12))
+                ei.append(a)
+                ej.append(b)
+                w.append(max(sb - sa, 1e-12))
         return _matrix(len(self.xy), ei, ej, w)
 
 
@@ -221,8 +223,8 @@ def _matrix(n: int, ei: list[int], ej: list[int], w: list[float]) -> Any:
             best[k] = min(best.get(k, math.inf), x)
     if not best:
         return coo_matrix((n, n)).tocsr()
-    k = np.array(list(best), dtype=np.int64)
-    return coo_matrix((list(best.values()), (k[:, 0], k[:, 1])), shape=(n, n)).tocsr()
+    pairs = np.array(list(best), dtype=np.int64)
+    return coo_matrix((list(best.values()), (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr()
 
 
 def _graph_matrix(g: RoadGraph) -> Any:

@@ -183,12 +183,12 @@ def write_report(
         "confusion_csv": out_dir / "confusion.csv",
         "confusion_png": out_dir / "confusion.png",
     }
-    with atomic_output(files["metrics"], "--out-dir") as tmp:
+    with atomic_output(files["metrics"]) as tmp:
         tmp.write_text(json.dumps(clean_json(metrics), indent=2) + "\n")
-    with atomic_output(files["report"], "--out-dir") as tmp:
+    with atomic_output(files["report"]) as tmp:
         tmp.write_text(markdown(clean_json(metrics)))
-    with atomic_output(files["confusion_csv"], "--out-dir") as tmp:
+    with atomic_output(files["confusion_csv"]) as tmp:
         tmp.write_text(confusion_csv(cm, names))
-    with atomic_output(files["confusion_png"], "--out-dir") as tmp:
+    with atomic_output(files["confusion_png"]) as tmp:
         confusion_png(tmp, cm, names)
     return files

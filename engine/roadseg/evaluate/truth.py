@@ -2,28 +2,27 @@
 
 Per-class metrics need the truth in the prediction's classes. Vector labels
 are rasterised with a class scheme whose names match the prediction's (a preset
-chosen by ``--scheme`` or found from the label attributes); a class raster with
+chosen by ``scheme`` or found from the label attributes); a class raster with
 the same ``ROADSEG_CLASSES`` is used as is. Otherwise both sides are compared as
 road / not road (``mode == "binary"``).
 """
 
 from __future__ import annotations
 
-import json
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import rasterio
 from rasterio.windows import Window
 
-from roadseg.errors import InputNotFoundError, LabelError
-from roadseg.geo.classes import PRESETS, ClassScheme
+from roadseg.errors import InputNotFoundError, LabelError, RasterReadError
+from roadseg.geo.classes import PRESETS, Classes, ClassScheme
+from roadseg.geo.classraster import NODATA, ClassRaster, read_class_tags
 from roadseg.geo.grid import Grid
 from roadseg.geo.labels import RASTER_SUFFIXES, MaskLabels, VectorLabels
-from roadseg.vectorize.classraster import NODATA, ClassInfo, ClassRaster
 
 
 @dataclass
@@ -45,7 +44,7 @@ class Truth:
     kind: str
     labels: VectorLabels | MaskLabels
     mode: str
-    classes: ClassInfo
+    classes: Classes
     scheme: str | None = None
     lines: gpd.GeoDataFrame | None = None
 
@@ -55,9 +54,9 @@ class Truth:
         return self.classes.num_classes == 2
 
 
-def binary_classes(pred: ClassInfo) -> ClassInfo:
+def binary_classes(pred: Classes) -> Classes:
     """Road / not road, with the widest predicted width."""
-    return ClassInfo(("background", "road"), ((0, 0, 0), (255, 140, 0)), (0.0, pred.max_width_m))
+    return pred.road_or_not()
 
 
 def to_binary(a: np.ndarray) -> np.ndarray:
@@ -70,29 +69,34 @@ def to_binary(a: np.ndarray) -> np.ndarray:
 
 
 def open_truth(
-    path: str | Path, pred: ClassRaster, class_field: str | None = None, scheme: str | None = None
+    path: str | os.PathLike[str],
+    pred: ClassRaster,
+    class_field: str | None = None,
+    scheme: str | None = None,
 ) -> Truth:
     """Open the truth for a prediction raster (see the module docstring)."""
     p = Path(path)
     if not p.exists():
-        raise InputNotFoundError(f"--truth {str(p)!r} does not exist; check the path")
+        raise InputNotFoundError(
+            f"`truth` {str(p)!r} does not exist", param="truth", value=str(p), hint="check the path"
+        )
     if p.suffix.lower() in RASTER_SUFFIXES:
         return _raster_truth(p, pred)
     return _vector_truth(p, pred, class_field, scheme)
 
 
 def _raster_truth(p: Path, pred: ClassRaster) -> Truth:
-    names: list[str] = []
     try:
-        with rasterio.open(p) as ds:
-            tag = ds.tags().get("ROADSEG_CLASSES")
-            names = json.loads(tag) if tag else []
-    except (rasterio.errors.RasterioIOError, ValueError):
+        tagged = read_class_tags(p)
+    except RasterReadError:
         raise LabelError(
-            f"--truth {str(p)!r} is not a raster GDAL can read; give a class raster or a mask"
+            f"`truth` {str(p)!r} is not a raster GDAL can read",
+            param="truth",
+            value=str(p),
+            hint="give a class raster or a mask",
         ) from None
     pc = pred.classes
-    if pc.num_classes > 2 and tuple(names) == pc.names:
+    if pc.num_classes > 2 and tagged is not None and tagged.names == pc.names:
         scheme = ClassScheme(pc.names, pc.colors, pc.widths_m)
         return Truth(p, "raster", MaskLabels(p, scheme, gsd=pred.grid.pixel_m), "classes", pc)
     labels = MaskLabels(p, PRESETS["binary"], gsd=pred.grid.pixel_m)
@@ -125,13 +129,17 @@ def _vector_truth(p: Path, pred: ClassRaster, class_field: str | None, scheme: s
             columns = list(pyogrio.read_info(p)["fields"])
     except Exception:  # noqa: BLE001 - pyogrio raises several types
         raise LabelError(
-            f"--truth {str(p)!r} is neither a raster nor a vector file GDAL can read; give a "
-            "GeoPackage/GeoJSON/Shapefile of roads or a class raster"
+            f"`truth` {str(p)!r} is neither a raster nor a vector file GDAL can read",
+            param="truth",
+            value=str(p),
+            hint="give a GeoPackage/GeoJSON/Shapefile of roads or a class raster",
         ) from None
     if class_field is not None and class_field not in columns:
         raise LabelError(
-            f"--truth {str(p)!r} has no attribute {class_field!r}; give --class-field, one of: "
-            f"{', '.join(columns) or '(none)'}"
+            f"`truth` {str(p)!r} has no attribute {class_field!r}",
+            param="class_field",
+            value=class_field,
+            hint=f"give `class_field`, one of: {', '.join(columns) or '(none)'}",
         )
     chosen = _choose_scheme(columns, class_field, scheme)
     pc = pred.classes

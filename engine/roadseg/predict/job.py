@@ -12,14 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from roadseg.errors import ConfigError
+from roadseg.errors import ConfigError, RoadsegWarning
 from roadseg.geo.grid import SAME_GSD_TOLERANCE, Grid, model_grid
 from roadseg.geo.normalize import Scaling, parse_scaling
 from roadseg.geo.raster import RasterSource, open_raster
 from roadseg.models import ModelMeta
 from roadseg.predict.extent import Extent, resolve_extent
+from roadseg.predict.options import PredictOptions
 from roadseg.predict.outputs import OutputPaths
-from roadseg.tiling import TileLayout
+from roadseg.predict.tiling import TileLayout
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class TileSettings:
         tile: int | None,
         overlap: int | None,
         batch_size: int | None,
+        *,
         stride: int,
         default_batch: int,
     ) -> TileSettings:
@@ -61,23 +63,29 @@ class TileSettings:
         >>> from roadseg.models import ModelMeta
         >>> m = ModelMeta("Unet", "resnet18", 3, ("background", "road"), ((0, 0, 0), (1, 1, 1)),
         ...               (0, 6), 0.5, 256)
-        >>> TileSettings.resolve(m, None, None, None, 32, 2)
+        >>> TileSettings.resolve(m, None, None, None, stride=32, default_batch=2)
         TileSettings(tile=256, overlap=64, batch_size=2, stride=32)
         """
-        t = int(tile or meta.tile_size or 512)
+        t = int(tile if tile is not None else meta.tile_size or 512)
         if t < stride or t % stride:
             lo = max(stride, t // stride * stride)
             raise ConfigError(
-                f"--tile {t} must be a multiple of {stride} (the model's output stride); "
-                f"try --tile {lo} or {lo + stride}"
+                f"`tile` {t} must be a multiple of {stride} (the model's output stride)",
+                param="tile",
+                value=t,
+                hint=f"try `tile` {lo} or {lo + stride}",
             )
         o = t // 4 if overlap is None else int(overlap)
         if not 0 <= o <= t // 2:
-            raise ConfigError(f"--overlap {o} must be between 0 and half the tile ({t // 2})")
-        b = int(batch_size or default_batch)
+            raise ConfigError(
+                f"`overlap` {o} must be between 0 and half the tile ({t // 2})",
+                param="overlap",
+                value=o,
+            )
+        b = int(batch_size if batch_size is not None else default_batch)
         if b < 1:
-            raise ConfigError(f"--batch-size {b} must be at least 1")
-        return cls(t, o, b, stride)
+            raise ConfigError(f"`batch_size` {b} must be at least 1", param="batch_size", value=b)
+        return cls(tile=t, overlap=o, batch_size=b, stride=stride)
 
 
 @dataclass
@@ -103,7 +111,7 @@ class RasterJob:
     out_grid: Grid
     work: Grid
     layout: TileLayout
-    warnings: list[str]
+    warnings: list[RoadsegWarning]
     resampling: str = "bilinear"
 
     @property
@@ -119,14 +127,17 @@ def _choose_bands(
     meta: ModelMeta,
     bands: Sequence[int] | None,
     model_name: str,
-    warnings: list[str],
+    warnings: list[RoadsegWarning],
 ) -> tuple[int, ...]:
     need = meta.in_channels
     if bands is not None:
         if len(bands) != need:
             raise ConfigError(
-                f"--bands {','.join(map(str, bands))} gives {len(bands)} band(s) but model "
-                f"{model_name!r} needs {need}; give {need} band numbers"
+                f"`bands` {','.join(map(str, bands))} gives {len(bands)} band(s) but model "
+                f"{model_name!r} needs {need}",
+                param="bands",
+                value=list(bands),
+                hint=f"give {need} band numbers",
             )
         return tuple(int(b) for b in bands)
     if meta.bands is not None:
@@ -137,21 +148,28 @@ def _choose_bands(
         raise ConfigError(
             f"{str(path)!r} has {len(usable)} usable band(s)"
             + (f" (band {alpha} is alpha)" if alpha else "")
-            + f" but model {model_name!r} needs {need}; give a {need}-band image "
-            f"(or choose bands with --bands {hint} if it has them)"
+            + f" but model {model_name!r} needs {need}",
+            param="rasters",
+            value=str(path),
+            hint=f"give a {need}-band image (or choose bands with `bands` {hint} if it has them)",
         )
     if len(usable) > need:
         chosen = tuple(usable[:need])
         warnings.append(
-            f"{path.name}: {len(usable)} bands, the model takes {need}: using bands "
-            f"{','.join(map(str, chosen))} (choose others with --bands)"
+            RoadsegWarning(
+                f"{path.name}: {len(usable)} bands, the model takes {need}: using bands "
+                f"{','.join(map(str, chosen))} (choose others with `bands`)"
+            )
         )
         return chosen
     return tuple(usable)
 
 
 def _choose_scaling(
-    src: RasterSource, meta: ModelMeta, scaling: str | Scaling | None, warnings: list[str]
+    src: RasterSource,
+    meta: ModelMeta,
+    scaling: str | Scaling | None,
+    warnings: list[RoadsegWarning],
 ) -> Scaling:
     if isinstance(scaling, Scaling):
         return scaling
@@ -159,14 +177,16 @@ def _choose_scaling(
         try:
             return parse_scaling(scaling, src.dtype, src.nbits)
         except ValueError as exc:
-            raise ConfigError(f"--scaling: {exc}") from None
+            raise ConfigError(str(exc), param="scaling", value=scaling) from None
     own = Scaling.for_dtype(src.dtype, src.nbits)
     top_model, top_own = max(meta.scaling.high), max(own.high)
     if top_model > top_own * 1.01 or top_own > 4 * top_model:
         warnings.append(
-            f"{src.path.name}: the model was trained on values 0..{top_model:g} but this "
-            f"{src.dtype} raster holds 0..{top_own:g}; scaling it by its own range "
-            "(set --scaling LOW,HIGH to override)"
+            RoadsegWarning(
+                f"{src.path.name}: the model was trained on values 0..{top_model:g} but this "
+                f"{src.dtype} raster holds 0..{top_own:g}; scaling it by its own range "
+                "(set `scaling` LOW,HIGH to override)"
+            )
         )
         return own
     return meta.scaling
@@ -178,21 +198,16 @@ def prepare_job(
     meta: ModelMeta,
     model_name: str,
     settings: TileSettings,
-    bands: Sequence[int] | None = None,
-    scaling: str | Scaling | None = None,
-    gsd: float | None = None,
-    bbox: Sequence[float] | None = None,
-    bbox_crs: str | None = None,
-    extent_file: str | os.PathLike[str] | None = None,
-    resample_tolerance: float = RESAMPLE_TOLERANCE,
+    options: PredictOptions,
 ) -> RasterJob:
-    """Open and check one raster and lay out its tiles."""
-    warnings: list[str] = []
+    """Open and check one raster and lay out its tiles (bands, scaling, extent from ``options``)."""
+    gsd, bands = options.gsd, options.bands
+    warnings: list[RoadsegWarning] = []
     probe = open_raster(path, gsd=gsd)
     try:
-        probe.require_georeference("--gsd")
+        probe.require_georeference("gsd")
         if gsd is not None and probe.georeferenced:
-            warnings.append(f"{probe.path.name} is georeferenced: --gsd is ignored")
+            warnings.append(RoadsegWarning(f"{probe.path.name} is georeferenced: `gsd` is ignored"))
         chosen = _choose_bands(
             probe.path, probe.count, probe.alpha_band, meta, bands, model_name, warnings
         )
@@ -200,11 +215,11 @@ def prepare_job(
         probe.close()
     src = open_raster(path, bands=chosen, gsd=gsd if gsd else None)
     try:
-        src.scaling = _choose_scaling(src, meta, scaling, warnings)
+        src.scaling = _choose_scaling(src, meta, options.scaling, warnings)
         name = repr(str(src.path))
-        extent = resolve_extent(src.grid, name, bbox, bbox_crs, extent_file)
+        extent = resolve_extent(src.grid, name, options.bbox, options.bbox_crs, options.extent_file)
         out_grid = src.grid.window_grid(extent.window)
-        work, resampling = model_grid(out_grid, meta.gsd_m, resample_tolerance)
+        work, resampling = model_grid(out_grid, meta.gsd_m, RESAMPLE_TOLERANCE)
         layout = TileLayout.build(
             work.height, work.width, settings.tile, settings.overlap, settings.stride
         )
@@ -212,5 +227,14 @@ def prepare_job(
         src.close()
         raise
     for w in warnings:
-        log.warning(w)
-    return RasterJob(src, paths, extent, out_grid, work, layout, warnings, resampling)
+        log.warning(str(w))
+    return RasterJob(
+        src=src,
+        paths=paths,
+        extent=extent,
+        out_grid=out_grid,
+        work=work,
+        layout=layout,
+        warnings=warnings,
+        resampling=resampling,
+    )

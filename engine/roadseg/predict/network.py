@@ -25,7 +25,7 @@ class TilePredictor:
     def __init__(self, model: RoadNet, policy: ComputePolicy, tta: bool = False) -> None:
         self.policy = policy
         self.tta = tta
-        self.model = model.eval().to(policy.device, memory_format=policy.memory_format)
+        self.model = model.eval().to(policy.device).to(memory_format=policy.memory_format)
 
     @property
     def output_stride(self) -> int:
@@ -42,12 +42,11 @@ class TilePredictor:
             if not self.tta:
                 p = self.model.predict_proba(x)
             else:
-                p = None
+                p = torch.zeros((), device=x.device)
                 for dims in TTA_FLIPS:
                     xi = torch.flip(x, dims) if dims else x
                     pi = self.model.predict_proba(xi)
-                    pi = torch.flip(pi, dims) if dims else pi
-                    p = pi if p is None else p + pi
+                    p = p + (torch.flip(pi, dims) if dims else pi)
                 p = p / len(TTA_FLIPS)
         # Contiguous (N, K, H, W) for the numpy blending (channels_last output is strided).
         return p.float().contiguous().cpu().numpy()

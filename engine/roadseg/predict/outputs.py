@@ -1,14 +1,14 @@
-"""Output files of a prediction: names, the class raster contract, block-aligned writing.
+"""Output files of a prediction: their names, and block-aligned writing of finished rows.
 
-The class raster is single-band uint8 (0 background, 1..K-1 road classes, nodata
-255) with the class names, colours and widths as JSON tags and a palette. The
-optional probability raster has one uint8 band per class (probability × 255) and
-an internal mask for nodata, since every value 0–255 is a probability.
+The files follow the class raster format of :mod:`roadseg.geo.classraster`: a
+uint8 class raster (0 background, 1..K-1 road classes, nodata 255, palette, class
+tags) and optionally a probability raster with one uint8 band per class
+(probability × 255) and an internal mask for nodata, since every value 0–255 is a
+probability.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,10 +18,15 @@ import numpy as np
 from rasterio.windows import Window
 
 from roadseg.errors import ConfigError
+from roadseg.geo.classes import Classes
+from roadseg.geo.classraster import (
+    NODATA,
+    class_raster_writer,
+    probability_writer,
+)
 from roadseg.geo.grid import Grid
 from roadseg.geo.writer import GeoTiffWriter
 
-NODATA = 255
 PROBA_SUFFIX = "_proba"
 ROADS_SUFFIX = "_roads"
 
@@ -73,13 +78,17 @@ def plan_outputs(
     several = len(rasters) > 1
     if several and out.suffix.lower() in (".tif", ".tiff") and not out.is_dir():
         raise ConfigError(
-            f"--out {str(out)!r} names a file but {len(rasters)} rasters were given; "
-            "give a folder for --out"
+            f"`out` {str(out)!r} names a file but {len(rasters)} rasters were given",
+            param="out",
+            value=str(out),
+            hint="give a folder as `out`",
         )
     if several and vectorize is not None and vectorize.suffix.lower() == ".gpkg":
         raise ConfigError(
-            f"--vectorize {str(vectorize)!r} names a file but {len(rasters)} rasters were given; "
-            "give a folder for --vectorize"
+            f"`vectorize` {str(vectorize)!r} names a file but {len(rasters)} rasters were given",
+            param="vectorize",
+            value=str(vectorize),
+            hint="give a folder as `vectorize`",
         )
     out_folder = several or _is_folder(out)
     vec_folder = vectorize is not None and (several or _is_folder(vectorize))
@@ -87,45 +96,25 @@ def plan_outputs(
     dupes = sorted({s for s in stems if stems.count(s) > 1})
     if out_folder and dupes:
         raise ConfigError(
-            f"several inputs are named {dupes[0]!r}; their outputs in {str(out)!r} would clash: "
-            "predict them in separate runs or rename them"
+            f"several inputs are named {dupes[0]!r}; their outputs in {str(out)!r} would clash",
+            param="rasters",
+            hint="predict them in separate runs or rename them",
         )
     plans = []
     for r in rasters:
         cls = out / f"{r.stem}{ROADS_SUFFIX}.tif" if out_folder else out
         if cls.resolve() == r.resolve():
-            raise ConfigError(f"--out {str(cls)!r} is the input raster; choose another name")
+            raise ConfigError(
+                f"`out` {str(cls)!r} is the input raster",
+                param="out",
+                value=str(cls),
+                hint="choose another name",
+            )
         vec = None
         if vectorize is not None:
             vec = vectorize / f"{r.stem}{ROADS_SUFFIX}.gpkg" if vec_folder else vectorize
         plans.append(OutputPaths(r, cls, proba_path_for(cls) if probabilities else None, vec))
     return plans
-
-
-def class_tags(
-    classes: Sequence[str], colors: Sequence[Sequence[int]], widths_m: Sequence[float]
-) -> dict[str, str]:
-    """Return the class raster's metadata tags (JSON lists).
-
-    >>> class_tags(["background", "road"], [(0, 0, 0), (255, 0, 0)], [0, 6])["ROADSEG_CLASSES"]
-    '["background", "road"]'
-    """
-    return {
-        "ROADSEG_CLASSES": json.dumps(list(classes)),
-        "ROADSEG_COLORS": json.dumps([list(map(int, c)) for c in colors]),
-        "ROADSEG_WIDTHS_M": json.dumps([float(w) for w in widths_m]),
-    }
-
-
-def palette(colors: Sequence[Sequence[int]]) -> dict[int, tuple[int, int, int, int]]:
-    """Band-1 colour table: class colours, nodata transparent.
-
-    >>> palette([(0, 0, 0), (255, 0, 0)])[1], palette([(0, 0, 0)])[255]
-    ((255, 0, 0, 255), (0, 0, 0, 0))
-    """
-    cmap = {i: (int(c[0]), int(c[1]), int(c[2]), 255) for i, c in enumerate(colors)}
-    cmap[NODATA] = (0, 0, 0, 0)
-    return cmap
 
 
 class PredictionSink:
@@ -137,9 +126,7 @@ class PredictionSink:
     Args:
         paths: Where to write.
         grid: Output grid.
-        classes: Class names; colours and widths go into the tags.
-        colors: RGB per class.
-        widths_m: Road width per class.
+        classes: The model's classes (names, colours, widths go into the files).
         cog: Write Cloud-Optimised GeoTIFFs.
         extra_tags: More metadata (model name, engine version...).
         blocksize: TIFF block side.
@@ -150,54 +137,26 @@ class PredictionSink:
         self,
         paths: OutputPaths,
         grid: Grid,
-        classes: Sequence[str],
-        colors: Sequence[Sequence[int]],
-        widths_m: Sequence[float],
+        classes: Classes,
+        *,
         cog: bool = False,
         extra_tags: dict[str, str] | None = None,
         blocksize: int = 256,
     ) -> None:
         self.grid = grid
-        self.k = len(classes)
-        tags = {**class_tags(classes, colors, widths_m), **(extra_tags or {})}
+        self.k = classes.num_classes
         self.blocksize = blocksize
         self._writers: list[GeoTiffWriter] = []
-        self.classes = GeoTiffWriter(
-            paths.classes,
-            grid,
-            1,
-            "uint8",
-            nodata=NODATA,
-            cog=cog,
-            blocksize=blocksize,
-            colormap=palette(colors),
-            descriptions=["class"],
-            tags=tags,
-        )
+        kw = {"cog": cog, "blocksize": blocksize, "extra_tags": extra_tags}
+        self.classes = class_raster_writer(paths.classes, grid, classes, **kw)  # type: ignore[arg-type]
         self._writers.append(self.classes)
         self.proba: GeoTiffWriter | None = None
         if paths.probabilities is not None:
-            self.proba = GeoTiffWriter(
-                paths.probabilities,
-                grid,
-                self.k,
-                "uint8",
-                nodata=None,
-                cog=cog,
-                blocksize=blocksize,
-                descriptions=[f"p({c})" for c in classes],
-                tags={**tags, "ROADSEG_PROBABILITY_SCALE": "255"},
-                option="--probabilities",
-            )
+            self.proba = probability_writer(paths.probabilities, grid, classes, **kw)  # type: ignore[arg-type]
             self._writers.append(self.proba)
         self._pending: list[tuple[np.ndarray, np.ndarray | None]] = []
         self._pending_rows = 0
         self._written = 0
-
-    @property
-    def rows_written(self) -> int:
-        """Output rows written so far."""
-        return self._written
 
     def push(
         self, first_row: int, classes: np.ndarray, proba: np.ndarray | None, valid: np.ndarray
@@ -229,7 +188,7 @@ class PredictionSink:
             return
         cls = np.concatenate([c for c, _ in self._pending], axis=0)
         pu8 = (
-            np.concatenate([p for _, p in self._pending], axis=1)  # type: ignore[misc]
+            np.concatenate([p for _, p in self._pending if p is not None], axis=1)
             if self.proba is not None
             else None
         )

@@ -1,10 +1,12 @@
-"""What a prediction wrote and measured: :class:`PredictResult` (the ``--json`` object)."""
+"""What a prediction wrote and measured: :class:`PredictResult` (the CLI's JSON object)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from roadseg.errors import RoadsegWarning
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class PredictResult:
     device: str
     precision: str
     seconds: float
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[RoadsegWarning, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -84,7 +86,7 @@ class PredictResult:
         return sum(i.megapixels for i in self.items)
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the ``--json`` object: outputs, metrics, model, device, precision."""
+        """Return the CLI's JSON object: outputs, metrics, model, device, precision."""
         one = len(self.items) == 1
 
         def pick(key: str) -> Any:
@@ -114,7 +116,7 @@ class PredictResult:
             "precision": self.precision,
             "settings": self.settings,
             "rasters": [i.as_dict() for i in self.items],
-            "warnings": list(self.warnings),
+            "warnings": [str(w) for w in self.warnings],
         }
 
 

@@ -3,8 +3,8 @@
 Memory is bounded by the tile and one band of rows, never by the raster:
 
 * the working grid (the output window at the model's resolution) is covered by a
-  :class:`~roadseg.tiling.TileLayout` and processed one row of tiles at a time
-  (:func:`~roadseg.tiling.plan_strips`);
+  :class:`~roadseg.predict.tiling.TileLayout` and processed one row of tiles at a time
+  (:func:`~roadseg.predict.tiling.plan_strips`);
 * a float32 accumulator of ``tile`` rows × the working width holds the blended
   probability sums of the current row of tiles (the weights are separable, so
   their sum is an outer product of two 1-D sums: no per-pixel weight array);
@@ -30,10 +30,11 @@ from rasterio.windows import Window
 from roadseg.geo.grid import Grid
 from roadseg.geo.raster import RasterSource
 from roadseg.predict.extent import Extent
+from roadseg.predict.job import RasterJob
 from roadseg.predict.network import TilePredictor
 from roadseg.predict.outputs import PredictionSink
 from roadseg.predict.resample import StripFinisher
-from roadseg.tiling import StripStep, TileLayout, plan_strips
+from roadseg.predict.tiling import StripStep, TileLayout, plan_strips
 
 #: Groups of tiles read ahead of the network.
 PREFETCH_DEPTH = 2
@@ -93,7 +94,7 @@ def weight_sums(starts: tuple[int, ...], weights: np.ndarray, length: int) -> np
     Weights are separable, so the 2-D sum is the outer product of the two axes' sums:
     no per-pixel weight accumulator is needed.
 
-    >>> from roadseg.tiling import axis_starts, axis_weights
+    >>> from roadseg.predict.tiling import axis_starts, axis_weights
     >>> s = axis_starts(500, 128, 32)
     >>> bool(np.allclose(weight_sums(s, axis_weights(s, 128), 500), 1, atol=0.01))
     True
@@ -156,39 +157,35 @@ def read_group(
 
 
 def stream_predict(
-    src: RasterSource,
-    out_grid: Grid,
-    work: Grid,
-    extent: Extent,
-    layout: TileLayout,
+    job: RasterJob,
     predictor: TilePredictor,
-    num_classes: int,
     sink: PredictionSink,
+    *,
+    num_classes: int,
     batch_size: int,
     read_valid: Callable[[Window], np.ndarray],
     on_tiles: Callable[[int], None],
-    resampling: str = "bilinear",
     road_threshold: float = 0.5,
 ) -> StreamStats:
-    """Predict ``out_grid`` (a window of ``src``) through the working grid ``work``.
+    """Predict a job's output grid (a window of its raster) through its working grid.
 
     Args:
-        src: The input raster (read only from the prefetch thread).
-        out_grid: Output grid (the input grid, or its window for --bbox).
-        work: ``out_grid`` at the model's resolution (same extent).
-        extent: The output window in the input grid and its optional polygons.
-        layout: Tiles over ``work``.
+        job: The raster (read only from the prefetch thread), its output grid (the
+            input grid, or its window for a ``bbox``), the working grid (the output
+            grid at the model's resolution), the extent, the tiles over the working
+            grid and how imagery is resampled into it.
         predictor: Runs the network.
-        num_classes: Channels of the probabilities.
         sink: Receives finished output rows.
+        num_classes: Channels of the probabilities.
         batch_size: Tiles per network call.
         read_valid: Returns the input's validity (H, W) for a window of the input grid.
         on_tiles: Called with the number of tiles done after each batch (progress and
             cancel: it may raise to stop).
-        resampling: How imagery is read into ``work``.
         road_threshold: Road where the road classes' summed probability reaches this.
 
     """
+    src, out_grid, work, extent = job.src, job.out_grid, job.work, job.extent
+    layout, resampling = job.layout, job.resampling
     t0 = time.perf_counter()
     wy, wx = layout.weights()
     th, width = layout.tile_h, layout.width
@@ -268,4 +265,9 @@ def stream_predict(
         for _, fut in pending:
             fut.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
-    return StreamStats(layout.n_tiles, tiles_run, time.perf_counter() - t0, max_acc)
+    return StreamStats(
+        tiles=layout.n_tiles,
+        tiles_run=tiles_run,
+        seconds=time.perf_counter() - t0,
+        max_acc_rows=max_acc,
+    )

@@ -5,10 +5,8 @@
 >>> r.model_path, r.metrics["miou"]                                  # doctest: +SKIP
 """
 
-from roadseg._callable import callable_package
-from roadseg.train.api import TrainResult, train
+from roadseg.train.api import train
 from roadseg.train.config import TrainConfig
+from roadseg.train.rundir import TrainResult
 
 __all__ = ["TrainConfig", "TrainResult", "train"]
-
-callable_package(__name__, train)

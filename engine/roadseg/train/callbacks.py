@@ -7,9 +7,9 @@
   can leave a truncated checkpoint.)
 * :class:`FiniteWeights` — no checkpoint is written with NaN/inf weights.
 * :class:`ResumeState` — the window sampler's position and the RNG states in
-  every checkpoint, so ``--resume`` continues mid-epoch exactly.
-* :class:`ExportBest` — writes ``model.safetensors`` whenever the monitored
-  validation metric improves.
+  every checkpoint, so a resumed run continues mid-epoch exactly.
+* :class:`ExportBest` — remembers the best network whenever the monitored
+  validation metric improves (the model file is written once, at the end).
 * :class:`Unfreeze` — unfreezes the encoder after K epochs.
 * :class:`ProgressReporter` — engine progress events and cancellation.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 import random
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +66,7 @@ class LastCheckpoint(ModelCheckpoint):
 
     def __init__(self, dirpath: str | os.PathLike[str], every_n_train_steps: int = 0) -> None:
         super().__init__(
-            dirpath=dirpath,
+            dirpath=Path(dirpath),
             save_top_k=0,
             save_last=True,
             every_n_train_steps=every_n_train_steps or None,
@@ -76,7 +75,7 @@ class LastCheckpoint(ModelCheckpoint):
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Always write ``last.ckpt`` at the end of an epoch's validation."""
-        if trainer.sanity_checking or trainer.fast_dev_run:
+        if trainer.sanity_checking or getattr(trainer, "fast_dev_run", False):
             return
         self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
         self._last_global_step_saved = trainer.global_step
@@ -97,7 +96,9 @@ class FiniteWeights(Callback):
         if bad:
             raise TrainingDivergedError(
                 f"training diverged: {len(bad)} weight tensor(s) became NaN/inf (e.g. {bad[0]}) "
-                f"at step {trainer.global_step}; lower --lr or check the imagery scaling"
+                f"at step {trainer.global_step}",
+                param="optim.lr",
+                hint="lower `optim.lr` or check the imagery scaling",
             )
 
 
@@ -115,7 +116,7 @@ class ResumeState(Callback):
         bp = trainer.fit_loop.epoch_loop.batch_progress.current
         checkpoint["roadseg_resume"] = {
             "epoch": int(trainer.current_epoch),
-            "batches_done": int(bp.processed),
+            "batches_done": int(getattr(bp, "processed", 0)),
             "num_batches": int(trainer.num_training_batches)
             if math.isfinite(trainer.num_training_batches)
             else -1,
@@ -145,7 +146,8 @@ class ResumeState(Callback):
 
 
 def _np_state() -> tuple[str, torch.Tensor, int, int, float]:
-    name, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+    state: Any = np.random.get_state()
+    name, keys, pos, has_gauss, cached = state
     return (
         str(name),
         torch.from_numpy(keys.astype(np.int64)),
@@ -156,21 +158,26 @@ def _np_state() -> tuple[str, torch.Tensor, int, int, float]:
 
 
 class ExportBest(Callback):
-    """Export the network as a roadseg model file whenever ``monitor`` improves.
+    """Remember the best network whenever ``monitor`` improves (written once, at the end).
+
+    Keeps a CPU copy of the weights and the epoch's validation metrics; the run's
+    finish writes them as the model file. The best score, epoch and metrics also go
+    into checkpoints, so a resumed run that never improves again still finds them
+    (its weights then come from ``best.ckpt``).
 
     Args:
         monitor: Logged metric name.
         mode: ``max`` or ``min``.
-        export: Called as ``export(pl_module, trainer)`` on improvement (rank 0 only).
 
     """
 
-    def __init__(self, monitor: str, mode: str, export: Callable[[Any, L.Trainer], None]) -> None:
+    def __init__(self, monitor: str, mode: str) -> None:
         self.monitor = monitor
         self.mode = mode
-        self.export = export
         self.best: float | None = None
         self.best_epoch = -1
+        self.best_metrics: dict[str, Any] = {}
+        self._weights: dict[str, torch.Tensor] | None = None
 
     def _better(self, v: float) -> bool:
         if math.isnan(v):
@@ -180,26 +187,38 @@ class ExportBest(Callback):
         return v > self.best if self.mode == "max" else v < self.best
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Compare and export."""
+        """Compare and remember."""
         if trainer.sanity_checking:
             return
-        v = trainer.callback_metrics.get(self.monitor)
-        if v is None:
+        metric = trainer.callback_metrics.get(self.monitor)
+        if metric is None:
             return
-        v = float(v)
+        v = float(metric)
         if self._better(v):
             self.best, self.best_epoch = v, int(trainer.current_epoch)
-            if trainer.is_global_zero:
-                self.export(pl_module, trainer)
+            self.best_metrics = dict(getattr(pl_module, "last_metrics", {}))
+            net = getattr(pl_module, "net", pl_module)
+            self._weights = {k: t.detach().cpu().clone() for k, t in net.state_dict().items()}
+
+    def best_weights(self, best_checkpoint: Path) -> dict[str, torch.Tensor] | None:
+        """The best network's weights: remembered in this run, else from ``best_checkpoint``."""
+        if self._weights is not None:
+            return self._weights
+        if self.best_epoch < 0 or not best_checkpoint.is_file():
+            return None
+        ck = torch.load(best_checkpoint, map_location="cpu", weights_only=True)
+        prefix = "net."
+        return {k[len(prefix) :]: v for k, v in ck["state_dict"].items() if k.startswith(prefix)}
 
     def state_dict(self) -> dict[str, Any]:
-        """Best score so far."""
-        return {"best": self.best, "best_epoch": self.best_epoch}
+        """Best score, epoch and metrics so far."""
+        return {"best": self.best, "best_epoch": self.best_epoch, "metrics": self.best_metrics}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the best score."""
+        """Restore the best score, epoch and metrics."""
         self.best = state_dict.get("best")
         self.best_epoch = int(state_dict.get("best_epoch", -1))
+        self.best_metrics = dict(state_dict.get("metrics") or {})
 
 
 class Unfreeze(Callback):

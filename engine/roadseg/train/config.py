@@ -2,9 +2,9 @@
 
 Sections mirror LightningCLI configs: ``data``, ``model``, ``loss``, ``optim``,
 ``trainer``, ``augment`` plus the run folder ``out``. Values are resolved in
-this order, later wins: defaults < ``RUN_DIR/config.yaml`` (on ``--resume``) <
-``--config FILE.yaml`` < command-line options (``--set data.tile=128`` reaches
-any key). The resolved configuration is written to ``RUN_DIR/config.yaml``.
+this order, later wins: defaults < ``RUN_DIR/config.yaml`` (when resuming) <
+a YAML config file < overrides (dotted keys such as ``data.tile`` reach any
+key; unique field names such as ``tile`` work too). The resolved configuration is written to ``RUN_DIR/config.yaml``.
 
 >>> c = TrainConfig.resolve(overrides={"epochs": 3, "data.tile": "128"})
 >>> c.trainer.epochs, c.data.tile
@@ -305,16 +305,25 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a YAML config file (a mapping)."""
     p = Path(path)
     if not p.is_file():
-        raise InputNotFoundError(f"--config {str(p)!r} does not exist; give a YAML file")
+        raise InputNotFoundError(
+            f"`config_file` {str(p)!r} does not exist",
+            param="config_file",
+            value=str(p),
+            hint="give a YAML file",
+        )
     try:
         d = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(
-            f"--config {str(p)!r} is not valid YAML ({str(exc).splitlines()[0]})"
+            f"`config_file` {str(p)!r} is not valid YAML ({str(exc).splitlines()[0]})",
+            param="config_file",
+            value=str(p),
         ) from None
     if not isinstance(d, dict):
         raise ConfigError(
-            f"--config {str(p)!r} must hold a mapping of sections (data:, model:, ...)"
+            f"`config_file` {str(p)!r} must hold a mapping of sections (data:, model:, ...)",
+            param="config_file",
+            value=str(p),
         )
     return d
 
@@ -388,7 +397,11 @@ def parse_set(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
     out = {}
     for it in items:
         if "=" not in it:
-            raise ConfigError(f"--set {it!r} must be KEY=VALUE, e.g. --set augment.hue=0")
+            raise ConfigError(
+                f"`set_items` {it!r} must be KEY=VALUE, e.g. augment.hue=0",
+                param="set_items",
+                value=it,
+            )
         k, v = it.split("=", 1)
         out[k.strip()] = v
     return out
@@ -422,8 +435,8 @@ def _coerce_section(cls: type, sec: Mapping[str, Any], name: str) -> dict[str, A
     bad = sorted(set(sec) - valid)
     if bad:
         raise ConfigError(
-            f"unknown key(s) {[f'{name}.{b}' for b in bad]}; "
-            f"valid in {name}: {', '.join(sorted(valid))}"
+            f"unknown key(s) {[f'{name}.{b}' for b in bad]}",
+            hint=f"valid in {name}: {', '.join(sorted(valid))}",
         )
     return {k: _coerce(v, hints[k], f"{name}.{k}") for k, v in sec.items()}
 
@@ -438,17 +451,23 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             or (isinstance(value, str) and value.lower() == "auto" and str not in args)
         ):
             return None
-        errors = []
+        errors: list[ConfigError] = []
         for a in (a for a in args if a is not type(None)):
             try:
                 return _coerce(value, a, key)
             except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{key}: invalid value {value!r}")
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+        raise ConfigError(f"`{key}`: invalid value {value!r}", param=key, value=value)
     if origin is Literal:
         choices = get_args(hint)
         if value not in choices:
-            raise ConfigError(f"{key} must be one of {', '.join(map(str, choices))}, got {value!r}")
+            raise ConfigError(
+                f"`{key}` must be one of {', '.join(map(str, choices))}, got {value!r}",
+                param=key,
+                value=value,
+            )
         return value
     if origin is tuple:
         item = get_args(hint)[0]
@@ -473,25 +492,29 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             return value.lower() in ("true", "yes", "on", "1")
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
-        raise ConfigError(f"{key} must be true or false, got {value!r}")
+        raise ConfigError(f"`{key}` must be true or false, got {value!r}", param=key, value=value)
     if hint is int:
         if isinstance(value, bool):
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
+            raise ConfigError(f"`{key}` must be an integer, got {value!r}", param=key, value=value)
         try:
             f = float(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{key} must be an integer, got {value!r}") from None
+            raise ConfigError(
+                f"`{key}` must be an integer, got {value!r}", param=key, value=value
+            ) from None
         if not f.is_integer():
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
+            raise ConfigError(f"`{key}` must be an integer, got {value!r}", param=key, value=value)
         return int(f)
     if hint is float:
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{key} must be a number, got {value!r}") from None
+            raise ConfigError(
+                f"`{key}` must be a number, got {value!r}", param=key, value=value
+            ) from None
     if hint is str:
         if isinstance(value, dict | list):
-            raise ConfigError(f"{key} must be text, got {value!r}")
+            raise ConfigError(f"`{key}` must be text, got {value!r}", param=key, value=value)
         return str(value)
     return value
 

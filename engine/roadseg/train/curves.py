@@ -88,7 +88,7 @@ def plot_curves(log_root: str | os.PathLike[str], out: str | os.PathLike[str]) -
         ax3.legend(fontsize=8)
         ax3.grid(alpha=0.3)
     fig.tight_layout()
-    with atomic_output(out, "curves") as tmp:
+    with atomic_output(out) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return Path(out)

@@ -29,6 +29,7 @@ from roadseg.data.open_source import OpenedSource, PairRef, open_source, source_
 from roadseg.data.plan import WindowPlan
 from roadseg.data.sampler import ShardSampler, WindowSampler, key_rng, worker_init
 from roadseg.data.sources import SourceConfig, parse_sources
+from roadseg.device import dataloader_workers
 from roadseg.errors import ConfigError, DataError, warn
 from roadseg.geo.classes import ClassScheme
 from roadseg.geo.normalize import Scaling
@@ -58,11 +59,19 @@ def collect_pairs(cfg: Any) -> tuple[list[PairRef], str]:
     """Every imagery/labels pair of a DataConfig, with its role, and the layout name."""
     if len(cfg.image) != len(cfg.labels):
         raise ConfigError(
-            f"--image was given {len(cfg.image)} time(s) and --labels {len(cfg.labels)}: "
-            "give one --labels per --image"
+            f"`data.image` was given {len(cfg.image)} time(s) and `data.labels` {len(cfg.labels)}",
+            param="data.labels",
+            value=list(cfg.labels),
+            hint="give one `data.labels` per `data.image`",
         )
     if len(cfg.val_image) != len(cfg.val_labels):
-        raise ConfigError("give one --val-labels per --val-image")
+        raise ConfigError(
+            f"`data.val_image` was given {len(cfg.val_image)} time(s) and `data.val_labels` "
+            f"{len(cfg.val_labels)}",
+            param="data.val_labels",
+            value=list(cfg.val_labels),
+            hint="give one `data.val_labels` per `data.val_image`",
+        )
     has_val = bool(cfg.val_image or cfg.val_dataset)
     role = "train" if has_val else "split"
     pairs = [
@@ -81,11 +90,16 @@ def collect_pairs(cfg: Any) -> tuple[list[PairRef], str]:
         pairs += [PairRef(p.image, p.mask, "val") for p in found]
     if not pairs:
         raise ConfigError(
-            "no training data: give --image RASTER --labels LABELS (repeatable) or --dataset DIR"
+            "no training data",
+            param="data.image",
+            hint="give `data.image` RASTER and `data.labels` LABELS (repeatable) or "
+            "`data.dataset` DIR",
         )
     if not any(p.role != "val" for p in pairs):
         raise ConfigError(
-            "only validation data given: add --image/--labels or --dataset for training"
+            "only validation data given",
+            param="data.image",
+            hint="add `data.image`/`data.labels` or `data.dataset` for training",
         )
     return pairs, layout
 
@@ -148,13 +162,17 @@ class RoadDataModule(L.LightningDataModule):
         rep = reporter or Reporter()
         if cfg.tile % 32 or cfg.tile < 32:
             raise ConfigError(
-                f"--tile {cfg.tile} must be a multiple of 32 (the encoders' output stride), "
-                "e.g. 256"
+                f"`data.tile` {cfg.tile} must be a multiple of 32 (the encoders' output stride)",
+                param="data.tile",
+                value=cfg.tile,
+                hint="e.g. 256",
             )
         if cfg.batch_size < 1 or cfg.samples_per_epoch < cfg.batch_size:
             raise ConfigError(
-                f"data.samples_per_epoch ({cfg.samples_per_epoch}) must be at least "
-                f"data.batch_size ({cfg.batch_size})"
+                f"`data.samples_per_epoch` ({cfg.samples_per_epoch}) must be at least "
+                f"`data.batch_size` ({cfg.batch_size})",
+                param="data.samples_per_epoch",
+                value=cfg.samples_per_epoch,
             )
         self.tile = int(cfg.tile)
         image_gsd = cfg.image_gsd or cfg.gsd or gsd_default
@@ -165,8 +183,9 @@ class RoadDataModule(L.LightningDataModule):
             for src, pairs, layout in listed
         ]
         self.multi_source = bool(cfg.sources)
-        if cfg.gsd or gsd_default:
-            self.gsd_m = float(cfg.gsd or gsd_default)
+        gsd_given = cfg.gsd or gsd_default
+        if gsd_given:
+            self.gsd_m = float(gsd_given)
         else:
             first = open_raster(listed[0][1][0].image, bands=cfg.bands, gsd=listed[0][0].image_gsd)
             self.gsd_m = round_gsd(raster_gsd(first))
@@ -203,8 +222,9 @@ class RoadDataModule(L.LightningDataModule):
         counts = {len(sc.raster.bands) for sc in self.scenes}
         if len(counts) > 1:
             raise DataError(
-                f"the images have different band counts {sorted(counts)}; "
-                "give --set data.bands=[1,2,3]"
+                f"the images have different band counts {sorted(counts)}",
+                param="data.bands",
+                hint="choose the same bands with `data.bands`, e.g. 1,2,3",
             )
         first_raster = self.scenes[0].raster
         self.in_channels = len(first_raster.bands)
@@ -229,8 +249,11 @@ class RoadDataModule(L.LightningDataModule):
         if not self.val_refs:
             raise DataError(
                 "the spatial split left no validation block (the imagery is too small for "
-                f"{self.sources[0].plan.blocks[0].block}-px blocks); raise --val-fraction, lower "
-                "--tile or give --val-image/--val-labels"
+                f"{self.sources[0].plan.blocks[0].block}-px blocks)",
+                param="data.val_fraction",
+                value=cfg.val_fraction,
+                hint="raise `data.val_fraction`, lower `data.tile` or give "
+                "`data.val_image`/`data.val_labels`",
             )
         val_roads = 0
         for o in self.sources:
@@ -245,8 +268,8 @@ class RoadDataModule(L.LightningDataModule):
                 )
                 warn(
                     f"the labels have no road inside the validation area of {where}: "
-                    "validation metrics will say nothing about roads; change --val-fraction or "
-                    "--split, or give --val-image/--val-labels with roads"
+                    "validation metrics will say nothing about roads; change `data.val_fraction` "
+                    "or `data.split`, or give `data.val_image`/`data.val_labels` with roads"
                 )
         all_pairs = [p for o in self.sources for p in o.pairs]
         self.summary = DataSummary(
@@ -274,9 +297,7 @@ class RoadDataModule(L.LightningDataModule):
             self.scenes, self.val_refs, self.tile, scene_source=self.scene_source
         )
         self.train_sampler = WindowSampler(cfg.samples_per_epoch)
-        self.workers = (
-            cfg.workers if cfg.workers is not None else min(4, max(0, (os.cpu_count() or 1) - 1))
-        )
+        self.workers = dataloader_workers(cfg.workers)
 
     def _source_scheme(
         self, src: SourceConfig, pairs: list[PairRef], cfg: Any

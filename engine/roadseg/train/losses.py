@@ -38,18 +38,28 @@ def parse_loss_spec(spec: str) -> list[tuple[float, str]]:
         name = name.strip()
         if name not in LOSSES:
             raise ConfigError(
-                f"unknown loss {name!r} in --loss {spec!r}; valid: {', '.join(LOSSES)} "
-                "and sums like ce+dice"
+                f"unknown loss {name!r} in `loss.name` {spec!r}",
+                param="loss.name",
+                value=spec,
+                hint=f"valid: {', '.join(LOSSES)} and sums like ce+dice",
             )
         try:
             weight = float(w) if w else 1.0
         except ValueError:
             raise ConfigError(
-                f"bad loss weight {w!r} in --loss {spec!r}; write e.g. ce+0.5*dice"
+                f"bad loss weight {w!r} in `loss.name` {spec!r}",
+                param="loss.name",
+                value=spec,
+                hint="write e.g. ce+0.5*dice",
             ) from None
         out.append((weight, "ce" if name == "bce" else name))
     if not out:
-        raise ConfigError("--loss is empty; give e.g. ce, dice, focal or ce+dice")
+        raise ConfigError(
+            "`loss.name` is empty",
+            param="loss.name",
+            value=spec,
+            hint="give e.g. ce, dice, focal or ce+dice",
+        )
     return out
 
 
@@ -65,6 +75,8 @@ class SegLoss(nn.Module):
         ignore_index: Label value to skip.
 
     """
+
+    class_weights: torch.Tensor | None
 
     def __init__(
         self,

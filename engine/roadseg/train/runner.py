@@ -1,10 +1,16 @@
-"""Assembling and running the Lightning trainer for one run folder."""
+"""Running one training: trainer set-up, fit, finish (the model file written once).
+
+:func:`set_up` builds the data, the network, the task, the callbacks and the
+Lightning trainer; :func:`fit` runs it; :func:`finish` writes the best model
+(``RUN_DIR/model.safetensors``) once, with the final training summary, and the
+curves. A cancelled run is finished too, so the best model so far is kept.
+"""
 
 from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
@@ -12,18 +18,10 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from roadseg.models import ModelMeta, load_model, save_model
+from roadseg.device import dataloader_workers, training_precision, training_threads, uses_cuda
+from roadseg.errors import CancelledError
+from roadseg.models import ModelMeta, save_model
 from roadseg.progress import Reporter
-from roadseg.train.api import (
-    CKPT_DIR,
-    MODEL_NAME,
-    TrainResult,
-    _env_rank,
-    augment_in_workers,
-    choose_precision,
-    clean_metrics,
-    write_config,
-)
 from roadseg.train.callbacks import (
     AtomicCheckpointIO,
     ExportBest,
@@ -36,7 +34,9 @@ from roadseg.train.callbacks import (
 from roadseg.train.config import TrainConfig
 from roadseg.train.curves import plot_curves
 from roadseg.train.datamodule import RoadDataModule
+from roadseg.train.rundir import RunDir, TrainResult, clean_metrics, env_rank, write_config
 from roadseg.train.setup import (
+    ModelSetup,
     build_loss,
     build_network,
     check_monitor,
@@ -44,6 +44,38 @@ from roadseg.train.setup import (
     load_init_model,
 )
 from roadseg.train.task import SegmentationTask
+
+
+@dataclass
+class Session:
+    """Everything :func:`set_up` built for one run (consumed by :func:`fit` and :func:`finish`)."""
+
+    cfg: TrainConfig
+    run: RunDir
+    dm: RoadDataModule
+    setup: ModelSetup
+    task: SegmentationTask
+    trainer: L.Trainer
+    exporter: ExportBest
+    precision: str
+    in_workers: bool
+    t0: float
+
+
+def augment_in_workers(backend: str, accelerator: str, workers: int | None) -> bool:
+    """Where augmentation runs: ``batch`` (device, torch/kornia) or ``workers`` (numpy).
+
+    ``auto``: on the GPU with kornia; on CPU in the DataLoader workers when there
+    are any (numpy there costs 24 ms a 256² sample against kornia's 15 ms in the
+    training process, but runs on another core, hidden behind the step), else kornia.
+
+    >>> augment_in_workers("auto", "cpu", 2), augment_in_workers("auto", "cpu", 0)
+    (True, False)
+    """
+    if backend == "auto":
+        on_gpu = uses_cuda(accelerator)
+        backend = "batch" if on_gpu or dataloader_workers(workers) == 0 else "workers"
+    return backend == "workers"
 
 
 def _devices(v: str) -> Any:
@@ -55,74 +87,30 @@ def _devices(v: str) -> Any:
     return [int(x) for x in s.strip("[]").split(",") if x.strip()]
 
 
-def _log_version(run_dir: Path) -> str:
-    n = len(list((run_dir / "logs").glob("part*"))) if (run_dir / "logs").exists() else 0
-    return f"part{n}"
-
-
-def _training_summary(
-    cfg: TrainConfig,
-    dm: RoadDataModule,
-    task: SegmentationTask,
-    trainer: L.Trainer,
-    setup_init: dict[str, Any],
-    precision: str,
-    best_epoch: int,
-    seconds: float,
-) -> dict[str, Any]:
-    counts = task.class_pixel_counts()
-    return {
-        **dm.summary.as_dict(),
-        "class_pixels": dict(zip(dm.scheme.names, counts, strict=True)),
-        "epochs": int(trainer.current_epoch),
-        "steps": int(trainer.global_step),
-        "best_epoch": best_epoch,
-        "samples_per_epoch": cfg.data.samples_per_epoch,
-        "batch_size": cfg.data.batch_size,
-        "tile": cfg.data.tile,
-        "road_bias": cfg.data.road_bias,
-        "val_fraction": cfg.data.val_fraction,
-        "loss": cfg.loss.name,
-        "class_weights": list(task.loss_fn.class_weights.tolist())
-        if task.loss_fn.class_weights is not None
-        else None,
-        "optimizer": {"name": "AdamW", "lr": cfg.optim.lr, "schedule": cfg.optim.schedule},
-        "precision": precision,
-        "freeze": cfg.model.freeze,
-        "seed": cfg.trainer.seed,
-        "seconds": round(seconds, 1),
-        **setup_init,
-    }
-
-
-def cpu_threads(cfg: TrainConfig, workers: int) -> int:
-    """Torch threads for the training process: ``trainer.threads`` or cores − workers (≥ 1)."""
-    if cfg.trainer.threads:
-        return int(cfg.trainer.threads)
-    return max(1, (os.cpu_count() or 1) - int(workers))
-
-
-def run_training(
-    cfg: TrainConfig, run_dir: Path, ckpt: Path | None, rep: Reporter, t0: float
-) -> TrainResult:
-    """Build data, model, callbacks and trainer; fit; export the best model; plot curves."""
+def run_training(cfg: TrainConfig, run: RunDir, ckpt: Any, rep: Reporter, t0: float) -> TrainResult:
+    """Set up, fit and finish one run; torch's thread count is restored afterwards."""
     threads = torch.get_num_threads()
     try:
-        return _run(cfg, run_dir, ckpt, rep, t0)
+        session = set_up(cfg, run, rep, t0)
+        try:
+            fit(session, ckpt)
+        except CancelledError:
+            if session.exporter.best_epoch >= 0:
+                finish(session, Reporter())  # keep the best model so far
+            raise
+        return finish(session, rep)
     finally:
         torch.set_num_threads(threads)
 
 
-def _run(
-    cfg: TrainConfig, run_dir: Path, ckpt: Path | None, rep: Reporter, t0: float
-) -> TrainResult:
-    rank0 = _env_rank() == 0
+def set_up(cfg: TrainConfig, run: RunDir, rep: Reporter, t0: float) -> Session:
+    """Build data, network, task, callbacks and trainer; write ``config.yaml``."""
     seed = int(cfg.trainer.seed)
     L.seed_everything(seed, workers=False, verbose=False)
     if cfg.trainer.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     src_net, src_meta = load_init_model(cfg.model.init_from)
-    in_workers = augment_in_workers(cfg)
+    in_workers = augment_in_workers(cfg.augment.backend, cfg.trainer.accelerator, cfg.data.workers)
     dm = RoadDataModule(
         cfg.data,
         cfg.augment,
@@ -130,16 +118,15 @@ def _run(
         seed,
         gsd_default=src_meta.gsd_m if src_meta else None,
         reporter=rep.sub(""),
-        cache_dir=run_dir / "sources",
+        cache_dir=run.path / "sources",
     )
     setup = build_network(cfg, dm, src_net, src_meta)
     meta = setup.meta
     mode = check_monitor(cfg.trainer.monitor, meta.classes)
-    loss = build_loss(cfg, meta, class_weights_for(cfg, dm))
     task = SegmentationTask(
         setup.net,
         meta.classes,
-        loss,
+        build_loss(cfg, meta, class_weights_for(cfg, dm)),
         lr=cfg.optim.lr,
         weight_decay=cfg.optim.weight_decay,
         schedule=cfg.optim.schedule,
@@ -149,75 +136,12 @@ def _run(
         trainable_stages=setup.trainable_stages,
         source_names=dm.source_names,
     )
-    precision = choose_precision(cfg)
-    if not (torch.cuda.is_available() and cfg.trainer.accelerator in ("auto", "gpu", "cuda")):
-        torch.set_num_threads(cpu_threads(cfg, dm.workers))
-    if rank0:
-        write_config(cfg, run_dir)
-
-    model_path = run_dir / MODEL_NAME
-    ckdir = run_dir / CKPT_DIR
-    state = {"best_epoch": -1}
-
-    def export(pl_module: SegmentationTask, trainer: L.Trainer) -> None:
-        state["best_epoch"] = int(trainer.current_epoch)
-        summary = _training_summary(
-            cfg,
-            dm,
-            pl_module,
-            trainer,
-            setup.init,
-            precision,
-            state["best_epoch"],
-            time.perf_counter() - t0,
-        )
-        summary["epochs"] = int(trainer.current_epoch) + 1
-        m = clean_metrics({k: v for k, v in pl_module.last_metrics.items()})
-        m["epoch"] = int(trainer.current_epoch) + 1
-        threshold = float(m.get("road_threshold") or 0.5)
-        save_model(
-            model_path,
-            pl_module.net,
-            meta.replace(training=summary, metrics=m, road_threshold=threshold),
-        )
-
-    exporter = ExportBest(cfg.trainer.monitor, mode, export)
-    callbacks: list[Any] = [
-        FiniteWeights(),
-        ResumeState(dm.train_sampler),
-        exporter,
-        ModelCheckpoint(
-            dirpath=ckdir,
-            filename="best",
-            monitor=cfg.trainer.monitor,
-            mode=mode,
-            save_top_k=1,
-            save_last=False,
-            enable_version_counter=False,
-            auto_insert_metric_name=False,
-        ),
-        LastCheckpoint(ckdir, cfg.trainer.checkpoint_every),  # after "best": its state is current
-    ]
-    if cfg.trainer.patience > 0:
-        callbacks.append(
-            EarlyStopping(
-                cfg.trainer.monitor,
-                patience=cfg.trainer.patience,
-                min_delta=cfg.trainer.min_delta,
-                mode=mode,
-                check_on_train_epoch_end=False,
-            )
-        )
-    if cfg.model.unfreeze_after is not None and setup.trainable_stages is not None:
-        callbacks.append(Unfreeze(cfg.model.unfreeze_after))
-    callbacks.append(ProgressReporter(rep, cfg.trainer.epochs))
-    version = _log_version(run_dir)
-    loggers = [
-        CSVLogger(save_dir=str(run_dir), name="logs", version=version),
-        TensorBoardLogger(
-            save_dir=str(run_dir), name="tensorboard", version=version, default_hp_metric=False
-        ),
-    ]
+    precision = training_precision(cfg.trainer.precision, cfg.trainer.accelerator)
+    if not uses_cuda(cfg.trainer.accelerator):
+        torch.set_num_threads(training_threads(cfg.trainer.threads, dm.workers))
+    if env_rank() == 0:
+        write_config(cfg, run)
+    exporter = ExportBest(cfg.trainer.monitor, mode)
     trainer = L.Trainer(
         max_epochs=cfg.trainer.epochs,
         accelerator=cfg.trainer.accelerator,
@@ -227,54 +151,149 @@ def _run(
         precision=precision,  # type: ignore[arg-type]
         gradient_clip_val=cfg.optim.grad_clip or None,
         deterministic=cfg.trainer.deterministic,
-        callbacks=callbacks,
-        logger=loggers,
+        callbacks=_callbacks(cfg, run, dm, setup, exporter, mode, rep),
+        logger=_loggers(run),
         plugins=[AtomicCheckpointIO()],
-        default_root_dir=str(run_dir),
+        default_root_dir=str(run.path),
         enable_progress_bar=cfg.trainer.progress == "bar",
         enable_model_summary=False,
         num_sanity_val_steps=0,
         log_every_n_steps=max(1, cfg.trainer.log_every),
         use_distributed_sampler=False,
     )
-    trainer.fit(task, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
+    return Session(cfg, run, dm, setup, task, trainer, exporter, precision, in_workers, t0)
+
+
+def _callbacks(
+    cfg: TrainConfig,
+    run: RunDir,
+    dm: RoadDataModule,
+    setup: ModelSetup,
+    exporter: ExportBest,
+    mode: str,
+    rep: Reporter,
+) -> list[Any]:
+    t = cfg.trainer
+    callbacks: list[Any] = [
+        FiniteWeights(),
+        ResumeState(dm.train_sampler),
+        exporter,
+        ModelCheckpoint(
+            dirpath=run.checkpoints,
+            filename="best",
+            monitor=t.monitor,
+            mode=mode,
+            save_top_k=1,
+            save_last=False,
+            enable_version_counter=False,
+            auto_insert_metric_name=False,
+        ),
+        LastCheckpoint(run.checkpoints, t.checkpoint_every),  # after "best": its state is current
+    ]
+    if t.patience > 0:
+        callbacks.append(
+            EarlyStopping(
+                t.monitor,
+                patience=t.patience,
+                min_delta=t.min_delta,
+                mode=mode,
+                check_on_train_epoch_end=False,
+            )
+        )
+    if cfg.model.unfreeze_after is not None and setup.trainable_stages is not None:
+        callbacks.append(Unfreeze(cfg.model.unfreeze_after))
+    callbacks.append(ProgressReporter(rep, t.epochs))
+    return callbacks
+
+
+def _loggers(run: RunDir) -> list[Any]:
+    version = run.log_version()
+    return [
+        CSVLogger(save_dir=str(run.path), name="logs", version=version),
+        TensorBoardLogger(
+            save_dir=str(run.path), name="tensorboard", version=version, default_hp_metric=False
+        ),
+    ]
+
+
+def fit(session: Session, ckpt: Any) -> None:
+    """Run Lightning's fit loop (from ``ckpt`` when resuming)."""
+    session.trainer.fit(session.task, datamodule=session.dm, ckpt_path=str(ckpt) if ckpt else None)
+
+
+def finish(session: Session, rep: Reporter) -> TrainResult:
+    """Write the best model (once), plot the curves, report; return the result."""
+    trainer, run, task = session.trainer, session.run, session.task
     stopped_early = any(
-        isinstance(c, EarlyStopping) and c.stopped_epoch > 0 for c in trainer.callbacks
+        isinstance(c, EarlyStopping) and c.stopped_epoch > 0
+        for c in getattr(trainer, "callbacks", ())
     )
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - session.t0
     metrics: dict[str, Any] = {}
     curves = None
     if trainer.is_global_zero:
-        if not model_path.exists():
-            export(task, trainer)
-        net, best_meta = load_model(model_path)
-        summary = dict(best_meta.training)
-        summary.update(
-            epochs=int(trainer.current_epoch),
-            steps=int(trainer.global_step),
-            best_epoch=exporter.best_epoch + 1,
-            stopped_early=stopped_early,
-            class_pixels=dict(zip(meta.classes, task.class_pixel_counts(), strict=True)),
-            seconds=round(seconds, 1),
-        )
-        final_meta: ModelMeta = best_meta.replace(training=summary)
-        save_model(model_path, net, final_meta)
-        metrics = dict(final_meta.metrics)
-        curves = plot_curves(run_dir / "logs", run_dir / "curves.png")
-    rep.update("train", int(trainer.global_step), int(trainer.global_step), "done")
+        meta = _final_meta(session, stopped_early, seconds)
+        weights = session.exporter.best_weights(run.best_checkpoint) or _state(task)
+        net = session.setup.net
+        net.load_state_dict(weights)
+        save_model(run.model, net, meta)
+        metrics = dict(meta.metrics)
+        curves = plot_curves(run.logs, run.curves)
+    steps = int(trainer.global_step)
+    rep.update("train", steps, steps, "done")
     return TrainResult(
-        model_path=model_path,
+        model_path=run.model,
         metrics=metrics,
-        run_dir=run_dir,
-        checkpoint=ckdir / "last.ckpt" if (ckdir / "last.ckpt").exists() else None,
+        run_dir=run.path,
+        checkpoint=run.last_checkpoint if run.last_checkpoint.exists() else None,
         epochs=int(trainer.current_epoch),
-        steps=int(trainer.global_step),
+        steps=steps,
         stopped_early=stopped_early,
         seconds=seconds,
         curves=curves,
         summary={
-            "data": dm.summary.as_dict(),
-            "precision": precision,
-            "augment_in_workers": in_workers,
+            "data": session.dm.summary.as_dict(),
+            "precision": session.precision,
+            "augment_in_workers": session.in_workers,
         },
     )
+
+
+def _state(task: SegmentationTask) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in task.net.state_dict().items()}
+
+
+def _final_meta(session: Session, stopped_early: bool, seconds: float) -> ModelMeta:
+    """The model's metadata: the training summary and the best epoch's metrics."""
+    cfg, dm, task, trainer = session.cfg, session.dm, session.task, session.trainer
+    exp = session.exporter
+    best_metrics = exp.best_metrics if exp.best_epoch >= 0 else task.last_metrics
+    best_epoch = exp.best_epoch if exp.best_epoch >= 0 else int(trainer.current_epoch)
+    metrics = clean_metrics(best_metrics)
+    metrics["epoch"] = best_epoch + 1
+    threshold = float(metrics.get("road_threshold") or 0.5)
+    lw = task.loss_fn.class_weights
+    summary = {
+        **dm.summary.as_dict(),
+        "class_pixels": dict(
+            zip(session.setup.meta.classes, task.class_pixel_counts(), strict=True)
+        ),
+        "epochs": int(trainer.current_epoch),
+        "steps": int(trainer.global_step),
+        "best_epoch": best_epoch + 1,
+        "stopped_early": stopped_early,
+        "samples_per_epoch": cfg.data.samples_per_epoch,
+        "batch_size": cfg.data.batch_size,
+        "tile": cfg.data.tile,
+        "road_bias": cfg.data.road_bias,
+        "val_fraction": cfg.data.val_fraction,
+        "loss": cfg.loss.name,
+        "class_weights": list(lw.tolist()) if lw is not None else None,
+        "optimizer": {"name": "AdamW", "lr": cfg.optim.lr, "schedule": cfg.optim.schedule},
+        "precision": session.precision,
+        "freeze": cfg.model.freeze,
+        "seed": cfg.trainer.seed,
+        "seconds": round(seconds, 1),
+        **session.setup.init,
+    }
+    return session.setup.meta.replace(training=summary, metrics=metrics, road_threshold=threshold)

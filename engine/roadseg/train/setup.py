@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from roadseg.errors import ConfigError, ModelFileError
+from roadseg.errors import ConfigError, about
 from roadseg.models import ModelMeta, RoadNet, build_model, load_model
 from roadseg.models.freeze import parse_freeze
 from roadseg.models.pretrained import IMAGENET_NORM, init_encoder
@@ -36,15 +36,11 @@ class ModelSetup:
 
 
 def load_init_model(init_from: str | None) -> tuple[RoadNet | None, ModelMeta | None]:
-    """The model to fine-tune (``--init-from FILE|default``), or (None, None)."""
+    """The model to fine-tune (``model.init_from``: a file or ``default``), or (None, None)."""
     if not init_from:
         return None, None
-    try:
-        net, meta = load_model(init_from)
-    except ModelFileError as exc:
-        msg = str(exc).replace("--model FILE", "--init-from FILE")
-        raise ModelFileError(f"--init-from: {msg}") from None
-    return net, meta
+    with about("model.init_from"):
+        return load_model(init_from)
 
 
 def build_network(cfg: Any, dm: Any, src: RoadNet | None, src_meta: ModelMeta | None) -> ModelSetup:
@@ -55,16 +51,20 @@ def build_network(cfg: Any, dm: Any, src: RoadNet | None, src_meta: ModelMeta | 
         arch, encoder = src_meta.arch, src_meta.encoder
         if src_meta.in_channels != dm.in_channels:
             raise ConfigError(
-                f"--init-from model takes {src_meta.in_channels} band(s) but the imagery has "
-                f"{dm.in_channels}; "
-                "choose bands with --set data.bands=[...]"
+                f"the `model.init_from` model takes {src_meta.in_channels} band(s) but the "
+                f"imagery has {dm.in_channels}",
+                param="data.bands",
+                hint="choose bands with `data.bands`",
             )
     else:
         arch, encoder = m.arch, m.encoder
     binary = m.binary if m.binary is not None else scheme.num_classes == 2
     if binary and scheme.num_classes != 2:
         raise ConfigError(
-            f"model.binary needs exactly one road class, but the classes are {list(scheme.names)}"
+            f"`model.binary` needs exactly one road class, but the classes are "
+            f"{list(scheme.names)}",
+            param="model.binary",
+            value=True,
         )
     norm = IMAGENET_NORM.get(encoder) if m.encoder_weights == "imagenet" else None
     mean = m.mean or (norm[0] if norm else (src_meta.mean if src_meta else (0.5,)))
@@ -108,7 +108,9 @@ def class_weights_for(cfg: Any, dm: Any) -> list[float] | None:
             cw = tuple(float(v) for v in cw.replace(" ", "").split(",") if v)
         except ValueError:
             raise ConfigError(
-                f"--class-weights {cw!r} must be 'auto' or numbers like 0.5,2"
+                f"`loss.class_weights` {cw!r} must be 'auto' or numbers like 0.5,2",
+                param="loss.class_weights",
+                value=cw,
             ) from None
     return [float(v) for v in cw]
 
@@ -125,6 +127,9 @@ def check_monitor(monitor: str, classes: tuple[str, ...]) -> str:
     ]
     if monitor not in valid:
         raise ConfigError(
-            f"--monitor {monitor!r} is not a validation metric; valid: {', '.join(valid)}"
+            f"`trainer.monitor` {monitor!r} is not a validation metric",
+            param="trainer.monitor",
+            value=monitor,
+            hint=f"valid: {', '.join(valid)}",
         )
     return "min" if monitor.endswith("loss") else "max"

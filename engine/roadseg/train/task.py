@@ -40,6 +40,8 @@ class SegmentationTask(L.LightningModule):
 
     """
 
+    class_pixels: torch.Tensor
+
     def __init__(
         self,
         net: RoadNet,
@@ -141,9 +143,11 @@ class SegmentationTask(L.LightningModule):
                 "check the rasters' nodata and value scaling (`roadseg info RASTER`)"
             )
         raise TrainingDivergedError(
-            f"training diverged: the loss became {float(loss.detach().float().mean())} at {where}; "
-            f"lower --lr (now {self.lr:g}, e.g. {self.lr / 10:g}) or check the imagery scaling "
-            "(`roadseg info RASTER`)"
+            f"training diverged: the loss became {float(loss.detach().float().mean())} at {where}",
+            param="optim.lr",
+            value=self.lr,
+            hint=f"lower `optim.lr` (now {self.lr:g}, e.g. {self.lr / 10:g}) or check the imagery "
+            "scaling (`roadseg info RASTER`)",
         )
 
     def predict_classes(self, logits: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:

@@ -6,28 +6,27 @@ Public API::
     result = vectorize("classes.tif", "roads.gpkg", graphml="roads.graphml")
     print(result.centerline_km, result.components)
 
-Steps (see each module): :mod:`~.classraster` (the input contract), :mod:`~.blocks`
+Steps (see each module): :mod:`roadseg.geo.classraster` (the input format), :mod:`~.blocks`
 (overlapping blocks), :mod:`~.skeleton` (mask → skeleton, width),
 :mod:`~.pixelgraph` (skeleton → edges), :mod:`~.network` (merge, prune, bridge,
 simplify), :mod:`~.polygons` (polygons per class), :mod:`~.output` (layers, GraphML).
 """
 
-from roadseg._callable import callable_package
+from roadseg.geo.classes import Classes
+from roadseg.geo.classraster import ClassRaster, open_class_raster
 from roadseg.vectorize.api import ClassFigures, VectorizeResult, centerlines_from_source, vectorize
-from roadseg.vectorize.classraster import ClassInfo, ClassRaster, open_class_raster
 from roadseg.vectorize.extract import ArraySource
-from roadseg.vectorize.params import VectorizeParams
+from roadseg.vectorize.params import VectorizeOptions, VectorizeParams
 
 __all__ = [
     "ArraySource",
     "ClassFigures",
-    "ClassInfo",
     "ClassRaster",
+    "Classes",
+    "VectorizeOptions",
     "VectorizeParams",
     "VectorizeResult",
     "centerlines_from_source",
     "open_class_raster",
     "vectorize",
 ]
-
-callable_package(__name__, vectorize)

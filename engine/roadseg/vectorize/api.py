@@ -11,10 +11,12 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
-from roadseg.errors import DataError
+from roadseg.errors import DataError, about
+from roadseg.geo.classes import Classes
+from roadseg.geo.classraster import NODATA, ClassRaster, open_class_raster
+from roadseg.options import with_overrides
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.vectorize.blocks import block_layout
-from roadseg.vectorize.classraster import NODATA, ClassInfo, ClassRaster, open_class_raster
 from roadseg.vectorize.extract import ClassSource, Extraction, extract
 from roadseg.vectorize.frame import MetricFrame
 from roadseg.vectorize.output import (
@@ -23,15 +25,7 @@ from roadseg.vectorize.output import (
     check_output,
     polygon_frames,
 )
-from roadseg.vectorize.params import (
-    DEFAULT_LOOP_AREA_M2,
-    DEFAULT_LOOP_EXTENT_M,
-    DEFAULT_LOOP_WIDTH_M,
-    DEFAULT_STUB_M,
-    Resolved,
-    VectorizeParams,
-    cleaning_params,
-)
+from roadseg.vectorize.params import Resolved, VectorizeOptions
 from roadseg.vectorize.routable import write_edge_list, write_routable_graphml
 
 
@@ -96,7 +90,7 @@ class VectorizeResult:
     edges_path: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-able form (the CLI's ``--json`` object)."""
+        """JSON-able form (the CLI's JSON object)."""
         d = asdict(self)
         d["gpkg"] = str(self.gpkg)
         d["graphml"] = str(self.graphml) if self.graphml else None
@@ -123,51 +117,25 @@ def vectorize(
     *,
     graphml: str | os.PathLike[str] | None = None,
     edges: str | os.PathLike[str] | None = None,
-    simplify_m: float | None = None,
-    min_area_m2: float | None = None,
-    hole_area_m2: float | None = None,
-    prune_m: float | None = None,
-    bridge_m: float | None = None,
-    bridge_angle_deg: float = 30.0,
-    block_size: int = 4096,
-    margin_px: int | None = None,
-    gsd: float | None = None,
+    options: VectorizeOptions | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelCallback | None = None,
-    cleaning: bool = True,
-    loop_area_m2: float = DEFAULT_LOOP_AREA_M2,
-    loop_width_m: float = DEFAULT_LOOP_WIDTH_M,
-    loop_extent_m: float = DEFAULT_LOOP_EXTENT_M,
-    carriageways: str = "keep",
-    carriageway_gap_m: float | None = None,
-    stub_m: float = DEFAULT_STUB_M,
+    **overrides: Any,
 ) -> VectorizeResult:
     """Vectorise a class raster into road polygons per class and a centreline network.
 
     Args:
-        class_raster: Class raster (see :mod:`roadseg.vectorize.classraster`).
+        class_raster: Class raster (see :mod:`roadseg.geo.classraster`).
         out_gpkg: GeoPackage to write (layers ``roads_<class>`` and ``centerlines``).
         graphml: Optional GraphML of the network: an osmnx-compatible directed
             multigraph (see :mod:`roadseg.vectorize.routable`).
         edges: Optional directed edge list with the same attributes (``.gpkg`` or GeoJSON).
-        simplify_m: Douglas–Peucker tolerance in metres (default max(1 m, 1 pixel)).
-        min_area_m2: Smallest polygon kept (default half the widest class width squared).
-        hole_area_m2: Holes smaller than this are filled (default ``min_area_m2``).
-        prune_m: Spurs shorter than this are pruned (default 2 × widest class width).
-        bridge_m: Gaps up to this between facing dead ends are bridged (default 15 m).
-        bridge_angle_deg: Largest angle between an end's direction and the gap.
-        block_size: Block size in pixels (memory is bounded by the block).
-        margin_px: Margin around blocks (default from the widest class).
-        gsd: Pixel size in metres for rasters without georeferencing.
+        options: A :class:`VectorizeOptions` (tolerances, pruning, bridging, the cleaning
+            steps, blocks, gsd).
         progress: Progress callback.
         cancel: Cancel callback (checked between blocks).
-        cleaning: Run the network cleaning steps below (False: none of them).
-        loop_area_m2: Loops enclosing less than this are collapsed (0: off).
-        loop_width_m: Enclosed holes narrower than this are filled (0: off)...
-        loop_extent_m: ...when no longer than this.
-        carriageways: ``merge`` divided roads into one centreline, or ``keep`` both sides.
-        carriageway_gap_m: Widest median merged (default: the widest class width).
-        stub_m: Dead ends shorter than this on the raster's edge or at nodata are cut.
+        **overrides: Fields of :class:`VectorizeOptions` (``prune_m=10``, ``cleaning=False``,
+            ``carriageways="merge"``, ``gsd=0.5``...), replacing those of ``options``.
 
     Returns:
         Paths written and figures (see :class:`VectorizeResult`).
@@ -175,33 +143,19 @@ def vectorize(
     """
     t_start = time.perf_counter()
     reporter = Reporter(progress, cancel)
-    params = VectorizeParams(
-        simplify_m=simplify_m,
-        min_area_m2=min_area_m2,
-        hole_area_m2=hole_area_m2,
-        prune_m=prune_m,
-        bridge_m=bridge_m,
-        bridge_angle_deg=bridge_angle_deg,
-        block_size=block_size,
-        margin_px=margin_px,
-        **cleaning_params(
-            cleaning,
-            loop_area_m2=loop_area_m2,
-            loop_width_m=loop_width_m,
-            loop_extent_m=loop_extent_m,
-            carriageways=carriageways,
-            carriageway_gap_m=carriageway_gap_m,
-            stub_m=stub_m,
-        ),
-    )
-    check_output(out_gpkg, "--out")
+    params = with_overrides(options, VectorizeOptions, overrides)
+    with about("out"):
+        check_output(out_gpkg)
     if graphml is not None:
-        check_output(graphml, "--graphml")
+        with about("graphml"):
+            check_output(graphml)
     if edges is not None:
-        check_output(edges, "--edges")
-    with open_class_raster(class_raster, gsd=gsd) as src:
+        with about("edges"):
+            check_output(edges)
+    with open_class_raster(class_raster, gsd=params.gsd) as src:
         if not src.tagged:
-            src.classes = ClassInfo.untagged(_max_class(src, params.block_size, reporter))
+            src.classes = Classes.untagged(_max_class(src, params.block_size, reporter))
+        tagged = src.tagged
         frame = MetricFrame(src.grid)
         res = params.resolve(src.classes, frame.mean_gsd)
         ex = extract(src, res, frame, src.classes.num_classes, reporter, polygons=True)
@@ -210,7 +164,7 @@ def vectorize(
     reporter.check()
     t0 = time.perf_counter()
     lines = centerline_frame(ex.network, frame, classes)
-    road_ids = _road_class_ids(classes, ex.histogram)
+    road_ids = _road_class_ids(classes, ex.histogram, tagged)
     layers = polygon_frames(ex.polygons, frame, classes, road_ids)
     layers[CENTERLINES] = lines
     types = {name: "Polygon" for name in layers if name != CENTERLINES}
@@ -218,13 +172,18 @@ def vectorize(
     reporter.update("write", 0, 1, str(out_gpkg))
     from roadseg.geo.vectors import write_gpkg
 
-    write_gpkg(out_gpkg, layers, "--out", geometry_types=types)
+    with about("out"):
+        write_gpkg(out_gpkg, layers, geometry_types=types)
     gml = None
     if graphml is not None:
         crs = frame.grid.crs
-        gml = write_routable_graphml(graphml, lines, crs.to_string() if crs is not None else None)
+        with about("graphml"):
+            gml = write_routable_graphml(
+                graphml, lines, crs.to_string() if crs is not None else None
+            )
     if edges is not None:
-        write_edge_list(edges, lines)
+        with about("edges"):
+            write_edge_list(edges, lines)
     reporter.update("write", 1, 1, str(out_gpkg))
     timings = dict(ex.timings)
     timings["write"] = round(time.perf_counter() - t0, 4)
@@ -252,15 +211,18 @@ def _check_not_all_nodata(src: ClassRaster, ex: Extraction) -> None:
     h = ex.histogram
     if h[NODATA] == h.sum() and h.sum() > 0:
         raise DataError(
-            f"CLASS_RASTER {str(src.path)!r} is nodata (255) everywhere; 255 means nodata in class "
-            "rasters: give the class raster written by 'roadseg predict' (a 0/255 mask: convert "
-            "255 to 1 first)"
+            f"`class_raster` {str(src.path)!r} is nodata (255) everywhere; 255 means nodata in "
+            "class rasters",
+            param="class_raster",
+            value=str(src.path),
+            hint="give the class raster written by prediction (a 0/255 mask: convert 255 to 1 "
+            "first)",
         )
 
 
-def _road_class_ids(classes: ClassInfo, hist: np.ndarray) -> list[int]:
+def _road_class_ids(classes: Classes, hist: np.ndarray, tagged: bool) -> list[int]:
     """Road classes that get a polygon layer: all if tagged, else those present."""
-    if classes.tagged:
+    if tagged:
         return list(range(1, classes.num_classes))
     present = [i for i in range(1, classes.num_classes) if hist[i] > 0]
     return present or [1]
@@ -271,7 +233,7 @@ def _result(
     gml: Path | None,
     layers: dict[str, gpd.GeoDataFrame],
     lines: gpd.GeoDataFrame,
-    classes: ClassInfo,
+    classes: Classes,
     road_ids: list[int],
     frame: MetricFrame,
     res: Resolved,
@@ -289,12 +251,12 @@ def _result(
         sel = lines["class_id"].to_numpy() == cid
         figs.append(
             ClassFigures(
-                classes.names[cid],
-                layer,
-                n_poly,
-                round(area / 1e6, 6),
-                round(float(lines["length_m"].to_numpy()[sel].sum()) / 1e3, 4),
-                int(sel.sum()),
+                name=classes.names[cid],
+                layer=layer,
+                polygons=n_poly,
+                area_km2=round(area / 1e6, 6),
+                centerline_km=round(float(lines["length_m"].to_numpy()[sel].sum()) / 1e3, 4),
+                edges=int(sel.sum()),
             )
         )
     g = ex.network.g
@@ -318,13 +280,13 @@ def _result(
 
 
 def centerlines_from_source(
-    source: ClassSource, params: VectorizeParams | None = None, reporter: Reporter | None = None
+    source: ClassSource, params: VectorizeOptions | None = None, reporter: Reporter | None = None
 ) -> gpd.GeoDataFrame:
     """Return the centreline layer (raster CRS) of any class source, without writing files.
 
     Used by ``evaluate`` to build prediction and truth graphs.
     """
-    params = params or VectorizeParams()
+    params = params or VectorizeOptions()
     frame = MetricFrame(source.grid)
     res = params.resolve(source.classes, frame.mean_gsd)
     ex = extract(

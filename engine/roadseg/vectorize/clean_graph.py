@@ -44,9 +44,9 @@ def faces(net: RoadNetwork) -> list[tuple[float, list[Key]]]:
     result: list[tuple[float, list[Key]]] = []
     for u, v, k, d in g.edges(keys=True, data=True):
         if u == v:
-            ring = shapely.get_coordinates(d["geom"])
-            if len(ring) >= 4:
-                result.append((abs(_area(ring[:-1])), [(u, v, k)]))
+            loop = shapely.get_coordinates(d["geom"])
+            if len(loop) >= 4:
+                result.append((abs(_area(loop[:-1])), [(u, v, k)]))
             continue
         for a, b in ((u, v), (v, u)):
             c = _coords_from(d, a)

@@ -16,10 +16,11 @@ import numpy as np
 from rasterio.windows import Window
 from scipy import ndimage as ndi
 
+from roadseg.geo.classes import Classes
+from roadseg.geo.classraster import NODATA
 from roadseg.geo.grid import Grid
 from roadseg.progress import Reporter
 from roadseg.vectorize.blocks import block_layout
-from roadseg.vectorize.classraster import NODATA, ClassInfo
 from roadseg.vectorize.clean_mask import collapse_loops, merge_carriageways
 from roadseg.vectorize.frame import MetricFrame
 from roadseg.vectorize.network import RoadNetwork
@@ -33,7 +34,7 @@ class ClassSource(Protocol):
     """Anything that reads class ids window by window."""
 
     grid: Grid
-    classes: ClassInfo
+    classes: Classes
 
     def read(self, window: Window) -> np.ndarray:
         """Class ids (uint8, H×W; 0 background, 255 nodata) in a window inside the raster."""
@@ -46,7 +47,7 @@ class ArraySource:
 
     array: np.ndarray
     grid: Grid
-    classes: ClassInfo
+    classes: Classes
 
     def read(self, window: Window) -> np.ndarray:
         """Slice the array."""

@@ -10,36 +10,39 @@ import numpy as np
 import shapely
 
 from roadseg.errors import OutputError
-from roadseg.vectorize.classraster import ClassInfo
+from roadseg.geo.classes import Classes
 from roadseg.vectorize.frame import MetricFrame
 from roadseg.vectorize.network import RoadNetwork
 
 CENTERLINES = "centerlines"
 
 
-def check_output(path: str | os.PathLike[str], option: str = "--out") -> Path:
+def check_output(path: str | os.PathLike[str]) -> Path:
     """Check early that ``path`` could be written, creating nothing (no folder is left behind).
 
     Raises:
-        OutputError: naming the option when the path is a folder, lies under a file,
-            or its nearest existing folder is read-only.
+        OutputError: when the path is a folder, lies under a file, or its nearest
+            existing folder is read-only (the caller names the parameter with
+            :func:`roadseg.errors.about`).
 
     """
     p = Path(path)
     if p.is_dir():
-        raise OutputError(f"{option} {str(p)!r} is a folder; give a file name")
+        raise OutputError(f"{str(p)!r} is a folder", value=str(p), hint="give a file name")
     anc = p.parent if str(p.parent) else Path(".")
     while not anc.exists() and anc != anc.parent:
         anc = anc.parent
     if not anc.is_dir():
         raise OutputError(
-            f"cannot create the folder {str(p.parent)!r} for {option} {str(p)!r} "
-            f"({str(anc)!r} is a file); choose a writable location"
+            f"cannot create the folder {str(p.parent)!r} for {str(p)!r} ({str(anc)!r} is a file)",
+            value=str(p),
+            hint="choose a writable location",
         )
     if not os.access(anc, os.W_OK | os.X_OK):
         raise OutputError(
-            f"the folder {str(anc)!r} for {option} {str(p)!r} is not writable; "
-            "choose a writable location"
+            f"the folder {str(anc)!r} for {str(p)!r} is not writable",
+            value=str(p),
+            hint="choose a writable location",
         )
     return p
 
@@ -47,7 +50,7 @@ def check_output(path: str | os.PathLike[str], option: str = "--out") -> Path:
 LINE_COLUMNS = ("class", "class_id", "width_m", "length_m", "node_u", "node_v", "bridges")
 
 
-def centerline_frame(net: RoadNetwork, frame: MetricFrame, classes: ClassInfo) -> gpd.GeoDataFrame:
+def centerline_frame(net: RoadNetwork, frame: MetricFrame, classes: Classes) -> gpd.GeoDataFrame:
     """Build the centreline layer: one LineString per edge with class, width, length, node ids.
 
     Nodes are numbered 0..N-1 from north-west to south-east; ``node_u`` is the
@@ -62,7 +65,7 @@ def centerline_frame(net: RoadNetwork, frame: MetricFrame, classes: ClassInfo) -
         key=lambda e: (min(num[e[0]], num[e[1]]), max(num[e[0]], num[e[1]]), e[3]["length"]),
     )
     if not edges:
-        cols = {c: [] for c in LINE_COLUMNS}
+        cols: dict[str, list[object]] = {c: [] for c in LINE_COLUMNS}
         return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs=crs), crs=crs).astype(
             {
                 "class": "object",
@@ -110,7 +113,7 @@ def centerline_frame(net: RoadNetwork, frame: MetricFrame, classes: ClassInfo) -
 
 
 def polygon_frames(
-    polys: dict[int, np.ndarray], frame: MetricFrame, classes: ClassInfo, class_ids: list[int]
+    polys: dict[int, np.ndarray], frame: MetricFrame, classes: Classes, class_ids: list[int]
 ) -> dict[str, gpd.GeoDataFrame]:
     """One polygon layer per road class with polygons (no empty layers): class, class_id, area_m2."""
     crs = frame.grid.crs

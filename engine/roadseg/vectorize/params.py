@@ -1,4 +1,4 @@
-"""Vectorisation settings and their defaults (derived from the classes' road widths)."""
+"""Vectorisation options and their defaults (derived from the classes' road widths)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from roadseg.errors import ConfigError
-from roadseg.vectorize.classraster import ClassInfo
+from roadseg.geo.classes import Classes
 
 #: Default gap bridged between facing dead ends (metres).
 DEFAULT_BRIDGE_M = 15.0
@@ -19,7 +19,7 @@ DEFAULT_CLOSE_M = 0.5
 DEFAULT_BLOCK = 4096
 #: Loops (enclosed faces) smaller than this are collapsed (m²). Off by default: on the
 #: SpaceNet tile the small loops are parking aisles that the truth has, and collapsing
-#: them lowered APLS (README, bench/bench_network.py); ``--loop-area 400`` turns it on.
+#: them lowered APLS (README, bench/bench_network.py); ``loop_area_m2=400`` turns it on.
 DEFAULT_LOOP_AREA_M2 = 0.0
 #: Enclosed holes narrower than this are filled (metres; off by default, as above).
 DEFAULT_LOOP_WIDTH_M = 0.0
@@ -27,14 +27,14 @@ DEFAULT_LOOP_WIDTH_M = 0.0
 DEFAULT_LOOP_EXTENT_M = 150.0
 #: Dead ends shorter than this ending on the raster's edge or at nodata are cut (metres).
 #: Off by default: most such dead ends are roads leaving the raster just past a junction,
-#: and cutting them lowered APLS on the SpaceNet round trip; ``--stub 10`` turns it on.
+#: and cutting them lowered APLS on the SpaceNet round trip; ``stub_m=10`` turns it on.
 DEFAULT_STUB_M = 0.0
 #: What happens to the two sides of divided roads.
 CARRIAGEWAYS = ("merge", "keep")
 
 
-@dataclass(frozen=True)
-class VectorizeParams:
+@dataclass(frozen=True, kw_only=True)
+class VectorizeOptions:
     """What the user asked for; ``None`` means "derive a default".
 
     Attributes:
@@ -55,6 +55,9 @@ class VectorizeParams:
             closer than ``carriageway_gap_m``) into one centreline, or ``keep`` both.
         carriageway_gap_m: Widest median merged (default: the widest class width).
         stub_m: Dead ends shorter than this at the raster's edge or nodata are cut.
+        gsd: Pixel size in metres of a class raster without georeferencing.
+        cleaning: False turns every cleaning step above off (the network as traced, pruned
+            and bridged), whatever their values.
 
     """
 
@@ -73,8 +76,13 @@ class VectorizeParams:
     carriageways: str = "keep"
     carriageway_gap_m: float | None = None
     stub_m: float = DEFAULT_STUB_M
+    gsd: float | None = None
+    cleaning: bool = True
 
     def __post_init__(self) -> None:
+        if not self.cleaning:
+            for name, value in cleaning_params(False, loop_extent_m=self.loop_extent_m).items():
+                object.__setattr__(self, name, value)
         names = (
             "simplify_m",
             "min_area_m2",
@@ -90,27 +98,35 @@ class VectorizeParams:
         for name in names:
             v = getattr(self, name)
             if v is not None and (not math.isfinite(v) or v < 0):
-                opt = "--" + name.rsplit("_", 1)[0].replace("_", "-")
-                raise ConfigError(f"{opt} must be a number ≥ 0, got {v}")
+                raise ConfigError(f"`{name}` must be a number ≥ 0, got {v}", param=name, value=v)
         if self.carriageways not in CARRIAGEWAYS:
             raise ConfigError(
-                f"--carriageways must be one of {', '.join(CARRIAGEWAYS)}, got {self.carriageways!r}"
+                f"`carriageways` must be one of {', '.join(CARRIAGEWAYS)}, "
+                f"got {self.carriageways!r}",
+                param="carriageways",
+                value=self.carriageways,
             )
         if not 0 < self.bridge_angle_deg <= 90:
             raise ConfigError(
-                f"--bridge-angle must be in (0, 90] degrees, got {self.bridge_angle_deg}"
+                f"`bridge_angle_deg` must be in (0, 90] degrees, got {self.bridge_angle_deg}",
+                param="bridge_angle_deg",
+                value=self.bridge_angle_deg,
             )
         if self.block_size < 64:
-            raise ConfigError(f"--block-size must be at least 64 pixels, got {self.block_size}")
+            raise ConfigError(
+                f"`block_size` must be at least 64 pixels, got {self.block_size}",
+                param="block_size",
+                value=self.block_size,
+            )
 
-    def resolve(self, classes: ClassInfo, gsd_m: float) -> Resolved:
+    def resolve(self, classes: Classes, gsd_m: float) -> Resolved:
         """Fill the defaults for a raster's classes and ground resolution (metres/pixel).
 
-        >>> r = VectorizeParams().resolve(ClassInfo.untagged(1), 0.5)
+        >>> r = VectorizeOptions().resolve(Classes.untagged(1), 0.5)
         >>> r.prune_m, r.simplify_m, r.bridge_m, r.merge_gap_m, r.margin_px
         (12.0, 1.0, 15.0, 0.0, 44)
-        >>> VectorizeParams(carriageways="merge", loop_width_m=15).resolve(
-        ...     ClassInfo.untagged(1), 0.5).margin_px
+        >>> VectorizeOptions(carriageways="merge", loop_width_m=15).resolve(
+        ...     Classes.untagged(1), 0.5).margin_px
         308
         """
         wmax = classes.max_width_m
@@ -141,9 +157,9 @@ class VectorizeParams:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Resolved:
-    """Settings with every default filled in (see :class:`VectorizeParams`)."""
+    """Settings with every default filled in (see :class:`VectorizeOptions`)."""
 
     simplify_m: float
     min_area_m2: float
@@ -173,7 +189,7 @@ class Resolved:
 
 
 def cleaning_params(enabled: bool = True, **given: Any) -> dict[str, Any]:
-    """Keyword arguments of :class:`VectorizeParams` for the cleaning steps.
+    """Keyword arguments of :class:`VectorizeOptions` for the cleaning steps.
 
     ``enabled=False`` turns every step off (the network as traced, pruned and bridged).
 
@@ -190,3 +206,7 @@ def cleaning_params(enabled: bool = True, **given: Any) -> dict[str, Any]:
         "stub_m": 0.0,
         "loop_extent_m": given.get("loop_extent_m", DEFAULT_LOOP_EXTENT_M),
     }
+
+
+#: The earlier name of :class:`VectorizeOptions`.
+VectorizeParams = VectorizeOptions

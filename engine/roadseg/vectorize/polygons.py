@@ -17,7 +17,7 @@ from affine import Affine
 from rasterio.features import shapes
 from shapely.geometry import Polygon
 
-from roadseg.vectorize.classraster import NODATA
+from roadseg.geo.classraster import NODATA
 
 
 class PolygonCollector:

@@ -108,7 +108,7 @@ def write_routable_graphml(
     for *_, d in g.edges(keys=True, data=True):
         d.update({k: str(v) for k, v in d.items()})
     g.graph.update({k: str(v) for k, v in g.graph.items()})
-    with atomic_output(path, "--graphml") as tmp:
+    with atomic_output(path) as tmp:
         nx.write_graphml(g, str(tmp))
     return Path(path)
 
@@ -120,8 +120,8 @@ def write_edge_list(path: str | os.PathLike[str], lines: gpd.GeoDataFrame) -> Pa
     if p.suffix.lower() == ".gpkg":
         from roadseg.geo.vectors import write_gpkg
 
-        write_gpkg(p, {"edges": edges}, "--edges", geometry_types={"edges": "LineString"})
+        write_gpkg(p, {"edges": edges}, geometry_types={"edges": "LineString"})
     else:
-        with atomic_output(p, "--edges") as tmp:
+        with atomic_output(p) as tmp:
             edges.to_file(tmp, driver="GeoJSON")
     return p

@@ -7,7 +7,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 from skimage.morphology import disk, skeletonize
 
-from roadseg.vectorize.classraster import NODATA
+from roadseg.geo.classraster import NODATA
 
 
 def road_mask(classes: np.ndarray) -> np.ndarray:

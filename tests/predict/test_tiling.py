@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from roadseg.predict.resample import RowResampler, axis_taps, resample_columns
-from roadseg.tiling import (
+from roadseg.predict.tiling import (
     WEIGHT_FLOOR,
     TileLayout,
     axis_starts,
