@@ -67,9 +67,9 @@ def test_options_objects_are_frozen_checked_and_overridable(tmp_path):
     with pytest.raises(ConfigError) as info:
         predict(tmp_path / "a.tif", out=tmp_path / "o.tif", options=opts, tiles=3)
     assert info.value.param == "tiles" and "valid: probabilities" in str(info.value)
-    with pytest.raises(ConfigError, match="prune_m must be a number ≥ 0"):
+    with pytest.raises(ConfigError, match="prune_m -1 must be at least 0"):
         VectorizeOptions(prune_m=-1)
-    with pytest.raises(ConfigError, match="apls_max_nodes must be at least 2"):
+    with pytest.raises(ConfigError, match="apls_max_nodes 1 must be at least 2"):
         EvaluateOptions(apls_max_nodes=1)
     with pytest.raises(TypeError):
         PredictOptions(True)  # type: ignore[misc]  # keyword-only

@@ -74,7 +74,7 @@ class Reporter:
     def check(self) -> None:
         """Raise :class:`CancelledError` if the cancel callback says so."""
         if self._cancel is not None and self._cancel():
-            raise CancelledError("cancelled by the user; no output was written")
+            raise CancelledError("cancelled by the user")
 
     def sub(self, stage_prefix: str) -> Reporter:
         """Return a reporter that prefixes stage names (for nested steps)."""

@@ -292,7 +292,7 @@ def test_bad_options_are_named(model_file, tmp_path):
         "predict", src, "--model", model_file, "--out", tmp_path / "o.tif", "--batch-size", 0,
         "--json",
     )  # fmt: skip
-    assert r.stderr.strip() == "Error: --batch-size 0 must be at least 1"
+    assert r.stderr.strip() == "Error: --batch-size 0 must be from 1 to 4096; e.g. --batch-size 2"
     err = last_json(r.stdout)
     assert (err["param"], err["flag"], err["exit_code"]) == ("batch_size", "--batch-size", 1)
     r = invoke(

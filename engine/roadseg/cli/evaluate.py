@@ -6,11 +6,20 @@ from pathlib import Path
 
 import click
 
-from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progress_option
+from roadseg.cli.options import (
+    ProgressRenderer,
+    emit_json,
+    interrupt_as_cancel,
+    json_option,
+    overwrite_option,
+    progress_option,
+)
+from roadseg.cli.paths import RASTER_PATH
+from roadseg.geo.paths import RasterPath
 
 
 @click.command("evaluate")
-@click.argument("prediction", type=click.Path(path_type=Path))
+@click.argument("prediction", type=RASTER_PATH)
 @click.option(
     "--truth",
     required=True,
@@ -57,10 +66,11 @@ from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progre
     help="APLS as CosmiQ's reference code computes it (comparable with SpaceNet figures), or "
     "roadseg's stricter variant (control points every 50 m on every edge).",
 )
+@overwrite_option
 @progress_option
 @json_option
 def cli(
-    prediction: Path,
+    prediction: RasterPath,
     truth: Path,
     class_field: str | None,
     scheme: str | None,
@@ -69,13 +79,14 @@ def cli(
     no_apls: bool,
     apls_snap_m: float,
     apls_definition: str,
+    overwrite: bool,
     progress: str,
     as_json: bool,
 ) -> None:
     """Evaluate PREDICTION (a class raster) against truth labels; write a report."""
     from roadseg.evaluation import evaluate
 
-    with ProgressRenderer(progress) as renderer:
+    with ProgressRenderer(progress) as renderer, interrupt_as_cancel() as cancel:
         res = evaluate(
             prediction,
             truth,
@@ -86,7 +97,9 @@ def cli(
             graph_metrics=not no_apls,
             apls_snap_m=apls_snap_m,
             apls_definition=apls_definition,
+            overwrite=overwrite,
             progress=renderer,
+            cancel=cancel,
         )
     if as_json:
         emit_json(res.as_dict())

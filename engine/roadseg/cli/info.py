@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from roadseg.cli.options import emit_json, json_option
+from roadseg.cli.paths import RASTER_PATH
+from roadseg.geo.paths import RasterPath
 
 
 @click.command("info")
-@click.argument("raster", type=click.Path(path_type=Path))
+@click.argument("raster", type=RASTER_PATH)
 @json_option
-def cli(raster: Path, as_json: bool) -> None:
-    """Describe RASTER (any GDAL raster)."""
+def cli(raster: RasterPath, as_json: bool) -> None:
+    """Describe RASTER (any GDAL raster: a file, /vsizip/..., /vsicurl/..., an http(s) URL)."""
     from roadseg.geo.raster import raster_info
 
     info = raster_info(raster)

@@ -3,7 +3,9 @@
 Every subcommand lives in its own module and calls the public engine API only.
 A :class:`~roadseg.errors.RoadsegError` becomes one line on stderr (and a final
 JSON error line on stdout under ``--json`` / ``--progress json``) with a non-zero
-exit status; ``-v`` shows the traceback.
+exit status; ``-v`` (before or after the subcommand) shows the traceback. Usage
+errors are one line too (exit status 2), a full disk or a denied write is a user
+error (1), and only a genuine bug exits with 3.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ COMMANDS: dict[str, str] = {
 }
 
 EXIT_INTERNAL = 3
+EXIT_USAGE = 2
 
 
 class LazyGroup(click.Group):
@@ -41,14 +44,6 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Commands in a stable order, only those whose module exists."""
         return [n for n in COMMANDS if _module_exists(COMMANDS[n])]
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        """Import ``roadseg.cli.<module>`` and return its ``cli``."""
-        if name not in COMMANDS or not _module_exists(COMMANDS[name]):
-            return None
-        mod = importlib.import_module(f"roadseg.cli.{COMMANDS[name]}")
-        command: click.Command = mod.cli
-        return command
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Remember the arguments (the error handler looks for --json / --progress json)."""
@@ -63,6 +58,32 @@ class LazyGroup(click.Group):
         use_command(cmd)
         return name, cmd, rest
 
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """Import ``roadseg.cli.<module>`` and return its ``cli`` (with ``-v`` added)."""
+        if name not in COMMANDS or not _module_exists(COMMANDS[name]):
+            return None
+        mod = importlib.import_module(f"roadseg.cli.{COMMANDS[name]}")
+        command: click.Command = mod.cli
+        _add_verbose(command)
+        return command
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Run the CLI; usage errors become one line (and a JSON error line when asked)."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            _usage_failure(exc)
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as exc:
+            click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Error: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand, turning engine errors into one clear line."""
         try:
@@ -71,17 +92,114 @@ class LazyGroup(click.Group):
             _fail(ctx, exc, exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except KeyboardInterrupt:
-            _fail(ctx, KeyboardInterrupt("interrupted; no output was written"), 130)
+        except KeyboardInterrupt as exc:
+            _fail(ctx, _with_notes(KeyboardInterrupt("interrupted"), exc), 130)
         except MemoryError as exc:
-            _fail(ctx, exc, EXIT_INTERNAL, hint="out of memory: lower --batch-size or --tile")
+            _fail(
+                ctx,
+                exc,
+                1,
+                hint="out of memory: lower the batch size, tile or block size, or free memory",
+            )
         except Exception as exc:  # noqa: BLE001 - last resort: report, never hide
+            user = user_error(exc)
+            if user is not None:
+                _fail(ctx, _with_notes(user, exc), user.exit_code)
             _fail(
                 ctx,
                 exc,
                 EXIT_INTERNAL,
                 hint="this is a bug in roadseg; rerun with -v and report it",
             )
+
+
+def user_error(exc: BaseException) -> RoadsegError | None:
+    """An error a user caused that escaped the engine's own checks, as a RoadsegError.
+
+    A full disk or quota (in any library's words) and a file the system refused.
+
+    >>> import errno
+    >>> str(user_error(PermissionError(errno.EACCES, "Permission denied", "/ro/x.tif")))
+    "cannot write or read '/ro/x.tif' (permission denied); choose a location you may write to"
+    """
+    from roadseg.errors import OutputError
+    from roadseg.geo.atomic import disk_full_error, is_disk_full
+
+    if is_disk_full(exc):
+        where = getattr(exc, "filename", None) or "the output"
+        return disk_full_error(where)
+    if isinstance(exc, PermissionError):
+        return OutputError(
+            f"cannot write or read {exc.filename!r} (permission denied)"
+            if exc.filename
+            else "permission denied",
+            hint="choose a location you may write to",
+        )
+    return None
+
+
+def _with_notes(new: BaseException, old: BaseException) -> BaseException:
+    for note in getattr(old, "__notes__", ()):
+        new.add_note(note)
+    return new
+
+
+def _add_verbose(command: click.Command) -> None:
+    """Let ``-v/--verbose`` follow the subcommand too (``roadseg info X -v``)."""
+    if any(p.name == "verbose" for p in command.params):
+        return
+    command.params.append(
+        click.Option(
+            ["-v", "--verbose"],
+            count=True,
+            expose_value=False,
+            is_eager=True,
+            callback=_set_verbose,
+            help="More logging; tracebacks on errors.",
+        )
+    )
+
+
+def _set_verbose(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    if not value:
+        return
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    level = max(int(root.obj.get("verbose") or 0), value)
+    root.obj["verbose"] = level
+    logging.getLogger().setLevel(logging.DEBUG if level > 1 else logging.INFO)
+
+
+def _one_line(text: str) -> str:
+    r"""Text on one line (newlines and runs of spaces become one space).
+
+    >>> _one_line("a\n  b\n\nc ")
+    'a b c'
+    """
+    return " ".join(text.split())
+
+
+def _usage_failure(exc: click.UsageError) -> None:
+    """Print a usage error as one line, with the command's help as the fix."""
+    ctx = exc.ctx
+    where = ctx.command_path if ctx is not None else "roadseg"
+    msg = f"{_one_line(exc.format_message())} (see '{where} --help')"
+    click.echo(f"Error: {msg}", err=True)
+    if _wants_json(sys.argv[1:]):
+        line: dict[str, Any] = {
+            "type": "error",
+            "error": type(exc).__name__,
+            "message": msg,
+            "exit_code": EXIT_USAGE,
+        }
+        param = getattr(exc, "param", None)
+        if param is not None and param.name:
+            line["param"] = param.name
+            line["flag"] = (
+                next((o for o in getattr(param, "opts", ()) if o.startswith("--")), None)
+                or param.human_readable_name
+            )
+        click.echo(json.dumps(line, default=str))
 
 
 def _module_exists(name: str) -> bool:
@@ -109,9 +227,13 @@ def _fail(ctx: click.Context, exc: BaseException, code: int, hint: str = "") -> 
     if isinstance(exc, RoadsegError):
         msg = exc.render(label)
     else:
-        msg = str(exc) or type(exc).__name__
+        msg = (str(exc).strip().splitlines() or [""])[0] or type(exc).__name__
     if hint:
         msg = f"{type(exc).__name__}: {msg} ({hint})"
+    notes = [n for n in getattr(exc, "__notes__", ()) if n and n not in msg]
+    if notes:
+        msg = f"{msg}; {'; '.join(notes)}"
+    msg = _one_line(msg)
     click.echo(f"Error: {msg}", err=True)
     argv = ctx.meta.get("roadseg.argv", sys.argv[1:])
     if _wants_json(argv):

@@ -14,8 +14,10 @@ Contract (tested on both sides with the QGIS plugin):
 from __future__ import annotations
 
 import json
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
@@ -43,6 +45,43 @@ def progress_option(f: F) -> F:
     )(f)
 
 
+def overwrite_option(f: F) -> F:
+    """Add ``--overwrite``: replace existing outputs (else the command refuses to start)."""
+    return click.option(
+        "--overwrite",
+        is_flag=True,
+        help="Replace existing outputs (without it, existing files are kept and the command "
+        "refuses to start).",
+    )(f)
+
+
+@contextmanager
+def interrupt_as_cancel() -> Iterator[Callable[[], bool]]:
+    """Turn the first Ctrl-C (or SIGTERM) into a cancel request; a second Ctrl-C aborts.
+
+    Yields the cancel callback. The engine then stops at its next check, removes its
+    temporary files and raises CancelledError (exit status 130).
+    """
+    state = {"cancel": False}
+
+    def handler(signum: int, frame: Any) -> None:
+        state["cancel"] = True
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    old: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread (embedded use): no handler
+            pass
+    try:
+        yield lambda: state["cancel"]
+    finally:
+        for signum, h in old.items():
+            signal.signal(signum, h)
+
+
 def emit_json(obj: dict[str, Any]) -> None:
     """Print the final JSON object (one line) on stdout."""
     click.echo(json.dumps(obj, default=_json_default))
@@ -58,13 +97,22 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
+#: Units of the progress bar per stage.
+_UNITS = {"predict": "tile", "train": "step", "validate": "batch"}
+
+
 class ProgressRenderer:
-    """Render engine progress events as a text bar or JSON lines on stderr."""
+    """Render engine progress events as a bar (tqdm: rate, ETA, terminal width) or JSON lines.
+
+    On a terminal each stage gets a tqdm bar; when standard error is not a terminal
+    (logs, pipes) only each stage's start and end are printed, one plain line each.
+    """
 
     def __init__(self, mode: str = "bar") -> None:
         self.mode = mode
-        self._last_stage: str | None = None
-        self._last_pct = -1
+        self._stage: str | None = None
+        self._bar: Any = None
+        self._last: tuple[str, int, int] | None = None
 
     def __call__(self, ev: ProgressEvent) -> None:
         """Render one event."""
@@ -75,21 +123,41 @@ class ProgressRenderer:
             sys.stderr.write(json.dumps(line) + "\n")
             sys.stderr.flush()
             return
-        if not sys.stderr.isatty() and ev.total and ev.done not in (0, ev.total):
+        if not sys.stderr.isatty():
             # Not a terminal: only report stage starts and ends to keep logs short.
+            if ev.total and ev.done not in (0, ev.total):
+                return
+            key = (ev.stage, ev.done, ev.total)
+            if key != self._last:
+                self._last = key
+                sys.stderr.write(f"{ev.stage}: {ev.done}/{ev.total} {ev.message}".rstrip() + "\n")
+                sys.stderr.flush()
             return
-        pct = int(100 * ev.fraction) if ev.total else 0
-        if ev.stage == self._last_stage and pct == self._last_pct:
-            return
-        self._last_stage, self._last_pct = ev.stage, pct
-        width = 30
-        filled = int(width * ev.fraction)
-        bar = "#" * filled + "-" * (width - filled)
-        end = "\n" if ev.total and ev.done >= ev.total else ""
-        sys.stderr.write(
-            f"\r{ev.stage:<12} [{bar}] {ev.done}/{ev.total} {ev.message[:40]:<40}{end}"
-        )
-        sys.stderr.flush()
+        self._tqdm(ev)
+
+    def _tqdm(self, ev: ProgressEvent) -> None:
+        from tqdm import tqdm
+
+        total = ev.total or None
+        if self._bar is None or ev.stage != self._stage or self._bar.total != total:
+            self.close()
+            self._stage = ev.stage
+            self._bar = tqdm(
+                total=total,
+                desc=ev.stage,
+                unit=_UNITS.get(ev.stage, "step"),
+                file=sys.stderr,
+                dynamic_ncols=True,
+                leave=True,
+            )
+        bar = self._bar
+        if ev.message:
+            bar.set_postfix_str(ev.message[:40], refresh=False)
+        if ev.done >= bar.n:
+            bar.update(ev.done - bar.n)
+        else:  # a stage that restarted its count
+            bar.reset(total=total)
+            bar.update(ev.done)
 
     def __enter__(self) -> ProgressRenderer:
         return self
@@ -98,6 +166,7 @@ class ProgressRenderer:
         self.close()
 
     def close(self) -> None:
-        """Finish the line of a bar."""
-        if self.mode == "bar" and self._last_stage is not None and sys.stderr.isatty():
-            sys.stderr.write("\n")
+        """Finish the current bar."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

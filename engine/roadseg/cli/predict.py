@@ -2,43 +2,20 @@
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import click
 
 from roadseg.cli.errors import render
-from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progress_option
-
-
-@contextmanager
-def interrupt_as_cancel() -> Iterator[Any]:
-    """Turn the first Ctrl-C (or SIGTERM) into a cancel request; a second Ctrl-C aborts.
-
-    Yields the cancel callback. The engine then stops between batches, removes its
-    temporary files and raises CancelledError (exit status 130).
-    """
-    state = {"cancel": False}
-
-    def handler(signum: int, frame: Any) -> None:
-        state["cancel"] = True
-        if signum == signal.SIGINT:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    old: dict[int, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            old[sig] = signal.signal(sig, handler)
-        except ValueError:  # not the main thread (embedded use): no handler
-            pass
-    try:
-        yield lambda: state["cancel"]
-    finally:
-        for signum, h in old.items():
-            signal.signal(signum, h)
+from roadseg.cli.options import (
+    ProgressRenderer,
+    emit_json,
+    interrupt_as_cancel,
+    json_option,
+    overwrite_option,
+    progress_option,
+)
+from roadseg.cli.paths import RASTER_PATH
 
 
 def _bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
@@ -56,7 +33,7 @@ def _bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 
 
 @click.command("predict")
-@click.argument("rasters", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("rasters", nargs=-1, required=True, type=RASTER_PATH)
 @click.option(
     "--model",
     "model",
@@ -153,10 +130,11 @@ def _bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
     metavar="OUT.gpkg",
     help="Also vectorise into road polygons and centrelines.",
 )
+@overwrite_option
 @json_option
 @progress_option
 def cli(
-    rasters: tuple[Path, ...],
+    rasters: tuple[str, ...],
     model: str,
     out: Path,
     probabilities: bool,
@@ -175,13 +153,16 @@ def cli(
     precision: str,
     threads: int | None,
     vectorize: Path | None,
+    overwrite: bool,
     as_json: bool,
     progress: str,
 ) -> None:
     """Map roads in RASTER(s) with a model: a class raster per input.
 
-    Outputs are on each input's CRS and grid (cropped to --bbox/--extent-file),
-    written atomically: Ctrl-C leaves no partial file.
+    RASTER is any raster GDAL reads: a file, /vsizip/..., /vsicurl/..., an
+    http(s):// URL or zip://ARCHIVE!/FILE. Outputs are on each input's CRS and grid
+    (cropped to --bbox/--extent-file) and committed together at the end: Ctrl-C or a
+    failure leaves no partial file and every existing output as it was.
     """
     from roadseg.prediction import predict
 
@@ -206,6 +187,7 @@ def cli(
             precision=precision,
             threads=threads,
             vectorize=vectorize,
+            overwrite=overwrite,
             progress=renderer,
             cancel=cancel,
         )

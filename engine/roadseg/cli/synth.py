@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progress_option
+from roadseg.cli.options import (
+    ProgressRenderer,
+    emit_json,
+    interrupt_as_cancel,
+    json_option,
+    overwrite_option,
+    progress_option,
+)
 
 _STYLES = ("random", "urban", "suburban", "rural")
 _MIN_SIZE, _MAX_SIZE = 64, 16384
@@ -86,6 +93,7 @@ def _origin(
     metavar="LON,LAT",
     help="Scene centre in degrees [default: -115.2,36.2, or the CRS's area of use].",
 )
+@overwrite_option
 @json_option
 @progress_option
 def cli(
@@ -96,13 +104,15 @@ def cli(
     gsd: float,
     style: str,
     origin: tuple[float, float] | None,
+    overwrite: bool,
     as_json: bool,
     progress: str,
 ) -> None:
     """Write a synthetic road scene: OUTDIR/image.tif (RGB GeoTIFF) and OUTDIR/roads.gpkg."""
     from roadseg.synth import make_scene
 
-    with ProgressRenderer("none" if as_json and progress == "bar" else progress) as renderer:
+    mode = "none" if as_json and progress == "bar" else progress
+    with ProgressRenderer(mode) as renderer, interrupt_as_cancel() as cancel:
         result = make_scene(
             out_dir,
             size=size,
@@ -112,6 +122,8 @@ def cli(
             style=style,
             origin=origin,
             progress=renderer,
+            cancel=cancel,
+            overwrite=overwrite,
         )
     if as_json:
         emit_json(result.as_dict())

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from roadseg.cli.options import ProgressRenderer, emit_json, json_option
+from roadseg.cli.options import ProgressRenderer, emit_json, json_option, overwrite_option
 
 
 def _num(v: Any) -> float:
@@ -247,6 +247,7 @@ def _options(f: Any) -> Any:
     help="Progress bar, JSON lines on stderr, or nothing.",
 )
 @click.option("--print-config", is_flag=True, help="Print the resolved config (YAML) and exit.")
+@overwrite_option
 @json_option
 def cli(
     binary: bool | None,
@@ -258,6 +259,7 @@ def cli(
     set_items: tuple[str, ...],
     progress: str | None,
     print_config: bool,
+    overwrite: bool,
     as_json: bool,
     **opts: Any,
 ) -> None:
@@ -288,7 +290,15 @@ def cli(
         click.echo(cfg.to_yaml(), nl=False)
         return
     renderer = ProgressRenderer(progress) if progress == "json" else None
-    result = train(None, renderer, None, resume=resume, config_file=config_file, **overrides)
+    result = train(
+        None,
+        renderer,
+        None,
+        resume=resume,
+        config_file=config_file,
+        overwrite=overwrite,
+        **overrides,
+    )
     if renderer is not None:
         renderer.close()
     if as_json:

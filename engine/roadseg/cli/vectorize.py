@@ -6,11 +6,20 @@ from pathlib import Path
 
 import click
 
-from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progress_option
+from roadseg.cli.options import (
+    ProgressRenderer,
+    emit_json,
+    interrupt_as_cancel,
+    json_option,
+    overwrite_option,
+    progress_option,
+)
+from roadseg.cli.paths import RASTER_PATH
+from roadseg.geo.paths import RasterPath
 
 
 @click.command("vectorize")
-@click.argument("class_raster", type=click.Path(path_type=Path))
+@click.argument("class_raster", type=RASTER_PATH)
 @click.option(
     "--out",
     "out",
@@ -125,10 +134,11 @@ from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progre
     default=None,
     help="Pixel size in metres for rasters without georeferencing.",
 )
+@overwrite_option
 @progress_option
 @json_option
 def cli(
-    class_raster: Path,
+    class_raster: RasterPath,
     out: Path,
     graphml: Path | None,
     edges: Path | None,
@@ -145,13 +155,14 @@ def cli(
     loop_width_m: float,
     stub_m: float,
     gsd: float | None,
+    overwrite: bool,
     progress: str,
     as_json: bool,
 ) -> None:
     """Vectorise CLASS_RASTER (the class GeoTIFF written by 'roadseg predict')."""
     from roadseg.vectorization import vectorize
 
-    with ProgressRenderer(progress) as renderer:
+    with ProgressRenderer(progress) as renderer, interrupt_as_cancel() as cancel:
         res = vectorize(
             class_raster,
             out,
@@ -164,7 +175,9 @@ def cli(
             bridge_angle_deg=bridge_angle_deg,
             block_size=block_size,
             gsd=gsd,
+            overwrite=overwrite,
             progress=renderer,
+            cancel=cancel,
             cleaning=not no_cleaning,
             carriageways=carriageways,
             carriageway_gap_m=carriageway_gap_m,

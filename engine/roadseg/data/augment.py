@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from roadseg.errors import ConfigError
+from roadseg.options import check_range
 
 IGNORE_INDEX = 255
 N_PARAMS = 23
@@ -145,23 +146,28 @@ class AugmentConfig:
             "gray_p",
             "shadow_p",
         ):
-            v = getattr(self, f)
-            if not 0.0 <= float(v) <= 1.0:
-                raise ConfigError(f"augment.{f} is a probability in [0, 1], got {v}")
+            check_range(f"augment.{f}", getattr(self, f), 0, 1, example=0.5)
         if self.backend not in ("auto", "batch", "workers"):
             raise ConfigError(
-                f"augment.backend must be auto, batch or workers, got {self.backend!r}"
+                f"`augment.backend` must be auto, batch or workers, got {self.backend!r}",
+                param="augment.backend",
+                value=self.backend,
+                hint="e.g. `augment.backend` auto",
             )
-        if not self.gamma >= 1.0:
-            raise ConfigError(f"augment.gamma must be ≥ 1 (a factor), got {self.gamma}")
+        check_range("augment.gamma", self.gamma, 1, 10, example=1.5)
         for f in ("cast", "haze", "shadow"):
-            if not 0.0 <= float(getattr(self, f)) < 1.0:
-                raise ConfigError(f"augment.{f} must be in [0, 1), got {getattr(self, f)}")
-        lo, hi = self.scale
-        if not 0 < lo <= hi:
-            raise ConfigError(
-                f"augment.scale must be [min, max] with 0 < min <= max, got {list(self.scale)}"
-            )
+            check_range(f"augment.{f}", getattr(self, f), 0, 1, high_open=True, example=0.2)
+        for f in ("rotate_deg", "brightness", "contrast", "saturation", "hue", "noise_std"):
+            check_range(f"augment.{f}", getattr(self, f), 0, example=0.1)
+        for f in ("scale", "blur_sigma"):
+            v = getattr(self, f)
+            if len(v) != 2 or not 0 < v[0] <= v[1] or not all(math.isfinite(x) for x in v):
+                raise ConfigError(
+                    f"`augment.{f}` must be [min, max] with 0 < min <= max, got {list(v)}",
+                    param=f"augment.{f}",
+                    value=list(v),
+                    hint=f"e.g. `augment.{f}` [0.9, 1.25]",
+                )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> AugmentConfig:

@@ -155,7 +155,7 @@ def _synthetic_pairs(
         if not (d / "roads.gpkg").exists():
             if report:
                 report(f"making synthetic scene {d.name}")
-            make_scene(d, size=src.synthetic_size, seed=seed, gsd=gsd, style=style)
+            make_scene(d, size=src.synthetic_size, seed=seed, gsd=gsd, style=style, overwrite=True)
         out.append(PairRef(d / "image.tif", d / "roads.gpkg", "val" if is_val else "train"))
     return out
 

@@ -23,18 +23,19 @@ from roadseg.evaluation.cosmiq_graph import build_road_graph, line_parts
 from roadseg.evaluation.graphs import graph_from_lines, graph_length_m
 from roadseg.evaluation.options import EvaluateOptions
 from roadseg.evaluation.relaxed import RelaxedCounts, relaxed_counts
-from roadseg.evaluation.report import clean_json, write_report
+from roadseg.evaluation.report import clean_json, report_files, write_report
 from roadseg.evaluation.topo import TopoResult, topo
 from roadseg.evaluation.truth import Truth, TruthSource, open_truth, to_binary
 from roadseg.geo.classraster import NODATA, ClassRaster, open_class_raster
 from roadseg.geo.grid import metric_crs_for
+from roadseg.geo.paths import as_source, is_gdal_path, stem_of
+from roadseg.geo.staging import staged_outputs
 from roadseg.metrics import PixelScores, collapse_to_roads, confusion_matrix, pixel_scores
 from roadseg.options import with_overrides
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.vectorization.api import centerlines_from_source
 from roadseg.vectorization.blocks import block_layout
 from roadseg.vectorization.frame import MetricFrame
-from roadseg.vectorization.output import check_output
 from roadseg.vectorization.params import VectorizeOptions
 
 
@@ -108,16 +109,34 @@ def evaluate(
     """
     t_start = time.perf_counter()
     opts = with_overrides(options, EvaluateOptions, overrides)
-    buffer_m = opts.buffer_m
     reporter = Reporter(progress, cancel)
-    pred_path = Path(prediction)
-    out = Path(out_dir) if out_dir is not None else pred_path.parent / f"{pred_path.stem}_eval"
+    pred_path = as_source(prediction)
+    if out_dir is not None:
+        out = Path(out_dir)
+    elif is_gdal_path(pred_path):
+        out = Path(f"{stem_of(pred_path)}_eval")
+    else:
+        out = Path(pred_path).parent / f"{stem_of(pred_path)}_eval"
+    with staged_outputs(opts.overwrite) as outs:
+        for f in report_files(out).values():
+            outs.declare(f, "out_dir")  # existing reports refused before any work starts
+        return _evaluate(pred_path, truth, out, opts, reporter, t_start)
+
+
+def _evaluate(
+    pred_path: str | os.PathLike[str],
+    truth: str | os.PathLike[str],
+    out: Path,
+    opts: EvaluateOptions,
+    reporter: Reporter,
+    t_start: float,
+) -> EvaluationResult:
+    """The evaluation's work, its report staged in the running output set."""
+    buffer_m = opts.buffer_m
     timings: dict[str, float] = {}
     with open_class_raster(pred_path, param="prediction", gsd=opts.gsd) as pred:
         with about("truth"):
             tru = open_truth(truth, pred, class_field=opts.class_field, scheme=opts.scheme)
-        with about("out_dir"):
-            check_output(out / "metrics.json")
         t0 = time.perf_counter()
         cm, rel, nodata = _pixel_pass(pred, tru, buffer_m, opts.block_size, reporter)
         timings["pixels"] = time.perf_counter() - t0

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from roadseg.errors import ConfigError
+from roadseg.options import check_range
 
 #: APLS definitions ``evaluate`` knows.
 APLS_DEFINITIONS = ("cosmiq", "roadseg")
@@ -30,10 +30,11 @@ class EvaluateOptions:
             :mod:`roadseg.evaluation.apls`).
         block_size: Block size of the pixel pass.
         gsd: Pixel size in metres of a prediction without georeferencing.
+        overwrite: Replace existing report files (else the run is refused before it starts).
 
     >>> EvaluateOptions(buffer_m=-1)
     Traceback (most recent call last):
-    roadseg.errors.ConfigError: buffer_m must be a number ≥ 0 metres, got -1
+    roadseg.errors.ConfigError: buffer_m -1 must be at least 0 metres; e.g. buffer_m 2
 
     """
 
@@ -47,6 +48,7 @@ class EvaluateOptions:
     apls_definition: str = "cosmiq"
     block_size: int = 2048
     gsd: float | None = None
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         if self.apls_definition not in APLS_DEFINITIONS:
@@ -56,13 +58,12 @@ class EvaluateOptions:
                 param="apls_definition",
                 value=self.apls_definition,
             )
-        for name in ("buffer_m", "apls_interval_m", "apls_snap_m"):
-            v = getattr(self, name)
-            if not math.isfinite(v) or v < 0 or (v == 0 and name == "apls_interval_m"):
-                raise ConfigError(
-                    f"`{name}` must be a number ≥ 0 metres, got {v}", param=name, value=v
-                )
-        for name, low in (("apls_max_nodes", 2), ("block_size", 64)):
-            v = getattr(self, name)
-            if int(v) < low:
-                raise ConfigError(f"`{name}` must be at least {low}, got {v}", param=name, value=v)
+        check_range("buffer_m", self.buffer_m, 0, unit="metres", example=2)
+        check_range(
+            "apls_interval_m", self.apls_interval_m, 0, low_open=True, unit="metres", example=50
+        )
+        check_range("apls_snap_m", self.apls_snap_m, 0, unit="metres", example=4)
+        check_range("apls_max_nodes", self.apls_max_nodes, 2, integer=True, example=1000)
+        check_range("block_size", self.block_size, 64, integer=True, example=2048)
+        if self.gsd is not None:
+            check_range("gsd", self.gsd, 0, 10_000, low_open=True, unit="metres", example=0.5)

@@ -173,16 +173,25 @@ def confusion_png(path: Path, cm: np.ndarray, names: tuple[str, ...]) -> None:
     fig.savefig(path, format="png", bbox_inches="tight")
 
 
-def write_report(
-    out_dir: Path, metrics: Mapping[str, Any], cm: np.ndarray, names: tuple[str, ...]
-) -> dict[str, Path]:
-    """Write the four report files into ``out_dir`` (created if needed); return their paths."""
-    files = {
+def report_files(out_dir: Path) -> dict[str, Path]:
+    """The four report files in ``out_dir``.
+
+    >>> sorted(p.name for p in report_files(Path("e")).values())
+    ['confusion.csv', 'confusion.png', 'metrics.json', 'report.md']
+    """
+    return {
         "metrics": out_dir / "metrics.json",
         "report": out_dir / "report.md",
         "confusion_csv": out_dir / "confusion.csv",
         "confusion_png": out_dir / "confusion.png",
     }
+
+
+def write_report(
+    out_dir: Path, metrics: Mapping[str, Any], cm: np.ndarray, names: tuple[str, ...]
+) -> dict[str, Path]:
+    """Write the four report files into ``out_dir`` (created if needed); return their paths."""
+    files = report_files(out_dir)
     with atomic_output(files["metrics"]) as tmp:
         tmp.write_text(json.dumps(clean_json(metrics), indent=2) + "\n")
     with atomic_output(files["report"]) as tmp:

@@ -175,7 +175,7 @@ class ClassRaster:
     ) -> None:
         hint = "give the class GeoTIFF written by prediction"
         with about(param):
-            self.path, self._ds = open_dataset(path, f"`{param}`", hint)
+            self.path, self._ds = open_dataset(path, f"`{param}`", hint, nodata_fill=NODATA)
         ds = self._ds
         name = f"`{param}` {str(self.path)!r}"
         if ds.count != 1 or ds.dtypes[0] not in CLASS_DTYPES:

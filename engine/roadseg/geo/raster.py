@@ -14,7 +14,6 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -26,8 +25,10 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from roadseg.errors import ConfigError, CRSError, InputNotFoundError, RasterReadError
+from roadseg.errors import warn as roadseg_warn
 from roadseg.geo.grid import Grid, metric_crs_for
 from roadseg.geo.normalize import Scaling
+from roadseg.geo.paths import RasterPath, as_source, is_gdal_path
 
 ResamplingName = Literal["nearest", "bilinear", "cubic", "average", "mode", "lanczos"]
 
@@ -48,11 +49,11 @@ class RasterWindow:
     grid: Grid
 
 
-def _check_exists(path: str | os.PathLike[str], what: str = "raster") -> Path:
-    p = Path(path)
-    s = str(path)
-    if "://" in s or s.startswith("/vsi") or s.startswith("<"):
-        return p
+def _check_exists(path: str | os.PathLike[str], what: str = "raster") -> RasterPath:
+    """The path as GDAL should get it; a missing local file or a folder is refused."""
+    p = as_source(path)
+    if isinstance(p, str):
+        return p  # /vsi…, URLs, zip://: GDAL says whether it can read them
     if not p.exists():
         raise InputNotFoundError(
             f"{what} {str(p)!r} does not exist", value=str(p), hint="check the path"
@@ -64,15 +65,67 @@ def _check_exists(path: str | os.PathLike[str], what: str = "raster") -> Path:
     return p
 
 
+def is_rotated(ds: Any) -> bool:
+    """Whether a dataset's geotransform has rotation or shear terms."""
+    t = ds.transform
+    return bool(t.b != 0 or t.d != 0)
+
+
+_TOLD_ROTATED: set[str] = set()
+
+
+def _north_up(
+    ds: rasterio.io.DatasetReader, resampling: str, nodata_fill: float | None
+) -> rasterio.io.DatasetReaderBase:
+    """A north-up view of a rotated or sheared raster (GDAL's warped VRT, read on the fly)."""
+    kw: dict[str, Any] = {"resampling": Resampling[resampling]}
+    if ds.nodata is None and nodata_fill is not None:
+        kw["nodata"] = nodata_fill
+    elif ds.nodata is None and not any(ci == ColorInterp.alpha for ci in ds.colorinterp):
+        kw["add_alpha"] = True  # the corners outside the rotated footprint become invalid
+    vrt = _OwnedWarpedVRT(ds, **kw)
+    name = str(ds.name)
+    if name not in _TOLD_ROTATED:
+        _TOLD_ROTATED.add(name)
+        roadseg_warn(
+            f"{name!r} has a rotated or sheared geotransform: it is read through a north-up "
+            f"warp ({resampling}) and the outputs are on that north-up grid "
+            f"({vrt.width}x{vrt.height} px)"
+        )
+    return vrt
+
+
+class _OwnedWarpedVRT(WarpedVRT):
+    """A warped VRT that closes its source dataset with itself."""
+
+    def close(self) -> None:
+        """Close the VRT and the raster under it."""
+        try:
+            super().close()
+        finally:
+            self.src_dataset.close()
+
+
 def open_dataset(
-    path: str | os.PathLike[str], what: str = "raster", hint: str = ""
-) -> tuple[Path, rasterio.io.DatasetReader]:
+    path: str | os.PathLike[str],
+    what: str = "raster",
+    hint: str = "",
+    resampling: str = "nearest",
+    nodata_fill: float | None = None,
+) -> tuple[RasterPath, Any]:
     """Open any GDAL raster for reading, with the engine's errors (the one raster-open helper).
+
+    Local files, ``/vsi…`` paths, URLs and ``zip://…!/…`` paths all open as GDAL
+    opens them. A raster with a rotated or sheared geotransform is read through a
+    north-up warped VRT (a warning says so): the engine works on north-up grids.
 
     Args:
         path: The raster.
         what: How messages call it (``"raster"``, ``"class raster"``...).
         hint: The fix to suggest when GDAL cannot read it.
+        resampling: How a rotated raster is resampled onto its north-up grid.
+        nodata_fill: Nodata value of that north-up view when the raster has none
+            (default: an alpha band marks the corners outside the raster).
 
     Raises:
         InputNotFoundError: it does not exist.
@@ -83,13 +136,41 @@ def open_dataset(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            return p, rasterio.open(p)
+            ds = rasterio.open(p)
     except RasterioIOError as exc:
         raise RasterReadError(
-            f"{what} {str(p)!r} is not a raster GDAL can read ({_first_line(exc)})",
+            f"{what} {str(p)!r} is not a raster GDAL can read ({_gdal_reason(exc, p)})",
             value=str(p),
-            hint=hint or "give a GeoTIFF, COG, VRT, JP2, PNG or JPEG file",
+            hint=hint
+            or (
+                "check the address (GDAL paths: /vsizip/…, /vsicurl/…, https://…)"
+                if is_gdal_path(p)
+                else "give a GeoTIFF, COG, VRT, JP2, PNG or JPEG file"
+            ),
         ) from None
+    if is_rotated(ds):
+        try:
+            return p, _north_up(ds, resampling, nodata_fill)
+        except Exception as exc:  # noqa: BLE001 - GDAL cannot warp it: say so, keep it one line
+            ds.close()
+            raise RasterReadError(
+                f"{what} {str(p)!r} has a rotated geotransform that cannot be warped north-up "
+                f"({_first_line(exc)})",
+                value=str(p),
+                hint="warp it north-up first (gdalwarp in.tif out.tif)",
+            ) from None
+    return p, ds
+
+
+def _gdal_reason(exc: BaseException, path: RasterPath) -> str:
+    """GDAL's reason without the path it repeats.
+
+    >>> _gdal_reason(OSError("'x.tif' not recognized as being in a supported file format."), "x.tif")
+    'not recognized as being in a supported file format'
+    """
+    text = _first_line(exc).replace(f"'{path}'", "").replace(str(path), "")
+    text = text.strip(" .:")
+    return text or "unreadable"
 
 
 def is_georeferenced(ds: rasterio.io.DatasetReader) -> bool:
@@ -129,17 +210,13 @@ class RasterSource:
         scaling: Scaling | None = None,
         gsd: float | None = None,
     ) -> None:
-        self.path, self._ds = open_dataset(path)
+        self.path, self._ds = open_dataset(path, resampling="bilinear")
         ds = self._ds
         self.georeferenced = is_georeferenced(ds)
         self._plain_needs_gsd = not self.georeferenced and gsd is None
         grid = dataset_grid(ds, gsd if gsd is not None else 1.0)
         assert grid is not None  # a pixel size was given
         self.grid: Grid = grid
-        if ds.transform.b != 0 or ds.transform.d != 0:
-            raise RasterReadError(
-                f"{str(self.path)!r} has a rotated geotransform; warp it north-up first (gdalwarp in.tif out.tif)"
-            )
         self.alpha_band = next(
             (i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha), None
         )
@@ -391,9 +468,7 @@ class RasterSource:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            self._ds = rasterio.open(self.path)
+        _, self._ds = open_dataset(self.path, resampling="bilinear")
 
 
 def open_raster(

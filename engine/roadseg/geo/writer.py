@@ -19,7 +19,14 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
 from roadseg.errors import OutputError
-from roadseg.geo.atomic import _remove, check_writable, temp_path_for
+from roadseg.geo.atomic import (
+    check_writable,
+    publish,
+    remove,
+    remove_sidecars,
+    temp_path_for,
+    writing,
+)
 from roadseg.geo.grid import Grid
 
 
@@ -81,13 +88,17 @@ class GeoTiffWriter:
             profile.pop("crs")
             if grid.transform == rasterio.Affine.identity():
                 profile.pop("transform")
+        #: Upper bound of the file's size (uncompressed), for a full disk's message.
+        self.needed = grid.width * grid.height * count * np.dtype(dtype).itemsize
         try:
-            with warnings.catch_warnings():
+            with writing(self.path, self.needed), warnings.catch_warnings():
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
                 self._ds = rasterio.open(self._tmp, "w", **profile)
         except (RasterioIOError, OSError) as exc:
+            if isinstance(exc, OutputError):
+                raise
             raise OutputError(
-                f"cannot write {str(self.path)!r}: {exc}",
+                f"cannot write {str(self.path)!r}: {str(exc).splitlines()[0]}",
                 value=str(self.path),
                 hint="choose a writable location",
             ) from None
@@ -104,7 +115,8 @@ class GeoTiffWriter:
         """Write a (bands, H, W) or (H, W) array at ``window``."""
         if data.ndim == 2:
             data = data[None]
-        self._ds.write(data, window=window)
+        with writing(self.path, self.needed):
+            self._ds.write(data, window=window)
 
     def write_mask(self, valid: np.ndarray, window: Window) -> None:
         """Write the per-dataset validity mask (True = data) of an (H, W) window.
@@ -112,34 +124,50 @@ class GeoTiffWriter:
         For outputs whose every value is meaningful (e.g. probabilities 0–255), so
         no nodata value can be reserved: GIS software reads the internal mask.
         """
-        self._ds.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
+        with writing(self.path, self.needed):
+            self._ds.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
+
+    def finish(self) -> Path:
+        """Close the file (converting it to a COG if asked); return the finished temporary file.
+
+        Nothing is renamed: :meth:`commit` (or the run's
+        :class:`~roadseg.geo.staging.OutputSet`) does that.
+        """
+        with writing(self.path, self.needed):
+            self._ds.close()
+        if not self.cog:
+            return self._tmp
+        cog_tmp = temp_path_for(self.path)
+        try:
+            from rasterio.shutil import copy as rio_copy
+
+            with writing(self.path, self.needed), warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                rio_copy(
+                    self._tmp,
+                    cog_tmp,
+                    driver="COG",
+                    compress="DEFLATE",
+                    overview_resampling="nearest",
+                )
+        except BaseException:
+            remove(cog_tmp)
+            raise
+        finally:
+            remove(self._tmp)
+            remove_sidecars(self._tmp)
+        self._tmp = cog_tmp
+        return cog_tmp
 
     def commit(self) -> Path:
-        """Finish the file and move it into place (converting to COG if asked)."""
-        self._ds.close()
-        src = self._tmp
-        if self.cog:
-            cog_tmp = temp_path_for(self.path)
-            try:
-                from rasterio.shutil import copy as rio_copy
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                    rio_copy(
-                        src,
-                        cog_tmp,
-                        driver="COG",
-                        compress="DEFLATE",
-                        overview_resampling="nearest",
-                    )
-            except BaseException:
-                _remove(cog_tmp)
-                raise
-            finally:
-                _remove(src)
-            src = cog_tmp
-        os.replace(src, self.path)
-        _remove(src.with_name(src.name + ".aux.xml"))
+        """Finish the file and move it into place (at the run's commit inside an OutputSet)."""
+        src = self.finish()
+        remove_sidecars(src)
+        try:
+            publish(src, self.path)
+        except BaseException:
+            remove(src)
+            raise
         self._done = True
         return self.path
 
@@ -147,9 +175,11 @@ class GeoTiffWriter:
         """Close and delete the temporary file; the final path is untouched."""
         try:
             self._ds.close()
+        except Exception:  # noqa: BLE001 - closing a file on a full disk fails too
+            pass
         finally:
-            _remove(self._tmp)
-            _remove(self._tmp.with_name(self._tmp.name + ".aux.xml"))
+            remove(self._tmp)
+            remove_sidecars(self._tmp)
 
     def __enter__(self) -> GeoTiffWriter:
         return self

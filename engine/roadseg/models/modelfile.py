@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from roadseg._version import __version__
-from roadseg.errors import InputNotFoundError, ModelFileError
+from roadseg.errors import InputNotFoundError, ModelFileError, RoadsegError
 from roadseg.geo.classes import Classes, ClassScheme
 from roadseg.geo.normalize import Scaling
 from roadseg.models.factory import RoadNet
@@ -205,25 +205,47 @@ def read_meta(name_or_path: str | os.PathLike[str]) -> ModelMeta:
             md = f.metadata() or {}
     except Exception as exc:  # noqa: BLE001 - safetensors raises several types
         raise ModelFileError(
-            f"{str(p)!r} is not a roadseg model file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
-            "give a file written by `roadseg train`"
+            f"{str(p)!r} is not a roadseg model file ({_first_line(exc)})",
+            value=str(p),
+            hint="give a file written by `roadseg train`",
         ) from None
     if md.get("format") != "roadseg-model" or "roadseg" not in md:
         raise ModelFileError(
-            f"{str(p)!r} is a safetensors file but not a roadseg model (no roadseg metadata); "
-            "give a file written by `roadseg train`"
+            f"{str(p)!r} is a safetensors file but not a roadseg model (no roadseg metadata)",
+            value=str(p),
+            hint="give a file written by `roadseg train`",
         )
-    raw = json.loads(md["roadseg"])
-    fv = int(raw.get("format_version", 0))
+    try:
+        raw = json.loads(md["roadseg"])
+        if not isinstance(raw, dict):
+            raise TypeError(f"a JSON {type(raw).__name__}, not an object")
+        fv = int(raw.get("format_version", 0))
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(
+            f"{str(p)!r} has unreadable roadseg metadata (not JSON: {_first_line(exc)})",
+            value=str(p),
+            hint="the file is damaged: use the model file as training wrote it, or train again",
+        ) from None
     if fv > FORMAT_VERSION:
         raise ModelFileError(
             f"{str(p)!r} was written by roadseg {raw.get('engine_version')} (model format {fv}); "
-            f"this engine ({__version__}) reads format {FORMAT_VERSION} and older: upgrade roadseg"
+            f"this engine ({__version__}) reads format {FORMAT_VERSION} and older",
+            value=str(p),
+            hint="upgrade roadseg",
         )
     try:
         return ModelMeta.from_json(md["roadseg"])
-    except (TypeError, KeyError, ValueError) as exc:
-        raise ModelFileError(f"{str(p)!r} has invalid roadseg metadata ({exc})") from None
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise ModelFileError(
+            f"{str(p)!r} has invalid roadseg metadata ({_first_line(exc)})",
+            value=str(p),
+            hint="the file is damaged: use the model file as training wrote it, or train again",
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def load_model(
@@ -234,17 +256,40 @@ def load_model(
 
     meta = read_meta(name_or_path)
     p = resolve_model_path(name_or_path)
-    model = build_model(meta)
+    try:
+        model = build_model(meta)
+    except (KeyError, ValueError, TypeError, AttributeError, RuntimeError) as exc:
+        if isinstance(exc, RoadsegError):
+            raise
+        raise ModelFileError(
+            f"{str(p)!r} describes a network this engine cannot build "
+            f"({meta.arch}/{meta.encoder}: {_first_line(exc)})",
+            value=str(p),
+            hint="give a model file written by this version of roadseg",
+        ) from None
     try:
         state = load_file(str(p))
     except Exception as exc:  # noqa: BLE001
-        raise ModelFileError(f"cannot read the weights in {str(p)!r}: {exc}") from None
+        raise ModelFileError(
+            f"cannot read the weights in {str(p)!r} ({_first_line(exc)})",
+            value=str(p),
+            hint="the file is damaged: use the model file as training wrote it, or train again",
+        ) from None
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:
+        raise ModelFileError(
+            f"{str(p)!r}: weights do not fit {meta.arch}/{meta.encoder} ({_first_line(exc)})",
+            value=str(p),
+            hint="the file is damaged: use the model file as training wrote it, or train again",
+        ) from None
     if missing or unexpected:
         raise ModelFileError(
             f"{str(p)!r}: weights do not match {meta.arch}/{meta.encoder} "
-            f"(missing {len(missing)}, unexpected {len(unexpected)}); the file is damaged"
+            f"(missing {len(missing)}, unexpected {len(unexpected)})",
+            value=str(p),
+            hint="the file is damaged: use the model file as training wrote it, or train again",
         )
     model.eval().to(device)
     return model, meta

@@ -5,24 +5,25 @@ from __future__ import annotations
 import logging
 import os
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import rasterio
-from rasterio.errors import NotGeoreferencedWarning
 
 from roadseg._version import __version__
 from roadseg.device import resolve_policy, torch_threads
 from roadseg.errors import ConfigError, RoadsegError, about
+from roadseg.geo.paths import RasterPath, as_source, name_of
+from roadseg.geo.raster import open_dataset
+from roadseg.geo.staging import staged_outputs
 from roadseg.models import ModelMeta, RoadNet, load_model
 from roadseg.options import with_overrides
 from roadseg.prediction.job import RasterJob, TileSettings, prepare_job
 from roadseg.prediction.network import TilePredictor
 from roadseg.prediction.options import PredictOptions
-from roadseg.prediction.outputs import PredictionSink, plan_outputs
+from roadseg.prediction.outputs import PredictionSink, declare_outputs, plan_outputs
 from roadseg.prediction.result import PredictResult, RasterResult
 from roadseg.prediction.stream import stream_predict
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
@@ -33,10 +34,13 @@ log = logging.getLogger(__name__)
 GDAL_CACHE_BYTES = 64 * 2**20
 
 
-def _as_paths(rasters: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
+def _as_paths(
+    rasters: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> list[RasterPath]:
+    """Local rasters as Paths, GDAL paths (``/vsi…``, URLs) as the strings GDAL reads."""
     if isinstance(rasters, str | os.PathLike):
-        return [Path(rasters)]
-    paths = [Path(r) for r in rasters]
+        return [as_source(rasters)]
+    paths = [as_source(r) for r in rasters]
     if not paths:
         raise ConfigError("no raster given", param="rasters", hint="give at least one raster")
     return paths
@@ -84,41 +88,47 @@ def predict(
             hint="give `out` OUT.tif (or a folder for several rasters)",
         )
     paths = _as_paths(rasters)
-    plans = plan_outputs(paths, Path(out), opts.probabilities, opts.vectorize)
-    policy = resolve_policy(opts.device, opts.precision)
-    if isinstance(model, tuple):
-        net, meta = model
-        model_name = f"{meta.arch}-{meta.encoder}"
-    else:
-        model_name = str(model)
-        with about("model"):
-            net, meta = load_model(model, device="cpu")
-    predictor = TilePredictor(net, policy, tta=opts.tta)
-    settings = TileSettings.resolve(
-        meta,
-        opts.tile,
-        opts.overlap,
-        opts.batch_size,
-        stride=predictor.output_stride,
-        default_batch=8 if policy.device.type == "cuda" else 2,
-    )
-    run = _Run(predictor, meta, model_name, settings, opts, rep, progress, cancel)
+    inputs = {"extent_file": opts.extent_file}
+    if not isinstance(model, tuple):
+        inputs["model"] = str(model)
+    plans = plan_outputs(paths, Path(out), opts.probabilities, opts.vectorize, inputs)
     jobs: list[RasterJob] = []
-    try:
-        for p, plan in zip(paths, plans, strict=True):
-            jobs.append(prepare_job(p, plan, meta, model_name, settings, opts))
-        rep.check()
-        run.total = sum(j.layout.n_tiles for j in jobs)
-        rep.update("predict", 0, run.total, f"{len(jobs)} raster(s), {policy.describe()}")
-        items: list[RasterResult] = []
-        env = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": GDAL_CACHE_BYTES}
-        with torch_threads(opts.threads), rasterio.Env(**env):
-            for n, job in enumerate(jobs, start=1):
-                label = job.src.path.name + (f" ({n}/{len(jobs)})" if len(jobs) > 1 else "")
-                items.append(_run_job(job, run, label))
-    finally:
-        for j in jobs:
-            j.src.close()
+    with staged_outputs(opts.overwrite) as outs:
+        declare_outputs(outs, plans)  # existing outputs refused before any work starts
+        policy = resolve_policy(opts.device, opts.precision)
+        if isinstance(model, tuple):
+            net, meta = model
+            model_name = f"{meta.arch}-{meta.encoder}"
+        else:
+            model_name = str(model)
+            with about("model"):
+                net, meta = load_model(model, device="cpu")
+        predictor = TilePredictor(net, policy, tta=opts.tta)
+        settings = TileSettings.resolve(
+            meta,
+            opts.tile,
+            opts.overlap,
+            opts.batch_size,
+            stride=predictor.output_stride,
+            default_batch=8 if policy.device.type == "cuda" else 2,
+        )
+        run = _Run(predictor, meta, model_name, settings, opts, rep, progress, cancel)
+        try:
+            for p, plan in zip(paths, plans, strict=True):
+                jobs.append(prepare_job(p, plan, meta, model_name, settings, opts))
+            rep.check()
+            run.total = sum(j.layout.n_tiles for j in jobs)
+            rep.update("predict", 0, run.total, f"{len(jobs)} raster(s), {policy.describe()}")
+            items: list[RasterResult] = []
+            env = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": GDAL_CACHE_BYTES}
+            with torch_threads(opts.threads), rasterio.Env(**env):
+                for n, job in enumerate(jobs, start=1):
+                    label = name_of(job.src.path) + (f" ({n}/{len(jobs)})" if len(jobs) > 1 else "")
+                    items.append(_run_job(job, run, label))
+            rep.check()  # a cancel during the last steps still leaves every old output as it was
+        finally:
+            for j in jobs:
+                j.src.close()
     return PredictResult(
         items=tuple(items),
         model=model_name,
@@ -173,9 +183,7 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
 
     t0 = time.perf_counter()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            mask_ds = rasterio.open(job.src.path)  # a second handle: reads run in another thread
+        _, mask_ds = open_dataset(job.src.path)  # a second handle: reads run in another thread
         with mask_ds:
 
             def read_valid(win: Any) -> Any:
@@ -199,7 +207,9 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
     seconds = time.perf_counter() - t0  # reading, the network, blending, writing, committing
     vec_result = None
     if job.paths.vectors is not None:
-        vec_result = _vectorize(job.paths.classes, job.paths.vectors, run.progress, run.cancel)
+        # The class raster is still staged (committed with the vectors at the end of the run).
+        staged = _staged(job.paths.classes)
+        vec_result = _vectorize(staged, job.paths.vectors, run.progress, run.cancel)
     return RasterResult(
         raster=job.src.path,
         classes=job.paths.classes,
@@ -214,6 +224,13 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
     )
 
 
+def _staged(final: Path) -> Path:
+    from roadseg.geo.staging import current
+
+    outs = current()
+    return outs.staged_path(final) if outs is not None else final
+
+
 def _vectorize(
     classes: Path, out: Path, progress: ProgressCallback | None, cancel: CancelCallback | None
 ) -> dict[str, Any]:
@@ -222,10 +239,9 @@ def _vectorize(
         from roadseg.vectorization import vectorize
     except ImportError as exc:
         raise RoadsegError(
-            f"the vectoriser is not available in this installation ({exc}); "
-            f"the class raster {str(classes)!r} was written",
+            f"the vectoriser is not available in this installation ({exc})",
             param="vectorize",
-            hint="vectorise it later",
+            hint="install roadseg with its vector dependencies, or predict without `vectorize`",
         ) from None
     result = vectorize(classes, out, progress=progress, cancel=cancel)
     return result.as_dict()

@@ -11,6 +11,12 @@ from pathlib import Path
 from roadseg.device import PRECISIONS
 from roadseg.errors import ConfigError
 from roadseg.geo.normalize import Scaling
+from roadseg.options import check_range
+
+#: Largest tile side accepted (pixels): a 16384² tile already needs gigabytes per class.
+MAX_TILE = 16384
+#: Largest batch accepted.
+MAX_BATCH = 4096
 
 
 def parse_bands(bands: str | Sequence[int] | None) -> tuple[int, ...] | None:
@@ -38,11 +44,6 @@ def parse_bands(bands: str | Sequence[int] | None) -> tuple[int, ...] | None:
     return out
 
 
-def _positive(name: str, value: int | None, minimum: int = 1) -> None:
-    if value is not None and (isinstance(value, bool) or int(value) < minimum):
-        raise ConfigError(f"`{name}` {value} must be at least {minimum}", param=name, value=value)
-
-
 @dataclass(frozen=True, kw_only=True)
 class PredictOptions:
     """How to predict (every field optional; see :func:`roadseg.prediction.predict`).
@@ -66,12 +67,13 @@ class PredictOptions:
         precision: ``auto`` (the rule of :mod:`roadseg.device`), ``fp32``, ``bf16``, ``fp16``.
         threads: CPU threads for the network (default: torch's default).
         vectorize: Also vectorise each class raster into this GeoPackage (or folder).
+        overwrite: Replace existing outputs (else the run is refused before it starts).
 
     >>> PredictOptions(tile=256, bands="1,2,3").bands
     (1, 2, 3)
     >>> PredictOptions(batch_size=0)
     Traceback (most recent call last):
-    roadseg.errors.ConfigError: batch_size 0 must be at least 1
+    roadseg.errors.ConfigError: batch_size 0 must be from 1 to 4096; e.g. batch_size 2
 
     """
 
@@ -91,6 +93,7 @@ class PredictOptions:
     precision: str = "auto"
     threads: int | None = None
     vectorize: Path | None = None
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         fix = object.__setattr__
@@ -112,12 +115,27 @@ class PredictOptions:
                     hint="give minx miny maxx maxy",
                 )
             fix(self, "bbox", box)
-        _positive("tile", self.tile)
-        _positive("overlap", self.overlap, 0)
-        _positive("batch_size", self.batch_size)
-        _positive("threads", self.threads)
-        if self.gsd is not None and not (math.isfinite(self.gsd) and self.gsd > 0):
-            raise ConfigError(f"`gsd` {self.gsd} must be > 0 metres", param="gsd", value=self.gsd)
+        if self.tile is not None:
+            check_range("tile", self.tile, 32, MAX_TILE, integer=True, example=256)
+        if self.overlap is not None:
+            check_range("overlap", self.overlap, 0, integer=True, example=64)
+            if self.tile is not None and self.overlap > self.tile // 2:
+                raise ConfigError(
+                    f"`overlap` {self.overlap} must be at most half the tile ({self.tile // 2})",
+                    param="overlap",
+                    value=self.overlap,
+                    hint=f"e.g. `overlap` {self.tile // 4}",
+                )
+        if self.batch_size is not None:
+            check_range("batch_size", self.batch_size, 1, MAX_BATCH, integer=True, example=2)
+        if self.threads is not None:
+            check_range("threads", self.threads, 1, 1024, integer=True, example=os.cpu_count() or 1)
+        if self.gsd is not None:
+            check_range("gsd", self.gsd, 0, 10_000, low_open=True, unit="metres", example=0.5)
+        if self.bbox_crs is not None and not str(self.bbox_crs).strip():
+            raise ConfigError(
+                "`bbox_crs` is empty", param="bbox_crs", hint="give a CRS such as EPSG:4326"
+            )
         p = (self.precision or "auto").lower()
         if p not in PRECISIONS:
             raise ConfigError(

@@ -10,7 +10,7 @@ probability.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +25,16 @@ from roadseg.geo.classraster import (
     probability_writer,
 )
 from roadseg.geo.grid import Grid
+from roadseg.geo.paths import RasterPath, file_key, is_gdal_path, stem_of
+from roadseg.geo.staging import OutputSet
 from roadseg.geo.writer import GeoTiffWriter
 
 PROBA_SUFFIX = "_proba"
 ROADS_SUFFIX = "_roads"
+#: Names a class raster may have (it is a GeoTIFF).
+RASTER_SUFFIXES = (".tif", ".tiff")
+#: Names the vectoriser's output may have (it is a GeoPackage).
+VECTOR_SUFFIXES = (".gpkg",)
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,7 @@ class OutputPaths:
 
     """
 
-    raster: Path
+    raster: RasterPath
     classes: Path
     probabilities: Path | None
     vectors: Path | None
@@ -62,28 +68,56 @@ def _is_folder(path: Path) -> bool:
     return path.is_dir() or not path.suffix or str(path).endswith(os.sep)
 
 
+def _check_kind(path: Path, param: str, suffixes: tuple[str, ...], kind: str) -> None:
+    """Refuse GDAL paths and file names of another format for an output."""
+    if is_gdal_path(path):
+        raise ConfigError(
+            f"`{param}` {str(path)!r} is not a local path",
+            param=param,
+            value=str(path),
+            hint="write outputs to a local file or folder",
+        )
+    if not _is_folder(path) and path.suffix.lower() not in suffixes:
+        raise ConfigError(
+            f"`{param}` {str(path)!r} must be a {kind} ({' or '.join(suffixes)}) or a folder",
+            param=param,
+            value=str(path),
+            hint=f"give a {suffixes[0]} file name (or a folder)",
+        )
+
+
 def plan_outputs(
-    rasters: Sequence[Path],
+    rasters: Sequence[RasterPath],
     out: Path,
     probabilities: bool = False,
     vectorize: Path | None = None,
+    inputs: Mapping[str, str | os.PathLike[str] | None] | None = None,
 ) -> list[OutputPaths]:
     """Name the outputs: ``out`` is a file for one raster, else a folder of ``<stem>_roads.tif``.
+
+    Outputs must be distinct from each other and from every input (``rasters`` and
+    the files in ``inputs``, parameter → path).
 
     >>> [p.classes.as_posix() for p in plan_outputs([Path("a.tif"), Path("b.png")], Path("o"))]
     ['o/a_roads.tif', 'o/b_roads.tif']
     >>> plan_outputs([Path("a.tif")], Path("x.tif"), True)[0].probabilities.as_posix()
     'x_proba.tif'
+    >>> plan_outputs([Path("a.tif")], Path("x.tif"), vectorize=Path("x.tif"))
+    Traceback (most recent call last):
+    roadseg.errors.ConfigError: vectorize 'x.tif' must be a GeoPackage (.gpkg) or a folder; give a .gpkg file name (or a folder)
     """
     several = len(rasters) > 1
-    if several and out.suffix.lower() in (".tif", ".tiff") and not out.is_dir():
+    _check_kind(out, "out", RASTER_SUFFIXES, "GeoTIFF")
+    if vectorize is not None:
+        _check_kind(vectorize, "vectorize", VECTOR_SUFFIXES, "GeoPackage")
+    if several and out.suffix.lower() in RASTER_SUFFIXES and not out.is_dir():
         raise ConfigError(
             f"`out` {str(out)!r} names a file but {len(rasters)} rasters were given",
             param="out",
             value=str(out),
             hint="give a folder as `out`",
         )
-    if several and vectorize is not None and vectorize.suffix.lower() == ".gpkg":
+    if several and vectorize is not None and vectorize.suffix.lower() in VECTOR_SUFFIXES:
         raise ConfigError(
             f"`vectorize` {str(vectorize)!r} names a file but {len(rasters)} rasters were given",
             param="vectorize",
@@ -92,29 +126,65 @@ def plan_outputs(
         )
     out_folder = several or _is_folder(out)
     vec_folder = vectorize is not None and (several or _is_folder(vectorize))
-    stems = [r.stem for r in rasters]
+    stems = [stem_of(r) for r in rasters]
     dupes = sorted({s for s in stems if stems.count(s) > 1})
-    if out_folder and dupes:
+    if (out_folder or vec_folder) and dupes:
         raise ConfigError(
             f"several inputs are named {dupes[0]!r}; their outputs in {str(out)!r} would clash",
             param="rasters",
             hint="predict them in separate runs or rename them",
         )
     plans = []
-    for r in rasters:
-        cls = out / f"{r.stem}{ROADS_SUFFIX}.tif" if out_folder else out
-        if cls.resolve() == r.resolve():
-            raise ConfigError(
-                f"`out` {str(cls)!r} is the input raster",
-                param="out",
-                value=str(cls),
-                hint="choose another name",
-            )
+    for r, stem in zip(rasters, stems, strict=True):
+        cls = out / f"{stem}{ROADS_SUFFIX}.tif" if out_folder else out
         vec = None
         if vectorize is not None:
-            vec = vectorize / f"{r.stem}{ROADS_SUFFIX}.gpkg" if vec_folder else vectorize
+            vec = vectorize / f"{stem}{ROADS_SUFFIX}.gpkg" if vec_folder else vectorize
         plans.append(OutputPaths(r, cls, proba_path_for(cls) if probabilities else None, vec))
+    _check_distinct(plans, inputs or {})
     return plans
+
+
+def _check_distinct(plans: list[OutputPaths], inputs: Mapping[str, object]) -> None:
+    """Refuse an output that is an input, or two outputs that are one file."""
+    named: list[tuple[str, Path]] = []
+    for p in plans:
+        named.append(("out", p.classes))
+        if p.probabilities is not None:
+            named.append(("probabilities", p.probabilities))
+        if p.vectors is not None:
+            named.append(("vectorize", p.vectors))
+    ins = [("rasters", p.raster) for p in plans]
+    ins += [(k, v) for k, v in inputs.items() if isinstance(v, str | os.PathLike)]
+    in_keys = {file_key(src): param for param, src in ins}  # type: ignore[arg-type]
+    seen: dict[str, str] = {}
+    for param, path in named:
+        key = file_key(path)
+        if key in in_keys:
+            raise ConfigError(
+                f"`{param}` {str(path)!r} is the input `{in_keys[key]}`",
+                param=param,
+                value=str(path),
+                hint="choose another name; inputs are never overwritten",
+            )
+        if key in seen:
+            raise ConfigError(
+                f"`{param}` {str(path)!r} is also the `{seen[key]}` output",
+                param=param,
+                value=str(path),
+                hint="give each output its own name",
+            )
+        seen[key] = param
+
+
+def declare_outputs(outs: OutputSet, plans: Sequence[OutputPaths]) -> None:
+    """Claim every output of a prediction before any work starts (see :class:`OutputSet`)."""
+    for p in plans:
+        outs.declare(p.classes, "out")
+        if p.probabilities is not None:
+            outs.declare(p.probabilities, "out")
+        if p.vectors is not None:
+            outs.declare(p.vectors, "vectorize")
 
 
 class PredictionSink:

@@ -15,9 +15,9 @@ import numpy as np
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from roadseg.errors import ConfigError, OutputError, about
-from roadseg.geo.atomic import check_writable
+from roadseg.errors import ConfigError, about
 from roadseg.geo.grid import Grid
+from roadseg.geo.staging import staged_outputs
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.synth.georef import parse_crs, scene_grid, to_crs
 from roadseg.synth.model import ROAD_CLASSES, Layout
@@ -96,7 +96,7 @@ def build_scene(size: int, seed: int, gsd: float, style: str) -> tuple[Layout, S
     return LAYOUTS[st.layout](layout_rng, st, extent, extent), st
 
 
-def make_scene(
+def make_scene(  # noqa: PLR0913 - the scene's parameters, callbacks and overwrite
     out_dir: str | os.PathLike[str],
     size: int = 1024,
     seed: int = 0,
@@ -106,6 +106,7 @@ def make_scene(
     origin: tuple[float, float] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelCallback | None = None,
+    overwrite: bool = False,
 ) -> SceneResult:
     """Write a synthetic road scene: ``out_dir/image.tif`` and ``out_dir/roads.gpkg``.
 
@@ -126,6 +127,7 @@ def make_scene(
             the CRS's area of use when that does not cover Las Vegas.
         progress: Progress callback.
         cancel: Cancel callback.
+        overwrite: Replace an existing scene (else the call is refused before it starts).
 
     Raises:
         ConfigError: for a bad size, gsd, style or CRS.
@@ -138,19 +140,21 @@ def make_scene(
     the_crs = parse_crs(crs)
     grid = scene_grid(the_crs, (size, size), gsd, origin)
     out = Path(out_dir)
-    with about("out_dir"):
-        image_path = check_writable(out / "image.tif")
-        roads_path = check_writable(out / "roads.gpkg")
-    rep.update("layout", 0, 1, "placing roads and buildings")
-    layout, st = build_scene(size, seed, gsd, style)
-    rep.update("layout", 1, 1, f"{st.layout}, {len(layout.roads)} roads")
-    pixels = render(layout, st, (size, size), gsd, seed, rep)
-    rep.update("write", 0, 2, image_path.name)
-    _write_image(image_path, grid, pixels, seed, st)
-    del pixels
-    rep.update("write", 1, 2, roads_path.name)
-    counts, km = _write_roads(roads_path, layout, grid, gsd)
-    rep.update("write", 2, 2, "done")
+    image_path, roads_path = out / "image.tif", out / "roads.gpkg"
+    with staged_outputs(overwrite) as outs:
+        outs.declare(image_path, "out_dir")  # an existing scene is refused before any work
+        outs.declare(roads_path, "out_dir")
+        rep.update("layout", 0, 1, "placing roads and buildings")
+        layout, st = build_scene(size, seed, gsd, style)
+        rep.update("layout", 1, 1, f"{st.layout}, {len(layout.roads)} roads")
+        pixels = render(layout, st, (size, size), gsd, seed, rep)
+        rep.update("write", 0, 2, image_path.name)
+        with about("out_dir"):
+            _write_image(image_path, grid, pixels, seed, st)
+        del pixels
+        rep.update("write", 1, 2, roads_path.name)
+        counts, km = _write_roads(roads_path, layout, grid, gsd)
+        rep.update("write", 2, 2, "done")
     return SceneResult(
         image_path,
         roads_path,
@@ -199,27 +203,17 @@ def _write_image(path: Path, grid: Grid, pixels: np.ndarray, seed: int, st: Styl
             {"seed": int(seed), "style": st.name, "layout": st.layout, "biome": st.biome}
         )
     }
-    try:
-        with GeoTiffWriter(
-            path,
-            grid,
-            count=3,
-            dtype="uint8",
-            blocksize=512,
-            compress="deflate",
-            descriptions=["red", "green", "blue"],
-            tags=tags,
-        ) as w:
-            w.write(pixels, Window(0, 0, pixels.shape[2], pixels.shape[1]))
-    except OSError as exc:
-        if isinstance(exc, OutputError):
-            raise
-        raise OutputError(
-            f"cannot write {str(path)!r}: {exc}",
-            param="out_dir",
-            value=str(path),
-            hint="choose a writable `out_dir` with free space",
-        ) from None
+    with GeoTiffWriter(
+        path,
+        grid,
+        count=3,
+        dtype="uint8",
+        blocksize=512,
+        compress="deflate",
+        descriptions=["red", "green", "blue"],
+        tags=tags,
+    ) as w:
+        w.write(pixels, Window(0, 0, pixels.shape[2], pixels.shape[1]))
 
 
 def _write_roads(

@@ -15,14 +15,19 @@ from roadseg.errors import (
     InputNotFoundError,
     TrainingDivergedError,
 )
+from roadseg.geo.paths import is_gdal_path
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
+from roadseg.training.checkpoints import check_checkpoint
 from roadseg.training.config import TrainConfig, deep_merge, load_yaml
 from roadseg.training.rundir import (
     CKPT_DIR,
     CONFIG_NAME,
     LAST_CKPT,
     RunDir,
+    RunStart,
     TrainResult,
+    clear_previous_run,
+    env_rank,
     prepare_run_dir,
 )
 
@@ -65,7 +70,7 @@ def _absolute(cfg: TrainConfig) -> TrainConfig:
     d = cfg.data
 
     def absl(v: tuple[str, ...]) -> list[str]:
-        return [str(Path(p).absolute()) for p in v]
+        return [p if is_gdal_path(p) else str(Path(p).absolute()) for p in v]
 
     ch: dict[str, Any] = {
         "out": str(Path(cfg.out).absolute()) if cfg.out else None,
@@ -106,6 +111,7 @@ def train(
     *,
     resume: str | os.PathLike[str] | None = None,
     config_file: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
     **overrides: Any,
 ) -> TrainResult:
     """Train a road segmentation model; write ``RUN_DIR/model.safetensors``.
@@ -117,6 +123,9 @@ def train(
             can be resumed).
         resume: A run folder to continue from its last checkpoint.
         config_file: A YAML file (between ``config`` and ``overrides`` in precedence).
+        overwrite: Replace an earlier run in ``out`` (its model, config, checkpoints and
+            logs are deleted once the new run has set up its data and network); without
+            it such a folder is refused before any work starts.
         **overrides: Keys like ``image=[...]``, ``labels=[...]``, ``out=...``, ``epochs=2``,
             ``tile=128`` or dotted ``**{"augment.hflip": 0}``.
 
@@ -127,30 +136,49 @@ def train(
     t0 = time.perf_counter()
     rep = Reporter(progress, cancel)
     cfg, ckpt = resolve_config(config, config_file, resume, overrides)
+    if ckpt is not None:
+        check_checkpoint(ckpt, "resume")  # a damaged checkpoint is named before any work
     cfg = _absolute(cfg)
-    run = prepare_run_dir(cfg, resuming=ckpt is not None)
+    resuming = ckpt is not None
+    run = prepare_run_dir(cfg, resuming=resuming, overwrite=overwrite)
+    start = RunStart.begin(run) if env_rank() == 0 else None
     # Debian's system matplotlib beside the venv's warns about Axes3D when Lightning imports it.
     warnings.filterwarnings("ignore", message="Unable to import Axes3D", category=UserWarning)
     from roadseg.training.runner import run_training
 
     _quiet_lightning()
 
+    def replace_previous() -> None:
+        if start is not None and overwrite and not resuming:
+            start.before -= set(clear_previous_run(run))
+
     try:
-        return run_training(cfg, run, ckpt, rep, t0)
-    except CancelledError:
-        raise CancelledError(
-            f"training cancelled (checkpoints in {run.checkpoints})",
-            param="resume",
-            value=str(run.path),
-            hint=f"continue it with `resume` {run.path}",
-        ) from None
-    except TrainingDivergedError as exc:
-        last = run.last_checkpoint
-        kept = (
-            f"; the last good checkpoint {str(last)!r} was kept"
-            if last.is_file()
-            else "; no checkpoint was written"
-        )
-        raise TrainingDivergedError(
-            f"{exc.message}{kept}", param=exc.param, value=exc.value, hint=exc.hint
-        ) from exc
+        return run_training(cfg, run, ckpt, rep, t0, before_write=replace_previous)
+    except BaseException as exc:
+        if start is not None and not resuming and not run.last_checkpoint.exists():
+            # It failed to start (nothing to resume): leave the folder as it was.
+            note = start.undo()
+            if isinstance(exc, CancelledError):
+                raise CancelledError(
+                    "training cancelled before its first checkpoint", hint=note
+                ) from None
+            exc.add_note(note)
+            raise
+        if isinstance(exc, CancelledError):
+            raise CancelledError(
+                f"training cancelled (checkpoints in {run.checkpoints})",
+                param="resume",
+                value=str(run.path),
+                hint=f"continue it with `resume` {run.path}",
+            ) from None
+        if isinstance(exc, TrainingDivergedError):
+            last = run.last_checkpoint
+            kept = (
+                f"; the last good checkpoint {str(last)!r} was kept"
+                if last.is_file()
+                else "; no checkpoint was written"
+            )
+            raise TrainingDivergedError(
+                f"{exc.message}{kept}", param=exc.param, value=exc.value, hint=exc.hint
+            ) from exc
+        raise

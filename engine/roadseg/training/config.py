@@ -25,6 +25,7 @@ import yaml
 
 from roadseg.data.augment import AugmentConfig
 from roadseg.errors import ConfigError, InputNotFoundError
+from roadseg.options import check_range
 
 
 @dataclass(frozen=True)
@@ -106,11 +107,51 @@ class DataConfig:
             ]
             if flat:
                 raise ConfigError(
-                    f"data.sources is given, so data.{flat[0]} must be empty: put every "
-                    "input inside a source"
+                    f"`data.sources` is given, so `data.{flat[0]}` must be empty",
+                    param=f"data.{flat[0]}",
+                    hint="put every input inside a source",
                 )
-        if not 0.0 <= self.scale_jitter < 1.0:
-            raise ConfigError(f"data.scale_jitter must be in [0, 1), got {self.scale_jitter}")
+        check_range("data.tile", self.tile, 32, 8192, integer=True, example=256)
+        if self.tile % 32:
+            lo = max(32, self.tile // 32 * 32)
+            raise ConfigError(
+                f"`data.tile` {self.tile} must be a multiple of 32 (the encoders' output stride)",
+                param="data.tile",
+                value=self.tile,
+                hint=f"e.g. `data.tile` {lo} or {lo + 32}",
+            )
+        check_range("data.batch_size", self.batch_size, 1, 4096, integer=True, example=8)
+        check_range("data.samples_per_epoch", self.samples_per_epoch, 1, integer=True, example=1024)
+        if self.samples_per_epoch < self.batch_size:
+            raise ConfigError(
+                f"`data.samples_per_epoch` {self.samples_per_epoch} must be at least "
+                f"`data.batch_size` ({self.batch_size})",
+                param="data.samples_per_epoch",
+                value=self.samples_per_epoch,
+                hint=f"raise `data.samples_per_epoch` to {self.batch_size} or more, or lower "
+                "`data.batch_size`",
+            )
+        check_range("data.road_bias", self.road_bias, 0, 1, example=0.5)
+        check_range("data.val_fraction", self.val_fraction, 0, 1, high_open=True, example=0.2)
+        check_range("data.max_val_windows", self.max_val_windows, 1, integer=True, example=256)
+        if self.workers is not None:
+            check_range("data.workers", self.workers, 0, 256, integer=True, example=2)
+        for name in ("gsd", "image_gsd"):
+            v = getattr(self, name)
+            if v is not None:
+                check_range(f"data.{name}", v, 0, 10_000, low_open=True, unit="metres", example=0.5)
+        if self.mask_threshold is not None:
+            check_range("data.mask_threshold", self.mask_threshold, example=128)
+        if self.block is not None:
+            check_range("data.block", self.block, self.tile, integer=True, example=4 * self.tile)
+        if self.bands is not None and (not self.bands or min(self.bands) < 1):
+            raise ConfigError(
+                f"`data.bands` {list(self.bands)} are not band numbers",
+                param="data.bands",
+                value=list(self.bands),
+                hint="give 1-based band numbers like 1,2,3",
+            )
+        check_range("data.scale_jitter", self.scale_jitter, 0, 1, high_open=True, example=0.3)
 
 
 @dataclass(frozen=True)
@@ -143,6 +184,19 @@ class ModelConfig:
     unfreeze_after: int | None = None
     channels_last: bool = True
 
+    def __post_init__(self) -> None:
+        if self.unfreeze_after is not None:
+            check_range("model.unfreeze_after", self.unfreeze_after, 0, integer=True, example=2)
+        for name in ("mean", "std"):
+            v = getattr(self, name)
+            if v is not None and name == "std" and any(not x > 0 for x in v):
+                raise ConfigError(
+                    f"`model.std` {list(v)} must be more than 0 for every band",
+                    param="model.std",
+                    value=list(v),
+                    hint="e.g. `model.std` 0.5",
+                )
+
 
 @dataclass(frozen=True)
 class LossConfig:
@@ -158,6 +212,18 @@ class LossConfig:
     name: str = "ce+dice"
     class_weights: str | tuple[float, ...] | None = None
     focal_gamma: float = 2.0
+
+    def __post_init__(self) -> None:
+        check_range("loss.focal_gamma", self.focal_gamma, 0, 10, example=2)
+        if isinstance(self.class_weights, tuple) and any(
+            not (w >= 0 and w < float("inf")) for w in self.class_weights
+        ):
+            raise ConfigError(
+                f"`loss.class_weights` {list(self.class_weights)} must be numbers ≥ 0",
+                param="loss.class_weights",
+                value=list(self.class_weights),
+                hint="give one weight ≥ 0 per class, or auto",
+            )
 
 
 @dataclass(frozen=True)
@@ -178,6 +244,12 @@ class OptimConfig:
     schedule: Literal["cosine", "onecycle", "constant"] = "cosine"
     warmup: float = 0.05
     grad_clip: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_range("optim.lr", self.lr, 0, 10, low_open=True, example=0.001)
+        check_range("optim.weight_decay", self.weight_decay, 0, 10, example=0.0001)
+        check_range("optim.warmup", self.warmup, 0, 1, high_open=True, example=0.05)
+        check_range("optim.grad_clip", self.grad_clip, 0, example=1)
 
 
 @dataclass(frozen=True)
@@ -221,6 +293,16 @@ class TrainerConfig:
     checkpoint_every: int = 100
     log_every: int = 10
     threads: int | None = None
+
+    def __post_init__(self) -> None:
+        check_range("trainer.epochs", self.epochs, 1, 1_000_000, integer=True, example=20)
+        check_range("trainer.num_nodes", self.num_nodes, 1, integer=True, example=1)
+        check_range("trainer.patience", self.patience, 0, integer=True, example=5)
+        check_range("trainer.min_delta", self.min_delta, 0, example=0)
+        check_range("trainer.checkpoint_every", self.checkpoint_every, 0, integer=True, example=100)
+        check_range("trainer.log_every", self.log_every, 1, integer=True, example=10)
+        if self.threads is not None:
+            check_range("trainer.threads", self.threads, 1, 1024, integer=True, example=2)
 
 
 SECTIONS: dict[str, type] = {

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from roadseg.errors import ConfigError, OutputError, about
-from roadseg.geo.atomic import atomic_output, check_writable
+from roadseg.geo.atomic import atomic_output, check_target, missing_parents, remove_stale
 from roadseg.training.config import TrainConfig
 
 MODEL_NAME = "model.safetensors"
@@ -25,6 +26,8 @@ CKPT_DIR = "checkpoints"
 LAST_CKPT = "last.ckpt"
 BEST_CKPT = "best.ckpt"
 CURVES_NAME = "curves.png"
+#: What a run writes into its folder (``sources/``, a cache of synthetic scenes, is kept).
+RUN_FILES = (MODEL_NAME, CONFIG_NAME, CKPT_DIR, "logs", "tensorboard", CURVES_NAME)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,11 @@ class RunDir:
         return self.path / CURVES_NAME
 
     @property
+    def holds_run(self) -> bool:
+        """True when the folder holds an earlier run's model, config or checkpoints."""
+        return any((self.path / n).exists() for n in (MODEL_NAME, CONFIG_NAME, CKPT_DIR))
+
+    @property
     def resumable(self) -> bool:
         """True when the folder holds a config and a last checkpoint."""
         return self.config.is_file() and self.last_checkpoint.is_file()
@@ -91,8 +99,13 @@ def env_rank() -> int:
     return 0
 
 
-def prepare_run_dir(cfg: TrainConfig, resuming: bool) -> RunDir:
-    """Check the run folder of ``cfg.out`` (rank 0 also checks that it can write there)."""
+def prepare_run_dir(cfg: TrainConfig, resuming: bool, overwrite: bool = False) -> RunDir:
+    """Check the run folder of ``cfg.out`` (rank 0 also checks that it can write there).
+
+    A folder holding an earlier run is refused unless ``resuming`` (continue it) or
+    ``overwrite`` (its files are replaced once the new run has started: see
+    :func:`clear_previous_run`).
+    """
     if not cfg.out:
         raise ConfigError("no run folder given", param="out", hint="give `out` RUN_DIR")
     run = RunDir(Path(cfg.out))
@@ -104,16 +117,89 @@ def prepare_run_dir(cfg: TrainConfig, resuming: bool) -> RunDir:
             hint="give a folder for the run",
         )
     if env_rank() == 0:
-        if not resuming and run.last_checkpoint.exists():
+        if not resuming and not overwrite and run.holds_run:
             raise OutputError(
                 f"`out` {str(run.path)!r} already holds a training run",
                 param="out",
                 value=str(run.path),
-                hint="continue it with `resume` (the same folder) or choose another `out`",
+                hint="continue it with `resume`, replace it with `overwrite`, or choose "
+                "another `out`",
             )
         with about("out"):
-            check_writable(run.config)
+            check_target(run.config)
     return run
+
+
+@dataclass
+class RunStart:
+    """What one call adds to a run folder, so that a run that fails to start leaves nothing.
+
+    Before any checkpoint exists, a failed, cancelled or diverged run removes the
+    folder it created (and the folders above it), or, in a folder that existed, only
+    the files and log folders it added.
+    """
+
+    run: RunDir
+    made: list[Path] = field(default_factory=list)
+    before: set[str] = field(default_factory=set)
+
+    @classmethod
+    def begin(cls, run: RunDir) -> RunStart:
+        """Note what exists, then create the folder."""
+        made = missing_parents(run.config)
+        before = set() if made else _entries(run.path)
+        try:
+            for d in made:
+                d.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot create the run folder {str(run.path)!r} ({exc.strerror})",
+                param="out",
+                value=str(run.path),
+                hint="choose a writable location",
+            ) from None
+        remove_stale([run.config, run.model, run.curves])
+        return cls(run, made, before)
+
+    def undo(self) -> str:
+        """Remove what this start added; return a note saying what happened."""
+        if self.made:
+            shutil.rmtree(self.made[0], ignore_errors=True)
+            return f"the run folder {str(self.run.path)!r} was removed (nothing to resume)"
+        for name in sorted(_entries(self.run.path) - self.before):
+            p = self.run.path / name
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+        return f"the files this run added to {str(self.run.path)!r} were removed"
+
+
+def _entries(folder: Path) -> set[str]:
+    """Names in a run folder, and in its log folders (``logs/part0``...)."""
+    out: set[str] = set()
+    if not folder.is_dir():
+        return out
+    for e in folder.iterdir():
+        out.add(e.name)
+        if e.name in ("logs", "tensorboard", CKPT_DIR) and e.is_dir():
+            out.update(f"{e.name}/{c.name}" for c in e.iterdir())
+    return out
+
+
+def clear_previous_run(run: RunDir) -> list[str]:
+    """Delete an earlier run's files (``overwrite``), keeping the synthetic scene cache."""
+    removed = []
+    for name in RUN_FILES:
+        p = run.path / name
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        elif p.exists() or p.is_symlink():
+            p.unlink()
+        else:
+            continue
+        removed.append(name)
+    return removed
 
 
 def write_config(cfg: TrainConfig, run: RunDir) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,11 +88,22 @@ def _devices(v: str) -> Any:
     return [int(x) for x in s.strip("[]").split(",") if x.strip()]
 
 
-def run_training(cfg: TrainConfig, run: RunDir, ckpt: Any, rep: Reporter, t0: float) -> TrainResult:
-    """Set up, fit and finish one run; torch's thread count is restored afterwards."""
+def run_training(
+    cfg: TrainConfig,
+    run: RunDir,
+    ckpt: Any,
+    rep: Reporter,
+    t0: float,
+    before_write: Callable[[], None] | None = None,
+) -> TrainResult:
+    """Set up, fit and finish one run; torch's thread count is restored afterwards.
+
+    ``before_write`` runs once data and network are set up, before the run writes
+    into its folder (``overwrite`` clears the earlier run there).
+    """
     threads = torch.get_num_threads()
     try:
-        session = set_up(cfg, run, rep, t0)
+        session = set_up(cfg, run, rep, t0, before_write)
         try:
             fit(session, ckpt)
         except CancelledError:
@@ -103,7 +115,13 @@ def run_training(cfg: TrainConfig, run: RunDir, ckpt: Any, rep: Reporter, t0: fl
         torch.set_num_threads(threads)
 
 
-def set_up(cfg: TrainConfig, run: RunDir, rep: Reporter, t0: float) -> Session:
+def set_up(
+    cfg: TrainConfig,
+    run: RunDir,
+    rep: Reporter,
+    t0: float,
+    before_write: Callable[[], None] | None = None,
+) -> Session:
     """Build data, network, task, callbacks and trainer; write ``config.yaml``."""
     seed = int(cfg.trainer.seed)
     L.seed_everything(seed, workers=False, verbose=False)
@@ -140,6 +158,8 @@ def set_up(cfg: TrainConfig, run: RunDir, rep: Reporter, t0: float) -> Session:
     if not uses_cuda(cfg.trainer.accelerator):
         torch.set_num_threads(training_threads(cfg.trainer.threads, dm.workers))
     if env_rank() == 0:
+        if before_write is not None:
+            before_write()
         write_config(cfg, run)
     exporter = ExportBest(cfg.trainer.monitor, mode)
     trainer = L.Trainer(

@@ -11,9 +11,11 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
-from roadseg.errors import DataError, about
+from roadseg.errors import ConfigError, DataError, OutputError, about
 from roadseg.geo.classes import Classes
 from roadseg.geo.classraster import NODATA, ClassRaster, open_class_raster
+from roadseg.geo.paths import as_source, file_key, is_gdal_path
+from roadseg.geo.staging import OutputSet, staged_outputs
 from roadseg.options import with_overrides
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.vectorization.blocks import block_layout
@@ -22,7 +24,6 @@ from roadseg.vectorization.frame import MetricFrame
 from roadseg.vectorization.output import (
     CENTERLINES,
     centerline_frame,
-    check_output,
     polygon_frames,
 )
 from roadseg.vectorization.params import Resolved, VectorizeOptions
@@ -144,14 +145,87 @@ def vectorize(
     t_start = time.perf_counter()
     reporter = Reporter(progress, cancel)
     params = with_overrides(options, VectorizeOptions, overrides)
-    with about("out"):
-        check_output(out_gpkg)
-    if graphml is not None:
-        with about("graphml"):
-            check_output(graphml)
-    if edges is not None:
-        with about("edges"):
-            check_output(edges)
+    targets = _check_targets(class_raster, out_gpkg, graphml, edges)
+    with staged_outputs(params.overwrite) as outs:
+        _declare(outs, targets)  # existing outputs refused before any work starts
+        r = _vectorize(as_source(class_raster), out_gpkg, graphml, edges, params, reporter)
+    r = replace(r, timings={**r.timings, "total": round(time.perf_counter() - t_start, 4)})
+    return r
+
+
+#: File names each output may have: (suffixes, what it is).
+OUTPUT_KINDS = {
+    "out": ((".gpkg",), "GeoPackage"),
+    "graphml": ((".graphml", ".xml"), "GraphML file"),
+    "edges": ((".gpkg", ".geojson", ".json"), "GeoPackage or GeoJSON file"),
+}
+
+
+def _check_targets(
+    class_raster: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    graphml: str | os.PathLike[str] | None,
+    edges: str | os.PathLike[str] | None,
+) -> dict[str, Path]:
+    """The outputs by parameter: their formats, none of them the input or another output."""
+    targets = {"out": out, "graphml": graphml, "edges": edges}
+    seen = {file_key(class_raster): "class_raster"}
+    checked: dict[str, Path] = {}
+    for param, path in targets.items():
+        if path is None:
+            continue
+        suffixes, kind = OUTPUT_KINDS[param]
+        if is_gdal_path(path):
+            raise ConfigError(
+                f"`{param}` {str(path)!r} is not a local path",
+                param=param,
+                value=str(path),
+                hint="write outputs to a local file",
+            )
+        p = Path(path)
+        if p.is_dir():
+            raise OutputError(
+                f"`{param}` {str(p)!r} is a folder",
+                param=param,
+                value=str(p),
+                hint=f"give a {suffixes[0]} file name",
+            )
+        if p.suffix.lower() not in suffixes:
+            raise ConfigError(
+                f"`{param}` {str(p)!r} must be a {kind} ({' or '.join(suffixes)})",
+                param=param,
+                value=str(p),
+                hint=f"give a {suffixes[0]} file name",
+            )
+        key = file_key(p)
+        if key in seen:
+            what = "the input" if seen[key] == "class_raster" else "also the output"
+            raise ConfigError(
+                f"`{param}` {str(p)!r} is {what} `{seen[key]}`",
+                param=param,
+                value=str(p),
+                hint="give each output its own name",
+            )
+        seen[key] = param
+        checked[param] = p
+    return checked
+
+
+def _declare(outs: OutputSet, targets: dict[str, Path]) -> None:
+    for param, path in targets.items():
+        outs.declare(path, param)
+
+
+def _vectorize(
+    class_raster: str | os.PathLike[str],
+    out_gpkg: str | os.PathLike[str],
+    graphml: str | os.PathLike[str] | None,
+    edges: str | os.PathLike[str] | None,
+    params: VectorizeOptions,
+    reporter: Reporter,
+) -> VectorizeResult:
+    """The vectoriser's work: read, extract, write (into the running output set)."""
+    t_start = time.perf_counter()
     with open_class_raster(class_raster, gsd=params.gsd) as src:
         if not src.tagged:
             src.classes = Classes.untagged(_max_class(src, params.block_size, reporter))

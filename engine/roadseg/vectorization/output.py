@@ -2,49 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import geopandas as gpd
 import numpy as np
 import shapely
 
-from roadseg.errors import OutputError
+from roadseg.geo.atomic import check_target as check_output  # noqa: F401 - the earlier name
 from roadseg.geo.classes import Classes
 from roadseg.vectorization.frame import MetricFrame
 from roadseg.vectorization.network import RoadNetwork
 
 CENTERLINES = "centerlines"
-
-
-def check_output(path: str | os.PathLike[str]) -> Path:
-    """Check early that ``path`` could be written, creating nothing (no folder is left behind).
-
-    Raises:
-        OutputError: when the path is a folder, lies under a file, or its nearest
-            existing folder is read-only (the caller names the parameter with
-            :func:`roadseg.errors.about`).
-
-    """
-    p = Path(path)
-    if p.is_dir():
-        raise OutputError(f"{str(p)!r} is a folder", value=str(p), hint="give a file name")
-    anc = p.parent if str(p.parent) else Path(".")
-    while not anc.exists() and anc != anc.parent:
-        anc = anc.parent
-    if not anc.is_dir():
-        raise OutputError(
-            f"cannot create the folder {str(p.parent)!r} for {str(p)!r} ({str(anc)!r} is a file)",
-            value=str(p),
-            hint="choose a writable location",
-        )
-    if not os.access(anc, os.W_OK | os.X_OK):
-        raise OutputError(
-            f"the folder {str(anc)!r} for {str(p)!r} is not writable",
-            value=str(p),
-            hint="choose a writable location",
-        )
-    return p
 
 
 LINE_COLUMNS = ("class", "class_id", "width_m", "length_m", "node_u", "node_v", "bridges")

@@ -8,6 +8,7 @@ from typing import Any
 
 from roadseg.errors import ConfigError
 from roadseg.geo.classes import Classes
+from roadseg.options import check_range
 
 #: Default gap bridged between facing dead ends (metres).
 DEFAULT_BRIDGE_M = 15.0
@@ -58,6 +59,7 @@ class VectorizeOptions:
         gsd: Pixel size in metres of a class raster without georeferencing.
         cleaning: False turns every cleaning step above off (the network as traced, pruned
             and bridged), whatever their values.
+        overwrite: Replace existing outputs (else the run is refused before it starts).
 
     """
 
@@ -78,6 +80,7 @@ class VectorizeOptions:
     stub_m: float = DEFAULT_STUB_M
     gsd: float | None = None
     cleaning: bool = True
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         if not self.cleaning:
@@ -95,29 +98,34 @@ class VectorizeOptions:
             "carriageway_gap_m",
             "stub_m",
         )
+        examples = {"simplify_m": 1, "min_area_m2": 20, "prune_m": 12, "bridge_m": 15}
         for name in names:
             v = getattr(self, name)
-            if v is not None and (not math.isfinite(v) or v < 0):
-                raise ConfigError(f"`{name}` must be a number ≥ 0, got {v}", param=name, value=v)
+            if v is not None:
+                check_range(name, v, 0, example=examples.get(name, 0))
         if self.carriageways not in CARRIAGEWAYS:
             raise ConfigError(
                 f"`carriageways` must be one of {', '.join(CARRIAGEWAYS)}, "
                 f"got {self.carriageways!r}",
                 param="carriageways",
                 value=self.carriageways,
+                hint="e.g. `carriageways` keep",
             )
-        if not 0 < self.bridge_angle_deg <= 90:
-            raise ConfigError(
-                f"`bridge_angle_deg` must be in (0, 90] degrees, got {self.bridge_angle_deg}",
-                param="bridge_angle_deg",
-                value=self.bridge_angle_deg,
-            )
-        if self.block_size < 64:
-            raise ConfigError(
-                f"`block_size` must be at least 64 pixels, got {self.block_size}",
-                param="block_size",
-                value=self.block_size,
-            )
+        check_range(
+            "bridge_angle_deg",
+            self.bridge_angle_deg,
+            0,
+            90,
+            low_open=True,
+            unit="degrees",
+            example=30,
+        )
+        check_range("close_m", self.close_m, 0, unit="metres", example=0.5)
+        check_range("block_size", self.block_size, 64, 65536, integer=True, example=4096)
+        if self.margin_px is not None:
+            check_range("margin_px", self.margin_px, 0, integer=True, example=64)
+        if self.gsd is not None:
+            check_range("gsd", self.gsd, 0, 10_000, low_open=True, unit="metres", example=0.5)
 
     def resolve(self, classes: Classes, gsd_m: float) -> Resolved:
         """Fill the defaults for a raster's classes and ground resolution (metres/pixel).
