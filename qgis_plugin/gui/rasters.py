@@ -14,16 +14,21 @@ from typing import Any
 from qgis.core import QgsMapLayer, QgsProject, QgsRasterLayer
 
 from ..core.i18n import tr
+from ..core.sources import is_engine_raster, source_path
 
 CLASSES_TAG = "ROADSEG_CLASSES"
 
 
 def raster_file(layer: QgsMapLayer | None) -> str | None:
-    """Return the file a raster layer reads, if it is a GDAL raster file on disk."""
+    """Return what a raster layer reads, if the engine can read it too.
+
+    A GDAL raster file on disk, or a path GDAL opens itself (``/vsizip/…``, ``/vsicurl/…``,
+    ``https://…``): the engine opens anything rasterio opens.
+    """
     if not isinstance(layer, QgsRasterLayer) or layer.providerType() != "gdal":
         return None
-    path = layer.source().split("|", 1)[0]
-    return path if Path(path).is_file() else None
+    path = source_path(layer.source())
+    return path if is_engine_raster(path) else None
 
 
 def roadseg_tags(path: str | Path) -> dict[str, Any] | None:

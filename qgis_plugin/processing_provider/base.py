@@ -21,6 +21,7 @@ from ..core.errors import PluginError
 from ..core.i18n import tr
 from ..core.process import run_engine
 from ..core.protocol import ProgressMapper
+from ..core.sources import is_engine_raster, source_path
 from ..gui import prefs
 
 ICON = Path(__file__).resolve().parents[1] / "icons" / "roadseg.svg"
@@ -83,7 +84,7 @@ def raster_file(
     layer = alg.parameterAsRasterLayer(parameters, name, context)
     if layer is None:
         raise QgsProcessingException(alg.invalidRasterError(parameters, name))
-    if layer.providerType() != "gdal" or not Path(layer.source().split("|", 1)[0]).is_file():
+    if layer.providerType() != "gdal" or not is_engine_raster(source_path(layer.source())):
         raise QgsProcessingException(
             tr("The layer {name} is not a raster file on disk: save it as a GeoTIFF first.").format(
                 name=repr(layer.name())

@@ -182,7 +182,11 @@ def _one_line(text: str) -> str:
 def _usage_failure(exc: click.UsageError) -> None:
     """Print a usage error as one line, with the command's help as the fix."""
     ctx = exc.ctx
-    where = ctx.command_path if ctx is not None else "roadseg"
+    names = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    where = " ".join(["roadseg", *reversed(names)])
     msg = f"{_one_line(exc.format_message())} (see '{where} --help')"
     click.echo(f"Error: {msg}", err=True)
     if _wants_json(sys.argv[1:]):

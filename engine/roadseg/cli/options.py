@@ -105,14 +105,14 @@ class ProgressRenderer:
     """Render engine progress events as a bar (tqdm: rate, ETA, terminal width) or JSON lines.
 
     On a terminal each stage gets a tqdm bar; when standard error is not a terminal
-    (logs, pipes) only each stage's start and end are printed, one plain line each.
+    (logs, pipes) nothing is drawn: standard error then holds only warnings and the
+    error line, and ``--progress json`` gives machine-readable progress.
     """
 
     def __init__(self, mode: str = "bar") -> None:
         self.mode = mode
         self._stage: str | None = None
         self._bar: Any = None
-        self._last: tuple[str, int, int] | None = None
 
     def __call__(self, ev: ProgressEvent) -> None:
         """Render one event."""
@@ -124,15 +124,7 @@ class ProgressRenderer:
             sys.stderr.flush()
             return
         if not sys.stderr.isatty():
-            # Not a terminal: only report stage starts and ends to keep logs short.
-            if ev.total and ev.done not in (0, ev.total):
-                return
-            key = (ev.stage, ev.done, ev.total)
-            if key != self._last:
-                self._last = key
-                sys.stderr.write(f"{ev.stage}: {ev.done}/{ev.total} {ev.message}".rstrip() + "\n")
-                sys.stderr.flush()
-            return
+            return  # not a terminal (a log, a pipe): no bar; `--progress json` gives lines
         self._tqdm(ev)
 
     def _tqdm(self, ev: ProgressEvent) -> None:

@@ -171,6 +171,18 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+#: How libraries say the disk is full (the OS, GDAL, SQLite under GeoPackage writing).
+_FULL_DISK_WORDS = (
+    "No space left on device",
+    "Free disk space available",
+    "Disk quota exceeded",
+    "database or disk is full",
+)
+#: Below this many free bytes, a failed write is put down to a full disk (GDAL often reports
+#: only its own consequence, e.g. "Failed to create mask").
+NEARLY_FULL = 256 * 1024
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """Whether an error (or one it came from) says the disk or quota is full.
 
@@ -186,9 +198,7 @@ def is_disk_full(exc: BaseException) -> bool:
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         text = str(e)
-        if "No space left on device" in text or "Free disk space available" in text:
-            return True
-        if "Disk quota exceeded" in text:
+        if any(words in text for words in _FULL_DISK_WORDS):
             return True
         e = e.__cause__ or e.__context__
     return False
@@ -238,7 +248,7 @@ def writing(path: str | os.PathLike[str], needed: int | None = None) -> Iterator
     except RoadsegError:
         raise
     except Exception as exc:
-        if is_disk_full(exc):
+        if is_disk_full(exc) or _nearly_full(path):
             raise disk_full_error(path, needed) from exc
         if isinstance(exc, PermissionError):
             raise OutputError(
@@ -247,6 +257,11 @@ def writing(path: str | os.PathLike[str], needed: int | None = None) -> Iterator
                 hint="choose a writable location",
             ) from exc
         raise
+
+
+def _nearly_full(path: str | os.PathLike[str]) -> bool:
+    free = free_bytes(path)
+    return free is not None and free < NEARLY_FULL
 
 
 def publish(tmp: Path, final: Path) -> None:

@@ -276,5 +276,25 @@ def open_labels(
         )
     if p.suffix.lower() in RASTER_SUFFIXES:
         gsd = raster.grid.pixel_m if raster.grid.crs is None else None
-        return MaskLabels(p, scheme, gsd=gsd, **mask_options)  # type: ignore[arg-type]
+        mask = MaskLabels(p, scheme, gsd=gsd, **mask_options)  # type: ignore[arg-type]
+        _match_mask(mask, raster)
+        return mask
     return VectorLabels(p, scheme, raster.grid, class_field=class_field)
+
+
+def _match_mask(mask: MaskLabels, raster: RasterSource) -> None:
+    """A mask without georeferencing lies on its image's pixels: it must have the image's size."""
+    src = mask._src
+    if src.georeferenced:
+        return  # on the ground: read into any image grid
+    if (src.width, src.height) != (raster.width, raster.height):
+        src.close()
+        raise LabelError(
+            f"mask {str(mask.path)!r} is {src.width}x{src.height} px but its image "
+            f"{str(raster.path)!r} is {raster.width}x{raster.height} px; a mask without "
+            "georeferencing must cover its image pixel for pixel",
+            param="labels",
+            value=str(mask.path),
+            hint="give the mask made for this image (same size), or georeference both",
+        )
+    src.grid = raster.grid  # the same pixels: read the mask on the image's grid

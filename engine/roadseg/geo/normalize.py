@@ -6,6 +6,7 @@ trained with, so prediction scales new imagery the same way.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,12 +92,22 @@ def parse_scaling(text: str | Sequence[float] | None, dtype: str, nbits: int | N
     """
     if text is None or text == "auto":
         return Scaling.for_dtype(dtype, nbits)
-    if isinstance(text, str):
-        parts = [float(p) for p in text.replace(" ", "").split(",") if p]
-    else:
-        parts = [float(p) for p in text]
+    try:
+        if isinstance(text, str):
+            parts = [float(p) for p in text.replace(" ", "").split(",") if p]
+        else:
+            parts = [float(p) for p in text]
+    except (TypeError, ValueError):
+        parts = []
+    if not all(math.isfinite(p) for p in parts) or (len(parts) == 2 and parts[0] >= parts[1]):
+        parts = []
+    if len(parts) == 1 and parts[0] <= 0:
+        parts = []
     if len(parts) == 1:
         return Scaling((0.0,), (parts[0],))
     if len(parts) == 2:
         return Scaling((parts[0],), (parts[1],))
-    raise ValueError(f"scaling must be 'auto', 'HIGH' or 'LOW,HIGH', got {text!r}")
+    raise ValueError(
+        f"`scaling` {text!r} is not a value range; give auto, HIGH or LOW,HIGH with LOW < HIGH "
+        "(e.g. 0,2047)"
+    )

@@ -304,13 +304,41 @@ class RasterSource:
                 f"in metres as `{param}`",
             )
 
+    def check_readable(self) -> None:
+        """Read the first and the last block of the first band: a truncated file fails here.
+
+        Raises:
+            RasterReadError: naming the file, when GDAL cannot decode them.
+
+        """
+        ds = self._ds
+        bh, bw = ds.block_shapes[0] if ds.block_shapes else (1, ds.width)
+        last = Window(
+            (ds.width - 1) // bw * bw,
+            (ds.height - 1) // bh * bh,
+            min(bw, ds.width),
+            min(bh, ds.height),
+        )
+        try:
+            for win in (Window(0, 0, min(bw, ds.width), min(bh, ds.height)), last):
+                ds.read(self.bands[0], window=win.intersection(Window(0, 0, ds.width, ds.height)))
+        except (RasterioIOError, ValueError) as exc:
+            raise RasterReadError(
+                f"{str(self.path)!r} cannot be read: it is truncated or corrupt ({_first_line(exc)})",
+                value=str(self.path),
+                hint="copy or download it again",
+            ) from None
+
     def info(self) -> dict[str, Any]:
         """Describe the raster: CRS, size, resolution, bands, dtypes, nodata, blocks, bounds."""
         ds = self._ds
+        self.check_readable()
         crs = ds.crs
+        src = getattr(ds, "src_dataset", ds)  # a rotated raster is read through a warp
         out: dict[str, Any] = {
             "path": str(self.path),
-            "driver": ds.driver,
+            "driver": src.driver,
+            "north_up_warp": src is not ds,
             "width": ds.width,
             "height": ds.height,
             "count": ds.count,

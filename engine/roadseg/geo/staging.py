@@ -328,10 +328,20 @@ def recover_commits(targets: list[Path]) -> list[Path]:
                 _restore(entries)
             for e in entries:
                 remove(e.backup)
+                _remove_dead_lock(lock_path_for(e.final), pid)
             for j in journals:
                 remove(j)
             handled.append(path)
     return handled
+
+
+def _remove_dead_lock(lock: Path, pid: str) -> None:
+    """Delete a lock file that the dead process ``pid`` held."""
+    try:
+        if lock.read_text().strip() == pid:
+            remove(lock)
+    except OSError:
+        pass
 
 
 @contextmanager

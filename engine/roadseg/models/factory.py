@@ -44,13 +44,18 @@ def _check_names(arch: str, encoder: str) -> str:
     key = arch.lower().replace("_", "").replace("-", "")
     if key not in ARCHITECTURES:
         valid = ", ".join(sorted({v for v in ARCHITECTURES.values()}))
-        raise ConfigError(f"unknown architecture {arch!r}; valid: {valid}")
+        raise ConfigError(
+            f"unknown architecture {arch!r}", param="arch", value=arch, hint=f"valid: {valid}"
+        )
     if not encoder.startswith("tu-"):
         names = list_encoders()
         if encoder not in names:
             raise ConfigError(
-                f"unknown encoder {encoder!r}; valid: {', '.join(names)} "
-                "(or any timm model as 'tu-<name>', e.g. tu-tf_efficientnet_lite0)"
+                f"unknown encoder {encoder!r}",
+                param="encoder",
+                value=encoder,
+                hint=f"valid: {', '.join(names)} (or any timm model as 'tu-<name>', e.g. "
+                "tu-tf_efficientnet_lite0)",
             )
     return ARCHITECTURES[key]
 
@@ -101,7 +106,13 @@ class RoadNet(nn.Module):
                 **kwargs,
             )
         except (KeyError, ValueError, RuntimeError) as exc:
-            raise ConfigError(f"cannot build {cls_name} with encoder {encoder!r}: {exc}") from None
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConfigError(
+                f"cannot build {cls_name} with encoder {encoder!r} ({first})",
+                param="encoder",
+                value=encoder,
+                hint="choose another encoder (see `roadseg train --help`)",
+            ) from None
         m = torch.tensor(_per_band(mean, in_channels), dtype=torch.float32).view(1, -1, 1, 1)
         s = torch.tensor(_per_band(std, in_channels), dtype=torch.float32).view(1, -1, 1, 1)
         self.register_buffer("mean", m, persistent=False)

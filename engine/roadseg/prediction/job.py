@@ -205,6 +205,7 @@ def prepare_job(
     warnings: list[RoadsegWarning] = []
     probe = open_raster(path, gsd=gsd)
     try:
+        probe.check_readable()  # a truncated file fails now, not after an hour
         probe.require_georeference("gsd")
         if gsd is not None and probe.georeferenced:
             warnings.append(RoadsegWarning(f"{probe.path.name} is georeferenced: `gsd` is ignored"))

@@ -149,7 +149,9 @@ def train(
     _quiet_lightning()
 
     def replace_previous() -> None:
-        if start is not None and overwrite and not resuming:
+        # An earlier run (with `overwrite`), or what a run killed before its first checkpoint
+        # left (its config and logs: nothing to resume), makes way for this one.
+        if start is not None and not resuming and (overwrite or not run.holds_run):
             start.before -= set(clear_previous_run(run))
 
     try:

@@ -30,6 +30,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from roadseg.data.sampler import WindowSampler
 from roadseg.errors import TrainingDivergedError
+from roadseg.geo.atomic import temp_path_for, writing
 from roadseg.progress import Reporter
 
 
@@ -42,9 +43,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         """Write ``checkpoint`` to ``path`` so that ``path`` is always complete or absent/old."""
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+        tmp = temp_path_for(p)  # names the process: a killed run's file is removed later
         try:
-            with open(tmp, "wb") as f:
+            with writing(p), open(tmp, "wb") as f:
                 torch.save(checkpoint, f)
                 f.flush()
                 os.fsync(f.fileno())

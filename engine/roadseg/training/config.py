@@ -185,6 +185,13 @@ class ModelConfig:
     channels_last: bool = True
 
     def __post_init__(self) -> None:
+        from roadseg.models.factory import _check_names
+
+        try:
+            _check_names(self.arch, self.encoder)
+        except ConfigError as exc:
+            exc.param = f"model.{exc.param}" if exc.param else exc.param
+            raise
         if self.unfreeze_after is not None:
             check_range("model.unfreeze_after", self.unfreeze_after, 0, integer=True, example=2)
         for name in ("mean", "std"):
@@ -396,10 +403,13 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         d = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(
-            f"`config_file` {str(p)!r} is not valid YAML ({str(exc).splitlines()[0]})",
+            f"`config_file` {str(p)!r} is not valid YAML{where} ({str(exc).splitlines()[0]})",
             param="config_file",
             value=str(p),
+            hint="fix the YAML syntax (print a valid file with `roadseg train --print-config`)",
         ) from None
     if not isinstance(d, dict):
         raise ConfigError(
@@ -480,9 +490,10 @@ def parse_set(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
     for it in items:
         if "=" not in it:
             raise ConfigError(
-                f"`set_items` {it!r} must be KEY=VALUE, e.g. augment.hue=0",
+                f"`set_items` {it!r} must be KEY=VALUE",
                 param="set_items",
                 value=it,
+                hint="e.g. augment.hue=0",
             )
         k, v = it.split("=", 1)
         out[k.strip()] = v

@@ -77,8 +77,12 @@ class RunDir:
 
     @property
     def holds_run(self) -> bool:
-        """True when the folder holds an earlier run's model, config or checkpoints."""
-        return any((self.path / n).exists() for n in (MODEL_NAME, CONFIG_NAME, CKPT_DIR))
+        """True when the folder holds an earlier run's model or checkpoints (something to lose).
+
+        A folder with only the config and logs of a run that was killed before its first
+        checkpoint holds nothing to resume: a new run may start there.
+        """
+        return self.model.exists() or self.last_checkpoint.exists() or self.best_checkpoint.exists()
 
     @property
     def resumable(self) -> bool:
@@ -158,7 +162,7 @@ class RunStart:
                 value=str(run.path),
                 hint="choose a writable location",
             ) from None
-        remove_stale([run.config, run.model, run.curves])
+        remove_stale([run.config, run.model, run.curves, run.last_checkpoint, run.best_checkpoint])
         return cls(run, made, before)
 
     def undo(self) -> str:
@@ -188,7 +192,13 @@ def _entries(folder: Path) -> set[str]:
 
 
 def clear_previous_run(run: RunDir) -> list[str]:
-    """Delete an earlier run's files (``overwrite``), keeping the synthetic scene cache."""
+    """Delete an earlier run's files (``overwrite``), keeping the synthetic scene cache.
+
+    Only a folder that a run wrote (its ``config.yaml``, model or checkpoints) is cleared:
+    files of the same names in any other folder are the user's.
+    """
+    if not (run.config.exists() or run.holds_run):
+        return []
     removed = []
     for name in RUN_FILES:
         p = run.path / name
