@@ -12,6 +12,7 @@ removed by the next run on the same outputs (:func:`remove_stale`).
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import os
 import re
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from roadseg.errors import OutputError, RoadsegError
 
@@ -27,6 +29,26 @@ from roadseg.errors import OutputError, RoadsegError
 TEMP_NAME = re.compile(r"^\.(?P<stem>.*)\.rs(?P<pid>\d+)-(?P<token>[0-9a-f]{8})\.(?P<kind>tmp|bak)")
 #: Files some drivers write beside a dataset (GeoPackage journals, PAM metadata).
 SIDE_SUFFIXES = ("-wal", "-shm", "-journal", ".aux.xml")
+
+
+class Staging(Protocol):
+    """What a run's output set offers the writers (see :class:`~roadseg.geo.staging.OutputSet`)."""
+
+    made_folders: list[Path]
+
+    def add(self, tmp: Path, final: Path) -> None:
+        """Take a finished temporary file for ``final``."""
+
+
+#: The output set of the running call (set by :func:`roadseg.geo.staging.staged_outputs`).
+_CURRENT: contextvars.ContextVar[Staging | None] = contextvars.ContextVar(
+    "roadseg_output_set", default=None
+)
+
+
+def current() -> Staging | None:
+    """The output set of the running call, if any."""
+    return _CURRENT.get()
 
 
 def temp_path_for(path: str | os.PathLike[str], kind: str = "tmp") -> Path:
@@ -151,8 +173,6 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
         OutputError: naming the path when the folder cannot be written.
 
     """
-    from roadseg.geo.staging import current
-
     p = check_target(path)
     made = missing_parents(p)
     try:
@@ -266,8 +286,6 @@ def _nearly_full(path: str | os.PathLike[str]) -> bool:
 
 def publish(tmp: Path, final: Path) -> None:
     """Move a finished temporary file to its final name (or hand it to the running OutputSet)."""
-    from roadseg.geo.staging import current
-
     txn = current()
     if txn is not None:
         txn.add(tmp, final)

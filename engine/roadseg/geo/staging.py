@@ -22,7 +22,6 @@ all together:
 
 from __future__ import annotations
 
-import contextvars
 import fcntl
 import json
 import os
@@ -35,8 +34,10 @@ from typing import Any
 
 from roadseg.errors import OutputError
 from roadseg.geo.atomic import (
+    _CURRENT,
     check_target,
     check_writable,
+    current,
     pid_alive,
     remove,
     remove_sidecars,
@@ -49,14 +50,7 @@ JOURNAL_PREFIX = ".roadseg-commit.rs"
 #: Note added to errors of a run whose outputs were not committed.
 NOTHING_WRITTEN = "nothing was written"
 
-_CURRENT: contextvars.ContextVar[OutputSet | None] = contextvars.ContextVar(
-    "roadseg_output_set", default=None
-)
-
-
-def current() -> OutputSet | None:
-    """The output set of the running call, if any."""
-    return _CURRENT.get()
+__all__ = ["OutputSet", "current", "recover_commits", "staged_outputs"]
 
 
 def lock_path_for(target: Path) -> Path:
@@ -366,7 +360,7 @@ def staged_outputs(overwrite: bool = False) -> Iterator[OutputSet]:
 
     """
     outer = current()
-    if outer is not None:
+    if isinstance(outer, OutputSet):
         yield outer
         return
     outs = OutputSet(overwrite=overwrite)

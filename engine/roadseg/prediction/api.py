@@ -225,10 +225,10 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
 
 
 def _staged(final: Path) -> Path:
-    from roadseg.geo.staging import current
+    from roadseg.geo.staging import OutputSet, current
 
     outs = current()
-    return outs.staged_path(final) if outs is not None else final
+    return outs.staged_path(final) if isinstance(outs, OutputSet) else final
 
 
 def _vectorize(
