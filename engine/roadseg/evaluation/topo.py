@@ -67,9 +67,9 @@ class TopoResult:
 def _adjacency(g: RoadGraph) -> Any:
     n = len(g.xy)
     if not g.edges:
-        return coo_matrix((n, n)).tocsr()
+        return coo_matrix((n, n))
     ij = np.array([(i, j) for i, j, _ in g.edges], dtype=np.int64)
-    return coo_matrix((np.ones(len(ij)), (ij[:, 0], ij[:, 1])), shape=(n, n)).tocsr()
+    return coo_matrix((np.ones(len(ij)), (ij[:, 0], ij[:, 1])), shape=(n, n))
 
 
 def _points(
@@ -78,7 +78,8 @@ def _points(
     """Nodes of the subgraph around ``origin`` plus points every ``step`` along its edges."""
     near = np.zeros(len(g.xy), dtype=bool)
     near[tree.query_ball_point(g.xy[origin], radius)] = True
-    sub = adj.multiply(near[:, None]).multiply(near[None, :]).tocsr()
+    keep = near[adj.row] & near[adj.col]
+    sub = coo_matrix((adj.data[keep], (adj.row[keep], adj.col[keep])), shape=adj.shape).tocsr()
     comp = np.zeros(len(g.xy), dtype=bool)
     comp[breadth_first_order(sub, origin, directed=False, return_predecessors=False)] = True
     pts = [g.xy[comp]]
