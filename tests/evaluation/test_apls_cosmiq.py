@@ -28,8 +28,8 @@ from roadseg.evaluation.topo import topo
 TILE = (
     Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real" / "spacenet_vegas_img0"
 )
-#: CosmiQ's command-line defaults (``python apls.py``), used by README command 1.
-COSMIQ_CLI = CosmiqParams(linestring_delta_m=200, is_curved_eps=0.12, min_path_m=0.001)
+#: CosmiQ's command-line defaults (``python apls.py``), used by its README's command 1.
+COSMIQ_CLI = CosmiqParams.command_line()
 
 
 def graph(*lines, **kw):

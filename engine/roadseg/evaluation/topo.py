@@ -1,19 +1,25 @@
 """TOPO: holes and marbles around truth nodes (Biagioni & Eriksson 2012, as CosmiQ computes it).
 
-For every node ``o`` of the truth graph (CosmiQ draws 500 origins at random with
-replacement; we take every truth node once, the same expectation without the
-randomness):
+Written from CosmiQ's ``topo_metric.compute_topo``. For every node ``o`` of the truth graph
+(CosmiQ draws as many origins as the truth has nodes, at most 500, at random with
+replacement and unseeded; we take every truth node once: the expectation of its figure
+without the randomness):
 
 1. The truth nodes within ``radius_m`` of ``o`` that connect to ``o`` through edges
    between such nodes form the truth subgraph; its nodes plus a point every
-   ``interval_m`` along each of its edges (measured outwards from the end nearer
-   ``o``) are the *holes*.
+   ``interval_m`` along each of its edges at least ``interval_m`` long (measured
+   outwards from the end nearer ``o``) are the *holes*.
 2. The proposal node nearest ``o`` within ``hole_m`` is the proposal origin (none:
    every hole is a miss). Its subgraph gives the *marbles* the same way.
 3. Each marble in turn falls into the nearest still-empty hole within ``hole_m``
    (a true positive) or is a false positive; empty holes are false negatives.
 
-Precision, recall and F1 come from the totals over all origins.
+Precision, recall and F1 come from the totals over all origins. On SpaceNet Vegas img0 the
+holes and marbles are exactly CosmiQ's; CosmiQ takes the marbles in the order Python
+iterates a set of its node ids, we in node order, so the greedy step 3 fills a few more
+holes (F1 0.573 against CosmiQ's 0.570 over all origins). CosmiQ takes the proposal
+before removing doubled edges (:mod:`roadseg.evaluation.cosmiq_graph`, step 3), so a loop
+hanging off one node gives its marbles twice there; callers here pass the APLS graphs.
 """
 
 from __future__ import annotations
