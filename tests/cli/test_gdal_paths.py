@@ -92,6 +92,23 @@ def test_a_raster_in_memory(files, tmp_path):
     assert v.gpkg == tmp_path / "v.gpkg" and v.gpkg.exists()
 
 
+def test_warnings_name_a_gdal_path_by_its_file(files, tmp_path):
+    """A 4-band raster in memory, with a `gsd` it does not need: both warnings name the file."""
+    from roadseg import predict
+
+    bands = np.concatenate([road_image(96, 96, seed=5), np.full((1, 96, 96), 7, np.uint8)])
+    with MemoryFile(filename="four.tif") as mem:
+        with mem.open(driver="GTiff", width=96, height=96, count=4, dtype="uint8",
+                      photometric="MINISBLACK",  # a 4th band, not alpha
+                      crs="EPSG:32611", transform=rasterio.open(files["scene"]).transform) as ds:  # fmt: skip
+            ds.write(bands)
+        res = predict(mem.name, files["model"], tmp_path / "o.tif", gsd=0.5, **FAST)
+    texts = [str(w) for w in res.warnings]
+    assert any(t.startswith("four.tif: 4 bands") for t in texts), texts
+    assert any(t.startswith("four.tif is georeferenced") for t in texts), texts
+    assert np.array_equal(classes_of(tmp_path / "o.tif"), classes_of(files["ref"]))
+
+
 class RangeHandler(http.server.SimpleHTTPRequestHandler):
     """The standard file server plus HTTP Range requests (GDAL reads COGs by ranges)."""
 

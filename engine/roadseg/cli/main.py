@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -67,12 +68,19 @@ class LazyGroup(click.Group):
         _add_verbose(command)
         return command
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         """Run the CLI; usage errors become one line (and a JSON error line when asked)."""
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, prog_name, complete_var, False, **extra)
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as exc:
             _usage_failure(exc)
             sys.exit(EXIT_USAGE)

@@ -323,7 +323,7 @@ class _Scores:
 
 
 def _metrics(
-    pred_path: Path,
+    pred_path: str | os.PathLike[str],
     tru: Truth,
     scores: _Scores,
     graphs: dict[str, Any],

@@ -36,8 +36,6 @@ def is_gdal_path(path: str | os.PathLike[str]) -> bool:
     True
     """
     s = os.fspath(path)
-    if isinstance(s, bytes):  # pragma: no cover - os.PathLike[bytes] is not used
-        s = s.decode()
     return s.startswith("/vsi") or bool(_SCHEME.match(s)) or s.lstrip().startswith("<")
 
 
@@ -51,8 +49,6 @@ def as_source(path: str | os.PathLike[str]) -> RasterPath:
     'https://host/a.tif'
     """
     s = os.fspath(path)
-    if isinstance(s, bytes):  # pragma: no cover
-        s = s.decode()
     fixed = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*):/(?!/)", r"\1://", s) if ":/" in s else s
     if fixed != s and _SCHEME.match(fixed) and not Path(s).exists():
         return fixed
@@ -66,8 +62,6 @@ def name_of(path: str | os.PathLike[str]) -> str:
     ('cog.tif', 'b.tif', 'c.tif')
     """
     s = os.fspath(path)
-    if isinstance(s, bytes):  # pragma: no cover
-        s = s.decode()
     if not is_gdal_path(s):
         return Path(s).name
     s = s.split("?", 1)[0].split("#", 1)[0]
@@ -92,8 +86,6 @@ def file_key(path: str | os.PathLike[str]) -> str:
     (True, '/vsimem/x.tif')
     """
     s = os.fspath(path)
-    if isinstance(s, bytes):  # pragma: no cover
-        s = s.decode()
     return s if is_gdal_path(s) else os.path.realpath(s)
 
 

@@ -95,7 +95,7 @@ def _north_up(
     return vrt
 
 
-class _OwnedWarpedVRT(WarpedVRT):
+class _OwnedWarpedVRT(WarpedVRT):  # type: ignore[misc]  # rasterio is untyped
     """A warped VRT that closes its source dataset with itself."""
 
     def close(self) -> None:

@@ -88,7 +88,7 @@ def predict(
             hint="give `out` OUT.tif (or a folder for several rasters)",
         )
     paths = _as_paths(rasters)
-    inputs = {"extent_file": opts.extent_file}
+    inputs: dict[str, str | os.PathLike[str] | None] = {"extent_file": opts.extent_file}
     if not isinstance(model, tuple):
         inputs["model"] = str(model)
     plans = plan_outputs(paths, Path(out), opts.probabilities, opts.vectorize, inputs)

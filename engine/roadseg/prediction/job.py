@@ -10,11 +10,11 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from roadseg.errors import ConfigError, RoadsegWarning
 from roadseg.geo.grid import SAME_GSD_TOLERANCE, Grid, model_grid
 from roadseg.geo.normalize import Scaling, parse_scaling
+from roadseg.geo.paths import RasterPath, name_of
 from roadseg.geo.raster import RasterSource, open_raster
 from roadseg.models import ModelMeta
 from roadseg.prediction.extent import Extent, resolve_extent
@@ -121,7 +121,7 @@ class RasterJob:
 
 
 def _choose_bands(
-    path: Path,
+    path: RasterPath,
     count: int,
     alpha: int | None,
     meta: ModelMeta,
@@ -157,7 +157,7 @@ def _choose_bands(
         chosen = tuple(usable[:need])
         warnings.append(
             RoadsegWarning(
-                f"{path.name}: {len(usable)} bands, the model takes {need}: using bands "
+                f"{name_of(path)}: {len(usable)} bands, the model takes {need}: using bands "
                 f"{','.join(map(str, chosen))} (choose others with `bands`)"
             )
         )
@@ -183,7 +183,7 @@ def _choose_scaling(
     if top_model > top_own * 1.01 or top_own > 4 * top_model:
         warnings.append(
             RoadsegWarning(
-                f"{src.path.name}: the model was trained on values 0..{top_model:g} but this "
+                f"{name_of(src.path)}: the model was trained on values 0..{top_model:g} but this "
                 f"{src.dtype} raster holds 0..{top_own:g}; scaling it by its own range "
                 "(set `scaling` LOW,HIGH to override)"
             )
@@ -208,7 +208,9 @@ def prepare_job(
         probe.check_readable()  # a truncated file fails now, not after an hour
         probe.require_georeference("gsd")
         if gsd is not None and probe.georeferenced:
-            warnings.append(RoadsegWarning(f"{probe.path.name} is georeferenced: `gsd` is ignored"))
+            warnings.append(
+                RoadsegWarning(f"{name_of(probe.path)} is georeferenced: `gsd` is ignored")
+            )
         chosen = _choose_bands(
             probe.path, probe.count, probe.alpha_band, meta, bands, model_name, warnings
         )

@@ -145,7 +145,9 @@ def plan_outputs(
     return plans
 
 
-def _check_distinct(plans: list[OutputPaths], inputs: Mapping[str, object]) -> None:
+def _check_distinct(
+    plans: list[OutputPaths], inputs: Mapping[str, str | os.PathLike[str] | None]
+) -> None:
     """Refuse an output that is an input, or two outputs that are one file."""
     named: list[tuple[str, Path]] = []
     for p in plans:
@@ -154,9 +156,9 @@ def _check_distinct(plans: list[OutputPaths], inputs: Mapping[str, object]) -> N
             named.append(("probabilities", p.probabilities))
         if p.vectors is not None:
             named.append(("vectorize", p.vectors))
-    ins = [("rasters", p.raster) for p in plans]
-    ins += [(k, v) for k, v in inputs.items() if isinstance(v, str | os.PathLike)]
-    in_keys = {file_key(src): param for param, src in ins}  # type: ignore[arg-type]
+    ins: list[tuple[str, str | os.PathLike[str]]] = [("rasters", p.raster) for p in plans]
+    ins += [(k, v) for k, v in inputs.items() if v is not None]
+    in_keys = {file_key(src): param for param, src in ins}
     seen: dict[str, str] = {}
     for param, path in named:
         key = file_key(path)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from roadseg.errors import RoadsegWarning
+from roadseg.geo.paths import RasterPath
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class RasterResult:
 
     """
 
-    raster: Path
+    raster: RasterPath
     classes: Path
     probabilities: Path | None
     vectors: Path | None
