@@ -146,7 +146,7 @@ class AugmentConfig:
             "gray_p",
             "shadow_p",
         ):
-            check_range(f"augment.{f}", getattr(self, f), 0, 1, example=0.5)
+            check_range(f"augment.{f}", getattr(self, f), 0, 1, unit="(a probability)", example=0.5)
         if self.backend not in ("auto", "batch", "workers"):
             raise ConfigError(
                 f"`augment.backend` must be auto, batch or workers, got {self.backend!r}",
