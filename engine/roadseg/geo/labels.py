@@ -20,7 +20,7 @@ import numpy as np
 import shapely
 from rasterio.features import rasterize
 
-from roadseg.errors import CRSError, InputNotFoundError, LabelError
+from roadseg.errors import CRSError, DataError, InputNotFoundError, LabelError
 from roadseg.geo.classes import ClassScheme
 from roadseg.geo.grid import Grid, metric_crs_for
 from roadseg.geo.raster import RasterSource
@@ -289,10 +289,10 @@ def _match_mask(mask: MaskLabels, raster: RasterSource) -> None:
         return  # on the ground: read into any image grid
     if (src.width, src.height) != (raster.width, raster.height):
         src.close()
-        raise LabelError(
+        raise DataError(
             f"mask {str(mask.path)!r} is {src.width}x{src.height} px but its image "
-            f"{str(raster.path)!r} is {raster.width}x{raster.height} px; a mask without "
-            "georeferencing must cover its image pixel for pixel",
+            f"{str(raster.path)!r} is {raster.width}x{raster.height} px; pair each image with "
+            "its own mask (a mask without georeferencing covers its image pixel for pixel)",
             param="labels",
             value=str(mask.path),
             hint="give the mask made for this image (same size), or georeference both",
