@@ -7,6 +7,7 @@ does not import torch):
 * :func:`roadseg.vectorize` — road polygons and centrelines from a class raster
 * :func:`roadseg.evaluate` — scores of a prediction against labels
 * :func:`roadseg.train` — a model file from imagery and labels
+* :func:`roadseg.adapt` — a model fine-tuned to an area from roads the user has, in minutes
 * :func:`roadseg.make_scene` — a synthetic scene (image and road vectors)
 """
 
@@ -23,6 +24,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "vectorize": ("roadseg.vectorize", "vectorize"),
     "evaluate": ("roadseg.evaluate", "evaluate"),
     "train": ("roadseg.train", "train"),
+    "adapt": ("roadseg.adapt", "adapt"),
     "make_scene": ("roadseg.synth", "make_scene"),
 }
 

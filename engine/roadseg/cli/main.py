@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "info": "info",
     "synth": "synth",
     "train": "train",
+    "adapt": "adapt",
     "predict": "predict",
     "vectorize": "vectorize",
     "evaluate": "evaluate",

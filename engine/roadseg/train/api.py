@@ -7,7 +7,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,6 +213,7 @@ def train(
     *,
     resume: str | os.PathLike[str] | None = None,
     config_file: str | os.PathLike[str] | None = None,
+    callbacks: Sequence[Any] = (),
     **overrides: Any,
 ) -> TrainResult:
     """Train a road segmentation model; write ``RUN_DIR/model.safetensors``.
@@ -224,6 +225,8 @@ def train(
             can be resumed).
         resume: A run folder to continue from its last checkpoint.
         config_file: A YAML file (between ``config`` and ``overrides`` in precedence).
+        callbacks: Extra Lightning callbacks for this run (e.g. the time budget of
+            ``roadseg adapt``); they run after the run's own callbacks.
         **overrides: Keys like ``image=[...]``, ``labels=[...]``, ``out=...``, ``epochs=2``,
             ``tile=128`` or dotted ``**{"augment.hflip": 0}``.
 
@@ -243,7 +246,7 @@ def train(
     _quiet_lightning()
 
     try:
-        return run_training(cfg, run_dir, ckpt, rep, t0)
+        return run_training(cfg, run_dir, ckpt, rep, t0, extra_callbacks=callbacks)
     except CancelledError:
         raise CancelledError(
             f"training cancelled; continue it with --resume {run_dir} "

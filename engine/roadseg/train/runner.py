@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,18 +104,28 @@ def cpu_threads(cfg: TrainConfig, workers: int) -> int:
 
 
 def run_training(
-    cfg: TrainConfig, run_dir: Path, ckpt: Path | None, rep: Reporter, t0: float
+    cfg: TrainConfig,
+    run_dir: Path,
+    ckpt: Path | None,
+    rep: Reporter,
+    t0: float,
+    extra_callbacks: Sequence[Any] = (),
 ) -> TrainResult:
     """Build data, model, callbacks and trainer; fit; export the best model; plot curves."""
     threads = torch.get_num_threads()
     try:
-        return _run(cfg, run_dir, ckpt, rep, t0)
+        return _run(cfg, run_dir, ckpt, rep, t0, extra_callbacks)
     finally:
         torch.set_num_threads(threads)
 
 
 def _run(
-    cfg: TrainConfig, run_dir: Path, ckpt: Path | None, rep: Reporter, t0: float
+    cfg: TrainConfig,
+    run_dir: Path,
+    ckpt: Path | None,
+    rep: Reporter,
+    t0: float,
+    extra_callbacks: Sequence[Any] = (),
 ) -> TrainResult:
     rank0 = _env_rank() == 0
     seed = int(cfg.trainer.seed)
@@ -211,6 +222,7 @@ def _run(
     if cfg.model.unfreeze_after is not None and setup.trainable_stages is not None:
         callbacks.append(Unfreeze(cfg.model.unfreeze_after))
     callbacks.append(ProgressReporter(rep, cfg.trainer.epochs))
+    callbacks.extend(extra_callbacks)
     version = _log_version(run_dir)
     loggers = [
         CSVLogger(save_dir=str(run_dir), name="logs", version=version),
