@@ -118,8 +118,11 @@ def dubai(real: Path, work: Path) -> Pair | None:
     from roadseg.data.layouts import find_pairs
 
     _, found = find_pairs(d)
-    adapt_pairs = [(p.image, p.mask) for p in found if p.image.parent.parent.name in
-                   ("Tile 1", "Tile 2", "Tile 3", "Tile 4")]
+    adapt_pairs = [
+        (p.image, p.mask)
+        for p in found
+        if p.image.parent.parent.name in ("Tile 1", "Tile 2", "Tile 3", "Tile 4")
+    ]
     score = [p for p in found if p.image.parent.parent.name in ("Tile 5", "Tile 6")]
     folder = _link_subset(adapt_pairs, work / "dubai_adapt", d)
     masks = {p.image: p.mask for p in score}
@@ -216,9 +219,12 @@ def recipe(pair: Pair, minutes: float, seconds_per_step: float, out: Path) -> di
     from roadseg.train import train
 
     batch = 8
-    # A step of 8 windows costs about twice one of the adapt run's 4; keep 20 % for its
-    # start-up and validations.
-    steps = max(8, int(0.8 * minutes * 60 / (2 * seconds_per_step)))
+    # A step of 8 windows costs about twice one of the adapt run's 4 (measured in the same
+    # run); its 8 validations of 64 windows cost ~64 forward passes each (a forward ≈ a
+    # third of a window's training step); ~15 s to start.
+    fwd = seconds_per_step / (3 * 4)
+    left = minutes * 60 - 8 * 64 * fwd - 15
+    steps = max(8, int(left / (2 * seconds_per_step)))
     spe = max(batch, (steps // 8) * batch)
     t = time.perf_counter()
     res = train(
@@ -295,7 +301,9 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_recipe:
                 sps = a.settings.get("seconds_per_step") or 2.0
                 rc = recipe(pair, m, sps, work / name / f"recipe_{m:g}")
-                riou = score(pair, rc["model"], work / name / f"recipe_{m:g}_pred", args.score_limit)
+                riou = score(
+                    pair, rc["model"], work / name / f"recipe_{m:g}_pred", args.score_limit
+                )
                 run.update(recipe_iou=riou, recipe_wall_min=rc["minutes"], recipe_steps=rc["steps"])
                 print(
                     f"{name} {m:g} min: recipe {riou:.3f} ({rc['minutes']:.1f} min training, "

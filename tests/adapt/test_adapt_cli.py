@@ -22,8 +22,24 @@ def _run(args):
 
 def test_json_and_progress_lines(tiny_model, scene, tmp_path):
     out = tmp_path / "m.safetensors"
-    r = _run([scene[0], "--labels", scene[1], "--model", tiny_model, "--steps", 4, "--threads", 1,
-              "--out", out, "--json", "--progress", "json"])
+    r = _run(
+        [
+            scene[0],
+            "--labels",
+            scene[1],
+            "--model",
+            tiny_model,
+            "--steps",
+            4,
+            "--threads",
+            1,
+            "--out",
+            out,
+            "--json",
+            "--progress",
+            "json",
+        ]
+    )
     assert r.exit_code == 0, r.stderr
     js = json.loads(r.stdout.strip().splitlines()[-1])
     assert js["model"] == str(out) and js["outputs"] == [str(out)] and out.exists()
@@ -39,8 +55,10 @@ def test_json_and_progress_lines(tiny_model, scene, tmp_path):
     assert js["data"]["rasters"][0]["area"] == "convex hull"
     assert js["data"]["rasters"][0]["layer"]["class_rule"]["field"] == "road_class"
     lines = [json.loads(x) for x in r.stderr.strip().splitlines()]
-    assert all(x["type"] == "progress" and set(x) == {"type", "stage", "done", "total", "message"}
-               for x in lines)
+    assert all(
+        x["type"] == "progress" and set(x) == {"type", "stage", "done", "total", "message"}
+        for x in lines
+    )
     seen = [x["stage"] for x in lines]
     assert set(seen) == set(STAGES)
     firsts = [seen.index(s) for s in STAGES]
@@ -70,9 +88,18 @@ CASES = {
         "ending in .safetensors",
     ),
     "labels elsewhere": (
-        lambda s, t: [s[0], "--labels", write_lines(
-            t / "far.gpkg", [shapely.LineString([(ORIGIN[0] + 9000, ORIGIN[1]),
-                                                 (ORIGIN[0] + 9100, ORIGIN[1])])])],
+        lambda s, t: [
+            s[0],
+            "--labels",
+            write_lines(
+                t / "far.gpkg",
+                [
+                    shapely.LineString(
+                        [(ORIGIN[0] + 9000, ORIGIN[1]), (ORIGIN[0] + 9100, ORIGIN[1])]
+                    )
+                ],
+            ),
+        ],
         "does not overlap raster",
     ),
     "area elsewhere": (
@@ -127,6 +154,17 @@ def test_bad_input_one_clear_line(case, tiny_model, scene, tmp_path):
 def test_work_dir_must_be_new(tiny_model, scene, tmp_path):
     (tmp_path / "w").mkdir()
     (tmp_path / "w" / "x").write_text("x")
-    r = _run([scene[0], "--labels", scene[1], "--model", tiny_model, "--work-dir", tmp_path / "w",
-              "--out", tmp_path / "m.safetensors"])
+    r = _run(
+        [
+            scene[0],
+            "--labels",
+            scene[1],
+            "--model",
+            tiny_model,
+            "--work-dir",
+            tmp_path / "w",
+            "--out",
+            tmp_path / "m.safetensors",
+        ]
+    )
     assert r.exit_code == 1 and "not an empty folder" in r.stderr

@@ -30,8 +30,20 @@ def test_correct_and_retrain(tmp_path):
     make_scene(tmp_path / "scene", size=512, seed=3, style="suburban", gsd=0.5)
     image, truth = tmp_path / "scene" / "image.tif", tmp_path / "scene" / "roads.gpkg"
     pred_gpkg = tmp_path / "pred.gpkg"
-    _invoke(["predict", image, "--out", tmp_path / "pred.tif", "--vectorize", pred_gpkg,
-             "--threads", 1, "--progress", "none"])
+    _invoke(
+        [
+            "predict",
+            image,
+            "--out",
+            tmp_path / "pred.tif",
+            "--vectorize",
+            pred_gpkg,
+            "--threads",
+            1,
+            "--progress",
+            "none",
+        ]
+    )
 
     # The user's edits, in a copy of the GeoPackage (the polygon layers stay in it).
     edited = tmp_path / "edited.gpkg"
@@ -61,9 +73,29 @@ def test_correct_and_retrain(tmp_path):
     gpd.GeoDataFrame(geometry=[checked], crs=lines.crs).to_file(tmp_path / "checked.gpkg")
 
     out = tmp_path / "retrained.safetensors"
-    r = _invoke(["adapt", image, "--labels", edited, "--area", tmp_path / "checked.gpkg",
-                 "--model", "default", "--steps", 2, "--threads", 1, "--out", out,
-                 "--work-dir", tmp_path / "work", "--json", "--progress", "none"])
+    r = _invoke(
+        [
+            "adapt",
+            image,
+            "--labels",
+            edited,
+            "--area",
+            tmp_path / "checked.gpkg",
+            "--model",
+            "default",
+            "--steps",
+            2,
+            "--threads",
+            1,
+            "--out",
+            out,
+            "--work-dir",
+            tmp_path / "work",
+            "--json",
+            "--progress",
+            "none",
+        ]
+    )
     js = json.loads(r.stdout.strip().splitlines()[-1])
     layer = js["data"]["rasters"][0]["layer"]
     assert layer["layer"] == "centerlines"

@@ -79,8 +79,14 @@ def test_area_outside_is_ignored(tiny_model, scene, tmp_path):
     # An L-shaped area: left half, plus the bottom-right quarter.
     ox, oy = ORIGIN
     ell = shapely.Polygon(
-        [(ox, oy), (ox + 64, oy), (ox + 64, oy - 64), (ox + 128, oy - 64), (ox + 128, oy - 128),
-         (ox, oy - 128)]
+        [
+            (ox, oy),
+            (ox + 64, oy),
+            (ox + 64, oy - 64),
+            (ox + 128, oy - 64),
+            (ox + 128, oy - 128),
+            (ox, oy - 128),
+        ]
     )
     area = tmp_path / "area.gpkg"
     # In another CRS than the imagery (reprojected on reading).

@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 
 def test_time_budget_respected(tiny_model, scene, tmp_path):
-    """A 0.4-minute run ends within its budget and uses it (steps planned on the measured rate)."""
+    """A 0.4-minute run ends within its budget, with its before/after figures."""
     out = tmp_path / "m.safetensors"
     t = time.monotonic()
     r = adapt(scene[0], scene[1], out=out, model=tiny_model, minutes=0.4, work_dir=tmp_path / "w")
@@ -25,9 +25,7 @@ def test_time_budget_respected(tiny_model, scene, tmp_path):
     why = (wall, r.steps, r.settings, r.validations)
     assert wall <= 24 + 3, why  # the budget, with a small tolerance for the last write
     assert r.minutes * 60 <= 24 + 2, why
-    assert r.stopped == "deadline", why
-    assert r.minutes * 60 >= 24 * 0.6, why  # not stopped at the first guess of the step count
-    assert r.steps >= 5 and r.settings["seconds_per_step"] > 0, why
+    assert r.stopped == "deadline" and r.steps >= 2, why
     assert r.validations and all(math.isfinite(v["road_iou"]) for v in r.validations)
     # Before/after figures: in the result and in the written model file.
     assert math.isfinite(r.before) and math.isfinite(r.after)
@@ -41,6 +39,18 @@ def test_time_budget_respected(tiny_model, scene, tmp_path):
     assert rec["data"]["labelled_km2"] > 0
     # The work folder kept what the run learnt from.
     assert (tmp_path / "w" / "labels_0.tif").exists() and (tmp_path / "w" / "run").is_dir()
+
+
+@pytest.mark.slow
+def test_time_budget_used(tiny_model, scene, tmp_path):
+    """A 1-minute run uses its budget: steps re-planned on the measured rate, to the deadline."""
+    t = time.monotonic()
+    r = adapt(scene[0], scene[1], out=tmp_path / "m.safetensors", model=tiny_model, minutes=1)
+    wall = time.monotonic() - t
+    why = (wall, r.steps, r.settings, r.validations)
+    assert 60 * 0.75 <= wall <= 60 + 3, why
+    assert r.stopped == "deadline" and r.steps >= 10, why
+    assert r.train_minutes > 0.5 and len(r.validations) >= 2, why
 
 
 def test_keeps_the_starting_model_when_not_better(tiny_model, scene, tmp_path):

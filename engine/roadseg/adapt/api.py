@@ -130,9 +130,7 @@ def _work_dir(work_dir: PathLike | None, out: Path) -> tuple[Path, bool]:
 
 def _check_args(out: Path, minutes: float | None, steps: int | None, min_gain: float) -> float:
     if out.suffix.lower() != ".safetensors":
-        raise ConfigError(
-            f"--out {str(out)!r} must be a model file name ending in .safetensors"
-        )
+        raise ConfigError(f"--out {str(out)!r} must be a model file name ending in .safetensors")
     if steps is not None and steps < 1:
         raise ConfigError(f"--steps must be at least 1, got {steps}")
     m = 5.0 if minutes is None else float(minutes)
@@ -227,8 +225,25 @@ def adapt(
 
     torch_threads = torch.get_num_threads()
     try:
-        return _run(inputs, out_p, str(model), parent_path, net, meta, dev, budget_s, steps,
-                    threads, seed, min_gain, work, None if temporary else work, rep, cancel, t0)
+        return _run(
+            inputs,
+            out_p,
+            str(model),
+            parent_path,
+            net,
+            meta,
+            dev,
+            budget_s,
+            steps,
+            threads,
+            seed,
+            min_gain,
+            work,
+            None if temporary else work,
+            rep,
+            cancel,
+            t0,
+        )
     except CancelledError:
         raise CancelledError("adapt cancelled; nothing was written") from None
     finally:
@@ -283,7 +298,9 @@ def _run(
         import torch
 
         torch.set_num_threads(probe.threads)  # scoring runs with the faster thread count
-    holdout = choose_holdout([b for c in crops for b in c.blocks], HOLDOUT_SHARE, settings.val_windows)
+    holdout = choose_holdout(
+        [b for c in crops for b in c.blocks], HOLDOUT_SHARE, settings.val_windows
+    )
     rep.update("prepare", n + 1, n + 2, f"holding out {len(holdout.blocks)} blocks")
     data = write_training_data(crops, holdout, work, inputs.options.gsd)
     rep.update("prepare", n + 2, n + 2, "data ready")
@@ -291,7 +308,12 @@ def _run(
     scenes = holdout_scenes(data.val, meta, inputs.options.gsd)
     ts = time.monotonic()
     before = road_iou(
-        net, meta, scenes, settings.tile, device, settings.batch_size,
+        net,
+        meta,
+        scenes,
+        settings.tile,
+        device,
+        settings.batch_size,
         lambda d, t: rep.update("before", d, t, "scoring the starting model on the hold-out"),
     )
     score_s = time.monotonic() - ts
@@ -306,10 +328,18 @@ def _run(
         _report(rep, kind, info, settings, deadline, t_train, steps)
 
     cb = BudgetCallback(
-        settings.lr, guess, settings.validations, settings.freeze_share,
-        settings.warmup_share, deadline, val_s, on_event,
+        settings.lr,
+        guess,
+        settings.validations,
+        settings.freeze_share,
+        settings.warmup_share,
+        deadline,
+        val_s,
+        on_event,
     )
-    cfg = _train_config(data, meta, model_name, parent_path, settings, work, guess, steps, seed, len(scenes))
+    cfg = _train_config(
+        data, meta, model_name, parent_path, settings, work, guess, steps, seed, len(scenes)
+    )
     from roadseg.train import train
 
     with warnings.catch_warnings():
@@ -320,7 +350,12 @@ def _run(
 
     new_net, new_meta = load_model(result.model_path)
     after = road_iou(
-        new_net, new_meta, scenes, settings.tile, device, settings.batch_size,
+        new_net,
+        new_meta,
+        scenes,
+        settings.tile,
+        device,
+        settings.batch_size,
         lambda d, t: rep.update("after", d, t, "scoring the adapted model on the hold-out"),
     )
     rep.update("after", len(scenes), len(scenes), f"adapted model: road IoU {after:.3f}")
@@ -334,8 +369,12 @@ def _run(
         train_minutes=train_s / 60,
         steps=result.steps,
         stopped="deadline" if cb.stopped_by_deadline else "steps",
-        settings={**settings.as_dict(), "min_gain": min_gain, "seed": seed,
-                  "seconds_per_step": _round(cb.seconds_per_step)},
+        settings={
+            **settings.as_dict(),
+            "min_gain": min_gain,
+            "seed": seed,
+            "seconds_per_step": _round(cb.seconds_per_step),
+        },
         holdout={**holdout.as_dict(), "windows": len(scenes)},
         data=_data_summary(inputs, crops, meta),
         parent=_parent_summary(model_name, parent_path, meta),
@@ -470,7 +509,9 @@ def _train_config(
     }
 
 
-def _data_summary(inputs: AdaptInputs, crops: list[LabelledCrop], meta: ModelMeta) -> dict[str, Any]:
+def _data_summary(
+    inputs: AdaptInputs, crops: list[LabelledCrop], meta: ModelMeta
+) -> dict[str, Any]:
     px = labelled_working_px(crops, meta.gsd_m)
     lab_m2 = sum(c.labelled * c.pixel_m2 for c in crops)
     road_m2 = sum(c.road * c.pixel_m2 for c in crops)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from roadseg.train.task import warmup_cosine
 
@@ -82,8 +82,10 @@ def plan_steps(
     done: int = 0,
     validated: int = 0,
 ) -> StepPlan:
-    """A plan of ``total`` steps; when re-planning at step ``done`` after ``validated``
-    validations, only the remaining ones are placed (after ``done``).
+    """A plan of ``total`` steps.
+
+    When re-planning at step ``done`` after ``validated`` validations, only the remaining
+    validations are placed, after ``done``.
 
     >>> plan_steps(50, 3, 0.3, 0.05)
     StepPlan(total=50, warmup=2, unfreeze=15, validate=(20, 35, 50))
@@ -179,7 +181,10 @@ class BudgetCallback(Callback):
             return
         left_val = sum(1 for v in self.plan.validate if v > done)
         spare = self.deadline - self.clock() - max(1, left_val) * self._val_estimate()
-        total = done + max(1, steps_in(spare, sps))
+        total = done + steps_in(spare, sps)
+        if total <= done:  # no time for another step: the run stops now
+            self.plan = replace(self.plan, total=done)
+            return
         self.plan = plan_steps(
             total,
             self.validations,
@@ -196,12 +201,23 @@ class BudgetCallback(Callback):
             self.on_event(kind, info)
 
     # ------------------------------------------------------------------ hooks
+    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        """Drop the run's checkpoint writers: a time-budgeted run is not resumed.
+
+        Each validation would otherwise write two full checkpoints (weights and optimiser
+        state, 60–170 MB here, seconds on a loaded machine); the best model itself is still
+        exported by the run at every improvement.
+        """
+        trainer.callbacks[:] = [c for c in trainer.callbacks if not isinstance(c, ModelCheckpoint)]
+
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         """Validation only when this callback asks for it; start the clock."""
         trainer.val_check_batch = _NEVER
         self._t_last = self._t0 = self.clock()
 
-    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int
+    ) -> None:
         """Set the step's learning rate; unfreeze the encoder at its step."""
         step = int(trainer.global_step)
         if self.plan.unfreeze is not None and step >= self.plan.unfreeze and pl_module.frozen:
@@ -236,10 +252,13 @@ class BudgetCallback(Callback):
             trainer.val_check_batch = batch_idx + 1  # validate after this batch
 
     def _should_stop(self, done: int, now: float) -> bool:
-        if done >= self.plan.total:
-            return True
         if self.deadline is None:
-            return False
+            return done >= self.plan.total
+        if done >= self.plan.total and self._measured:
+            self._replan(done)  # ahead of the plan (a faster machine): use the time left
+            if done >= self.plan.total:
+                self.stopped_by_deadline = True
+                return True
         sps = self.seconds_per_step or 0.0
         if now + sps + self._val_estimate() > self.deadline:
             self.stopped_by_deadline = True

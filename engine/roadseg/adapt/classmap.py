@@ -127,7 +127,9 @@ def _key(raw: Any) -> str:
     return str(raw).strip().lower()
 
 
-def _to_model(preset_values: Mapping[str, int], preset: ClassScheme, names: Sequence[str]) -> dict[str, int]:
+def _to_model(
+    preset_values: Mapping[str, int], preset: ClassScheme, names: Sequence[str]
+) -> dict[str, int]:
     """Re-target a preset's value table (raw → preset class) onto the model's class names."""
     lower = [n.lower() for n in names]
     out = {}
@@ -164,6 +166,7 @@ def class_rule(
     'none'
     >>> class_rule(["kind"], ("background", "major", "minor", "track"), "kind", "a=major").values
     {'a': 1}
+
     """
     names = tuple(names)
     if class_field is not None and class_field not in fields:
@@ -176,7 +179,9 @@ def class_rule(
     scheme = ClassScheme(names, ((0, 0, 0),) * len(names), (0.0,) * len(names))
     if class_field is not None:
         if class_map:
-            return ClassRule(class_field, parse_class_map(class_map, scheme), names, source="class-map")
+            return ClassRule(
+                class_field, parse_class_map(class_map, scheme), names, source="class-map"
+            )
         preset = dict(KNOWN_FIELDS).get(class_field, "osm")
         values = _table(preset, names)
         values.update(_by_name(names))

@@ -98,7 +98,9 @@ def choose_holdout(blocks: Sequence[Block], share: float = 0.2, cap: int = 64) -
             "larger --area"
         )
     k = max(2, int(round(1.0 / share)))
-    order = sorted(cands, key=lambda b: ((b.row + 2 * b.col + b.raster) % k, b.raster, b.row, b.col))
+    order = sorted(
+        cands, key=lambda b: ((b.row + 2 * b.col + b.raster) % k, b.raster, b.row, b.col)
+    )
     total = sum(b.labelled for b in blocks) or 1
     roads = sum(b.road for b in blocks) or 1
     chosen: list[Block] = []

@@ -139,6 +139,7 @@ def choose_settings(
     >>> s = choose_settings(300, "cpu", 256, 0.12, 1_000_000, 2)
     >>> s.batch_size, s.lr, s.freeze_share, s.validations, s.val_windows, s.workers
     (4, 0.001, 0.5, 3, 75, 0)
+
     """
     gpu = device.startswith("cuda")
     tile = int(tile) if gpu else min(int(tile), 256)

@@ -177,7 +177,10 @@ class _Labels:
             gsd = raster.grid.pixel_m if raster.grid.crs is None else None
             self.mask = MaskLabels(path, scheme, gsd=gsd, **mask.as_kwargs())  # type: ignore[arg-type]
             grid = self.mask.grid
-            if raster.grid.crs is None and (grid.width, grid.height) != (raster.width, raster.height):
+            if raster.grid.crs is None and (grid.width, grid.height) != (
+                raster.width,
+                raster.height,
+            ):
                 raise DataError(
                     f"mask {str(path)!r} is {grid.width}x{grid.height} px but image "
                     f"{str(raster.path)!r} is {raster.width}x{raster.height}; pair each image "
@@ -406,12 +409,12 @@ def write_training_data(
         if report:
             report(k, len(crops), f"hold-out of {crop.image.name}")
         mine = held.get(crop.index, set())
-        image = crop.image if crop.full else write_window_vrt(
-            crop.image, crop.window, work / f"image_{crop.index}.vrt"
+        image = (
+            crop.image
+            if crop.full
+            else write_window_vrt(crop.image, crop.window, work / f"image_{crop.index}.vrt")
         )
-        kept = crop.labelled - sum(
-            b.labelled for b in crop.blocks if (b.row, b.col) in mine
-        )
+        kept = crop.labelled - sum(b.labelled for b in crop.blocks if (b.row, b.col) in mine)
         if kept > 0:
             mask = crop.codes if not mine else _blank(crop, mine, work / f"train_{crop.index}.tif")
             train.append((Path(image), mask))

@@ -63,7 +63,9 @@ def cpu_busy(cores: int, load: float | None = None) -> bool:
     return load > cores - 0.5
 
 
-def probe_machine(net: RoadNet, tile: int, device: str, threads: int, compare: bool = True) -> Probe:
+def probe_machine(
+    net: RoadNet, tile: int, device: str, threads: int, compare: bool = True
+) -> Probe:
     """Time forward passes on ``device``; on a CPU choose ``threads`` threads or one.
 
     With ``compare`` one thread is chosen when the CPU is busy (:func:`cpu_busy`), else

@@ -20,7 +20,13 @@ import numpy as np
 import shapely
 from rasterio.crs import CRS
 
-from roadseg.adapt.classmap import ClassRule, class_rule, code_summary, feature_codes, feature_widths
+from roadseg.adapt.classmap import (
+    ClassRule,
+    class_rule,
+    code_summary,
+    feature_codes,
+    feature_widths,
+)
 from roadseg.errors import CRSError, InputNotFoundError, LabelError
 from roadseg.geo.labels import road_surfaces
 

@@ -1,8 +1,10 @@
 """``roadseg adapt``: fine-tune a model to an area from roads you already have, in minutes.
 
-    roadseg adapt area.tif --labels osm_roads.gpkg [--area checked.gpkg] [--minutes 5] \\
-        [--model default|FILE] --out mine.safetensors [--json] [--progress json]
-    roadseg adapt --dataset DIR --gsd 1.0 --mask-values "0=background,1=road,255=ignore" \\
+Examples::
+
+    roadseg adapt area.tif --labels osm_roads.gpkg --area checked.gpkg --minutes 5
+        --out mine.safetensors
+    roadseg adapt --dataset DIR --gsd 1.0 --mask-values "0=background,1=road,255=ignore"
         --out mine.safetensors
 """
 
