@@ -1,13 +1,19 @@
-"""Helpers of the adaptation tests: a tiny model's metadata, label and area layers."""
+"""Helpers and fixtures of the adaptation tests: a tiny model file, a tiny scene, layers.
+
+(Fixtures live here, imported by the test modules, rather than in a ``conftest.py``: the
+test tree's other ``conftest.py`` files share that module name.)
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import geopandas as gpd
+import pytest
 import shapely
-from road_scenes import ORIGIN
-from roadseg.models import ModelMeta
+import torch
+from road_scenes import ORIGIN, road_scene
+from roadseg.models import ModelMeta, build_model, save_model
 
 NAMES = ("background", "major", "minor", "track")
 COLORS = ((0, 0, 0), (230, 85, 13), (253, 208, 35), (140, 81, 10))
@@ -33,3 +39,19 @@ def box_layer(path: Path, x0: float, y0: float, x1: float, y1: float) -> Path:
         path, driver="GPKG"
     )
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model file with random weights (fast steps on a CPU)."""
+    torch.manual_seed(0)
+    meta = tiny_meta()
+    path = tmp_path_factory.mktemp("adapt_models") / "tiny.safetensors"
+    save_model(path, build_model(meta), meta)
+    return path
+
+
+@pytest.fixture(scope="session")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 256² px (128 m) UTM scene at 0.5 m with bright roads and their centrelines."""
+    return road_scene(tmp_path_factory.mktemp("adapt_scene"), size=256, n_roads=6)

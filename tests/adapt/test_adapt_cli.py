@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import adapt_helpers
 import numpy as np
 import pytest
 import shapely
@@ -12,6 +13,9 @@ from click.testing import CliRunner
 from PIL import Image
 from road_scenes import ORIGIN
 from roadseg.cli.main import cli
+
+tiny_model = adapt_helpers.tiny_model  # fixtures shared by the adapt tests
+scene = adapt_helpers.scene
 
 STAGES = ("prepare", "before", "train", "validate", "after", "write")
 

@@ -6,6 +6,7 @@ unknown class, 255 ignored.
 
 from __future__ import annotations
 
+import adapt_helpers
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -18,6 +19,9 @@ from roadseg.adapt.classmap import class_rule, feature_codes
 from roadseg.adapt.prepare import LabelOptions, label_crop
 from roadseg.errors import ConfigError, LabelError
 from roadseg.models import read_meta
+
+tiny_model = adapt_helpers.tiny_model  # fixtures shared by the adapt tests
+scene = adapt_helpers.scene
 
 OX, OY = ORIGIN
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 import math
 import time
 
+import adapt_helpers
 import pytest
 import roadseg
 from roadseg.adapt import adapt
 from roadseg.errors import CancelledError
 from roadseg.models import read_meta
 from safetensors.torch import load_file
+
+tiny_model = adapt_helpers.tiny_model  # fixtures shared by the adapt tests
+scene = adapt_helpers.scene
 
 
 def test_time_budget_respected(tiny_model, scene, tmp_path):
