@@ -238,6 +238,48 @@ def recipe(pair: Pair, minutes: float, seconds_per_step: float, out: Path) -> di
     return {"model": res.model_path, "steps": res.steps, "minutes": (time.perf_counter() - t) / 60}
 
 
+def picture(pair: Pair, work: Path, minutes: float, out: Path) -> Path:
+    """Before/after on the scoring image with the most road: correct, missed and false road."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import rasterio
+    from PIL import Image
+
+    roads = [int(pair.truth(p)[0].sum()) for p in pair.score_images]
+    i = int(np.argmax(roads))
+    img = np.asarray(Image.open(pair.score_images[i]).convert("RGB")).astype(np.float32) / 255
+    road, valid = pair.truth(pair.score_images[i])
+    panels = [("default model", work / pair.name / "before" / f"{i}.tif")]
+    panels.append(
+        (f"adapted, {minutes:g} min", work / pair.name / f"adapt_{minutes:g}" / f"{i}.tif")
+    )
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 6.4))
+    for ax, (title, path) in zip(np.atleast_1d(axes), panels, strict=True):
+        with rasterio.open(path) as ds:
+            cls = ds.read(1)
+        pred = (cls > 0) & (cls != 255) & valid
+        t = road & valid
+        over = img * 0.55
+        over[pred & t] = (0.1, 0.9, 0.2)
+        over[~pred & t] = (0.2, 0.5, 1.0)
+        over[pred & ~t] = (1.0, 0.25, 0.1)
+        iou = (pred & t).sum() / max(1, (pred | t).sum())
+        ax.imshow(over)
+        ax.set_title(f"{title}: road IoU {iou:.2f}")
+        ax.axis("off")
+    fig.suptitle(
+        f"{pair.name}, {pair.score_images[i].parent.parent.name}/{pair.score_images[i].name}: "
+        "green = road found, blue = road missed, red = false road"
+    )
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return out
+
+
 def sha256(path: Path) -> str:
     h = hashlib.sha256(path.read_bytes())
     return h.hexdigest()[:12]
@@ -252,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--score-limit", type=int, default=None, help="score only N images (dev)")
     ap.add_argument("--no-recipe", action="store_true", help="skip the plain-recipe arm")
     ap.add_argument("--json", help="write the figures to this file")
+    ap.add_argument("--picture", help="PNG of before/after on the first pair's best-roaded image")
     args = ap.parse_args(argv)
 
     from roadseg.adapt import adapt
@@ -312,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
             r["runs"].append(run)
         results[name] = r
+        if args.picture and len(results) == 1:
+            m = args.minutes[len(args.minutes) // 2]
+            print(f"picture: {picture(pair, work, m, Path(args.picture))}", flush=True)
     print()
     print(table(results))
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")

@@ -6,12 +6,15 @@ A tiny Unet-resnet18 (64-px tiles) keeps each run to seconds on two CPU cores.
 from __future__ import annotations
 
 import math
+import tempfile
 import time
+from pathlib import Path
 
 import adapt_helpers
 import pytest
 import roadseg
 from roadseg.adapt import adapt
+from roadseg.adapt.api import WORK_PREFIX
 from roadseg.errors import CancelledError
 from roadseg.models import read_meta
 from safetensors.torch import load_file
@@ -57,9 +60,14 @@ def test_time_budget_used(tiny_model, scene, tmp_path):
     assert r.train_minutes > 0.5 and len(r.validations) >= 2, why
 
 
+def _work_dirs() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*")}
+
+
 def test_keeps_the_starting_model_when_not_better(tiny_model, scene, tmp_path):
     """No model can gain 0.99 road IoU: the starting model is written unchanged, with the figures."""
     out = tmp_path / "m.safetensors"
+    before_dirs = _work_dirs()
     r = adapt(scene[0], scene[1], out=out, model=tiny_model, steps=3, min_gain=0.99, threads=1)
     assert r.kept == "starting" and not r.improved and r.gain == 0.0
     start, written = load_file(str(tiny_model)), load_file(str(out))
@@ -69,7 +77,7 @@ def test_keeps_the_starting_model_when_not_better(tiny_model, scene, tmp_path):
     assert rec["kept"] == "starting" and "not better" in rec["note"]
     assert rec["road_iou_before"] == round(r.before, 4)
     # The temporary work folder is gone.
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".m.adapt-")]
+    assert _work_dirs() == before_dirs
 
 
 def test_fixed_steps_are_reproducible(tiny_model, scene, tmp_path):
@@ -87,6 +95,7 @@ def test_top_level_api_and_cancel(tiny_model, scene, tmp_path):
     """`roadseg.adapt` is the API; a cancel stops the run and writes nothing."""
     out = tmp_path / "m.safetensors"
     stages = []
+    before_dirs = _work_dirs()
 
     def progress(ev):
         stages.append(ev.stage)
@@ -103,4 +112,4 @@ def test_top_level_api_and_cancel(tiny_model, scene, tmp_path):
             cancel=lambda: "train" in stages,
         )
     assert not out.exists()
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [] and _work_dirs() == before_dirs

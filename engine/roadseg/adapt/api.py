@@ -49,6 +49,8 @@ from roadseg.models import ModelMeta, RoadNet, load_model, resolve_model_path, s
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 
 PathLike = str | os.PathLike[str]
+#: Name prefix of the temporary work folder (in the system's temporary folder).
+WORK_PREFIX = "roadseg-adapt-"
 #: Share of the labelled pixels held out for validation (fewer when the budget is short).
 HOLDOUT_SHARE = 0.2
 #: Seconds kept after training for the last scoring, writing and clean-up (plus one scoring).
@@ -120,7 +122,7 @@ def _device(device: str) -> str:
 def _work_dir(work_dir: PathLike | None, out: Path) -> tuple[Path, bool]:
     """The work folder and whether it is temporary (removed at the end)."""
     if work_dir is None:
-        return Path(tempfile.mkdtemp(prefix=f".{out.stem}.adapt-", dir=out.parent)), True
+        return Path(tempfile.mkdtemp(prefix=WORK_PREFIX)), True
     w = Path(work_dir)
     if w.exists() and (not w.is_dir() or any(w.iterdir())):
         raise ConfigError(f"--work-dir {str(w)!r} is not an empty folder; give a new folder")
