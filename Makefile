@@ -21,8 +21,12 @@ test-all: setup
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+LINT_PATHS := engine qgis_plugin scripts bench tests
+
 lint: setup
-	$(VENV)/bin/ruff check engine qgis_plugin scripts bench tests
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(PY) -m mypy
 
 plugin: setup
 	$(PY) scripts/package_plugin.py

@@ -190,7 +190,7 @@ def vegas(real: Path, work: Path) -> Pair | None:
 def score(pair: Pair, model: Any, work: Path, limit: int | None) -> float:
     """Pooled road IoU of ``model`` on the pair's scoring images (roadseg.predict)."""
     import rasterio
-    from roadseg.predict import predict
+    from roadseg.prediction.api import predict
 
     work.mkdir(parents=True, exist_ok=True)
     inter = union = 0
@@ -216,7 +216,7 @@ def _threads() -> int:
 
 def recipe(pair: Pair, minutes: float, seconds_per_step: float, out: Path) -> dict[str, Any]:
     """The plain recipe: train --init-from default, 8 epochs sized to ``minutes``."""
-    from roadseg.train import train
+    from roadseg.training.api import train
 
     batch = 8
     # A step of 8 windows costs about twice one of the adapt run's 4 (measured in the same
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--picture", help="PNG of before/after on the first pair's best-roaded image")
     args = ap.parse_args(argv)
 
-    from roadseg.adapt import adapt
+    from roadseg.adaptation.api import adapt
     from roadseg.models import resolve_model_path
 
     real = Path(args.real)

@@ -114,7 +114,7 @@ def score_source(
 ) -> dict:
     """Pooled road IoU, relaxed F1 (and APLS for vector truth) of a model on held-out pairs."""
     import rasterio
-    from roadseg.predict import predict
+    from roadseg.prediction import predict
 
     tp = fp = fn = 0
     rp = rpn = rt = rtn = 0
@@ -140,7 +140,7 @@ def score_source(
         a, b, c, d = relaxed_counts(pred, road, valid, max(1, int(round(relax_m / gsd))))
         rp, rpn, rt, rtn = rp + a, rpn + b, rt + c, rtn + d
         if pair.labels.suffix.lower() in (".gpkg", ".geojson", ".shp") and raster.georeferenced:
-            from roadseg.evaluate import evaluate
+            from roadseg.evaluation import evaluate
 
             e = evaluate(
                 out, pair.labels, class_field=src.class_field, out_dir=work / f"{name}_{i}_eval"

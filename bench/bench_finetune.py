@@ -26,7 +26,7 @@ GSD = 0.3
 
 def road_iou(model: object, image: Path, truth: np.ndarray, work: Path) -> float:
     import rasterio
-    from roadseg.predict import predict
+    from roadseg.prediction import predict
 
     pred = work / f"{image.stem}_pred.tif"
     predict(image, model=model, out=pred, gsd=GSD)
@@ -60,7 +60,7 @@ def main() -> int:
 
     before = road_iou("default", work / "right.png", truth, work)
 
-    from roadseg.train import train
+    from roadseg.training import train
 
     # A step (batch 4, 256², fp32, 2 threads) measured ≈ 1.5 s here: size the run to the budget.
     steps = max(8, int(args.minutes * 60 / 1.6))

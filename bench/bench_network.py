@@ -39,10 +39,10 @@ import geopandas as gpd
 import numpy as np
 import rasterio
 import shapely
-from roadseg.evaluate.apls_cosmiq import apls_cosmiq
-from roadseg.evaluate.cosmiq_graph import build_road_graph, line_parts
-from roadseg.evaluate.network_stats import network_stats
-from roadseg.evaluate.topo import topo
+from roadseg.evaluation.apls_cosmiq import apls_cosmiq
+from roadseg.evaluation.cosmiq_graph import build_road_graph, line_parts
+from roadseg.evaluation.network_stats import network_stats
+from roadseg.evaluation.topo import topo
 from roadseg.geo.grid import utm_crs_for
 
 ROOT = Path(__file__).resolve().parents[1]

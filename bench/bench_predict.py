@@ -50,7 +50,7 @@ def load(model: str, threads: int | None):
 
 def ours_once(raster: str, net_meta, out: str):
     """One end-to-end ``roadseg.predict`` run (default tile, overlap, batch, precision)."""
-    from roadseg.predict import predict
+    from roadseg.prediction import predict
 
     return predict(raster, net_meta, out, tile=net_meta[1].tile_size, batch_size=2)
 
@@ -58,7 +58,7 @@ def ours_once(raster: str, net_meta, out: str):
 def warm_up(raster: str, net_meta, out: str) -> None:
     """oneDNN primitive creation for the tile shape: predict a 1.5-tile crop."""
     import rasterio
-    from roadseg.predict import predict
+    from roadseg.prediction import predict
 
     with rasterio.open(raster) as ds:
         x0, _, _, y1 = ds.bounds
@@ -112,8 +112,8 @@ def run_speed(raster: str, model: str, out: str, repeat: int, threads: int | Non
     """All three arms in one process, interleaved (same machine load), best of ``repeat``."""
     import torch
     from roadseg.device import resolve_policy
-    from roadseg.predict.network import TilePredictor
-    from roadseg.tiling import TileLayout
+    from roadseg.prediction.network import TilePredictor
+    from roadseg.prediction.tiling import TileLayout
 
     net, meta = load(model, threads)
     warm_up(raster, (net, meta), out)
@@ -153,7 +153,7 @@ def run_mem(kind: str, raster: str, model: str, out: str, threads: int | None) -
 def precision_table(encoder: str, tile: int, repeat: int) -> None:
     """Bare forward MP/s of fp32 / channels_last / bf16 / fp16 autocast, interleaved."""
     import torch
-    from roadseg.device import cpu_bf16_speedup
+    from roadseg.device import cpu_precision, this_cpu
     from roadseg.models import ModelMeta, build_model
 
     torch.manual_seed(0)
@@ -190,7 +190,7 @@ def precision_table(encoder: str, tile: int, repeat: int) -> None:
                     best[name] = max(best[name], 2 * tile * tile / 1e6 / (time.perf_counter() - t))
     print(
         f"Unet-{encoder} forward on 2x3x{tile}², best of {repeat}, "
-        f"{torch.get_num_threads()} threads; bf16 probe {cpu_bf16_speedup():.2f}x of fp32"
+        f"{torch.get_num_threads()} threads; auto picks {cpu_precision(this_cpu())}"
     )
     for name, v in best.items():
         print(f"  {name:<20}: {v:6.3f} MP/s  ({v / best['fp32']:.2f}x fp32)")

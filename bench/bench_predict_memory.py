@@ -95,7 +95,7 @@ def tiny_model():
 
 def child(raster: str, out: str, tile: int, probabilities: bool, naive: bool) -> None:
     """Predict one raster and print peak RSS (MiB) and timings as JSON."""
-    from roadseg.predict import predict
+    from roadseg.prediction import predict
 
     t = time.perf_counter()
     if naive:  # the whole-raster loop of bench_predict.py, same tiny network

@@ -4,7 +4,7 @@ The class raster is drawn from the road layout of a synthetic scene
 (``roadseg.synth.build_scene``: the same roads ``roadseg synth`` renders, without
 rendering the image): each centreline buffered by its width, rasterised at the
 chosen ground resolution into a tagged class GeoTIFF (UTM 11N). Then
-``roadseg.vectorize.vectorize`` runs on it (GeoPackage + GraphML written) and
+``roadseg.vectorization.vectorize`` runs on it (GeoPackage + GraphML written) and
 its wall and process CPU time are reported with the per-step timings (the
 CPU time is the steadier figure on a shared machine: the work is single-threaded).
 
@@ -89,7 +89,7 @@ def main() -> None:
     ap.add_argument("--block-size", type=int, default=4096)
     args = ap.parse_args()
 
-    from roadseg.vectorize import vectorize
+    from roadseg.vectorization import vectorize
 
     print(
         f"# bench_vectorize  {platform.processor() or platform.machine()}  "

@@ -6,13 +6,7 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any
 
-from qgis.core import (
-    Qgis,
-    QgsApplication,
-    QgsMapLayerType,
-    QgsMessageLog,
-    QgsProject,
-)
+from qgis.core import QgsApplication
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
@@ -21,21 +15,21 @@ from .core.commands import display, predict_argv
 from .core.engine import engine_env
 from .core.errors import PluginError
 from .core.estimate import measured_throughput
-from .core.params import RunParameters, safe_name
+from .core.i18n import tr
+from .core.params import RunParameters, run_folder_name
 from .core.styling import ClassScheme, scheme_from_info
-from .gui import settings
+from .gui import messages, prefs
 from .gui.layers import add_result_layers, summary_text
-from .gui.task import LOG_TAG, PredictTask
+from .gui.rasters import unusable_rasters, usable_rasters
+from .gui.task import PredictTask
 
 PLUGIN_DIR = Path(__file__).resolve().parent
 ICON = PLUGIN_DIR / "icons" / "roadseg.svg"
-MENU = "&roadseg"
-LEVELS = {
-    "info": Qgis.Info,
-    "warning": Qgis.Warning,
-    "critical": Qgis.Critical,
-    "success": Qgis.Success,
-}
+
+
+def menu_name() -> str:
+    """The plugin's menu under Plugins."""
+    return tr("&roadseg")
 
 
 class RoadsegPlugin:
@@ -59,23 +53,25 @@ class RoadsegPlugin:
         self.last_task: PredictTask | None = None
         self.added = None
         self.dialog = None
+        self._menu = menu_name()
 
     # -- QGIS plugin API ----------------------------------------------------------------
     def initGui(self) -> None:  # noqa: N802 - QGIS API
         """Create the toolbar button, the menu entries and the Processing provider."""
         icon = QIcon(str(ICON))
         main = self.iface.mainWindow()
-        act = QAction(icon, "Map roads", main)
+        act = QAction(icon, tr("Map roads"), main)
         act.setObjectName("roadsegMapRoads")
-        act.setToolTip("Map roads: find roads in a raster layer with the roadseg engine")
+        act.setToolTip(tr("Map roads: find roads in a raster layer with the roadseg engine"))
         act.triggered.connect(self.run)
         self.iface.addToolBarIcon(act)
-        self.iface.addPluginToMenu(MENU, act)
+        self.iface.addPluginToMenu(self._menu, act)
         self.actions["map_roads"] = act
-        sett = QAction(QgsApplication.getThemeIcon("/mActionOptions.svg"), "Settings…", main)
+        sett = QAction(QgsApplication.getThemeIcon("/mActionOptions.svg"), tr("Settings…"), main)
         sett.setObjectName("roadsegSettings")
+        sett.setToolTip(tr("The roadseg engine (Test engine, Install engine), size limit, results"))
         sett.triggered.connect(self.open_settings)
-        self.iface.addPluginToMenu(MENU, sett)
+        self.iface.addPluginToMenu(self._menu, sett)
         self.actions["settings"] = sett
         self.initProcessing()
 
@@ -95,7 +91,7 @@ class RoadsegPlugin:
         if act is not None:
             self.iface.removeToolBarIcon(act)
         for a in self.actions.values():
-            self.iface.removePluginMenu(MENU, a)
+            self.iface.removePluginMenu(self._menu, a)
             a.deleteLater()
         self.actions.clear()
         if self.provider is not None:
@@ -103,46 +99,50 @@ class RoadsegPlugin:
             self.provider = None
 
     # -- messages -----------------------------------------------------------------------
-    def notify(self, message: str, level: str = "info", details: str = "") -> None:
-        """Push a message (with a details button when there are details) and log it."""
-        qlevel = LEVELS.get(level, Qgis.Info)
-        bar = self.iface.messageBar()
-        if details:
-            bar.pushMessage("roadseg", message, details, qlevel, 0)
-            QgsMessageLog.logMessage(f"{message}\n{details}", LOG_TAG, qlevel, False)
-        else:
-            bar.pushMessage("roadseg", message, qlevel, 0 if qlevel == Qgis.Critical else 10)
-            QgsMessageLog.logMessage(message, LOG_TAG, qlevel, False)
+    def notify(
+        self,
+        message: str,
+        level: str = "info",
+        details: str = "",
+        actions: tuple[messages.Action, ...] = (),
+    ) -> Any:
+        """Push a message (with buttons when given) and log it."""
+        return messages.push(self.iface.messageBar(), message, level, details, actions)
 
     def show_error(self, exc: PluginError) -> None:
         """Show a plugin error in the message bar (details in the log panel)."""
-        self.notify(exc.message, exc.level, exc.details)
+        actions: tuple[messages.Action, ...] = ()
+        if exc.level == "critical":
+            actions = ((tr("Settings…"), self.open_settings),)
+        self.notify(exc.message, exc.level, exc.details, actions)
 
     # -- actions ------------------------------------------------------------------------
     def open_settings(self) -> None:
         """Open the settings dialog."""
-        settings.SettingsDialog(self.iface.mainWindow()).exec_()
+        from .gui.settings import SettingsDialog
 
-    def has_raster(self) -> bool:
-        """Whether the project has a raster layer."""
-        return any(
-            lyr.type() == QgsMapLayerType.RasterLayer
-            for lyr in QgsProject.instance().mapLayers().values()
-        )
+        SettingsDialog(self.iface.mainWindow()).exec()
 
     def create_dialog(self, fetch_models: bool = True) -> Any:
         """Build the Map roads dialog, or explain why it cannot open (None)."""
         from .gui.dialog import MapRoadsDialog
 
-        if not self.has_raster():
-            self.notify(
-                "There is no raster layer in the project: add imagery (Layer ▸ Add Layer ▸ Add "
-                "Raster Layer) and press Map roads again.",
-                "warning",
-            )
+        if not usable_rasters():
+            if unusable_rasters():
+                text = tr(
+                    "The project's rasters are web basemaps, virtual layers or roadseg class "
+                    "rasters: add the imagery itself from a file (Layer ▸ Add Layer ▸ Add Raster "
+                    "Layer) and press Map roads again."
+                )
+            else:
+                text = tr(
+                    "There is no raster layer in the project: add imagery (Layer ▸ Add Layer ▸ "
+                    "Add Raster Layer) and press Map roads again."
+                )
+            self.notify(text, "warning")
             return None
         try:
-            settings.current_engine()
+            prefs.current_engine()
         except PluginError as exc:
             self.show_error(exc)
             return None
@@ -154,7 +154,7 @@ class RoadsegPlugin:
         if dlg is None:
             return
         self.dialog = dlg
-        if dlg.exec_():
+        if dlg.exec() and dlg.params is not None:
             self.start(dlg.params, dlg.current_model_info())
         self.dialog = None
 
@@ -163,17 +163,17 @@ class RoadsegPlugin:
     ) -> PredictTask | None:
         """Start a background run; None (with a message) when it cannot start."""
         try:
-            engine = settings.current_engine()
+            engine = prefs.current_engine()
             stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             paths = outputs.plan_run(
-                params.output_dir, f"roads_{safe_name(params.raster_name)}_{stamp}"
+                params.output_dir, run_folder_name(params.raster_name, params.model_label, stamp)
             )
         except PluginError as exc:
             self.show_error(exc)
             return None
         extent_file = None
         if params.aoi_geojson:
-            extent_file = paths.stage_dir / "area.geojson"
+            extent_file = paths.area_file
             extent_file.write_text(params.aoi_geojson, encoding="utf-8")
         argv = predict_argv(
             engine.argv,
@@ -182,7 +182,7 @@ class RoadsegPlugin:
             str(paths.staged_vectors) if params.outputs.vectors else None,
             str(extent_file) if extent_file else None,
         )
-        QgsMessageLog.logMessage(f"Running: {display(argv)}", LOG_TAG, Qgis.Info, False)
+        messages.log(tr("Running: {command}").format(command=display(argv)))
         task = PredictTask(
             params, argv, engine_env(), paths, self._finished, engine.argv, model_info
         )
@@ -197,14 +197,17 @@ class RoadsegPlugin:
             self.tasks.remove(task)
         self.finished_tasks.append(task)
         res = task.result
+        if task.cancelled:
+            self.notify(
+                tr("The run was cancelled; nothing was added and no file was kept."), "info"
+            )
+            return
         if task.error is not None:
             self.show_error(task.error)
             return
-        if res is None or task.isCanceled() or res.cancelled:
-            self.notify("The run was cancelled; nothing was added and no file was kept.", "info")
-            return
-        if not res.ok:
-            self.notify(res.message(), "critical", res.details())
+        if res is None or not res.ok:
+            message = res.message() if res else tr("The run did not start.")
+            self.notify(message, "critical", res.details() if res else "")
             return
         try:
             self._add_layers(task)
@@ -224,8 +227,30 @@ class RoadsegPlugin:
                 return scheme
         return None
 
+    def _learn(self, task: PredictTask) -> None:
+        """Remember the device the engine used and its speed (for the next estimates)."""
+        result = (task.result.result if task.result else None) or {}
+        p = task.params
+        device = str(result.get("device") or "")
+        if device:
+            prefs.record_device(device, auto=p.device == "auto")
+        metrics = result.get("metrics") if isinstance(result.get("metrics"), dict) else {}
+        seconds = task.result.seconds if task.result else 0.0
+        rate, mpx = metrics.get("mp_per_s"), metrics.get("megapixels")
+        if not isinstance(rate, int | float) and isinstance(mpx, int | float):
+            rate = measured_throughput(float(mpx), seconds)
+        family = device.split(":", 1)[0] or p.device
+        if (
+            isinstance(rate, int | float)
+            and rate > 0
+            and isinstance(mpx, int | float)
+            and mpx >= 0.5
+        ):
+            prefs.set_throughput(family, float(rate))
+
     def _add_layers(self, task: PredictTask) -> None:
         p = task.params
+        self._learn(task)
         added = add_result_layers(
             p.run_name,
             self._scheme(task),
@@ -235,17 +260,15 @@ class RoadsegPlugin:
             centrelines=p.outputs.centrelines,
         )
         self.added = added
-        seconds = task.result.seconds if task.result else 0.0
-        metrics = (task.result.result or {}).get("metrics", {}) if task.result else {}
-        rate = metrics.get("mp_per_s") if isinstance(metrics, dict) else None
-        mpx = metrics.get("megapixels") if isinstance(metrics, dict) else None
-        if not isinstance(rate, int | float) and isinstance(mpx, int | float):
-            rate = measured_throughput(float(mpx), seconds)
-        if (
-            isinstance(rate, int | float)
-            and rate > 0
-            and isinstance(mpx, int | float)
-            and mpx >= 0.5
-        ):
-            settings.set_throughput(p.device, float(rate))
-        self.notify(summary_text(added.km_by_class, p.area_km2, seconds), "success")
+        saved = task.vectors or task.raster or task.paths.run_dir
+        text = summary_text(
+            added.km_by_class, p.area_km2, task.result.seconds if task.result else 0.0, str(saved)
+        )
+        if not added.layers:
+            text += " · " + tr("no layer was added (nothing to show)")
+        folder = task.paths.run_dir
+        self.notify(
+            text,
+            "success",
+            actions=((tr("Open folder"), lambda: messages.open_folder(folder)),),
+        )

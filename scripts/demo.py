@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         except ModelFileError as exc:
             print(f"demo: cannot predict yet: {exc}", file=sys.stderr)
             return 2
-        from roadseg.predict import predict
+        from roadseg.prediction import predict
         from roadseg.preview import render_preview
 
         t0 = time.perf_counter()

@@ -112,6 +112,11 @@ def build(out_dir: Path, repo: Path = REPO) -> Path:
     if not (src / icon).is_file():
         raise PackagingError(f"metadata.txt icon={icon} is not in qgis_plugin/")
     check_sources(files)
+    licence = repo / "LICENSE"
+    if not licence.is_file():
+        raise PackagingError(
+            f"{licence} is missing: the QGIS plugin repository refuses a zip without a licence"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"roadseg-{version}.zip"
     tmp = target.with_name(f".{target.name}.tmp")
@@ -126,11 +131,7 @@ def build(out_dir: Path, repo: Path = REPO) -> Path:
         for p in files:
             add(p.read_bytes(), p.relative_to(src).as_posix())
         add(meta_path.read_bytes(), "metadata.txt")
-        for name in ("LICENSE", "LICENSE.txt", "LICENSE.md"):
-            lic = repo / name
-            if lic.is_file():
-                add(lic.read_bytes(), "LICENSE")
-                break
+        add(licence.read_bytes(), "LICENSE")
     tmp.replace(target)
     return target
 

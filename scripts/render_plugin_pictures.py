@@ -14,8 +14,7 @@ Usage (QT_QPA_PLATFORM=offscreen is set for you):
         [--out docs/images] [--work DIR]
 
 Without --raster the engine writes a synthetic scene (``roadseg synth``). Without
---model the embedded default model is used; the picture only shows roads where
-the model finds them, so give a trained model file.
+--model the embedded default model is used.
 """
 
 from __future__ import annotations
@@ -37,9 +36,10 @@ MAX_BYTES = 500_000
 
 
 def engine() -> str:
-    """The engine command for this checkout (.venv/bin/roadseg), also set for the plugin."""
-    exe = os.environ.get("ROADSEG_ENGINE") or str(REPO / ".venv" / "bin" / "roadseg")
-    os.environ["ROADSEG_ENGINE"] = exe
+    """The engine program for this checkout (.venv/bin/roadseg); the plugin gets a command
+    that runs it on this checkout's engine code (the plugin strips PYTHONPATH)."""
+    exe = str(REPO / ".venv" / "bin" / "roadseg")
+    os.environ.setdefault("ROADSEG_ENGINE", f"env PYTHONPATH={REPO / 'engine'} {exe}")
     return exe
 
 
@@ -47,7 +47,8 @@ def synth_scene(work: Path, seed: int, style: str) -> Path:
     """Return a synthetic scene from the engine (image.tif)."""
     out = work / "scene"
     cmd = [engine(), "synth", str(out), "--size", "768", "--seed", str(seed), "--style", style]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "engine")}
+    subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     return out / "image.tif"
 
 
@@ -178,18 +179,18 @@ def main(argv: list[str] | None = None) -> int:
     bar = QgsMessageBar()
     iface = Iface(canvas, bar, window)
     captured: list[str] = []
-    bar.pushMessage = lambda *a, **k: captured.append(
-        " ".join(str(x) for x in a if isinstance(x, str))
-    )
 
     from qgis_plugin import classFactory
 
     plugin = classFactory(iface)
     plugin.initGui()
+    notify = plugin.notify
+    plugin.notify = lambda message, *a, **k: (captured.append(message), notify(message, *a, **k))
     project = QgsProject.instance()
     layer = QgsRasterLayer(str(raster_path), raster_path.stem if args.raster else "aerial scene")
     assert layer.isValid(), raster_path
     project.addMapLayer(layer)
+    project.write(str(work / "roads-demo.qgz"))  # a saved project: results go next to it
     iface.active = layer
     canvas.setDestinationCrs(layer.crs())
     canvas.setLayers([layer])
@@ -206,19 +207,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.model:
         dlg.model_combo.setCurrentIndex(dlg.model_combo.findData("__file__"))
         dlg.model_file.setFilePath(str(Path(args.model).resolve()))
-        dlg.loader.wait(120000)
+        dlg.file_loader.wait(120000)
         QCoreApplication.processEvents()
-    dlg.device_combo.setCurrentText("cpu")
+    dlg.device_combo.setCurrentIndex(dlg.device_combo.findData("cpu"))
     dlg.raster_check.setChecked(False)
-    dlg.temp_check.setChecked(False)
-    dlg.output_widget.setFilePath(str(work / "results"))
-    dlg.refresh_estimate()
-    dlg.resize(620, dlg.sizeHint().height())
+    dlg.refresh()
+    dlg.resize(640, dlg.sizeHint().height())
     dlg.show()
     QCoreApplication.processEvents()
     size = save_png(dlg.grab().toImage(), out_dir / "plugin_dialog.png")
     print(f"wrote {out_dir / 'plugin_dialog.png'} ({size / 1024:.0f} KiB)")
 
+    if not dlg.run_button.isEnabled():
+        print(f"Error: the dialog refuses to run: {dlg.error_label.text()}", file=sys.stderr)
+        return 1
     params = dlg.parameters()
     t0 = time.monotonic()
     task = plugin.start(params, dlg.current_model_info())
@@ -242,14 +244,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         for c in (scheme.classes if scheme else ())
     ]
-    summary = captured[-1].replace("roadseg ", "", 1) if captured else ""
+    summary = captured[-1].split(" · saved in ")[0] if captured else ""
     model_name = Path(args.model).name if args.model else "the embedded default model"
     source = (
         f"roadseg synth --seed {args.seed} --style {args.style}"
         if not args.raster
         else layer.name()
     )
-    caption = [summary, f"Imagery: {source} · model: {model_name} · run from the Map roads dialog"]
+    caption = [summary, f"Imagery: {source} · model: {model_name} · Map roads, real engine"]
     img = render_map([*road_layers, layer], layer.extent(), (760, 760), caption, legend)
     size = save_png(img, out_dir / "plugin_result.png")
     print(f"wrote {out_dir / 'plugin_result.png'} ({size / 1024:.0f} KiB)")

@@ -315,12 +315,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=None, help="DataLoader workers")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-export", action="store_true", help="do not overwrite the embedded model")
-    ap.add_argument("--export-only", action="store_true", help="export BUILD/run's model, no training")
+    ap.add_argument(
+        "--export-only", action="store_true", help="export BUILD/run's model, no training"
+    )
     ap.add_argument("--card", metavar="FIGURES_JSON", help="only write docs/MODEL_CARD.md")
     args = ap.parse_args(argv)
 
     from roadseg.models import load_model, read_meta, save_model
-    from roadseg.train import train
+    from roadseg.training import train
 
     build = Path(args.build)
     build.mkdir(parents=True, exist_ok=True)

@@ -1,44 +1,49 @@
 """roadseg: road mapping from aerial and satellite imagery.
 
-The public API functions are imported lazily (``import roadseg`` stays fast and
-does not import torch):
+The steps of the data flow are functions of the package, each implemented in the
+subpackage named after its step (a noun, so the function and the package never clash):
 
-* :func:`roadseg.predict` — class rasters (and probabilities, vectors) from imagery
-* :func:`roadseg.vectorize` — road polygons and centrelines from a class raster
-* :func:`roadseg.evaluate` — scores of a prediction against labels
-* :func:`roadseg.train` — a model file from imagery and labels
-* :func:`roadseg.adapt` — a model fine-tuned to an area from roads the user has, in minutes
-* :func:`roadseg.make_scene` — a synthetic scene (image and road vectors)
+* :func:`roadseg.predict` (:mod:`roadseg.prediction`) — class rasters (and
+  probabilities, vectors) from imagery
+* :func:`roadseg.vectorize` (:mod:`roadseg.vectorization`) — road polygons and
+  centrelines from a class raster
+* :func:`roadseg.evaluate` (:mod:`roadseg.evaluation`) — scores of a prediction
+  against labels
+* :func:`roadseg.train` (:mod:`roadseg.training`) — a model file from imagery and labels
+* :func:`roadseg.adapt` (:mod:`roadseg.adaptation`) — a model fine-tuned to an area from
+  roads the user has, within a time budget
+* :func:`roadseg.make_scene` (:mod:`roadseg.synth`) — a synthetic scene (image and
+  road vectors)
+
+``import roadseg`` stays fast (no torch): the functions load on first use. The same
+functions and their option and result types are in :mod:`roadseg.api`.
+
+>>> import roadseg
+>>> roadseg.predict.__module__
+'roadseg.prediction.api'
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roadseg._version import __version__
 
-#: Public name → (module, attribute) it is imported from on first use.
-_LAZY: dict[str, tuple[str, str]] = {
-    "predict": ("roadseg.predict", "predict"),
-    "vectorize": ("roadseg.vectorize", "vectorize"),
-    "evaluate": ("roadseg.evaluate", "evaluate"),
-    "train": ("roadseg.train", "train"),
-    "adapt": ("roadseg.adapt", "adapt"),
-    "make_scene": ("roadseg.synth", "make_scene"),
-}
+if TYPE_CHECKING:
+    from roadseg.api import adapt, evaluate, make_scene, predict, train, vectorize
+
+_LAZY = ("predict", "vectorize", "evaluate", "train", "adapt", "make_scene")
+
+__all__ = ["__version__", "adapt", "evaluate", "make_scene", "predict", "train", "vectorize"]
 
 
 def __getattr__(name: str) -> Any:
-    """Import a public API function on first access."""
     if name in _LAZY:
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
+        from roadseg import api
+
+        return getattr(api, name)
     raise AttributeError(f"module 'roadseg' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
-
-
-__all__ = ["__version__", *_LAZY]

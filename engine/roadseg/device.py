@@ -1,27 +1,32 @@
-"""Device selection and the precision / memory-format policy for inference.
+"""Device selection and the precision / memory-format policy, for prediction and training.
 
-``auto`` picks CUDA, else Apple MPS, else the CPU. Precision ``auto`` uses
-reduced precision only where it pays:
+``auto`` picks CUDA, else Apple MPS, else the CPU. Precision ``auto`` follows a
+fixed rule from what the hardware is, never from a timing race at start-up, so
+the same raster, model, options and machine give the same bytes every run:
 
-* CUDA: bf16 autocast where the GPU supports it, else fp16; channels_last.
-* CPU: bf16 autocast only if the CPU has native bf16 instructions (``avx512_bf16``
-  / ``amx_bf16`` / Arm ``bf16``) AND a short probe (two 3×3 convolutions, about
-  0.2 s, once per process) shows it at least 1.15× faster than fp32. Flags alone
-  are not enough: on an AMD EPYC with avx512_bf16, bf16 + channels_last ran ~2×
-  faster than fp32 (SETUP-NOTES), but on the Intel Xeon (AVX10.1, avx512_bf16,
-  no AMX) this was developed on, Unet-resnet34 on 2×3×512² gave fp32 0.58 MP/s,
-  fp32 channels_last 0.78, bf16 channels_last 0.65, fp16 channels_last 0.61 (best
-  of 3, one process, 2 threads), and the probe measured bf16 at 0.82× of fp32.
-  channels_last always (1.3× for fp32 there).
+* CUDA: bf16 autocast where the GPU supports bf16, else fp16; channels_last.
+* CPU with AMX (``amx_bf16`` in the CPU flags): bf16 autocast + channels_last.
+* AMD CPU (vendor ``AuthenticAMD``) with ``avx512_bf16``: bf16 autocast +
+  channels_last. Measured on an AMD EPYC (2 cores): Unet-resnet34 forward on
+  4×3×512² fp32 0.8 MP/s, fp32 channels_last 1.2, bf16 channels_last 2.6 MP/s.
+* Intel CPU with ``avx512_bf16`` but no AMX: fp32 + channels_last. Measured on an
+  Intel Xeon (AVX10.1, no AMX), Unet-resnet34 on 2×3×512²: fp32 0.58 MP/s, fp32
+  channels_last 0.78, bf16 channels_last 0.65 (bf16 slower than fp32).
+* Any other CPU: fp32 + channels_last.
 * MPS: fp32, contiguous (autocast support on MPS varies between torch versions).
+
+A ``precision`` other than ``auto`` is used as given. Otherwise the environment
+variable ``ROADSEG_PRECISION`` (``fp32``, ``bf16`` or ``fp16``), when set, replaces
+the rule (e.g. on a machine whose measurements differ). Training on the CPU keeps
+fp32 (a bf16-mixed training step measured 1.4× the fp32 time on the Intel
+machine); on CUDA it uses the same bf16/fp16 choice.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import platform
-import time
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -33,9 +38,6 @@ from roadseg.errors import ConfigError
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-#: bf16 must be at least this much faster than fp32 in the CPU probe to be chosen.
-CPU_BF16_MIN_SPEEDUP = 1.15
 
 
 @dataclass(frozen=True)
@@ -92,24 +94,37 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "mps":
         if not _mps_available():
             raise ConfigError(
-                "--device mps: Apple MPS is not available here; use --device auto or cpu"
+                "`device` mps: Apple MPS is not available here",
+                param="device",
+                value=name,
+                hint="use `device` auto or cpu",
             )
         return torch.device("mps")
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
             raise ConfigError(
-                f"--device {name}: CUDA is not available (no GPU or a CPU-only torch); "
-                "use --device auto or cpu"
+                f"`device` {name}: CUDA is not available (no GPU or a CPU-only torch)",
+                param="device",
+                value=name,
+                hint="use `device` auto or cpu",
             )
         idx = name.partition(":")[2]
         if idx:
             if not idx.isdigit() or int(idx) >= torch.cuda.device_count():
                 raise ConfigError(
-                    f"--device {name}: no such GPU; valid: "
-                    + ", ".join(f"cuda:{i}" for i in range(torch.cuda.device_count()))
+                    f"`device` {name}: no such GPU",
+                    param="device",
+                    value=name,
+                    hint="valid: "
+                    + ", ".join(f"cuda:{i}" for i in range(torch.cuda.device_count())),
                 )
         return torch.device(name)
-    raise ConfigError(f"--device {name!r} is not a device; valid: auto, cpu, cuda, cuda:N, mps")
+    raise ConfigError(
+        f"`device` {name!r} is not a device",
+        param="device",
+        value=name,
+        hint="valid: auto, cpu, cuda, cuda:N, mps",
+    )
 
 
 def _mps_available() -> bool:
@@ -117,66 +132,112 @@ def _mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
-def cpu_has_bf16() -> bool:
-    """Return True when the CPU advertises native bf16 instructions."""
-    flags = _cpu_flags()
-    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+@dataclass(frozen=True)
+class CpuInfo:
+    """What the precision rule needs to know about a CPU.
+
+    Attributes:
+        vendor: ``vendor_id`` from ``/proc/cpuinfo`` (``AuthenticAMD``, ``GenuineIntel``...).
+        flags: The CPU's feature flags.
+
+    """
+
+    vendor: str = ""
+    flags: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, text: str) -> CpuInfo:
+        """Read the first processor's vendor and flags from ``/proc/cpuinfo`` text.
+
+        >>> CpuInfo.parse("vendor_id : AuthenticAMD; flags : fpu".replace("; ", chr(10))).vendor
+        'AuthenticAMD'
+        """
+        vendor, flags = "", frozenset[str]()
+        for line in text.splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "vendor_id" and not vendor:
+                vendor = value.strip()
+            elif key in ("flags", "Features") and not flags:
+                flags = frozenset(value.split())
+        return cls(vendor, flags)
 
 
 @functools.cache
-def _cpu_flags() -> frozenset[str]:
+def this_cpu() -> CpuInfo:
+    """The CPU of this machine (read once per process)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith(("flags", "Features")):
-                    return frozenset(line.split(":", 1)[1].split())
+            return CpuInfo.parse(f.read())
     except OSError:
-        pass
-    if platform.system() == "Darwin" and platform.machine() == "arm64":
-        return frozenset({"bf16"})  # Apple M2 and later; the probe decides anyway
-    return frozenset()
+        return CpuInfo()
 
 
-@functools.cache
-def cpu_bf16_speedup() -> float:
-    """Measured fp32 / bf16 time of two 3×3 convolutions on this CPU (once per process)."""
-    from torch import nn
+def cpu_precision(cpu: CpuInfo) -> tuple[str, str]:
+    """The CPU rule of the module docstring: (precision, reason).
 
-    gen = torch.Generator().manual_seed(0)
-    net = nn.Sequential(
-        nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1)
-    ).eval()
-    net = net.to(memory_format=torch.channels_last)
-    x = torch.rand(1, 64, 128, 128, generator=gen).contiguous(memory_format=torch.channels_last)
-
-    def best(dtype: torch.dtype | None) -> float:
-        with (
-            torch.inference_mode(),
-            torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None),
-        ):
-            net(x)
-            times = []
-            for _ in range(3):
-                t = time.perf_counter()
-                net(x)
-                times.append(time.perf_counter() - t)
-        return min(times)
-
-    return best(None) / best(torch.bfloat16)
+    >>> cpu_precision(CpuInfo("AuthenticAMD", frozenset({"avx512_bf16"})))[0]
+    'bf16'
+    >>> cpu_precision(CpuInfo("GenuineIntel", frozenset({"avx512_bf16"})))[0]
+    'fp32'
+    >>> cpu_precision(CpuInfo("GenuineIntel", frozenset({"avx512_bf16", "amx_bf16"})))[0]
+    'bf16'
+    """
+    if "amx_bf16" in cpu.flags:
+        return "bf16", "the CPU has AMX (bf16 matrix units)"
+    if "avx512_bf16" in cpu.flags and cpu.vendor == "AuthenticAMD":
+        return "bf16", "AMD CPU with avx512_bf16 (bf16 measured ~2x faster than fp32)"
+    if "avx512_bf16" in cpu.flags:
+        return "fp32", "avx512_bf16 without AMX (bf16 measured slower than fp32)"
+    return "fp32", "the CPU has no fast bf16"
 
 
-def resolve_policy(device: str = "auto", precision: str = "auto") -> ComputePolicy:
+#: Environment variable that replaces the automatic precision rule.
+PRECISION_ENV = "ROADSEG_PRECISION"
+
+
+def _env_precision() -> str | None:
+    v = os.environ.get(PRECISION_ENV, "").strip().lower()
+    if not v or v == "auto":
+        return None
+    if v not in PRECISIONS:
+        raise ConfigError(
+            f"the environment variable {PRECISION_ENV}={v!r} is not a precision",
+            param="precision",
+            value=v,
+            hint=f"set it to one of {', '.join(PRECISIONS)} or unset it",
+        )
+    return v
+
+
+def resolve_policy(
+    device: str = "auto", precision: str = "auto", cpu: CpuInfo | None = None
+) -> ComputePolicy:
     """Choose device, autocast dtype and memory format (see the module docstring).
+
+    Args:
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        precision: ``auto`` (the rule), ``fp32``, ``bf16`` or ``fp16``.
+        cpu: The CPU the rule looks at (default: this machine's).
 
     >>> resolve_policy("cpu", "fp32").describe()
     'cpu fp32 channels_last'
+
     """
     precision = (precision or "auto").lower()
     if precision not in PRECISIONS:
-        raise ConfigError(f"--precision {precision!r} is not valid; valid: {', '.join(PRECISIONS)}")
+        raise ConfigError(
+            f"`precision` {precision!r} is not valid",
+            param="precision",
+            value=precision,
+            hint=f"valid: {', '.join(PRECISIONS)}",
+        )
     dev = resolve_device(device)
     if dev.type == "cuda":
         if precision == "auto":
+            env = _env_precision()
+            if env is not None:
+                return ComputePolicy(dev, env, True, f"set by {PRECISION_ENV}")
             bf16 = torch.cuda.is_bf16_supported()
             return ComputePolicy(dev, "bf16" if bf16 else "fp16", True, "CUDA autocast")
         return ComputePolicy(dev, precision, True, "requested")
@@ -184,12 +245,11 @@ def resolve_policy(device: str = "auto", precision: str = "auto") -> ComputePoli
         return ComputePolicy(dev, "fp32" if precision == "auto" else precision, False, "MPS")
     if precision != "auto":
         return ComputePolicy(dev, precision, True, "requested")
-    if not cpu_has_bf16():
-        return ComputePolicy(dev, "fp32", True, "the CPU has no native bf16")
-    speedup = cpu_bf16_speedup()
-    if speedup >= CPU_BF16_MIN_SPEEDUP:
-        return ComputePolicy(dev, "bf16", True, f"bf16 probe {speedup:.2f}x faster than fp32")
-    return ComputePolicy(dev, "fp32", True, f"bf16 probe only {speedup:.2f}x of fp32 on this CPU")
+    env = _env_precision()
+    if env is not None:
+        return ComputePolicy(dev, env, True, f"set by {PRECISION_ENV}")
+    chosen, reason = cpu_precision(cpu or this_cpu())
+    return ComputePolicy(dev, chosen, True, reason)
 
 
 @contextlib.contextmanager
@@ -199,10 +259,66 @@ def torch_threads(n: int | None) -> Iterator[None]:
         yield
         return
     if n < 1:
-        raise ConfigError(f"--threads {n}: give a positive number of threads")
+        raise ConfigError(
+            f"`threads` {n} is not a number of threads",
+            param="threads",
+            value=n,
+            hint="give a positive number",
+        )
     old = torch.get_num_threads()
     torch.set_num_threads(int(n))
     try:
         yield
     finally:
         torch.set_num_threads(old)
+
+
+# ---------------------------------------------------------------------- training
+#: Lightning precision names of the short forms accepted in training configs.
+_LIGHTNING_PRECISION = {"32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed", "64": "64-true"}
+
+
+def uses_cuda(accelerator: str) -> bool:
+    """True when training with ``accelerator`` runs on CUDA (one rule for every check)."""
+    return bool(torch.cuda.is_available() and str(accelerator) in ("auto", "gpu", "cuda"))
+
+
+def training_precision(requested: str, accelerator: str) -> str:
+    """Lightning ``precision`` of a training run: ``auto`` → bf16-mixed on GPUs with bf16.
+
+    fp32 on CPU: a bf16-mixed training step of Unet-resnet34 (4×256²) measured 1.4× the
+    fp32 time on the project's 2-core CPU (bench/bench_train.py).
+
+    >>> training_precision("bf16", "cpu"), training_precision("32-true", "cpu")
+    ('bf16-mixed', '32-true')
+    """
+    p = str(requested)
+    if p != "auto":
+        return _LIGHTNING_PRECISION.get(p, p)
+    if uses_cuda(accelerator):
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def dataloader_workers(requested: int | None, cpus: int | None = None) -> int:
+    """DataLoader worker processes: ``requested``, else CPU cores − 1, at most 4.
+
+    >>> dataloader_workers(None, cpus=2), dataloader_workers(None, cpus=16), dataloader_workers(0)
+    (1, 4, 0)
+    """
+    if requested is not None:
+        return int(requested)
+    return min(4, max(0, (cpus or os.cpu_count() or 1) - 1))
+
+
+def training_threads(requested: int | None, workers: int, cpus: int | None = None) -> int:
+    """Return the torch threads of the training process: ``requested``, else cores − workers (≥ 1).
+
+    Oversubscribed cores make CPU training several times slower.
+
+    >>> training_threads(None, 1, cpus=2), training_threads(3, 1, cpus=2)
+    (1, 3)
+    """
+    if requested:
+        return int(requested)
+    return max(1, (cpus or os.cpu_count() or 1) - int(workers))

@@ -11,6 +11,7 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from roadseg.geo.atomic import atomic_output
 from roadseg.geo.raster import open_raster
 
 
-def _pyplot():  # noqa: ANN202 - matplotlib types are optional
+def _pyplot() -> Any:
     warnings.filterwarnings("ignore", message="Unable to import Axes3D")
     import matplotlib
 
@@ -42,7 +43,7 @@ def render_preview(
 
     Args:
         image: The raster (RGB bands are shown; one band as grey).
-        roads_gpkg: A GeoPackage written by :func:`roadseg.vectorize.vectorize` (or None).
+        roads_gpkg: A GeoPackage written by :func:`roadseg.vectorization.vectorize` (or None).
         out_png: The PNG to write (atomically).
         max_px: Longest side of the picture's image in pixels.
         title: Optional title.
@@ -65,6 +66,7 @@ def render_preview(
         bands = win.data[:3] if win.data.shape[0] >= 3 else np.repeat(win.data[:1], 3, axis=0)
     rgb = np.clip(bands.transpose(1, 2, 0), 0, 1)
     left, bottom, right, top = grid.bounds
+    extent: tuple[float, float, float, float]
     if grid.crs is None:  # pixel coordinates, y down
         extent = (0, grid.width, grid.height, 0)
     else:
@@ -92,7 +94,7 @@ def render_preview(
     ax.set_axis_off()
     if title:
         fig.text(0.01, 1 - 0.3 / (h / 100 + 0.4), title, fontsize=11, va="center")
-    with atomic_output(out_png, "--preview") as tmp:
+    with atomic_output(out_png) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return Path(out_png)

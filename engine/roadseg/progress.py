@@ -87,6 +87,3 @@ class Reporter:
                 )
 
         return Reporter(forward, self._cancel)
-
-
-NULL_REPORTER = Reporter()

@@ -1,11 +1,13 @@
 """Engine command lines (the CLI ↔ plugin contract's argument names).
 
 The plugin talks to the engine only through these command lines; every builder
-returns a new list of strings ready for :func:`subprocess.Popen`.
+returns a new list of strings ready for :func:`subprocess.Popen`. The QGIS tests
+run every command line the plugin can build against the real engine.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 
 from .params import RunParameters
@@ -37,20 +39,29 @@ def predict_argv(
     out_raster: str,
     out_vectors: str | None,
     extent_file: str | None = None,
+    overwrite: bool = False,
 ) -> list[str]:
-    """``roadseg predict RASTER --out OUT.tif [--vectorize OUT.gpkg] --bbox ... --bbox-crs ...``.
+    """``roadseg predict RASTER --out OUT.tif [--vectorize OUT.gpkg] AREA [options]``.
+
+    AREA is ``--extent-file POLYGONS`` when there are polygons, else ``--bbox … --bbox-crs …``:
+    the engine takes one or the other, never both.
 
     >>> from .params import RunParameters
     >>> p = RunParameters("in.tif", "in", (0, 0, 10, 10), "EPSG:32611", "/out", tile=256)
-    >>> predict_argv(["roadseg"], p, "o.tif", "o.gpkg")[:6]
-    ['roadseg', 'predict', 'in.tif', '--out', 'o.tif', '--vectorize']
+    >>> predict_argv(["roadseg"], p, "o.tif", "o.gpkg")[:11]
+    ['roadseg', 'predict', 'in.tif', '--out', 'o.tif', '--vectorize', 'o.gpkg', '--bbox', '0', \
+'0', '10']
+    >>> a = predict_argv(["roadseg"], p, "o.tif", None, extent_file="area.geojson")
+    >>> "--bbox" in a, a[a.index("--extent-file") + 1]
+    (False, 'area.geojson')
     """
     argv = [*engine, "predict", params.raster_path, "--out", out_raster]
     if out_vectors:
         argv += ["--vectorize", out_vectors]
-    argv += ["--bbox", *(fmt_number(v) for v in params.bbox), "--bbox-crs", params.bbox_crs]
     if extent_file:
         argv += ["--extent-file", extent_file]
+    else:
+        argv += ["--bbox", *(fmt_number(v) for v in params.bbox), "--bbox-crs", params.bbox_crs]
     if params.model:
         argv += ["--model", params.model]
     if params.device and params.device != "auto":
@@ -61,16 +72,23 @@ def predict_argv(
         argv += ["--overlap", str(params.overlap)]
     if params.batch_size:
         argv += ["--batch-size", str(params.batch_size)]
+    if overwrite:
+        argv.append("--overwrite")
     return argv + list(MACHINE_OPTIONS)
 
 
-def vectorize_argv(engine: Sequence[str], class_raster: str, out_vectors: str) -> list[str]:
+def vectorize_argv(
+    engine: Sequence[str], class_raster: str, out_vectors: str, overwrite: bool = False
+) -> list[str]:
     """``roadseg vectorize CLASS_RASTER --out OUT.gpkg``.
 
     >>> vectorize_argv(["roadseg"], "c.tif", "v.gpkg")
     ['roadseg', 'vectorize', 'c.tif', '--out', 'v.gpkg', '--progress', 'json', '--json']
     """
-    return [*engine, "vectorize", class_raster, "--out", out_vectors, *MACHINE_OPTIONS]
+    argv = [*engine, "vectorize", class_raster, "--out", out_vectors]
+    if overwrite:
+        argv.append("--overwrite")
+    return argv + list(MACHINE_OPTIONS)
 
 
 def train_argv(
@@ -102,21 +120,32 @@ def train_argv(
     return argv + list(extra) + list(MACHINE_OPTIONS)
 
 
-def models_argv(engine: Sequence[str], model_file: str | None = None) -> list[str]:
-    """``roadseg models --json`` (the embedded models) or the description of a model file.
+def models_argv(engine: Sequence[str]) -> list[str]:
+    """``roadseg models --json``: the engine's embedded models.
 
     >>> models_argv(["roadseg"])
     ['roadseg', 'models', '--json']
     """
-    argv = [*engine, "models", "--json"]
-    if model_file:
-        argv.append(model_file)
-    return argv
+    return [*engine, "models", "--json"]
+
+
+def model_info_argv(engine: Sequence[str], model: str) -> list[str]:
+    """``roadseg models --info MODEL --json``: one model's metadata (loads the model file).
+
+    >>> model_info_argv(["roadseg"], "m.safetensors")
+    ['roadseg', 'models', '--info', 'm.safetensors', '--json']
+    """
+    return [*engine, "models", "--info", model, "--json"]
 
 
 def version_argv(engine: Sequence[str]) -> list[str]:
     """``roadseg --version``."""
     return [*engine, "--version"]
+
+
+def help_argv(engine: Sequence[str], command: str) -> list[str]:
+    """``roadseg COMMAND --help`` (to learn which options this engine has)."""
+    return [*engine, command, "--help"]
 
 
 def display(argv: Sequence[str]) -> str:
@@ -125,6 +154,4 @@ def display(argv: Sequence[str]) -> str:
     >>> display(["roadseg", "predict", "my file.tif"])
     "roadseg predict 'my file.tif'"
     """
-    import shlex
-
     return " ".join(shlex.quote(a) for a in argv)

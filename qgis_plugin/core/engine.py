@@ -1,14 +1,13 @@
-"""Finding the ``roadseg`` engine command and the environment it runs in.
+"""Finding the ``roadseg`` engine command, its environment, and whether its version fits.
 
-The engine lives in its own Python environment (torch, rasterio...); the plugin
-only needs its command. Search order:
+The engine lives in its own Python environment (torch, rasterio…); the plugin only
+needs its command. Search order (the settings dialog and the README show it):
 
-1. the ``ROADSEG_ENGINE`` environment variable,
-2. the command saved in the plugin settings,
-3. ``roadseg`` next to the running Python (QGIS started from the engine's venv),
-4. ``roadseg`` on ``PATH``,
-5. ``.venv/bin/roadseg`` in the QGIS project's folder or a parent of it, or beside
-   the plugin's source folder (a development checkout).
+1. the command saved in the plugin settings (Plugins ▸ roadseg ▸ Settings),
+2. the ``ROADSEG_ENGINE`` environment variable,
+3. the plugin's own engine environment, made by *Install engine*
+   (``<QGIS profile>/roadseg/engine-venv``),
+4. ``roadseg`` on ``PATH``.
 
 An explicitly configured command (1 or 2) that does not exist is an error: the
 plugin never silently runs another engine than the one the user chose.
@@ -20,23 +19,25 @@ import os
 import re
 import shlex
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .commands import help_argv
 from .errors import EngineNotFoundError
+from .i18n import tr
 
 ENV_VAR = "ROADSEG_ENGINE"
 EXE_NAMES: tuple[str, ...] = ("roadseg.exe", "roadseg") if os.name == "nt" else ("roadseg",)
 VENV_BIN = "Scripts" if os.name == "nt" else "bin"
 
-INSTALL_HELP = (
-    "Install the roadseg engine in its own Python environment (in a roadseg checkout: "
-    "`make setup`, which creates .venv/bin/roadseg; or `python3 -m venv ~/roadseg-env && "
-    "~/roadseg-env/bin/pip install ./roadseg`), then give its `roadseg` command in "
-    "Plugins ▸ roadseg ▸ Settings (or set the ROADSEG_ENGINE environment variable) and "
-    "press 'Test engine'."
-)
+#: Engine versions this plugin works with: ``ENGINE_MIN_VERSION <= version <
+#: ENGINE_BELOW_VERSION``. The CLI ↔ plugin contract changes only with the minor version
+#: (0.1.x engines all speak contract 1); a plugin release widens this range when a new
+#: engine keeps the contract.
+ENGINE_MIN_VERSION = "0.1.0"
+ENGINE_BELOW_VERSION = "0.2.0"
 
 #: Variables QGIS may set that break the engine's own GDAL/PROJ/Python.
 STRIPPED_ENV: tuple[str, ...] = (
@@ -51,6 +52,16 @@ STRIPPED_ENV: tuple[str, ...] = (
 )
 
 
+def install_help() -> str:
+    """Return what to do when no engine is found."""
+    return tr(
+        "Press 'Install engine…' in Plugins ▸ roadseg ▸ Settings to install roadseg into the "
+        "plugin's own environment from a wheel file or a package index, or give the path of "
+        "an existing `roadseg` program there (or in the ROADSEG_ENGINE environment variable), "
+        "then press 'Test engine'."
+    )
+
+
 @dataclass(frozen=True)
 class EngineCommand:
     """A resolved engine command.
@@ -58,7 +69,7 @@ class EngineCommand:
     Attributes:
         argv: The command (a program, possibly with leading arguments such as
             ``python -m roadseg.cli.main``).
-        source: Where it was found (for the settings dialog).
+        source: Where it was found (shown in the settings dialog).
 
     """
 
@@ -98,65 +109,60 @@ def _explicit(text: str, source: str, search_path: str | None) -> EngineCommand:
     argv = split_command(text)
     if not argv or not _runnable(argv[0], search_path):
         raise EngineNotFoundError(
-            f"The roadseg engine set by {source} ({text!r}) does not exist or cannot be run. "
-            + INSTALL_HELP
+            tr(
+                "The roadseg engine set by {source} ({command}) does not exist or cannot be run."
+            ).format(source=source, command=repr(text))
+            + " "
+            + install_help()
         )
     return EngineCommand(argv, source)
 
 
-def _in_dir(folder: Path) -> Path | None:
-    for name in EXE_NAMES:
-        cand = folder / name
-        if cand.is_file() and os.access(cand, os.X_OK):
-            return cand
-    return None
+def venv_program(venv: str | os.PathLike[str], name: str) -> Path:
+    """Return ``name`` in a virtual environment's program folder (``bin`` or ``Scripts``).
+
+    >>> venv_program("/p/engine-venv", "roadseg").as_posix()
+    '/p/engine-venv/bin/roadseg'
+    """
+    suffix = ".exe" if os.name == "nt" else ""
+    return Path(venv) / VENV_BIN / f"{name}{suffix}"
 
 
 def find_engine(
     configured: str | None = None,
     env: Mapping[str, str] | None = None,
-    python_executable: str | None = None,
+    plugin_env: str | os.PathLike[str] | None = None,
     search_path: str | None = None,
-    project_dirs: Iterable[str | os.PathLike[str]] = (),
 ) -> EngineCommand:
     """Resolve the engine command (see the module docstring for the order).
 
     Args:
-        configured: Command saved in the plugin settings ("" or None = auto).
+        configured: Command saved in the plugin settings ("" or None = search).
         env: Environment (defaults to ``os.environ``).
-        python_executable: The running Python (``sys.executable``).
+        plugin_env: The plugin's own engine environment (made by *Install engine*).
         search_path: ``PATH`` to search (defaults to ``env["PATH"]``).
-        project_dirs: Folders whose ``.venv`` (or a parent's) may hold the engine.
 
     Raises:
-        EngineNotFoundError: with installation instructions.
+        EngineNotFoundError: with what to do.
 
     """
     env = os.environ if env is None else env
     path = env.get("PATH", "") if search_path is None else search_path
-    if env.get(ENV_VAR, "").strip():
-        return _explicit(env[ENV_VAR], f"the {ENV_VAR} environment variable", path)
     if configured and configured.strip():
-        return _explicit(configured, "the plugin settings", path)
-    if python_executable:
-        exe = Path(python_executable)
-        for folder in (exe.parent, exe.parent / VENV_BIN):
-            found = _in_dir(folder)
-            if found:
-                return EngineCommand((str(found),), "next to the running Python")
+        return _explicit(configured, tr("the plugin settings"), path)
+    if env.get(ENV_VAR, "").strip():
+        return _explicit(
+            env[ENV_VAR], tr("the {var} environment variable").format(var=ENV_VAR), path
+        )
+    if plugin_env:
+        exe = venv_program(plugin_env, "roadseg")
+        if exe.is_file() and os.access(exe, os.X_OK):
+            return EngineCommand((str(exe),), tr("the plugin's own engine environment"))
     for name in EXE_NAMES:
-        on_path = shutil.which(name, path=path or None) if path else None
+        on_path = shutil.which(name, path=path) if path else None
         if on_path:
             return EngineCommand((on_path,), "PATH")
-    for d in project_dirs:
-        if not d:
-            continue
-        start = Path(d).resolve()
-        for folder in (start, *list(start.parents)[:3]):
-            found = _in_dir(folder / ".venv" / VENV_BIN)
-            if found:
-                return EngineCommand((str(found),), f"the .venv in {folder}")
-    raise EngineNotFoundError("No roadseg engine found. " + INSTALL_HELP)
+    raise EngineNotFoundError(tr("No roadseg engine found.") + " " + install_help())
 
 
 def engine_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -172,29 +178,89 @@ def engine_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return out
 
 
-_VERSION_RE = re.compile(r"(\d+\.\d+(?:\.\d+)?(?:[.+-]?[0-9A-Za-z.]+)?)")
+_IDENTITY_RE = re.compile(r"^roadseg, version (\S+)\s*$", re.MULTILINE)
 
 
-def parse_version(text: str) -> str | None:
-    """Return the version in ``roadseg --version`` output.
+def parse_identity(text: str) -> str | None:
+    r"""Return the version in ``roadseg --version`` output; None for any other program.
 
-    >>> parse_version("roadseg, version 0.1.0")
+    >>> parse_identity("roadseg, version 0.1.0\n")
     '0.1.0'
-    >>> parse_version("garbage") is None
-    True
+    >>> parse_identity("Python 3.11.2") is None, parse_identity("") is None
+    (True, True)
     """
-    m = _VERSION_RE.search(text)
+    m = _IDENTITY_RE.search(text)
     return m.group(1) if m else None
 
 
-def compatible(engine_version: str, plugin_version: str) -> bool:
-    """Whether engine and plugin share a major.minor version (the contract's unit).
+def version_key(version: str) -> tuple[int, ...]:
+    """Return the numeric release part of a version for comparisons.
 
-    >>> compatible("0.1.3", "0.1.0"), compatible("0.2.0", "0.1.0")
-    (True, False)
+    >>> version_key("0.1.0"), version_key("0.2.0rc1"), version_key("1.0.dev3+g1234")
+    ((0, 1, 0), (0, 2, 0), (1, 0))
     """
+    parts = []
+    for piece in version.split("."):
+        m = re.match(r"\d+", piece)
+        if not m:
+            break
+        parts.append(int(m.group()))
+        if m.end() < len(piece):
+            break
+    return tuple(parts)
 
-    def key(v: str) -> Sequence[str]:
-        return v.split(".")[:2]
 
-    return key(engine_version) == key(plugin_version)
+def compatible(version: str) -> bool:
+    """Whether an engine version is in the range this plugin works with.
+
+    >>> compatible("0.1.0"), compatible("0.1.7"), compatible("0.2.0"), compatible("0.0.9")
+    (True, True, False, False)
+    """
+    key = version_key(version)
+    return bool(key) and version_key(ENGINE_MIN_VERSION) <= key < version_key(ENGINE_BELOW_VERSION)
+
+
+def compatible_range() -> str:
+    """Return the compatible range as text (``>=0.1.0, <0.2.0``)."""
+    return f">={ENGINE_MIN_VERSION}, <{ENGINE_BELOW_VERSION}"
+
+
+_HELP_CACHE: dict[tuple[tuple[str, ...], str], str] = {}
+
+
+def command_help(engine: Sequence[str], command: str, timeout_s: float = 60.0) -> str:
+    """Return ``roadseg COMMAND --help`` (asked once per engine and command, then cached)."""
+    key = (tuple(engine), command)
+    if key not in _HELP_CACHE:
+        try:
+            proc = subprocess.run(
+                help_argv(engine, command),
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                timeout=timeout_s,
+                env=engine_env(),
+                stdin=subprocess.DEVNULL,
+            )
+            text = proc.stdout if proc.returncode == 0 else ""
+        except (OSError, subprocess.TimeoutExpired):
+            text = ""
+        _HELP_CACHE[key] = text
+    return _HELP_CACHE[key]
+
+
+def has_option(help_text: str, option: str) -> bool:
+    r"""Whether a command's ``--help`` lists ``option``.
+
+    >>> has_option("  --overwrite   Replace outputs.\n  --json", "--overwrite")
+    True
+    >>> has_option("  --overwrite-all  x", "--overwrite")
+    False
+    """
+    return re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", help_text) is not None
+
+
+def supports_option(engine: Sequence[str], command: str, option: str) -> bool:
+    """Whether this engine's ``COMMAND`` takes ``option`` (e.g. ``--overwrite``)."""
+    return has_option(command_help(engine, command), option)

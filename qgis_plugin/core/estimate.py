@@ -1,18 +1,30 @@
-"""Area and time estimate shown before a run, and the configurable size limit."""
+"""Area and time estimate shown before a run, and the size limit (dialog and Processing)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .i18n import tr
+
 #: Assumed prediction throughput (megapixels at the model's resolution per second)
 #: until the plugin has measured a run on this machine. CPU: Unet on 2 cores with
 #: bf16; GPUs are far faster.
-DEFAULT_THROUGHPUT_MPX_S: dict[str, float] = {"cpu": 0.5, "auto": 0.5, "cuda": 20.0, "mps": 3.0}
+DEFAULT_THROUGHPUT_MPX_S: dict[str, float] = {"cpu": 0.5, "cuda": 20.0, "mps": 3.0}
 #: Fixed cost of a run (engine start with its torch import, model load, vectorisation
 #: set-up, writing), seconds; measured 6 to 14 s for tiny rasters on a 2-core CPU.
 STARTUP_S = 12.0
-#: Default size limit in km² (Settings ▸ roadseg can change it).
+#: Default size limit in km² (Settings and the Processing parameter can change it).
 DEFAULT_LIMIT_KM2 = 25.0
+
+
+def fmt_gsd(gsd_m: float) -> str:
+    """Return a ground resolution for people: at most two decimals, no trailing zeros.
+
+    >>> fmt_gsd(0.5), fmt_gsd(0.300564), fmt_gsd(0.15), fmt_gsd(10.0)
+    ('0.5', '0.3', '0.15', '10')
+    """
+    text = f"{gsd_m:.2f}".rstrip("0").rstrip(".")
+    return text or "0"
 
 
 @dataclass(frozen=True)
@@ -21,12 +33,12 @@ class Estimate:
 
     Attributes:
         area_km2: Area to map.
-        gsd_m: Ground resolution the model works at (m/px).
-        megapixels: Pixels at that resolution, in millions.
-        seconds: Expected wall time.
+        gsd_m: Ground resolution the model works at (m/px); 0 while it is not known.
+        megapixels: Pixels at that resolution, in millions (0 while ``gsd_m`` is unknown).
+        seconds: Expected wall time (0 while ``gsd_m`` is unknown).
         limit_km2: Size limit (0 = none).
         measured: Whether ``seconds`` uses a throughput measured on this machine.
-        device: Device the estimate is for.
+        device: Device the estimate is for (``cpu``, ``cuda``, ``mps``).
 
     """
 
@@ -47,24 +59,44 @@ class Estimate:
         """
         return self.limit_km2 > 0 and self.area_km2 > self.limit_km2
 
+    @property
+    def known(self) -> bool:
+        """Whether the model's resolution, hence pixels and time, is known."""
+        return self.gsd_m > 0
+
     def text(self) -> str:
         """One line for the dialog.
 
         >>> estimate(1e6, 0.5, "cpu").text()
         'Area 1.00 km² · 4.0 Mpx at 0.5 m/px · about 20 s on cpu (assumed speed)'
+        >>> estimate(1e6, 0.0, "cpu").text()
+        "Area 1.00 km² · time: waiting for the model's resolution…"
         """
-        how = "measured speed" if self.measured else "assumed speed"
+        area = tr("Area {area:.2f} km²").format(area=self.area_km2)
+        if not self.known:
+            return area + " · " + tr("time: waiting for the model's resolution…")
+        how = tr("measured speed") if self.measured else tr("assumed speed")
         return (
-            f"Area {self.area_km2:.2f} km² · {self.megapixels:.1f} Mpx at {self.gsd_m:g} m/px · "
-            f"about {format_duration(self.seconds)} on {self.device} ({how})"
+            area
+            + " · "
+            + tr("{mpx:.1f} Mpx at {gsd} m/px · about {time} on {device} ({how})").format(
+                mpx=self.megapixels,
+                gsd=fmt_gsd(self.gsd_m),
+                time=format_duration(self.seconds),
+                device=self.device,
+                how=how,
+            )
         )
 
-    def limit_message(self) -> str:
+    def limit_message(self, how_to_raise: str = "") -> str:
         """Return the message shown when the area is too big."""
-        return (
-            f"The area to map ({self.area_km2:.1f} km²) is larger than the limit of "
-            f"{self.limit_km2:g} km². Zoom in, select smaller polygons, or raise the limit in "
-            "Plugins ▸ roadseg ▸ Settings."
+        return tr(
+            "The area to map ({area:.1f} km²) is larger than the limit of {limit:g} km². Zoom "
+            "in, select smaller polygons, or raise the limit {how}."
+        ).format(
+            area=self.area_km2,
+            limit=self.limit_km2,
+            how=how_to_raise or tr("in Plugins ▸ roadseg ▸ Settings"),
         )
 
 
@@ -79,8 +111,8 @@ def estimate(
 
     Args:
         area_m2: Area in square metres.
-        gsd_m: Model ground resolution (m/px), > 0.
-        device: ``auto``/``cpu``/``cuda``/``mps``.
+        gsd_m: Model ground resolution (m/px); 0 or less when not known yet.
+        device: The device that will run (``cpu``/``cuda``/``mps``; not ``auto``).
         throughput_mpx_s: Measured speed on this machine; None uses a default.
         limit_km2: Size limit in km² (0 disables it).
 
@@ -88,12 +120,13 @@ def estimate(
     12.2
 
     """
-    gsd = gsd_m if gsd_m > 0 else 0.5
-    mpx = area_m2 / (gsd * gsd) / 1e6
+    if gsd_m <= 0:
+        return Estimate(area_m2 / 1e6, 0.0, 0.0, 0.0, limit_km2, False, device)
+    mpx = area_m2 / (gsd_m * gsd_m) / 1e6
     measured = throughput_mpx_s is not None and throughput_mpx_s > 0
     rate = throughput_mpx_s if measured else DEFAULT_THROUGHPUT_MPX_S.get(device, 0.5)
     seconds = STARTUP_S + mpx / rate  # type: ignore[operator]
-    return Estimate(area_m2 / 1e6, gsd, mpx, seconds, limit_km2, measured, device)
+    return Estimate(area_m2 / 1e6, gsd_m, mpx, seconds, limit_km2, measured, device)
 
 
 def measured_throughput(megapixels: float, seconds: float) -> float | None:

@@ -8,17 +8,33 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .errors import InputError
+from .i18n import tr
 
-AreaMode = Literal["canvas", "layer", "selection"]
-AREA_MODES: tuple[AreaMode, ...] = ("canvas", "layer", "selection")
-AREA_LABELS: dict[str, str] = {
-    "canvas": "Current map extent",
-    "layer": "Whole raster layer",
-    "selection": "Selected polygon features",
-}
+AreaMode = Literal["canvas", "layer", "polygons", "selection"]
+#: Where the area to map comes from: the map canvas, the whole raster, every polygon of a
+#: layer, or the selected polygons of a layer.
+AREA_MODES: tuple[AreaMode, ...] = ("canvas", "layer", "polygons", "selection")
+#: Area modes whose area is a set of polygons (the engine's ``--extent-file``).
+POLYGON_MODES: tuple[AreaMode, ...] = ("polygons", "selection")
+#: Every device name the engine takes; the dialog lists only those found on this machine.
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 
 BBox = tuple[float, float, float, float]
+
+
+def area_label(mode: str) -> str:
+    """Return the dialog's text for an area mode.
+
+    >>> area_label("selection")
+    'Selected polygon features'
+    """
+    labels = {
+        "canvas": tr("Current map extent"),
+        "layer": tr("Whole raster layer"),
+        "polygons": tr("All polygons of a layer"),
+        "selection": tr("Selected polygon features"),
+    }
+    return labels.get(mode, mode)
 
 
 @dataclass(frozen=True)
@@ -51,18 +67,22 @@ class RunParameters:
     Attributes:
         raster_path: File the engine reads (a GDAL raster on disk).
         raster_name: Layer name, used for the run name.
-        bbox: Area to map (minx, miny, maxx, maxy) in ``bbox_crs``.
+        bbox: Area to map (minx, miny, maxx, maxy) in ``bbox_crs``: the map extent or the
+            raster, or the polygons' bounding box (then for the estimate only).
         bbox_crs: CRS of ``bbox`` as the engine takes it (``"EPSG:32611"`` or WKT).
-        output_dir: Folder for the run's GeoPackage and raster.
+        output_dir: Folder that receives the run's own folder of results.
         outputs: Which results to add as layers.
-        model: Model file, or None for the engine's embedded default model.
+        model: Model file or embedded model name; None for the engine's default model.
+        model_label: How the run names the model (layer group, summary).
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
         tile, overlap, batch_size: Engine options; None keeps the model's default.
-        area_mode: Where the area came from (for messages).
-        run_name: Name of the layer group and stem of the output files.
+        area_mode: Where the area came from (see :data:`AREA_MODES`).
+        run_name: Name of the layer group.
         area_km2: Area to map in km² (for the estimate and the summary).
-        aoi_geojson: Polygons to map inside (GeoJSON FeatureCollection, EPSG:4326), for
-            the "selected polygons" area; outside them the class raster is nodata.
+        aoi_geojson: The polygons to map inside (GeoJSON FeatureCollection, EPSG:4326) for
+            the polygon area modes; the engine gets them as ``--extent-file`` instead of
+            ``--bbox`` (it takes one or the other), and outside them the class raster is
+            nodata.
 
     """
 
@@ -73,6 +93,7 @@ class RunParameters:
     output_dir: str
     outputs: Outputs = field(default_factory=Outputs)
     model: str | None = None
+    model_label: str = "default model"
     device: str = "auto"
     tile: int | None = None
     overlap: int | None = None
@@ -84,37 +105,59 @@ class RunParameters:
 
     def __post_init__(self) -> None:
         if not self.raster_path:
-            raise InputError("Choose a raster layer to map roads on.")
+            raise InputError(tr("Choose a raster layer to map roads on."))
         if len(self.bbox) != 4 or not all(math.isfinite(v) for v in self.bbox):
-            raise InputError(f"The area {self.bbox!r} is not a valid rectangle.")
+            raise InputError(tr("The area {bbox} is not a valid rectangle.").format(bbox=self.bbox))
         minx, miny, maxx, maxy = self.bbox
         if not (maxx > minx and maxy > miny):
             raise InputError(
-                "The area to map is empty: choose another map extent, layer or selection."
+                tr("The area to map is empty: choose another map extent, layer or polygons.")
             )
         if not self.bbox_crs:
-            raise InputError("The area has no CRS: give the raster layer a CRS first.")
+            raise InputError(tr("The area has no CRS: give the raster layer a CRS first."))
         if not self.output_dir:
-            raise InputError("Choose an output folder (or tick 'Temporary folder').")
+            raise InputError(tr("Choose a folder for the results."))
         if not self.outputs.any:
             raise InputError(
-                "Choose at least one output: road polygons, centrelines or class raster."
+                tr("Choose at least one output: road polygons, centrelines or class raster.")
             )
         if self.device not in DEVICES:
-            raise InputError(f"Unknown device {self.device!r}; choose one of {', '.join(DEVICES)}.")
+            raise InputError(
+                tr("Unknown device {device}; choose one of {choices}.").format(
+                    device=repr(self.device), choices=", ".join(DEVICES)
+                )
+            )
         if self.tile is not None and not 32 <= self.tile <= 8192:
-            raise InputError(f"Tile size {self.tile} px is out of range: use 32 to 8192 px.")
+            raise InputError(
+                tr("Tile size {tile} px is out of range: use 32 to 8192 px.").format(tile=self.tile)
+            )
         if self.overlap is not None:
             tile = self.tile or 512
             if not 0 <= self.overlap < tile // 2:
                 raise InputError(
-                    f"Overlap {self.overlap} px must be at least 0 and less than half the tile "
-                    f"({tile} px)."
+                    tr(
+                        "Overlap {overlap} px must be at least 0 and less than half the tile "
+                        "({tile} px)."
+                    ).format(overlap=self.overlap, tile=tile)
                 )
         if self.batch_size is not None and not 1 <= self.batch_size <= 1024:
-            raise InputError(f"Batch size {self.batch_size} is out of range: use 1 to 1024.")
+            raise InputError(
+                tr("Batch size {batch} is out of range: use 1 to 1024.").format(
+                    batch=self.batch_size
+                )
+            )
         if self.area_mode not in AREA_MODES:
-            raise InputError(f"Unknown area {self.area_mode!r}; choose one of {AREA_MODES}.")
+            raise InputError(
+                tr("Unknown area {mode}; choose one of {choices}.").format(
+                    mode=repr(self.area_mode), choices=", ".join(AREA_MODES)
+                )
+            )
+        if (self.area_mode in POLYGON_MODES) != bool(self.aoi_geojson):
+            raise InputError(
+                tr("The area {mode} needs polygons exactly when it is a polygon area.").format(
+                    mode=repr(self.area_mode)
+                )
+            )
 
 
 def safe_name(text: str, fallback: str = "raster") -> str:
@@ -129,10 +172,33 @@ def safe_name(text: str, fallback: str = "raster") -> str:
     return out[:60] or fallback
 
 
-def default_run_name(raster_name: str, stamp: str) -> str:
-    """Return the run's group name: ``Roads <raster> <stamp>``.
+def model_label(model: str | None) -> str:
+    """Return how runs name a model: ``default model``, an embedded name, or a file's stem.
 
-    >>> default_run_name("vegas", "2024-05-01 10:00")
-    'Roads vegas 2024-05-01 10:00'
+    >>> model_label(None), model_label("/models/rural-roads.safetensors"), model_label("city")
+    ('default model', 'rural-roads', 'city')
     """
-    return f"Roads {raster_name} {stamp}".strip()
+    if not model or model == "default":
+        return tr("default model")
+    name = re.split(r"[\\/]", model)[-1]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def default_run_name(raster_name: str, model: str, stamp: str) -> str:
+    """Return the run's layer group name: raster, model and time.
+
+    >>> default_run_name("vegas", "default model", "2024-05-01 10:00")
+    'Roads vegas (default model) 2024-05-01 10:00'
+    """
+    return tr("Roads {raster} ({model}) {stamp}").format(
+        raster=raster_name, model=model, stamp=stamp
+    )
+
+
+def run_folder_name(raster_name: str, model: str, stamp: str) -> str:
+    """Return the name of the run's folder of results.
+
+    >>> run_folder_name("Vegas img 0", "default model", "20240501-100000")
+    'Vegas_img_0_default_model_20240501-100000'
+    """
+    return f"{safe_name(raster_name)}_{safe_name(model, 'model')}_{safe_name(stamp, 'run')}"

@@ -1,4 +1,9 @@
-"""The area to map, in the raster's CRS: map extent, layer extent or selected polygons."""
+"""The area to map, in the raster's CRS: map extent, layer extent, or polygons.
+
+For the polygon areas (every polygon of a layer, or its selected polygons) the
+engine gets the polygons themselves (``--extent-file``, GeoJSON in EPSG:4326); the
+bounding box is kept for the estimate and the size limit.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from qgis.core import (
     QgsCoordinateTransform,
     QgsCsException,
     QgsDistanceArea,
+    QgsFeature,
     QgsGeometry,
     QgsProject,
     QgsRasterLayer,
@@ -21,6 +27,7 @@ from qgis.core import (
 from qgis.gui import QgsMapCanvas
 
 from ..core.errors import InputError
+from ..core.i18n import tr
 from ..core.params import BBox
 
 
@@ -31,8 +38,8 @@ class Area:
     Attributes:
         bbox: (minx, miny, maxx, maxy) in ``crs``, clipped to the raster.
         crs: The engine's ``--bbox-crs`` value (the raster CRS's auth id, or its WKT).
-        area_m2: Area on the ellipsoid in m².
-        geojson: For selected polygons: the polygons (GeoJSON FeatureCollection in EPSG:4326).
+        area_m2: Area on the ellipsoid in m² (of the polygons themselves for polygon areas).
+        geojson: For polygon areas: the polygons (GeoJSON FeatureCollection in EPSG:4326).
 
     """
 
@@ -52,8 +59,10 @@ def raster_crs(layer: QgsRasterLayer) -> QgsCoordinateReferenceSystem:
     provider_crs = layer.dataProvider().crs() if layer.dataProvider() else None
     if provider_crs is None or not provider_crs.isValid():
         raise InputError(
-            f"The raster {layer.name()!r} has no coordinate reference system: georeference it "
-            "(Raster ▸ Projections ▸ Assign Projection, or a GeoTIFF with a CRS) and try again."
+            tr(
+                "The raster {name} has no coordinate reference system: georeference it "
+                "(Raster ▸ Projections ▸ Assign Projection, or a GeoTIFF with a CRS) and try again."
+            ).format(name=repr(layer.name()))
         )
     return layer.crs() if layer.crs().isValid() else provider_crs
 
@@ -70,46 +79,57 @@ def _transform(
     if src == dst:
         return QgsRectangle(rect)
     try:
-        tr = QgsCoordinateTransform(src, dst, QgsProject.instance())
-        return tr.transformBoundingBox(rect)
+        tr_ = QgsCoordinateTransform(src, dst, QgsProject.instance())
+        return tr_.transformBoundingBox(rect)
     except QgsCsException:
         raise InputError(
-            f"The area cannot be transformed from {src.authid() or 'its CRS'} to the raster's "
-            f"{dst.authid() or 'CRS'}: choose an area over the raster."
+            tr(
+                "The area cannot be transformed from {src} to the raster's {dst}: choose an area "
+                "over the raster."
+            ).format(src=src.authid() or tr("its CRS"), dst=dst.authid() or "CRS")
         ) from None
 
 
-def _polygons_geojson(layer: QgsVectorLayer) -> str:
-    """Return the selected polygons as a GeoJSON FeatureCollection in EPSG:4326 (RFC 7946)."""
-    wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
-    tr = QgsCoordinateTransform(layer.crs(), wgs84, QgsProject.instance())
-    feats = []
-    for f in layer.getSelectedFeatures():
-        if not f.hasGeometry():
-            continue
-        g = QgsGeometry(f.geometry())
-        g.transform(tr)
-        feats.append({"type": "Feature", "properties": {}, "geometry": json.loads(g.asJson(9))})
-    return json.dumps({"type": "FeatureCollection", "features": feats})
-
-
-def _polygon_bbox(layer: QgsVectorLayer) -> QgsRectangle:
-    if layer.geometryType() != QgsWkbTypes.PolygonGeometry:
-        raise InputError(f"The layer {layer.name()!r} is not a polygon layer: choose polygons.")
-    feats = list(layer.getSelectedFeatures())
-    if not feats:
+def _polygons(layer: QgsVectorLayer, selected: bool) -> list[QgsFeature]:
+    if layer.geometryType() != QgsWkbTypes.GeometryType.PolygonGeometry:
         raise InputError(
-            f"No features are selected in {layer.name()!r}: select the polygons to map, or "
-            "choose another area."
+            tr("The layer {name} is not a polygon layer: choose polygons.").format(
+                name=repr(layer.name())
+            )
         )
-    rect = QgsRectangle()
-    rect.setMinimal()
+    feats = list(layer.getSelectedFeatures() if selected else layer.getFeatures())
+    feats = [f for f in feats if f.hasGeometry() and not f.geometry().isEmpty()]
+    if not feats:
+        if selected:
+            raise InputError(
+                tr(
+                    "No polygons are selected in {name}: select the polygons to map, or choose "
+                    "'All polygons of a layer'."
+                ).format(name=repr(layer.name()))
+            )
+        raise InputError(tr("The layer {name} has no polygons.").format(name=repr(layer.name())))
+    return feats
+
+
+def _geojson(feats: list[QgsFeature], crs: QgsCoordinateReferenceSystem) -> str:
+    """Return polygons as a GeoJSON FeatureCollection in EPSG:4326 (RFC 7946)."""
+    wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
+    tr_ = QgsCoordinateTransform(crs, wgs84, QgsProject.instance())
+    out = []
     for f in feats:
-        if f.hasGeometry():
-            rect.combineExtentWith(f.geometry().boundingBox())
-    if rect.isEmpty():
-        raise InputError(f"The selected features of {layer.name()!r} have no geometry.")
-    return rect
+        g = QgsGeometry(f.geometry())
+        g.transform(tr_)
+        out.append({"type": "Feature", "properties": {}, "geometry": json.loads(g.asJson(9))})
+    return json.dumps({"type": "FeatureCollection", "features": out})
+
+
+def measure_area(geom: QgsGeometry, crs: QgsCoordinateReferenceSystem) -> float:
+    """Return the area of ``geom`` (in ``crs``) on the ellipsoid, in m²."""
+    da = QgsDistanceArea()
+    da.setSourceCrs(crs, QgsProject.instance().transformContext())
+    da.setEllipsoid(crs.ellipsoidAcronym() or "EPSG:7030")
+    area = da.measureArea(geom)
+    return float(area) if area > 0 else float(geom.area())  # planar fallback
 
 
 def area_to_map(
@@ -121,48 +141,61 @@ def area_to_map(
     """Return the area to map in the raster's CRS, clipped to the raster's extent.
 
     Args:
-        mode: ``canvas``, ``layer`` or ``selection``.
+        mode: ``canvas``, ``layer``, ``polygons`` (all of a layer) or ``selection``.
         raster: The raster layer.
         canvas: The map canvas (mode ``canvas``): its extent is in the project CRS.
-        polygons: A polygon layer with selected features (mode ``selection``).
+        polygons: A polygon layer (modes ``polygons`` and ``selection``).
 
     Raises:
-        InputError: no raster, no CRS, no selection, or no overlap with the raster.
+        InputError: no raster, no CRS, no polygons, or no overlap with the raster.
 
     """
     if raster is None or not raster.isValid():
         raise InputError(
-            "Choose a raster layer to map roads on (add imagery to the project first)."
+            tr("Choose a raster layer to map roads on (add imagery to the project first).")
         )
     dst = raster_crs(raster)
     geojson = None
+    polygon_area: float | None = None
     if mode == "layer":
-        rect, what = raster.extent(), "layer"
+        rect, what = raster.extent(), tr("layer")
     elif mode == "canvas":
         if canvas is None:
-            raise InputError("There is no map canvas to take the extent from.")
+            raise InputError(tr("There is no map canvas to take the extent from."))
         src = canvas.mapSettings().destinationCrs()
-        rect, what = _transform(canvas.extent(), src, dst), "current map extent"
-    elif mode == "selection":
+        rect, what = _transform(canvas.extent(), src, dst), tr("current map extent")
+    elif mode in ("polygons", "selection"):
         if polygons is None:
-            raise InputError("Choose a polygon layer whose selected features give the area.")
-        rect = _transform(_polygon_bbox(polygons), polygons.crs(), dst)
-        what = "selected polygons"
-        geojson = _polygons_geojson(polygons)
+            raise InputError(tr("Choose the polygon layer that gives the area."))
+        feats = _polygons(polygons, selected=mode == "selection")
+        union = QgsGeometry.unaryUnion([f.geometry() for f in feats])
+        if polygons.crs() != dst:
+            union.transform(QgsCoordinateTransform(polygons.crs(), dst, QgsProject.instance()))
+        inside = union.intersection(QgsGeometry.fromRect(raster.extent()))
+        rect = union.boundingBox()
+        what = tr("selected polygons") if mode == "selection" else tr("polygons")
+        geojson = _geojson(feats, polygons.crs())
+        polygon_area = measure_area(inside, dst) if not inside.isEmpty() else 0.0
     else:
-        raise InputError(f"Unknown area {mode!r}: choose map extent, layer or selection.")
+        raise InputError(tr("Unknown area {mode}.").format(mode=repr(mode)))
     clipped = rect.intersect(raster.extent())
-    if clipped.isEmpty() or clipped.width() <= 0 or clipped.height() <= 0:
-        raise InputError(
-            f"The {what} does not overlap the raster {raster.name()!r}: pan or zoom the map to "
-            "the imagery, or choose 'Whole raster layer'."
-        )
-    da = QgsDistanceArea()
-    da.setSourceCrs(dst, QgsProject.instance().transformContext())
-    da.setEllipsoid(dst.ellipsoidAcronym() or "EPSG:7030")
-    area = da.measureArea(QgsGeometry.fromRect(clipped))
-    if area <= 0:  # planar fallback (e.g. an unknown ellipsoid)
-        area = clipped.area()
+    if clipped.isEmpty() or clipped.width() <= 0 or clipped.height() <= 0 or polygon_area == 0:
+        if geojson is not None:
+            msg = tr(
+                "The {what} do not overlap the raster {name}: choose polygons over the imagery, "
+                "or choose 'Whole raster layer'."
+            )
+        else:
+            msg = tr(
+                "The {what} does not overlap the raster {name}: pan or zoom the map to the "
+                "imagery, or choose 'Whole raster layer'."
+            )
+        raise InputError(msg.format(what=what, name=repr(raster.name())))
+    area = (
+        polygon_area
+        if polygon_area is not None
+        else measure_area(QgsGeometry.fromRect(clipped), dst)
+    )
     return Area(
         (clipped.xMinimum(), clipped.yMinimum(), clipped.xMaximum(), clipped.yMaximum()),
         crs_argument(dst),
@@ -177,5 +210,7 @@ def raster_gsd_m(raster: QgsRasterLayer) -> float:
     crs = raster.crs()
     if crs.isGeographic():
         return float(px) * 111_320.0
-    to_m = QgsUnitTypes.fromUnitToUnitFactor(crs.mapUnits(), QgsUnitTypes.DistanceMeters)
+    to_m = QgsUnitTypes.fromUnitToUnitFactor(
+        crs.mapUnits(), QgsUnitTypes.DistanceUnit.DistanceMeters
+    )
     return float(px) * float(to_m)

@@ -1,47 +1,54 @@
-"""The "Map roads" dialog: widgets in, a :class:`RunParameters` out."""
+"""The "Map roads" dialog: widgets in, a :class:`RunParameters` out.
+
+Every change re-checks the choices: the first problem shows in red above the
+buttons and *Run* stays disabled until it is fixed. The choices are remembered
+(QgsSettings) for the next run.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
+import html
 from pathlib import Path
 from typing import Any
 
-from qgis.core import Qgis, QgsMapLayerProxyModel, QgsProject, QgsRasterLayer
-from qgis.gui import QgsFileWidget, QgsMapLayerComboBox, QgsMessageBar
-from qgis.PyQt.QtCore import Qt
+from qgis.core import QgsProject, QgsVectorLayer
 from qgis.PyQt.QtWidgets import (
-    QCheckBox,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSizePolicy,
-    QSpinBox,
-    QVBoxLayout,
+    QFileDialog,
     QWidget,
 )
 
 from ..core.errors import EngineNotFoundError, InputError
 from ..core.estimate import Estimate, estimate
-from ..core.outputs import check_output_dir, temporary_output_dir
-from ..core.params import AREA_LABELS, AREA_MODES, DEVICES, Outputs, RunParameters, default_run_name
-from . import settings
-from .area import Area, area_to_map, raster_gsd_m
-from .model_info import ModelInfoLoader, describe
+from ..core.glossary import class_lines, describe
+from ..core.i18n import tr
+from ..core.outputs import check_output_dir, project_results_dir
+from ..core.params import (
+    AREA_MODES,
+    POLYGON_MODES,
+    Outputs,
+    RunParameters,
+    default_run_name,
+    model_label,
+)
+from . import prefs
+from .area import Area, area_to_map
+from .dialog_form import MODEL_FILE, RED, MapRoadsForm
+from .messages import open_url
+from .model_info import ModelInfoLoader
+from .rasters import default_raster, unusable_rasters, unusable_reason
 
-MODEL_FILE = "__file__"
-MODEL_FILTER = "roadseg model (*.safetensors *.pt *.pth *.roadseg);;All files (*)"
+
+def _red(text: str) -> str:
+    return f"<span style='color:{RED}'>{html.escape(text)}</span>"
 
 
-class MapRoadsDialog(QDialog):
+class MapRoadsDialog(MapRoadsForm):
     """Choose raster, area, model, options and outputs; :meth:`parameters` builds the run.
 
     Args:
-        iface: The QGIS interface (for the map canvas).
+        iface: The QGIS interface (for the map canvas and the active layer).
         parent: Parent widget.
         fetch_models: Ask the engine for its models when the dialog opens.
 
@@ -52,154 +59,89 @@ class MapRoadsDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.iface = iface
-        self.setWindowTitle("Map roads")
-        self.setMinimumWidth(560)
         self.model_infos: dict[str, dict[str, Any]] = {}
         self.file_info: dict[str, Any] | None = None
+        self.file_error = ""
+        self.run_error = ""
+        self.last_error = ""
+        self.params: RunParameters | None = None
+        self._pending_model = ""
+        self._watched: QgsVectorLayer | None = None
         self.loader = ModelInfoLoader(self)
         self.loader.loaded.connect(self._models_loaded)
-        self._build()
-        self._connect()
+        self.file_loader = ModelInfoLoader(self)
+        self.file_loader.loaded.connect(self._file_loaded)
         self._set_defaults()
+        self._connect()
         if fetch_models:
             self.fetch_models()
-        self.refresh_estimate()
-
-    # -- layout ---------------------------------------------------------------------
-    def _build(self) -> None:
-        outer = QVBoxLayout(self)
-        self.bar = QgsMessageBar(self)
-        self.bar.setSizePolicy(QSizePolicy.Minimum, QSizePolicy.Fixed)
-        outer.addWidget(self.bar)
-
-        box = QGroupBox("Imagery and area")
-        form = QFormLayout(box)
-        self.raster_combo = QgsMapLayerComboBox()
-        self.raster_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
-        form.addRow("Raster layer", self.raster_combo)
-        self.area_combo = QComboBox()
-        for mode in AREA_MODES:
-            self.area_combo.addItem(AREA_LABELS[mode], mode)
-        form.addRow("Area", self.area_combo)
-        self.polygon_combo = QgsMapLayerComboBox()
-        self.polygon_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
-        self.polygon_combo.setAllowEmptyLayer(True)
-        form.addRow("Polygon layer", self.polygon_combo)
-        outer.addWidget(box)
-
-        box = QGroupBox("Model")
-        form = QFormLayout(box)
-        self.model_combo = QComboBox()
-        self.model_combo.addItem("Embedded default model", "default")
-        self.model_combo.addItem("Model file…", MODEL_FILE)
-        form.addRow("Model", self.model_combo)
-        self.model_file = QgsFileWidget()
-        self.model_file.setFilter(MODEL_FILTER)
-        self.model_file.setDialogTitle("Choose a roadseg model file")
-        form.addRow("Model file", self.model_file)
-        self.model_label = QLabel("Asking the engine for its models…")
-        self.model_label.setWordWrap(True)
-        form.addRow("", self.model_label)
-        outer.addWidget(box)
-
-        box = QGroupBox("Processing")
-        form = QFormLayout(box)
-        self.device_combo = QComboBox()
-        self.device_combo.addItems(list(DEVICES))
-        form.addRow("Device", self.device_combo)
-        row = QHBoxLayout()
-        self.tile_spin = QSpinBox()
-        self.tile_spin.setRange(0, 8192)
-        self.tile_spin.setSingleStep(64)
-        self.tile_spin.setSpecialValueText("model default")
-        self.tile_spin.setSuffix(" px")
-        self.overlap_spin = QSpinBox()
-        self.overlap_spin.setRange(-1, 2048)
-        self.overlap_spin.setSingleStep(16)
-        self.overlap_spin.setSpecialValueText("auto")
-        self.overlap_spin.setSuffix(" px")
-        self.batch_spin = QSpinBox()
-        self.batch_spin.setRange(0, 256)
-        self.batch_spin.setSpecialValueText("auto")
-        for label, w in (
-            ("Tile", self.tile_spin),
-            ("Overlap", self.overlap_spin),
-            ("Batch", self.batch_spin),
-        ):
-            row.addWidget(QLabel(label))
-            row.addWidget(w, 1)
-        form.addRow("Tiling", row)
-        outer.addWidget(box)
-
-        box = QGroupBox("Outputs")
-        form = QFormLayout(box)
-        row = QHBoxLayout()
-        self.polygons_check = QCheckBox("Road polygons")
-        self.centrelines_check = QCheckBox("Centrelines")
-        self.raster_check = QCheckBox("Class raster")
-        for w in (self.polygons_check, self.centrelines_check, self.raster_check):
-            row.addWidget(w)
-        row.addStretch(1)
-        form.addRow("Layers", row)
-        self.output_widget = QgsFileWidget()
-        self.output_widget.setStorageMode(QgsFileWidget.GetDirectory)
-        self.output_widget.setDialogTitle("Output folder")
-        self.temp_check = QCheckBox("Temporary folder")
-        row = QHBoxLayout()
-        row.addWidget(self.output_widget, 1)
-        row.addWidget(self.temp_check)
-        form.addRow("Output folder", row)
-        outer.addWidget(box)
-
-        self.estimate_label = QLabel("")
-        self.estimate_label.setWordWrap(True)
-        self.estimate_label.setTextFormat(Qt.RichText)
-        outer.addWidget(self.estimate_label)
-
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        self.buttons.button(QDialogButtonBox.Ok).setText("Run")
-        self.settings_button = QPushButton("Settings…")
-        self.buttons.addButton(self.settings_button, QDialogButtonBox.ResetRole)
-        outer.addWidget(self.buttons)
+        self._apply_model_choice()
 
     def _connect(self) -> None:
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
+        self.buttons.helpRequested.connect(self.open_help)
         self.settings_button.clicked.connect(self.open_settings)
         self.area_combo.currentIndexChanged.connect(self._area_changed)
         self.model_combo.currentIndexChanged.connect(self._model_changed)
         self.model_file.fileChanged.connect(self._model_file_changed)
-        self.temp_check.toggled.connect(lambda on: self.output_widget.setEnabled(not on))
+        self.polygon_combo.layerChanged.connect(self._watch_polygons)
         for sig in (
             self.raster_combo.layerChanged,
-            self.polygon_combo.layerChanged,
             self.device_combo.currentIndexChanged,
+            self.tile_spin.valueChanged,
+            self.overlap_spin.valueChanged,
+            self.batch_spin.valueChanged,
+            self.polygons_check.toggled,
+            self.centrelines_check.toggled,
+            self.raster_check.toggled,
+            self.output_widget.fileChanged,
         ):
-            sig.connect(self.refresh_estimate)
+            sig.connect(self.refresh)
         canvas = self.canvas
         if canvas is not None:
-            canvas.extentsChanged.connect(self.refresh_estimate)
+            canvas.extentsChanged.connect(self.refresh)
+        self._watch_polygons()
 
     def _set_defaults(self) -> None:
-        self.device_combo.setCurrentText(settings.default_device())
-        self.tile_spin.setValue(0)
-        self.overlap_spin.setValue(-1)
-        self.batch_spin.setValue(0)
-        self.polygons_check.setChecked(True)
-        self.centrelines_check.setChecked(True)
-        self.raster_check.setChecked(False)
-        home = QgsProject.instance().homePath()
-        if home:
-            self.output_widget.setFilePath(home)
-            self.temp_check.setChecked(False)
-        else:
-            self.output_widget.setFilePath(str(temporary_output_dir()))
-            self.temp_check.setChecked(True)
+        """Remembered choices, the best raster and the results folder."""
+        self.raster_combo.setExceptedLayerList(unusable_rasters())
         active = self.iface.activeLayer() if self.iface is not None else None
-        if isinstance(active, QgsRasterLayer):
-            self.raster_combo.setLayer(active)
-        self._area_changed()
-        self._model_changed()
+        raster = default_raster(active)
+        if raster is not None:
+            self.raster_combo.setLayer(raster)
+        area = str(prefs.dialog_value("area", "canvas"))
+        self._select(self.area_combo, area if area in AREA_MODES else "canvas")
+        poly = QgsProject.instance().mapLayer(str(prefs.dialog_value("polygon_layer", "")))
+        if isinstance(poly, QgsVectorLayer):
+            self.polygon_combo.setLayer(poly)
+        remembered = str(prefs.dialog_value("model", "default"))
+        # An embedded model other than the default is listed only once the engine answered.
+        self._pending_model = "" if self._select(self.model_combo, remembered) else remembered
+        self.model_file.setFilePath(str(prefs.dialog_value("model_file", "")))
+        self._select(self.device_combo, str(prefs.dialog_value("device", "auto")))
+        self.tile_spin.setValue(int(prefs.dialog_value("tile", 0)))
+        self.overlap_spin.setValue(int(prefs.dialog_value("overlap", -1)))
+        self.batch_spin.setValue(int(prefs.dialog_value("batch", 0)))
+        self.polygons_check.setChecked(bool(prefs.dialog_value("polygons", True)))
+        self.centrelines_check.setChecked(bool(prefs.dialog_value("centrelines", True)))
+        self.raster_check.setChecked(bool(prefs.dialog_value("class_raster", False)))
+        self.output_widget.setFilePath(self.default_output_dir())
+        self.polygon_combo.setEnabled(area in POLYGON_MODES)
+
+    @staticmethod
+    def _select(combo: QComboBox, data: str) -> bool:
+        idx = combo.findData(data)
+        if idx >= 0:
+            combo.setCurrentIndex(idx)
+        return idx >= 0
+
+    @staticmethod
+    def default_output_dir() -> str:
+        """The saved project's results folder, else the folder chosen once ("" = ask)."""
+        home = prefs.project_home()
+        folder = project_results_dir(home)
+        return str(folder) if folder else prefs.results_dir()
 
     # -- reactions ------------------------------------------------------------------
     @property
@@ -208,66 +150,104 @@ class MapRoadsDialog(QDialog):
         return self.iface.mapCanvas() if self.iface is not None else None
 
     def _area_changed(self) -> None:
-        self.polygon_combo.setEnabled(self.area_combo.currentData() == "selection")
-        self.refresh_estimate()
+        self.polygon_combo.setEnabled(self.area_combo.currentData() in POLYGON_MODES)
+        self.refresh()
+
+    def _watch_polygons(self, *_args: object) -> None:
+        """Follow the polygon layer's selection (the area changes with it)."""
+        if self._watched is not None:
+            try:
+                self._watched.selectionChanged.disconnect(self.refresh)
+            except (TypeError, RuntimeError):
+                pass
+        layer = self.polygon_combo.currentLayer()
+        self._watched = layer if isinstance(layer, QgsVectorLayer) else None
+        if self._watched is not None:
+            self._watched.selectionChanged.connect(self.refresh)
+        self.refresh()
 
     def _model_changed(self) -> None:
+        self._pending_model = ""  # the user chose: never switch back to the remembered model
+        self._apply_model_choice()
+
+    def _apply_model_choice(self) -> None:
         is_file = self.model_combo.currentData() == MODEL_FILE
         self.model_file.setEnabled(is_file)
-        self._show_model_info()
-        if is_file and self.model_file.filePath():
+        if is_file and self.model_file.filePath() and self.file_info is None:
             self._model_file_changed(self.model_file.filePath())
-        self.refresh_estimate()
+            return
+        self._show_model_info()
+        self.refresh()
 
     def _model_file_changed(self, path: str) -> None:
-        self.file_info = None
-        if self.model_combo.currentData() != MODEL_FILE or not path:
-            return
-        if not Path(path).is_file():
-            self.model_label.setText(f"<span style='color:#b42318'>No file at {path}</span>")
-            return
-        self.model_label.setText("Reading the model file…")
-        self._fetch(path)
+        self.file_info, self.file_error = None, ""
+        self.file_loader.stop()
+        if self.model_combo.currentData() == MODEL_FILE and path and Path(path).is_file():
+            try:
+                self.file_loader.start(prefs.current_engine(), path)
+            except EngineNotFoundError as exc:
+                self.file_error = exc.message
+        self._show_model_info()
+        self.refresh()
 
     def fetch_models(self) -> None:
         """Ask the engine for its embedded models (asynchronously)."""
-        self._fetch(None)
-
-    def _fetch(self, model_file: str | None) -> None:
         try:
-            engine = settings.current_engine()
+            self.loader.start(prefs.current_engine())
         except EngineNotFoundError as exc:
-            self.model_label.setText(f"<span style='color:#b42318'>{exc.message}</span>")
-            return
-        self._fetching_file = model_file
-        self.loader.start(engine, model_file)
+            self.loader.error, self.loader.done = exc.message, True
+        self._show_model_info()
 
     def _models_loaded(self, models: list, error: str) -> None:
-        if getattr(self, "_fetching_file", None):
-            self.file_info = models[0] if models else None
-            if error:
-                self.model_label.setText(
-                    f"<span style='color:#b42318'>This model file cannot be used: {error}</span>"
+        for m in models:
+            self.model_infos[str(m.get("name", "default"))] = m
+        for name in self.model_infos:
+            if self.model_combo.findData(name) < 0:
+                self.model_combo.insertItem(
+                    self.model_combo.count() - 1,
+                    tr("Embedded model: {name}").format(name=name),
+                    name,
                 )
-                return
-        else:
-            for m in models:
-                self.model_infos[str(m.get("name", "default"))] = m
-            for name in self.model_infos:
-                if self.model_combo.findData(name) < 0:
-                    self.model_combo.insertItem(
-                        self.model_combo.count() - 1, f"Embedded: {name}", name
-                    )
-            if error:
-                self.model_label.setText(f"Model information unavailable: {error}")
-                return
+        if self._pending_model and self._select(self.model_combo, self._pending_model):
+            self._pending_model = ""
         self._show_model_info()
-        self.refresh_estimate()
+        self.refresh()
+
+    def _file_loaded(self, models: list, error: str) -> None:
+        self.file_info = models[0] if models and not error else None
+        self.file_error = error
+        self._show_model_info()
+        self.refresh()
 
     def _show_model_info(self) -> None:
+        self.model_label.setText(self.model_description())
+
+    def model_description(self) -> str:
+        """Rich text about the chosen model: classes explained, resolution, or what is missing."""
+        if self.model_combo.currentData() == MODEL_FILE:
+            path = self.model_file.filePath().strip()
+            if not path:
+                return html.escape(tr("Choose a model file written by `roadseg train`."))
+            if not Path(path).is_file():
+                return _red(tr("No file at {path}.").format(path=path))
+            if self.file_error:
+                return _red(
+                    tr("This model file cannot be used: {error}").format(error=self.file_error)
+                )
+            if self.file_info is None:
+                return html.escape(tr("Reading the model file…"))
         info = self.current_model_info()
-        if info is not None:
-            self.model_label.setText(describe(info))
+        if info is None:
+            if not self.loader.done:
+                return html.escape(tr("Asking the engine for its models…"))
+            return _red(
+                tr("Model information unavailable: {error}").format(
+                    error=self.loader.error or tr("the engine did not list this model")
+                )
+            )
+        lines = [html.escape(describe(info))]
+        lines += [html.escape(line) for line in class_lines(info)]
+        return "<br>".join(lines)
 
     def current_model_info(self) -> dict[str, Any] | None:
         """Return the selected model's description (None until the engine answered)."""
@@ -276,13 +256,30 @@ class MapRoadsDialog(QDialog):
         return self.model_infos.get(str(self.model_combo.currentData()))
 
     def open_settings(self) -> None:
-        """Open the settings dialog, then re-read the models."""
-        dlg = settings.SettingsDialog(self)
-        if dlg.exec_():
-            self.fetch_models()
-            self.refresh_estimate()
+        """Open the settings dialog, then re-read the models and re-check."""
+        from .settings import SettingsDialog
 
-    # -- estimate and parameters ------------------------------------------------------
+        dlg = SettingsDialog(self)
+        if dlg.exec():
+            self._refresh_devices()
+            self.fetch_models()
+            self.output_widget.setFilePath(
+                self.output_widget.filePath() or self.default_output_dir()
+            )
+            self.refresh()
+
+    def _refresh_devices(self) -> None:
+        current = self.device_combo.currentData()
+        for device in prefs.devices_found():
+            if self.device_combo.findData(device) < 0:
+                self.device_combo.addItem(device, device)
+        self._select(self.device_combo, str(current))
+
+    def open_help(self) -> None:
+        """Open the plugin's help page."""
+        open_url(prefs.help_url())
+
+    # -- checks, estimate and parameters ------------------------------------------------
     def current_area(self) -> Area:
         """Return the area to map in the raster CRS (raises InputError)."""
         return area_to_map(
@@ -292,78 +289,125 @@ class MapRoadsDialog(QDialog):
             self.polygon_combo.currentLayer(),
         )
 
+    def device(self) -> str:
+        """The chosen device (``auto``, ``cpu``, ``cuda``, ``mps``)."""
+        return str(self.device_combo.currentData() or "auto")
+
     def current_estimate(self, area: Area) -> Estimate:
         """Pixels and time for ``area`` with the selected model and device."""
         info = self.current_model_info() or {}
         gsd = float(info.get("gsd_m") or 0.0)
-        raster = self.raster_combo.currentLayer()
-        if gsd <= 0 and raster is not None:
-            gsd = raster_gsd_m(raster)
-        device = self.device_combo.currentText()
-        return estimate(
-            area.area_m2, gsd, device, settings.throughput(device), settings.limit_km2()
-        )
+        device = self.device()
+        if device == "auto":
+            device = prefs.auto_device() or "cpu"
+        return estimate(area.area_m2, gsd, device, prefs.throughput(device), prefs.limit_km2())
 
-    def refresh_estimate(self, *_args: object) -> None:
-        """Update the estimate line (red when the run cannot start)."""
+    def _model_problem(self) -> str:
+        if self.model_combo.currentData() == MODEL_FILE:
+            path = self.model_file.filePath().strip()
+            if not path:
+                return tr("Choose a model file, or the default model.")
+            if not Path(path).is_file():
+                return tr("The model file {path} does not exist.").format(path=repr(path))
+            if self.file_error:
+                return tr("This model file cannot be used: {error}").format(error=self.file_error)
+        elif (
+            self.loader.done
+            and self.loader.error
+            and str(self.model_combo.currentData()) not in self.model_infos
+        ):
+            return tr("The embedded model cannot be used ({error}): choose a model file.").format(
+                error=self.loader.error
+            )
+        return ""
+
+    def problem(self) -> tuple[str, Estimate | None]:
+        """The first thing that stops a run ("" when none), and the estimate when known."""
+        raster = self.raster_combo.currentLayer()
+        reason = unusable_reason(raster)
+        if reason:
+            return reason, None
         try:
             est = self.current_estimate(self.current_area())
         except InputError as exc:
-            self.estimate_label.setText(f"<span style='color:#b42318'>{exc.message}</span>")
-            return
+            return exc.message, None
+        for message in (self._model_problem(), self._outputs_problem()):
+            if message:
+                return message, est
         if est.over_limit:
-            self.estimate_label.setText(
-                f"<span style='color:#b42318'>{est.text()}<br>{est.limit_message()}</span>"
-            )
-        else:
-            self.estimate_label.setText(est.text())
+            return est.limit_message(), est
+        return self.run_error, est
+
+    def _outputs_problem(self) -> str:
+        if not (
+            self.polygons_check.isChecked()
+            or self.centrelines_check.isChecked()
+            or self.raster_check.isChecked()
+        ):
+            return tr("Choose at least one output: road polygons, centrelines or class raster.")
+        return ""
+
+    def refresh(self, *_args: object) -> None:
+        """Re-check the choices: estimate, the first problem in red, Run enabled only without one."""
+        if _args or self.sender() is not None:  # a choice changed: the last Run's error is stale
+            self.run_error = ""
+        message, est = self.problem()
+        self.estimate_label.setText(est.text() if est is not None else "")
+        self.show_error(message)
+
+    def show_error(self, message: str) -> None:
+        """Show the problem above the buttons (empty: hide it) and enable Run only without one."""
+        self.last_error = message or self.last_error
+        self.error_label.setText(message)
+        self.error_label.setVisible(bool(message))
+        self.run_button.setEnabled(not message)
+
+    def ask_results_dir(self) -> str:
+        """Ask once for a results folder (unsaved projects); "" when the user cancels."""
+        return QFileDialog.getExistingDirectory(
+            self, tr("Choose a folder for roadseg results (asked once, remembered)")
+        )
 
     def output_dir(self) -> str:
-        """Return the chosen output folder (the temporary one when ticked)."""
-        if self.temp_check.isChecked():
-            return str(temporary_output_dir())
-        return self.output_widget.filePath().strip()
+        """The results folder, asking for one when there is none yet."""
+        folder = self.output_widget.filePath().strip()
+        if not folder:
+            folder = self.ask_results_dir().strip()
+            if folder:
+                self.output_widget.setFilePath(folder)
+        return folder
 
     def parameters(self) -> RunParameters:
         """Build the run's parameters from the widgets.
 
         Raises:
-            InputError: with a message for the dialog's message bar.
+            InputError: with the message the dialog shows.
 
         """
         raster = self.raster_combo.currentLayer()
-        if raster is None:
-            raise InputError("There is no raster layer: add imagery to the project first.")
-        if raster.providerType() != "gdal" or not Path(raster.source()).is_file():
-            raise InputError(
-                f"The layer {raster.name()!r} is not a raster file on disk (web or virtual layers "
-                "are not supported): save it as a GeoTIFF (Export ▸ Save As) and use that."
-            )
+        reason = unusable_reason(raster)
+        if reason:
+            raise InputError(reason)
         area = self.current_area()
+        for message in (self._model_problem(), self._outputs_problem()):
+            if message:
+                raise InputError(message)
         est = self.current_estimate(area)
         if est.over_limit:
             raise InputError(est.limit_message())
-        model = None
+        model: str | None = None
         if self.model_combo.currentData() == MODEL_FILE:
             model = self.model_file.filePath().strip()
-            if not model:
-                raise InputError("Choose a model file, or the embedded default model.")
-            if not Path(model).is_file():
-                raise InputError(f"The model file {model!r} does not exist.")
         elif self.model_combo.currentData() not in (None, "default"):
             model = str(self.model_combo.currentData())
-        elif self.loader.done and "default" not in self.model_infos and self.loader.error:
-            raise InputError(
-                f"The embedded default model cannot be used ({self.loader.error}): "
-                "choose a model file."
-            )
         out_dir = self.output_dir()
         if not out_dir:
-            raise InputError("Choose an output folder (or tick 'Temporary folder').")
+            raise InputError(tr("Choose a folder for the results."))
         check_output_dir(out_dir)
+        label = model_label(model)
         stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
         return RunParameters(
-            raster_path=raster.source(),
+            raster_path=raster.source().split("|", 1)[0],
             raster_name=raster.name(),
             bbox=area.bbox,
             bbox_crs=area.crs,
@@ -374,32 +418,57 @@ class MapRoadsDialog(QDialog):
                 self.raster_check.isChecked(),
             ),
             model=model,
-            device=self.device_combo.currentText(),
+            model_label=label,
+            device=self.device(),
             tile=self.tile_spin.value() or None,
             overlap=None if self.overlap_spin.value() < 0 else self.overlap_spin.value(),
             batch_size=self.batch_spin.value() or None,
             area_mode=str(self.area_combo.currentData()),  # type: ignore[arg-type]
-            run_name=default_run_name(raster.name(), stamp),
+            run_name=default_run_name(raster.name(), label, stamp),
             area_km2=area.area_m2 / 1e6,
             aoi_geojson=area.geojson,
         )
 
+    def remember(self) -> None:
+        """Save the choices for the next time the dialog opens."""
+        poly = self.polygon_combo.currentLayer()
+        prefs.set_dialog_values(
+            {
+                "area": str(self.area_combo.currentData()),
+                "polygon_layer": poly.id() if poly is not None else "",
+                "model": str(self.model_combo.currentData()),
+                "model_file": self.model_file.filePath().strip(),
+                "device": self.device(),
+                "tile": self.tile_spin.value(),
+                "overlap": self.overlap_spin.value(),
+                "batch": self.batch_spin.value(),
+                "polygons": self.polygons_check.isChecked(),
+                "centrelines": self.centrelines_check.isChecked(),
+                "class_raster": self.raster_check.isChecked(),
+            }
+        )
+        if not prefs.project_home() and self.params is not None:
+            prefs.set_results_dir(self.params.output_dir)
+
     def accept(self) -> None:
-        """Validate; stay open with a message when something is wrong."""
+        """Validate; stay open with the problem shown (and Run disabled) when something is wrong."""
         try:
             self.params = self.parameters()
         except InputError as exc:
+            self.run_error = exc.message
             self.show_error(exc.message)
             return
+        self.remember()
         super().accept()
 
-    def show_error(self, message: str) -> None:
-        """Show a message in the dialog's own message bar."""
-        self.bar.clearWidgets()
-        self.bar.pushMessage("Cannot run", message, Qgis.Warning, 0)
-        self.last_error = message
-
     def done(self, result: int) -> None:
-        """Stop a pending model query when the dialog closes."""
+        """Stop pending model queries when the dialog closes."""
         self.loader.stop()
+        self.file_loader.stop()
+        if self._watched is not None:
+            try:
+                self._watched.selectionChanged.disconnect(self.refresh)
+            except (TypeError, RuntimeError):
+                pass
+            self._watched = None
         super().done(result)

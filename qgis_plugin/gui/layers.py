@@ -22,9 +22,27 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
+from ..core.i18n import tr
 from ..core.styling import ClassScheme, ClassStyle, scheme_from_layer_names
 
 CENTERLINES = "centerlines"
+#: Custom property giving a road layer's place in its group (centrelines on top, raster last).
+ORDER_KEY = "roadseg/order"
+
+
+def centerlines_title() -> str:
+    """Name of the centreline layer in the layer tree."""
+    return tr("centrelines")
+
+
+def polygons_title(style: ClassStyle) -> str:
+    """Name of a class's polygon layer in the layer tree."""
+    return tr("{name} roads").format(name=style.name)
+
+
+def raster_title() -> str:
+    """Name of the class raster layer in the layer tree."""
+    return tr("road classes")
 
 
 def gpkg_layer_names(path: str | Path) -> list[str]:
@@ -91,12 +109,16 @@ def style_centerlines(layer: QgsVectorLayer, scheme: ClassScheme) -> None:
 
 
 def style_class_raster(layer: QgsRasterLayer, scheme: ClassScheme) -> None:
-    """Paletted style: road classes in their colours, background and nodata transparent."""
+    """Paletted style: road classes in their colours; background and nodata transparent.
+
+    Only the road classes are listed (no 0–255 legend), so everything else, the
+    background included, lets the imagery show through.
+    """
     classes = []
     for c in scheme.classes:
-        col = QColor(*c.rgb)
-        classes.append(QgsPalettedRasterRenderer.Class(c.index, col, c.name))
+        classes.append(QgsPalettedRasterRenderer.Class(c.index, QColor(*c.rgb), c.name))
     renderer = QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes)
+    renderer.setOpacity(0.8)
     layer.setRenderer(renderer)
     layer.triggerRepaint()
 
@@ -128,6 +150,30 @@ def centerline_km(layer: QgsVectorLayer, scheme: ClassScheme) -> dict[str, float
     return dict(sorted(totals.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
+def road_layers(
+    vectors: Path, scheme: ClassScheme, polygons: bool = True, centrelines: bool = True
+) -> list[QgsVectorLayer]:
+    """The styled, non-empty road layers of a GeoPackage: centrelines, then polygons per class."""
+    names = gpkg_layer_names(vectors)
+    out: list[QgsVectorLayer] = []
+    if centrelines and CENTERLINES in names:
+        lines = QgsVectorLayer(f"{vectors}|layername={CENTERLINES}", centerlines_title(), "ogr")
+        if lines.isValid() and lines.featureCount() > 0:
+            style_centerlines(lines, scheme)
+            lines.setCustomProperty(ORDER_KEY, 0)
+            out.append(lines)
+    if polygons:
+        for c in scheme.classes:
+            if c.polygon_layer not in names:
+                continue
+            lyr = QgsVectorLayer(f"{vectors}|layername={c.polygon_layer}", polygons_title(c), "ogr")
+            if lyr.isValid() and lyr.featureCount() > 0:
+                style_polygons(lyr, c)
+                lyr.setCustomProperty(ORDER_KEY, c.index)
+                out.append(lyr)
+    return out
+
+
 def add_result_layers(
     group_name: str,
     scheme: ClassScheme | None,
@@ -137,12 +183,12 @@ def add_result_layers(
     centrelines: bool = True,
     project: QgsProject | None = None,
 ) -> AddedLayers:
-    """Add the run's layers to a new group at the top of the layer tree.
+    """Add the run's non-empty layers to a new group at the top of the layer tree.
 
     Args:
-        group_name: The group's name (the run's name).
+        group_name: The group's name (raster, model and time of the run).
         scheme: Road classes and colours (None: from the GeoPackage's layer names).
-        vectors: The run's GeoPackage.
+        vectors: The run's GeoPackage (None: none written).
         raster: The run's class raster (None: not wanted).
         polygons: Whether to add the road polygon layers.
         centrelines: Whether to add the centreline layer.
@@ -152,27 +198,19 @@ def add_result_layers(
     project = project or QgsProject.instance()
     out = AddedLayers()
     pending: list[QgsMapLayer] = []
-    names = gpkg_layer_names(vectors) if vectors else []
     if scheme is None or not scheme.classes:
-        scheme = scheme_from_layer_names(names)
-    if vectors and centrelines and CENTERLINES in names:
-        lines = QgsVectorLayer(f"{vectors}|layername={CENTERLINES}", "centrelines", "ogr")
-        if lines.isValid():
-            style_centerlines(lines, scheme)
-            out.km_by_class = centerline_km(lines, scheme)
-            pending.append(lines)
-    if vectors and polygons:
-        for c in scheme.classes:
-            if c.polygon_layer not in names:
-                continue
-            lyr = QgsVectorLayer(f"{vectors}|layername={c.polygon_layer}", f"{c.name} roads", "ogr")
-            if lyr.isValid():
-                style_polygons(lyr, c)
-                pending.append(lyr)
+        scheme = scheme_from_layer_names(gpkg_layer_names(vectors) if vectors else [])
+    if vectors is not None and vectors.exists():
+        found = road_layers(vectors, scheme, polygons, centrelines)
+        pending += found
+        lines = [lyr for lyr in found if lyr.customProperty(ORDER_KEY) == 0]
+        if lines:
+            out.km_by_class = centerline_km(lines[0], scheme)
     if raster is not None:
-        rl = QgsRasterLayer(str(raster), "road classes")
+        rl = QgsRasterLayer(str(raster), raster_title())
         if rl.isValid():
             style_class_raster(rl, scheme)
+            rl.setCustomProperty(ORDER_KEY, 1000)
             pending.append(rl)
     if not pending:
         return out
@@ -186,13 +224,28 @@ def add_result_layers(
     return out
 
 
-def summary_text(km_by_class: dict[str, float], area_km2: float, seconds: float) -> str:
+def summary_text(
+    km_by_class: dict[str, float], area_km2: float, seconds: float, saved: str = ""
+) -> str:
     """Return the message shown after a run.
 
-    >>> summary_text({"major": 1.234, "minor": 0.5}, 0.25, 12.3)
-    'Roads: major 1.23 km, minor 0.50 km (total 1.73 km) · area 0.25 km² · 12 s'
+    >>> summary_text({"major": 1.234, "minor": 0.5}, 0.25, 12.3, "/r/roads.gpkg")
+    'Roads: major 1.23 km, minor 0.50 km (total 1.73 km) · area 0.25 km² · 12 s · saved in \
+/r/roads.gpkg'
     """
     parts = [f"{name} {km:.2f} km" for name, km in km_by_class.items()]
     total = sum(km_by_class.values())
-    roads = f"Roads: {', '.join(parts)} (total {total:.2f} km)" if parts else "No roads found"
-    return f"{roads} · area {area_km2:.2f} km² · {seconds:.0f} s"
+    if parts:
+        roads = tr("Roads: {parts} (total {total:.2f} km)").format(
+            parts=", ".join(parts), total=total
+        )
+    else:
+        roads = tr("No roads found")
+    text = (
+        roads
+        + " · "
+        + tr("area {area:.2f} km² · {seconds:.0f} s").format(area=area_km2, seconds=seconds)
+    )
+    if saved:
+        text += " · " + tr("saved in {path}").format(path=saved)
+    return text

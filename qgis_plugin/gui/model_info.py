@@ -1,7 +1,8 @@
-"""Model descriptions from the engine (``roadseg models --json``), fetched without blocking.
+"""Model descriptions from the engine, fetched without blocking the dialog.
 
-A QProcess runs the engine in the background; the dialog shows the classes and
-the resolution once the answer arrives.
+``roadseg models --json`` lists the embedded models; ``roadseg models --info FILE
+--json`` describes (and loads) a model file. A QProcess runs the engine in the
+background; the dialog shows the classes and the resolution once the answer arrives.
 """
 
 from __future__ import annotations
@@ -10,26 +11,10 @@ from typing import Any
 
 from qgis.PyQt.QtCore import QObject, QProcess, QProcessEnvironment, pyqtSignal
 
-from ..core.commands import models_argv
+from ..core.commands import model_info_argv, models_argv
 from ..core.engine import EngineCommand, engine_env
+from ..core.i18n import tr
 from ..core.protocol import last_json_object, parse_error
-
-
-def describe(info: dict[str, Any] | None) -> str:
-    """One line about a model: classes, resolution, tile size.
-
-    >>> describe({"classes": ["background", "major", "minor"], "gsd_m": 0.5, "tile_size": 512})
-    'Classes: major, minor · 0.5 m/px · tile 512 px'
-    """
-    if not info:
-        return "No model information."
-    classes = [str(c) for c in info.get("classes", [])[1:]]
-    parts = [f"Classes: {', '.join(classes) if classes else '?'}"]
-    if info.get("gsd_m"):
-        parts.append(f"{float(info['gsd_m']):g} m/px")
-    if info.get("tile_size"):
-        parts.append(f"tile {int(info['tile_size'])} px")
-    return " · ".join(parts)
 
 
 def models_from_json(obj: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -37,7 +22,7 @@ def models_from_json(obj: dict[str, Any] | None) -> list[dict[str, Any]]:
 
     >>> models_from_json({"models": [{"name": "default", "classes": ["background"]}]})[0]["name"]
     'default'
-    >>> models_from_json({"name": "x.safetensors", "classes": ["background", "road"]})[0]["name"]
+    >>> models_from_json({"path": "/m/x.safetensors", "classes": ["background", "road"]})[0]["name"]
     'x.safetensors'
     """
     if not obj:
@@ -47,12 +32,13 @@ def models_from_json(obj: dict[str, Any] | None) -> list[dict[str, Any]]:
     if isinstance(obj.get("model"), dict):
         return [obj["model"]]
     if "classes" in obj:
-        return [obj]
+        name = obj.get("name") or str(obj.get("path", "")).replace("\\", "/").rsplit("/", 1)[-1]
+        return [{**obj, "name": name}]
     return []
 
 
 class ModelInfoLoader(QObject):
-    """Runs ``roadseg models --json [FILE]`` in a QProcess.
+    """Runs ``roadseg models --json`` (or ``--info FILE``) in a QProcess.
 
     Signals:
         loaded(list, str): the model entries and an error message ("" on success).
@@ -66,12 +52,14 @@ class ModelInfoLoader(QObject):
         self.models: list[dict[str, Any]] = []
         self.error = ""
         self.done = False
+        self.model_file: str | None = None
 
     def start(self, engine: EngineCommand, model_file: str | None = None) -> None:
         """Start fetching (a previous request is abandoned)."""
         self.stop()
         self.done = False
-        argv = models_argv(engine.argv, model_file)
+        self.model_file = model_file
+        argv = model_info_argv(engine.argv, model_file) if model_file else models_argv(engine.argv)
         proc = QProcess(self)
         env = QProcessEnvironment()
         for k, v in engine_env().items():
@@ -91,7 +79,7 @@ class ModelInfoLoader(QObject):
                 proc.errorOccurred.disconnect()
             except TypeError:
                 pass
-            if proc.state() != QProcess.NotRunning:
+            if proc.state() != QProcess.ProcessState.NotRunning:
                 proc.kill()
                 proc.waitForFinished(2000)
             proc.deleteLater()
@@ -103,9 +91,9 @@ class ModelInfoLoader(QObject):
         return self.done
 
     def _failed(self, proc: QProcess) -> None:
-        if proc is not self.process or proc.error() != QProcess.FailedToStart:
+        if proc is not self.process or proc.error() != QProcess.ProcessError.FailedToStart:
             return
-        self._emit([], f"cannot start the engine: {proc.errorString()}")
+        self._emit([], tr("cannot start the engine: {reason}").format(reason=proc.errorString()))
 
     def _finished(self, proc: QProcess, code: int) -> None:
         if proc is not self.process:
@@ -115,11 +103,11 @@ class ModelInfoLoader(QObject):
         obj = last_json_object(out)
         error = parse_error(obj) if obj else None
         if code != 0 or error is not None:
-            msg = error.message if error else (err.strip().splitlines() or [f"exit {code}"])[-1]
-            self._emit([], msg)
+            lines = err.strip().splitlines() or [tr("exit status {code}").format(code=code)]
+            self._emit([], error.message if error else lines[-1])
         else:
             models = models_from_json(obj)
-            why = str((obj or {}).get("message") or "the engine listed no models")
+            why = str((obj or {}).get("message") or tr("the engine listed no models"))
             self._emit(models, "" if models else why)
 
     def _emit(self, models: list[dict[str, Any]], error: str) -> None:

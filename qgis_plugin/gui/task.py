@@ -1,28 +1,32 @@
 """The background task: one ``roadseg predict`` subprocess inside a QgsTask.
 
 ``run()`` executes in a worker thread (QGIS stays responsive): it streams the
-engine's JSON progress lines to the task's progress bar, kills the engine when
-the task is cancelled, and moves the run's files out of their staging folder
-only on success. ``finished()`` runs back in the main thread and hands the task
-to a callback that adds layers or reports the failure.
+engine's JSON progress lines to the task's progress bar, stops the engine when the
+task is cancelled, and renames the run's staging folder into place only on success.
+``finished()`` runs back in the main thread and hands the task to a callback that
+adds layers or reports the failure. A cancelled run ends as a *completed* task
+(QGIS would otherwise announce "Task failed"); the plugin reports it as cancelled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from qgis.core import Qgis, QgsMessageLog, QgsTask
+from qgis.core import QgsTask
 
 from ..core import outputs
-from ..core.commands import models_argv
+from ..core.commands import model_info_argv, models_argv
 from ..core.errors import PluginError
+from ..core.i18n import tr
 from ..core.params import RunParameters
 from ..core.process import EngineResult, run_engine
 from ..core.protocol import ProgressLine, ProgressMapper
+from .messages import LOG_TAG, log
 from .model_info import models_from_json
 
-LOG_TAG = "roadseg"
+__all__ = ["LOG_TAG", "PredictTask"]
 
 
 class PredictTask(QgsTask):
@@ -31,7 +35,9 @@ class PredictTask(QgsTask):
     Attributes:
         result: The engine result once ``run()`` returns.
         error: A plugin error raised while running (e.g. the engine could not start).
-        raster, vectors: Final output paths on success.
+        paths: The run's files (final names once it succeeded).
+        raster, vectors: Final output paths on success (None for those not written).
+        cancelled: Whether the user cancelled the run.
         last_stage: The last progress message (for the task manager's description).
 
     """
@@ -46,7 +52,7 @@ class PredictTask(QgsTask):
         engine: Sequence[str] = (),
         model_info: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(f"roadseg: {params.run_name}", QgsTask.CanCancel)
+        super().__init__(tr("roadseg: {name}").format(name=params.run_name), QgsTask.Flag.CanCancel)
         self.params = params
         self.argv = list(argv)
         self.env = env
@@ -56,8 +62,9 @@ class PredictTask(QgsTask):
         self.model_info = model_info
         self.result: EngineResult | None = None
         self.error: PluginError | None = None
-        self.raster = None
-        self.vectors = None
+        self.raster: Path | None = None
+        self.vectors: Path | None = None
+        self.cancelled = False
         self.last_stage = ""
         self._mapper = ProgressMapper(vectorize=params.outputs.vectors)
 
@@ -65,23 +72,24 @@ class PredictTask(QgsTask):
         self.setProgress(self._mapper.percent(line))
         self.last_stage = f"{line.stage} {line.done}/{line.total} {line.message}".strip()
 
-    def _log(self, line: str) -> None:
-        QgsMessageLog.logMessage(line, LOG_TAG, Qgis.Info, False)
-
     def run(self) -> bool:
-        """Run the engine (worker thread); True on success."""
+        """Run the engine (worker thread); True when it succeeded or the user cancelled."""
         try:
             self.result = run_engine(
                 self.argv,
                 env=self.env,
                 on_progress=self._progress,
-                on_log=self._log,
+                on_log=log,
                 is_cancelled=self.isCanceled,
             )
+            if self.result.cancelled or self.isCanceled():
+                self.cancelled = True
+                outputs.discard(self.paths)
+                return True
             if not self.result.ok:
                 outputs.discard(self.paths)
                 return False
-            self.raster, self.vectors = outputs.commit(
+            self.paths, self.raster, self.vectors = outputs.commit(
                 self.paths,
                 keep_raster=self.params.outputs.class_raster,
                 keep_vectors=self.params.outputs.vectors,
@@ -93,23 +101,26 @@ class PredictTask(QgsTask):
             self.error = exc
         except Exception as exc:  # noqa: BLE001 - a worker thread must never raise into Qt
             self.error = PluginError(
-                f"Unexpected error while running roadseg: {exc!r}", level="critical"
+                tr("Unexpected error while running roadseg: {error}").format(error=repr(exc)),
+                level="critical",
             )
         outputs.discard(self.paths)
         return False
 
     def _describe_model(self) -> dict[str, Any] | None:
         """Return the model's classes and colours from the engine (when the dialog had none)."""
-        res = run_engine(models_argv(self.engine, self.params.model), env=self.env)
+        model = self.params.model
+        argv = model_info_argv(self.engine, model) if model else models_argv(self.engine)
+        res = run_engine(argv, env=self.env)
         entries = models_from_json(res.result) if res.ok else []
-        name = self.params.model or "default"
         for entry in entries:
-            if entry.get("name") in (None, name) or entry.get("path") == name:
+            if entry.get("name") in (None, model or "default"):
                 return entry
         return entries[0] if entries else None
 
     def finished(self, ok: bool) -> None:  # noqa: FBT001 - QgsTask API
         """Back in the main thread: hand over to the plugin."""
         if not ok and self.isCanceled():
+            self.cancelled = True
             outputs.discard(self.paths)
         self.on_done(self)

@@ -7,6 +7,7 @@ from pathlib import Path
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
+from ..core.i18n import tr
 from .algorithms import SegmentRoadsAlgorithm, TrainModelAlgorithm, VectorizeRoadsAlgorithm
 
 
@@ -27,7 +28,7 @@ class RoadsegProvider(QgsProcessingProvider):
 
     def longName(self) -> str:  # noqa: N802 - QGIS API
         """Long name."""
-        return "roadseg — road mapping from imagery"
+        return tr("roadseg — road mapping from imagery")
 
     def icon(self) -> QIcon:
         """Return the provider icon."""

@@ -67,7 +67,7 @@ def test_layout_errors(tmp_path):
     plain_pair(tmp_path / "x_sat.jpg", tmp_path / "x_mask.png")
     _, pairs = find_pairs(tmp_path)
     scheme, mask = resolve_scheme("auto", pairs[0].mask)
-    with pytest.raises(CRSError, match="--image-gsd"):
+    with pytest.raises(CRSError, match="image_gsd"):
         open_pair(pairs[0].image, pairs[0].mask, scheme, mask)  # plain image, no stated resolution
     plain_pair(tmp_path / "big" / "images" / "y.jpg", tmp_path / "other.png", size=(40, 40))
     with pytest.raises(DataError, match="pair each image"):

@@ -81,7 +81,7 @@ def test_bad_vector_labels(tiny_utm, tmp_path):
         tmp_path / "u" if (tmp_path / "u").mkdir() is None else None,
         road_class=["major", "motorway"],
     )
-    with pytest.raises(LabelError, match=r"\['motorway'\].*--class-map"):
+    with pytest.raises(LabelError, match=r"\['motorway'\].*class_map"):
         VectorLabels(p2, scheme, src.grid)
     far = gpd.GeoDataFrame(
         {"road_class": ["major"]}, geometry=[shapely.LineString([(0, 0), (1, 1)])], crs=32611

@@ -149,7 +149,7 @@ def test_plain_image_needs_gsd(tmp_path):
     Image.fromarray(np.zeros((10, 12, 3), np.uint8)).save(p)
     src = open_raster(p)
     assert not src.georeferenced
-    with pytest.raises(CRSError, match="--gsd"):
+    with pytest.raises(CRSError, match="pixel size in metres as gsd"):
         src.require_georeference()
     src2 = open_raster(p, gsd=0.5)
     src2.require_georeference()

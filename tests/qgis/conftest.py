@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -14,6 +15,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 FAKE_ENGINE = Path(__file__).with_name("fake_engine.py")
 REAL_ENGINE = REPO / ".venv" / "bin" / "roadseg"
+#: The real engine as the plugin runs it: this checkout's engine code (the plugin strips
+#: QGIS's PYTHONPATH from the engine's environment, so the command sets its own).
+REAL_ENGINE_COMMAND = (
+    f"env PYTHONPATH={shlex.quote(str(REPO / 'engine'))} {shlex.quote(str(REAL_ENGINE))}"
+)
 PACKAGE = "roadseg_qgis"
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -62,10 +68,13 @@ def plugin_pkg(plugins_dir: Path, qgis_app):  # noqa: ANN201
 
 
 @pytest.fixture
-def settings_reset(qgis_app) -> Iterator[None]:  # noqa: ANN001
-    """Isolate the plugin's QgsSettings and the engine environment variable."""
+def settings_reset(qgis_app, plugin_pkg, tmp_path_factory, monkeypatch) -> Iterator[None]:  # noqa: ANN001
+    """Isolate the plugin's QgsSettings, the engine variable and its own engine folder."""
     from qgis.core import QgsSettings
 
+    prefs = importlib.import_module(f"{PACKAGE}.gui.prefs")
+    own_env = tmp_path_factory.mktemp("profile") / "roadseg" / "engine-venv"
+    monkeypatch.setattr(prefs, "plugin_env_dir", lambda: own_env)
     QgsSettings().remove("roadseg")
     saved = os.environ.pop("ROADSEG_ENGINE", None)
     yield
@@ -79,6 +88,7 @@ def settings_reset(qgis_app) -> Iterator[None]:  # noqa: ANN001
 def plugin(plugin_pkg, qgis_iface, qgis_new_project, settings_reset):  # noqa: ANN001, ANN201
     """The plugin created by classFactory(iface) with initGui() done; unloaded afterwards."""
     qgis_iface.messageBar().clear_messages()
+    qgis_iface.messageBar().clearWidgets()
     p = plugin_pkg.classFactory(qgis_iface)
     p.initGui()
     yield p
@@ -86,6 +96,20 @@ def plugin(plugin_pkg, qgis_iface, qgis_new_project, settings_reset):  # noqa: A
         task.cancel()
     wait_until(lambda: not p.tasks, 30)
     p.unload()
+    close_dialogs()
+
+
+def close_dialogs() -> None:
+    """Close and delete the dialogs a test left open (a failed test keeps them referenced)."""
+    from qgis.PyQt.QtCore import QCoreApplication
+    from qgis.PyQt.QtWidgets import QApplication, QDialog
+
+    for w in QApplication.topLevelWidgets():
+        if isinstance(w, QDialog):
+            w.done(0)
+            w.deleteLater()
+    QCoreApplication.sendPostedEvents(None, 0)
+    QCoreApplication.processEvents()
 
 
 @pytest.fixture
@@ -118,9 +142,48 @@ def real_engine_available() -> str:
 
 @pytest.fixture
 def real_engine(real_engine_available: str, settings_reset) -> str:  # noqa: ANN001
-    """The real engine set through ROADSEG_ENGINE."""
-    os.environ["ROADSEG_ENGINE"] = real_engine_available
+    """The real engine (this checkout's code) set through ROADSEG_ENGINE; returns the program."""
+    os.environ["ROADSEG_ENGINE"] = REAL_ENGINE_COMMAND
     return real_engine_available
+
+
+def real_env() -> dict[str, str]:
+    """Environment for running the real engine from the tests themselves."""
+    return {**os.environ, "PYTHONPATH": str(REPO / "engine")}
+
+
+@pytest.fixture(scope="session")
+def real_scene(real_engine_available, tmp_path_factory):  # noqa: ANN001, ANN201
+    """(image, model file): a 128 px `roadseg synth` scene and a tiny real model calibrated on it.
+
+    The embedded default model finds the scene's roads; the tiny model (Unet-resnet18,
+    tile 64, random weights with calibrated biases) gives every class a fair share.
+    """
+    d = tmp_path_factory.mktemp("real")
+    subprocess.run(
+        [real_engine_available, "synth", str(d / "scene"), "--size", "128", "--seed", "3"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env=real_env(),
+    )
+    raster = d / "scene" / "image.tif"
+    model = d / "tiny.safetensors"
+    py = Path(real_engine_available).with_name("python")
+    proc = subprocess.run(
+        [
+            str(py if py.exists() else sys.executable),
+            str(Path(__file__).with_name("make_test_model.py")),
+            str(model),
+            str(raster),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=real_env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    return raster, model
 
 
 @pytest.fixture

@@ -1,13 +1,15 @@
-"""A stand-in ``roadseg`` honouring the CLI ↔ plugin contract, for failure and cancel tests.
+"""A stand-in ``roadseg`` honouring the CLI ↔ plugin contract, for failure injection only.
 
 It provokes what the real engine cannot be made to do on demand (a slow run to
-cancel, an internal crash) and records its command lines. Behaviour is chosen
+cancel or kill, an internal crash, a failure with a given message) and records its
+command lines. Every normal run in the tests uses the real engine. Behaviour is chosen
 with environment variables:
 
 * ``FAKE_ROADSEG_MODE``: ``ok`` (default), ``fail`` (exit 1 with a JSON error line),
   ``crash`` (exit 3, no JSON), ``slow`` (writes a partial file at ``--out``, then
-  reports progress for ~60 s unless killed);
-* ``FAKE_ROADSEG_LOG``: a file that gets one JSON line per invocation (argv).
+  reports progress for ~60 s unless killed), ``hang`` (60 s without a word);
+* ``FAKE_ROADSEG_LOG``: a file that gets one JSON line per invocation (argv);
+* ``FAKE_ROADSEG_PID``: in ``slow`` and ``hang`` modes, a file that gets the process id.
 
 Outputs follow the contract: a uint8 class raster (0 background, 255 nodata, tags
 ROADSEG_CLASSES / ROADSEG_COLORS) on the input grid clipped to ``--bbox``, and a
@@ -203,12 +205,14 @@ def main() -> None:
     pr.add_argument("--tile", type=int)
     pr.add_argument("--overlap", type=int)
     pr.add_argument("--batch-size", type=int)
+    pr.add_argument("--overwrite", action="store_true")
     for sp in (pr,):
         sp.add_argument("--progress", default="bar")
         sp.add_argument("--json", action="store_true")
     ve = sub.add_parser("vectorize")
     ve.add_argument("raster")
     ve.add_argument("--out", required=True)
+    ve.add_argument("--overwrite", action="store_true")
     ve.add_argument("--progress", default="bar")
     ve.add_argument("--json", action="store_true")
     tr = sub.add_parser("train")
@@ -227,6 +231,7 @@ def main() -> None:
     tr.add_argument("--json", action="store_true")
     mo = sub.add_parser("models")
     mo.add_argument("file", nargs="?")
+    mo.add_argument("--info")
     mo.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     mode = os.environ.get("FAKE_ROADSEG_MODE", "ok")
@@ -238,6 +243,10 @@ def main() -> None:
             log.write(json.dumps(["extent-file-content", src.read()]) + "\n")
 
     if args.cmd == "models":
+        args.file = args.file or args.info
+        if args.file == "default":
+            print(json.dumps(MODEL))
+            return
         if args.file:
             if not open(args.file, "rb").read(8).startswith(b"FAKEMODL"):
                 fail(
@@ -272,6 +281,13 @@ def main() -> None:
             "ModelFileError",
             f"{args.model!r} is not a roadseg model file; give a file written by `roadseg train`",
         )
+    pid_file = os.environ.get("FAKE_ROADSEG_PID")
+    if pid_file and mode in ("slow", "hang"):
+        with open(pid_file, "w", encoding="utf-8") as f:
+            f.write(str(os.getpid()))
+    if mode == "hang":  # a long silent step (a big batch): no output that could hit a closed pipe
+        time.sleep(60)
+        fail("CancelledError", "should have been stopped")
     if mode == "slow":
         out = getattr(args, "out", None)
         if out:

@@ -108,17 +108,37 @@ def run_to_end(plugin, task, timeout: float = 120.0) -> None:  # noqa: ANN001
     )
 
 
-def messages(iface, level: str) -> list[str]:  # noqa: ANN001
-    """Messages pushed to the (mock) message bar at ``level``."""
+LEVELS = ("info", "warning", "critical", "success")
+
+
+def _level(level: str):  # noqa: ANN202
     from qgis.core import Qgis
 
-    lv = {
-        "info": Qgis.Info,
-        "warning": Qgis.Warning,
-        "critical": Qgis.Critical,
-        "success": Qgis.Success,
+    return {
+        "info": Qgis.MessageLevel.Info,
+        "warning": Qgis.MessageLevel.Warning,
+        "critical": Qgis.MessageLevel.Critical,
+        "success": Qgis.MessageLevel.Success,
     }[level]
-    return list(iface.messageBar().get_messages(lv))
+
+
+def messages(iface, level: str) -> list[str]:  # noqa: ANN001
+    """Messages pushed to the (mock) message bar at ``level``, with or without buttons."""
+    bar = iface.messageBar()
+    lv = _level(level)
+    out = list(bar.get_messages(lv))
+    out += [f"{i.title()}:{i.text()}" for i in bar.items() if i.level() == lv]
+    return out
+
+
+def message_buttons(iface, level: str) -> dict[str, object]:  # noqa: ANN001
+    """The buttons of the last message with buttons at ``level``: {text: QPushButton}."""
+    from qgis.PyQt.QtWidgets import QPushButton
+
+    items = [i for i in iface.messageBar().items() if i.level() == _level(level)]
+    if not items:
+        return {}
+    return {b.text(): b for b in items[-1].findChildren(QPushButton)}
 
 
 def project_layers():  # noqa: ANN201
@@ -126,3 +146,12 @@ def project_layers():  # noqa: ANN201
     from qgis.core import QgsProject
 
     return list(QgsProject.instance().mapLayers().values())
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process runs (a zombie waiting for init to reap it has stopped running)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")

@@ -18,10 +18,14 @@ import pytest
 pytestmark = pytest.mark.qgis
 
 CORE_MODULES = (
+    "check",
     "commands",
     "engine",
     "errors",
     "estimate",
+    "glossary",
+    "i18n",
+    "install",
     "outputs",
     "params",
     "process",
@@ -38,7 +42,11 @@ def core(plugin_pkg):
 
 
 def test_core_imports_only_stdlib(plugin_pkg, plugins_dir):
-    """The plugin never imports torch, rasterio, numpy or roadseg (only PyQt5/qgis/stdlib)."""
+    """The plugin never imports torch, rasterio, numpy or roadseg (only PyQt/qgis/stdlib).
+
+    GDAL's ``osgeo`` ships with QGIS: the GUI may use it (test raster, raster tags);
+    ``core`` stays standard library only.
+    """
     import ast
 
     banned = {
@@ -49,10 +57,9 @@ def test_core_imports_only_stdlib(plugin_pkg, plugins_dir):
         "geopandas",
         "shapely",
         "pyproj",
-        "osgeo",
         "fiona",
     }
-    allowed_top = set(sys.stdlib_module_names) | {"qgis", "processing"}
+    allowed_top = set(sys.stdlib_module_names) | {"qgis", "processing", "osgeo"}
     seen = set()
     for py in (plugins_dir / "roadseg_qgis").rglob("*.py"):
         tree = ast.parse(py.read_text())
@@ -72,6 +79,7 @@ def test_core_imports_only_stdlib(plugin_pkg, plugins_dir):
             assert "from qgis" not in src and "import qgis" not in src, (
                 f"core/{py.name} imports qgis"
             )
+            assert "osgeo" not in src, f"core/{py.name} imports osgeo"
     assert "qgis" in seen
 
 
@@ -174,6 +182,20 @@ def test_predict_argv_minimal_keeps_engine_defaults(core):
     assert argv[-3:] == ["--progress", "json", "--json"]
 
 
+def test_predict_argv_polygons_give_extent_file_not_bbox(core):
+    """The engine takes --bbox or --extent-file, never both (issue 13's first bug)."""
+    p = _params(core, area_mode="selection", aoi_geojson='{"type": "FeatureCollection"}')
+    argv = core.commands.predict_argv(["r"], p, "a.tif", "a.gpkg", extent_file="/s/area.geojson")
+    assert argv[argv.index("--extent-file") + 1] == "/s/area.geojson"
+    assert "--bbox" not in argv and "--bbox-crs" not in argv
+    assert "--overwrite" not in argv
+    assert "--overwrite" in core.commands.predict_argv(["r"], p, "a.tif", None, overwrite=True)
+    with pytest.raises(core.errors.InputError):  # polygons without a polygon area, and back
+        _params(core, area_mode="layer", aoi_geojson="{}")
+    with pytest.raises(core.errors.InputError):
+        _params(core, area_mode="polygons")
+
+
 def test_overlap_zero_is_passed(core):
     argv = core.commands.predict_argv(["r"], _params(core, overlap=0), "a.tif", None)
     assert argv[argv.index("--overlap") + 1] == "0"
@@ -273,55 +295,42 @@ def test_styles_from_model_info(core):
 
 
 # -- engine discovery -----------------------------------------------------------------------
-def _exe(path: Path) -> Path:
+def _exe(path: Path, text: str = "roadseg, version 0.1.0") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("#!/bin/sh\necho 'roadseg, version 0.1.0'\n")
+    path.write_text(f"#!/bin/sh\necho '{text}'\n")
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return path
 
 
 def test_find_engine_order(core, tmp_path):
+    """Setting, then ROADSEG_ENGINE, then the plugin's own environment, then PATH."""
     find = core.engine.find_engine
-    env_exe = _exe(tmp_path / "env" / "roadseg")
     cfg_exe = _exe(tmp_path / "cfg" / "roadseg")
-    py_dir = tmp_path / "venv" / "bin"
-    py_exe = _exe(py_dir / "roadseg")
+    env_exe = _exe(tmp_path / "env" / "roadseg")
+    own = tmp_path / "profile" / "roadseg" / "engine-venv"
+    own_exe = _exe(own / "bin" / "roadseg")
     path_exe = _exe(tmp_path / "pathdir" / "roadseg")
-    proj_exe = _exe(tmp_path / "project" / ".venv" / "bin" / "roadseg")
-    args = dict(
-        python_executable=str(py_dir / "python"),
-        search_path=str(path_exe.parent),
-        project_dirs=[tmp_path / "project" / "sub"],
-    )
-    assert find(str(cfg_exe), env={"ROADSEG_ENGINE": str(env_exe)}, **args).argv == (str(env_exe),)
-    assert find(str(cfg_exe), env={}, **args).source == "the plugin settings"
-    got = find("", env={}, **args)
-    assert got.argv == (str(py_exe),) and got.source == "next to the running Python"
-    args["python_executable"] = str(tmp_path / "nowhere" / "python")
-    assert find(None, env={}, **args).argv == (str(path_exe),)
-    args["search_path"] = str(tmp_path / "empty")
+    env = {"ROADSEG_ENGINE": str(env_exe)}
+    args = dict(plugin_env=own, search_path=str(path_exe.parent))
+    got = find(str(cfg_exe), env=env, **args)
+    assert got.argv == (str(cfg_exe),) and got.source == "the plugin settings"
+    got = find("", env=env, **args)
+    assert got.argv == (str(env_exe),) and "ROADSEG_ENGINE" in got.source
     got = find(None, env={}, **args)
-    assert got.argv == (str(proj_exe),) and ".venv" in got.source
+    assert got.argv == (str(own_exe),) and got.source == "the plugin's own engine environment"
+    got = find(None, env={}, plugin_env=tmp_path / "none", search_path=str(path_exe.parent))
+    assert got.argv == (str(path_exe),) and got.source == "PATH"
 
 
 def test_find_engine_messages(core, tmp_path):
     find = core.engine.find_engine
     with pytest.raises(core.errors.EngineNotFoundError) as e:
-        find(
-            None,
-            env={},
-            python_executable=str(tmp_path / "python"),
-            search_path=str(tmp_path),
-            project_dirs=[],
-        )
+        find(None, env={}, plugin_env=tmp_path / "none", search_path=str(tmp_path))
     msg = e.value.message
-    assert (
-        msg.startswith("No roadseg engine found")
-        and "make setup" in msg
-        and "ROADSEG_ENGINE" in msg
-    )
+    assert msg.startswith("No roadseg engine found") and "Install engine" in msg
+    assert "ROADSEG_ENGINE" in msg
     with pytest.raises(core.errors.EngineNotFoundError) as e:
-        find(str(tmp_path / "missing" / "roadseg"), env={}, python_executable=None, search_path="")
+        find(str(tmp_path / "missing" / "roadseg"), env={}, search_path="")
     assert "plugin settings" in e.value.message and "missing" in e.value.message
 
 
@@ -338,25 +347,119 @@ def test_engine_env_strips_qgis_paths(core):
     assert not {"PROJ_LIB", "GDAL_DATA", "PYTHONHOME"} & set(env)
 
 
+def test_identity_and_compatible_versions(core):
+    e = core.engine
+    assert e.parse_identity("roadseg, version 0.1.0\n") == "0.1.0"
+    for other in ("Python 3.11.2", "true (GNU coreutils) 9.1", "", "roadseg 0.1.0"):
+        assert e.parse_identity(other) is None, other
+    assert e.compatible(e.ENGINE_MIN_VERSION) and not e.compatible(e.ENGINE_BELOW_VERSION)
+    assert e.compatible("0.1.9.dev2+gabc") and not e.compatible("1.0.0")
+    assert e.compatible_range() == ">=0.1.0, <0.2.0"
+
+
+def test_option_probe(core, tmp_path):
+    """--overwrite is passed only when this engine's `predict --help` lists it (asked once)."""
+    calls = tmp_path / "calls"
+    script = tmp_path / "engine"
+    script.write_text(
+        '#!/bin/sh\necho "$@" >> ' + str(calls) + "\n"
+        'if [ "$1" = predict ]; then echo "  --overwrite  Replace existing outputs."; fi\n'
+    )
+    script.chmod(0o755)
+    e = core.engine
+    assert e.supports_option([str(script)], "predict", "--overwrite")
+    assert e.supports_option([str(script)], "predict", "--overwrite")
+    assert not e.supports_option([str(script)], "vectorize", "--overwrite")
+    assert calls.read_text().splitlines() == ["predict --help", "vectorize --help"]
+
+
+# -- Test engine (core) ---------------------------------------------------------------------
+def _check(core, argv, tmp_path):
+    cmd = core.engine.EngineCommand(tuple(argv), "the plugin settings")
+    return core.check.check_engine(
+        cmd, "default", tmp_path, lambda *a: None, env=core.engine.engine_env(), timeout_s=60
+    )
+
+
+@pytest.mark.parametrize("program", [sys.executable, "/bin/true", "/bin/echo"])
+def test_check_rejects_programs_that_are_not_roadseg(core, tmp_path, program):
+    report = _check(core, [program], tmp_path)
+    assert not report.ok and len(report.steps) == 1
+    text = report.text()
+    assert "is not the roadseg engine" in text and "Install engine" in text, text
+
+
+def test_check_rejects_an_incompatible_version(core, tmp_path):
+    script = tmp_path / "roadseg"
+    script.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = --version ]; then echo "roadseg, version 9.0.0"; exit 0; fi\n'
+        'echo \'{"models": [], "count": 0}\'\n'
+    )
+    script.chmod(0o755)
+    report = _check(core, [str(script)], tmp_path)
+    assert [s.ok for s in report.steps] == [True, False] and report.version == "9.0.0"
+    assert "needs roadseg >=0.1.0, <0.2.0" in report.text() and "Install" in report.text()
+
+
+# -- install plan -----------------------------------------------------------------------------
+def test_install_plan(core, tmp_path):
+    ins = core.install
+    wheel = tmp_path / "roadseg-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"zip")
+    venv = ins.engine_venv_dir(tmp_path / "profile")
+    plan = ins.make_plan(sys.executable, venv, str(wheel), True, ["--no-index", "--no-deps"])
+    make, pip = plan.commands()
+    assert make == [sys.executable, "-m", "venv", "--system-site-packages", str(venv)]
+    assert pip[0] == str(venv / "bin" / "python") and pip[-3:] == [
+        "--no-index",
+        "--no-deps",
+        str(wheel),
+    ]
+    assert plan.engine == venv / "bin" / "roadseg"
+    index = ins.make_plan(sys.executable, venv, "https://example.org/simple")
+    assert index.commands()[1][-3:] == [
+        "--index-url",
+        "https://example.org/simple",
+        ins.REQUIREMENT,
+    ]
+    for bad, match in (
+        (str(tmp_path / "none.whl"), "is not a wheel file"),
+        (str(tmp_path), "is not a wheel file"),
+        ("", "Choose a roadseg wheel"),
+    ):
+        with pytest.raises(core.errors.InputError, match=match):
+            ins.make_plan(sys.executable, venv, bad)
+    other = tmp_path / "numpy-1.0-py3-none-any.whl"
+    other.write_bytes(b"zip")
+    with pytest.raises(core.errors.InputError, match="not a roadseg wheel"):
+        ins.make_plan(sys.executable, venv, str(other))
+    with pytest.raises(core.errors.InputError, match="Python"):
+        ins.make_plan(str(tmp_path / "nopython"), venv, str(wheel))
+
+
 # -- outputs staging ------------------------------------------------------------------------
 def test_staging_commit_and_discard(core, tmp_path):
     o = core.outputs
-    paths = o.plan_run(tmp_path / "out", "roads_x")
+    paths = o.plan_run(tmp_path / "results", "scene_default_model_1")
     assert paths.stage_dir.is_dir() and paths.stage_dir.name.startswith(".roadseg-partial-")
     paths.staged_raster.write_bytes(b"r")
     paths.staged_vectors.write_bytes(b"v")
-    raster, vectors = o.commit(paths, keep_raster=False, keep_vectors=True)
+    (paths.stage_dir / "roads.gpkg.part").write_bytes(b"x")
+    final, raster, vectors = o.commit(paths, keep_raster=False, keep_vectors=True)
     assert (
-        raster is None
-        and vectors == tmp_path / "out" / "roads_x.gpkg"
-        and vectors.read_bytes() == b"v"
+        raster is None and vectors == tmp_path / "results" / "scene_default_model_1" / "roads.gpkg"
     )
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["roads_x.gpkg"]
-    again = o.plan_run(tmp_path / "out", "roads_x")
-    assert again.stem == "roads_x_2"
+    assert vectors.read_bytes() == b"v" and sorted(p.name for p in final.run_dir.iterdir()) == [
+        "roads.gpkg"
+    ]
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["scene_default_model_1"]
+    again = o.plan_run(tmp_path / "results", "scene_default_model_1")
+    assert again.name == "scene_default_model_1_2"
     again.staged_raster.write_bytes(b"partial")
     o.discard(again)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["roads_x.gpkg"]
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["scene_default_model_1"]
+    assert o.project_results_dir("/p") == Path("/p/roadseg")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only folders")
@@ -373,7 +476,7 @@ def test_output_folder_that_is_a_file(core, tmp_path):
     f.write_text("x")
     with pytest.raises(core.errors.InputError, match="is a file"):
         core.outputs.check_output_dir(f)
-    with pytest.raises(core.errors.InputError, match="Cannot write"):
+    with pytest.raises(core.errors.InputError, match="Cannot write to the results folder"):
         core.outputs.check_output_dir(f / "sub")
 
 

@@ -1,21 +1,32 @@
-"""The Map roads dialog: parameters from widgets, areas in the raster CRS, bad input."""
+"""The Map roads dialog: parameters from widgets, areas, defaults, remembered choices, checks.
+
+The engine behind the dialog is the real one (it lists the models); no run starts here.
+"""
 
 from __future__ import annotations
 
-import os
+import json
+import re
 import sys
 
 import pytest
-from qgis_helpers import add_raster, make_raster, messages, project_layers, set_canvas
+from qgis_helpers import (
+    add_raster,
+    make_raster,
+    message_buttons,
+    messages,
+    project_layers,
+    set_canvas,
+)
 
 pytestmark = pytest.mark.qgis
 
 
 def open_dialog(plugin, wait_models: bool = True):
-    dlg = plugin.create_dialog()
+    dlg = plugin.create_dialog(fetch_models=wait_models)
     assert dlg is not None, "the dialog did not open"
     if wait_models:
-        assert dlg.loader.wait(60000), "the engine did not answer `roadseg models --json`"
+        assert dlg.loader.wait(120000), "the engine did not answer `roadseg models --json`"
     return dlg
 
 
@@ -25,20 +36,89 @@ def choose(combo, data) -> None:
     combo.setCurrentIndex(idx)
 
 
-def test_no_raster_layer_in_project(plugin, qgis_iface, fake_engine):
+def class_raster(path):
+    """A GeoTIFF tagged as a roadseg class raster (what a previous run writes)."""
+    from osgeo import gdal
+
+    make_raster(path, bands=1)
+    ds = gdal.Open(str(path), gdal.GA_Update)
+    ds.SetMetadataItem("ROADSEG_CLASSES", json.dumps(["background", "major"]))
+    ds = None
+    return path
+
+
+def xyz_basemap():
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    uri = "type=xyz&url=https://tile.openstreetmap.org/%7Bz%7D/%7Bx%7D/%7By%7D.png&zmax=19&zmin=0"
+    layer = QgsRasterLayer(uri, "OpenStreetMap", "wms")
+    QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+def polygons_layer(wkts, crs="EPSG:32611"):
+    from qgis.core import QgsFeature, QgsGeometry, QgsProject, QgsVectorLayer
+
+    layer = QgsVectorLayer(f"Polygon?crs={crs}", "aoi", "memory")
+    feats = []
+    for wkt in wkts:
+        f = QgsFeature()
+        f.setGeometry(QgsGeometry.fromWkt(wkt))
+        feats.append(f)
+    layer.dataProvider().addFeatures(feats)
+    QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+def test_no_raster_layer_in_project(plugin, qgis_iface, real_engine):
     plugin.run()
     warn = messages(qgis_iface, "warning")
     assert any("no raster layer in the project" in m for m in warn), warn
     assert plugin.dialog is None and project_layers() == []
 
 
-def test_dialog_builds_parameters(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
+def test_only_basemaps_and_class_rasters(plugin, qgis_iface, real_engine, tmp_path):
+    xyz_basemap()
+    add_raster(class_raster(tmp_path / "classes.tif"), "road classes")
+    plugin.run()
+    warn = messages(qgis_iface, "warning")
+    assert any("web basemaps" in m and "roadseg class rasters" in m for m in warn), warn
+    assert plugin.dialog is None
+
+
+def test_default_raster_is_imagery_never_a_basemap_or_class_raster(
+    plugin, qgis_iface, real_engine, tmp_path
+):
+    """Active layer not a raster: the first raster file that is imagery, not alphabetical."""
+    basemap = xyz_basemap()
+    classes = add_raster(class_raster(tmp_path / "a_classes.tif"), "A road classes")
+    imagery = add_raster(make_raster(tmp_path / "z.tif"), "Z imagery")
+    aoi = polygons_layer(
+        ["POLYGON((500004 3999990, 500010 3999990, 500010 3999996, 500004 3999990))"]
+    )
+    qgis_iface.setActiveLayer(aoi)
+    dlg = open_dialog(plugin, wait_models=False)
+    assert dlg.raster_combo.currentLayer() is imagery
+    listed = {dlg.raster_combo.layer(i) for i in range(dlg.raster_combo.count())}
+    assert imagery in listed and basemap not in listed and classes not in listed
+    # The active layer wins when it is imagery; a class raster never does.
+    other = add_raster(make_raster(tmp_path / "b.tif"), "B imagery")
+    qgis_iface.setActiveLayer(other)
+    assert open_dialog(plugin, wait_models=False).raster_combo.currentLayer() is other
+    qgis_iface.setActiveLayer(classes)
+    assert open_dialog(plugin, wait_models=False).raster_combo.currentLayer() in (imagery, other)
+
+
+def test_dialog_builds_parameters(plugin, qgis_iface, real_engine, utm_raster, tmp_path):
     layer = add_raster(utm_raster)
     set_canvas(qgis_iface, layer)
     dlg = open_dialog(plugin)
-    assert "major, minor, track" in dlg.model_label.text() and "0.5 m/px" in dlg.model_label.text()
+    text = dlg.model_label.text()
+    assert "major, minor, track" in text and "0.5 m/px" in text
+    assert "major — main roads" in text and "about 12 m wide" in text  # the classes explained
     dlg.raster_combo.setLayer(layer)
     choose(dlg.area_combo, "layer")
+    dlg.output_widget.setFilePath(str(tmp_path / "out"))
     p = dlg.parameters()  # as the dialog opens: the engine's and the model's defaults
     assert (p.tile, p.overlap, p.batch_size, p.device, p.model) == (None, None, None, "auto", None)
     assert (p.outputs.polygons, p.outputs.centrelines, p.outputs.class_raster) == (
@@ -46,18 +126,16 @@ def test_dialog_builds_parameters(plugin, qgis_iface, fake_engine, utm_raster, t
         True,
         False,
     )
-    dlg.device_combo.setCurrentText("cpu")
+    choose(dlg.device_combo, "cpu")
     dlg.tile_spin.setValue(256)
     dlg.overlap_spin.setValue(32)
     dlg.batch_spin.setValue(2)
     dlg.raster_check.setChecked(True)
     dlg.centrelines_check.setChecked(False)
-    dlg.temp_check.setChecked(False)
-    dlg.output_widget.setFilePath(str(tmp_path / "out"))
     p = dlg.parameters()
     assert p.raster_path == str(utm_raster) and p.raster_name == "imagery"
     assert p.bbox == pytest.approx((500000.0, 3999968.0, 500032.0, 4000000.0))
-    assert p.bbox_crs == "EPSG:32611" and p.area_mode == "layer"
+    assert p.bbox_crs == "EPSG:32611" and p.area_mode == "layer" and p.aoi_geojson is None
     assert (p.device, p.tile, p.overlap, p.batch_size) == ("cpu", 256, 32, 2)
     assert (p.outputs.polygons, p.outputs.centrelines, p.outputs.class_raster) == (
         True,
@@ -66,17 +144,29 @@ def test_dialog_builds_parameters(plugin, qgis_iface, fake_engine, utm_raster, t
     )
     assert p.output_dir == str(tmp_path / "out") and p.model is None
     assert p.area_km2 == pytest.approx(32 * 32 / 1e6, rel=0.01)
-    assert p.run_name.startswith("Roads imagery ")
-    # Defaults: model defaults for tiling, automatic overlap.
-    dlg.tile_spin.setValue(0)
-    dlg.overlap_spin.setValue(-1)
-    dlg.batch_spin.setValue(0)
-    p = dlg.parameters()
-    assert (p.tile, p.overlap, p.batch_size) == (None, None, None)
-    assert "Area 0.00 km²" in dlg.estimate_label.text() and "4096" not in dlg.estimate_label.text()
+    assert p.run_name.startswith("Roads imagery (default model) ")
+    assert (
+        "Area 0.00 km²" in dlg.estimate_label.text() and "at 0.5 m/px" in dlg.estimate_label.text()
+    )
+    assert " on cpu " in dlg.estimate_label.text()
 
 
-def test_extent_from_reprojected_canvas(plugin, qgis_iface, fake_engine, utm_raster):
+def test_estimate_before_the_model_answers(plugin, qgis_iface, real_engine, tmp_path):
+    """No "on auto" and no raw resolution like 0.300564 m/px before the model's information."""
+    path = make_raster(tmp_path / "odd.tif", pixel=0.300564)
+    layer = add_raster(path, "odd")
+    set_canvas(qgis_iface, layer)
+    dlg = open_dialog(plugin, wait_models=False)
+    text = dlg.estimate_label.text()
+    assert "waiting for the model's resolution" in text
+    assert "auto" not in text and "0.300564" not in text
+    dlg.fetch_models()
+    assert dlg.loader.wait(120000)
+    text = dlg.estimate_label.text()
+    assert "at 0.5 m/px" in text and not re.search(r"\d\.\d{3,} m/px", text)
+
+
+def test_extent_from_reprojected_canvas(plugin, qgis_iface, real_engine, utm_raster):
     """A canvas in EPSG:3857 showing the raster's upper-left quarter → that quarter in UTM."""
     from qgis.core import (
         QgsCoordinateReferenceSystem,
@@ -94,96 +184,102 @@ def test_extent_from_reprojected_canvas(plugin, qgis_iface, fake_engine, utm_ras
     dlg = open_dialog(plugin, wait_models=False)
     dlg.raster_combo.setLayer(layer)
     choose(dlg.area_combo, "canvas")
-    p = dlg.parameters()
-    assert p.bbox_crs == "EPSG:32611"
-    # The canvas fits the rectangle into its aspect ratio: the bbox contains the quarter, and is
-    # clipped to the raster; transformBoundingBox may pad by a fraction of a pixel.
-    minx, miny, maxx, maxy = p.bbox
+    area = dlg.current_area()
+    assert area.crs == "EPSG:32611"
+    minx, miny, maxx, maxy = area.bbox
     assert minx == pytest.approx(500000.0, abs=0.5) and maxy == pytest.approx(4000000.0, abs=0.5)
     assert maxx >= 500015.5 and miny <= 3999984.5
     assert (maxx - minx) * (maxy - miny) < 0.75 * 32 * 32
 
 
-def test_selected_polygons_area(plugin, qgis_iface, fake_engine, utm_raster):
-    from qgis.core import QgsFeature, QgsGeometry, QgsProject, QgsVectorLayer
-
+def test_polygon_areas(plugin, qgis_iface, real_engine, utm_raster, tmp_path):
+    """All polygons of a layer, or the selected ones: polygons for the engine, their area."""
     layer = add_raster(utm_raster)
-    poly = QgsVectorLayer("Polygon?crs=EPSG:32611", "aoi", "memory")
-    feats = []
-    for wkt in (
-        "POLYGON((500004 3999990, 500010 3999990, 500010 3999996, 500004 3999996, 500004 3999990))",
-        "POLYGON((500020 3999970, 500030 3999970, 500030 3999980, 500020 3999970))",
-    ):
-        f = QgsFeature()
-        f.setGeometry(QgsGeometry.fromWkt(wkt))
-        feats.append(f)
-    poly.dataProvider().addFeatures(feats)
-    QgsProject.instance().addMapLayer(poly)
+    poly = polygons_layer(
+        [
+            "POLYGON((500004 3999990, 500010 3999990, 500010 3999996, 500004 3999996, "
+            "500004 3999990))",
+            "POLYGON((500020 3999970, 500030 3999970, 500030 3999980, 500020 3999970))",
+        ]
+    )
     dlg = open_dialog(plugin, wait_models=False)
     dlg.raster_combo.setLayer(layer)
+    dlg.output_widget.setFilePath(str(tmp_path / "out"))
     choose(dlg.area_combo, "selection")
     dlg.polygon_combo.setLayer(poly)
-    with pytest.raises(Exception, match="No features are selected"):
-        dlg.parameters()
-    poly.selectByIds([feats[0].id() if feats[0].id() > 0 else 1])
+    assert "No polygons are selected in 'aoi'" in dlg.error_label.text()
+    assert not dlg.run_button.isEnabled()
+    poly.selectByIds([sorted(poly.allFeatureIds())[0]])
+    assert dlg.run_button.isEnabled(), dlg.error_label.text()  # the selection is followed
     p = dlg.parameters()
     assert p.bbox == pytest.approx((500004.0, 3999990.0, 500010.0, 3999996.0))
-    import json
-
+    assert p.area_km2 == pytest.approx(36e-6, rel=0.01)
     fc = json.loads(p.aoi_geojson)
     assert len(fc["features"]) == 1 and fc["features"][0]["geometry"]["type"] == "Polygon"
     lon, lat = fc["features"][0]["geometry"]["coordinates"][0][0]
-    assert (
-        -117.1 < lon < -116.9 and 36.1 < lat < 36.2
-    )  # EPSG:4326, near UTM 11N (500 km E, 4000 km N)
-    poly.selectAll()
+    assert -117.1 < lon < -116.9 and 36.1 < lat < 36.2  # EPSG:4326
+    choose(dlg.area_combo, "polygons")  # every polygon, selected or not
     p = dlg.parameters()
     assert p.bbox == pytest.approx((500004.0, 3999970.0, 500030.0, 3999996.0))
     assert len(json.loads(p.aoi_geojson)["features"]) == 2
+    assert p.area_km2 == pytest.approx((36 + 50) * 1e-6, rel=0.01)  # the polygons, not the box
     choose(dlg.area_combo, "layer")
     assert dlg.parameters().aoi_geojson is None
 
 
-def test_extent_outside_raster(plugin, qgis_iface, fake_engine, utm_raster):
+def test_problem_shown_in_full_and_run_disabled(plugin, qgis_iface, real_engine, utm_raster):
     from qgis.core import QgsRectangle
+    from qgis.PyQt.QtCore import QCoreApplication
 
     layer = add_raster(utm_raster)
     set_canvas(qgis_iface, layer, extent=QgsRectangle(600000, 4100000, 600100, 4100100))
     dlg = open_dialog(plugin, wait_models=False)
     dlg.raster_combo.setLayer(layer)
     choose(dlg.area_combo, "canvas")
+    message = dlg.error_label.text()
+    assert "does not overlap the raster 'imagery'" in message
+    assert not dlg.run_button.isEnabled()
+    dlg.show()
+    dlg.adjustSize()
+    QCoreApplication.processEvents()
+    label = dlg.error_label
+    assert label.isVisible() and label.wordWrap()
+    assert label.height() >= label.heightForWidth(label.width())  # every line shows
     dlg.accept()
-    assert dlg.result() == 0 and "does not overlap the raster 'imagery'" in dlg.last_error
-    assert "does not overlap" in dlg.estimate_label.text()
-    assert len(project_layers()) == 1 and plugin.tasks == []
+    assert dlg.result() == 0 and plugin.tasks == []
+    choose(dlg.area_combo, "layer")  # fixed: the message goes, Run comes back
+    assert dlg.run_button.isEnabled() and not dlg.error_label.isVisible()
+    dlg.hide()
 
 
-def test_raster_without_crs(plugin, qgis_iface, fake_engine, tmp_path):
+def test_raster_without_crs(plugin, qgis_iface, real_engine, tmp_path):
     path = make_raster(tmp_path / "nocrs.tif", epsg=None)
     layer = add_raster(path, "nocrs")
     dlg = open_dialog(plugin, wait_models=False)
     dlg.raster_combo.setLayer(layer)
     choose(dlg.area_combo, "layer")
-    dlg.accept()
-    assert dlg.result() == 0
-    assert "has no coordinate reference system" in dlg.last_error and "'nocrs'" in dlg.last_error
+    assert "has no coordinate reference system" in dlg.error_label.text()
+    assert "'nocrs'" in dlg.error_label.text() and not dlg.run_button.isEnabled()
 
 
-def test_unwritable_output_folder(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
+def test_unwritable_results_folder(plugin, qgis_iface, real_engine, utm_raster, tmp_path):
     layer = add_raster(utm_raster)
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     dlg = open_dialog(plugin, wait_models=False)
     dlg.raster_combo.setLayer(layer)
     choose(dlg.area_combo, "layer")
-    dlg.temp_check.setChecked(False)
     dlg.output_widget.setFilePath(str(blocker / "out"))
+    assert dlg.run_button.isEnabled()
     dlg.accept()
-    assert dlg.result() == 0 and "Cannot write to the output folder" in dlg.last_error
+    assert dlg.result() == 0 and "Cannot write to the results folder" in dlg.last_error
+    assert not dlg.run_button.isEnabled() and "Cannot write" in dlg.error_label.text()
     assert not (tmp_path / "a_file" / "out").exists()
+    dlg.output_widget.setFilePath(str(tmp_path / "ok"))  # a change clears it
+    assert dlg.run_button.isEnabled()
 
 
-def test_size_limit(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
+def test_size_limit(plugin, qgis_iface, real_engine, utm_raster, tmp_path):
     from qgis.core import QgsSettings
 
     QgsSettings().setValue("roadseg/max_area_km2", 0.0005)  # 500 m²; the raster is 1024 m²
@@ -191,71 +287,121 @@ def test_size_limit(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
     dlg = open_dialog(plugin, wait_models=False)
     dlg.raster_combo.setLayer(layer)
     choose(dlg.area_combo, "layer")
-    dlg.refresh_estimate()
-    assert "larger than the limit" in dlg.estimate_label.text()
-    dlg.accept()
-    assert dlg.result() == 0 and "larger than the limit of 0.0005 km²" in dlg.last_error
+    assert "larger than the limit of 0.0005 km²" in dlg.error_label.text()
+    assert not dlg.run_button.isEnabled()
 
 
-def test_model_file_that_does_not_load_is_flagged(
-    plugin, qgis_iface, fake_engine, utm_raster, tmp_path
-):
+def test_model_file_without_a_file(plugin, qgis_iface, real_engine, utm_raster, tmp_path):
+    """Model file… with no file: no stale description of the embedded model, Run disabled."""
     add_raster(utm_raster)
-    bad = tmp_path / "broken.safetensors"
-    bad.write_bytes(b"not a model")
     dlg = open_dialog(plugin)
     choose(dlg.area_combo, "layer")
-    choose(dlg.model_combo, "__file__")
-    dlg.model_file.setFilePath(str(bad))
-    assert dlg.loader.wait(60000)
-    assert "This model file cannot be used" in dlg.model_label.text()
-    assert "not a roadseg model file" in dlg.model_label.text()
-    good = tmp_path / "good.safetensors"
-    good.write_bytes(b"FAKEMODL")
-    dlg.model_file.setFilePath(str(good))
-    assert dlg.loader.wait(60000)
     assert "Classes: major, minor, track" in dlg.model_label.text()
+    choose(dlg.model_combo, "__file__")
+    assert "Choose a model file" in dlg.model_label.text()
+    assert "Classes:" not in dlg.model_label.text()
+    assert "Choose a model file" in dlg.error_label.text() and not dlg.run_button.isEnabled()
     dlg.model_file.setFilePath(str(tmp_path / "missing.safetensors"))
-    with pytest.raises(Exception, match="does not exist"):
-        dlg.parameters()
+    assert "No file at" in dlg.model_label.text() and "does not exist" in dlg.error_label.text()
+    choose(dlg.model_combo, "default")
+    assert dlg.run_button.isEnabled() and "Classes: major" in dlg.model_label.text()
+
+
+def test_help_tooltips_and_devices(plugin, qgis_iface, real_engine, utm_raster, monkeypatch):
+    from qgis.PyQt.QtWidgets import QCheckBox, QComboBox, QSpinBox
+    from roadseg_qgis.gui import dialog as dialog_mod
+    from roadseg_qgis.gui import prefs
+
+    add_raster(utm_raster)
+    dlg = open_dialog(plugin, wait_models=False)
+    for w in dlg.findChildren((QComboBox, QSpinBox, QCheckBox)):
+        if w.isVisibleTo(dlg) and w.parent() is not dlg.raster_combo:
+            assert w.toolTip(), f"{w.objectName() or type(w).__name__} has no tooltip"
+    for w in (dlg.raster_combo, dlg.polygon_combo, dlg.output_widget):
+        assert w.toolTip()
+    assert "blended" in dlg.overlap_spin.toolTip() and "memory" in dlg.batch_spin.toolTip()
+    opened = []
+    monkeypatch.setattr(dialog_mod, "open_url", opened.append)
+    dlg.buttons.helpRequested.emit()
+    assert opened == ["https://github.com/roadseg/roadseg#qgis-plugin"]
+    # Only the devices found on this machine: cuda/mps once the engine used them.
+    assert [dlg.device_combo.itemData(i) for i in range(dlg.device_combo.count())] == [
+        "auto",
+        "cpu",
+    ]
+    prefs.record_device("cuda:0", auto=True)
+    dlg = open_dialog(plugin, wait_models=False)
+    assert dlg.device_combo.findData("cuda") >= 0 and dlg.device_combo.findData("mps") < 0
+
+
+def test_results_folder_asked_once_for_unsaved_projects(
+    plugin, qgis_iface, real_engine, utm_raster, tmp_path, monkeypatch
+):
+    from roadseg_qgis.gui import dialog as dialog_mod
+
+    layer = add_raster(utm_raster)
+    dlg = open_dialog(plugin, wait_models=False)
+    assert dlg.output_widget.filePath() == ""  # never /tmp
+    choose(dlg.area_combo, "layer")
+    asked = []
+    chosen = tmp_path / "my results"
+    monkeypatch.setattr(
+        dialog_mod.MapRoadsDialog, "ask_results_dir", lambda self: asked.append(1) or str(chosen)
+    )
+    dlg.raster_combo.setLayer(layer)
+    dlg.accept()
+    assert dlg.result() == 1 and dlg.params.output_dir == str(chosen) and asked == [1]
+    dlg2 = open_dialog(plugin, wait_models=False)
+    assert dlg2.output_widget.filePath() == str(chosen)
+    choose(dlg2.area_combo, "layer")
+    dlg2.accept()
+    assert dlg2.result() == 1 and asked == [1]  # not asked again
+
+
+def test_choices_are_remembered(plugin, qgis_iface, real_engine, utm_raster, tmp_path):
+    layer = add_raster(utm_raster)
+    poly = polygons_layer(
+        ["POLYGON((500004 3999990, 500010 3999990, 500010 3999996, 500004 3999990))"]
+    )
+    dlg = open_dialog(plugin, wait_models=False)
+    dlg.raster_combo.setLayer(layer)
+    choose(dlg.area_combo, "polygons")
+    dlg.polygon_combo.setLayer(poly)
+    choose(dlg.device_combo, "cpu")
+    dlg.tile_spin.setValue(128)
+    dlg.overlap_spin.setValue(0)
+    dlg.batch_spin.setValue(4)
+    dlg.polygons_check.setChecked(False)
+    dlg.raster_check.setChecked(True)
+    dlg.output_widget.setFilePath(str(tmp_path / "out"))
+    dlg.accept()
+    assert dlg.result() == 1, dlg.last_error
+    again = open_dialog(plugin, wait_models=False)
+    assert (
+        again.area_combo.currentData() == "polygons" and again.polygon_combo.currentLayer() is poly
+    )
+    assert again.device_combo.currentData() == "cpu"
+    assert (again.tile_spin.value(), again.overlap_spin.value(), again.batch_spin.value()) == (
+        128,
+        0,
+        4,
+    )
+    assert not again.polygons_check.isChecked() and again.raster_check.isChecked()
+    assert again.centrelines_check.isChecked()
 
 
 def test_no_engine_found(plugin, qgis_iface, utm_raster, tmp_path, monkeypatch):
+    from roadseg_qgis.gui import settings as settings_mod
+
     add_raster(utm_raster)
     monkeypatch.setattr(sys, "executable", str(tmp_path / "nowhere" / "python"))
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     monkeypatch.delenv("ROADSEG_ENGINE", raising=False)
     plugin.run()
     crit = messages(qgis_iface, "critical")
-    assert any("No roadseg engine found" in m and "make setup" in m for m in crit), crit
+    assert any("No roadseg engine found" in m and "Install engine" in m for m in crit), crit
     assert plugin.dialog is None and len(project_layers()) == 1
-
-
-def test_settings_test_engine(plugin, qgis_iface, fake_engine, tmp_path, monkeypatch):
-    sett = __import__("roadseg_qgis.gui.settings", fromlist=["SettingsDialog"])
-    dlg = sett.SettingsDialog()
-    assert dlg.run_test()
-    assert (
-        dlg.test_result.text().startswith("OK: roadseg 0.1.0")
-        and "ROADSEG_ENGINE" in dlg.test_result.text()
-    )
-    monkeypatch.delenv("ROADSEG_ENGINE")
-    dlg.engine_widget.setFilePath(str(tmp_path / "no" / "roadseg"))
-    assert not dlg.run_test()
-    assert "does not exist or cannot be run" in dlg.test_result.text()
-    assert "Install the roadseg engine" in dlg.test_result.text()
-    dlg.limit_spin.setValue(12.5)
-    dlg.accept()
-    assert sett.engine_setting() == str(tmp_path / "no" / "roadseg") and sett.limit_km2() == 12.5
-
-
-@pytest.mark.skipif(
-    not os.path.exists(os.path.join(os.path.dirname(sys.executable), "roadseg")),
-    reason="no real engine next to the test Python",
-)
-def test_settings_test_engine_real(plugin, qgis_iface, settings_reset):
-    """Auto-detection finds the real engine next to the running Python; --version works."""
-    sett = __import__("roadseg_qgis.gui.settings", fromlist=["SettingsDialog"])
-    dlg = sett.SettingsDialog()
-    assert dlg.run_test(), dlg.test_result.text()
-    assert "next to the running Python" in dlg.test_result.text()
+    opened = []
+    monkeypatch.setattr(settings_mod.SettingsDialog, "exec", lambda self: opened.append(self) or 0)
+    message_buttons(qgis_iface, "critical")["Settings…"].click()
+    assert len(opened) == 1

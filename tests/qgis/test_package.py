@@ -43,6 +43,9 @@ def test_metadata_is_complete_and_valid():
     ):
         assert g.get(key, "").strip(), key
     assert g["qgisMinimumVersion"] == "3.22"
+    # Ready for QGIS 4 (Qt6): the repository shows the plugin to QGIS 4 users only with these.
+    assert g["supportsQt6"] == "True"
+    assert int(g["qgisMaximumVersion"].split(".")[0]) >= 4
     assert g["experimental"] in ("True", "False")
     assert re.fullmatch(r"\d+\.\d+\.\d+", g["version"])
     assert re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]+", g["email"])
@@ -86,8 +89,12 @@ def test_zip_layout(plugin_zip):
             "icons/roadseg.svg",
             "processing_provider/algorithms.py",
             "core/process.py",
+            "LICENSE",
+            "i18n/README.md",
         ):
             assert f"roadseg_qgis/{required}" in names
+        licence = zf.read("roadseg_qgis/LICENSE").decode()
+        assert licence == (REPO / "LICENSE").read_text() and licence.startswith("MIT License")
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
         assert zf.read("roadseg_qgis/metadata.txt") == (REPO / "metadata.txt").read_bytes()
         # QGIS's "Install from ZIP" takes the folder of the shortest metadata.txt path.
@@ -165,3 +172,27 @@ def test_toolbar_and_menu_actions(
     finally:
         plugin.unload()
     assert toolbar.actions() == [] and menus["&roadseg"] == []
+
+
+def test_licence_is_mit_as_pyproject_says():
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["license"] == {"text": "MIT"} and _metadata()["general"]["license"] == "MIT"
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_package_script_refuses_a_missing_licence(tmp_path):
+    import shutil
+
+    import package_plugin
+
+    fake = tmp_path / "repo"
+    shutil.copytree(
+        REPO / "qgis_plugin", fake / "qgis_plugin", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(REPO / "engine" / "roadseg", fake / "engine" / "roadseg", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.safetensors"))  # fmt: skip
+    shutil.copy(REPO / "metadata.txt", fake / "metadata.txt")
+    with pytest.raises(package_plugin.PackagingError, match="LICENSE is missing"):
+        package_plugin.build(tmp_path / "dist", repo=fake)

@@ -1,16 +1,45 @@
-"""The Processing algorithms through processing.run and a Model Builder model (fake engine)."""
+"""The Processing algorithms with the REAL engine (the fake one only injects failures)."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
 import pytest
-from qgis_helpers import add_raster
+from qgis_helpers import add_raster, make_raster, process_alive, wait_until
 
 pytestmark = pytest.mark.qgis
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def provider(plugin, qgis_processing):
     return plugin.provider
+
+
+class Feedback:
+    """A QgsProcessingFeedback that keeps the command lines and infos it was given."""
+
+    def __new__(cls):
+        from qgis.core import QgsProcessingFeedback
+
+        class _F(QgsProcessingFeedback):
+            def __init__(self):
+                super().__init__()
+                self.commands, self.infos = [], []
+
+            def pushCommandInfo(self, text):  # noqa: N802
+                self.commands.append(text)
+
+            def pushInfo(self, text):  # noqa: N802
+                self.infos.append(text)
+
+        return _F()
 
 
 def _layers_of(path):
@@ -20,89 +49,139 @@ def _layers_of(path):
     return sorted(s.name() for s in md.querySublayers(str(path)))
 
 
-def test_segment_roads(provider, fake_engine, utm_raster, tmp_path):
-    import processing
+def _class_raster(path):
+    from osgeo import gdal
 
-    res = processing.run(
-        "roadseg:segmentroads",
-        {
-            "INPUT": str(utm_raster),
-            "EXTENT": "500000,500016,3999984,4000000 [EPSG:32611]",
-            "DEVICE": 1,
-            "TILE": 256,
-            "OUTPUT_RASTER": str(tmp_path / "c.tif"),
-            "OUTPUT_VECTORS": str(tmp_path / "r.gpkg"),
-        },
-    )
-    assert res["OUTPUT_VECTORS"] == str(tmp_path / "r.gpkg") and (tmp_path / "c.tif").exists()
-    assert _layers_of(tmp_path / "r.gpkg") == [
-        "centerlines",
-        "roads_major",
-        "roads_minor",
-        "roads_track",
-    ]
-    assert len(res["LAYERS"]) == 4 and res["CENTERLINES"].endswith("|layername=centerlines")
-    argv = fake_engine.calls()[-1]
-    i = argv.index("--bbox")
-    assert [float(v) for v in argv[i + 1 : i + 5]] == pytest.approx(
-        [500000, 3999984, 500016, 4000000]
-    )
-    assert argv[argv.index("--device") + 1] == "cpu" and argv[argv.index("--tile") + 1] == "256"
-    assert "--overlap" not in argv
+    make_raster(path, bands=1)
+    ds = gdal.Open(str(path), gdal.GA_Update)
+    ds.SetMetadataItem("ROADSEG_CLASSES", json.dumps(["background", "major"]))
+    ds = None
+    return path
 
 
-def test_segment_roads_extent_in_other_crs(provider, fake_engine, utm_raster, tmp_path):
+def test_segment_and_vectorise_load_styled_grouped_layers(
+    provider, real_engine, real_scene, tmp_path, qgis_new_project
+):
+    """From the toolbox: a group per run, centrelines on top, the class raster transparent last."""
     import processing
     from qgis.core import (
+        QgsCategorizedSymbolRenderer,
         QgsCoordinateReferenceSystem,
         QgsCoordinateTransform,
+        QgsPalettedRasterRenderer,
         QgsProject,
+        QgsRasterLayer,
         QgsRectangle,
+        QgsSettings,
+        QgsVectorLayer,
     )
 
+    raster, _model = real_scene
+    QgsSettings().setValue("roadseg/max_area_km2", 0.0001)  # the parameter overrides it
+    layer = QgsRasterLayer(str(raster), "scene")
+    ext = layer.extent()
+    part = QgsRectangle(
+        ext.xMinimum(), ext.yMinimum() + 16, ext.xMinimum() + 48, ext.yMaximum()
+    )  # 96 × 96 px
     tr = QgsCoordinateTransform(
-        QgsCoordinateReferenceSystem("EPSG:32611"),
-        QgsCoordinateReferenceSystem("EPSG:4326"),
-        QgsProject.instance(),
+        layer.crs(), QgsCoordinateReferenceSystem("EPSG:4326"), QgsProject.instance()
     )
-    r = tr.transformBoundingBox(QgsRectangle(500008, 3999976, 500024, 3999992))
-    extent = f"{r.xMinimum()!r},{r.xMaximum()!r},{r.yMinimum()!r},{r.yMaximum()!r} [EPSG:4326]"
-    processing.run(
+    r = tr.transformBoundingBox(part)
+    feedback = Feedback()
+    res = processing.runAndLoadResults(
         "roadseg:segmentroads",
         {
-            "INPUT": str(utm_raster),
-            "EXTENT": extent,
+            "INPUT": str(raster),
+            "EXTENT": f"{r.xMinimum()!r},{r.xMaximum()!r},{r.yMinimum()!r},{r.yMaximum()!r} [EPSG:4326]",
+            "DEVICE": 1,
+            "TILE": 128,
+            "MAX_AREA_KM2": 0,
             "OUTPUT_RASTER": str(tmp_path / "c.tif"),
             "OUTPUT_VECTORS": str(tmp_path / "r.gpkg"),
         },
+        feedback=feedback,
     )
-    argv = fake_engine.calls()[-1]
-    i = argv.index("--bbox")
-    bbox = [float(v) for v in argv[i + 1 : i + 5]]
-    assert argv[argv.index("--bbox-crs") + 1] == "EPSG:32611"
-    assert bbox == pytest.approx([500008, 3999976, 500024, 3999992], abs=0.6)
+    argv = feedback.commands[-1].split()
+    assert argv[argv.index("--device") + 1] == "cpu" and argv[argv.index("--tile") + 1] == "128"
+    assert argv[argv.index("--bbox-crs") + 1] == "EPSG:32611" and "--extent-file" not in argv
+    assert "--overwrite" not in argv  # this engine's predict --help does not list it
+    assert any("Mpx at 0.5 m/px" in i for i in feedback.infos), feedback.infos
+    assert res["ROAD_KM"] > 0 and "centerlines" in _layers_of(res["OUTPUT_VECTORS"])
+    root = QgsProject.instance().layerTreeRoot()
+    groups = [g for g in root.children() if g.name().startswith("Roads image (default model)")]
+    assert len(groups) == 1, [c.name() for c in root.children()]
+    layers = [n.layer() for n in groups[0].findLayers()]
+    names = [lyr.name() for lyr in layers]
+    assert names[0] == "centrelines" and names[-1] == "road classes", names
+    assert all(n.endswith(" roads") for n in names[1:-1]) and len(names) >= 3
+    lines = layers[0]
+    assert isinstance(lines.renderer(), QgsCategorizedSymbolRenderer)
+    assert layers[1].renderer().symbol().color().name() == "#e6550d"  # major, from the tags
+    for lyr in layers[:-1]:
+        assert isinstance(lyr, QgsVectorLayer) and lyr.featureCount() > 0
+    ras = layers[-1]
+    renderer = ras.renderer()
+    assert isinstance(renderer, QgsPalettedRasterRenderer)
+    assert [c.value for c in renderer.classes()] == [1, 2, 3]  # no 0 (background), no 0–255
+    assert [c.label for c in renderer.classes()] == ["major", "minor", "track"]
+    assert 96 <= ras.width() <= 99  # the EPSG:4326 box back in UTM: a pixel of padding
+    assert ras.extent().xMinimum() == pytest.approx(part.xMinimum(), abs=1.0)
+    # Vectorise the class raster again: its own group, styled from the raster's tags.
+    out = processing.runAndLoadResults(
+        "roadseg:vectorizeroads",
+        {"INPUT": str(tmp_path / "c.tif"), "OUTPUT": str(tmp_path / "v.gpkg")},
+    )
+    assert "centerlines" in _layers_of(out["OUTPUT"])
+    vec = [g for g in root.children() if "(vectorised)" in g.name()]
+    assert len(vec) == 1 and vec[0].findLayers()[0].layer().name() == "centrelines"
 
 
-def test_segment_roads_errors(provider, fake_engine, utm_raster, tmp_path):
+def test_segment_roads_refuses_big_areas_and_class_rasters(
+    provider, real_engine, real_scene, tmp_path
+):
     import processing
-    from qgis.core import QgsProcessingException
+    from qgis.core import QgsProcessingException, QgsSettings
 
-    with pytest.raises(QgsProcessingException):
+    raster, _model = real_scene
+    QgsSettings().setValue("roadseg/max_area_km2", 0.001)  # 1000 m²; the scene is 4096 m²
+    feedback = Feedback()
+    t0 = time.monotonic()
+    with pytest.raises(QgsProcessingException, match=r"larger than the limit of 0.001 km²"):
         processing.run(
             "roadseg:segmentroads",
             {
-                "INPUT": str(utm_raster),
-                "EXTENT": "0,1,0,1 [EPSG:32611]",
+                "INPUT": str(raster),
+                "OUTPUT_RASTER": str(tmp_path / "c.tif"),
+                "OUTPUT_VECTORS": str(tmp_path / "r.gpkg"),
+            },
+            feedback=feedback,
+        )
+    assert time.monotonic() - t0 < 5 and feedback.commands == []  # refused before the engine
+    with pytest.raises(QgsProcessingException, match="Size limit in km²"):
+        processing.run(
+            "roadseg:segmentroads",
+            {
+                "INPUT": str(raster),
+                "MAX_AREA_KM2": 0.002,
                 "OUTPUT_RASTER": str(tmp_path / "c.tif"),
                 "OUTPUT_VECTORS": str(tmp_path / "r.gpkg"),
             },
         )
-    fake_engine.mode("fail")
-    with pytest.raises(QgsProcessingException, match="is damaged"):
+    with pytest.raises(QgsProcessingException, match="is a road class raster written by roadseg"):
         processing.run(
             "roadseg:segmentroads",
             {
-                "INPUT": str(utm_raster),
+                "INPUT": str(_class_raster(tmp_path / "classes.tif")),
+                "OUTPUT_RASTER": str(tmp_path / "c.tif"),
+                "OUTPUT_VECTORS": str(tmp_path / "r.gpkg"),
+            },
+        )
+    with pytest.raises(QgsProcessingException, match="does not overlap"):
+        processing.run(
+            "roadseg:segmentroads",
+            {
+                "INPUT": str(raster),
+                "EXTENT": "0,1,0,1 [EPSG:32611]",
                 "OUTPUT_RASTER": str(tmp_path / "c.tif"),
                 "OUTPUT_VECTORS": str(tmp_path / "r.gpkg"),
             },
@@ -110,9 +189,18 @@ def test_segment_roads_errors(provider, fake_engine, utm_raster, tmp_path):
     assert not (tmp_path / "r.gpkg").exists()
 
 
-def test_vectorize_road_raster(provider, fake_engine, utm_raster, tmp_path):
-    import processing
+def test_algorithms_have_the_roadseg_icon_and_help(provider):
+    for alg in provider.algorithms():
+        assert not alg.icon().isNull() and alg.svgIconPath().endswith("roadseg.svg"), alg.id()
+        assert alg.helpUrl().endswith("#qgis-plugin") and alg.shortHelpString()
 
+
+def test_engine_failure_and_overwrite_probe(provider, fake_engine, utm_raster, tmp_path):
+    """Failure injection: the engine's message reaches Processing; --overwrite when listed."""
+    import processing
+    from qgis.core import QgsProcessingException
+
+    feedback = Feedback()
     processing.run(
         "roadseg:segmentroads",
         {
@@ -120,23 +208,28 @@ def test_vectorize_road_raster(provider, fake_engine, utm_raster, tmp_path):
             "OUTPUT_RASTER": str(tmp_path / "c.tif"),
             "OUTPUT_VECTORS": str(tmp_path / "r.gpkg"),
         },
+        feedback=feedback,
     )
-    res = processing.run(
-        "roadseg:vectorizeroads",
-        {"INPUT": str(tmp_path / "c.tif"), "OUTPUT": str(tmp_path / "v.gpkg")},
-    )
-    assert res["OUTPUT"] == str(tmp_path / "v.gpkg")
-    assert "centerlines" in _layers_of(tmp_path / "v.gpkg")
-    assert fake_engine.calls()[-1][:4] == [
-        "vectorize",
-        str(tmp_path / "c.tif"),
-        "--out",
-        str(tmp_path / "v.gpkg"),
-    ]
+    assert "--overwrite" in fake_engine.calls()[-1]  # this engine's predict --help lists it
+    fake_engine.mode("fail")
+    with pytest.raises(QgsProcessingException, match="is damaged"):
+        processing.run(
+            "roadseg:segmentroads",
+            {
+                "INPUT": str(utm_raster),
+                "OUTPUT_RASTER": str(tmp_path / "c2.tif"),
+                "OUTPUT_VECTORS": str(tmp_path / "r2.gpkg"),
+            },
+        )
+    assert not (tmp_path / "r2.gpkg").exists()
 
 
 def test_train_road_model_from_memory_layer(provider, fake_engine, utm_raster, tmp_path):
-    """Labels from a non-file layer are exported for the engine; the class field is passed."""
+    """The argument mapping of Train road model, DEVICE cuda included.
+
+    The fake engine stands in because training on CUDA cannot run here (no GPU); the
+    real training run is test_real_processing_train_model (slow).
+    """
     import processing
     from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsProject, QgsVectorLayer
     from qgis.PyQt.QtCore import QVariant
@@ -166,10 +259,8 @@ def test_train_road_model_from_memory_layer(provider, fake_engine, utm_raster, t
     argv = fake_engine.calls()[-1]
     labels = argv[argv.index("--labels") + 1]
     assert argv[argv.index("--accelerator") + 1] == "gpu"  # DEVICE cuda → Lightning's accelerator
-    assert (
-        argv[argv.index("--tile") + 1] == "64"
-        and argv[argv.index("--samples-per-epoch") + 1] == "16"
-    )
+    assert argv[argv.index("--tile") + 1] == "64"
+    assert argv[argv.index("--samples-per-epoch") + 1] == "16"
     assert "--batch-size" not in argv and "--init-from" not in argv
     assert labels.endswith(".gpkg") and labels != lines.source()
     assert (
@@ -177,7 +268,8 @@ def test_train_road_model_from_memory_layer(provider, fake_engine, utm_raster, t
     )
 
 
-def test_model_builder_chain(provider, fake_engine, utm_raster, tmp_path):
+@pytest.mark.slow
+def test_model_builder_chain(provider, real_engine, real_scene, tmp_path):
     """Segment → Vectorise inside a Model Builder model, run with processing.run."""
     import processing
     from qgis.core import (
@@ -189,6 +281,7 @@ def test_model_builder_chain(provider, fake_engine, utm_raster, tmp_path):
         QgsProcessingParameterRasterLayer,
     )
 
+    raster, _model = real_scene
     model = QgsProcessingModelAlgorithm("roads chain", "tests")
     model.addModelParameter(
         QgsProcessingParameterRasterLayer("imagery", "Imagery"),
@@ -199,14 +292,10 @@ def test_model_builder_chain(provider, fake_engine, utm_raster, tmp_path):
     seg.addParameterSources(
         "INPUT", [QgsProcessingModelChildParameterSource.fromModelParameter("imagery")]
     )
-    seg.addParameterSources(
-        "OUTPUT_RASTER",
-        [QgsProcessingModelChildParameterSource.fromStaticValue(str(tmp_path / "c.tif"))],
-    )
-    seg.addParameterSources(
-        "OUTPUT_VECTORS",
-        [QgsProcessingModelChildParameterSource.fromStaticValue(str(tmp_path / "r.gpkg"))],
-    )
+    for name, value in (("OUTPUT_RASTER", "c.tif"), ("OUTPUT_VECTORS", "r.gpkg")):
+        seg.addParameterSources(
+            name, [QgsProcessingModelChildParameterSource.fromStaticValue(str(tmp_path / value))]
+        )
     model.addChildAlgorithm(seg)
     vec = QgsProcessingModelChildAlgorithm("roadseg:vectorizeroads")
     vec.setChildId("vec")
@@ -218,21 +307,19 @@ def test_model_builder_chain(provider, fake_engine, utm_raster, tmp_path):
     out.setChildId("vec")
     vec.setModelOutputs({"vectors": out})
     model.addChildAlgorithm(vec)
-    errors = model.validate() if hasattr(model, "validate") else (True, [])
-    assert errors[0], errors
     res = processing.run(
-        model, {"imagery": str(utm_raster), "vec:vectors": str(tmp_path / "chain.gpkg")}
+        model, {"imagery": str(raster), "vec:vectors": str(tmp_path / "chain.gpkg")}
     )
     assert "centerlines" in _layers_of(res["vec:vectors"])
-    assert [c[0] for c in fake_engine.calls()[-2:]] == ["predict", "vectorize"]
 
 
-def test_batch_of_rasters(provider, fake_engine, tmp_path):
+@pytest.mark.slow
+def test_batch_of_rasters(provider, real_engine, real_scene, tmp_path):
     """Batch mode runs the algorithm once per row: several rasters, one output each."""
     import processing
-    from qgis_helpers import make_raster
 
-    for i in range(3):
+    _raster, _model = real_scene
+    for i in range(2):
         r = make_raster(tmp_path / f"img{i}.tif", origin=(500_000.0 + 100 * i, 4_000_000.0))
         processing.run(
             "roadseg:segmentroads",
@@ -242,40 +329,98 @@ def test_batch_of_rasters(provider, fake_engine, tmp_path):
                 "OUTPUT_VECTORS": str(tmp_path / f"r{i}.gpkg"),
             },
         )
-    assert sorted(p.name for p in tmp_path.glob("r*.gpkg")) == ["r0.gpkg", "r1.gpkg", "r2.gpkg"]
-    assert add_raster(tmp_path / "c2.tif", "c2").extent().xMinimum() == pytest.approx(500_200.0)
+    assert sorted(p.name for p in tmp_path.glob("c*.tif")) == ["c0.tif", "c1.tif"]
+    assert add_raster(tmp_path / "c1.tif", "c1").extent().xMinimum() == pytest.approx(500_100.0)
 
 
-def test_segment_roads_loads_styled_layers(
-    provider, fake_engine, utm_raster, tmp_path, qgis_new_project
-):
-    """From the toolbox (runAndLoadResults): road layers are added, styled from the outputs."""
+@pytest.mark.slow
+def test_real_processing_train_model(provider, real_engine, tmp_path):
+    """Train road model through Processing with the real engine (tiny run), then describe it."""
     import processing
-    from qgis.core import QgsCategorizedSymbolRenderer, QgsProject
+    from conftest import REAL_ENGINE, real_env
+    from qgis.core import QgsVectorLayer
 
-    processing.runAndLoadResults(
-        "roadseg:segmentroads",
+    scene = tmp_path / "scene"
+    subprocess.run(
+        [str(REAL_ENGINE), "synth", str(scene), "--size", "256", "--seed", "5"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env=real_env(),
+    )
+    labels = QgsVectorLayer(str(scene / "roads.gpkg"), "roads", "ogr")
+    assert labels.isValid()
+    res = processing.run(
+        "roadseg:trainmodel",
         {
-            "INPUT": str(utm_raster),
-            "OUTPUT_RASTER": str(tmp_path / "c.tif"),
-            "OUTPUT_VECTORS": str(tmp_path / "r.gpkg"),
+            "INPUT": str(scene / "image.tif"),
+            "LABELS": labels,
+            "EPOCHS": 1,
+            "DEVICE": 1,
+            "TILE": 64,
+            "BATCH_SIZE": 2,
+            "SAMPLES_PER_EPOCH": 8,
+            "OUTPUT": str(tmp_path / "run"),
         },
     )
-    layers = {lyr.name(): lyr for lyr in QgsProject.instance().mapLayers().values()}
-    assert {"centrelines", "major roads", "minor roads", "track roads"} <= set(layers)
-    r = layers["centrelines"].renderer()
-    assert isinstance(r, QgsCategorizedSymbolRenderer)
-    assert {c.value() for c in r.categories()} == {"major", "minor", "track"}
-    # Colours from the class raster palette (fake engine: major 230,85,13; track 140,109,49).
-    assert layers["major roads"].renderer().symbol().color().name() == "#e6550d"
-    assert layers["track roads"].renderer().symbol().color().name() == "#8c6d31"
-    QgsProject.instance().removeAllMapLayers()
-    processing.run(
-        "roadseg:vectorizeroads",
-        {
-            "INPUT": str(tmp_path / "c.tif"),
-            "OUTPUT": str(tmp_path / "v.gpkg"),
-            "LOAD_LAYERS": False,
-        },
+    model = Path(res["MODEL"])
+    assert model.is_file() and model.parent == tmp_path / "run"
+    out = subprocess.run(
+        [str(REAL_ENGINE), "models", "--info", str(model), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=real_env(),
     )
-    assert QgsProject.instance().mapLayers() == {}
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    assert info["classes"][0] == "background" and len(info["classes"]) >= 2
+
+
+@pytest.mark.slow
+def test_killing_qgis_process_stops_the_engine(plugins_dir, real_engine, tmp_path):
+    """qgis_process runs Segment roads with the real engine; kill -9 it: the engine stops too."""
+    from conftest import REAL_ENGINE_COMMAND
+
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "QGIS_OPTS": "",  # Debian's /etc/default/qgis passes --noversioncheck, unknown to it
+        "QGIS_PLUGINPATH": str(plugins_dir),
+        "ROADSEG_ENGINE": REAL_ENGINE_COMMAND,
+        "QT_QPA_PLATFORM": "offscreen",
+        "QGIS_CUSTOM_CONFIG_PATH": str(home / "qgis"),  # its own profile, not pytest-qgis's
+        "QGIS_OPTIONS_PATH": str(home / "qgis"),
+    }
+    env.pop("PYTHONPATH", None)
+    exe = "/usr/bin/qgis_process.bin"
+    if not Path(exe).exists():
+        pytest.skip("qgis_process.bin not installed")
+    subprocess.run([exe, "plugins", "enable", "roadseg_qgis"], env=env, check=True, timeout=120)
+    big = make_raster(tmp_path / "big.tif", 1536, 1536)
+    log = tmp_path / "log.txt"
+    with open(log, "w") as out:
+        qp = subprocess.Popen(
+            [exe, "run", "roadseg:segmentroads", "--", f"INPUT={big}", "MAX_AREA_KM2=0",
+             f"OUTPUT_RASTER={tmp_path / 'c.tif'}", f"OUTPUT_VECTORS={tmp_path / 'r.gpkg'}"],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        assert wait_until(lambda: "predict:" in log.read_text(), 180), log.read_text()[-2000:]
+        children = subprocess.run(
+            ["pgrep", "-P", str(qp.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert children, "no engine process under qgis_process"
+        engine = int(children[0])
+        qp.send_signal(signal.SIGKILL)
+        qp.wait(10)
+        t0 = time.monotonic()
+        while process_alive(engine) and time.monotonic() - t0 < 30:
+            time.sleep(0.05)
+        gone_after = time.monotonic() - t0
+        assert gone_after < 8, f"the engine ran on {gone_after:.1f} s after qgis_process died"
+        assert not (tmp_path / "c.tif").exists() and not (tmp_path / "r.gpkg").exists()
+    finally:
+        if qp.poll() is None:
+            qp.kill()

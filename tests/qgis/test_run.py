@@ -1,29 +1,44 @@
-"""Runs in the background task against the fake engine: layers, cancel, failures, extent.
+"""Failure injection for Map roads runs (the fake engine): failures, crashes, cancel, kill.
 
 The fake engine (tests/qgis/fake_engine.py) honours the CLI contract and can be made
-slow, failing or crashing on demand; the real engine's end-to-end run is in
-test_real_engine.py.
+slow, failing or crashing on demand, which the real engine cannot; every normal run
+is tested with the real engine (test_contract.py, test_real_engine.py).
 """
 
 from __future__ import annotations
 
+import gc
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
 import pytest
-from qgis_helpers import add_raster, messages, project_layers, run_to_end, set_canvas, wait_until
+from qgis_helpers import (
+    FAKE_ENGINE,
+    add_raster,
+    messages,
+    process_alive,
+    project_layers,
+    run_to_end,
+    wait_until,
+)
 
 pytestmark = pytest.mark.qgis
 
 
-def _params(plugin, qgis_iface, raster_path, out_dir, area="layer", class_raster=False):
+def _params(plugin, raster_path, out_dir, area="layer", class_raster=False):
     layer = add_raster(raster_path)
-    set_canvas(qgis_iface, layer)
-    dlg = plugin.create_dialog()
-    assert dlg.loader.wait(60000)
+    dlg = plugin.create_dialog(fetch_models=False)
     dlg.raster_combo.setLayer(layer)
     dlg.area_combo.setCurrentIndex(dlg.area_combo.findData(area))
     dlg.raster_check.setChecked(class_raster)
-    dlg.temp_check.setChecked(False)
     dlg.output_widget.setFilePath(str(out_dir))
-    return dlg.parameters(), dlg.current_model_info()
+    return dlg.parameters()
 
 
 class LogCapture:
@@ -51,121 +66,28 @@ def log_capture():
     cap.close()
 
 
-def test_run_adds_styled_layers(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
-    from qgis.core import QgsCategorizedSymbolRenderer, QgsPalettedRasterRenderer, QgsProject
-
-    out = tmp_path / "out"
-    params, info = _params(plugin, qgis_iface, utm_raster, out, class_raster=True)
-    task = plugin.start(params, info)
-    progress: list[float] = []
-    task.progressChanged.connect(progress.append)
-    run_to_end(plugin, task)
-    assert task.result.ok, task.result.details()
-    group = QgsProject.instance().layerTreeRoot().findGroup(params.run_name)
-    assert group is not None
-    names = [n.layer().name() for n in group.findLayers()]
-    assert names == ["centrelines", "major roads", "minor roads", "track roads", "road classes"]
-    layers = {n.layer().name(): n.layer() for n in group.findLayers()}
-    lines = layers["centrelines"]
-    assert lines.featureCount() == 2
-    r = lines.renderer()
-    assert isinstance(r, QgsCategorizedSymbolRenderer) and r.classAttribute() == "class"
-    cats = {c.value(): c.symbol().clone() for c in r.categories()}
-    assert set(cats) == {"major", "minor", "track"}
-    assert cats["major"].color().name() == "#e6550d"
-    assert cats["major"].width() > cats["minor"].width() > cats["track"].width()
-    major = layers["major roads"]
-    assert major.featureCount() == 1
-    assert major.renderer().symbol().color().name() == "#e6550d"
-    assert layers["minor roads"].renderer().symbol().color().name() == "#fdae6b"
-    ras = layers["road classes"]
-    assert isinstance(ras.renderer(), QgsPalettedRasterRenderer)
-    assert [c.value for c in ras.renderer().classes()] == [1, 2, 3]
-    # Persisted GeoPackage and raster in the output folder, nothing else (no staging folder).
-    files = sorted(p.name for p in out.iterdir())
-    assert len(files) == 2 and files[0].endswith(".gpkg") and files[1].endswith(".tif")
-    assert lines.source().startswith(str(out))
-    ok = messages(qgis_iface, "success")
-    assert (
-        ok and "major 0.03 km" in ok[-1] and "minor 0.03 km" in ok[-1] and "area 0.00 km²" in ok[-1]
-    )
-    assert progress and max(progress) >= 97 and progress == sorted(progress)
-    # The engine got the area, CRS and machine-readable options.
-    argv = fake_engine.calls()[-1]
-    assert argv[:2] == ["predict", str(utm_raster)]
-    assert argv[argv.index("--bbox-crs") + 1] == "EPSG:32611"
-    assert "--json" in argv and argv[argv.index("--progress") + 1] == "json"
-
-
-def test_run_without_class_raster_keeps_only_vectors(
+def test_cancel_is_reported_as_cancelled_and_leaves_nothing(
     plugin, qgis_iface, fake_engine, utm_raster, tmp_path
 ):
-    out = tmp_path / "out"
-    params, info = _params(plugin, qgis_iface, utm_raster, out, class_raster=False)
-    task = plugin.start(params, info)
-    run_to_end(plugin, task)
-    assert [p.suffix for p in out.iterdir()] == [".gpkg"]
-    assert "road classes" not in [lyr.name() for lyr in project_layers()]
-
-
-def test_reprojected_canvas_extent_reaches_engine(
-    plugin, qgis_iface, fake_engine, utm_raster, tmp_path
-):
-    from qgis.core import (
-        QgsCoordinateReferenceSystem,
-        QgsCoordinateTransform,
-        QgsProject,
-        QgsRectangle,
-    )
+    from qgis.core import QgsTask
 
     out = tmp_path / "out"
-    params, info = _params(plugin, qgis_iface, utm_raster, out)
-    layer = project_layers()[0]
-    quarter = QgsRectangle(500016.0, 3999968.0, 500032.0, 3999984.0)
-    wgs = QgsCoordinateReferenceSystem("EPSG:4326")
-    tr = QgsCoordinateTransform(layer.crs(), wgs, QgsProject.instance())
-    set_canvas(qgis_iface, layer, "EPSG:4326", tr.transformBoundingBox(quarter))
-    dlg = plugin.create_dialog(fetch_models=False)
-    dlg.raster_combo.setLayer(layer)
-    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData("canvas"))
-    dlg.temp_check.setChecked(False)
-    dlg.output_widget.setFilePath(str(out))
-    params = dlg.parameters()
-    task = plugin.start(params, info)
-    run_to_end(plugin, task)
-    argv = fake_engine.calls()[-1]
-    i = argv.index("--bbox")
-    bbox = [float(v) for v in argv[i + 1 : i + 5]]
-    assert argv[argv.index("--bbox-crs") + 1] == "EPSG:32611"
-    assert bbox[2] == pytest.approx(500032.0, abs=0.5) and bbox[1] == pytest.approx(
-        3999968.0, abs=0.5
-    )
-    assert bbox[0] <= 500016.5 and bbox[3] >= 3999983.5
-    assert (bbox[2] - bbox[0]) * (bbox[3] - bbox[1]) < 0.75 * 32 * 32
-    # The class layer covers exactly the bbox the engine was given.
-    lines = [lyr for lyr in project_layers() if lyr.name() == "centrelines"][0]
-    ext = lines.extent()
-    assert ext.xMaximum() == pytest.approx(bbox[2], abs=0.5) and ext.yMinimum() == pytest.approx(
-        bbox[1], abs=0.5
-    )
-
-
-def test_cancel_leaves_nothing(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
-    out = tmp_path / "out"
-    params, info = _params(plugin, qgis_iface, utm_raster, out)
+    params = _params(plugin, utm_raster, out)
     n_layers = len(project_layers())
     fake_engine.mode("slow")
-    task = plugin.start(params, info)
+    task = plugin.start(params)
+    statuses = []
+    task.statusChanged.connect(statuses.append)
     assert wait_until(lambda: task.progress() > 5, 30), "no progress from the engine"
-    staged = list(out.glob(".roadseg-partial-*/*"))
-    assert staged, "the engine should have started writing into the staging folder"
+    assert list(out.glob(".roadseg-partial-*/*")), "the engine writes into the staging folder"
     task.cancel()
     run_to_end(plugin, task, 30)
-    assert task.result is not None and task.result.cancelled
-    assert len(project_layers()) == n_layers
-    assert list(out.iterdir()) == []
-    info_msgs = messages(qgis_iface, "info")
-    assert any("cancelled" in m for m in info_msgs), info_msgs
+    assert task.cancelled and task.result is not None and task.result.cancelled
+    # QGIS says "Task failed" for a terminated task: a cancelled run ends as completed.
+    assert task.status() == QgsTask.TaskStatus.Complete
+    assert QgsTask.TaskStatus.Terminated not in statuses
+    assert len(project_layers()) == n_layers and list(out.iterdir()) == []
+    assert any("cancelled" in m for m in messages(qgis_iface, "info"))
     assert not messages(qgis_iface, "critical")
 
 
@@ -175,100 +97,101 @@ def test_engine_failure_in_message_bar_and_log(
     from qgis.core import Qgis
 
     out = tmp_path / "out"
-    params, info = _params(plugin, qgis_iface, utm_raster, out)
+    params = _params(plugin, utm_raster, out)
     n_layers = len(project_layers())
     fake_engine.mode("fail")
-    task = plugin.start(params, info)
+    task = plugin.start(params)
     run_to_end(plugin, task)
     crit = messages(qgis_iface, "critical")
     assert len(crit) == 1
     assert "roadseg failed (ModelFileError)" in crit[0] and "is damaged" in crit[0]
-    details = [m for m, lv in log_capture.items if lv == int(Qgis.Critical)]
+    details = [m for m, lv in log_capture.items if lv == int(Qgis.MessageLevel.Critical)]
     assert details and "Command:" in details[-1] and "Exit status: 1" in details[-1]
     assert len(project_layers()) == n_layers and list(out.iterdir()) == []
-    # QGIS and the plugin keep working: the next run succeeds.
-    fake_engine.mode("ok")
-    task = plugin.start(params, info)
-    run_to_end(plugin, task)
-    assert task.result.ok and len(project_layers()) == n_layers + 4
 
 
 def test_engine_crash_without_json(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
     out = tmp_path / "out"
-    params, info = _params(plugin, qgis_iface, utm_raster, out)
+    params = _params(plugin, utm_raster, out)
     fake_engine.mode("crash")
-    task = plugin.start(params, info)
+    task = plugin.start(params)
     run_to_end(plugin, task)
     crit = messages(qgis_iface, "critical")
     assert crit and "exit status 3" in crit[-1] and "fake crash" in crit[-1]
     assert list(out.iterdir()) == []
 
 
-def test_bad_model_file_at_run_time(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
-    import dataclasses
-
-    out = tmp_path / "out"
-    params, info = _params(plugin, qgis_iface, utm_raster, out)
-    bad = tmp_path / "bad.safetensors"
-    bad.write_bytes(b"garbage")
-    n_layers = len(project_layers())
-    task = plugin.start(dataclasses.replace(params, model=str(bad)), info)
-    run_to_end(plugin, task)
-    crit = messages(qgis_iface, "critical")
-    assert crit and "not a roadseg model file" in crit[-1]
-    assert len(project_layers()) == n_layers and list(out.iterdir()) == []
-
-
 def test_start_with_unwritable_folder(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
     import dataclasses
 
-    params, info = _params(plugin, qgis_iface, utm_raster, tmp_path / "out")
+    params = _params(plugin, utm_raster, tmp_path / "out")
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert plugin.start(dataclasses.replace(params, output_dir=str(blocker / "sub")), info) is None
+    assert plugin.start(dataclasses.replace(params, output_dir=str(blocker / "sub"))) is None
     warn = messages(qgis_iface, "warning")
-    assert warn and "Cannot write to the output folder" in warn[-1]
+    assert warn and "Cannot write to the results folder" in warn[-1]
     assert plugin.tasks == []
 
 
-def test_selected_polygons_reach_engine_as_extent_file(
+def test_no_resource_warning(plugin, qgis_iface, fake_engine, utm_raster, tmp_path):
+    """The engine's pipes are closed after each run (no "unclosed file" in the log)."""
+    params = _params(plugin, utm_raster, tmp_path / "out")
+    fake_engine.mode("fail")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        task = plugin.start(params)
+        run_to_end(plugin, task)
+        del task
+        plugin.finished_tasks.clear()
+        gc.collect()
+    leaks = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not leaks, [str(w.message) for w in leaks]
+
+
+def test_killing_the_parent_stops_the_engine_at_once(tmp_path, utm_raster, plugin_pkg):
+    """Kill -9 the process that runs the engine (QGIS, qgis_process): the engine stops too."""
+    pid_file = tmp_path / "engine.pid"
+    plugins_dir = Path(plugin_pkg.__file__).resolve().parents[1]
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(plugins_dir)!r})
+        from roadseg_qgis.core.process import run_engine
+        from roadseg_qgis.core.engine import engine_env
+        env = dict(engine_env(), FAKE_ROADSEG_MODE="hang", FAKE_ROADSEG_PID={str(pid_file)!r})
+        run_engine([sys.executable, {str(FAKE_ENGINE)!r}, "predict", {str(utm_raster)!r},
+                    "--out", {str(tmp_path / "x.tif")!r}], env=env)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        assert wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(), 30)
+        engine_pid = int(pid_file.read_text())
+        os.kill(engine_pid, 0)  # running
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        t0 = time.monotonic()
+        while process_alive(engine_pid) and time.monotonic() - t0 < 5:
+            time.sleep(0.05)
+        if process_alive(engine_pid):
+            os.kill(engine_pid, signal.SIGKILL)
+            pytest.fail("the engine was still running 5 s after its parent was killed")
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def test_empty_layers_of_an_older_engine_are_not_added(
     plugin, qgis_iface, fake_engine, utm_raster, tmp_path
 ):
-    import json
+    """Earlier engines wrote empty road layers (the fake still does): none is added."""
+    from qgis.core import QgsProject
 
-    from qgis.core import QgsFeature, QgsGeometry, QgsProject, QgsVectorLayer
-
-    out = tmp_path / "out"
-    _params(plugin, qgis_iface, utm_raster, out)
-    poly = QgsVectorLayer("Polygon?crs=EPSG:32611", "aoi", "memory")
-    f = QgsFeature()
-    f.setGeometry(
-        QgsGeometry.fromWkt(
-            "POLYGON((500004 3999990, 500010 3999990, 500010 3999996, 500004 3999990))"
-        )
-    )
-    poly.dataProvider().addFeatures([f])
-    QgsProject.instance().addMapLayer(poly)
-    poly.selectAll()
-    dlg = plugin.create_dialog(fetch_models=False)
-    dlg.raster_combo.setLayer([lyr for lyr in project_layers() if lyr.name() == "imagery"][0])
-    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData("selection"))
-    dlg.polygon_combo.setLayer(poly)
-    dlg.temp_check.setChecked(False)
-    dlg.output_widget.setFilePath(str(out))
-    task = plugin.start(dlg.parameters())
+    params = _params(plugin, utm_raster, tmp_path / "out")
+    task = plugin.start(params)
     run_to_end(plugin, task)
-    calls = fake_engine.calls()
-    argv = [c for c in calls if c[0] == "predict"][-1]
-    content = [c for c in calls if c[0] == "extent-file-content"][-1][1]
-    assert json.loads(content)["features"][0]["geometry"]["type"] == "Polygon"
-    assert calls[-1][:2] == [
-        "models",
-        "--json",
-    ]  # the dialog had no model info: asked after the run
-    assert "--extent-file" in argv and argv[argv.index("--extent-file") + 1].endswith(
-        "area.geojson"
-    )
-    # The staging folder with the area file is gone; only the results remain.
-    assert [p.suffix for p in out.iterdir()] == [".gpkg"]
-    assert task.model_info is not None and task.model_info["classes"][1] == "major"
+    assert task.result.ok, task.result.details()
+    group = QgsProject.instance().layerTreeRoot().findGroup(params.run_name)
+    names = [n.layer().name() for n in group.findLayers()]
+    assert names == ["centrelines", "major roads", "minor roads"]  # no "track roads"

@@ -174,24 +174,27 @@ def test_origin_moves_the_scene_and_layout_is_in_metres(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        ({"size": 10}, "--size"),
-        ({"gsd": 0.0}, "--gsd"),
-        ({"style": "alpine"}, "--style"),
-        ({"crs": "EPSG:99999"}, "--crs"),
-        ({"crs": "EPSG:4978"}, "--crs"),
+        ({"size": 10}, "size"),
+        ({"gsd": 0.0}, "gsd"),
+        ({"style": "alpine"}, "style"),
+        ({"crs": "EPSG:99999"}, "crs"),
+        ({"crs": "EPSG:4978"}, "crs"),
     ],
 )
 def test_bad_arguments_raise_config_errors(tmp_path: Path, kwargs: dict, match: str) -> None:
-    with pytest.raises(ConfigError, match=match):
+    with pytest.raises(ConfigError, match=match) as info:
         make_scene(tmp_path, **kwargs)
+    assert info.value.param == match and info.value.value == kwargs[match]
+    assert "--" not in str(info.value)  # Python names, no command-line flags
     assert not any(tmp_path.iterdir())
 
 
 def test_unwritable_outdir_raises_output_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(OutputError, match="OUTDIR"):
+    with pytest.raises(OutputError, match="^out_dir: cannot create") as info:
         make_scene(blocker / "scene", size=64)
+    assert info.value.param == "out_dir"
 
 
 def test_cancel_stops_without_output(tmp_path: Path) -> None:

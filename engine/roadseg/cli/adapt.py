@@ -111,7 +111,7 @@ def cli(
     **opts: Any,
 ) -> None:
     """Fine-tune a road model to your area from roads you already have, in minutes."""
-    from roadseg.adapt import adapt
+    from roadseg.adaptation.api import adapt
 
     if progress == "bar" and not sys.stderr.isatty():
         progress = "none"

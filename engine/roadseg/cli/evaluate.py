@@ -73,7 +73,7 @@ def cli(
     as_json: bool,
 ) -> None:
     """Evaluate PREDICTION (a class raster) against truth labels; write a report."""
-    from roadseg.evaluate import evaluate
+    from roadseg.evaluation import evaluate
 
     with ProgressRenderer(progress) as renderer:
         res = evaluate(

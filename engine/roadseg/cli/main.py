@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from roadseg._version import __version__
+from roadseg.cli.errors import current_labeler, render, use_command
 from roadseg.errors import RoadsegError
 
 #: Subcommand name → module in ``roadseg.cli`` defining a click command named ``cli``.
@@ -47,12 +48,21 @@ class LazyGroup(click.Group):
         if name not in COMMANDS or not _module_exists(COMMANDS[name]):
             return None
         mod = importlib.import_module(f"roadseg.cli.{COMMANDS[name]}")
-        return mod.cli  # type: ignore[no-any-return]
+        command: click.Command = mod.cli
+        return command
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Remember the arguments (the error handler looks for --json / --progress json)."""
         ctx.meta["roadseg.argv"] = list(args)
         return super().parse_args(ctx, args)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Find the subcommand; its parameters name the engine's parameters in messages."""
+        name, cmd, rest = super().resolve_command(ctx, args)
+        use_command(cmd)
+        return name, cmd, rest
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand, turning engine errors into one clear line."""
@@ -96,17 +106,28 @@ def _fail(ctx: click.Context, exc: BaseException, code: int, hint: str = "") -> 
     verbose = bool(ctx.obj and ctx.obj.get("verbose"))
     if verbose:
         traceback.print_exc()
-    msg = str(exc) or type(exc).__name__
+    label = current_labeler()
+    if isinstance(exc, RoadsegError):
+        msg = exc.render(label)
+    else:
+        msg = str(exc) or type(exc).__name__
     if hint:
         msg = f"{type(exc).__name__}: {msg} ({hint})"
     click.echo(f"Error: {msg}", err=True)
     argv = ctx.meta.get("roadseg.argv", sys.argv[1:])
     if _wants_json(argv):
-        click.echo(
-            json.dumps(
-                {"type": "error", "error": type(exc).__name__, "message": msg, "exit_code": code}
-            )
-        )
+        line: dict[str, Any] = {
+            "type": "error",
+            "error": type(exc).__name__,
+            "message": msg,
+            "exit_code": code,
+        }
+        if isinstance(exc, RoadsegError) and exc.param:
+            # Additions to the contract: the Python parameter at fault (the plugin maps it to
+            # its dialog field) and the flag it was given with.
+            line["param"] = exc.param
+            line["flag"] = label(exc.param)
+        click.echo(json.dumps(line, default=str))
     ctx.exit(code)
 
 
@@ -150,7 +171,8 @@ def _show_roadseg_warnings(quiet: bool) -> None:
     def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
         if issubclass(category, RoadsegWarning):
             if not _WARN_STATE["quiet"]:
-                click.echo(f"Warning: {message}", err=True)
+                text = render(message) if isinstance(message, RoadsegWarning) else str(message)
+                click.echo(f"Warning: {text}", err=True)
             return
         previous(message, category, *args, **kwargs)
 

@@ -24,9 +24,6 @@ from roadseg.progress import ProgressEvent
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Version of the CLI ↔ plugin contract (JSON lines, exit codes, argument names).
-CONTRACT_VERSION = 1
-
 
 def json_option(f: F) -> F:
     """Add ``--json``: print one JSON object as the last line of stdout."""

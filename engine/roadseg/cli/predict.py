@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from roadseg.cli.errors import render
 from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progress_option
 
 
@@ -36,8 +37,8 @@ def interrupt_as_cancel() -> Iterator[Any]:
     try:
         yield lambda: state["cancel"]
     finally:
-        for sig, h in old.items():
-            signal.signal(sig, h)
+        for signum, h in old.items():
+            signal.signal(signum, h)
 
 
 def _bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
@@ -182,7 +183,7 @@ def cli(
     Outputs are on each input's CRS and grid (cropped to --bbox/--extent-file),
     written atomically: Ctrl-C leaves no partial file.
     """
-    from roadseg.predict import predict
+    from roadseg.prediction import predict
 
     with ProgressRenderer(progress) as renderer, interrupt_as_cancel() as cancel:
         result = predict(
@@ -209,9 +210,9 @@ def cli(
             cancel=cancel,
         )
     for w in result.warnings:
-        click.echo(f"Warning: {w}", err=True)
+        click.echo(f"Warning: {render(w)}", err=True)
     if as_json:
-        emit_json(result.as_dict())
+        emit_json({**result.as_dict(), "warnings": [render(w) for w in result.warnings]})
         return
     d = result.as_dict()
     m = d["metrics"]

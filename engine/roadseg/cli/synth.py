@@ -47,7 +47,7 @@ def _origin(
 
 
 @click.command("synth")
-@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out_dir", metavar="OUTDIR", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--size", default=1024, show_default=True, type=int, callback=_size, help="Pixels per side."
 )
@@ -89,7 +89,7 @@ def _origin(
 @json_option
 @progress_option
 def cli(
-    outdir: Path,
+    out_dir: Path,
     size: int,
     seed: int,
     crs: str,
@@ -104,7 +104,7 @@ def cli(
 
     with ProgressRenderer("none" if as_json and progress == "bar" else progress) as renderer:
         result = make_scene(
-            outdir,
+            out_dir,
             size=size,
             seed=seed,
             crs=crs,
@@ -114,7 +114,7 @@ def cli(
             progress=renderer,
         )
     if as_json:
-        emit_json(result.as_json())
+        emit_json(result.as_dict())
         return
     km = ", ".join(f"{k} {v:.2f} km" for k, v in result.km.items())
     click.echo(

@@ -1,7 +1,7 @@
 """``roadseg train``: train a road model from imagery + labels; a model file in RUN_DIR.
 
 Every option maps to one key of the training configuration (see
-:mod:`roadseg.train.config`); ``--config FILE.yaml`` holds them all and options
+:mod:`roadseg.training.config`); ``--config FILE.yaml`` holds them all and options
 given on the command line win over it; ``--set KEY=VALUE`` reaches any key.
 """
 
@@ -262,8 +262,8 @@ def cli(
     **opts: Any,
 ) -> None:
     """Train a road segmentation model; write RUN_DIR/model.safetensors."""
-    from roadseg.train.api import resolve_config, train
-    from roadseg.train.config import parse_set
+    from roadseg.training.api import resolve_config, train
+    from roadseg.training.config import parse_set
 
     overrides: dict[str, Any] = {}
     for name, value in opts.items():
@@ -292,7 +292,7 @@ def cli(
     if renderer is not None:
         renderer.close()
     if as_json:
-        emit_json(result.as_json())
+        emit_json(result.as_dict())
         return
     m = result.metrics
     click.echo(f"model    {result.model_path}")

@@ -149,7 +149,7 @@ def cli(
     as_json: bool,
 ) -> None:
     """Vectorise CLASS_RASTER (the class GeoTIFF written by 'roadseg predict')."""
-    from roadseg.vectorize import vectorize
+    from roadseg.vectorization import vectorize
 
     with ProgressRenderer(progress) as renderer:
         res = vectorize(
@@ -185,6 +185,8 @@ def cli(
             f"  {c.layer:<20} {c.polygons} polygon(s), {c.area_km2:.4f} km², "
             f"{c.centerline_km:.3f} km of centreline"
         )
-    c = res.cleanup
-    click.echo("  cleaning     " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items()))
+    steps = res.cleanup
+    click.echo(
+        "  cleaning     " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in steps.items())
+    )
     click.echo(f"  {res.megapixels:.2f} MP in {res.timings.get('total', 0):.2f} s")

@@ -1,8 +1,8 @@
 """From user inputs to scenes: class scheme, mask colour/value maps, opened image/label pairs.
 
-The class scheme comes from ``--classes`` (a preset), ``--class-map`` (raw
-attribute values → classes), ``--mask-colors``/``--mask-values`` (mask codes →
-class names) or, with ``--classes auto``, from the label file: a preset whose
+The class scheme comes from ``classes`` (a preset), ``class_map`` (raw
+attribute values → classes), ``mask_colors``/``mask_values`` (mask codes →
+class names) or, with ``classes="auto"``, from the label file: a preset whose
 attribute the file has (``road_class`` → synth, ``road_type`` → spacenet,
 ``highway`` → osm), else road / not road.
 """
@@ -47,11 +47,15 @@ class MaskOptions:
         return {"colors": self.colors, "values": self.values, "threshold": self.threshold}
 
 
-def _entries(text: str, option: str) -> list[tuple[str, str]]:
+def _entries(text: str, param: str) -> list[tuple[str, str]]:
     out = []
     for part in filter(None, (p.strip() for p in text.replace("\n", ";").split(";"))):
         if "=" not in part:
-            raise ConfigError(f"{option} entry {part!r} must be CODE=CLASS, e.g. 110,193,228=road")
+            raise ConfigError(
+                f"`{param}` entry {part!r} must be CODE=CLASS, e.g. 110,193,228=road",
+                param=param,
+                value=text,
+            )
         code, name = (s.strip() for s in part.rsplit("=", 1))
         out.append((code, name))
     return out
@@ -64,14 +68,18 @@ def parse_mask_colors(text: str) -> list[tuple[RGB, str]]:
     [((110, 193, 228), 'road')]
     """
     out = []
-    for code, name in _entries(text, "--mask-colors"):
+    for code, name in _entries(text, "mask_colors"):
         try:
             rgb = tuple(int(v) for v in code.replace(" ", "").split(","))
         except ValueError:
             rgb = ()
         if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
-            raise ConfigError(f"--mask-colors code {code!r} must be R,G,B with values 0..255")
-        out.append((rgb, name))  # type: ignore[arg-type]
+            raise ConfigError(
+                f"`mask_colors` code {code!r} must be R,G,B with values 0..255",
+                param="mask_colors",
+                value=text,
+            )
+        out.append(((rgb[0], rgb[1], rgb[2]), name))
     return out
 
 
@@ -82,12 +90,14 @@ def parse_mask_values(text: str) -> list[tuple[int, str]]:
     [(255, 'road'), (1, 'road')]
     """
     out = []
-    for part in _entries(text.replace(",", ";"), "--mask-values"):
+    for part in _entries(text.replace(",", ";"), "mask_values"):
         try:
             out.append((int(float(part[0])), part[1]))
         except ValueError:
             raise ConfigError(
-                f"--mask-values code {part[0]!r} must be a number, e.g. 255=road"
+                f"`mask_values` code {part[0]!r} must be a number, e.g. 255=road",
+                param="mask_values",
+                value=text,
             ) from None
     return out
 
@@ -194,8 +204,11 @@ def _detect_preset(path: Path, class_field: str | None, class_map: str | None) -
         return ClassScheme.preset("roads3")
     if class_field:
         raise ConfigError(
-            f"--class-field {class_field!r}: say how its values map to classes with --classes "
-            f"(synth, spacenet, osm, roads3, binary) or --class-map VALUE=CLASS,..."
+            f"`class_field` {class_field!r}: its values map to no class",
+            param="class_field",
+            value=class_field,
+            hint="say how with `classes` (synth, spacenet, osm, roads3, binary) or "
+            "`class_map` VALUE=CLASS,...",
         )
     return ClassScheme.preset("binary")
 
@@ -222,7 +235,7 @@ def open_pair(
 ) -> tuple[RasterSource, LabelSource]:
     """Open one imagery raster and its labels (vector or mask), with clear errors."""
     raster = open_raster(image, bands=bands, gsd=image_gsd)
-    raster.require_georeference("--image-gsd (or --gsd)")
+    raster.require_georeference("image_gsd")
     lab: LabelSource
     lab = open_labels(labels, scheme, raster, class_field=class_field, **mask.as_kwargs())
     grid = getattr(lab, "grid", None)

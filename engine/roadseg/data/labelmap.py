@@ -3,7 +3,7 @@
 A model with several road classes (major / minor / track) can learn from labels that
 only say "road" (Massachusetts masks, the Dubai masks, a soft road mask): those pixels
 get :data:`ANY_ROAD`, and the loss asks only that the road classes together be likely
-there (see :mod:`roadseg.train.losses`). :data:`IGNORE` pixels (no imagery, no-data
+there (see :mod:`roadseg.training.losses`). :data:`IGNORE` pixels (no imagery, no-data
 fill, unlabelled) count nowhere. A source's own class ids are mapped to the model's by
 a 256-entry lookup table (:func:`class_lut`), applied by :class:`MappedLabels` to every
 window it rasterises.

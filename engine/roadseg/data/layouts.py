@@ -86,7 +86,10 @@ def find_pairs(root: str | os.PathLike[str]) -> tuple[str, list[ImageMaskPair]]:
     r = Path(root)
     if not r.is_dir():
         raise InputNotFoundError(
-            f"--dataset {str(r)!r} is not a folder; give the dataset's root folder"
+            f"`dataset` {str(r)!r} is not a folder",
+            param="dataset",
+            value=str(r),
+            hint="give the dataset's root folder",
         )
     pairs = _image_mask_dirs(r)
     if pairs:
@@ -95,6 +98,9 @@ def find_pairs(root: str | os.PathLike[str]) -> tuple[str, list[ImageMaskPair]]:
     if pairs:
         return "deepglobe", pairs
     raise DataError(
-        f"--dataset {str(r)!r}: no image/mask pairs found; expected NAME_sat.jpg + NAME_mask.png "
-        "(DeepGlobe) or images/ + masks/ folders with matching file names"
+        f"`dataset` {str(r)!r}: no image/mask pairs found",
+        param="dataset",
+        value=str(r),
+        hint="expected NAME_sat.jpg + NAME_mask.png (DeepGlobe) or images/ + masks/ folders "
+        "with matching file names",
     )

@@ -160,7 +160,3 @@ class WindowPlan:
             idx = np.linspace(0, len(out) - 1, limit).round().astype(int)
             out = [out[i] for i in idx]
         return out
-
-    def train_rects(self) -> list[tuple[int, Rect]]:
-        """(scene, rect) of every train block."""
-        return list(self._train)

@@ -15,11 +15,12 @@ from pathlib import Path
 from roadseg.errors import OutputError
 
 
-def check_writable(path: str | os.PathLike[str], option: str = "--out") -> Path:
+def check_writable(path: str | os.PathLike[str]) -> Path:
     """Check that ``path`` can be created; create its parent folders if missing.
 
     Raises:
-        OutputError: naming the path and option when the folder cannot be written.
+        OutputError: naming the path when the folder cannot be written (the caller
+            names the parameter with :func:`roadseg.errors.about`).
 
     """
     p = Path(path)
@@ -28,15 +29,18 @@ def check_writable(path: str | os.PathLike[str], option: str = "--out") -> Path:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(
-            f"cannot create the folder {str(parent)!r} for {option} {str(p)!r} ({exc.strerror}); "
-            "choose a writable location"
+            f"cannot create the folder {str(parent)!r} for {str(p)!r} ({exc.strerror})",
+            value=str(p),
+            hint="choose a writable location",
         ) from None
     if not os.access(parent, os.W_OK):
         raise OutputError(
-            f"the folder {str(parent)!r} for {option} {str(p)!r} is not writable; choose a writable location"
+            f"the folder {str(parent)!r} for {str(p)!r} is not writable",
+            value=str(p),
+            hint="choose a writable location",
         )
     if p.is_dir():
-        raise OutputError(f"{option} {str(p)!r} is a folder; give a file name")
+        raise OutputError(f"{str(p)!r} is a folder", value=str(p), hint="give a file name")
     return p
 
 
@@ -51,7 +55,7 @@ def temp_path_for(path: str | os.PathLike[str]) -> Path:
 
 
 @contextmanager
-def atomic_output(path: str | os.PathLike[str], option: str = "--out") -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path; on success rename it to ``path``, on failure delete it.
 
     Example:
@@ -63,7 +67,7 @@ def atomic_output(path: str | os.PathLike[str], option: str = "--out") -> Iterat
         'hi'
 
     """
-    final = check_writable(path, option)
+    final = check_writable(path)
     tmp = temp_path_for(final)
     try:
         yield tmp

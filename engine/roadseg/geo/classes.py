@@ -1,13 +1,16 @@
-"""Road class schemes: class names, colours, widths and how label attributes map to them.
+"""Road classes: names, colours, widths, and how label attributes map to them.
 
-Pure (no I/O). A scheme says which attribute of a road vector holds its class,
-which raw values map to which class index, and how wide each class is on the
-ground (used to buffer centrelines into road surfaces).
+Pure (no I/O). :class:`Classes` is the one description of a set of classes
+that model files, prediction, class rasters, vectorising and evaluation share.
+A :class:`ClassScheme` is a :class:`Classes` that also says which attribute of
+a road vector holds its class and which raw values map to which class index;
+the widths buffer centrelines into road surfaces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,10 +18,100 @@ from roadseg.errors import ConfigError
 
 RGB = tuple[int, int, int]
 
+#: Width assumed for a road class whose width is unknown (metres).
+DEFAULT_WIDTH_M = 6.0
+#: Colour of a road class whose colour is unknown.
+DEFAULT_COLOR: RGB = (255, 140, 0)
+
 
 @dataclass(frozen=True)
-class ClassScheme:
-    """Class names (index 0 is background), colours, widths and an attribute mapping.
+class Classes:
+    """Class names (index 0 is background), one colour and one road width per class.
+
+    >>> Classes.untagged(2).names
+    ('background', 'class_1', 'class_2')
+
+    Attributes:
+        names: Class names; ``names[0]`` is the background.
+        colors: One RGB colour per class.
+        widths_m: Typical total road width in metres per class (``[0]`` unused).
+
+    """
+
+    names: tuple[str, ...]
+    colors: tuple[RGB, ...]
+    widths_m: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not (len(self.names) == len(self.colors) == len(self.widths_m)):
+            raise ConfigError("class names, colours and widths must have the same length")
+
+    @classmethod
+    def of(
+        cls, names: Sequence[str], colors: Sequence[Sequence[int]], widths_m: Sequence[float]
+    ) -> Classes:
+        """Build from any sequences (colours as ints, widths as floats).
+
+        >>> Classes.of(["background", "road"], [[0, 0, 0], [255, 0, 0]], [0, 6]).colors[1]
+        (255, 0, 0)
+        """
+        return cls(
+            tuple(str(n) for n in names),
+            tuple((int(c[0]), int(c[1]), int(c[2])) for c in colors),
+            tuple(float(w) for w in widths_m),
+        )
+
+    @classmethod
+    def untagged(cls, max_class: int) -> Classes:
+        """Classes ``class_1..class_<max_class>`` for class ids whose names are unknown."""
+        n = max(1, int(max_class))
+        names = ("background", *(f"class_{i}" for i in range(1, n + 1)))
+        return cls(names, ((0, 0, 0), *(DEFAULT_COLOR,) * n), (0.0, *(DEFAULT_WIDTH_M,) * n))
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes, background included."""
+        return len(self.names)
+
+    @property
+    def max_width_m(self) -> float:
+        """Widest road class in metres."""
+        return max(self.widths_m[1:], default=DEFAULT_WIDTH_M)
+
+    def plain(self) -> Classes:
+        """Just the classes (a :class:`ClassScheme` without its attribute mapping)."""
+        return Classes(self.names, self.colors, self.widths_m)
+
+    def road_or_not(self) -> Classes:
+        """Road / not road, as wide as the widest class.
+
+        >>> Classes.untagged(3).road_or_not().names
+        ('background', 'road')
+        """
+        return Classes(("background", "road"), ((0, 0, 0), DEFAULT_COLOR), (0.0, self.max_width_m))
+
+    def layer_name(self, class_id: int) -> str:
+        """GeoPackage polygon layer name of a class.
+
+        >>> Classes(("background", "Major road"), ((0, 0, 0),) * 2, (0.0, 8.0)).layer_name(1)
+        'roads_major_road'
+        """
+        return "roads_" + safe_name(self.names[class_id])
+
+
+def safe_name(name: str) -> str:
+    """Return a lowercase identifier for layer and column names.
+
+    >>> safe_name("Minor road (paved)")
+    'minor_road_paved'
+    """
+    s = re.sub(r"[^0-9a-zA-Z]+", "_", name.strip().lower()).strip("_")
+    return s or "class"
+
+
+@dataclass(frozen=True)
+class ClassScheme(Classes):
+    """:class:`Classes` plus how label attributes map to them.
 
     Attributes:
         names: Class names; ``names[0] == "background"``.
@@ -31,27 +124,18 @@ class ClassScheme:
 
     """
 
-    names: tuple[str, ...]
-    colors: tuple[RGB, ...]
-    widths_m: tuple[float, ...]
     values: Mapping[str, int] = field(default_factory=dict)
     field: str | None = None
     width_field: str | None = None
     ignore_index: int = 255
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if len(self.names) < 2 or self.names[0] != "background":
             raise ConfigError("a class scheme needs 'background' first and at least one road class")
-        if not (len(self.names) == len(self.colors) == len(self.widths_m)):
-            raise ConfigError("class names, colours and widths must have the same length")
         bad = {k: v for k, v in self.values.items() if not 0 <= v < len(self.names)}
         if bad:
             raise ConfigError(f"class map values {bad} are outside 0..{len(self.names) - 1}")
-
-    @property
-    def num_classes(self) -> int:
-        """Number of classes, background included."""
-        return len(self.names)
 
     @property
     def binary(self) -> bool:
@@ -151,14 +235,22 @@ def parse_class_map(text: str, scheme: ClassScheme) -> dict[str, int]:
     out: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         if "=" not in part:
-            raise ConfigError(f"--class-map entry {part!r} must be VALUE=CLASS, e.g. 5=minor")
+            raise ConfigError(
+                f"`class_map` entry {part!r} must be VALUE=CLASS, e.g. 5=minor",
+                param="class_map",
+                value=text,
+            )
         raw, cls_ = (s.strip() for s in part.split("=", 1))
         if cls_.isdigit():
             idx = int(cls_)
         elif cls_.lower() in [n.lower() for n in scheme.names]:
             idx = [n.lower() for n in scheme.names].index(cls_.lower())
         else:
-            raise ConfigError(f"--class-map class {cls_!r} is not one of {', '.join(scheme.names)}")
+            raise ConfigError(
+                f"`class_map` class {cls_!r} is not one of {', '.join(scheme.names)}",
+                param="class_map",
+                value=text,
+            )
         out[_key(raw)] = idx
     return out
 

@@ -65,7 +65,9 @@ class VectorLabels:
         self.path = Path(path)
         if not self.path.exists():
             raise InputNotFoundError(
-                f"labels {str(self.path)!r} do not exist; check the --labels path"
+                f"labels {str(self.path)!r} do not exist",
+                value=str(self.path),
+                hint="check the path",
             )
         field = class_field if class_field is not None else scheme.field
         self.scheme = scheme.with_field(field)
@@ -112,16 +114,20 @@ class VectorLabels:
         if scheme.field not in gdf.columns:
             fields = [c for c in gdf.columns if c != "geometry"]
             raise LabelError(
-                f"labels {str(self.path)!r} have no attribute {scheme.field!r}; give --class-field, "
-                f"one of: {', '.join(fields) or '(none)'}"
+                f"labels {str(self.path)!r} have no attribute {scheme.field!r}",
+                param="class_field",
+                value=scheme.field,
+                hint=f"give `class_field`, one of: {', '.join(fields) or '(none)'}",
             )
         raw = gdf[scheme.field].to_numpy()
         ids = np.array([scheme.class_of(v) if v is not None else None for v in raw], dtype=object)
         unknown = sorted({str(v) for v, i in zip(raw, ids, strict=True) if i is None})
         if unknown and on_unknown == "error":
             raise LabelError(
-                f"labels {str(self.path)!r}: values {unknown[:10]} of {scheme.field!r} map to no class; "
-                "add them with --class-map VALUE=CLASS"
+                f"labels {str(self.path)!r}: values {unknown[:10]} of {scheme.field!r} map to "
+                "no class",
+                param="class_map",
+                hint="add them to `class_map` as VALUE=CLASS",
             )
         return np.array([0 if i is None else i for i in ids], dtype=np.int16)
 
@@ -174,7 +180,9 @@ def road_surfaces(geoms: np.ndarray, widths: np.ndarray) -> np.ndarray:
     # Flat caps leave notches at joints between consecutive segments of two features:
     # add round-capped joints of the same radius only at the line ends.
     # (The boundary of a line is its end points, also for multi-lines.)
-    ends = shapely.buffer(shapely.boundary(np.where(is_area, None, geoms)), half)
+    lines = np.array(geoms, dtype=object)
+    lines[is_area] = None
+    ends = shapely.buffer(shapely.boundary(lines), half)
     ends = np.where(shapely.is_missing(ends), shapely.Point(), ends)
     return np.where(is_area, geoms, shapely.union(buffered, ends))
 
@@ -215,8 +223,10 @@ class MaskLabels:
                 cmap = probe.dataset.colormap(1)
             except ValueError:
                 raise LabelError(
-                    f"mask {str(probe.path)!r} has {probe.count} band(s) and no palette; a colour map "
-                    "needs an RGB or palette mask (or give --mask-values for index masks)"
+                    f"mask {str(probe.path)!r} has {probe.count} band(s) and no palette; a colour "
+                    "map needs an RGB or palette mask",
+                    param="mask_colors",
+                    hint="give `mask_values` for index masks",
                 ) from None
             lut = np.zeros(256, dtype=np.uint8)
             for idx, rgba in cmap.items():
@@ -257,7 +267,9 @@ class MaskLabels:
                 if band.size and int(band.max()) >= self.scheme.num_classes:
                     raise LabelError(
                         f"mask {str(self.path)!r} has value {int(band.max())} but the scheme has "
-                        f"{self.scheme.num_classes} classes; give a value map (--mask-values 255=1)"
+                        f"{self.scheme.num_classes} classes",
+                        param="mask_values",
+                        hint="give a value map as `mask_values`, e.g. 255=1",
                     )
                 out[:] = band.astype(np.uint8)
         out[~valid] = self.scheme.ignore_index
@@ -274,7 +286,9 @@ def open_labels(
     """Open labels for ``raster``: a raster mask by extension, else a vector file."""
     p = Path(path)
     if not p.exists():
-        raise InputNotFoundError(f"labels {str(p)!r} do not exist; check the --labels path")
+        raise InputNotFoundError(
+            f"labels {str(p)!r} do not exist", value=str(p), hint="check the path"
+        )
     if p.suffix.lower() in RASTER_SUFFIXES:
         gsd = raster.grid.pixel_m if raster.grid.crs is None else None
         return MaskLabels(p, scheme, gsd=gsd, **mask_options)  # type: ignore[arg-type]

@@ -48,16 +48,65 @@ class RasterWindow:
     grid: Grid
 
 
-def _check_exists(path: str | os.PathLike[str]) -> Path:
+def _check_exists(path: str | os.PathLike[str], what: str = "raster") -> Path:
     p = Path(path)
     s = str(path)
     if "://" in s or s.startswith("/vsi") or s.startswith("<"):
         return p
     if not p.exists():
-        raise InputNotFoundError(f"raster {str(p)!r} does not exist; check the path")
+        raise InputNotFoundError(
+            f"{what} {str(p)!r} does not exist", value=str(p), hint="check the path"
+        )
     if p.is_dir():
-        raise RasterReadError(f"{str(p)!r} is a folder, not a raster; give an image file")
+        raise RasterReadError(
+            f"{what} {str(p)!r} is a folder", value=str(p), hint="give a raster file"
+        )
     return p
+
+
+def open_dataset(
+    path: str | os.PathLike[str], what: str = "raster", hint: str = ""
+) -> tuple[Path, rasterio.io.DatasetReader]:
+    """Open any GDAL raster for reading, with the engine's errors (the one raster-open helper).
+
+    Args:
+        path: The raster.
+        what: How messages call it (``"raster"``, ``"class raster"``...).
+        hint: The fix to suggest when GDAL cannot read it.
+
+    Raises:
+        InputNotFoundError: it does not exist.
+        RasterReadError: it is a folder, or GDAL cannot read it.
+
+    """
+    p = _check_exists(path, what)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return p, rasterio.open(p)
+    except RasterioIOError as exc:
+        raise RasterReadError(
+            f"{what} {str(p)!r} is not a raster GDAL can read ({_first_line(exc)})",
+            value=str(p),
+            hint=hint or "give a GeoTIFF, COG, VRT, JP2, PNG or JPEG file",
+        ) from None
+
+
+def is_georeferenced(ds: rasterio.io.DatasetReader) -> bool:
+    """True when a dataset has a CRS and a geotransform (not the identity)."""
+    return ds.crs is not None and ds.transform != Affine.identity()
+
+
+def dataset_grid(ds: rasterio.io.DatasetReader, gsd: float | None = None) -> Grid | None:
+    """The grid of a dataset: its own when georeferenced, else pixels of ``gsd`` metres.
+
+    None for a raster without georeferencing when no ``gsd`` is given.
+    """
+    if is_georeferenced(ds):
+        return Grid(ds.crs, ds.transform, ds.width, ds.height)
+    if gsd is None:
+        return None
+    return Grid(None, Affine.identity(), ds.width, ds.height, float(gsd))
 
 
 class RasterSource:
@@ -80,27 +129,13 @@ class RasterSource:
         scaling: Scaling | None = None,
         gsd: float | None = None,
     ) -> None:
-        self.path = _check_exists(path)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                self._ds = rasterio.open(self.path)
-        except RasterioIOError as exc:
-            raise RasterReadError(
-                f"{str(self.path)!r} is not a raster GDAL can read ({_first_line(exc)}); "
-                "give a GeoTIFF, COG, VRT, JP2, PNG or JPEG file"
-            ) from None
+        self.path, self._ds = open_dataset(path)
         ds = self._ds
-        self.georeferenced = ds.crs is not None and ds.transform != Affine.identity()
-        if not self.georeferenced and gsd is None:
-            self._plain_needs_gsd = True
-        else:
-            self._plain_needs_gsd = False
-        if self.georeferenced:
-            self.grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
-        else:
-            px = float(gsd) if gsd is not None else 1.0
-            self.grid = Grid(None, Affine.identity(), ds.width, ds.height, px)
+        self.georeferenced = is_georeferenced(ds)
+        self._plain_needs_gsd = not self.georeferenced and gsd is None
+        grid = dataset_grid(ds, gsd if gsd is not None else 1.0)
+        assert grid is not None  # a pixel size was given
+        self.grid: Grid = grid
         if ds.transform.b != 0 or ds.transform.d != 0:
             raise RasterReadError(
                 f"{str(self.path)!r} has a rotated geotransform; warp it north-up first (gdalwarp in.tif out.tif)"
@@ -113,8 +148,10 @@ class RasterSource:
         bad = [b for b in bands if not 1 <= int(b) <= ds.count]
         if bad:
             raise ConfigError(
-                f"band(s) {bad} do not exist in {str(self.path)!r}, which has {ds.count} "
-                f"band(s); choose --bands from 1..{ds.count}"
+                f"band(s) {bad} do not exist in {str(self.path)!r}, which has {ds.count} band(s)",
+                param="bands",
+                value=list(bands),
+                hint=f"choose `bands` from 1..{ds.count}",
             )
         self.bands = tuple(int(b) for b in bands)
         self.dtype = ds.dtypes[self.bands[0] - 1]
@@ -175,13 +212,19 @@ class RasterSource:
         """Ground resolution (x, y) in metres per pixel."""
         return self.grid.gsd_m()
 
-    def require_georeference(self, option_hint: str = "--gsd") -> None:
-        """Raise a clear error for a plain image whose pixel size was not given."""
+    def require_georeference(self, param: str = "gsd") -> None:
+        """Raise a clear error for a plain image whose pixel size was not given.
+
+        Args:
+            param: The parameter that gives the pixel size of plain images.
+
+        """
         if self._plain_needs_gsd:
             raise CRSError(
-                f"{str(self.path)!r} has no georeferencing (no CRS or geotransform); "
-                f"georeference it (gdal_translate -a_srs/-a_ullr) or give its pixel size "
-                f"with {option_hint} METRES"
+                f"{str(self.path)!r} has no georeferencing (no CRS or geotransform)",
+                value=str(self.path),
+                hint="georeference it (gdal_translate -a_srs/-a_ullr) or give its pixel size "
+                f"in metres as `{param}`",
             )
 
     def info(self) -> dict[str, Any]:
@@ -372,7 +415,7 @@ def raster_info(path: str | os.PathLike[str]) -> dict[str, Any]:
 def _bounds_wgs84(grid: Grid) -> tuple[float, float, float, float]:
     from rasterio.warp import transform_bounds
 
-    return tuple(transform_bounds(grid.crs, "EPSG:4326", *grid.bounds, densify_pts=21))  # type: ignore[return-value]
+    return tuple(transform_bounds(grid.crs, "EPSG:4326", *grid.bounds, densify_pts=21))
 
 
 def _crs_name(crs: Any) -> str:

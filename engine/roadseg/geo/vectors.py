@@ -19,7 +19,6 @@ from roadseg.geo.atomic import atomic_output
 def write_gpkg(
     path: str | os.PathLike[str],
     layers: Mapping[str, gpd.GeoDataFrame],
-    option: str = "--out",
     geometry_types: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``layers`` (name → GeoDataFrame) into one GeoPackage, atomically.
@@ -30,14 +29,13 @@ def write_gpkg(
     Args:
         path: Output GeoPackage.
         layers: Layer name → GeoDataFrame, written in this order.
-        option: The CLI option naming the output, for error messages.
         geometry_types: Optional layer name → OGR geometry type ("Polygon",
             "LineString", ...) declared for the layer; useful for empty layers,
             whose type cannot be guessed from their rows.
 
     """
     types = dict(geometry_types or {})
-    with atomic_output(path, option) as tmp:
+    with atomic_output(path) as tmp:
         for i, (name, gdf) in enumerate(layers.items()):
             pyogrio.write_dataframe(
                 gdf,

@@ -93,6 +93,6 @@ def write_window_vrt(
                 ds.crs.to_wkt() if georef else None,
                 tuple(ds.transform)[:6] if georef else None,
             )
-    with atomic_output(out, "--work-dir") as tmp:
+    with atomic_output(out) as tmp:
         tmp.write_text(text)
     return Path(out)

@@ -38,7 +38,6 @@ class GeoTiffWriter:
         colormap: Optional palette for band 1 ({value: (r, g, b, a)}).
         descriptions: Optional band descriptions.
         tags: Optional dataset metadata tags.
-        option: The CLI option naming this output, for error messages.
 
     """
 
@@ -55,9 +54,8 @@ class GeoTiffWriter:
         colormap: dict[int, tuple[int, int, int, int]] | None = None,
         descriptions: list[str] | None = None,
         tags: dict[str, Any] | None = None,
-        option: str = "--out",
     ) -> None:
-        self.path = check_writable(path, option)
+        self.path = check_writable(path)
         self.grid = grid
         self.cog = cog
         self._tmp = temp_path_for(self.path)
@@ -89,7 +87,9 @@ class GeoTiffWriter:
                 self._ds = rasterio.open(self._tmp, "w", **profile)
         except (RasterioIOError, OSError) as exc:
             raise OutputError(
-                f"cannot write {str(self.path)!r}: {exc}; choose a writable location"
+                f"cannot write {str(self.path)!r}: {exc}",
+                value=str(self.path),
+                hint="choose a writable location",
             ) from None
         if colormap:
             self._ds.write_colormap(1, colormap)

@@ -69,6 +69,9 @@ class RoadNet(nn.Module):
 
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(
         self,
         arch: str,

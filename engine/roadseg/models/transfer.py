@@ -27,8 +27,9 @@ def transfer_weights(src: nn.Module, dst: nn.Module, new_head: bool) -> dict[str
             continue
         if k not in s or s[k].shape != v.shape:
             raise ConfigError(
-                f"--init-from: weight {k!r} does not match the new model; keep the earlier model's "
-                "architecture, encoder and bands"
+                f"weight {k!r} of the model to fine-tune does not match the new model",
+                param="model.init_from",
+                hint="keep the earlier model's architecture, encoder and bands",
             )
         new[k] = s[k].to(v.dtype)
         copied += 1

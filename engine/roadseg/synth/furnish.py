@@ -9,6 +9,7 @@ may overhang a road but not grow out of its middle.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import shapely
@@ -301,7 +302,7 @@ def houses_along(
                         int(rng.integers(0, 9)),
                     )
                 )
-            roof = "hip" if rng.random() < 0.45 else "gable"
+            roof: Literal["gable", "hip"] = "hip" if rng.random() < 0.45 else "gable"
             layout.buildings.append(
                 Building(
                     cx[k],

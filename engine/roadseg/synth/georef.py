@@ -24,7 +24,7 @@ from roadseg.geo.grid import _M_PER_DEG, Grid
 DEFAULT_ORIGIN: tuple[float, float] = (-115.2, 36.2)
 
 
-def parse_crs(text: str | CRS, option: str = "--crs") -> CRS:
+def parse_crs(text: str | CRS, param: str = "crs") -> CRS:
     """Parse a CRS given as ``EPSG:n``, a bare EPSG code, WKT or PROJ text.
 
     Raises:
@@ -43,12 +43,17 @@ def parse_crs(text: str | CRS, option: str = "--crs") -> CRS:
             crs = CRS.from_epsg(int(s)) if s.isdigit() else CRS.from_user_input(s)
         except (RioCRSError, ValueError) as exc:
             raise ConfigError(
-                f"{option} {s!r} is not a CRS ({exc}); give e.g. EPSG:32611 or EPSG:4326"
+                f"`{param}` {s!r} is not a CRS ({exc})",
+                param=param,
+                value=s,
+                hint="give e.g. EPSG:32611 or EPSG:4326",
             ) from None
     if not (crs.is_geographic or crs.is_projected):
         raise ConfigError(
-            f"{option} {crs.to_string()!r} is neither geographic nor projected; "
-            "give e.g. EPSG:32611"
+            f"`{param}` {crs.to_string()!r} is neither geographic nor projected",
+            param=param,
+            value=crs.to_string(),
+            hint="give e.g. EPSG:32611",
         )
     return crs
 
@@ -85,8 +90,10 @@ def scene_grid(
     if crs.is_geographic:
         if abs(lat) > 85:
             raise CRSError(
-                f"--origin latitude {lat} is too close to a pole for a {crs.to_string()} grid; "
-                "choose |lat| < 85"
+                f"`origin` latitude {lat} is too close to a pole for a {crs.to_string()} grid",
+                param="origin",
+                value=(lon, lat),
+                hint="choose |lat| < 85",
             )
         px, py = gsd / (_M_PER_DEG * math.cos(math.radians(lat))), gsd / _M_PER_DEG
         cx, cy = lon, lat
@@ -97,8 +104,10 @@ def scene_grid(
         cx, cy = xs[0], ys[0]
         if not (np.isfinite(cx) and np.isfinite(cy)):
             raise CRSError(
-                f"--origin {lon},{lat} lies outside {crs.to_string()}; "
-                "give an --origin inside its area"
+                f"`origin` {lon},{lat} lies outside {crs.to_string()}",
+                param="origin",
+                value=(lon, lat),
+                hint="give an `origin` inside its area",
             )
         unit = crs.linear_units_factor[1] if crs.linear_units_factor else 1.0
         px = py = gsd / unit

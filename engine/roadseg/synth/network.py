@@ -59,12 +59,6 @@ def make_road(
     return Road(line, road_class, w, bool(paved), lanes, bulb_m, median)
 
 
-def cross_line(cx: float, cy: float, angle: float, half: float) -> LineString:
-    """Return a straight line through (cx, cy) along ``angle``, ``half`` metres each way."""
-    dx, dy = math.cos(angle) * half, math.sin(angle) * half
-    return LineString([(cx - dx, cy - dy), (cx + dx, cy + dy)])
-
-
 def branch(
     rng: np.random.Generator,
     parent: LineString,

@@ -46,6 +46,14 @@ def _cast(img: np.ndarray, canvas: Canvas, shapes: list, style: Style, soft_m: f
         darken(img, loc + r0 * w, rgb, a.reshape(-1)[loc])
 
 
+def _columns(
+    arr: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The first five columns of ``arr`` (n == 5), as separate arrays."""
+    c = arr[:, :n].T
+    return c[0], c[1], c[2], c[3], c[4]
+
+
 def _boxes(
     cx: np.ndarray,
     cy: np.ndarray,
@@ -95,7 +103,7 @@ def paint_shadows(img: np.ndarray, layout: Layout, style: Style, canvas: Canvas)
     if ground:
         arr = np.array([(b.cx, b.cy, b.length, b.width, b.angle, b.height) for b in ground])
         off = np.array([style.shadow_offset(h) for h in arr[:, 5]])
-        shapes += list(_boxes(*arr[:, :5].T, off[:, 0], off[:, 1]))
+        shapes += list(_boxes(*_columns(arr, 5), off[:, 0], off[:, 1]))
     trees = layout.tree_array()
     if len(trees):
         x, y, r, h, _ = trees.T
@@ -129,7 +137,7 @@ def paint_roofs(
         arr = np.array([(b.cx, b.cy, b.length, b.width, b.angle, b.height - b.base) for b in blds])
         if level:
             off = np.array([style.shadow_offset(h) for h in arr[:, 5]])
-            _cast(img, canvas, list(_boxes(*arr[:, :5].T, off[:, 0], off[:, 1])), style, 0.1)
+            _cast(img, canvas, list(_boxes(*_columns(arr, 5), off[:, 0], off[:, 1])), style, 0.1)
         ids = canvas.ids([b.footprint for b in blds])
         kinds = np.array([{"flat": 0, "gable": 1, "hip": 2}[b.roof] for b in blds])
         colours = np.array([b.colour for b in blds], dtype=np.float32)

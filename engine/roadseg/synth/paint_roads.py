@@ -179,6 +179,6 @@ def _markings(
     groups: dict[tuple[float, tuple[float, ...]], list] = {}
     for geom, width, colour in layout.paint:
         groups.setdefault((width, tuple(colour)), []).append(geom)
-    for (width, colour), geoms in groups.items():
+    for (width, paint), geoms in groups.items():
         idx, cover = canvas.line_pixels(geoms, width)
-        blend(img, idx, colour, min(1.0, cover * 1.4) * wear)
+        blend(img, idx, paint, min(1.0, cover * 1.4) * wear)

@@ -251,7 +251,8 @@ def _farmsteads(lay: Layout, rng: np.random.Generator, style: Style, index: Road
         lay.patches.append(
             Patch(
                 rect(
-                    *(np.array([p.x, p.y]) + n * (road.width_m / 4 + 4)),
+                    p.x + n[0] * (road.width_m / 4 + 4),
+                    p.y + n[1] * (road.width_m / 4 + 4),
                     4.0,
                     road.width_m / 2 + 8.5,
                     th + math.pi / 2,

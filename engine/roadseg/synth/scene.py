@@ -9,13 +9,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from roadseg.errors import ConfigError, OutputError
+from roadseg.errors import ConfigError, OutputError, about
 from roadseg.geo.atomic import check_writable
+from roadseg.geo.grid import Grid
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.synth.georef import parse_crs, scene_grid, to_crs
 from roadseg.synth.model import ROAD_CLASSES, Layout
@@ -67,8 +69,8 @@ class SceneResult:
     km: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
-    def as_json(self) -> dict:
-        """Return the ``--json`` object: outputs and metrics."""
+    def as_dict(self) -> dict[str, Any]:
+        """Return the CLI's JSON object: outputs and metrics."""
         return {
             "outputs": {"image": str(self.image), "roads": str(self.roads)},
             "metrics": {
@@ -136,8 +138,9 @@ def make_scene(
     the_crs = parse_crs(crs)
     grid = scene_grid(the_crs, (size, size), gsd, origin)
     out = Path(out_dir)
-    image_path = check_writable(out / "image.tif", "OUTDIR")
-    roads_path = check_writable(out / "roads.gpkg", "OUTDIR")
+    with about("out_dir"):
+        image_path = check_writable(out / "image.tif")
+        roads_path = check_writable(out / "roads.gpkg")
     rep.update("layout", 0, 1, "placing roads and buildings")
     layout, st = build_scene(size, seed, gsd, style)
     rep.update("layout", 1, 1, f"{st.layout}, {len(layout.roads)} roads")
@@ -165,17 +168,30 @@ def make_scene(
 
 def _check(size: int, gsd: float, style: str) -> tuple[int, float]:
     if not MIN_SIZE <= int(size) <= MAX_SIZE:
-        raise ConfigError(f"--size {size} is out of range; give {MIN_SIZE} to {MAX_SIZE} pixels")
+        raise ConfigError(
+            f"`size` {size} is out of range",
+            param="size",
+            value=size,
+            hint=f"give {MIN_SIZE} to {MAX_SIZE} pixels",
+        )
     if not (math.isfinite(gsd) and GSD_RANGE[0] <= gsd <= GSD_RANGE[1]):
         raise ConfigError(
-            f"--gsd {gsd} is out of range; give {GSD_RANGE[0]} to {GSD_RANGE[1]} metres per pixel"
+            f"`gsd` {gsd} is out of range",
+            param="gsd",
+            value=gsd,
+            hint=f"give {GSD_RANGE[0]} to {GSD_RANGE[1]} metres per pixel",
         )
     if style not in STYLES:
-        raise ConfigError(f"unknown --style {style!r}; choose one of {', '.join(STYLES)}")
+        raise ConfigError(
+            f"unknown `style` {style!r}",
+            param="style",
+            value=style,
+            hint=f"choose one of {', '.join(STYLES)}",
+        )
     return int(size), float(gsd)
 
 
-def _write_image(path: Path, grid: object, pixels: np.ndarray, seed: int, st: Style) -> None:
+def _write_image(path: Path, grid: Grid, pixels: np.ndarray, seed: int, st: Style) -> None:
     from roadseg.geo.writer import GeoTiffWriter
 
     tags = {
@@ -190,22 +206,24 @@ def _write_image(path: Path, grid: object, pixels: np.ndarray, seed: int, st: St
             count=3,
             dtype="uint8",
             blocksize=512,
-            compress="deflate",  # type: ignore[arg-type]
+            compress="deflate",
             descriptions=["red", "green", "blue"],
             tags=tags,
-            option="OUTDIR",
         ) as w:
             w.write(pixels, Window(0, 0, pixels.shape[2], pixels.shape[1]))
     except OSError as exc:
         if isinstance(exc, OutputError):
             raise
         raise OutputError(
-            f"cannot write {str(path)!r}: {exc}; choose a writable OUTDIR with free space"
+            f"cannot write {str(path)!r}: {exc}",
+            param="out_dir",
+            value=str(path),
+            hint="choose a writable `out_dir` with free space",
         ) from None
 
 
 def _write_roads(
-    path: Path, layout: Layout, grid: object, gsd: float
+    path: Path, layout: Layout, grid: Grid, gsd: float
 ) -> tuple[dict[str, int], dict[str, float]]:
     """Clip centrelines to the scene, convert to the CRS and write the ``roads`` layer."""
     import geopandas as gpd
@@ -234,21 +252,22 @@ def _write_roads(
             )
             counts[road.road_class] += 1
             km[road.road_class] += part.length / 1000.0
-    geo = to_crs(geoms, grid, gsd)  # type: ignore[arg-type]
-    gdf = gpd.GeoDataFrame(rows, geometry=geo, crs=grid.crs)  # type: ignore[attr-defined]
+    geo = to_crs(geoms, grid, gsd)
+    gdf = gpd.GeoDataFrame(rows, geometry=geo, crs=grid.crs)
     if not rows:
         gdf = gpd.GeoDataFrame(
             {"road_class": [], "width_m": [], "paved": [], "lanes": [], "length_m": []},
             geometry=[],
             crs=grid.crs,
-        )  # type: ignore[attr-defined]
+        )
     # A fixed GeoPackage timestamp keeps the file byte-identical for a given seed.
     import pyogrio
 
     before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
     try:
-        write_gpkg(path, {"roads": gdf}, option="OUTDIR")
+        with about("out_dir"):
+            write_gpkg(path, {"roads": gdf})
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
-    return counts, {k: round(v, 4) for k, v in km.items()}
+    return {str(k): v for k, v in counts.items()}, {k: round(v, 4) for k, v in km.items()}

@@ -20,7 +20,7 @@ RGB = tuple[float, float, float]
 LayoutKind = Literal["urban", "suburban", "rural"]
 Biome = Literal["desert", "green", "dry"]
 
-#: Style names accepted by :func:`sample_style` (and ``roadseg synth --style``).
+#: Style names accepted by :func:`sample_style` (and the ``style`` of synthetic scenes).
 STYLES: tuple[str, ...] = ("random", "urban", "suburban", "rural")
 
 _BIOME_GROUND: dict[str, tuple[RGB, RGB, RGB]] = {
@@ -157,14 +157,22 @@ def sample_style(name: str, rng: np.random.Generator) -> Style:
 
     """
     if name not in STYLES:
-        raise ConfigError(f"unknown style {name!r} for --style; choose one of {', '.join(STYLES)}")
+        raise ConfigError(
+            f"unknown `style` {name!r}",
+            param="style",
+            value=name,
+            hint=f"choose one of {', '.join(STYLES)}",
+        )
     layout: LayoutKind
     if name == "random":
         layout = rng.choice(["urban", "suburban", "rural"], p=[0.3, 0.35, 0.35]).item()
     else:
         layout = name  # type: ignore[assignment]
     biome: Biome = rng.choice(["desert", "green", "dry"], p=[0.38, 0.37, 0.25]).item()
-    j = lambda c, a=0.08, t=None: _jitter(rng, c, a, t)  # noqa: E731
+
+    def j(c: RGB, a: float = 0.08, t: float | None = None) -> RGB:
+        return _jitter(rng, c, a, t)
+
     ground = tuple(j(c, 0.07) for c in _BIOME_GROUND[biome])
     surf = ["dark", "grey", "light", "reddish", "concrete"]
     major = rng.choice(surf, p=[0.45, 0.25, 0.12, 0.1, 0.08]).item()

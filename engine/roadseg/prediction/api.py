@@ -1,0 +1,231 @@
+"""``roadseg.prediction.predict``: the public prediction API (the CLI and the plugin call it)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rasterio
+from rasterio.errors import NotGeoreferencedWarning
+
+from roadseg._version import __version__
+from roadseg.device import resolve_policy, torch_threads
+from roadseg.errors import ConfigError, RoadsegError, about
+from roadseg.models import ModelMeta, RoadNet, load_model
+from roadseg.options import with_overrides
+from roadseg.prediction.job import RasterJob, TileSettings, prepare_job
+from roadseg.prediction.network import TilePredictor
+from roadseg.prediction.options import PredictOptions
+from roadseg.prediction.outputs import PredictionSink, plan_outputs
+from roadseg.prediction.result import PredictResult, RasterResult
+from roadseg.prediction.stream import stream_predict
+from roadseg.progress import CancelCallback, ProgressCallback, Reporter
+
+log = logging.getLogger(__name__)
+
+#: GDAL block cache while predicting (bytes): bounds the memory used for reads and writes.
+GDAL_CACHE_BYTES = 64 * 2**20
+
+
+def _as_paths(rasters: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
+    if isinstance(rasters, str | os.PathLike):
+        return [Path(rasters)]
+    paths = [Path(r) for r in rasters]
+    if not paths:
+        raise ConfigError("no raster given", param="rasters", hint="give at least one raster")
+    return paths
+
+
+def predict(
+    rasters: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    model: str | os.PathLike[str] | tuple[RoadNet, ModelMeta] = "default",
+    out: str | os.PathLike[str] | None = None,
+    *,
+    options: PredictOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCallback | None = None,
+    **overrides: Any,
+) -> PredictResult:
+    """Map roads in rasters with a model: class rasters (and probabilities, vectors).
+
+    >>> from roadseg.api import predict                                  # doctest: +SKIP
+    >>> r = predict("big.tif", out="roads.tif", tile=256)                # doctest: +SKIP
+
+    Args:
+        rasters: One raster or several (any GDAL raster, any CRS).
+        model: A model file, ``"default"`` (the embedded model) or a loaded
+            ``(network, meta)`` pair.
+        out: Output class raster (one input) or folder (``<stem>_roads.tif`` each).
+        options: A :class:`PredictOptions` (default: all defaults).
+        progress: Called with progress events (stage ``"predict"``: tiles done/total,
+            then the vectoriser's stages).
+        cancel: Returns True to stop: :class:`~roadseg.errors.CancelledError` is
+            raised and no partial output is left.
+        **overrides: Fields of :class:`PredictOptions` (``tile=256``, ``bbox=(...)``,
+            ``vectorize="roads.gpkg"``...), replacing those of ``options``.
+
+    Returns:
+        A :class:`PredictResult`.
+
+    """
+    t_start = time.perf_counter()
+    opts = with_overrides(options, PredictOptions, overrides)
+    rep = Reporter(progress, cancel)
+    if out is None:
+        raise ConfigError(
+            "no output given",
+            param="out",
+            hint="give `out` OUT.tif (or a folder for several rasters)",
+        )
+    paths = _as_paths(rasters)
+    plans = plan_outputs(paths, Path(out), opts.probabilities, opts.vectorize)
+    policy = resolve_policy(opts.device, opts.precision)
+    if isinstance(model, tuple):
+        net, meta = model
+        model_name = f"{meta.arch}-{meta.encoder}"
+    else:
+        model_name = str(model)
+        with about("model"):
+            net, meta = load_model(model, device="cpu")
+    predictor = TilePredictor(net, policy, tta=opts.tta)
+    settings = TileSettings.resolve(
+        meta,
+        opts.tile,
+        opts.overlap,
+        opts.batch_size,
+        stride=predictor.output_stride,
+        default_batch=8 if policy.device.type == "cuda" else 2,
+    )
+    run = _Run(predictor, meta, model_name, settings, opts, rep, progress, cancel)
+    jobs: list[RasterJob] = []
+    try:
+        for p, plan in zip(paths, plans, strict=True):
+            jobs.append(prepare_job(p, plan, meta, model_name, settings, opts))
+        rep.check()
+        run.total = sum(j.layout.n_tiles for j in jobs)
+        rep.update("predict", 0, run.total, f"{len(jobs)} raster(s), {policy.describe()}")
+        items: list[RasterResult] = []
+        env = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": GDAL_CACHE_BYTES}
+        with torch_threads(opts.threads), rasterio.Env(**env):
+            for n, job in enumerate(jobs, start=1):
+                label = job.src.path.name + (f" ({n}/{len(jobs)})" if len(jobs) > 1 else "")
+                items.append(_run_job(job, run, label))
+    finally:
+        for j in jobs:
+            j.src.close()
+    return PredictResult(
+        items=tuple(items),
+        model=model_name,
+        device=str(policy.device),
+        precision=policy.precision,
+        seconds=time.perf_counter() - t_start,
+        warnings=tuple(w for j in jobs for w in j.warnings),
+        settings={
+            "tile": settings.tile,
+            "overlap": settings.overlap,
+            "batch_size": settings.batch_size,
+            "tta": opts.tta,
+            "gsd_m": meta.gsd_m,
+            "policy": policy.reason,
+        },
+    )
+
+
+@dataclass
+class _Run:
+    """What every raster of one call shares (and the tiles done so far)."""
+
+    predictor: TilePredictor
+    meta: ModelMeta
+    model_name: str
+    settings: TileSettings
+    options: PredictOptions
+    reporter: Reporter
+    progress: ProgressCallback | None
+    cancel: CancelCallback | None
+    total: int = 0
+    done: int = 0
+
+
+def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
+    """Predict one raster into its sink, commit, then vectorise if asked."""
+    meta = run.meta
+    tags = {
+        "ROADSEG_MODEL": Path(run.model_name).name,
+        "ROADSEG_ENGINE_VERSION": __version__,
+        "ROADSEG_MODEL_GSD_M": str(meta.gsd_m),
+        "ROADSEG_ROAD_THRESHOLD": f"{meta.road_threshold:g}",
+    }
+    with about("out"):
+        sink = PredictionSink(
+            job.paths, job.out_grid, meta.class_set, cog=run.options.cog, extra_tags=tags
+        )
+
+    def on_tiles(k: int) -> None:
+        run.done += k
+        run.reporter.update("predict", run.done, run.total, label)
+
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            mask_ds = rasterio.open(job.src.path)  # a second handle: reads run in another thread
+        with mask_ds:
+
+            def read_valid(win: Any) -> Any:
+                return mask_ds.dataset_mask(window=win) > 0
+
+            stats = stream_predict(
+                job,
+                run.predictor,
+                sink,
+                num_classes=meta.num_classes,
+                batch_size=run.settings.batch_size,
+                read_valid=read_valid,
+                on_tiles=on_tiles,
+                road_threshold=meta.road_threshold,
+            )
+        run.reporter.check()
+        sink.commit()
+    except BaseException:
+        sink.abort()
+        raise
+    seconds = time.perf_counter() - t0  # reading, the network, blending, writing, committing
+    vec_result = None
+    if job.paths.vectors is not None:
+        vec_result = _vectorize(job.paths.classes, job.paths.vectors, run.progress, run.cancel)
+    return RasterResult(
+        raster=job.src.path,
+        classes=job.paths.classes,
+        probabilities=job.paths.probabilities,
+        vectors=job.paths.vectors,
+        megapixels=job.megapixels,
+        seconds=seconds,
+        tiles=stats.tiles,
+        tiles_run=stats.tiles_run,
+        working_shape=job.work.shape,
+        vector_result=vec_result,
+    )
+
+
+def _vectorize(
+    classes: Path, out: Path, progress: ProgressCallback | None, cancel: CancelCallback | None
+) -> dict[str, Any]:
+    """Run the vectoriser on a class raster (imported lazily: optional heavy deps)."""
+    try:
+        from roadseg.vectorization import vectorize
+    except ImportError as exc:
+        raise RoadsegError(
+            f"the vectoriser is not available in this installation ({exc}); "
+            f"the class raster {str(classes)!r} was written",
+            param="vectorize",
+            hint="vectorise it later",
+        ) from None
+    result = vectorize(classes, out, progress=progress, cancel=cancel)
+    return result.as_dict()

@@ -1,0 +1,240 @@
+"""Preparing one raster for prediction: bands, scaling, georeference, extent, grids, tiles.
+
+Every check that can fail on user input runs here, for every raster, before any
+compute starts: a bad third raster fails the run in a second, not after an hour.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from roadseg.errors import ConfigError, RoadsegWarning
+from roadseg.geo.grid import SAME_GSD_TOLERANCE, Grid, model_grid
+from roadseg.geo.normalize import Scaling, parse_scaling
+from roadseg.geo.raster import RasterSource, open_raster
+from roadseg.models import ModelMeta
+from roadseg.prediction.extent import Extent, resolve_extent
+from roadseg.prediction.options import PredictOptions
+from roadseg.prediction.outputs import OutputPaths
+from roadseg.prediction.tiling import TileLayout
+
+log = logging.getLogger(__name__)
+
+#: Rasters whose ground resolution is within this fraction of the model's are not resampled;
+#: the rule (:func:`roadseg.geo.grid.model_grid`) is training's too, so the network sees
+#: imagery resampled the way it was trained.
+RESAMPLE_TOLERANCE = SAME_GSD_TOLERANCE
+
+
+@dataclass(frozen=True)
+class TileSettings:
+    """Sliding-window settings.
+
+    Attributes:
+        tile: Tile side at the model's resolution (a multiple of ``stride``).
+        overlap: Pixels shared by neighbouring tiles.
+        batch_size: Tiles per network call.
+        stride: The network's output stride.
+
+    """
+
+    tile: int
+    overlap: int
+    batch_size: int
+    stride: int = 32
+
+    @classmethod
+    def resolve(
+        cls,
+        meta: ModelMeta,
+        tile: int | None,
+        overlap: int | None,
+        batch_size: int | None,
+        *,
+        stride: int,
+        default_batch: int,
+    ) -> TileSettings:
+        """Defaults from the model (tile = meta.tile_size, overlap = tile / 4), validated.
+
+        >>> from roadseg.models import ModelMeta
+        >>> m = ModelMeta("Unet", "resnet18", 3, ("background", "road"), ((0, 0, 0), (1, 1, 1)),
+        ...               (0, 6), 0.5, 256)
+        >>> TileSettings.resolve(m, None, None, None, stride=32, default_batch=2)
+        TileSettings(tile=256, overlap=64, batch_size=2, stride=32)
+        """
+        t = int(tile if tile is not None else meta.tile_size or 512)
+        if t < stride or t % stride:
+            lo = max(stride, t // stride * stride)
+            raise ConfigError(
+                f"`tile` {t} must be a multiple of {stride} (the model's output stride)",
+                param="tile",
+                value=t,
+                hint=f"try `tile` {lo} or {lo + stride}",
+            )
+        o = t // 4 if overlap is None else int(overlap)
+        if not 0 <= o <= t // 2:
+            raise ConfigError(
+                f"`overlap` {o} must be between 0 and half the tile ({t // 2})",
+                param="overlap",
+                value=o,
+            )
+        b = int(batch_size if batch_size is not None else default_batch)
+        if b < 1:
+            raise ConfigError(f"`batch_size` {b} must be at least 1", param="batch_size", value=b)
+        return cls(tile=t, overlap=o, batch_size=b, stride=stride)
+
+
+@dataclass
+class RasterJob:
+    """One raster ready to predict.
+
+    Attributes:
+        src: The open raster (bands and scaling set).
+        paths: Output files.
+        extent: Window (and polygons) to predict.
+        out_grid: Output grid: the input grid or its window.
+        work: Output grid at the model's resolution.
+        layout: Tiles over ``work``.
+        warnings: Notes for the user (bands taken, scaling changed...).
+        resampling: How imagery is read into ``work`` (``bilinear``, ``average``, or
+            ``nearest`` when ``work`` is the raster's own grid).
+
+    """
+
+    src: RasterSource
+    paths: OutputPaths
+    extent: Extent
+    out_grid: Grid
+    work: Grid
+    layout: TileLayout
+    warnings: list[RoadsegWarning]
+    resampling: str = "bilinear"
+
+    @property
+    def megapixels(self) -> float:
+        """Output (input-grid) megapixels."""
+        return self.out_grid.width * self.out_grid.height / 1e6
+
+
+def _choose_bands(
+    path: Path,
+    count: int,
+    alpha: int | None,
+    meta: ModelMeta,
+    bands: Sequence[int] | None,
+    model_name: str,
+    warnings: list[RoadsegWarning],
+) -> tuple[int, ...]:
+    need = meta.in_channels
+    if bands is not None:
+        if len(bands) != need:
+            raise ConfigError(
+                f"`bands` {','.join(map(str, bands))} gives {len(bands)} band(s) but model "
+                f"{model_name!r} needs {need}",
+                param="bands",
+                value=list(bands),
+                hint=f"give {need} band numbers",
+            )
+        return tuple(int(b) for b in bands)
+    if meta.bands is not None:
+        return tuple(meta.bands)
+    usable = [i for i in range(1, count + 1) if i != alpha]
+    if len(usable) < need:
+        hint = ",".join(str(i) for i in range(1, need + 1))
+        raise ConfigError(
+            f"{str(path)!r} has {len(usable)} usable band(s)"
+            + (f" (band {alpha} is alpha)" if alpha else "")
+            + f" but model {model_name!r} needs {need}",
+            param="rasters",
+            value=str(path),
+            hint=f"give a {need}-band image (or choose bands with `bands` {hint} if it has them)",
+        )
+    if len(usable) > need:
+        chosen = tuple(usable[:need])
+        warnings.append(
+            RoadsegWarning(
+                f"{path.name}: {len(usable)} bands, the model takes {need}: using bands "
+                f"{','.join(map(str, chosen))} (choose others with `bands`)"
+            )
+        )
+        return chosen
+    return tuple(usable)
+
+
+def _choose_scaling(
+    src: RasterSource,
+    meta: ModelMeta,
+    scaling: str | Scaling | None,
+    warnings: list[RoadsegWarning],
+) -> Scaling:
+    if isinstance(scaling, Scaling):
+        return scaling
+    if scaling is not None:
+        try:
+            return parse_scaling(scaling, src.dtype, src.nbits)
+        except ValueError as exc:
+            raise ConfigError(str(exc), param="scaling", value=scaling) from None
+    own = Scaling.for_dtype(src.dtype, src.nbits)
+    top_model, top_own = max(meta.scaling.high), max(own.high)
+    if top_model > top_own * 1.01 or top_own > 4 * top_model:
+        warnings.append(
+            RoadsegWarning(
+                f"{src.path.name}: the model was trained on values 0..{top_model:g} but this "
+                f"{src.dtype} raster holds 0..{top_own:g}; scaling it by its own range "
+                "(set `scaling` LOW,HIGH to override)"
+            )
+        )
+        return own
+    return meta.scaling
+
+
+def prepare_job(
+    path: str | os.PathLike[str],
+    paths: OutputPaths,
+    meta: ModelMeta,
+    model_name: str,
+    settings: TileSettings,
+    options: PredictOptions,
+) -> RasterJob:
+    """Open and check one raster and lay out its tiles (bands, scaling, extent from ``options``)."""
+    gsd, bands = options.gsd, options.bands
+    warnings: list[RoadsegWarning] = []
+    probe = open_raster(path, gsd=gsd)
+    try:
+        probe.require_georeference("gsd")
+        if gsd is not None and probe.georeferenced:
+            warnings.append(RoadsegWarning(f"{probe.path.name} is georeferenced: `gsd` is ignored"))
+        chosen = _choose_bands(
+            probe.path, probe.count, probe.alpha_band, meta, bands, model_name, warnings
+        )
+    finally:
+        probe.close()
+    src = open_raster(path, bands=chosen, gsd=gsd if gsd else None)
+    try:
+        src.scaling = _choose_scaling(src, meta, options.scaling, warnings)
+        name = repr(str(src.path))
+        extent = resolve_extent(src.grid, name, options.bbox, options.bbox_crs, options.extent_file)
+        out_grid = src.grid.window_grid(extent.window)
+        work, resampling = model_grid(out_grid, meta.gsd_m, RESAMPLE_TOLERANCE)
+        layout = TileLayout.build(
+            work.height, work.width, settings.tile, settings.overlap, settings.stride
+        )
+    except BaseException:
+        src.close()
+        raise
+    for w in warnings:
+        log.warning(str(w))
+    return RasterJob(
+        src=src,
+        paths=paths,
+        extent=extent,
+        out_grid=out_grid,
+        work=work,
+        layout=layout,
+        warnings=warnings,
+        resampling=resampling,
+    )

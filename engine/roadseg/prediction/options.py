@@ -1,0 +1,129 @@
+"""The options of a prediction, as one frozen value checked at construction."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from roadseg.device import PRECISIONS
+from roadseg.errors import ConfigError
+from roadseg.geo.normalize import Scaling
+
+
+def parse_bands(bands: str | Sequence[int] | None) -> tuple[int, ...] | None:
+    """1-based band numbers from ``"1,2,3"`` or a sequence.
+
+    >>> parse_bands("3, 2,1"), parse_bands([4]), parse_bands(None)
+    ((3, 2, 1), (4,), None)
+    """
+    if bands is None:
+        return None
+    try:
+        if isinstance(bands, str):
+            out = tuple(int(b) for b in bands.replace(" ", "").split(",") if b)
+        else:
+            out = tuple(int(b) for b in bands)
+    except (TypeError, ValueError):
+        out = ()
+    if not out or min(out) < 1:
+        raise ConfigError(
+            f"`bands` {bands!r} are not band numbers",
+            param="bands",
+            value=bands,
+            hint="give 1-based band numbers like 1,2,3",
+        )
+    return out
+
+
+def _positive(name: str, value: int | None, minimum: int = 1) -> None:
+    if value is not None and (isinstance(value, bool) or int(value) < minimum):
+        raise ConfigError(f"`{name}` {value} must be at least {minimum}", param=name, value=value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PredictOptions:
+    """How to predict (every field optional; see :func:`roadseg.prediction.predict`).
+
+    Attributes:
+        probabilities: Also write ``<out>_proba.tif`` (uint8 probability × 255 per class).
+        cog: Write Cloud-Optimised GeoTIFFs.
+        bbox: Only predict ``(minx, miny, maxx, maxy)``.
+        bbox_crs: CRS of ``bbox`` (default: the raster's).
+        extent_file: Only predict inside these polygons (any CRS); outside is nodata.
+        bands: 1-based bands to feed the model (default: the model's, else the raster's
+            non-alpha bands); ``"1,2,3"`` or a sequence.
+        scaling: Raw → [0, 1] scaling (``"auto"``, ``"HIGH"``, ``"LOW,HIGH"``; default: the
+            model's).
+        gsd: Pixel size in metres of plain images without georeferencing.
+        tile: Tile side at the model's resolution (default: the model's tile size).
+        overlap: Overlap between tiles (default: tile / 4).
+        batch_size: Tiles per network call (default 8 on CUDA, 2 elsewhere).
+        tta: Average over flips (4× slower, slightly better).
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        precision: ``auto`` (the rule of :mod:`roadseg.device`), ``fp32``, ``bf16``, ``fp16``.
+        threads: CPU threads for the network (default: torch's default).
+        vectorize: Also vectorise each class raster into this GeoPackage (or folder).
+
+    >>> PredictOptions(tile=256, bands="1,2,3").bands
+    (1, 2, 3)
+    >>> PredictOptions(batch_size=0)
+    Traceback (most recent call last):
+    roadseg.errors.ConfigError: batch_size 0 must be at least 1
+
+    """
+
+    probabilities: bool = False
+    cog: bool = False
+    bbox: tuple[float, float, float, float] | None = None
+    bbox_crs: str | None = None
+    extent_file: Path | None = None
+    bands: tuple[int, ...] | None = None
+    scaling: str | Scaling | None = None
+    gsd: float | None = None
+    tile: int | None = None
+    overlap: int | None = None
+    batch_size: int | None = None
+    tta: bool = False
+    device: str = "auto"
+    precision: str = "auto"
+    threads: int | None = None
+    vectorize: Path | None = None
+
+    def __post_init__(self) -> None:
+        fix = object.__setattr__
+        fix(self, "bands", parse_bands(self.bands))
+        for name in ("extent_file", "vectorize"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, Path):
+                fix(self, name, Path(os.fspath(v)))
+        if self.bbox is not None:
+            try:
+                box = tuple(float(v) for v in self.bbox)
+            except (TypeError, ValueError):
+                box = ()
+            if len(box) != 4 or not all(math.isfinite(v) for v in box):
+                raise ConfigError(
+                    f"`bbox` {self.bbox!r} is not 4 numbers",
+                    param="bbox",
+                    value=self.bbox,
+                    hint="give minx miny maxx maxy",
+                )
+            fix(self, "bbox", box)
+        _positive("tile", self.tile)
+        _positive("overlap", self.overlap, 0)
+        _positive("batch_size", self.batch_size)
+        _positive("threads", self.threads)
+        if self.gsd is not None and not (math.isfinite(self.gsd) and self.gsd > 0):
+            raise ConfigError(f"`gsd` {self.gsd} must be > 0 metres", param="gsd", value=self.gsd)
+        p = (self.precision or "auto").lower()
+        if p not in PRECISIONS:
+            raise ConfigError(
+                f"`precision` {self.precision!r} is not valid",
+                param="precision",
+                value=self.precision,
+                hint=f"valid: {', '.join(PRECISIONS)}",
+            )
+        fix(self, "precision", p)

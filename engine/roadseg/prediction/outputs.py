@@ -1,0 +1,221 @@
+"""Output files of a prediction: their names, and block-aligned writing of finished rows.
+
+The files follow the class raster format of :mod:`roadseg.geo.classraster`: a
+uint8 class raster (0 background, 1..K-1 road classes, nodata 255, palette, class
+tags) and optionally a probability raster with one uint8 band per class
+(probability × 255) and an internal mask for nodata, since every value 0–255 is a
+probability.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rasterio.windows import Window
+
+from roadseg.errors import ConfigError
+from roadseg.geo.classes import Classes
+from roadseg.geo.classraster import (
+    NODATA,
+    class_raster_writer,
+    probability_writer,
+)
+from roadseg.geo.grid import Grid
+from roadseg.geo.writer import GeoTiffWriter
+
+PROBA_SUFFIX = "_proba"
+ROADS_SUFFIX = "_roads"
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """Files written for one input raster.
+
+    Attributes:
+        raster: The input raster.
+        classes: Class raster.
+        probabilities: Probability raster (None when not asked for).
+        vectors: GeoPackage of road polygons and centrelines (None when not asked for).
+
+    """
+
+    raster: Path
+    classes: Path
+    probabilities: Path | None
+    vectors: Path | None
+
+
+def proba_path_for(classes: Path) -> Path:
+    """Return the probability raster path beside a class raster.
+
+    >>> proba_path_for(Path("out/roads.tif")).as_posix()
+    'out/roads_proba.tif'
+    """
+    return classes.with_name(f"{classes.stem}{PROBA_SUFFIX}.tif")
+
+
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() or not path.suffix or str(path).endswith(os.sep)
+
+
+def plan_outputs(
+    rasters: Sequence[Path],
+    out: Path,
+    probabilities: bool = False,
+    vectorize: Path | None = None,
+) -> list[OutputPaths]:
+    """Name the outputs: ``out`` is a file for one raster, else a folder of ``<stem>_roads.tif``.
+
+    >>> [p.classes.as_posix() for p in plan_outputs([Path("a.tif"), Path("b.png")], Path("o"))]
+    ['o/a_roads.tif', 'o/b_roads.tif']
+    >>> plan_outputs([Path("a.tif")], Path("x.tif"), True)[0].probabilities.as_posix()
+    'x_proba.tif'
+    """
+    several = len(rasters) > 1
+    if several and out.suffix.lower() in (".tif", ".tiff") and not out.is_dir():
+        raise ConfigError(
+            f"`out` {str(out)!r} names a file but {len(rasters)} rasters were given",
+            param="out",
+            value=str(out),
+            hint="give a folder as `out`",
+        )
+    if several and vectorize is not None and vectorize.suffix.lower() == ".gpkg":
+        raise ConfigError(
+            f"`vectorize` {str(vectorize)!r} names a file but {len(rasters)} rasters were given",
+            param="vectorize",
+            value=str(vectorize),
+            hint="give a folder as `vectorize`",
+        )
+    out_folder = several or _is_folder(out)
+    vec_folder = vectorize is not None and (several or _is_folder(vectorize))
+    stems = [r.stem for r in rasters]
+    dupes = sorted({s for s in stems if stems.count(s) > 1})
+    if out_folder and dupes:
+        raise ConfigError(
+            f"several inputs are named {dupes[0]!r}; their outputs in {str(out)!r} would clash",
+            param="rasters",
+            hint="predict them in separate runs or rename them",
+        )
+    plans = []
+    for r in rasters:
+        cls = out / f"{r.stem}{ROADS_SUFFIX}.tif" if out_folder else out
+        if cls.resolve() == r.resolve():
+            raise ConfigError(
+                f"`out` {str(cls)!r} is the input raster",
+                param="out",
+                value=str(cls),
+                hint="choose another name",
+            )
+        vec = None
+        if vectorize is not None:
+            vec = vectorize / f"{r.stem}{ROADS_SUFFIX}.gpkg" if vec_folder else vectorize
+        plans.append(OutputPaths(r, cls, proba_path_for(cls) if probabilities else None, vec))
+    return plans
+
+
+class PredictionSink:
+    """Receives finished rows of probabilities on the output grid; writes both rasters.
+
+    Rows are buffered to whole rows of TIFF blocks so every block is written once,
+    complete (no partially written compressed blocks, bounded GDAL cache).
+
+    Args:
+        paths: Where to write.
+        grid: Output grid.
+        classes: The model's classes (names, colours, widths go into the files).
+        cog: Write Cloud-Optimised GeoTIFFs.
+        extra_tags: More metadata (model name, engine version...).
+        blocksize: TIFF block side.
+
+    """
+
+    def __init__(
+        self,
+        paths: OutputPaths,
+        grid: Grid,
+        classes: Classes,
+        *,
+        cog: bool = False,
+        extra_tags: dict[str, str] | None = None,
+        blocksize: int = 256,
+    ) -> None:
+        self.grid = grid
+        self.k = classes.num_classes
+        self.blocksize = blocksize
+        self._writers: list[GeoTiffWriter] = []
+        kw = {"cog": cog, "blocksize": blocksize, "extra_tags": extra_tags}
+        self.classes = class_raster_writer(paths.classes, grid, classes, **kw)  # type: ignore[arg-type]
+        self._writers.append(self.classes)
+        self.proba: GeoTiffWriter | None = None
+        if paths.probabilities is not None:
+            self.proba = probability_writer(paths.probabilities, grid, classes, **kw)  # type: ignore[arg-type]
+            self._writers.append(self.proba)
+        self._pending: list[tuple[np.ndarray, np.ndarray | None]] = []
+        self._pending_rows = 0
+        self._written = 0
+
+    def push(
+        self, first_row: int, classes: np.ndarray, proba: np.ndarray | None, valid: np.ndarray
+    ) -> None:
+        """Add output rows from ``first_row``: classes (n, W) and probabilities (K, n, W), uint8.
+
+        Pixels where ``valid`` (n, W) is False become nodata (255; probabilities 0 and masked).
+        """
+        if first_row != self._written + self._pending_rows:
+            raise RuntimeError(
+                f"rows out of order: got {first_row}, expected {self._written + self._pending_rows}"
+            )
+        if classes.shape[0] == 0:
+            return
+        classes[~valid] = NODATA
+        pu8 = None
+        if self.proba is not None:
+            if proba is None:
+                raise ValueError("this sink writes probabilities: pass them")
+            pu8 = proba
+            pu8[:, ~valid] = 0
+        self._pending.append((classes, pu8))
+        self._pending_rows += classes.shape[0]
+        if self._pending_rows >= self.blocksize:
+            self._flush(whole_blocks=True)
+
+    def _flush(self, whole_blocks: bool) -> None:
+        if not self._pending:
+            return
+        cls = np.concatenate([c for c, _ in self._pending], axis=0)
+        pu8 = (
+            np.concatenate([p for _, p in self._pending if p is not None], axis=1)
+            if self.proba is not None
+            else None
+        )
+        n = cls.shape[0]
+        take = (n // self.blocksize) * self.blocksize if whole_blocks else n
+        if take == 0:
+            return
+        win = Window(0, self._written, self.grid.width, take)
+        self.classes.write(cls[:take], win)
+        if self.proba is not None and pu8 is not None:
+            self.proba.write(pu8[:, :take], win)
+            self.proba.write_mask(cls[:take] != NODATA, win)
+        self._written += take
+        rest_c = cls[take:]
+        rest_p = pu8[:, take:] if pu8 is not None else None
+        self._pending = [(rest_c, rest_p)] if rest_c.shape[0] else []
+        self._pending_rows = rest_c.shape[0]
+
+    def commit(self) -> None:
+        """Write what is left and move the files into place (probabilities first)."""
+        self._flush(whole_blocks=False)
+        if self._written != self.grid.height:
+            raise RuntimeError(f"wrote {self._written} of {self.grid.height} rows")
+        for w in reversed(self._writers):
+            w.commit()
+
+    def abort(self) -> None:
+        """Delete the temporary files; existing outputs stay untouched."""
+        for w in self._writers:
+            w.abort()

@@ -1,0 +1,295 @@
+"""``vectorize``: a class raster → GeoPackage road polygons per class + a centreline network."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+
+from roadseg.errors import DataError, about
+from roadseg.geo.classes import Classes
+from roadseg.geo.classraster import NODATA, ClassRaster, open_class_raster
+from roadseg.options import with_overrides
+from roadseg.progress import CancelCallback, ProgressCallback, Reporter
+from roadseg.vectorization.blocks import block_layout
+from roadseg.vectorization.extract import ClassSource, Extraction, extract
+from roadseg.vectorization.frame import MetricFrame
+from roadseg.vectorization.output import (
+    CENTERLINES,
+    centerline_frame,
+    check_output,
+    polygon_frames,
+)
+from roadseg.vectorization.params import Resolved, VectorizeOptions
+from roadseg.vectorization.routable import write_edge_list, write_routable_graphml
+
+
+@dataclass(frozen=True)
+class ClassFigures:
+    """Figures of one road class.
+
+    Attributes:
+        name: Class name.
+        layer: Polygon layer name.
+        polygons: Number of polygons.
+        area_km2: Polygon area in km².
+        centerline_km: Length of centrelines of this class in km.
+        edges: Number of centreline edges of this class.
+
+    """
+
+    name: str
+    layer: str
+    polygons: int
+    area_km2: float
+    centerline_km: float
+    edges: int
+
+
+@dataclass(frozen=True)
+class VectorizeResult:
+    """What :func:`vectorize` wrote and measured.
+
+    Attributes:
+        gpkg: The GeoPackage written.
+        graphml: The GraphML written (None when not asked for).
+        layers: Layer names in the GeoPackage.
+        classes: Figures per road class.
+        nodes: Nodes of the centreline network.
+        edges: Edges of the centreline network.
+        components: Connected pieces of the network.
+        centerline_km: Total centreline length in km.
+        raster_km2: Ground area of the raster in km².
+        megapixels: Raster size in megapixels.
+        settings: The settings used (defaults filled in).
+        cleanup: Counts of each cleaning step (spurs pruned, specks removed, gaps bridged,
+            carriageways merged, loops collapsed, stubs dropped).
+        timings: Seconds per step and in total.
+        edges_path: The directed edge list written (None when not asked for).
+
+    """
+
+    gpkg: Path
+    graphml: Path | None
+    layers: tuple[str, ...]
+    classes: tuple[ClassFigures, ...]
+    nodes: int
+    edges: int
+    components: int
+    centerline_km: float
+    raster_km2: float
+    megapixels: float
+    settings: dict[str, Any] = field(default_factory=dict)
+    cleanup: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    edges_path: Path | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form (the CLI's JSON object)."""
+        d = asdict(self)
+        d["gpkg"] = str(self.gpkg)
+        d["graphml"] = str(self.graphml) if self.graphml else None
+        d["edges_path"] = str(self.edges_path) if self.edges_path else None
+        d["outputs"] = [str(self.gpkg)] + ([str(self.graphml)] if self.graphml else [])
+        d["outputs"] += [str(self.edges_path)] if self.edges_path else []
+        d["metrics"] = {
+            "centerline_km": self.centerline_km,
+            "nodes": self.nodes,
+            "edges": self.edges,
+            "components": self.components,
+            "cleaning": dict(self.cleanup),
+            "per_class": {
+                c.name: {"km": c.centerline_km, "km2": c.area_km2, "polygons": c.polygons}
+                for c in self.classes
+            },
+        }
+        return d
+
+
+def vectorize(
+    class_raster: str | os.PathLike[str],
+    out_gpkg: str | os.PathLike[str],
+    *,
+    graphml: str | os.PathLike[str] | None = None,
+    edges: str | os.PathLike[str] | None = None,
+    options: VectorizeOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCallback | None = None,
+    **overrides: Any,
+) -> VectorizeResult:
+    """Vectorise a class raster into road polygons per class and a centreline network.
+
+    Args:
+        class_raster: Class raster (see :mod:`roadseg.geo.classraster`).
+        out_gpkg: GeoPackage to write (layers ``roads_<class>`` and ``centerlines``).
+        graphml: Optional GraphML of the network: an osmnx-compatible directed
+            multigraph (see :mod:`roadseg.vectorization.routable`).
+        edges: Optional directed edge list with the same attributes (``.gpkg`` or GeoJSON).
+        options: A :class:`VectorizeOptions` (tolerances, pruning, bridging, the cleaning
+            steps, blocks, gsd).
+        progress: Progress callback.
+        cancel: Cancel callback (checked between blocks).
+        **overrides: Fields of :class:`VectorizeOptions` (``prune_m=10``, ``cleaning=False``,
+            ``carriageways="merge"``, ``gsd=0.5``...), replacing those of ``options``.
+
+    Returns:
+        Paths written and figures (see :class:`VectorizeResult`).
+
+    """
+    t_start = time.perf_counter()
+    reporter = Reporter(progress, cancel)
+    params = with_overrides(options, VectorizeOptions, overrides)
+    with about("out"):
+        check_output(out_gpkg)
+    if graphml is not None:
+        with about("graphml"):
+            check_output(graphml)
+    if edges is not None:
+        with about("edges"):
+            check_output(edges)
+    with open_class_raster(class_raster, gsd=params.gsd) as src:
+        if not src.tagged:
+            src.classes = Classes.untagged(_max_class(src, params.block_size, reporter))
+        tagged = src.tagged
+        frame = MetricFrame(src.grid)
+        res = params.resolve(src.classes, frame.mean_gsd)
+        ex = extract(src, res, frame, src.classes.num_classes, reporter, polygons=True)
+        _check_not_all_nodata(src, ex)
+        classes = src.classes
+    reporter.check()
+    t0 = time.perf_counter()
+    lines = centerline_frame(ex.network, frame, classes)
+    road_ids = _road_class_ids(classes, ex.histogram, tagged)
+    layers = polygon_frames(ex.polygons, frame, classes, road_ids)
+    layers[CENTERLINES] = lines
+    types = {name: "Polygon" for name in layers if name != CENTERLINES}
+    types[CENTERLINES] = "LineString"
+    reporter.update("write", 0, 1, str(out_gpkg))
+    from roadseg.geo.vectors import write_gpkg
+
+    with about("out"):
+        write_gpkg(out_gpkg, layers, geometry_types=types)
+    gml = None
+    if graphml is not None:
+        crs = frame.grid.crs
+        with about("graphml"):
+            gml = write_routable_graphml(
+                graphml, lines, crs.to_string() if crs is not None else None
+            )
+    if edges is not None:
+        with about("edges"):
+            write_edge_list(edges, lines)
+    reporter.update("write", 1, 1, str(out_gpkg))
+    timings = dict(ex.timings)
+    timings["write"] = round(time.perf_counter() - t0, 4)
+    timings["total"] = round(time.perf_counter() - t_start, 4)
+    r = _result(Path(out_gpkg), gml, layers, lines, classes, road_ids, frame, res, ex, timings)
+    if edges is not None:
+        r = replace(r, edges_path=Path(edges))
+    return r
+
+
+def _max_class(src: ClassRaster, block: int, reporter: Reporter) -> int:
+    """Highest road class id in a raster (one cheap pass; for rasters without class tags)."""
+    top = 0
+    g = src.grid
+    for blk in block_layout(g.width, g.height, block, 0):
+        reporter.check()
+        a = src.read(blk.core)
+        vals = a[(a > 0) & (a != NODATA)]
+        if vals.size:
+            top = max(top, int(vals.max()))
+    return max(top, 1)
+
+
+def _check_not_all_nodata(src: ClassRaster, ex: Extraction) -> None:
+    h = ex.histogram
+    if h[NODATA] == h.sum() and h.sum() > 0:
+        raise DataError(
+            f"`class_raster` {str(src.path)!r} is nodata (255) everywhere; 255 means nodata in "
+            "class rasters",
+            param="class_raster",
+            value=str(src.path),
+            hint="give the class raster written by prediction (a 0/255 mask: convert 255 to 1 "
+            "first)",
+        )
+
+
+def _road_class_ids(classes: Classes, hist: np.ndarray, tagged: bool) -> list[int]:
+    """Road classes that get a polygon layer: all if tagged, else those present."""
+    if tagged:
+        return list(range(1, classes.num_classes))
+    present = [i for i in range(1, classes.num_classes) if hist[i] > 0]
+    return present or [1]
+
+
+def _result(
+    gpkg: Path,
+    gml: Path | None,
+    layers: dict[str, gpd.GeoDataFrame],
+    lines: gpd.GeoDataFrame,
+    classes: Classes,
+    road_ids: list[int],
+    frame: MetricFrame,
+    res: Resolved,
+    ex: Extraction,
+    timings: dict[str, float],
+) -> VectorizeResult:
+    import networkx as nx
+
+    figs = []
+    for cid in road_ids:
+        layer = classes.layer_name(cid)
+        poly = layers.get(layer)
+        n_poly = 0 if poly is None else int(len(poly))
+        area = 0.0 if poly is None else float(poly["area_m2"].sum())
+        sel = lines["class_id"].to_numpy() == cid
+        figs.append(
+            ClassFigures(
+                name=classes.names[cid],
+                layer=layer,
+                polygons=n_poly,
+                area_km2=round(area / 1e6, 6),
+                centerline_km=round(float(lines["length_m"].to_numpy()[sel].sum()) / 1e3, 4),
+                edges=int(sel.sum()),
+            )
+        )
+    g = ex.network.g
+    w, h = frame.grid.width, frame.grid.height
+    gx, gy = frame.gsd
+    return VectorizeResult(
+        gpkg=gpkg,
+        graphml=gml,
+        layers=tuple(layers),
+        classes=tuple(figs),
+        nodes=g.number_of_nodes(),
+        edges=g.number_of_edges(),
+        components=nx.number_connected_components(g) if g.number_of_nodes() else 0,
+        centerline_km=round(float(lines["length_m"].sum()) / 1e3, 4),
+        raster_km2=round(w * h * gx * gy / 1e6, 6),
+        megapixels=round(w * h / 1e6, 4),
+        settings={**asdict(res), "cleaning": res.cleaning},
+        cleanup=ex.cleanup,
+        timings=timings,
+    )
+
+
+def centerlines_from_source(
+    source: ClassSource, params: VectorizeOptions | None = None, reporter: Reporter | None = None
+) -> gpd.GeoDataFrame:
+    """Return the centreline layer (raster CRS) of any class source, without writing files.
+
+    Used by ``evaluate`` to build prediction and truth graphs.
+    """
+    params = params or VectorizeOptions()
+    frame = MetricFrame(source.grid)
+    res = params.resolve(source.classes, frame.mean_gsd)
+    ex = extract(
+        source, res, frame, source.classes.num_classes, reporter or Reporter(), polygons=False
+    )
+    return centerline_frame(ex.network, frame, source.classes)

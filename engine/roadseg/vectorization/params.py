@@ -1,0 +1,212 @@
+"""Vectorisation options and their defaults (derived from the classes' road widths)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from roadseg.errors import ConfigError
+from roadseg.geo.classes import Classes
+
+#: Default gap bridged between facing dead ends (metres).
+DEFAULT_BRIDGE_M = 15.0
+#: Default maximum angle between an end's direction and the gap (degrees).
+DEFAULT_BRIDGE_ANGLE = 30.0
+#: Default closing radius of the road mask before skeletonising (metres).
+DEFAULT_CLOSE_M = 0.5
+#: Default block size (pixels).
+DEFAULT_BLOCK = 4096
+#: Loops (enclosed faces) smaller than this are collapsed (m²). Off by default: on the
+#: SpaceNet tile the small loops are parking aisles that the truth has, and collapsing
+#: them lowered APLS (README, bench/bench_network.py); ``loop_area_m2=400`` turns it on.
+DEFAULT_LOOP_AREA_M2 = 0.0
+#: Enclosed holes narrower than this are filled (metres; off by default, as above).
+DEFAULT_LOOP_WIDTH_M = 0.0
+#: ...up to this length (metres); longer narrow holes are kept.
+DEFAULT_LOOP_EXTENT_M = 150.0
+#: Dead ends shorter than this ending on the raster's edge or at nodata are cut (metres).
+#: Off by default: most such dead ends are roads leaving the raster just past a junction,
+#: and cutting them lowered APLS on the SpaceNet round trip; ``stub_m=10`` turns it on.
+DEFAULT_STUB_M = 0.0
+#: What happens to the two sides of divided roads.
+CARRIAGEWAYS = ("merge", "keep")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VectorizeOptions:
+    """What the user asked for; ``None`` means "derive a default".
+
+    Attributes:
+        simplify_m: Douglas–Peucker tolerance (default: max(1 m, 1 pixel)).
+        min_area_m2: Smallest road polygon kept (default: half the widest class width squared).
+        hole_area_m2: Holes smaller than this are filled (default: ``min_area_m2``).
+        prune_m: Spurs shorter than this are removed (default: 2 × widest class width).
+        bridge_m: Largest gap bridged between facing dead ends (default 15 m; 0 disables).
+        bridge_angle_deg: Largest angle between an end's direction and the gap.
+        close_m: Closing radius of the road mask before skeletonising.
+        block_size: Block size in pixels (memory is bounded by the block).
+        margin_px: Margin read around each block (default: from the widest class and
+            ``loop_extent_m``).
+        loop_area_m2: Loops enclosing less than this are collapsed (0 disables).
+        loop_width_m: Enclosed holes narrower than this are filled (0 disables).
+        loop_extent_m: ...when no longer than this.
+        carriageways: ``merge`` the two sides of divided roads (and roads side by side
+            closer than ``carriageway_gap_m``) into one centreline, or ``keep`` both.
+        carriageway_gap_m: Widest median merged (default: the widest class width).
+        stub_m: Dead ends shorter than this at the raster's edge or nodata are cut.
+        gsd: Pixel size in metres of a class raster without georeferencing.
+        cleaning: False turns every cleaning step above off (the network as traced, pruned
+            and bridged), whatever their values.
+
+    """
+
+    simplify_m: float | None = None
+    min_area_m2: float | None = None
+    hole_area_m2: float | None = None
+    prune_m: float | None = None
+    bridge_m: float | None = None
+    bridge_angle_deg: float = DEFAULT_BRIDGE_ANGLE
+    close_m: float = DEFAULT_CLOSE_M
+    block_size: int = DEFAULT_BLOCK
+    margin_px: int | None = None
+    loop_area_m2: float = DEFAULT_LOOP_AREA_M2
+    loop_width_m: float = DEFAULT_LOOP_WIDTH_M
+    loop_extent_m: float = DEFAULT_LOOP_EXTENT_M
+    carriageways: str = "keep"
+    carriageway_gap_m: float | None = None
+    stub_m: float = DEFAULT_STUB_M
+    gsd: float | None = None
+    cleaning: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.cleaning:
+            for name, value in cleaning_params(False, loop_extent_m=self.loop_extent_m).items():
+                object.__setattr__(self, name, value)
+        names = (
+            "simplify_m",
+            "min_area_m2",
+            "hole_area_m2",
+            "prune_m",
+            "bridge_m",
+            "loop_area_m2",
+            "loop_width_m",
+            "loop_extent_m",
+            "carriageway_gap_m",
+            "stub_m",
+        )
+        for name in names:
+            v = getattr(self, name)
+            if v is not None and (not math.isfinite(v) or v < 0):
+                raise ConfigError(f"`{name}` must be a number ≥ 0, got {v}", param=name, value=v)
+        if self.carriageways not in CARRIAGEWAYS:
+            raise ConfigError(
+                f"`carriageways` must be one of {', '.join(CARRIAGEWAYS)}, "
+                f"got {self.carriageways!r}",
+                param="carriageways",
+                value=self.carriageways,
+            )
+        if not 0 < self.bridge_angle_deg <= 90:
+            raise ConfigError(
+                f"`bridge_angle_deg` must be in (0, 90] degrees, got {self.bridge_angle_deg}",
+                param="bridge_angle_deg",
+                value=self.bridge_angle_deg,
+            )
+        if self.block_size < 64:
+            raise ConfigError(
+                f"`block_size` must be at least 64 pixels, got {self.block_size}",
+                param="block_size",
+                value=self.block_size,
+            )
+
+    def resolve(self, classes: Classes, gsd_m: float) -> Resolved:
+        """Fill the defaults for a raster's classes and ground resolution (metres/pixel).
+
+        >>> r = VectorizeOptions().resolve(Classes.untagged(1), 0.5)
+        >>> r.prune_m, r.simplify_m, r.bridge_m, r.merge_gap_m, r.margin_px
+        (12.0, 1.0, 15.0, 0.0, 44)
+        >>> VectorizeOptions(carriageways="merge", loop_width_m=15).resolve(
+        ...     Classes.untagged(1), 0.5).margin_px
+        308
+        """
+        wmax = classes.max_width_m
+        min_area = self.min_area_m2 if self.min_area_m2 is not None else 0.5 * wmax**2
+        gap = self.carriageway_gap_m if self.carriageway_gap_m is not None else wmax
+        if self.carriageways == "keep":
+            gap = 0.0
+        loop_width = self.loop_width_m
+        margin = self.margin_px
+        if margin is None:
+            reach = max(3.0 * wmax, self.loop_extent_m if loop_width > 0 else 0.0, gap)
+            margin = max(32, int(math.ceil(reach / gsd_m)) + 8)
+        return Resolved(
+            simplify_m=self.simplify_m if self.simplify_m is not None else max(1.0, gsd_m),
+            min_area_m2=min_area,
+            hole_area_m2=self.hole_area_m2 if self.hole_area_m2 is not None else min_area,
+            prune_m=self.prune_m if self.prune_m is not None else 2.0 * wmax,
+            bridge_m=self.bridge_m if self.bridge_m is not None else DEFAULT_BRIDGE_M,
+            bridge_angle_deg=self.bridge_angle_deg,
+            close_px=max(0, int(round(self.close_m / gsd_m))),
+            block_size=self.block_size,
+            margin_px=margin,
+            loop_area_m2=self.loop_area_m2,
+            loop_width_m=loop_width,
+            loop_extent_m=self.loop_extent_m,
+            merge_gap_m=gap,
+            stub_m=self.stub_m,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resolved:
+    """Settings with every default filled in (see :class:`VectorizeOptions`)."""
+
+    simplify_m: float
+    min_area_m2: float
+    hole_area_m2: float
+    prune_m: float
+    bridge_m: float
+    bridge_angle_deg: float
+    close_px: int
+    block_size: int
+    margin_px: int
+    loop_area_m2: float = DEFAULT_LOOP_AREA_M2
+    loop_width_m: float = DEFAULT_LOOP_WIDTH_M
+    loop_extent_m: float = DEFAULT_LOOP_EXTENT_M
+    merge_gap_m: float = 0.0
+    stub_m: float = DEFAULT_STUB_M
+
+    @property
+    def cleaning(self) -> dict[str, float]:
+        """The network cleaning steps and their parameters (metres), for reports."""
+        return {
+            "merge_carriageways_gap_m": self.merge_gap_m,
+            "collapse_loops_area_m2": self.loop_area_m2,
+            "collapse_loops_width_m": self.loop_width_m,
+            "collapse_loops_extent_m": self.loop_extent_m,
+            "drop_stubs_m": self.stub_m,
+        }
+
+
+def cleaning_params(enabled: bool = True, **given: Any) -> dict[str, Any]:
+    """Keyword arguments of :class:`VectorizeOptions` for the cleaning steps.
+
+    ``enabled=False`` turns every step off (the network as traced, pruned and bridged).
+
+    >>> cleaning_params(False)["carriageways"], cleaning_params(False)["stub_m"]
+    ('keep', 0.0)
+    """
+    if enabled:
+        return given
+    return {
+        "loop_area_m2": 0.0,
+        "loop_width_m": 0.0,
+        "carriageways": "keep",
+        "carriageway_gap_m": None,
+        "stub_m": 0.0,
+        "loop_extent_m": given.get("loop_extent_m", DEFAULT_LOOP_EXTENT_M),
+    }
+
+
+#: The earlier name of :class:`VectorizeOptions`.
+VectorizeParams = VectorizeOptions
