@@ -362,9 +362,9 @@ def test_processing_adapt_model_says_when_the_start_is_kept(
         feedback=feedback,
     )
     assert res["KEPT"] == "starting", res
-    assert (
-        0 <= res["ROAD_IOU_BEFORE"] <= 1 and res["ROAD_IOU_AFTER"] < res["ROAD_IOU_BEFORE"] + 0.005
-    )
+    assert 0 <= res["ROAD_IOU_BEFORE"] <= 1 and 0 <= res["ROAD_IOU_AFTER"] <= 1
+    assert any("was not better than tiny" in line for line in feedback.infos), feedback.infos
+    assert any("--min-gain 1 " in c and "--area " in c for c in feedback.commands)
     assert res["MODEL"] == str(model)  # use the starting model: no copy of it is kept
     assert prefs.adapted_models() == [] and not any(models_dir.glob("*.safetensors"))
 
