@@ -11,8 +11,8 @@ them, and a crop is drawn with the errors coloured over the imagery:
 * cyan: labelled road the prediction missed;
 * grey wash: no-data / ignored pixels.
 
-The panel's caption carries the road IoU of the crop. Pictures go to
-``docs/images/default_model_<source>.png`` and a 2 × 2 sheet ``default_model_sheet.png``.
+The panel's caption carries the road IoU of the crop. The panels go, as a 2 × 2 sheet, to
+``docs/images/default_model_sheet.jpg``.
 
     .venv/bin/python scripts/render_model_pictures.py [--model FILE] [--out docs/images]
 """
@@ -124,17 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name, (src, pairs) in held.items():
             img, iou = panel(name, src, pairs[0], model, Path(tmp))
-            path = out / f"default_model_{name}.png"
-            img.save(path, optimize=True)  # type: ignore[attr-defined]
             panels.append(img)
-            print(f"{path}: crop road IoU {iou:.3f}")
+            print(f"{name} ({pairs[0].image.name}): crop road IoU {iou:.3f}")
     cols = 2
     rows = (len(panels) + cols - 1) // cols
     sheet = Image.new("RGB", (cols * PANEL, rows * PANEL), (255, 255, 255))
     for i, img in enumerate(panels):
         sheet.paste(img, ((i % cols) * PANEL, (i // cols) * PANEL))  # type: ignore[arg-type]
-    sheet.save(out / "default_model_sheet.png", optimize=True)
-    print(out / "default_model_sheet.png")
+    sheet.save(out / "default_model_sheet.jpg", quality=88, optimize=True)
+    print(out / "default_model_sheet.jpg")
     return 0
 
 
