@@ -11,7 +11,7 @@ validated. :class:`BudgetCallback` runs it inside the Lightning loop:
   validation with the latest rate (a shared machine speeds up and slows down);
 * it asks Lightning for a validation at the planned steps, and stops the run (with a last
   validation) when the next step and that validation would pass the deadline;
-* with a fixed number of steps instead of a deadline (``--steps``) nothing is measured
+* with a fixed number of steps instead of a deadline (``steps``) nothing is measured
   and the run is reproducible.
 """
 

@@ -3,9 +3,9 @@
 Road layers users already have carry their class in many ways, or not at all. The
 rule for one layer (:class:`ClassRule`) is chosen from its attributes:
 
-* ``--class-field F`` (with an optional ``--class-map "value=class,..."``), else the first
+* ``class_field`` (with an optional ``class_map`` ``"value=class,..."``), else the first
   known attribute the layer has: ``class`` (the ``centerlines`` layer that
-  ``roadseg predict --vectorize`` writes: values are the model's class names),
+  ``roadseg.predict(..., vectorize=...)`` writes: values are the model's class names),
   ``highway`` (OpenStreetMap), ``road_class`` (roadseg synthetic scenes) or
   ``road_type`` (SpaceNet); else no attribute.
 * Values are mapped to the model's classes by name (``major``, ``minor``...), through
@@ -63,7 +63,7 @@ OSM_NOT_ROADS = frozenset(
     }
 )
 
-#: Attributes recognised without ``--class-field``, in order of preference, and the preset
+#: Attributes recognised without ``class_field``, in order of preference, and the preset
 #: whose value table they use (``None``: values are the model's class names).
 KNOWN_FIELDS: tuple[tuple[str, str | None], ...] = (
     ("class", None),
@@ -117,7 +117,7 @@ class ClassRule:
         return int(self.values.get(key, unknown))
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-able summary (for the model file and ``--json``)."""
+        """JSON-able summary (for the model file and the JSON result)."""
         return {"field": self.field, "source": self.source, "values": dict(self.values)}
 
 

@@ -32,7 +32,7 @@ STEPS_VAL_WINDOWS = 64
 
 @dataclass(frozen=True)
 class AdaptSettings:
-    """Everything an adaptation run decided (stored in the model file and ``--json``).
+    """Everything an adaptation run decided (stored in the model file and the JSON result).
 
     Attributes:
         device: ``cpu`` or ``cuda``.

@@ -6,11 +6,11 @@ where the labels are complete (``labels_<i>.tif`` in the work folder):
 
 * ``0`` background, ``1…`` the model's road classes, ``254`` road of unknown class,
   ``255`` ignored: outside the area, no imagery, or not a road (footways...);
-* the area is ``--area`` (polygons, any CRS), else the labels' convex hull widened by
+* the area is ``area`` (polygons, any CRS), else the labels' convex hull widened by
   half the widest road (:func:`roadseg.geo.area.default_area`); raster masks and plain
   images count as complete over the whole image;
-* label features follow :mod:`roadseg.adaptation.classmap`; masks follow ``--mask-values``,
-  ``--mask-colors`` or ``--mask-threshold`` as in ``roadseg train``.
+* label features follow :mod:`roadseg.adaptation.classmap`; masks follow ``mask_values``,
+  ``mask_colors`` or ``mask_threshold`` as in ``roadseg.train``.
 
 The crop is cut into blocks of one model tile and counted (labelled and road pixels): the
 hold-out is chosen from them (:mod:`.holdout`) and written by :mod:`.training_data`.

@@ -76,7 +76,7 @@ class AdaptResult:
         }
 
     def as_json(self) -> dict[str, Any]:
-        """The ``--json`` object of ``roadseg adapt``."""
+        """The JSON object of ``roadseg adapt`` (its JSON output)."""
         return {
             "model": str(self.model_path),
             "outputs": [str(self.model_path)],

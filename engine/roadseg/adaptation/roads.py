@@ -2,7 +2,7 @@
 
 Any OGR vector file in any CRS: road centrelines (buffered by their class width in
 metres) or road polygons (drawn as they are). In a GeoPackage written by ``roadseg
-predict --vectorize`` the ``centerlines`` layer is read (the corrected centrelines of
+predict(..., vectorize=...)`` the ``centerlines`` layer is read (the corrected centrelines of
 *correct and retrain*); in other files the first layer with lines or polygons. Class
 codes follow :mod:`roadseg.adaptation.classmap`.
 """
