@@ -6,7 +6,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,7 @@ def train(
     resume: str | os.PathLike[str] | None = None,
     config_file: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
+    callbacks: Sequence[Any] = (),
     **overrides: Any,
 ) -> TrainResult:
     """Train a road segmentation model; write ``RUN_DIR/model.safetensors``.
@@ -126,6 +127,8 @@ def train(
         overwrite: Replace an earlier run in ``out`` (its model, config, checkpoints and
             logs are deleted once the new run has set up its data and network); without
             it such a folder is refused before any work starts.
+        callbacks: Extra Lightning callbacks for this run (e.g. the time budget of
+            :func:`roadseg.adapt`); they run after the run's own callbacks.
         **overrides: Keys like ``image=[...]``, ``labels=[...]``, ``out=...``, ``epochs=2``,
             ``tile=128`` or dotted ``**{"augment.hflip": 0}``.
 
@@ -155,7 +158,9 @@ def train(
             start.before -= set(clear_previous_run(run))
 
     try:
-        return run_training(cfg, run, ckpt, rep, t0, before_write=replace_previous)
+        return run_training(
+            cfg, run, ckpt, rep, t0, before_write=replace_previous, extra_callbacks=callbacks
+        )
     except BaseException as exc:
         if start is not None and not resuming and not run.last_checkpoint.exists():
             # It failed to start (nothing to resume): leave the folder as it was.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +95,7 @@ def run_training(
     rep: Reporter,
     t0: float,
     before_write: Callable[[], None] | None = None,
+    extra_callbacks: Sequence[Any] = (),
 ) -> TrainResult:
     """Set up, fit and finish one run; torch's thread count is restored afterwards.
 
@@ -103,7 +104,7 @@ def run_training(
     """
     threads = torch.get_num_threads()
     try:
-        session = set_up(cfg, run, rep, t0, before_write)
+        session = set_up(cfg, run, rep, t0, before_write, extra_callbacks)
         try:
             fit(session, ckpt)
         except CancelledError:
@@ -121,8 +122,12 @@ def set_up(
     rep: Reporter,
     t0: float,
     before_write: Callable[[], None] | None = None,
+    extra_callbacks: Sequence[Any] = (),
 ) -> Session:
-    """Build data, network, task, callbacks and trainer; write ``config.yaml``."""
+    """Build data, network, task, callbacks (the run's, then ``extra_callbacks``) and trainer.
+
+    Writes ``config.yaml`` after ``before_write``.
+    """
     seed = int(cfg.trainer.seed)
     L.seed_everything(seed, workers=False, verbose=False)
     if cfg.trainer.deterministic:
@@ -171,7 +176,7 @@ def set_up(
         precision=precision,  # type: ignore[arg-type]
         gradient_clip_val=cfg.optim.grad_clip or None,
         deterministic=cfg.trainer.deterministic,
-        callbacks=_callbacks(cfg, run, dm, setup, exporter, mode, rep),
+        callbacks=[*_callbacks(cfg, run, dm, setup, exporter, mode, rep), *extra_callbacks],
         logger=_loggers(run),
         plugins=[AtomicCheckpointIO()],
         default_root_dir=str(run.path),
