@@ -21,7 +21,11 @@ from roadseg.geo.classraster import NODATA
 from roadseg.geo.grid import Grid
 from roadseg.progress import Reporter
 from roadseg.vectorization.blocks import block_layout
-from roadseg.vectorization.clean_mask import collapse_loops, merge_carriageways
+from roadseg.vectorization.clean_mask import (
+    collapse_loops,
+    collapse_small_faces,
+    merge_carriageways,
+)
 from roadseg.vectorization.frame import MetricFrame
 from roadseg.vectorization.network import RoadNetwork
 from roadseg.vectorization.params import Resolved
@@ -206,16 +210,17 @@ def _mask_and_skeleton(
     if p.merge_gap_m > 0:
         big, n = merge_carriageways(big, p.merge_gap_m / steps.gsd, core)
         counts["carriageways_merged"] += n
-    if p.loop_area_m2 > 0 or p.loop_width_m > 0:
-        big, n = collapse_loops(
-            big,
-            np.pad(nodata, pads) if nodata.any() else None,
-            p.loop_area_m2 / steps.gsd**2,
-            p.loop_width_m / steps.gsd,
-            p.loop_extent_m / steps.gsd,
-            core,
-        )
+    invalid = np.pad(nodata, pads) if nodata.any() else None
+    extent = p.loop_extent_m / steps.gsd
+    if p.loop_width_m > 0:
+        big, n = collapse_loops(big, invalid, 0.0, p.loop_width_m / steps.gsd, extent, core)
         counts["loops_filled"] += n
     sk = skeleton(big)
+    if p.loop_area_m2 > 0:
+        area = p.loop_area_m2 / steps.gsd**2
+        filled, n = collapse_small_faces(big, sk, invalid, area, extent, core)
+        if filled is not big:
+            big, sk = filled, skeleton(filled)
+            counts["loops_filled"] += n
     crop = (slice(pads[0][0], pads[0][0] + h), slice(pads[1][0], pads[1][0] + w))
     return big[crop], sk[crop] & ~nodata, edge_px

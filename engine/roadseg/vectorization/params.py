@@ -137,7 +137,8 @@ class VectorizeOptions:
         loop_width = self.loop_width_m
         margin = self.margin_px
         if margin is None:
-            reach = max(3.0 * wmax, self.loop_extent_m if loop_width > 0 else 0.0, gap)
+            loops = loop_width > 0 or self.loop_area_m2 > 0
+            reach = max(3.0 * wmax, self.loop_extent_m if loops else 0.0, gap)
             margin = max(32, int(math.ceil(reach / gsd_m)) + 8)
         return Resolved(
             simplify_m=self.simplify_m if self.simplify_m is not None else max(1.0, gsd_m),
