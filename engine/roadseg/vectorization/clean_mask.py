@@ -13,12 +13,6 @@ Two named steps, both in metres (converted to pixels by the caller):
   aisles, medians, traffic islands), as long as they are no longer than
   ``extent_px``. Holes touching the array's border or nodata are left alone
   (their extent is unknown). Each filled hole removes one loop from the network.
-* **collapse small faces** — the loops that the *centreline* would enclose: the
-  pieces of background the skeleton cuts off (:func:`collapse_small_faces`) smaller
-  than ``area_px``. Filling the road mask's hole inside such a face makes the road
-  solid there, so the next skeleton runs down its middle: the loop becomes one line
-  on the medial axis, still joined to every road that met the loop. (A hole's own
-  area says little: a 300 m² hole ringed by 7 m roads gives a 700 m² loop.)
 """
 
 from __future__ import annotations
@@ -112,55 +106,6 @@ def collapse_loops(
         return mask, 0
     filled = fill[lab]
     return mask | filled, _count_labels(lab, fill, core)
-
-
-def collapse_small_faces(
-    mask: np.ndarray,
-    skel: np.ndarray,
-    invalid: np.ndarray | None,
-    area_px: float,
-    extent_px: float,
-    core: tuple[slice, slice] | None = None,
-) -> tuple[np.ndarray, int]:
-    """Fill the mask inside the skeleton's faces smaller than ``area_px`` pixels.
-
-    A face is a 4-connected piece of non-skeleton pixels enclosed by the (8-connected)
-    skeleton: not touching the array's border or nodata, and with a bounding box at
-    most ``extent_px`` long. Skeletonise the returned mask again to get the collapsed
-    centreline.
-
-    Returns:
-        The filled mask and the number of faces filled (first pixel in ``core``).
-
-    >>> m = np.zeros((40, 40), bool); m[5:35, 5:35] = True; m[15:25, 15:25] = False
-    >>> from roadseg.vectorization.skeleton import skeleton
-    >>> out, n = collapse_small_faces(m, skeleton(m), None, area_px=600, extent_px=40)
-    >>> bool(out[20, 20]), n
-    (True, 1)
-    >>> collapse_small_faces(m, skeleton(m), None, area_px=100, extent_px=40)[1]
-    0
-
-    """
-    if area_px <= 0 or not skel.any():
-        return mask, 0
-    lab, n = ndi.label(~skel)
-    if n < 2:
-        return mask, 0
-    area = np.bincount(lab.ravel(), minlength=n + 1)
-    fill = area < area_px
-    fill[0] = False
-    fill[np.unique(np.r_[lab[0], lab[-1], lab[:, 0], lab[:, -1]])] = False
-    if invalid is not None and invalid.any():
-        fill[np.unique(lab[invalid])] = False
-    if not fill.any():
-        return mask, 0
-    for k, sl in enumerate(ndi.find_objects(lab), start=1):
-        if fill[k] and sl is not None:
-            long = max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
-            fill[k] = long <= extent_px
-    if not fill.any():
-        return mask, 0
-    return mask | fill[lab], _count_labels(lab, fill, core)
 
 
 def _count_labels(lab: np.ndarray, chosen: np.ndarray, core: tuple[slice, slice] | None) -> int:

@@ -21,11 +21,7 @@ from roadseg.geo.classraster import NODATA
 from roadseg.geo.grid import Grid
 from roadseg.progress import Reporter
 from roadseg.vectorization.blocks import block_layout
-from roadseg.vectorization.clean_mask import (
-    collapse_loops,
-    collapse_small_faces,
-    merge_carriageways,
-)
+from roadseg.vectorization.clean_mask import collapse_loops, merge_carriageways
 from roadseg.vectorization.frame import MetricFrame
 from roadseg.vectorization.network import RoadNetwork
 from roadseg.vectorization.params import Resolved
@@ -145,6 +141,7 @@ def extract(
         params.simplify_m,
         loop_area_m2=params.loop_area_m2,
         stub_m=params.stub_m,
+        loop_extent_m=params.loop_extent_m,
     )
     cleanup["carriageways_merged"] = counts["carriageways_merged"]
     cleanup["loops_collapsed"] += counts["loops_filled"]
@@ -210,17 +207,11 @@ def _mask_and_skeleton(
     if p.merge_gap_m > 0:
         big, n = merge_carriageways(big, p.merge_gap_m / steps.gsd, core)
         counts["carriageways_merged"] += n
-    invalid = np.pad(nodata, pads) if nodata.any() else None
-    extent = p.loop_extent_m / steps.gsd
     if p.loop_width_m > 0:
-        big, n = collapse_loops(big, invalid, 0.0, p.loop_width_m / steps.gsd, extent, core)
+        invalid = np.pad(nodata, pads) if nodata.any() else None
+        width, extent = p.loop_width_m / steps.gsd, p.loop_extent_m / steps.gsd
+        big, n = collapse_loops(big, invalid, 0.0, width, extent, core)
         counts["loops_filled"] += n
     sk = skeleton(big)
-    if p.loop_area_m2 > 0:
-        area = p.loop_area_m2 / steps.gsd**2
-        filled, n = collapse_small_faces(big, sk, invalid, area, extent, core)
-        if filled is not big:
-            big, sk = filled, skeleton(filled)
-            counts["loops_filled"] += n
     crop = (slice(pads[0][0], pads[0][0] + h), slice(pads[1][0], pads[1][0] + w))
     return big[crop], sk[crop] & ~nodata, edge_px
