@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "vectorize": "vectorize",
     "evaluate": "evaluate",
     "models": "models",
+    "devices": "devices",
 }
 
 EXIT_INTERNAL = 3
