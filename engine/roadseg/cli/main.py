@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "info": "info",
     "synth": "synth",
     "train": "train",
+    "adapt": "adapt",
     "predict": "predict",
     "vectorize": "vectorize",
     "evaluate": "evaluate",
