@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import rasterio
-from rasterio.errors import NotGeoreferencedWarning
 
 from roadseg._version import __version__
 from roadseg.device import resolve_policy, torch_threads
@@ -24,7 +22,7 @@ from roadseg.prediction.network import TilePredictor
 from roadseg.prediction.options import PredictOptions
 from roadseg.prediction.outputs import PredictionSink, plan_outputs
 from roadseg.prediction.result import PredictResult, RasterResult
-from roadseg.prediction.stream import stream_predict
+from roadseg.prediction.stream import Streaming, predict_region, region_tiles, whole_region
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 
 log = logging.getLogger(__name__)
@@ -108,7 +106,7 @@ def predict(
         for p, plan in zip(paths, plans, strict=True):
             jobs.append(prepare_job(p, plan, meta, model_name, settings, opts))
         rep.check()
-        run.total = sum(j.layout.n_tiles for j in jobs)
+        run.total = sum(region_tiles(j, whole_region(j)) for j in jobs)
         rep.update("predict", 0, run.total, f"{len(jobs)} raster(s), {policy.describe()}")
         items: list[RasterResult] = []
         env = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": GDAL_CACHE_BYTES}
@@ -173,24 +171,19 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
 
     t0 = time.perf_counter()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            mask_ds = rasterio.open(job.src.path)  # a second handle: reads run in another thread
-        with mask_ds:
-
-            def read_valid(win: Any) -> Any:
-                return mask_ds.dataset_mask(window=win) > 0
-
-            stats = stream_predict(
-                job,
-                run.predictor,
-                sink,
-                num_classes=meta.num_classes,
-                batch_size=run.settings.batch_size,
-                read_valid=read_valid,
-                on_tiles=on_tiles,
-                road_threshold=meta.road_threshold,
-            )
+        stats = predict_region(
+            job,
+            run.predictor,
+            whole_region(job),
+            sink,
+            Streaming(
+                meta.num_classes,
+                run.settings.batch_size,
+                meta.road_threshold,
+                probabilities=sink.proba is not None,
+            ),
+            on_tiles,
+        )
         run.reporter.check()
         sink.commit()
     except BaseException:
