@@ -32,12 +32,32 @@ GDAL_CACHE_BYTES = 64 * 2**20
 
 
 def _as_paths(rasters: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
-    if isinstance(rasters, str | os.PathLike):
-        return [Path(rasters)]
-    paths = [Path(r) for r in rasters]
+    items = [rasters] if isinstance(rasters, str | os.PathLike) else list(rasters)
+    paths = [p for r in items for p in _expand(Path(r))]
     if not paths:
         raise ConfigError("no raster given", param="rasters", hint="give at least one raster")
     return paths
+
+
+def _expand(path: Path) -> list[Path]:
+    """A glob pattern (``tiles/*.tif``, quoted on the command line) → the files it matches.
+
+    A path that exists, or has no wildcard, is itself.
+    """
+    text = str(path)
+    if path.exists() or not any(c in text for c in "*?["):
+        return [path]
+    import glob
+
+    found = sorted(Path(p) for p in glob.glob(text, recursive=True))
+    if not found:
+        raise ConfigError(
+            f"`rasters` {text!r} matches no file",
+            param="rasters",
+            value=text,
+            hint="check the pattern (quote it so the shell does not expand it)",
+        )
+    return found
 
 
 def predict(
@@ -82,6 +102,12 @@ def predict(
             hint="give `out` OUT.tif (or a folder for several rasters)",
         )
     paths = _as_paths(rasters)
+    if opts.blocked:  # blocks, resumable; on Ray with `cluster` (imported only then)
+        from roadseg.prediction.blockrun import predict_blocks
+
+        env = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": GDAL_CACHE_BYTES}
+        with rasterio.Env(**env):
+            return predict_blocks(paths, model, Path(out), opts, progress, cancel)
     plans = plan_outputs(paths, Path(out), opts.probabilities, opts.vectorize)
     policy = resolve_policy(opts.device, opts.precision)
     if isinstance(model, tuple):
