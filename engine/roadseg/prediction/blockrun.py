@@ -24,6 +24,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -545,7 +546,7 @@ class InProcess:
         for w in works:
             self.rep.check()
             done = run_predict_block(
-                w, self.net, self.meta, lambda k, key=w.key: on_tiles(key, k), self.predictor
+                w, self.net, self.meta, partial(on_tiles, w.key), self.predictor
             )
             on_done(w, done)
 

@@ -86,7 +86,7 @@ class RayCluster:
         kw: dict[str, Any] = {
             "include_dashboard": False,
             "log_to_driver": False,
-            "logging_level": logging.WARNING,
+            "logging_level": logging.ERROR,
             "namespace": "roadseg",
         }
         try:

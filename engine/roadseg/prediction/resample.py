@@ -103,8 +103,8 @@ def axis_taps(
     ntaps = int(math.ceil(2 * radius)) + 1
     stop = n_out if stop is None else stop
     centre = (np.arange(first, stop) + 0.5) / scale - 0.5  # output centres in source index space
-    first = np.floor(centre - radius).astype(np.int64) + 1
-    idx = first[:, None] + np.arange(ntaps)[None, :]
+    lo = np.floor(centre - radius).astype(np.int64) + 1
+    idx = lo[:, None] + np.arange(ntaps)[None, :]
     w = np.maximum(0.0, 1.0 - np.abs(idx - centre[:, None]) / radius)
     idx = np.clip(idx, 0, n_src - 1)
     w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-12)

@@ -164,8 +164,8 @@ def merge_pieces(pieces: Iterable[BlockPieces], ctx: BlockContext) -> Extraction
         hist += piece.histogram
         for k, v in piece.counts.items():
             counts[k] += v
-        for k, v in piece.timings.items():
-            t[k] += v
+        for k, s in piece.timings.items():
+            t[k] += s
         if piece.edges is not None:
             net.add(piece.edges)
             coll.add_pieces(piece.done, piece.seam)

@@ -94,7 +94,7 @@ def save_pieces(path: str | os.PathLike[str], pieces: BlockPieces) -> Path:
     _polys("done", pieces.done, arrays)
     _polys("seam", pieces.seam, arrays)
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)  # type: ignore[arg-type]
+        np.savez(f, **arrays)
     return Path(path)
 
 
