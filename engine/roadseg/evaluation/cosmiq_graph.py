@@ -1,23 +1,37 @@
 """Road lines → the road graphs that CosmiQ's APLS compares (pure: metric lines in, graph out).
 
-CosmiQ's reference code (``apls``: ``graphTools.create_graphGeoJson``, ``wkt_to_G``,
-osmnx 0.9 ``simplify_graph``) builds its graphs like this, and so do we:
+CosmiQ's reference code (``apls`` 0.1.0: ``graphTools.create_graphGeoJson`` for truth,
+``wkt_to_G`` for proposals, osmnx 0.9 ``simplify_graph`` and ``apls.create_edge_linestrings``
+for both) builds its graphs like this, and so do we:
 
-1. **Vertices are nodes.** Every vertex of every line is a node; vertices with
-   exactly equal coordinates are one node. Lines that cross without sharing a
-   vertex are *not* connected (no noding). Each segment remembers its line.
-2. **Specks go.** A connected piece of at most ``max_nodes_to_skip`` vertices whose
-   longest shortest path is under ``min_subgraph_m`` is removed.
-3. **Simplify (strict).** A vertex stays a node when it ends a line, joins other
-   than two segments, has a self-loop, or where two different lines meet; the
-   runs of vertices in between merge into one edge with the full geometry.
+1. **Vertices are nodes.** Every vertex of every line is a node; vertices with exactly
+   equal coordinates are one node. Lines that cross without sharing a vertex are *not*
+   connected (no noding). Every pair of consecutive vertices is a segment; a segment drawn
+   by two lines (or twice by one) is two parallel segments.
+2. **Simplify (osmnx ``strict``).** A node stays when it does not have exactly two
+   neighbours joined by exactly two segments; the runs of nodes in between merge into one
+   edge with the full geometry, whichever lines they came from. A chain that leaves an
+   end node and comes back to it is simplified once per direction (two loops); a ring
+   with no end node at all is left as it is (every vertex stays a node).
+3. **Doubled edges go** (``drop_doubled``). CosmiQ's ``create_edge_linestrings`` is meant
+   to drop the second copy of an edge with the same geometry between the same nodes,
+   but it registers each geometry in both directions and so removes *every* copy: a
+   segment digitised by two lines, and a loop hanging off one node (step 2), disappear
+   from the graph. SpaceNet Vegas img0 has one (2.5 m of road 22930 that road 9558
+   also draws), which cuts a street in two. ``drop_doubled=False`` keeps one copy.
+4. **Specks go.** A connected piece of at most ``max_nodes_to_skip`` nodes whose longest
+   shortest path is under ``min_subgraph_m`` is removed, isolated nodes too.
 
-Nodes keep the order in which they were first seen (CosmiQ's node ids grow in
-that order, which decides which control point wins when two land on one node).
+Nodes keep the order in which they were first seen (CosmiQ's node ids grow in that order,
+which decides which control point wins when two land on one node). Not reproduced: CosmiQ
+removes doubled copies by insertion order, so where a different parallel edge joins the
+same two nodes its outcome depends on edge order; the proposal's speck size is counted in
+vertices before simplification by CosmiQ (here: nodes after).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -66,94 +80,95 @@ def line_parts(geoms: Sequence[object] | np.ndarray) -> list[np.ndarray]:
 
 
 def build_road_graph(
-    lines: Sequence[np.ndarray], min_subgraph_m: float = 5.0, max_nodes_to_skip: int = 100
+    lines: Sequence[np.ndarray],
+    min_subgraph_m: float = 5.0,
+    max_nodes_to_skip: int = 100,
+    drop_doubled: bool = True,
 ) -> RoadGraph:
     """Build CosmiQ's road graph from line coordinate arrays (see the module docstring).
 
     >>> g = build_road_graph([np.array([[0, 0], [10, 0], [20, 0]]), np.array([[10, 0], [10, 9]])])
     >>> len(g.xy), sorted(len(c) for _, _, c in g.edges)
     (4, [2, 2, 2])
+    >>> g = build_road_graph([np.array([[0, 0], [10, 0]]), np.array([[10, 0], [20, 0]])])
+    >>> len(g.xy), [len(c) for _, _, c in g.edges]  # lines meeting end to end merge
+    (2, [3])
     """
     ids: dict[tuple[float, float], int] = {}
-    segs: dict[tuple[int, int], int] = {}
-    for li, c in enumerate(lines):
+    segs: list[tuple[int, int]] = []
+    for c in lines:
         prev = -1
         for x, y in np.asarray(c, dtype=float).reshape(-1, 2):
             n = ids.setdefault((float(x), float(y)), len(ids))
             if prev >= 0 and n != prev:
-                segs.setdefault((min(prev, n), max(prev, n)), li)
+                segs.append((prev, n))
             prev = n
-    xy = np.array(list(ids), dtype=float).reshape(-1, 2)
     if not segs:
         return RoadGraph(np.zeros((0, 2)), ())
-    pairs = np.array(list(segs), dtype=np.int64)
-    line_of = np.array(list(segs.values()), dtype=np.int64)
-    keep = _drop_specks(xy, pairs, min_subgraph_m, max_nodes_to_skip)
-    pairs, line_of = pairs[keep], line_of[keep]
-    used = np.unique(pairs)
+    xy = np.array(list(ids), dtype=float).reshape(-1, 2)
+    paths = _simplify(len(xy), segs)
+    paths = _undouble(paths, drop_doubled)
+    paths = _drop_specks(xy, paths, min_subgraph_m, max_nodes_to_skip)
+    used = np.unique([p[k] for p in paths for k in (0, -1)]) if paths else np.zeros(0, int)
     remap = np.full(len(xy), -1, dtype=np.int64)
     remap[used] = np.arange(used.size)
-    return _simplify(xy[used], remap[pairs], line_of)
+    edges = tuple((int(remap[p[0]]), int(remap[p[-1]]), xy[p]) for p in paths)
+    return RoadGraph(xy[used].reshape(-1, 2), edges)
 
 
-def _drop_specks(xy: np.ndarray, pairs: np.ndarray, min_m: float, max_nodes: int) -> np.ndarray:
-    """Mask of the segments kept: pieces with a longest shortest path ≥ ``min_m`` stay."""
+def _simplify(n: int, segs: list[tuple[int, int]]) -> list[list[int]]:
+    """Node paths of the simplified edges (osmnx ``simplify_graph``, strict)."""
+    adj: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    for k, (a, b) in enumerate(segs):
+        adj[a].append((b, k))
+        adj[b].append((a, k))
+    end = np.array([len(a) != 2 or a[0][0] == a[1][0] for a in adj])
+    used = np.zeros(len(segs), dtype=bool)
+    paths: list[list[int]] = []
+    for i in np.flatnonzero(end):
+        for j, k in adj[i]:
+            if used[k]:
+                continue
+            used[k] = True
+            path = [int(i), j]
+            while not end[path[-1]]:
+                (a, ka), (b, kb) = adj[path[-1]]
+                nxt, k = (b, kb) if used[ka] else (a, ka)
+                used[k] = True
+                path.append(nxt)
+            paths.append(path)
+            if path[-1] == i and len(path) > 2:
+                paths.append(path[::-1])  # a loop off one node: once per direction
+    # Rings with no end node are not simplified: each segment stays an edge.
+    paths.extend([a, b] for k, (a, b) in enumerate(segs) if not used[k])
+    return paths
+
+
+def _undouble(paths: list[list[int]], drop: bool) -> list[list[int]]:
+    """Drop every edge whose geometry another edge repeats (``drop``), else all but one."""
+    groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for e, p in enumerate(paths):
+        groups[min(tuple(p), tuple(p[::-1]))].append(e)
+    keep = sorted(g[0] for g in groups.values() if len(g) == 1 or not drop)
+    return [paths[e] for e in keep]
+
+
+def _drop_specks(
+    xy: np.ndarray, paths: list[list[int]], min_m: float, max_nodes: int
+) -> list[list[int]]:
+    """The paths of pieces whose longest shortest path is ``min_m`` or more (or too big)."""
+    if not paths:
+        return []
     n = len(xy)
-    w = np.hypot(*(xy[pairs[:, 0]] - xy[pairs[:, 1]]).T)
-    m = coo_matrix((w, (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr()
+    ends = np.array([(p[0], p[-1]) for p in paths], dtype=np.int64)
+    w = np.array([max(_length(xy[p]), 1e-12) for p in paths])
+    m = coo_matrix((w, (ends[:, 0], ends[:, 1])), shape=(n, n)).tocsr()
     _, lab = connected_components(m, directed=False)
-    bad = np.zeros(lab.max() + 1, dtype=bool)
-    for c in np.unique(lab[pairs[:, 0]]):
-        nodes = np.flatnonzero(lab == c)
+    bad: dict[int, bool] = {}
+    for c in np.unique(lab[ends[:, 0]]):
+        nodes = np.unique(ends[lab[ends[:, 0]] == c])
         if nodes.size > max_nodes:
             continue
         d = dijkstra(m, directed=False, indices=nodes)[:, nodes]
-        bad[c] = float(d[np.isfinite(d)].max()) < min_m
-    return ~bad[lab[pairs[:, 0]]]
-
-
-def _simplify(xy: np.ndarray, pairs: np.ndarray, line_of: np.ndarray) -> RoadGraph:
-    n = len(xy)
-    adj: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-    for k, (a, b) in enumerate(pairs.tolist()):
-        adj[a].append((b, k))
-        adj[b].append((a, k))
-    end = np.zeros(n, dtype=bool)
-    for i in range(n):
-        nb = adj[i]
-        end[i] = len(nb) != 2 or nb[0][0] == nb[1][0] or line_of[nb[0][1]] != line_of[nb[1][1]]
-    done = np.zeros(len(pairs), dtype=bool)
-    edges: list[tuple[int, int, np.ndarray]] = []
-
-    def walk(start: int, nxt: int, k: int) -> None:
-        path = [start]
-        cur = nxt
-        done[k] = True
-        while True:
-            path.append(cur)
-            if end[cur] or cur == start:
-                break
-            (a, ka), (b, kb) = adj[cur]
-            nxt2, k2 = (b, kb) if ka == k else (a, ka)
-            if done[k2]:
-                break
-            done[k2] = True
-            cur, k = nxt2, k2
-        edges.append((path[0], path[-1], xy[path]))
-
-    for i in range(n):
-        if end[i]:
-            for j, k in adj[i]:
-                if not done[k]:
-                    walk(i, j, k)
-    # Rings with no end: one edge from their first vertex to itself.
-    for i in range(n):
-        for j, k in adj[i]:
-            if not done[k]:
-                end[i] = True
-                walk(i, j, k)
-    nodes = np.flatnonzero(end)
-    remap = np.full(n, -1, dtype=np.int64)
-    remap[nodes] = np.arange(nodes.size)
-    out = tuple((int(remap[a]), int(remap[b]), c) for a, b, c in edges)
-    return RoadGraph(xy[nodes], out)
+        bad[int(c)] = float(d[np.isfinite(d)].max()) < min_m
+    return [p for p, a in zip(paths, ends[:, 0], strict=True) if not bad.get(int(lab[a]), False)]
