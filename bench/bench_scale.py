@@ -11,7 +11,9 @@ Two parts, each measured side by side in one run:
   W × H rasters 2000 × 2000, 20000 × 2000 (wide) and 2000 × 20000 (tall), a fresh
   process each, with a tiny network (the pipeline's memory is what is measured). With
   ``--strips`` the wide raster is also run with one panel as wide as the raster (the
-  strip path before column panels), for contrast.
+  strip path before column panels), for contrast. ``--gdal-cache MB`` sets
+  ``GDAL_CACHEMAX`` for the children (prediction's default cap is 64 MiB: a raster that
+  touches less than that, like 2000 x 2000, never fills it).
 
 Run:  .venv/bin/python bench/bench_scale.py [--part all|throughput|memory]
       [--count 8] [--size 2048] [--encoder resnet18]
@@ -176,25 +178,32 @@ def child(raster: str, out: str, tile: int, panel: int | None) -> None:
     )
 
 
-def measure(raster: Path, out: Path, tile: int, panel: int | None = None) -> dict:
+def measure(
+    raster: Path, out: Path, tile: int, panel: int | None = None, cache_mb: int | None = None
+) -> dict:
     cmd = [sys.executable, __file__, "--child", str(raster), str(out), "--tile", str(tile)]
     if panel is not None:
         cmd += ["--panel", str(panel)]
-    r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    env = dict(os.environ)
+    if cache_mb is not None:
+        env["GDAL_CACHEMAX"] = str(cache_mb * 2**20)
+    r = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def memory(d: Path, tile: int, strips: bool) -> None:
+def memory(d: Path, tile: int, strips: bool, cache_mb: int | None) -> None:
     rows = []
     for w, h in SHAPES:
         src = make_raster(d / f"m{w}x{h}.tif", w, h)
-        m = measure(src, d / f"m{w}x{h}_out.tif", tile)
+        m = measure(src, d / f"m{w}x{h}_out.tif", tile, cache_mb=cache_mb)
         rows.append((f"{w} x {h}", m))
         if strips and w > h:
-            rows.append((f"{w} x {h}, one strip", measure(src, d / "strip.tif", tile, panel=w)))
+            m = measure(src, d / "strip.tif", tile, panel=w, cache_mb=cache_mb)
+            rows.append((f"{w} x {h}, one strip", m))
         src.unlink()
     ref = rows[0][1]["increase_mib"]
-    print(f"peak RSS increase over import, roadseg.predict, tiny network, tile {tile} (W x H):")
+    cache = f"GDAL cache {cache_mb} MiB" if cache_mb else "GDAL cache default (64 MiB)"
+    print(f"peak RSS increase over import, roadseg.predict, tiny network, tile {tile}, {cache}:")
     for name, m in rows:
         print(
             f"  {name:<24} +{m['increase_mib']:7.1f} MiB (import {m['base_mib']:6.1f}, peak "
@@ -217,6 +226,7 @@ def main() -> None:
     ap.add_argument("--tile", type=int, default=512)
     ap.add_argument("--block-size", type=int, default=2048)
     ap.add_argument("--strips", action="store_true", help="also the wide raster as one strip")
+    ap.add_argument("--gdal-cache", type=int, default=None, metavar="MB", help="GDAL_CACHEMAX")
     ap.add_argument("--child", nargs=2, metavar=("RASTER", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--panel", type=int, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -226,7 +236,7 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs", flush=True)
     with tempfile.TemporaryDirectory() as d:
         if a.part in ("all", "memory"):
-            memory(Path(d), a.tile, a.strips)
+            memory(Path(d), a.tile, a.strips, a.gdal_cache)
         if a.part in ("all", "throughput"):
             throughput(Path(d), a.count, a.size, a.encoder, a.tile, a.block_size)
     print(f"load average {os.getloadavg()[0]:.2f}")
