@@ -139,9 +139,7 @@ class RayCluster:
 
 def _worker_env() -> dict[str, str]:
     """Environment the local workers need beyond the driver's (quiet, this engine on the path)."""
-    import roadseg
-
-    engine = str(Path(roadseg.__file__).resolve().parents[1])
+    engine = str(Path(__file__).resolve().parents[2])  # the folder holding this roadseg
     path = os.environ.get("PYTHONPATH", "")
     return {"PYTHONPATH": os.pathsep.join(p for p in (engine, path) if p)}
 
