@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as _dt
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,8 @@ from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
 from .core import outputs
+from .core.adapt import AdaptParameters, adapt_argv
+from .core.adapted import AdaptedModel
 from .core.commands import display, predict_argv
 from .core.engine import engine_env
 from .core.errors import PluginError
@@ -19,7 +23,8 @@ from .core.i18n import tr
 from .core.params import RunParameters, run_folder_name
 from .core.styling import ClassScheme, scheme_from_info
 from .gui import messages, prefs
-from .gui.layers import add_result_layers, summary_text
+from .gui.adapt_task import AdaptTask
+from .gui.layers import CENTERLINES, add_result_layers, summary_text
 from .gui.rasters import unusable_rasters, usable_rasters
 from .gui.task import PredictTask
 
@@ -36,7 +41,7 @@ class RoadsegPlugin:
     """Entry point object created by :func:`classFactory`.
 
     Attributes:
-        actions: ``{"map_roads": QAction, "settings": QAction}`` once ``initGui`` ran.
+        actions: ``{"map_roads", "adapt", "retrain", "settings"}`` → QAction once ``initGui`` ran.
         tasks: Tasks started in this session (kept alive until they finish).
         finished_tasks: Tasks whose end the plugin has handled.
         last_task: The last task started (tests, scripting).
@@ -48,9 +53,9 @@ class RoadsegPlugin:
         self.iface = iface
         self.actions: dict[str, QAction] = {}
         self.provider = None
-        self.tasks: list[PredictTask] = []
-        self.finished_tasks: list[PredictTask] = []
-        self.last_task: PredictTask | None = None
+        self.tasks: list[PredictTask | AdaptTask] = []
+        self.finished_tasks: list[PredictTask | AdaptTask] = []
+        self.last_task: PredictTask | AdaptTask | None = None
         self.added = None
         self.dialog = None
         self._menu = menu_name()
@@ -67,6 +72,30 @@ class RoadsegPlugin:
         self.iface.addToolBarIcon(act)
         self.iface.addPluginToMenu(self._menu, act)
         self.actions["map_roads"] = act
+        for key, name, text, tip, slot in (
+            (
+                "adapt",
+                "roadsegAdaptModel",
+                tr("Adapt model…"),
+                tr("Adapt model: fine-tune a road model to your imagery from roads you have"),
+                self.adapt,
+            ),
+            (
+                "retrain",
+                "roadsegRetrain",
+                tr("Retrain from corrections…"),
+                tr("Retrain from corrections: the edited centrelines of a Map roads run"),
+                self.retrain,
+            ),
+        ):
+            a = QAction(icon, text, main)
+            a.setObjectName(name)
+            a.setToolTip(tip)
+            a.triggered.connect(slot)
+            if key == "adapt":
+                self.iface.addToolBarIcon(a)
+            self.iface.addPluginToMenu(self._menu, a)
+            self.actions[key] = a
         sett = QAction(QgsApplication.getThemeIcon("/mActionOptions.svg"), tr("Settings…"), main)
         sett.setObjectName("roadsegSettings")
         sett.setToolTip(tr("The roadseg engine (Test engine, Install engine), size limit, results"))
@@ -87,9 +116,10 @@ class RoadsegPlugin:
         """Remove what ``initGui`` added; cancel runs still going (their files are dropped)."""
         for task in list(self.tasks):
             task.cancel()
-        act = self.actions.get("map_roads")
-        if act is not None:
-            self.iface.removeToolBarIcon(act)
+        for key in ("map_roads", "adapt"):
+            act = self.actions.get(key)
+            if act is not None:
+                self.iface.removeToolBarIcon(act)
         for a in self.actions.values():
             self.iface.removePluginMenu(self._menu, a)
             a.deleteLater()
@@ -192,6 +222,122 @@ class RoadsegPlugin:
         return task
 
     # -- results ------------------------------------------------------------------------
+    # -- adapt / retrain ----------------------------------------------------------------
+    def _last_centrelines(self) -> Any:
+        """The centreline layer of the last Map roads run, if it is still in the project."""
+        from qgis.core import QgsProject
+
+        for layer in reversed(getattr(self.added, "layers", None) or []):
+            try:
+                source = layer.source()
+            except RuntimeError:  # deleted since
+                continue
+            if source.endswith(f"layername={CENTERLINES}") and QgsProject.instance().mapLayer(
+                layer.id()
+            ):
+                return layer
+        return None
+
+    def create_adapt_dialog(self, retrain: bool = False) -> Any:
+        """Build the Adapt model (or Retrain from corrections) dialog; None with a message."""
+        from .gui.adapt_dialog import AdaptDialog
+
+        if not usable_rasters():
+            self.notify(
+                tr(
+                    "Adapting needs imagery from a file: add it (Layer ▸ Add Layer ▸ Add Raster "
+                    "Layer) together with a layer of roads, then try again."
+                ),
+                "warning",
+            )
+            return None
+        try:
+            prefs.current_engine()
+        except PluginError as exc:
+            self.show_error(exc)
+            return None
+        start = "default"
+        labels = None
+        if retrain:
+            labels = self._last_centrelines()
+            start = prefs.remembered_model()
+        return AdaptDialog(
+            self.iface, self.iface.mainWindow(), retrain=retrain, labels=labels, start_model=start
+        )
+
+    def adapt(self, retrain: bool = False) -> None:
+        """Toolbar/menu action: open the Adapt dialog, start the run when accepted."""
+        dlg = self.create_adapt_dialog(retrain=bool(retrain))
+        if dlg is None:
+            return
+        self.dialog = dlg
+        if dlg.exec():
+            work = Path(tempfile.mkdtemp(prefix="roadseg-adapt-"))
+            try:
+                params = dlg.parameters(work)
+            except PluginError as exc:
+                shutil.rmtree(work, ignore_errors=True)
+                self.show_error(exc)
+            else:
+                self.start_adapt(params, work)
+        self.dialog = None
+
+    def retrain(self) -> None:
+        """Menu action: Retrain from corrections."""
+        self.adapt(retrain=True)
+
+    def start_adapt(self, params: AdaptParameters, work_dir: Path) -> AdaptTask | None:
+        """Start ``roadseg adapt`` in the background; None (with a message) if it cannot start."""
+        try:
+            engine = prefs.current_engine()
+        except PluginError as exc:
+            shutil.rmtree(work_dir, ignore_errors=True)
+            self.show_error(exc)
+            return None
+        argv = adapt_argv(engine.argv, params)
+        messages.log(tr("Running: {command}").format(command=display(argv)))
+        task = AdaptTask(params, argv, engine_env(), work_dir, self._adapt_finished)
+        self.tasks.append(task)
+        self.last_task = task
+        QgsApplication.taskManager().addTask(task)
+        return task
+
+    def _adapt_finished(self, task: AdaptTask) -> None:
+        if task in self.tasks:
+            self.tasks.remove(task)
+        self.finished_tasks.append(task)
+        p = task.params
+        if task.cancelled:
+            self.notify(tr("Adapting was cancelled; no model was written."), "info")
+            return
+        if task.error is not None:
+            self.show_error(task.error)
+            return
+        res, outcome = task.result, task.outcome
+        if res is None or not res.ok or outcome is None:
+            message = res.message() if res else tr("The run did not start.")
+            self.notify(message, "critical", res.details() if res else "")
+            return
+        text = outcome.message(p.name, p.model_label)
+        if not outcome.adapted:
+            Path(p.out_path).unlink(missing_ok=True)  # a copy of the starting model
+            self.notify(text, "warning")
+            return
+        prefs.add_adapted_model(
+            AdaptedModel(
+                name=p.name,
+                path=outcome.model_path or p.out_path,
+                parent=p.model,
+                raster=p.raster_name,
+                before=outcome.before,
+                after=outcome.after,
+                created=_dt.datetime.now().isoformat(timespec="seconds"),
+                mode=p.mode,
+            )
+        )
+        prefs.set_dialog_values({"model": outcome.model_path or p.out_path})
+        self.notify(text, "success", actions=((tr("Map roads"), self.run),))
+
     def _finished(self, task: PredictTask) -> None:
         if task in self.tasks:
             self.tasks.remove(task)

@@ -239,13 +239,15 @@ def write_model_card(meta: object, figures: dict, path: Path = CARD) -> Path:
     m = meta  # ModelMeta
     table = figures.get("table_md", "(run bench/bench_default_model.py)")
     tr = getattr(m, "training", {}) or {}
+    wall = f"; {tr['wall_time_note']}" if tr.get("wall_time_note") else ""
+    notes = figures.get("notes_md", "")
     text = f"""# Model card: roadseg default road model
 
 Embedded in the package (`engine/roadseg/models/default/roadseg-default.safetensors`), used
 when no `--model` is given. Built by `python scripts/train_default_model.py` (reproducible:
 fixed seeds, no download; data from `../shared/data/real` and synthetic scenes the run
 makes), {tr.get("minutes", "?")} minutes of training on the 2-core development CPU
-({tr.get("steps", "?")} steps of {tr.get("batch_size", "?")} windows of {m.tile_size}²).
+({tr.get("steps", "?")} steps of {tr.get("batch_size", "?")} windows of {m.tile_size}²{wall}).
 
 | | |
 |---|---|
@@ -284,6 +286,8 @@ predicted road pixel within {figures.get("relax_m", 3)} m of a true one and vice
 APLS on the centreline graphs where the truth is centrelines):
 
 {table}
+
+{notes}
 
 ## Known limits
 - Five sources from three regions: expect weaker results on imagery unlike them (snow,

@@ -10,6 +10,8 @@ subpackage named after its step (a noun, so the function and the package never c
 * :func:`roadseg.evaluate` (:mod:`roadseg.evaluation`) — scores of a prediction
   against labels
 * :func:`roadseg.train` (:mod:`roadseg.training`) — a model file from imagery and labels
+* :func:`roadseg.adapt` (:mod:`roadseg.adaptation`) — a model fine-tuned to an area from
+  roads the user has, within a time budget
 * :func:`roadseg.make_scene` (:mod:`roadseg.synth`) — a synthetic scene (image and
   road vectors)
 
@@ -28,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 from roadseg._version import __version__
 
 if TYPE_CHECKING:
-    from roadseg.api import evaluate, make_scene, predict, train, vectorize
+    from roadseg.api import adapt, evaluate, make_scene, predict, train, vectorize
 
-_LAZY = ("predict", "vectorize", "evaluate", "train", "make_scene")
+_LAZY = ("predict", "vectorize", "evaluate", "train", "adapt", "make_scene")
 
-__all__ = ["__version__", "evaluate", "make_scene", "predict", "train", "vectorize"]
+__all__ = ["__version__", "adapt", "evaluate", "make_scene", "predict", "train", "vectorize"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""The public Python API in one place: the four steps of the data flow and scene making.
+"""The public Python API in one place: the steps of the data flow, adaptation, scene making.
 
 >>> from roadseg.api import predict, vectorize, evaluate, train, make_scene  # doctest: +SKIP
 
@@ -7,11 +7,14 @@ Each function lives in the subpackage named after its step (``roadseg.prediction
 this module gathers them with their option and result types. ``predict``,
 ``vectorize`` and ``evaluate`` take their inputs and output, then an options object
 (:class:`PredictOptions`, :class:`VectorizeOptions`, :class:`EvaluateOptions`) and/or
-keyword overrides of its fields; ``train`` takes a configuration and keyword overrides.
+keyword overrides of its fields; ``train`` takes a configuration and keyword overrides;
+``adapt`` (``roadseg.adaptation.adapt``) takes rasters, labels and keyword options.
 """
 
 from __future__ import annotations
 
+from roadseg.adaptation.api import adapt
+from roadseg.adaptation.result import AdaptResult
 from roadseg.evaluation.api import EvaluationResult, evaluate
 from roadseg.evaluation.options import EvaluateOptions
 from roadseg.prediction.api import predict
@@ -25,6 +28,7 @@ from roadseg.vectorization.api import VectorizeResult, vectorize
 from roadseg.vectorization.params import VectorizeOptions
 
 __all__ = [
+    "AdaptResult",
     "EvaluateOptions",
     "EvaluationResult",
     "PredictOptions",
@@ -35,6 +39,7 @@ __all__ = [
     "TrainResult",
     "VectorizeOptions",
     "VectorizeResult",
+    "adapt",
     "evaluate",
     "make_scene",
     "predict",

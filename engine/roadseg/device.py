@@ -29,7 +29,7 @@ import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -139,11 +139,13 @@ class CpuInfo:
     Attributes:
         vendor: ``vendor_id`` from ``/proc/cpuinfo`` (``AuthenticAMD``, ``GenuineIntel``...).
         flags: The CPU's feature flags.
+        model: The ``model name`` line (for people; the rule does not read it).
 
     """
 
     vendor: str = ""
     flags: frozenset[str] = frozenset()
+    model: str = ""
 
     @classmethod
     def parse(cls, text: str) -> CpuInfo:
@@ -152,7 +154,7 @@ class CpuInfo:
         >>> CpuInfo.parse("vendor_id : AuthenticAMD; flags : fpu".replace("; ", chr(10))).vendor
         'AuthenticAMD'
         """
-        vendor, flags = "", frozenset[str]()
+        vendor, flags, model = "", frozenset[str](), ""
         for line in text.splitlines():
             key, _, value = line.partition(":")
             key = key.strip()
@@ -160,7 +162,9 @@ class CpuInfo:
                 vendor = value.strip()
             elif key in ("flags", "Features") and not flags:
                 flags = frozenset(value.split())
-        return cls(vendor, flags)
+            elif key == "model name" and not model:
+                model = value.strip()
+        return cls(vendor, flags, model)
 
 
 @functools.cache
@@ -250,6 +254,76 @@ def resolve_policy(
         return ComputePolicy(dev, env, True, f"set by {PRECISION_ENV}")
     chosen, reason = cpu_precision(cpu or this_cpu())
     return ComputePolicy(dev, chosen, True, reason)
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def list_devices(cpu: CpuInfo | None = None) -> list[dict[str, Any]]:
+    """The devices this engine can run on, each with the precision ``auto`` would use there.
+
+    One entry per device: ``name`` (what ``device`` accepts), ``kind`` (cpu, cuda, mps),
+    ``label`` (for people), ``precision`` and ``channels_last`` (the policy ``auto``
+    precision gives on it), ``reason`` (why), ``memory_gib`` (GPUs; None on the CPU and
+    MPS), ``cores`` (the CPU's usable cores) and ``auto`` (True for the device
+    ``device="auto"`` picks). ``ROADSEG_PRECISION`` is honoured as in :func:`resolve_policy`.
+
+    >>> [d["name"] for d in list_devices() if d["kind"] == "cpu"]
+    ['cpu']
+    """
+    auto = str(resolve_device("auto"))
+    c = cpu or this_cpu()
+    pol = resolve_policy("cpu", "auto", cpu=c)
+    out: list[dict[str, Any]] = [
+        {
+            "name": "cpu",
+            "kind": "cpu",
+            "label": f"CPU ({c.model or c.vendor or 'unknown model'}, {_cpu_count()} cores)",
+            "precision": pol.precision,
+            "channels_last": pol.channels_last,
+            "reason": pol.reason,
+            "memory_gib": None,
+            "cores": _cpu_count(),
+            "auto": auto == "cpu",
+        }
+    ]
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            pol = resolve_policy(f"cuda:{i}", "auto")
+            out.append(
+                {
+                    "name": f"cuda:{i}",
+                    "kind": "cuda",
+                    "label": f"GPU {i}: {props.name}",
+                    "precision": pol.precision,
+                    "channels_last": pol.channels_last,
+                    "reason": pol.reason,
+                    "memory_gib": round(props.total_memory / 2**30, 1),
+                    "cores": None,
+                    "auto": auto in ("cuda", f"cuda:{i}") and i == 0,
+                }
+            )
+    if _mps_available():
+        pol = resolve_policy("mps", "auto")
+        out.append(
+            {
+                "name": "mps",
+                "kind": "mps",
+                "label": "Apple GPU (MPS)",
+                "precision": pol.precision,
+                "channels_last": pol.channels_last,
+                "reason": pol.reason,
+                "memory_gib": None,
+                "cores": None,
+                "auto": auto == "mps",
+            }
+        )
+    return out
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..core.adapted import AdaptedModel
 from ..core.errors import EngineNotFoundError, InputError
 from ..core.estimate import Estimate, estimate
 from ..core.glossary import class_lines, describe
@@ -61,6 +62,7 @@ class MapRoadsDialog(MapRoadsForm):
         self.iface = iface
         self.model_infos: dict[str, dict[str, Any]] = {}
         self.file_info: dict[str, Any] | None = None
+        self.adapted = {m.path: m for m in prefs.adapted_models()}
         self.file_error = ""
         self.run_error = ""
         self.last_error = ""
@@ -85,6 +87,7 @@ class MapRoadsDialog(MapRoadsForm):
         self.area_combo.currentIndexChanged.connect(self._area_changed)
         self.model_combo.currentIndexChanged.connect(self._model_changed)
         self.model_file.fileChanged.connect(self._model_file_changed)
+        self.remove_model_button.clicked.connect(self.remove_adapted_model)
         self.polygon_combo.layerChanged.connect(self._watch_polygons)
         for sig in (
             self.raster_combo.layerChanged,
@@ -171,24 +174,47 @@ class MapRoadsDialog(MapRoadsForm):
         self._apply_model_choice()
 
     def _apply_model_choice(self) -> None:
-        is_file = self.model_combo.currentData() == MODEL_FILE
-        self.model_file.setEnabled(is_file)
-        if is_file and self.model_file.filePath() and self.file_info is None:
-            self._model_file_changed(self.model_file.filePath())
+        self.model_file.setEnabled(self.model_combo.currentData() == MODEL_FILE)
+        self.remove_model_button.setEnabled(self.adapted_choice() is not None)
+        if self.selected_file():
+            self._model_file_changed()
             return
         self._show_model_info()
         self.refresh()
 
-    def _model_file_changed(self, path: str) -> None:
+    def adapted_choice(self) -> AdaptedModel | None:
+        """The adapted model chosen in the model list, if one is."""
+        return self.adapted.get(str(self.model_combo.currentData()))
+
+    def selected_file(self) -> str | None:
+        """The model file chosen (a file or an adapted model); None for embedded models."""
+        data = str(self.model_combo.currentData())
+        if data == MODEL_FILE:
+            return self.model_file.filePath().strip()
+        return data if data in self.adapted else None
+
+    def _model_file_changed(self, *_args: object) -> None:
         self.file_info, self.file_error = None, ""
         self.file_loader.stop()
-        if self.model_combo.currentData() == MODEL_FILE and path and Path(path).is_file():
+        path = self.selected_file()
+        if path and Path(path).is_file():
             try:
                 self.file_loader.start(prefs.current_engine(), path)
             except EngineNotFoundError as exc:
                 self.file_error = exc.message
         self._show_model_info()
         self.refresh()
+
+    def remove_adapted_model(self) -> None:
+        """Take the chosen adapted model off the list (and its file out of the profile)."""
+        entry = self.adapted_choice()
+        if entry is None:
+            return
+        prefs.remove_adapted_model(entry.path)
+        del self.adapted[entry.path]
+        self.model_combo.removeItem(self.model_combo.findData(entry.path))
+        self._select(self.model_combo, "default")
+        self._apply_model_choice()
 
     def fetch_models(self) -> None:
         """Ask the engine for its embedded models (asynchronously)."""
@@ -224,8 +250,8 @@ class MapRoadsDialog(MapRoadsForm):
 
     def model_description(self) -> str:
         """Rich text about the chosen model: classes explained, resolution, or what is missing."""
-        if self.model_combo.currentData() == MODEL_FILE:
-            path = self.model_file.filePath().strip()
+        path = self.selected_file()
+        if path is not None:
             if not path:
                 return html.escape(tr("Choose a model file written by `roadseg train`."))
             if not Path(path).is_file():
@@ -246,12 +272,15 @@ class MapRoadsDialog(MapRoadsForm):
                 )
             )
         lines = [html.escape(describe(info))]
+        entry = self.adapted_choice()
+        if entry is not None:
+            lines.insert(0, html.escape(entry.describe()))
         lines += [html.escape(line) for line in class_lines(info)]
         return "<br>".join(lines)
 
     def current_model_info(self) -> dict[str, Any] | None:
         """Return the selected model's description (None until the engine answered)."""
-        if self.model_combo.currentData() == MODEL_FILE:
+        if self.selected_file() is not None:
             return self.file_info
         return self.model_infos.get(str(self.model_combo.currentData()))
 
@@ -303,8 +332,8 @@ class MapRoadsDialog(MapRoadsForm):
         return estimate(area.area_m2, gsd, device, prefs.throughput(device), prefs.limit_km2())
 
     def _model_problem(self) -> str:
-        if self.model_combo.currentData() == MODEL_FILE:
-            path = self.model_file.filePath().strip()
+        path = self.selected_file()
+        if path is not None:
             if not path:
                 return tr("Choose a model file, or the default model.")
             if not Path(path).is_file():
@@ -395,10 +424,8 @@ class MapRoadsDialog(MapRoadsForm):
         est = self.current_estimate(area)
         if est.over_limit:
             raise InputError(est.limit_message())
-        model: str | None = None
-        if self.model_combo.currentData() == MODEL_FILE:
-            model = self.model_file.filePath().strip()
-        elif self.model_combo.currentData() not in (None, "default"):
+        model: str | None = self.selected_file()
+        if model is None and self.model_combo.currentData() not in (None, "default"):
             model = str(self.model_combo.currentData())
         out_dir = self.output_dir()
         if not out_dir:

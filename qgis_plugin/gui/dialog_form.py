@@ -78,11 +78,20 @@ class MapRoadsForm(QDialog):
         self.model_combo.setToolTip(
             tr(
                 "The embedded default model maps major roads, minor roads and tracks in RGB "
-                "imagery around 0.5 m/px; a model file comes from `roadseg train` or Processing "
-                "▸ roadseg ▸ Train road model."
+                "imagery around 0.5 m/px; adapted models come from Adapt model and Retrain from "
+                "corrections; a model file from `roadseg train` or Processing ▸ roadseg."
             )
         )
-        form.addRow(tr("Model"), self.model_combo)
+        for entry in prefs.adapted_models():
+            self.model_combo.insertItem(self.model_combo.count() - 1, entry.label(), entry.path)
+        self.remove_model_button = QPushButton(tr("Remove"))
+        self.remove_model_button.setToolTip(
+            tr("Take the chosen adapted model off this list (its file in the profile is deleted).")
+        )
+        row = QHBoxLayout()
+        row.addWidget(self.model_combo, 1)
+        row.addWidget(self.remove_model_button)
+        form.addRow(tr("Model"), row)
         self.model_file = QgsFileWidget()
         self.model_file.setFilter(MODEL_FILTER)
         self.model_file.setDialogTitle(tr("Choose a roadseg model file"))

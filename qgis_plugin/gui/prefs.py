@@ -8,6 +8,7 @@ from typing import Any
 
 from qgis.core import QgsApplication, QgsProject, QgsSettings
 
+from ..core.adapted import AdaptedModel, models_from_text, models_to_text, replace_entry
 from ..core.engine import EngineCommand, find_engine
 from ..core.estimate import DEFAULT_LIMIT_KM2
 from ..core.install import engine_venv_dir
@@ -22,6 +23,10 @@ KEY_DEVICES = PREFIX + "devices_found"
 KEY_AUTO_DEVICE = PREFIX + "auto_device"
 KEY_THROUGHPUT = PREFIX + "throughput_mpx_s/"
 DIALOG = PREFIX + "dialog/"
+ADAPT_DIALOG = PREFIX + "adapt_dialog/"
+KEY_ADAPTED = PREFIX + "adapted_models"
+#: Folder (in the QGIS profile) that receives adapted models.
+MODELS_SUBDIR = "roadseg/models"
 
 
 def plugin_version() -> str:
@@ -163,3 +168,46 @@ def remembered_model() -> str:
     if choice == "__file__":
         return str(dialog_value("model_file", "") or "") or "default"
     return choice
+
+
+def adapt_value(key: str, default: Any) -> Any:
+    """Return a remembered choice of the Adapt dialog (typed like ``default``)."""
+    return QgsSettings().value(ADAPT_DIALOG + key, default, type=type(default))
+
+
+def set_adapt_values(values: dict[str, Any]) -> None:
+    """Remember the Adapt dialog's choices."""
+    s = QgsSettings()
+    for key, value in values.items():
+        s.setValue(ADAPT_DIALOG + key, value)
+
+
+def models_dir() -> Path:
+    """The folder of adapted models in the QGIS profile (made when needed)."""
+    return Path(QgsApplication.qgisSettingsDirPath()) / MODELS_SUBDIR
+
+
+def adapted_models() -> list[AdaptedModel]:
+    """The adapted models the Map roads dialog lists (kept across QGIS restarts)."""
+    return models_from_text(str(QgsSettings().value(KEY_ADAPTED, "", type=str) or ""))
+
+
+def add_adapted_model(entry: AdaptedModel) -> None:
+    """List a new adapted model (one of the same name or file is replaced)."""
+    QgsSettings().setValue(KEY_ADAPTED, models_to_text(replace_entry(adapted_models(), entry)))
+
+
+def remove_adapted_model(path: str) -> AdaptedModel | None:
+    """Take a model off the list; its file is deleted when it lies in :func:`models_dir`.
+
+    Returns:
+        The removed entry (None when it was not listed).
+
+    """
+    models = adapted_models()
+    gone = next((m for m in models if m.path == path), None)
+    QgsSettings().setValue(KEY_ADAPTED, models_to_text([m for m in models if m.path != path]))
+    file = Path(path)
+    if gone is not None and file.parent.resolve() == models_dir().resolve():
+        file.unlink(missing_ok=True)
+    return gone

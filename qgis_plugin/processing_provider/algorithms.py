@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from .adapt import AdaptModelAlgorithm
 from .segment import SegmentRoadsAlgorithm
 from .train import TrainModelAlgorithm
 from .vectorize import VectorizeRoadsAlgorithm
 
-__all__ = ["SegmentRoadsAlgorithm", "TrainModelAlgorithm", "VectorizeRoadsAlgorithm"]
+__all__ = [
+    "AdaptModelAlgorithm",
+    "SegmentRoadsAlgorithm",
+    "TrainModelAlgorithm",
+    "VectorizeRoadsAlgorithm",
+]

@@ -8,11 +8,16 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.i18n import tr
-from .algorithms import SegmentRoadsAlgorithm, TrainModelAlgorithm, VectorizeRoadsAlgorithm
+from .algorithms import (
+    AdaptModelAlgorithm,
+    SegmentRoadsAlgorithm,
+    TrainModelAlgorithm,
+    VectorizeRoadsAlgorithm,
+)
 
 
 class RoadsegProvider(QgsProcessingProvider):
-    """Segment roads, Vectorise road raster, Train road model."""
+    """Segment roads, Vectorise road raster, Train road model, Adapt model."""
 
     def __init__(self, icon_path: str | Path | None = None) -> None:
         super().__init__()
@@ -36,5 +41,10 @@ class RoadsegProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self) -> None:  # noqa: N802 - QGIS API
         """Register the algorithms."""
-        for alg in (SegmentRoadsAlgorithm(), VectorizeRoadsAlgorithm(), TrainModelAlgorithm()):
+        for alg in (
+            SegmentRoadsAlgorithm(),
+            VectorizeRoadsAlgorithm(),
+            TrainModelAlgorithm(),
+            AdaptModelAlgorithm(),
+        ):
             self.addAlgorithm(alg)

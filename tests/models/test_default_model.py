@@ -25,7 +25,11 @@ def test_listed_with_classes_resolution_and_figures():
     assert default["classes"] == ["background", "major", "minor", "track"]
     assert default["gsd_m"] == 0.5
     meta = read_meta("default")
-    assert meta.metrics["holdout"]["synthetic_holdout"], "hold-out figures are in the metadata"
+    held = [s["name"] for s in meta.training["sources"] if s["val_images"]]
+    assert {"synthetic", "massachusetts", "dubai", "vegas"} <= set(held)
+    for name in held:  # each source's hold-out road IoU, as chosen for the best epoch
+        assert 0.0 < meta.metrics[f"road_iou_{name}"] <= 1.0, name
+    assert 0.2 <= meta.road_threshold <= 0.8, "the road threshold chosen on the hold-outs"
     assert "CC BY-SA" in meta.training["licence"]
 
 

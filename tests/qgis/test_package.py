@@ -163,12 +163,22 @@ def test_toolbar_and_menu_actions(
     plugin = plugin_pkg.classFactory(qgis_iface)
     plugin.initGui()
     try:
-        assert [a.text() for a in toolbar.actions()] == ["Map roads"]
+        assert [a.text() for a in toolbar.actions()] == ["Map roads", "Adapt model…"]
         act = toolbar.actions()[0]
         assert act.objectName() == "roadsegMapRoads" and not act.icon().isNull()
-        assert [a.text() for a in menus["&roadseg"]] == ["Map roads", "Settings…"]
+        assert [a.text() for a in menus["&roadseg"]] == [
+            "Map roads",
+            "Adapt model…",
+            "Retrain from corrections…",
+            "Settings…",
+        ]
         ids = {a.id() for a in plugin.provider.algorithms()}
-        assert ids == {"roadseg:segmentroads", "roadseg:vectorizeroads", "roadseg:trainmodel"}
+        assert ids == {
+            "roadseg:segmentroads",
+            "roadseg:vectorizeroads",
+            "roadseg:trainmodel",
+            "roadseg:adaptmodel",
+        }
     finally:
         plugin.unload()
     assert toolbar.actions() == [] and menus["&roadseg"] == []

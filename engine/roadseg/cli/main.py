@@ -26,10 +26,12 @@ COMMANDS: dict[str, str] = {
     "info": "info",
     "synth": "synth",
     "train": "train",
+    "adapt": "adapt",
     "predict": "predict",
     "vectorize": "vectorize",
     "evaluate": "evaluate",
     "models": "models",
+    "devices": "devices",
 }
 
 EXIT_INTERNAL = 3

@@ -32,7 +32,7 @@ from roadseg._version import __version__
 from roadseg.device import resolve_policy
 from roadseg.errors import ConfigError, about
 from roadseg.geo.classraster import NODATA, class_raster_writer, probability_writer
-from roadseg.geo.vrt import VrtBands, VrtSource, write_mosaic
+from roadseg.geo.vrt_mosaic import VrtBands, VrtSource, write_mosaic
 from roadseg.models import ModelMeta, RoadNet, load_model, resolve_model_path, save_model
 from roadseg.prediction.blocks import (
     DEFAULT_BLOCK_SIZE,

@@ -6,7 +6,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,7 @@ def train(
     *,
     resume: str | os.PathLike[str] | None = None,
     config_file: str | os.PathLike[str] | None = None,
+    callbacks: Sequence[Any] = (),
     **overrides: Any,
 ) -> TrainResult:
     """Train a road segmentation model; write ``RUN_DIR/model.safetensors``.
@@ -117,6 +118,8 @@ def train(
             can be resumed).
         resume: A run folder to continue from its last checkpoint.
         config_file: A YAML file (between ``config`` and ``overrides`` in precedence).
+        callbacks: Extra Lightning callbacks for this run (e.g. the time budget of
+            :func:`roadseg.adapt`); they run after the run's own callbacks.
         **overrides: Keys like ``image=[...]``, ``labels=[...]``, ``out=...``, ``epochs=2``,
             ``tile=128`` or dotted ``**{"augment.hflip": 0}``.
 
@@ -136,7 +139,7 @@ def train(
     _quiet_lightning()
 
     try:
-        return run_training(cfg, run, ckpt, rep, t0)
+        return run_training(cfg, run, ckpt, rep, t0, extra_callbacks=callbacks)
     except CancelledError:
         raise CancelledError(
             f"training cancelled (checkpoints in {run.checkpoints})",

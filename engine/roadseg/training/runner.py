@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,11 +88,18 @@ def _devices(v: str) -> Any:
     return [int(x) for x in s.strip("[]").split(",") if x.strip()]
 
 
-def run_training(cfg: TrainConfig, run: RunDir, ckpt: Any, rep: Reporter, t0: float) -> TrainResult:
+def run_training(
+    cfg: TrainConfig,
+    run: RunDir,
+    ckpt: Any,
+    rep: Reporter,
+    t0: float,
+    extra_callbacks: Sequence[Any] = (),
+) -> TrainResult:
     """Set up, fit and finish one run; torch's thread count is restored afterwards."""
     threads = torch.get_num_threads()
     try:
-        session = set_up(cfg, run, rep, t0)
+        session = set_up(cfg, run, rep, t0, extra_callbacks)
         try:
             fit(session, ckpt)
         except CancelledError:
@@ -103,8 +111,14 @@ def run_training(cfg: TrainConfig, run: RunDir, ckpt: Any, rep: Reporter, t0: fl
         torch.set_num_threads(threads)
 
 
-def set_up(cfg: TrainConfig, run: RunDir, rep: Reporter, t0: float) -> Session:
-    """Build data, network, task, callbacks and trainer; write ``config.yaml``."""
+def set_up(
+    cfg: TrainConfig,
+    run: RunDir,
+    rep: Reporter,
+    t0: float,
+    extra_callbacks: Sequence[Any] = (),
+) -> Session:
+    """Build data, network, task, callbacks (the run's, then ``extra_callbacks``) and trainer."""
     seed = int(cfg.trainer.seed)
     L.seed_everything(seed, workers=False, verbose=False)
     if cfg.trainer.deterministic:
@@ -151,7 +165,7 @@ def set_up(cfg: TrainConfig, run: RunDir, rep: Reporter, t0: float) -> Session:
         precision=precision,  # type: ignore[arg-type]
         gradient_clip_val=cfg.optim.grad_clip or None,
         deterministic=cfg.trainer.deterministic,
-        callbacks=_callbacks(cfg, run, dm, setup, exporter, mode, rep),
+        callbacks=[*_callbacks(cfg, run, dm, setup, exporter, mode, rep), *extra_callbacks],
         logger=_loggers(run),
         plugins=[AtomicCheckpointIO()],
         default_root_dir=str(run.path),
