@@ -101,25 +101,29 @@ def test_render_never_asks_beyond_the_layers_max_zoom(plugin_pkg, qgis_new_proje
             "(upsampled: no finer detail than the layer has)"
         )
         job = plan_render(layer, area, 0.5)
-        assert job.crs.authid() == "EPSG:32611" and not job.path.exists()
-        assert job.run() == job.path
-        ds = gdal.Open(str(job.path))
-        gt = ds.GetGeoTransform()
-        assert (ds.RasterXSize, ds.RasterYSize) == (job.width, job.height)
-        assert 232 <= job.width <= 250 and gt[1] == pytest.approx(0.5) and gt[5] == -0.5
-        assert "32611" in ds.GetProjection() and ds.RasterCount == 4
-        red = ds.GetRasterBand(1).ComputeStatistics(False)
-        assert ds.GetRasterBand(4).ComputeRasterMinMax(False) == (255, 255)  # all drawn
-        assert 120 < red[2] < 220  # the scene's ground colours, not black
-        ds = None
-        job.cleanup()
+        try:
+            assert job.crs.authid() == "EPSG:32611" and not job.path.exists()
+            assert job.run() == job.path
+            ds = gdal.Open(str(job.path))
+            gt = ds.GetGeoTransform()
+            assert (ds.RasterXSize, ds.RasterYSize) == (job.width, job.height)
+            assert 232 <= job.width <= 250 and gt[1] == pytest.approx(0.5) and gt[5] == -0.5
+            assert "32611" in ds.GetProjection() and ds.RasterCount == 4
+            red = ds.GetRasterBand(1).ComputeStatistics(False)
+            assert ds.GetRasterBand(4).ComputeRasterMinMax(False) == (255, 255)  # all drawn
+            assert 120 < red[2] < 220  # the scene's ground colours, not black
+            ds = None
+        finally:
+            job.cleanup()
         assert not job.path.parent.exists()
 
         greedy = xyz_layer(only17, zmax=18, name="claims zoom 18")
         job = plan_render(greedy, area, 0.5)
-        with pytest.raises(PluginError, match="drew nothing over the area"):
-            job.run()
-        job.cleanup()
+        try:
+            with pytest.raises(PluginError, match="drew nothing over the area"):
+                job.run()
+        finally:
+            job.cleanup()
     finally:
         (only17 / "17").rename(tiles / "17")
 
