@@ -1,8 +1,9 @@
 """Benchmark: the centreline network before and after cleaning, scored against true roads.
 
 For each scene the class raster is vectorised twice, side by side in one run —
-``--no-cleaning`` (traced, pruned, bridged) and every cleaning step on (:data:`CLEANING`:
-carriageways merged, loops collapsed, edge stubs dropped) — and each network is scored against
+``--no-cleaning`` (traced, pruned, bridged) and the default cleaning (:data:`CLEANING`:
+small loops of a split road collapsed, edge whiskers dropped; carriageways kept) — or
+another cleaning given with ``--after`` — and each network is scored against
 the truth: APLS as CosmiQ computes it (and its two directions), TOPO F1, length
 error, loops under 600 m² and 400 m², stubs under 10 m (all, and touching the
 raster's edge).
@@ -21,6 +22,7 @@ It runs whatever model is embedded, so rerun it after the model changes::
 
     .venv/bin/python bench/bench_network.py                       # vegas + 3 seeds
     .venv/bin/python bench/bench_network.py --seeds 1 2 3 4 5 --size 1024 --json out.json
+    .venv/bin/python bench/bench_network.py --after "--loop-width 15 --carriageways merge"
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -48,8 +51,8 @@ from roadseg.geo.grid import utm_crs_for
 ROOT = Path(__file__).resolve().parents[1]
 VEGAS = ROOT / ".." / "shared" / "data" / "real" / "spacenet_vegas_img0"
 BANNER_PX = 100
-#: The cleaning measured as "after" (all steps on; the defaults have them off).
-CLEANING = ["--loop-area", "400", "--loop-width", "15", "--carriageways", "merge", "--stub", "10"]
+#: The cleaning measured as "after": the defaults (``--after`` gives other flags).
+CLEANING: list[str] = []
 
 
 def roadseg_cli(*args: str) -> None:
@@ -85,7 +88,9 @@ def score(lines: np.ndarray, truth: np.ndarray, bounds: tuple[float, ...]) -> di
     }
 
 
-def run_scene(name: str, classes: Path, truth: gpd.GeoDataFrame, work: Path) -> dict:
+def run_scene(
+    name: str, classes: Path, truth: gpd.GeoDataFrame, work: Path, after: list[str] = CLEANING
+) -> dict:
     """Vectorise ``classes`` without and with cleaning and score both."""
     with rasterio.open(classes) as src:
         b, crs = src.bounds, src.crs
@@ -94,7 +99,7 @@ def run_scene(name: str, classes: Path, truth: gpd.GeoDataFrame, work: Path) -> 
     t = shapely.clip_by_rect(metric_lines(truth, metric), *box.bounds)
     t = shapely.get_parts(shapely.union_all(t[~shapely.is_empty(t)]))
     out = {"scene": name}
-    for mode, flags in (("before", ["--no-cleaning"]), ("after", CLEANING)):
+    for mode, flags in (("before", ["--no-cleaning"]), ("after", after)):
         gpkg = work / f"{name}_{mode}.gpkg"
         t0 = time.perf_counter()
         roadseg_cli("vectorize", str(classes), "--out", str(gpkg), *flags)
@@ -173,7 +178,9 @@ def main() -> None:
     ap.add_argument("--style", default="urban")
     ap.add_argument("--no-vegas", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--after", default="", help="vectorize flags of 'after' (default: none)")
     args = ap.parse_args()
+    CLEANING[:] = shlex.split(args.after)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -185,7 +192,8 @@ def main() -> None:
             rows += synthetic(work, args.model, s, args.size, args.style)
     cols = ("apls", "t2p", "p2t", "topo_f1", "length_err", "loops_lt600", "loops_lt400",
             "stubs_lt10", "edge_stubs_lt10")  # fmt: skip
-    print(f"model {args.model}; {platform.node()}; load {os.getloadavg()[0]:.2f}")
+    print(f"model {args.model}; {platform.node()}; load {os.getloadavg()[0]:.2f}; "
+          f"after = defaults {' '.join(CLEANING)}")  # fmt: skip
     print(f"{'scene':<10} {'':<7}" + "".join(f"{c:>16}" for c in cols))
     for r in rows:
         for mode in ("before", "after"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -97,27 +98,24 @@ from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progre
     "--loop-area",
     "loop_area_m2",
     type=float,
-    default=0.0,
-    show_default=True,
-    help="Collapse loops enclosing less than this, m² (0: off; e.g. 400).",
+    default=None,
+    help="Collapse loops whose centreline encloses less than this, m² (0: off) [default: 400].",
 )
 @click.option(
     "--loop-width",
     "loop_width_m",
     type=float,
-    default=0.0,
-    show_default=True,
+    default=None,
     help="Fill enclosed holes narrower than this (medians, parking rows), metres "
-    "(0: off; e.g. 15).",
+    "(0: off; e.g. 4) [default: 0].",
 )
 @click.option(
     "--stub",
     "stub_m",
     type=float,
-    default=0.0,
-    show_default=True,
-    help="Cut dead ends shorter than this at the raster's edge or nodata, metres "
-    "(0: off; e.g. 10).",
+    default=None,
+    help="Cut dead ends shorter than this at the raster's edge or nodata that lie within "
+    "the road they leave, metres (0: off) [default: 10].",
 )
 @click.option(
     "--gsd",
@@ -141,9 +139,9 @@ def cli(
     no_cleaning: bool,
     carriageways: str,
     carriageway_gap_m: float | None,
-    loop_area_m2: float,
-    loop_width_m: float,
-    stub_m: float,
+    loop_area_m2: float | None,
+    loop_width_m: float | None,
+    stub_m: float | None,
     gsd: float | None,
     progress: str,
     as_json: bool,
@@ -151,6 +149,8 @@ def cli(
     """Vectorise CLASS_RASTER (the class GeoTIFF written by 'roadseg predict')."""
     from roadseg.vectorization import vectorize
 
+    given = {"loop_area_m2": loop_area_m2, "loop_width_m": loop_width_m, "stub_m": stub_m}
+    steps: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     with ProgressRenderer(progress) as renderer:
         res = vectorize(
             class_raster,
@@ -168,9 +168,7 @@ def cli(
             cleaning=not no_cleaning,
             carriageways=carriageways,
             carriageway_gap_m=carriageway_gap_m,
-            loop_area_m2=loop_area_m2,
-            loop_width_m=loop_width_m,
-            stub_m=stub_m,
+            **steps,
         )
     if as_json:
         emit_json(res.as_dict())
@@ -185,8 +183,7 @@ def cli(
             f"  {c.layer:<20} {c.polygons} polygon(s), {c.area_km2:.4f} km², "
             f"{c.centerline_km:.3f} km of centreline"
         )
-    steps = res.cleanup
     click.echo(
-        "  cleaning     " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in steps.items())
+        "  cleaning     " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in res.cleanup.items())
     )
     click.echo(f"  {res.megapixels:.2f} MP in {res.timings.get('total', 0):.2f} s")

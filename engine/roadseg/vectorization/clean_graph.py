@@ -1,13 +1,20 @@
 """Network cleaning on the centreline graph (after tracing; metres in the metric frame).
 
-* **collapse small loops** — the faces of the (planar) network enclosing less than
-  ``max_area_m2`` are not blocks: each loses its longest side (the other sides
-  keep the connection), smallest faces first, until none is left. This catches the
-  loops the mask step (:mod:`roadseg.vectorization.clean_mask`) could not see, e.g.
-  those closed by gap bridging or wider than its width limit.
-* **drop edge stubs** — dead ends shorter than ``stub_m`` ending on the raster's
-  edge or at nodata are cut: a road leaving the raster keeps its line, but the
-  short whiskers that skeletons grow along a raster edge go.
+* **collapse small loops** — a road that splits around an obstacle (a car, a tree, a
+  traffic island, a gap in the prediction) and joins again encloses a face bounded by
+  two edges between the same two junctions; when the face encloses less than
+  ``max_area_m2`` and the ground between the two is narrower than a lane
+  (:data:`LANE_M`), the two edges become their mean line. (Wider ground is an
+  island between two carriageways, which SpaceNet's truth keeps as two lines.) A loop hanging from one
+  junction (a turning circle drawn as a ring) becomes a line to its centre. A small
+  face with three or more sides has a road leaving at each corner: a small block
+  or a junction triangle that is really there, kept.
+* **drop edge stubs** — dead ends ending on the raster's edge or at nodata that are
+  shorter than ``stub_m`` *and* lie inside the road they hang from (no longer than
+  half its width, plus a pixel and a half) are cut: they are whiskers the skeleton
+  grows where a road runs along the raster's edge. A road leaving the raster a few
+  metres past a junction reaches beyond the road it leaves, or continues a road
+  straight through the junction, and keeps its line.
 
 Faces are found by walking the planar embedding: at every node, edges are ordered
 by the direction of their first segment; each half-edge is followed by the next
@@ -23,9 +30,15 @@ import numpy as np
 import shapely
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from roadseg.vectorization.network import RoadNetwork
 
 Key = tuple[int, int, int]
+
+#: A lane (metres): two sides of a loop with less ground than this between them are one
+#: road split by the prediction (a shadow, a car, a marking), not two roads.
+LANE_M = 3.5
 
 
 def _coords_from(d: dict, n: int) -> np.ndarray:
@@ -84,42 +97,113 @@ def _area(pts: np.ndarray) -> float:
     return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
 
 
-def collapse_small_loops(net: RoadNetwork, max_area_m2: float) -> int:
-    """Remove the longest side of every face smaller than ``max_area_m2`` (see the docstring)."""
+def collapse_small_loops(
+    net: RoadNetwork, max_area_m2: float, max_extent_m: float = math.inf
+) -> int:
+    """Collapse the small loops of a road around an obstacle (see the module docstring).
+
+    A face smaller than ``max_area_m2`` and no longer than ``max_extent_m`` (its bounding
+    box; a longer one lies between two carriageways, which are not merged here) is
+    collapsed when it is bounded by two edges between the same two nodes (the road
+    splits and joins again, with less than :data:`LANE_M` of ground between the two:
+    replaced by their mean line) or by one loop hanging from a junction (replaced by a
+    line to the loop's centre). Faces with three or more sides have a road leaving at
+    every corner: small blocks, kept.
+    """
     if max_area_m2 <= 0:
         return 0
     g = net.g
-    removed = 0
+    collapsed = 0
     for _ in range(1000):
-        small = [f for f in faces(net) if f[0] < max_area_m2]
-        if not small:
-            break
         touched: set[int] = set()
-        done: set[Key] = set()
-        for _, keys in small:
-            if any(k in done or not g.has_edge(*k) for k in keys):
+        for area, keys in faces(net):
+            if area >= max_area_m2:
+                break
+            ends = {n for k in keys for n in k[:2]}
+            if ends & touched or len(set(keys)) != len(keys) or len(keys) > 2:
                 continue
-            # Sides walked twice are bridges (dangling inside the face): never removed.
-            once = [k for k in keys if keys.count(k) == 1]
-            if not once:
+            if _extent(g, keys) > max_extent_m:
                 continue
-            u, v, k = max(once, key=lambda e: (g.edges[e]["length"], e))
-            g.remove_edge(u, v, k)
-            done.update(keys)
-            touched.update((u, v))
-            removed += 1
-        for n in touched:
-            if n in g and g.degree(n) == 0:
-                g.remove_node(n)
+            if len(keys) == 2 and len(ends) == 2:
+                if _gap(g, keys, area) >= LANE_M:
+                    continue
+                a = keys[0][0]
+                b = keys[0][1]
+                _replace(net, keys, a, b, _mean_line(g, keys, a))
+            elif len(keys) == 1 and len(ends) == 1 and g.degree(keys[0][0]) > 2:
+                a = keys[0][0]
+                ring = shapely.Polygon(shapely.get_coordinates(g.edges[keys[0]]["geom"]))
+                c = ring.centroid
+                end = net.new_node((c.x, c.y))
+                _replace(net, keys, a, end, np.array([g.nodes[a]["xy"], (c.x, c.y)]))
+            else:
+                continue
+            touched |= ends
+            collapsed += 1
+        if not touched:
+            break
         net.dissolve([n for n in touched if n in g])
-    return removed
+    return collapsed
+
+
+def _gap(g: nx.MultiGraph, keys: list[Key], area: float) -> float:
+    """Width of the ground between two sides of a face: mean spacing less their half widths."""
+    d1, d2 = (g.edges[k] for k in keys)
+    spacing = 2.0 * area / max(d1["length"] + d2["length"], 1e-9)
+    return spacing - 0.5 * (_width(d1) + _width(d2))
+
+
+def _width(d: dict) -> float:
+    """Mean road width of an edge (metres; 0 for a bridge)."""
+    return float(d["wsum"] / d["npix"]) if d["npix"] else 0.0
+
+
+def _mean_line(g: nx.MultiGraph, keys: list[Key], a: int) -> np.ndarray:
+    """The mean of two lines from node ``a`` to the same node (sampled every metre)."""
+    lines = [shapely.LineString(_coords_from(g.edges[k], a)) for k in keys]
+    n = max(3, int(math.ceil(max(line.length for line in lines))) + 1)
+    t = np.linspace(0.0, 1.0, n)
+    pts = [
+        shapely.get_coordinates(shapely.line_interpolate_point(line, t, normalized=True))
+        for line in lines
+    ]
+    return (pts[0] + pts[1]) / 2.0
+
+
+def _replace(net: RoadNetwork, keys: list[Key], a: int, b: int, coords: np.ndarray) -> None:
+    """Replace the edges ``keys`` by one edge ``a`` → ``b`` along ``coords``."""
+    g = net.g
+    old = [g.edges[k] for k in keys]
+    for k in keys:
+        g.remove_edge(*k)
+    coords = np.array(coords, dtype=float)
+    coords[0], coords[-1] = g.nodes[a]["xy"], g.nodes[b]["xy"]
+    geom = shapely.LineString(coords)
+    g.add_edge(
+        a,
+        b,
+        geom=geom,
+        src=a,
+        counts=sum(d["counts"] for d in old),
+        wsum=sum(d["wsum"] for d in old),
+        npix=sum(d["npix"] for d in old),
+        length=float(geom.length),
+        bridges=sum(d["bridges"] for d in old),
+    )
+
+
+def _extent(g: nx.MultiGraph, keys: list[Key]) -> float:
+    """Longer side of the bounding box of the edges ``keys``."""
+    c = shapely.get_coordinates([g.edges[k]["geom"] for k in keys])
+    return float(np.max(c.max(axis=0) - c.min(axis=0)))
 
 
 def drop_edge_stubs(net: RoadNetwork, stub_m: float) -> int:
-    """Remove dead ends shorter than ``stub_m`` that end on the raster's edge or at nodata."""
+    """Remove whiskers at the raster's edge or nodata shorter than ``stub_m`` (see the docstring)."""
     if stub_m <= 0:
         return 0
     g = net.g
+    tol = net.extent[2] if net.extent is not None else 1.0
     dropped = 0
     changed = True
     while changed:
@@ -132,7 +216,8 @@ def drop_edge_stubs(net: RoadNetwork, stub_m: float) -> int:
             if not ends:
                 continue
             other = v if ends[0] == u else u
-            if du == 1 and dv == 1 or g.degree(other) >= 3:
+            half = _half_width(net, other, (u, v, k)) if g.degree(other) >= 3 else 0.0
+            if half > 0 and d["length"] <= half + tol:
                 g.remove_edge(u, v, k)
                 for n in (u, v):
                     if g.degree(n) == 0:
@@ -143,3 +228,35 @@ def drop_edge_stubs(net: RoadNetwork, stub_m: float) -> int:
                 changed = True
                 break
     return dropped
+
+
+def _half_width(net: RoadNetwork, n: int, stub: Key) -> float:
+    """Half the width of the widest road at node ``n`` (0 when edge ``stub`` continues one).
+
+    A stub that continues another road within 30° through the junction is that road
+    reaching the raster's edge, not a whisker (0: never cut).
+    """
+    g = net.g
+    out = _direction(g.edges[stub], n)
+    widths = []
+    for u, v, k, d in g.edges(n, keys=True, data=True):
+        if {(u, v, k), (v, u, k)} & {stub}:
+            continue
+        if float(np.dot(out, _direction(d, n))) < -_COS_STRAIGHT:
+            return 0.0
+        widths.append(_width(d))
+    return 0.5 * max(widths, default=0.0)
+
+
+#: Cosine of the largest angle between two roads that continue each other (30°).
+_COS_STRAIGHT = math.cos(math.radians(30.0))
+
+
+def _direction(d: dict, n: int, along_m: float = 8.0) -> np.ndarray:
+    """Unit vector from node ``n`` along the edge ``d`` (over its first ``along_m`` metres)."""
+    c = _coords_from(d, n)
+    line = shapely.LineString(c)
+    p = line.interpolate(min(along_m, line.length))
+    v = np.array([p.x - c[0][0], p.y - c[0][1]])
+    norm = float(np.hypot(*v))
+    return v / norm if norm > 0 else v

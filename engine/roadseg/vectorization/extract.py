@@ -177,6 +177,7 @@ def merge_pieces(pieces: Iterable[BlockPieces], ctx: BlockContext) -> Extraction
         params.simplify_m,
         loop_area_m2=params.loop_area_m2,
         stub_m=params.stub_m,
+        loop_extent_m=params.loop_extent_m,
     )
     cleanup["carriageways_merged"] = counts["carriageways_merged"]
     cleanup["loops_collapsed"] += counts["loops_filled"]
@@ -265,15 +266,10 @@ def _mask_and_skeleton(
     if p.merge_gap_m > 0:
         big, n = merge_carriageways(big, p.merge_gap_m / steps.gsd, core)
         counts["carriageways_merged"] += n
-    if p.loop_area_m2 > 0 or p.loop_width_m > 0:
-        big, n = collapse_loops(
-            big,
-            np.pad(nodata, pads) if nodata.any() else None,
-            p.loop_area_m2 / steps.gsd**2,
-            p.loop_width_m / steps.gsd,
-            p.loop_extent_m / steps.gsd,
-            core,
-        )
+    if p.loop_width_m > 0:
+        invalid = np.pad(nodata, pads) if nodata.any() else None
+        width, extent = p.loop_width_m / steps.gsd, p.loop_extent_m / steps.gsd
+        big, n = collapse_loops(big, invalid, 0.0, width, extent, core)
         counts["loops_filled"] += n
     sk = skeleton(big)
     crop = (slice(pads[0][0], pads[0][0] + h), slice(pads[1][0], pads[1][0] + w))

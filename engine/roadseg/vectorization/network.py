@@ -213,6 +213,12 @@ class RoadNetwork:
             out[i] = v / nv if nv > 0 else 0.0
         return out
 
+    def new_node(self, xy: tuple[float, float]) -> int:
+        """Add a node at ``xy`` with an id after every existing one and return the id."""
+        n = max(self.g.nodes, default=-1) + 1
+        self.g.add_node(n, xy=(float(xy[0]), float(xy[1])))
+        return n
+
     def bridge(self, max_gap: float, max_angle_deg: float = 30.0) -> int:
         """Join dead ends closer than ``max_gap`` that face each other.
 
@@ -286,6 +292,7 @@ class RoadNetwork:
         simplify_m: float,
         loop_area_m2: float = 0.0,
         stub_m: float = 0.0,
+        loop_extent_m: float = math.inf,
     ) -> dict[str, int]:
         """Run the whole clean-up (steps with 0 are off).
 
@@ -299,7 +306,7 @@ class RoadNetwork:
         pruned = self.prune(prune_m)
         specks = self.drop_small_components(prune_m)
         bridged = self.bridge(bridge_m, angle_deg)
-        loops = collapse_small_loops(self, loop_area_m2)
+        loops = collapse_small_loops(self, loop_area_m2, loop_extent_m)
         stubs = drop_edge_stubs(self, stub_m)
         self.simplify(simplify_m)
         self.drop_zero_length()
