@@ -105,7 +105,7 @@ class RayCluster:
                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
                 param="cluster",
                 value=address,
-                hint="start it with `ray start --head` (or give `cluster` local)",
+                hint="start a Ray head node first (Ray's own `ray start` command), or give `cluster` local",
             ) from None
         res = ray.cluster_resources()
         cpus, gpus = int(res.get("CPU", 1)), int(res.get("GPU", 0))
