@@ -26,6 +26,7 @@ from .gui import messages, prefs
 from .gui.adapt_task import AdaptTask
 from .gui.layers import CENTERLINES, add_result_layers, summary_text
 from .gui.rasters import unusable_rasters, usable_rasters
+from .gui.render import RenderJob
 from .gui.task import PredictTask
 
 PLUGIN_DIR = Path(__file__).resolve().parent
@@ -157,12 +158,12 @@ class RoadsegPlugin:
         """Build the Map roads dialog, or explain why it cannot open (None)."""
         from .gui.dialog import MapRoadsDialog
 
-        if not usable_rasters():
-            if unusable_rasters():
+        if not usable_rasters(rendered=True):
+            if unusable_rasters(rendered=True):
                 text = tr(
-                    "The project's rasters are web basemaps, virtual layers or roadseg class "
-                    "rasters: add the imagery itself from a file (Layer ▸ Add Layer ▸ Add Raster "
-                    "Layer) and press Map roads again."
+                    "The project's rasters are roadseg class rasters or layers roadseg cannot "
+                    "read: add imagery from a file (Layer ▸ Add Layer ▸ Add Raster Layer) or an "
+                    "XYZ, WMS or WMTS layer, and press Map roads again."
                 )
             else:
                 text = tr(
@@ -185,13 +186,19 @@ class RoadsegPlugin:
             return
         self.dialog = dlg
         if dlg.exec() and dlg.params is not None:
-            self.start(dlg.params, dlg.current_model_info())
+            self.start(dlg.params, dlg.current_model_info(), dlg.render_job)
         self.dialog = None
 
     def start(
-        self, params: RunParameters, model_info: dict[str, Any] | None = None
+        self,
+        params: RunParameters,
+        model_info: dict[str, Any] | None = None,
+        render: RenderJob | None = None,
     ) -> PredictTask | None:
-        """Start a background run; None (with a message) when it cannot start."""
+        """Start a background run; None (with a message) when it cannot start.
+
+        ``render`` (a web or virtual layer) is written first, in the task, and removed after.
+        """
         try:
             engine = prefs.current_engine()
             stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -214,7 +221,7 @@ class RoadsegPlugin:
         )
         messages.log(tr("Running: {command}").format(command=display(argv)))
         task = PredictTask(
-            params, argv, engine_env(), paths, self._finished, engine.argv, model_info
+            params, argv, engine_env(), paths, self._finished, engine.argv, model_info, render
         )
         self.tasks.append(task)
         self.last_task = task

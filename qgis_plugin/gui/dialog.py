@@ -39,6 +39,7 @@ from .dialog_form import MODEL_FILE, RED, MapRoadsForm
 from .messages import open_url
 from .model_info import ModelInfoLoader
 from .rasters import default_raster, unusable_rasters, unusable_reason
+from .render import RenderJob, is_web, layer_offer, needs_render, plan_render
 
 
 def _red(text: str) -> str:
@@ -66,7 +67,10 @@ class MapRoadsDialog(MapRoadsForm):
         self.file_error = ""
         self.run_error = ""
         self.last_error = ""
+        self.offer_text = ""
         self.params: RunParameters | None = None
+        #: The rendering of a web or virtual layer that the run needs (set by parameters()).
+        self.render_job: RenderJob | None = None
         self._pending_model = ""
         self._watched: QgsVectorLayer | None = None
         self.loader = ModelInfoLoader(self)
@@ -108,9 +112,9 @@ class MapRoadsDialog(MapRoadsForm):
 
     def _set_defaults(self) -> None:
         """Remembered choices, the best raster and the results folder."""
-        self.raster_combo.setExceptedLayerList(unusable_rasters())
+        self.raster_combo.setExceptedLayerList(unusable_rasters(rendered=True))
         active = self.iface.activeLayer() if self.iface is not None else None
-        raster = default_raster(active)
+        raster = default_raster(active, rendered=True)
         if raster is not None:
             self.raster_combo.setLayer(raster)
         area = str(prefs.dialog_value("area", "canvas"))
@@ -350,15 +354,35 @@ class MapRoadsDialog(MapRoadsForm):
             )
         return ""
 
+    def _web_area_problem(self) -> str:
+        if is_web(self.raster_combo.currentLayer()) and self.area_combo.currentData() == "layer":
+            return tr(
+                "A web layer covers the whole world: choose the current map extent or polygons "
+                "as the area to map."
+            )
+        return ""
+
+    def render_offer(self, area: Area) -> str:
+        """For a web or virtual layer: what it offers over ``area`` and what it is rendered at."""
+        raster = self.raster_combo.currentLayer()
+        if not needs_render(raster):
+            return ""
+        gsd = float((self.current_model_info() or {}).get("gsd_m") or 0.0)
+        return layer_offer(raster, area, gsd).text()
+
     def problem(self) -> tuple[str, Estimate | None]:
         """The first thing that stops a run ("" when none), and the estimate when known."""
         raster = self.raster_combo.currentLayer()
-        reason = unusable_reason(raster)
+        reason = unusable_reason(raster, rendered=True) or self._web_area_problem()
         if reason:
+            self.offer_text = ""
             return reason, None
         try:
-            est = self.current_estimate(self.current_area())
+            area = self.current_area()
+            est = self.current_estimate(area)
+            self.offer_text = self.render_offer(area)
         except InputError as exc:
+            self.offer_text = ""
             return exc.message, None
         for message in (self._model_problem(), self._outputs_problem()):
             if message:
@@ -381,7 +405,10 @@ class MapRoadsDialog(MapRoadsForm):
         if _args or self.sender() is not None:  # a choice changed: the last Run's error is stale
             self.run_error = ""
         message, est = self.problem()
-        self.estimate_label.setText(est.text() if est is not None else "")
+        lines = [est.text()] if est is not None else []
+        self.estimate_label.setText(
+            "\n".join(lines + [self.offer_text] if self.offer_text else lines)
+        )
         self.show_error(message)
 
     def show_error(self, message: str) -> None:
@@ -414,7 +441,7 @@ class MapRoadsDialog(MapRoadsForm):
 
         """
         raster = self.raster_combo.currentLayer()
-        reason = unusable_reason(raster)
+        reason = unusable_reason(raster, rendered=True) or self._web_area_problem()
         if reason:
             raise InputError(reason)
         area = self.current_area()
@@ -433,11 +460,17 @@ class MapRoadsDialog(MapRoadsForm):
         check_output_dir(out_dir)
         label = model_label(model)
         stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        path, bbox, bbox_crs = raster.source().split("|", 1)[0], area.bbox, area.crs
+        self.render_job = None
+        if needs_render(raster):
+            self.render_job = plan_render(raster, area, est.gsd_m)
+            path = str(self.render_job.path)
+            bbox, bbox_crs = self.render_job.bbox, self.render_job.crs_argument
         return RunParameters(
-            raster_path=raster.source().split("|", 1)[0],
+            raster_path=path,
             raster_name=raster.name(),
-            bbox=area.bbox,
-            bbox_crs=area.crs,
+            bbox=bbox,
+            bbox_crs=bbox_crs,
             output_dir=out_dir,
             outputs=Outputs(
                 self.polygons_check.isChecked(),

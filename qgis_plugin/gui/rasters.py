@@ -15,6 +15,7 @@ from qgis.core import QgsMapLayer, QgsProject, QgsRasterLayer
 
 from ..core.i18n import tr
 from ..core.sources import is_engine_raster, source_path
+from ..core.webraster import RENDERED_PROVIDERS
 
 CLASSES_TAG = "ROADSEG_CLASSES"
 
@@ -67,14 +68,28 @@ def is_roadseg_output(layer: QgsMapLayer | None) -> bool:
     return path is not None and roadseg_tags(path) is not None
 
 
-def unusable_reason(layer: QgsMapLayer | None) -> str:
-    """Why the engine cannot map a layer ("" when it can)."""
+def unusable_reason(layer: QgsMapLayer | None, rendered: bool = False) -> str:
+    """Why the engine cannot map a layer ("" when it can).
+
+    Args:
+        layer: The layer.
+        rendered: Whether web and virtual layers count (Map roads renders them to a GeoTIFF).
+
+    """
     if not isinstance(layer, QgsRasterLayer):
         return tr("Choose a raster layer to map roads on (add imagery to the project first).")
+    if rendered and layer.providerType() in RENDERED_PROVIDERS:
+        return ""
     if raster_file(layer) is None:
+        if rendered:
+            return tr(
+                "The layer {name} is neither a raster file on disk nor an XYZ, WMS, WMTS or "
+                "virtual raster layer: save it as a GeoTIFF (Export ▸ Save As…) and map that."
+            ).format(name=repr(layer.name()))
         return tr(
-            "The layer {name} is not a raster file on disk (web, WMS/XYZ or virtual layers "
-            "cannot be mapped): save it as a GeoTIFF (Export ▸ Save As…) and map that."
+            "The layer {name} is not a raster file on disk (only the Map roads dialog renders "
+            "web, WMS/XYZ and virtual layers): save it as a GeoTIFF (Export ▸ Save As…) and "
+            "use that."
         ).format(name=repr(layer.name()))
     if is_roadseg_output(layer):
         return tr(
@@ -85,28 +100,42 @@ def unusable_reason(layer: QgsMapLayer | None) -> str:
     return ""
 
 
-def usable_rasters(project: QgsProject | None = None) -> list[QgsRasterLayer]:
+def usable_rasters(
+    project: QgsProject | None = None, rendered: bool = False
+) -> list[QgsRasterLayer]:
     """Raster layers the engine can map, in the layer tree's order (top first)."""
     project = project or QgsProject.instance()
     layers = [n.layer() for n in project.layerTreeRoot().findLayers()]
     listed = {lyr.id() for lyr in layers if lyr is not None}
     layers += [lyr for lyr in project.mapLayers().values() if lyr.id() not in listed]
-    return [lyr for lyr in layers if isinstance(lyr, QgsRasterLayer) and not unusable_reason(lyr)]
+    return [
+        lyr
+        for lyr in layers
+        if isinstance(lyr, QgsRasterLayer) and not unusable_reason(lyr, rendered)
+    ]
 
 
-def unusable_rasters(project: QgsProject | None = None) -> list[QgsMapLayer]:
-    """Raster layers the engine cannot map (basemaps, class rasters…)."""
+def unusable_rasters(
+    project: QgsProject | None = None, rendered: bool = False
+) -> list[QgsMapLayer]:
+    """Raster layers the engine cannot map (basemaps unless ``rendered``, class rasters…)."""
     project = project or QgsProject.instance()
     return [
         lyr
         for lyr in project.mapLayers().values()
-        if isinstance(lyr, QgsRasterLayer) and unusable_reason(lyr)
+        if isinstance(lyr, QgsRasterLayer) and unusable_reason(lyr, rendered)
     ]
 
 
-def default_raster(active: QgsMapLayer | None, project: QgsProject | None = None) -> Any:
-    """The raster the dialog starts with: the active layer if usable, else the first usable."""
-    if isinstance(active, QgsRasterLayer) and not unusable_reason(active):
+def default_raster(
+    active: QgsMapLayer | None, project: QgsProject | None = None, rendered: bool = False
+) -> Any:
+    """The raster a dialog starts with: the active layer if usable, else the first usable.
+
+    Imagery on disk comes first; a web or virtual layer (when ``rendered``) only when it is
+    the active layer or there is no imagery file.
+    """
+    if isinstance(active, QgsRasterLayer) and not unusable_reason(active, rendered):
         return active
-    usable = usable_rasters(project)
+    usable = usable_rasters(project) or usable_rasters(project, rendered)
     return usable[0] if usable else None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from qgis.core import QgsTask
+from qgis.core import QgsRasterBlockFeedback, QgsTask
 
 from ..core import outputs
 from ..core.commands import model_info_argv, models_argv
@@ -25,6 +25,7 @@ from ..core.process import EngineResult, run_engine
 from ..core.protocol import ProgressLine, ProgressMapper
 from .messages import LOG_TAG, log
 from .model_info import models_from_json
+from .render import RenderJob
 
 __all__ = ["LOG_TAG", "PredictTask"]
 
@@ -37,6 +38,8 @@ class PredictTask(QgsTask):
         error: A plugin error raised while running (e.g. the engine could not start).
         paths: The run's files (final names once it succeeded).
         raster, vectors: Final output paths on success (None for those not written).
+        render: The web or virtual layer to render into the engine's input first (its
+            temporary GeoTIFF is removed when the run ends, whatever the outcome).
         cancelled: Whether the user cancelled the run.
         last_stage: The last progress message (for the task manager's description).
 
@@ -51,6 +54,7 @@ class PredictTask(QgsTask):
         on_done: Callable[[PredictTask], None],
         engine: Sequence[str] = (),
         model_info: dict[str, Any] | None = None,
+        render: RenderJob | None = None,
     ) -> None:
         super().__init__(tr("roadseg: {name}").format(name=params.run_name), QgsTask.Flag.CanCancel)
         self.params = params
@@ -60,6 +64,8 @@ class PredictTask(QgsTask):
         self.on_done = on_done
         self.engine = tuple(engine)
         self.model_info = model_info
+        self.render = render
+        self._feedback = QgsRasterBlockFeedback()
         self.result: EngineResult | None = None
         self.error: PluginError | None = None
         self.raster: Path | None = None
@@ -72,9 +78,34 @@ class PredictTask(QgsTask):
         self.setProgress(self._mapper.percent(line))
         self.last_stage = f"{line.stage} {line.done}/{line.total} {line.message}".strip()
 
+    def cancel(self) -> None:
+        """Cancel the run (and a rendering in progress)."""
+        self._feedback.cancel()
+        super().cancel()
+
+    def _render(self) -> bool:
+        """Render the web or virtual layer (first 5 % of the progress); False when cancelled."""
+        if self.render is None:
+            return True
+        self.last_stage = tr("rendering {name}").format(name=self.render.name)
+        self._feedback.progressChanged.connect(lambda p: self.setProgress(p * 0.05))
+        self.render.run(self._feedback)
+        return not (self._feedback.isCanceled() or self.isCanceled())
+
     def run(self) -> bool:
         """Run the engine (worker thread); True when it succeeded or the user cancelled."""
         try:
+            return self._run()
+        finally:
+            if self.render is not None:
+                self.render.cleanup()
+
+    def _run(self) -> bool:
+        try:
+            if not self._render():
+                self.cancelled = True
+                outputs.discard(self.paths)
+                return True
             self.result = run_engine(
                 self.argv,
                 env=self.env,

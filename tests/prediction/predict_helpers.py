@@ -159,3 +159,32 @@ def progress_lines(text: str) -> list[dict]:
         if ln.startswith("{") and '"progress"' in ln:
             out.append(json.loads(ln))
     return out
+
+
+class DarkRoadNet(nn.Module):
+    """A fixed network that calls dark pixels road: very dark → class 1, dark → class 2.
+
+    Its class map of :func:`road_image` is the image's roads (clean, connected lines), so
+    vectorising it gives a real road network: a model for tests of the vector outputs.
+    """
+
+    output_stride = 32
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.smooth = nn.Conv2d(3, 1, 5, padding=2, bias=False)
+        with torch.no_grad():
+            self.smooth.weight.fill_(1.0 / (3 * 25))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v = self.smooth(x)
+        return torch.cat([40 * (v - 0.43), 40 * (0.27 - v), torch.zeros_like(v)], dim=1)
+
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.forward(x).float(), dim=1)
+
+
+@pytest.fixture(scope="session")
+def dark_model() -> tuple[DarkRoadNet, ModelMeta]:
+    """(DarkRoadNet, meta): roads where :func:`road_image` draws them."""
+    return DarkRoadNet().eval(), tiny_meta(tile=128)

@@ -155,3 +155,63 @@ def process_alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+#: Half the side of the Web Mercator square (metres).
+MERCATOR_HALF = 20037508.342789244
+
+
+def write_xyz_tiles(image: Path, folder: Path, zoom: int) -> int:
+    """Cut a GeoTIFF into 256 px XYZ tiles ``folder/{z}/{x}/{y}.png`` (GDAL warp + PIL).
+
+    Returns the number of tiles written (the tiles that the image touches; outside it black).
+    """
+    from osgeo import gdal
+    from PIL import Image
+
+    gdal.UseExceptions()
+    src = gdal.Open(str(image))
+    vrt = gdal.Warp("", src, format="VRT", dstSRS="EPSG:3857")
+    gt, w, h = vrt.GetGeoTransform(), vrt.RasterXSize, vrt.RasterYSize
+    minx, maxy = gt[0], gt[3]
+    maxx, miny = minx + gt[1] * w, maxy + gt[5] * h
+    vrt = None
+    span = 2 * MERCATOR_HALF / 2**zoom
+    n = 0
+    for tx in range(int((minx + MERCATOR_HALF) // span), int((maxx + MERCATOR_HALF) // span) + 1):
+        for ty in range(
+            int((MERCATOR_HALF - maxy) // span), int((MERCATOR_HALF - miny) // span) + 1
+        ):
+            left, top = -MERCATOR_HALF + tx * span, MERCATOR_HALF - ty * span
+            tile = gdal.Warp(
+                "",
+                src,
+                format="MEM",
+                dstSRS="EPSG:3857",
+                outputBounds=(left, top - span, left + span, top),
+                width=256,
+                height=256,
+                resampleAlg="bilinear",
+            )
+            bands = [
+                Image.frombytes("L", (256, 256), tile.GetRasterBand(i + 1).ReadRaster())
+                for i in range(3)
+            ]
+            tile = None
+            out = folder / str(zoom) / str(tx) / f"{ty}.png"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            Image.merge("RGB", bands).save(out)
+            n += 1
+    src = None
+    return n
+
+
+def xyz_layer(folder: Path, zmax: int, name: str = "local tiles"):  # noqa: ANN201
+    """An XYZ layer over ``file://`` tiles in ``folder``, added to the project."""
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    url = (folder.as_uri() + "/{z}/{x}/{y}.png").replace("{", "%7B").replace("}", "%7D")
+    layer = QgsRasterLayer(f"type=xyz&url={url}&zmax={zmax}&zmin=0", name, "wms")
+    assert layer.isValid(), layer.source()
+    QgsProject.instance().addMapLayer(layer)
+    return layer

@@ -31,6 +31,7 @@ CORE_MODULES = (
     "process",
     "protocol",
     "styling",
+    "webraster",
 )
 
 

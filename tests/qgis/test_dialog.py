@@ -77,19 +77,26 @@ def test_no_raster_layer_in_project(plugin, qgis_iface, real_engine):
     assert plugin.dialog is None and project_layers() == []
 
 
-def test_only_basemaps_and_class_rasters(plugin, qgis_iface, real_engine, tmp_path):
-    xyz_basemap()
+def test_only_class_rasters(plugin, qgis_iface, real_engine, tmp_path):
     add_raster(class_raster(tmp_path / "classes.tif"), "road classes")
     plugin.run()
     warn = messages(qgis_iface, "warning")
-    assert any("web basemaps" in m and "roadseg class rasters" in m for m in warn), warn
+    assert any("roadseg class rasters" in m and "XYZ, WMS or WMTS" in m for m in warn), warn
     assert plugin.dialog is None
+
+
+def test_a_basemap_alone_opens_the_dialog(plugin, qgis_iface, real_engine, tmp_path):
+    """Map roads renders web layers: an XYZ basemap is a raster to map (tests/qgis/test_web_*)."""
+    basemap = xyz_basemap()
+    add_raster(class_raster(tmp_path / "classes.tif"), "road classes")
+    dlg = open_dialog(plugin, wait_models=False)
+    assert dlg.raster_combo.currentLayer() is basemap
 
 
 def test_default_raster_is_imagery_never_a_basemap_or_class_raster(
     plugin, qgis_iface, real_engine, tmp_path
 ):
-    """Active layer not a raster: the first raster file that is imagery, not alphabetical."""
+    """Active layer not a raster: the first raster file that is imagery, not a basemap."""
     basemap = xyz_basemap()
     classes = add_raster(class_raster(tmp_path / "a_classes.tif"), "A road classes")
     imagery = add_raster(make_raster(tmp_path / "z.tif"), "Z imagery")
@@ -100,7 +107,7 @@ def test_default_raster_is_imagery_never_a_basemap_or_class_raster(
     dlg = open_dialog(plugin, wait_models=False)
     assert dlg.raster_combo.currentLayer() is imagery
     listed = {dlg.raster_combo.layer(i) for i in range(dlg.raster_combo.count())}
-    assert imagery in listed and basemap not in listed and classes not in listed
+    assert imagery in listed and basemap in listed and classes not in listed
     # The active layer wins when it is imagery; a class raster never does.
     other = add_raster(make_raster(tmp_path / "b.tif"), "B imagery")
     qgis_iface.setActiveLayer(other)

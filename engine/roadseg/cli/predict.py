@@ -130,6 +130,28 @@ def _bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
     metavar="OUT.gpkg",
     help="Also vectorise into road polygons and centrelines.",
 )
+@click.option(
+    "--block-size",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Predict in blocks of N x N pixels (multiple of 256), resumably: --out is a folder "
+    "of per-block COGs, a VRT of each raster and a manifest; rerun to finish an interrupted run.",
+)
+@click.option(
+    "--cluster",
+    default=None,
+    metavar="local|auto|ray://HOST:PORT",
+    help="Predict the blocks on a Ray cluster: local (started on this machine), auto (the "
+    "cluster this machine is in) or ray://HOST:PORT. Needs `pip install roadseg[ray]`.",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Blocks predicted at once with --cluster (default: one per GPU, else one per machine).",
+)
+@click.option("--merge", is_flag=True, help="With blocks: also write one COG of each raster.")
 @overwrite_option
 @json_option
 @progress_option
@@ -153,6 +175,10 @@ def cli(
     precision: str,
     threads: int | None,
     vectorize: Path | None,
+    block_size: int | None,
+    cluster: str | None,
+    workers: int | None,
+    merge: bool,
     overwrite: bool,
     as_json: bool,
     progress: str,
@@ -160,9 +186,11 @@ def cli(
     """Map roads in RASTER(s) with a model: a class raster per input.
 
     RASTER is any raster GDAL reads: a file, /vsizip/..., /vsicurl/..., an
-    http(s):// URL or zip://ARCHIVE!/FILE. Outputs are on each input's CRS and grid
-    (cropped to --bbox/--extent-file) and committed together at the end: Ctrl-C or a
-    failure leaves no partial file and every existing output as it was.
+    http(s):// URL or zip://ARCHIVE!/FILE, or a quoted glob ('tiles/*.tif'). Outputs are
+    on each input's CRS and grid (cropped to --bbox/--extent-file) and committed together
+    at the end: Ctrl-C or a failure leaves no partial file and every existing output as it
+    was. With --block-size or --cluster the work is cut into blocks and resumable (see
+    --help of each); --overwrite then starts afresh instead of refusing another run's blocks.
     """
     from roadseg.prediction import predict
 
@@ -187,6 +215,10 @@ def cli(
             precision=precision,
             threads=threads,
             vectorize=vectorize,
+            block_size=block_size,
+            cluster=cluster,
+            workers=workers,
+            merge=merge,
             overwrite=overwrite,
             progress=renderer,
             cancel=cancel,
@@ -208,3 +240,9 @@ def cli(
         f"{m['megapixels']:.2f} MP in {m['seconds']:.1f} s ({m['mp_per_s'] or 0:.2f} MP/s) "
         f"with {result.model} on {result.device} {result.precision}"
     )
+    if result.blocks is not None:
+        b = result.blocks
+        click.echo(
+            f"{b['run']} of {b['total']} block(s) predicted ({b['skipped']} done before), "
+            f"{b['executor']}; manifest {b['manifest']}"
+        )

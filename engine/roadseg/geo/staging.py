@@ -1,6 +1,6 @@
 """The outputs of one run, staged under temporary names and committed together at the end.
 
-A run (``predict --vectorize``, ``vectorize``, ``evaluate``, ``synth``) opens an
+A run (``predict(..., vectorize=...)``, ``vectorize``, ``evaluate``, ``synth``) opens an
 :class:`OutputSet`, declares its targets before any work starts and writes
 through :func:`~roadseg.geo.atomic.atomic_output` or a
 :class:`~roadseg.geo.writer.GeoTiffWriter`; their files wait under temporary

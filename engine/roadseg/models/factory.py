@@ -111,7 +111,7 @@ class RoadNet(nn.Module):
                 f"cannot build {cls_name} with encoder {encoder!r} ({first})",
                 param="encoder",
                 value=encoder,
-                hint="choose another encoder (see `roadseg train --help`)",
+                hint="choose another encoder (`roadseg.models.list_encoders()` lists them)",
             ) from None
         m = torch.tensor(_per_band(mean, in_channels), dtype=torch.float32).view(1, -1, 1, 1)
         s = torch.tensor(_per_band(std, in_channels), dtype=torch.float32).view(1, -1, 1, 1)

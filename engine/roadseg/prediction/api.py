@@ -16,7 +16,6 @@ from roadseg._version import __version__
 from roadseg.device import resolve_policy, torch_threads
 from roadseg.errors import ConfigError, RoadsegError, about
 from roadseg.geo.paths import RasterPath, as_source, name_of
-from roadseg.geo.raster import open_dataset
 from roadseg.geo.staging import staged_outputs
 from roadseg.models import ModelMeta, RoadNet, load_model
 from roadseg.options import with_overrides
@@ -25,7 +24,7 @@ from roadseg.prediction.network import TilePredictor
 from roadseg.prediction.options import PredictOptions
 from roadseg.prediction.outputs import PredictionSink, declare_outputs, plan_outputs
 from roadseg.prediction.result import PredictResult, RasterResult
-from roadseg.prediction.stream import stream_predict
+from roadseg.prediction.stream import Streaming, predict_region, region_tiles, whole_region
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 
 log = logging.getLogger(__name__)
@@ -37,13 +36,39 @@ GDAL_CACHE_BYTES = 64 * 2**20
 def _as_paths(
     rasters: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
 ) -> list[RasterPath]:
-    """Local rasters as Paths, GDAL paths (``/vsi…``, URLs) as the strings GDAL reads."""
-    if isinstance(rasters, str | os.PathLike):
-        return [as_source(rasters)]
-    paths = [as_source(r) for r in rasters]
+    """Local rasters as Paths (quoted globs expanded), GDAL paths as the strings GDAL reads.
+
+    GDAL paths are ``/vsi…``, URLs and ``zip://…!/…``.
+    """
+    items = [rasters] if isinstance(rasters, str | os.PathLike) else list(rasters)
+    paths: list[RasterPath] = []
+    for r in items:
+        src = as_source(r)
+        paths.extend([src] if isinstance(src, str) else _expand(src))
     if not paths:
         raise ConfigError("no raster given", param="rasters", hint="give at least one raster")
     return paths
+
+
+def _expand(path: Path) -> list[Path]:
+    """A glob pattern (``tiles/*.tif``, quoted on the command line) → the files it matches.
+
+    A path that exists, or has no wildcard, is itself.
+    """
+    text = str(path)
+    if path.exists() or not any(c in text for c in "*?["):
+        return [path]
+    import glob
+
+    found = sorted(Path(p) for p in glob.glob(text, recursive=True))
+    if not found:
+        raise ConfigError(
+            f"`rasters` {text!r} matches no file",
+            param="rasters",
+            value=text,
+            hint="check the pattern (quote it so the shell does not expand it)",
+        )
+    return found
 
 
 def predict(
@@ -88,6 +113,21 @@ def predict(
             hint="give `out` OUT.tif (or a folder for several rasters)",
         )
     paths = _as_paths(rasters)
+    if opts.blocked:  # blocks, resumable; on Ray with `cluster` (imported only then)
+        from roadseg.prediction.blockrun import predict_blocks
+
+        local = [p for p in paths if isinstance(p, Path)]
+        if len(local) < len(paths):
+            gdal = next(p for p in paths if not isinstance(p, Path))
+            raise ConfigError(
+                f"`rasters` {gdal!r}: blocks (`block_size`, `cluster`) need local raster files",
+                param="rasters",
+                value=str(gdal),
+                hint="copy the raster to a local file first, or predict it without blocks",
+            )
+        env = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": GDAL_CACHE_BYTES}
+        with rasterio.Env(**env):
+            return predict_blocks(local, model, Path(out), opts, progress, cancel)
     inputs: dict[str, str | os.PathLike[str] | None] = {"extent_file": opts.extent_file}
     if not isinstance(model, tuple):
         inputs["model"] = str(model)
@@ -117,7 +157,7 @@ def predict(
             for p, plan in zip(paths, plans, strict=True):
                 jobs.append(prepare_job(p, plan, meta, model_name, settings, opts))
             rep.check()
-            run.total = sum(j.layout.n_tiles for j in jobs)
+            run.total = sum(region_tiles(j, whole_region(j)) for j in jobs)
             rep.update("predict", 0, run.total, f"{len(jobs)} raster(s), {policy.describe()}")
             items: list[RasterResult] = []
             env = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": GDAL_CACHE_BYTES}
@@ -183,22 +223,19 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
 
     t0 = time.perf_counter()
     try:
-        _, mask_ds = open_dataset(job.src.path)  # a second handle: reads run in another thread
-        with mask_ds:
-
-            def read_valid(win: Any) -> Any:
-                return mask_ds.dataset_mask(window=win) > 0
-
-            stats = stream_predict(
-                job,
-                run.predictor,
-                sink,
-                num_classes=meta.num_classes,
-                batch_size=run.settings.batch_size,
-                read_valid=read_valid,
-                on_tiles=on_tiles,
-                road_threshold=meta.road_threshold,
-            )
+        stats = predict_region(
+            job,
+            run.predictor,
+            whole_region(job),
+            sink,
+            Streaming(
+                meta.num_classes,
+                run.settings.batch_size,
+                meta.road_threshold,
+                probabilities=sink.proba is not None,
+            ),
+            on_tiles,
+        )
         run.reporter.check()
         sink.commit()
     except BaseException:

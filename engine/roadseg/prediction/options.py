@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,9 @@ from roadseg.options import check_range
 MAX_TILE = 16384
 #: Largest batch accepted.
 MAX_BATCH = 4096
+
+#: A Ray client address: ``ray://HOST:PORT``.
+CLUSTER_ADDRESS = re.compile(r"ray://[A-Za-z0-9._\-\[\]:]+:\d+")
 
 
 def parse_bands(bands: str | Sequence[int] | None) -> tuple[int, ...] | None:
@@ -67,7 +71,17 @@ class PredictOptions:
         precision: ``auto`` (the rule of :mod:`roadseg.device`), ``fp32``, ``bf16``, ``fp16``.
         threads: CPU threads for the network (default: torch's default).
         vectorize: Also vectorise each class raster into this GeoPackage (or folder).
-        overwrite: Replace existing outputs (else the run is refused before it starts).
+        block_size: Cut each output into blocks of this many pixels a side (a multiple of
+            256) and predict block by block, resumably: per-block COGs, a VRT of the whole
+            and a manifest in the ``out`` folder (see :mod:`roadseg.prediction.blockrun`).
+        cluster: Predict the blocks on a Ray cluster: ``local`` (started on this machine),
+            ``auto`` (the cluster this machine belongs to) or ``ray://HOST:PORT``; implies
+            blocks (of 4096 pixels unless ``block_size`` says otherwise).
+        workers: Blocks predicted at once on the cluster (default: one per GPU, else one
+            per machine).
+        merge: In block mode, also write one COG of the whole (``<stem>_roads.tif``).
+        overwrite: Replace existing outputs; in block mode, start afresh instead of
+            refusing to mix with the blocks of another run.
 
     >>> PredictOptions(tile=256, bands="1,2,3").bands
     (1, 2, 3)
@@ -93,7 +107,16 @@ class PredictOptions:
     precision: str = "auto"
     threads: int | None = None
     vectorize: Path | None = None
+    block_size: int | None = None
+    cluster: str | None = None
+    workers: int | None = None
+    merge: bool = False
     overwrite: bool = False
+
+    @property
+    def blocked(self) -> bool:
+        """Whether the prediction runs block by block (``block_size`` or ``cluster`` given)."""
+        return self.block_size is not None or self.cluster is not None
 
     def __post_init__(self) -> None:
         fix = object.__setattr__
@@ -145,3 +168,38 @@ class PredictOptions:
                 hint=f"valid: {', '.join(PRECISIONS)}",
             )
         fix(self, "precision", p)
+        self._check_blocks()
+
+    def _check_blocks(self) -> None:
+        if self.workers is not None:
+            check_range("workers", self.workers, 1, 4096, integer=True, example=2)
+        b = self.block_size
+        if b is not None and (isinstance(b, bool) or int(b) < 256 or int(b) % 256):
+            lo = max(256, int(b) // 256 * 256) if not isinstance(b, bool) else 256
+            raise ConfigError(
+                f"`block_size` {b} must be a multiple of 256 pixels",
+                param="block_size",
+                value=b,
+                hint=f"try `block_size` {lo} or {lo + 256}",
+            )
+        c = self.cluster
+        if c is not None and not (c in ("local", "auto") or CLUSTER_ADDRESS.fullmatch(c)):
+            raise ConfigError(
+                f"`cluster` {c!r} is not a Ray cluster",
+                param="cluster",
+                value=c,
+                hint="valid: local, auto, ray://HOST:PORT",
+            )
+        if self.workers is not None and c is None:
+            raise ConfigError(
+                f"`workers` {self.workers} needs a cluster",
+                param="workers",
+                value=self.workers,
+                hint="give `cluster` local (or auto, ray://HOST:PORT)",
+            )
+        if self.merge and not self.blocked:
+            raise ConfigError(
+                "`merge` joins the blocks of a blocked prediction",
+                param="merge",
+                hint="give `block_size` or `cluster` too, or leave `merge` out",
+            )

@@ -192,8 +192,10 @@ def declare_outputs(outs: OutputSet, plans: Sequence[OutputPaths]) -> None:
 class PredictionSink:
     """Receives finished rows of probabilities on the output grid; writes both rasters.
 
-    Rows are buffered to whole rows of TIFF blocks so every block is written once,
-    complete (no partially written compressed blocks, bounded GDAL cache).
+    Rows come panel by panel (column ranges, left to right; each panel top to bottom).
+    They are buffered to whole rows of TIFF blocks so every block is written once,
+    complete (no partially written compressed blocks, bounded GDAL cache; panels
+    start on block columns).
 
     Args:
         paths: Where to write.
@@ -229,20 +231,32 @@ class PredictionSink:
         self._pending: list[tuple[np.ndarray, np.ndarray | None]] = []
         self._pending_rows = 0
         self._written = 0
+        self._col0 = 0  # first column of the panel being written
+        self._panel_w = 0  # its width (0: nothing pushed yet)
 
     def push(
-        self, first_row: int, classes: np.ndarray, proba: np.ndarray | None, valid: np.ndarray
+        self,
+        first_row: int,
+        classes: np.ndarray,
+        proba: np.ndarray | None,
+        valid: np.ndarray,
+        col0: int = 0,
     ) -> None:
-        """Add output rows from ``first_row``: classes (n, W) and probabilities (K, n, W), uint8.
+        """Add output rows from ``first_row``: classes (n, w) and probabilities (K, n, w), uint8.
 
-        Pixels where ``valid`` (n, W) is False become nodata (255; probabilities 0 and masked).
+        ``col0`` is the first column of the panel (the whole width when 0 and ``w`` is
+        the grid's). Pixels where ``valid`` (n, w) is False become nodata (255;
+        probabilities 0 and masked).
         """
+        if col0 != self._col0:
+            self._finish_panel(col0)
         if first_row != self._written + self._pending_rows:
             raise RuntimeError(
                 f"rows out of order: got {first_row}, expected {self._written + self._pending_rows}"
             )
         if classes.shape[0] == 0:
             return
+        self._panel_w = classes.shape[1]
         classes[~valid] = NODATA
         pu8 = None
         if self.proba is not None:
@@ -268,7 +282,7 @@ class PredictionSink:
         take = (n // self.blocksize) * self.blocksize if whole_blocks else n
         if take == 0:
             return
-        win = Window(0, self._written, self.grid.width, take)
+        win = Window(self._col0, self._written, cls.shape[1], take)
         self.classes.write(cls[:take], win)
         if self.proba is not None and pu8 is not None:
             self.proba.write(pu8[:, :take], win)
@@ -279,11 +293,18 @@ class PredictionSink:
         self._pending = [(rest_c, rest_p)] if rest_c.shape[0] else []
         self._pending_rows = rest_c.shape[0]
 
-    def commit(self) -> None:
-        """Write what is left and move the files into place (probabilities first)."""
+    def _finish_panel(self, next_col0: int) -> None:
+        """Write the rest of the current panel (all its rows) and start the one at ``next_col0``."""
         self._flush(whole_blocks=False)
         if self._written != self.grid.height:
             raise RuntimeError(f"wrote {self._written} of {self.grid.height} rows")
+        if next_col0 != self._col0 + self._panel_w:
+            raise RuntimeError(f"panels out of order: got column {next_col0}")
+        self._col0, self._panel_w, self._written = next_col0, 0, 0
+
+    def commit(self) -> None:
+        """Write what is left and move the files into place (probabilities first)."""
+        self._finish_panel(self.grid.width)
         for w in reversed(self._writers):
             w.commit()
 

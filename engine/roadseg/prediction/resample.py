@@ -45,13 +45,52 @@ class AxisTaps:
         masked = np.where(self.weight > 0, self.index, -1)
         return masked.max(axis=1)
 
+    def __len__(self) -> int:
+        return int(self.index.shape[0])
 
-def axis_taps(n_out: int, n_src: int, scale: float) -> AxisTaps:
+    def rows(self, a: int, b: int) -> AxisTaps:
+        """The taps of output pixels ``a..b-1``."""
+        return AxisTaps(self.index[a:b], self.weight[a:b])
+
+
+@dataclass(frozen=True, slots=True)
+class TapRows:
+    """The taps of output pixels ``first..stop-1`` of an axis, made on demand.
+
+    Like :func:`axis_taps` (the same values) without per-pixel arrays for the whole
+    range: a raster a million rows tall streams in constant memory. Source indexes
+    are given relative to ``src0``.
+
+    >>> t = TapRows(8, 4, 2.0, first=2, stop=6, src0=1)
+    >>> len(t), t.rows(0, 2).index.tolist() == (axis_taps(8, 4, 2.0).index[2:4] - 1).tolist()
+    (4, True)
+    """
+
+    n_out: int
+    n_src: int
+    scale: float
+    first: int = 0
+    stop: int = -1
+    src0: int = 0
+
+    def __len__(self) -> int:
+        return (self.n_out if self.stop < 0 else self.stop) - self.first
+
+    def rows(self, a: int, b: int) -> AxisTaps:
+        """The taps of pixels ``first + a .. first + b - 1``."""
+        t = axis_taps(self.n_out, self.n_src, self.scale, self.first + a, self.first + b)
+        return AxisTaps(t.index - self.src0, t.weight) if self.src0 else t
+
+
+def axis_taps(
+    n_out: int, n_src: int, scale: float, first: int = 0, stop: int | None = None
+) -> AxisTaps:
     """Triangle-kernel taps mapping ``n_src`` source pixels to ``n_out`` outputs.
 
     ``scale`` is the size of one source pixel in output pixels (the working grid
     is the output grid scaled by ``scale``: source pixel ``j`` covers output
-    coordinates ``[j*scale, (j+1)*scale)``).
+    coordinates ``[j*scale, (j+1)*scale)``). ``first``/``stop`` give the taps of
+    output pixels ``first..stop-1`` only (the same values as those rows of the whole).
 
     >>> t = axis_taps(4, 4, 1.0)
     >>> t.index[:, 0].tolist(), t.weight[:, 0].tolist()
@@ -62,9 +101,10 @@ def axis_taps(n_out: int, n_src: int, scale: float) -> AxisTaps:
     """
     radius = max(1.0, 1.0 / scale)  # in source pixels
     ntaps = int(math.ceil(2 * radius)) + 1
-    centre = (np.arange(n_out) + 0.5) / scale - 0.5  # output centres in source index space
-    first = np.floor(centre - radius).astype(np.int64) + 1
-    idx = first[:, None] + np.arange(ntaps)[None, :]
+    stop = n_out if stop is None else stop
+    centre = (np.arange(first, stop) + 0.5) / scale - 0.5  # output centres in source index space
+    lo = np.floor(centre - radius).astype(np.int64) + 1
+    idx = lo[:, None] + np.arange(ntaps)[None, :]
     w = np.maximum(0.0, 1.0 - np.abs(idx - centre[:, None]) / radius)
     idx = np.clip(idx, 0, n_src - 1)
     w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
@@ -107,20 +147,31 @@ class RowResampler:
     ((0, 1, 1), [0.0, 0.25, 0.75, 1.0])
     """
 
-    def __init__(self, taps: AxisTaps) -> None:
+    #: Output rows whose bounds are computed at a time (lazy taps).
+    CHUNK = 1024
+
+    def __init__(self, taps: AxisTaps | TapRows) -> None:
         self.taps = taps
-        self._lo = taps.lo
-        self._hi = taps.hi
-        self._n_out = taps.index.shape[0]
+        self._n_out = len(taps)
         self._next_out = 0  # next output row to emit
         self._buf: np.ndarray | None = None  # source rows [buf_start, src_end)
         self._buf_start = 0
         self._src_end = 0
+        self._c0 = self._c1 = 0  # output rows whose lo/hi are cached
+        self._lo = self._hi = np.zeros(0, dtype=np.int64)
 
     @property
     def buffered_rows(self) -> int:
         """Source rows held."""
         return 0 if self._buf is None else self._buf.shape[1]
+
+    def _bounds(self, o: int) -> tuple[int, int]:
+        """(lowest, highest) source row output row ``o`` reads."""
+        if not self._c0 <= o < self._c1:
+            self._c0, self._c1 = o, min(self._n_out, o + self.CHUNK)
+            t = self.taps.rows(self._c0, self._c1)
+            self._lo, self._hi = t.lo, t.hi
+        return int(self._lo[o - self._c0]), int(self._hi[o - self._c0])
 
     def push(self, rows: np.ndarray, last: bool = False) -> tuple[int, np.ndarray]:
         """Add the next source rows (bands, n, cols); return (first output row, rows out).
@@ -131,28 +182,24 @@ class RowResampler:
         self._src_end += rows.shape[1]
         first = self._next_out
         end = first
-        while end < self._n_out and (last or self._hi[end] < self._src_end):
+        while end < self._n_out and (last or self._bounds(end)[1] < self._src_end):
             end += 1
         out = np.zeros((buf.shape[0], end - first, buf.shape[2]), dtype=np.float32)
         if end > first:
-            idx = self.taps.index[first:end] - self._buf_start
-            w = self.taps.weight[first:end]
+            taps = self.taps.rows(first, end)
+            idx = taps.index - self._buf_start
+            w = taps.weight
             for t in range(idx.shape[1]):
                 wt = w[:, t]
                 if not wt.any():
                     continue
                 out += buf[:, np.clip(idx[:, t], 0, buf.shape[1] - 1), :] * wt[None, :, None]
         self._next_out = end
-        keep_from = int(self._lo[end]) if end < self._n_out else self._src_end
+        keep_from = self._bounds(end)[0] if end < self._n_out else self._src_end
         keep_from = max(self._buf_start, min(keep_from, self._src_end))
         self._buf = buf[:, keep_from - self._buf_start :, :]
         self._buf_start = keep_from
         return first, out
-
-
-def _row_identity(taps: AxisTaps) -> bool:
-    n = taps.index.shape[0]
-    return bool(np.all(taps.index[:, 0] == np.arange(n)) and np.all(taps.weight[:, 0] == 1.0))
 
 
 def argmax_u8(proba: np.ndarray) -> np.ndarray:
@@ -207,87 +254,3 @@ def to_u8(proba: np.ndarray) -> np.ndarray:
     np.rint(tmp, out=tmp)
     np.clip(tmp, 0, 255, out=tmp)
     return tmp.astype(np.uint8)
-
-
-class StripFinisher:
-    """Turns final rows of the working-grid accumulator into output rows (uint8).
-
-    Normalises the blended sums, resamples probabilities to the output grid
-    (columns in chunks, rows streamed), then decides the classes (:func:`decide_u8`): float temporaries
-    are bounded by ``chunk`` columns, not the raster width.
-
-    Args:
-        out_shape: Output grid (rows, cols).
-        work_shape: Working grid (rows, cols).
-        scale: Working pixel size in output pixels (y, x).
-        row_norm: Sum of blending weights per working row.
-        col_norm: Sum of blending weights per working column.
-        probabilities: Also return uint8 probabilities.
-        chunk: Output columns processed at a time.
-        road_threshold: The model's road threshold (see :func:`decide_u8`).
-
-    """
-
-    def __init__(
-        self,
-        out_shape: tuple[int, int],
-        work_shape: tuple[int, int],
-        scale: tuple[float, float],
-        row_norm: np.ndarray,
-        col_norm: np.ndarray,
-        probabilities: bool,
-        chunk: int = 2048,
-        road_threshold: float = 0.5,
-    ) -> None:
-        self.out_w = out_shape[1]
-        self.road_threshold = float(road_threshold)
-        self.probabilities = probabilities
-        col = axis_taps(out_shape[1], work_shape[1], scale[1])
-        rows = axis_taps(out_shape[0], work_shape[0], scale[0])
-        self._rows_identity = _row_identity(rows) and out_shape[0] == work_shape[0]
-        self._row_norm = row_norm.astype(np.float32)
-        self._inv_col = (1.0 / col_norm).astype(np.float32)
-        self.chunks: list[tuple[int, int, int, int, AxisTaps, RowResampler]] = []
-        for c0 in range(0, self.out_w, chunk):
-            c1 = min(self.out_w, c0 + chunk)
-            part = AxisTaps(col.index[c0:c1], col.weight[c0:c1])
-            lo, hi = int(part.lo.min()), int(part.hi.max()) + 1
-            # Zero-weight taps may point outside [lo, hi): clip them (they add nothing).
-            sub = AxisTaps(np.clip(part.index - lo, 0, hi - lo - 1), part.weight)
-            self.chunks.append((c0, c1, lo, hi, sub, RowResampler(rows)))
-        self._next = 0
-
-    def push(
-        self, acc: np.ndarray, a: int, b: int, last: bool
-    ) -> tuple[int, np.ndarray, np.ndarray | None]:
-        """Finish working rows held at ``acc[:, a:b]`` (grid rows ``[row0, row0 + b - a)``).
-
-        ``acc`` is the accumulator (K, rows, work cols); ``a`` and ``b`` index it, and
-        the rows must be the next ones in order. Returns (first output row, classes
-        (n, W) uint8, probabilities (K, n, W) uint8 or None).
-        """
-        row0 = self._next
-        self._next += b - a
-        inv_row = (1.0 / self._row_norm[row0 : row0 + (b - a)])[None, :, None]
-        classes: np.ndarray | None = None
-        proba: np.ndarray | None = None
-        first = 0
-        for c0, c1, lo, hi, sub, rr in self.chunks:
-            data = acc[:, a:b, lo:hi] * inv_row
-            data *= self._inv_col[None, None, lo:hi]
-            data = resample_columns(data, sub)
-            if self._rows_identity:
-                first, out = row0, data
-            else:
-                first, out = rr.push(data, last=last)
-            if classes is None:
-                n = out.shape[1]
-                classes = np.empty((n, self.out_w), dtype=np.uint8)
-                if self.probabilities:
-                    proba = np.empty((acc.shape[0], n, self.out_w), dtype=np.uint8)
-            if out.shape[1]:
-                classes[:, c0:c1] = decide_u8(out, self.road_threshold)
-                if proba is not None:
-                    proba[:, :, c0:c1] = to_u8(out)
-        assert classes is not None
-        return first, classes, proba

@@ -70,6 +70,8 @@ class PredictResult:
         seconds: Total wall time.
         warnings: Notes for the user.
         settings: Tile, overlap, batch size and TTA used.
+        blocks: For a blocked prediction: block size, blocks in all, run now and skipped
+            (finished by an earlier run), the manifest and where they ran (None otherwise).
 
     """
 
@@ -80,6 +82,7 @@ class PredictResult:
     seconds: float
     warnings: tuple[RoadsegWarning, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
+    blocks: dict[str, Any] | None = None
 
     @property
     def megapixels(self) -> float:
@@ -105,7 +108,7 @@ class PredictResult:
         km = _km_per_class([i.vector_result for i in self.items if i.vector_result])
         if km is not None:
             metrics["km_per_class"] = km
-        return {
+        out: dict[str, Any] = {
             "outputs": {
                 "raster": pick("raster"),
                 "probabilities": pick("probabilities"),
@@ -119,6 +122,9 @@ class PredictResult:
             "rasters": [i.as_dict() for i in self.items],
             "warnings": [str(w) for w in self.warnings],
         }
+        if self.blocks is not None:
+            out["blocks"] = dict(self.blocks)
+        return out
 
 
 def _km_per_class(results: list[dict[str, Any]]) -> dict[str, float] | None:

@@ -1,17 +1,19 @@
-"""The streaming sliding-window predictor for one raster.
+"""The streaming sliding-window predictor: a raster, or any rectangle of it, in bounded memory.
 
-Memory is bounded by the tile and one band of rows, never by the raster:
+Memory is bounded by the tile, never by the raster, in both directions:
 
-* the working grid (the output window at the model's resolution) is covered by a
-  :class:`~roadseg.prediction.tiling.TileLayout` and processed one row of tiles at a time
-  (:func:`~roadseg.prediction.tiling.plan_strips`);
-* a float32 accumulator of ``tile`` rows × the working width holds the blended
-  probability sums of the current row of tiles (the weights are separable, so
-  their sum is an outer product of two 1-D sums: no per-pixel weight array);
+* the output is cut into panels of at most :data:`~roadseg.prediction.tiles2d.PANEL_COLUMNS`
+  columns (all rows; a blocked run streams each block the same way), each planned
+  by :func:`~roadseg.prediction.tiles2d.plan_region`: the tiles of the whole raster's
+  layout that touch it, with the whole raster's weights and taps, so the output does
+  not depend on the cut (tiles on a panel border run once per panel);
+* a panel is processed one row of tiles at a time: a float32 accumulator of ``tile``
+  rows × the panel's working width holds the blended probability sums (the weights are
+  separable, so their sum is an outer product of two 1-D sums: no per-pixel weight array);
 * when a row of tiles is done, the rows above the next one are final: they are
   normalised, resampled to the output grid (probabilities, then the class decision) in column
-  chunks by :class:`~roadseg.prediction.resample.StripFinisher` and handed to the
-  :class:`~roadseg.prediction.outputs.PredictionSink`; the accumulator shifts up;
+  chunks by :class:`~roadseg.prediction.finish.RegionFinisher` and handed to the sink;
+  the accumulator shifts up;
 * a background thread reads the next groups of tiles (one batch each) while the
   network runs, through a bounded queue of futures (:data:`PREFETCH_DEPTH`).
 """
@@ -19,25 +21,45 @@ Memory is bounded by the tile and one band of rows, never by the raster:
 from __future__ import annotations
 
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from roadseg.geo.grid import Grid
-from roadseg.geo.raster import RasterSource
+from roadseg.geo.raster import RasterSource, open_dataset
+from roadseg.prediction import tiles2d
 from roadseg.prediction.extent import Extent
+from roadseg.prediction.finish import RegionFinisher
 from roadseg.prediction.job import RasterJob
 from roadseg.prediction.network import TilePredictor
-from roadseg.prediction.outputs import PredictionSink
-from roadseg.prediction.resample import StripFinisher
-from roadseg.prediction.tiling import StripStep, TileLayout, plan_strips
+from roadseg.prediction.tiles2d import Region, RegionPlan, Span, plan_region
+from roadseg.prediction.tiles2d import weight_sums_over as _sums
+from roadseg.prediction.tiling import TileLayout, axis_weights
 
 #: Groups of tiles read ahead of the network.
 PREFETCH_DEPTH = 2
+
+
+class RowSink(Protocol):
+    """Receives finished output rows of a rectangle, panel by panel (left to right)."""
+
+    def push(
+        self,
+        first_row: int,
+        classes: np.ndarray,
+        proba: np.ndarray | None,
+        valid: np.ndarray,
+        col0: int = 0,
+    ) -> None:
+        """Rows ``first_row..`` of the panel starting at column ``col0`` of the sink."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -45,15 +67,15 @@ class Group:
     """One batch of tiles in one row of tiles.
 
     Attributes:
-        step: The row of tiles.
+        row: Index of the row of tiles (into ``layout.ys``).
         cols: Indexes into ``layout.xs`` of the tiles in the batch.
-        last_in_step: The last group of its row.
+        last_in_row: The last group of its row (for this region).
 
     """
 
-    step: StripStep
+    row: int
     cols: tuple[int, ...]
-    last_in_step: bool
+    last_in_row: bool
 
 
 @dataclass(frozen=True)
@@ -71,21 +93,48 @@ class Batch:
 
 
 @dataclass(frozen=True)
-class StreamStats:
-    """What one raster's prediction did.
+class Streaming:
+    """How to stream: the model's classes and threshold, batches, outputs, panel width.
 
     Attributes:
-        tiles: Tiles in the layout.
-        tiles_run: Tiles run through the network (the others had no valid pixel).
+        num_classes: Channels of the probabilities.
+        batch_size: Tiles per network call.
+        road_threshold: Road where the road classes' summed probability reaches this.
+        probabilities: Also pass uint8 probabilities to the sink.
+        panel: Output columns per panel (default
+            :data:`~roadseg.prediction.tiles2d.PANEL_COLUMNS`).
+
+    """
+
+    num_classes: int
+    batch_size: int
+    road_threshold: float = 0.5
+    probabilities: bool = False
+    panel: int | None = None
+
+    @property
+    def panel_columns(self) -> int:
+        """The panel width in use."""
+        return self.panel if self.panel is not None else tiles2d.PANEL_COLUMNS
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    """What one raster's (or region's) prediction did.
+
+    Attributes:
+        tiles: Tiles of the layout over the predicted area (each counted once).
+        tiles_run: Tiles run through the network (without valid pixels they are skipped;
+            tiles on panel borders run once per panel).
         seconds: Wall time.
-        max_acc_rows: Largest accumulator height used (rows of the working grid).
+        max_acc_cols: Widest accumulator used (working columns).
 
     """
 
     tiles: int
     tiles_run: int
     seconds: float
-    max_acc_rows: int
+    max_acc_cols: int = 0
 
 
 def weight_sums(starts: tuple[int, ...], weights: np.ndarray, length: int) -> np.ndarray:
@@ -99,25 +148,30 @@ def weight_sums(starts: tuple[int, ...], weights: np.ndarray, length: int) -> np
     >>> bool(np.allclose(weight_sums(s, axis_weights(s, 128), 500), 1, atol=0.01))
     True
     """
-    total = np.zeros(length, dtype=np.float64)
-    for s, w in zip(starts, weights, strict=True):
-        n = min(len(w), length - s)
-        total[s : s + n] += w[:n]
-    return total
+    return _sums(starts, weights, 0, length, Span(0, length))
 
 
-def plan_groups(layout: TileLayout, batch_size: int) -> Iterator[Group]:
-    """Batches of up to ``batch_size`` tiles, row of tiles by row of tiles.
+def row_sums(layout: TileLayout, rows: Span) -> np.ndarray:
+    """Sums of the blending weights of working ``rows`` (the whole raster's, for a few rows)."""
+    ts = tiles2d.tiles_touching(layout.ys, layout.tile_h, layout.height, rows)
+    w = axis_weights(layout.ys, layout.tile_h, first=ts.start, stop=ts.stop)
+    return _sums(layout.ys, w, ts.start, layout.height, rows)
 
+
+def plan_groups(plan: RegionPlan, batch_size: int) -> Iterator[Group]:
+    """Batches of up to ``batch_size`` tiles of a region, row of tiles by row of tiles.
+
+    >>> from roadseg.prediction.tiles2d import Region
     >>> lay = TileLayout.build(600, 600, 256, 64)
-    >>> [(g.step.index, g.cols, g.last_in_step) for g in plan_groups(lay, 2)][:3]
+    >>> p = plan_region(lay, (600, 600), (1.0, 1.0), Region.of(0, 0, 600, 600))
+    >>> [(g.row, g.cols, g.last_in_row) for g in plan_groups(p, 2)][:3]
     [(0, (0, 1), False), (0, (2,), True), (1, (0, 1), False)]
     """
-    n = len(layout.xs)
-    for step in plan_strips(layout):
-        for j in range(0, n, batch_size):
-            cols = tuple(range(j, min(n, j + batch_size)))
-            yield Group(step, cols, cols[-1] == n - 1)
+    cols = plan.tile_cols
+    for i in plan.tile_rows:
+        for j in range(cols.start, cols.stop, batch_size):
+            group = tuple(range(j, min(cols.stop, j + batch_size)))
+            yield Group(i, group, group[-1] == cols.stop - 1)
 
 
 def read_group(
@@ -129,7 +183,8 @@ def read_group(
     resampling: str = "bilinear",
 ) -> Batch:
     """Read the tiles of a group from the raster, resampled to the working grid."""
-    r0, r1 = group.step.rows
+    r0 = layout.ys[group.row]
+    r1 = min(layout.height, r0 + layout.tile_h)
     xs = [layout.xs[j] for j in group.cols]
     c0, c1 = xs[0], min(layout.width, xs[-1] + layout.tile_w)
     win = work.window_grid(Window(c0, r0, c1 - c0, r1 - r0))
@@ -156,58 +211,130 @@ def read_group(
     return Batch(tiles, keep)
 
 
-def stream_predict(
+def job_scale(job: RasterJob) -> tuple[float, float]:
+    """Working pixel size in output pixels (rows, columns), exactly as the grids define them."""
+    work, out = job.work, job.out_grid
+    return (work.transform.e / out.transform.e, work.transform.a / out.transform.a)
+
+
+def whole_region(job: RasterJob) -> Region:
+    """The job's whole output grid as a region."""
+    return Region.of(0, 0, job.out_grid.height, job.out_grid.width)
+
+
+def region_tiles(job: RasterJob, region: Region, panel: int | None = None) -> int:
+    """Tiles :func:`predict_region` runs for a region (progress totals)."""
+    scale = job_scale(job)
+    panel = panel if panel is not None else tiles2d.PANEL_COLUMNS
+    return sum(
+        plan_region(job.layout, job.out_grid.shape, scale, p).n_tiles for p in region.panels(panel)
+    )
+
+
+def predict_region(
     job: RasterJob,
     predictor: TilePredictor,
-    sink: PredictionSink,
-    *,
-    num_classes: int,
-    batch_size: int,
-    read_valid: Callable[[Window], np.ndarray],
+    region: Region,
+    sink: RowSink,
+    how: Streaming,
     on_tiles: Callable[[int], None],
-    road_threshold: float = 0.5,
 ) -> StreamStats:
-    """Predict a job's output grid (a window of its raster) through its working grid.
+    """Predict a rectangle of a job's output grid into ``sink``, panel by panel.
 
     Args:
-        job: The raster (read only from the prefetch thread), its output grid (the
-            input grid, or its window for a ``bbox``), the working grid (the output
-            grid at the model's resolution), the extent, the tiles over the working
-            grid and how imagery is resampled into it.
+        job: The raster, its output grid (the input grid, or its window for a ``bbox``),
+            working grid, extent and tile layout.
         predictor: Runs the network.
-        sink: Receives finished output rows.
-        num_classes: Channels of the probabilities.
-        batch_size: Tiles per network call.
-        read_valid: Returns the input's validity (H, W) for a window of the input grid.
+        region: The output pixels to predict; rows reach the sink relative to it.
+        sink: Receives finished rows (panels left to right, each top to bottom).
+        how: Classes, batch size, threshold, probabilities, panel width.
         on_tiles: Called with the number of tiles done after each batch (progress and
             cancel: it may raise to stop).
-        road_threshold: Road where the road classes' summed probability reaches this.
 
     """
-    src, out_grid, work, extent = job.src, job.out_grid, job.work, job.extent
-    layout, resampling = job.layout, job.resampling
     t0 = time.perf_counter()
-    wy, wx = layout.weights()
-    th, width = layout.tile_h, layout.width
-    acc = np.zeros((num_classes, th, width), dtype=np.float32)
-    base = 0  # working row held in acc[:, 0]
-    # Working pixel size in output pixels, exactly as the grids define them.
-    scale = (work.transform.e / out_grid.transform.e, work.transform.a / out_grid.transform.a)
-    finisher = StripFinisher(
-        out_grid.shape,
-        work.shape,
-        scale,
-        weight_sums(layout.ys, wy, layout.height),
-        weight_sums(layout.xs, wx, layout.width),
-        sink.proba is not None,
-        road_threshold=road_threshold,
-    )
     tiles_run = 0
-    max_acc = 0
+    acc_cols = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        # a second handle (reads run in another thread), opened as the source was: GDAL
+        # paths as GDAL reads them, a rotated raster through its north-up view
+        _, mask_ds = open_dataset(job.src.path)
+    with mask_ds:
+        ext = job.extent.window
+
+        def read_valid(rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
+            win = Window(
+                ext.col_off + cols[0], ext.row_off + rows[0], cols[1] - cols[0], rows[1] - rows[0]
+            )
+            valid = mask_ds.dataset_mask(window=win) > 0
+            inside = job.extent.mask(
+                job.out_grid.window_grid(
+                    Window(cols[0], rows[0], cols[1] - cols[0], rows[1] - rows[0])
+                )
+            )
+            return valid & inside if inside is not None else valid
+
+        scale = job_scale(job)
+        for part in region.panels(how.panel_columns):
+            plan = plan_region(job.layout, job.out_grid.shape, scale, part)
+            dr = part.rows.start - region.rows.start
+            dc = part.cols.start - region.cols.start
+
+            def emit(
+                first: int,
+                classes: np.ndarray,
+                proba: np.ndarray | None,
+                dr: int = dr,
+                dc: int = dc,
+                part: Region = part,
+            ) -> None:
+                r0 = part.rows.start + first
+                valid = read_valid((r0, r0 + classes.shape[0]), (part.cols.start, part.cols.stop))
+                sink.push(dr + first, classes, proba, valid, dc)
+
+            tiles_run += stream_plan(job, predictor, plan, emit, how, on_tiles)
+            acc_cols = max(acc_cols, plan.work_cols.size)
+    whole = plan_region(job.layout, job.out_grid.shape, scale, region)
+    return StreamStats(
+        tiles=whole.n_tiles,
+        tiles_run=tiles_run,
+        seconds=time.perf_counter() - t0,
+        max_acc_cols=acc_cols,
+    )
+
+
+def stream_plan(
+    job: RasterJob,
+    predictor: TilePredictor,
+    plan: RegionPlan,
+    emit: Callable[[int, np.ndarray, np.ndarray | None], None],
+    how: Streaming,
+    on_tiles: Callable[[int], None],
+) -> int:
+    """Stream one planned region: ``emit(first_row, classes, proba)`` for its finished rows.
+
+    Returns the number of tiles run through the network.
+    """
+    src, work, layout, resampling = job.src, job.work, job.layout, job.resampling
+    th = layout.tile_h
+    i0, j0 = plan.tile_rows.start, plan.tile_cols.start
+    wx = axis_weights(layout.xs, layout.tile_w, first=j0, stop=plan.tile_cols.stop)
+    wr, wc = plan.work_rows, plan.work_cols
+    finisher = RegionFinisher(
+        plan,
+        _sums(layout.xs, wx, j0, layout.width, wc),
+        how.probabilities,
+        road_threshold=how.road_threshold,
+    )
+    acc = np.zeros((how.num_classes, th, wc.size), dtype=np.float32)
+    base = layout.ys[i0]  # working row held in acc[:, 0]
+    done = base  # working rows above this are final (or not needed)
+    tiles_run = 0
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roadseg-read")
     pending: deque[tuple[Group, Future[Batch]]] = deque()
-    groups = plan_groups(layout, batch_size)
-    geo_extent = extent if extent.geoms is not None else None
+    groups = plan_groups(plan, how.batch_size)
+    geo_extent = job.extent if job.extent.geoms is not None else None
 
     def fill() -> None:
         while len(pending) < PREFETCH_DEPTH:
@@ -224,50 +351,41 @@ def stream_predict(
             group, fut = pending.popleft()
             fill()
             batch = fut.result()
-            step = group.step
-            if step.acc_rows[0] != base:
-                shift = step.acc_rows[0] - base
+            y = layout.ys[group.row]
+            if y != base:
+                shift = min(th, y - base)
                 acc[:, : th - shift] = acc[:, shift:]
                 acc[:, th - shift :] = 0.0
-                base = step.acc_rows[0]
-            max_acc = max(max_acc, step.acc_height)
+                base = y
             if batch.keep.any():
                 probs = predictor(batch.tiles[batch.keep])
                 tiles_run += int(batch.keep.sum())
-                r_n = step.rows[1] - step.rows[0]
-                wrow = wy[step.index][:r_n]
-                o = step.rows[0] - base
+                r_n = min(th, layout.height - y)
+                wrow = axis_weights(layout.ys, th, first=group.row, stop=group.row + 1)[0, :r_n]
                 for p, j in zip(probs, np.flatnonzero(batch.keep), strict=True):
                     col = group.cols[j]
                     x = layout.xs[col]
-                    c_n = min(layout.tile_w, width - x)
-                    w2 = wrow[:, None] * wx[col][None, :c_n]
-                    pv = p[:, :r_n, :c_n]
+                    # The tile's columns inside the region's working columns.
+                    a, b = max(x, wc.start), min(x + layout.tile_w, layout.width, wc.stop)
+                    w2 = wrow[:, None] * wx[col - j0][None, a - x : b - x]
+                    pv = p[:, :r_n, a - x : b - x]
                     pv *= w2  # in place: the network's output is ours
-                    acc[:, o : o + r_n, x : x + c_n] += pv
+                    acc[:, :r_n, a - wc.start : b - wc.start] += pv
             on_tiles(len(group.cols))
-            if group.last_in_step:
-                f0, f1 = step.final_rows
-                first, classes, proba = finisher.push(
-                    acc, f0 - base, f1 - base, f1 == layout.height
-                )
-                n = classes.shape[0]
-                if n:
-                    win = Window(
-                        extent.window.col_off, extent.window.row_off + first, out_grid.width, n
+            if group.last_in_row:
+                nxt = group.row + 1
+                final_end = layout.ys[nxt] if nxt < len(layout.ys) else layout.height
+                f0, f1 = max(done, wr.start), min(final_end, wr.stop)
+                done = final_end
+                if f1 > f0:
+                    norm = row_sums(layout, Span(f0, f1))
+                    first, classes, proba = finisher.push(
+                        acc, f0 - base, f1 - base, norm, f1 == wr.stop
                     )
-                    valid = read_valid(win)
-                    inside = extent.mask(out_grid.window_grid(Window(0, first, out_grid.width, n)))
-                    if inside is not None:
-                        valid = valid & inside
-                    sink.push(first, classes, proba, valid)
+                    if classes.shape[0]:
+                        emit(first, classes, proba)
     finally:
         for _, fut in pending:
             fut.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
-    return StreamStats(
-        tiles=layout.n_tiles,
-        tiles_run=tiles_run,
-        seconds=time.perf_counter() - t0,
-        max_acc_rows=max_acc,
-    )
+    return tiles_run

@@ -81,11 +81,19 @@ def _rise(n: int, ramp: int) -> np.ndarray:
     return w
 
 
-def axis_weights(starts: tuple[int, ...], tile: int, floor: float = WEIGHT_FLOOR) -> np.ndarray:
+def axis_weights(
+    starts: tuple[int, ...],
+    tile: int,
+    floor: float = WEIGHT_FLOOR,
+    first: int = 0,
+    stop: int | None = None,
+) -> np.ndarray:
     """Blending weights (n_tiles, tile) along one axis for tiles at ``starts``.
 
     Each tile ramps over exactly the pixels it shares with its neighbours, so two
     overlapping tiles sum to 1; the first and last tiles are flat on the border.
+    ``first``/``stop`` give only the rows of tiles ``first..stop-1`` (the same values:
+    a tile's weights depend only on its neighbours' starts).
 
     >>> w = axis_weights(axis_starts(1000, 256, 64), 256)
     >>> total = np.zeros(1000)
@@ -95,12 +103,14 @@ def axis_weights(starts: tuple[int, ...], tile: int, floor: float = WEIGHT_FLOOR
     True
     """
     n = len(starts)
-    out = np.empty((n, tile), dtype=np.float32)
-    for i, s in enumerate(starts):
+    stop = n if stop is None else stop
+    out = np.empty((max(0, stop - first), tile), dtype=np.float32)
+    for i in range(first, stop):
+        s = starts[i]
         left = min(tile, starts[i - 1] + tile - s) if i > 0 else 0
         right = min(tile, s + tile - starts[i + 1]) if i + 1 < n else 0
         w = _rise(tile, max(0, left)) * _rise(tile, max(0, right))[::-1]
-        out[i] = np.maximum(w, floor)
+        out[i - first] = np.maximum(w, floor)
     return out
 
 

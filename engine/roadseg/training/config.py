@@ -409,7 +409,7 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"`config_file` {str(p)!r} is not valid YAML{where} ({str(exc).splitlines()[0]})",
             param="config_file",
             value=str(p),
-            hint="fix the YAML syntax (print a valid file with `roadseg train --print-config`)",
+            hint="fix the YAML syntax (the README's training section has a complete example)",
         ) from None
     if not isinstance(d, dict):
         raise ConfigError(

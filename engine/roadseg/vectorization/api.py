@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,15 @@ from roadseg.geo.staging import OutputSet, staged_outputs
 from roadseg.options import with_overrides
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 from roadseg.vectorization.blocks import block_layout
-from roadseg.vectorization.extract import ClassSource, Extraction, extract
+from roadseg.vectorization.extract import (
+    BlockContext,
+    ClassSource,
+    Extraction,
+    blocks_of,
+    extract,
+    extract_block,
+    merge_pieces,
+)
 from roadseg.vectorization.frame import MetricFrame
 from roadseg.vectorization.output import (
     CENTERLINES,
@@ -27,6 +36,7 @@ from roadseg.vectorization.output import (
     polygon_frames,
 )
 from roadseg.vectorization.params import Resolved, VectorizeOptions
+from roadseg.vectorization.pieces import BlockPieces
 from roadseg.vectorization.routable import write_edge_list, write_routable_graphml
 
 
@@ -229,13 +239,100 @@ def _vectorize(
     with open_class_raster(class_raster, gsd=params.gsd) as src:
         if not src.tagged:
             src.classes = Classes.untagged(_max_class(src, params.block_size, reporter))
-        tagged = src.tagged
         frame = MetricFrame(src.grid)
         res = params.resolve(src.classes, frame.mean_gsd)
         ex = extract(src, res, frame, src.classes.num_classes, reporter, polygons=True)
         _check_not_all_nodata(src, ex)
-        classes = src.classes
+        classes, tagged = src.classes, src.tagged
     reporter.check()
+    outputs = _Outputs(Path(out_gpkg), graphml, edges)
+    return _write(ex, frame, classes, tagged, res, outputs, reporter, t_start)
+
+
+def vectorize_block(
+    class_raster: str | os.PathLike[str], index: int, options: VectorizeOptions | None = None
+) -> BlockPieces:
+    """Vectorise one block of a class raster (its margin is read too): its pieces.
+
+    Blocks are numbered as :func:`block_count` lays them out (row by row); the pieces of
+    all blocks, merged in order by :func:`vectorize_pieces`, give :func:`vectorize`'s result.
+    The class raster must carry the class tags (as prediction writes them).
+    """
+    params = options or VectorizeOptions()
+    with open_class_raster(class_raster, gsd=params.gsd) as src:
+        ctx = _context(src, params)
+        return extract_block(src, blocks_of(src.grid, ctx.params)[index], ctx)
+
+
+def block_count(
+    class_raster: str | os.PathLike[str], options: VectorizeOptions | None = None
+) -> int:
+    """Blocks :func:`vectorize_block` numbers over a class raster."""
+    params = options or VectorizeOptions()
+    with open_class_raster(class_raster, gsd=params.gsd) as src:
+        return len(blocks_of(src.grid, params.resolve(src.classes, MetricFrame(src.grid).mean_gsd)))
+
+
+def vectorize_pieces(
+    class_raster: str | os.PathLike[str],
+    pieces: Iterable[BlockPieces],
+    out_gpkg: str | os.PathLike[str],
+    *,
+    graphml: str | os.PathLike[str] | None = None,
+    options: VectorizeOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCallback | None = None,
+) -> VectorizeResult:
+    """Finish a vectorisation whose blocks ran elsewhere: merge their pieces (in block order).
+
+    Gives what :func:`vectorize` gives on the same raster and options.
+    """
+    t_start = time.perf_counter()
+    reporter = Reporter(progress, cancel)
+    params = options or VectorizeOptions()
+    _check_targets(class_raster, out_gpkg, graphml, None)
+    with open_class_raster(class_raster, gsd=params.gsd) as src:
+        ctx = _context(src, params)
+        ex = merge_pieces(pieces, ctx)
+        _check_not_all_nodata(src, ex)
+        classes, tagged = src.classes, src.tagged
+    reporter.check()
+    outputs = _Outputs(Path(out_gpkg), graphml, None)
+    return _write(ex, ctx.frame, classes, tagged, ctx.params, outputs, reporter, t_start)
+
+
+def _context(src: ClassRaster, params: VectorizeOptions) -> BlockContext:
+    if not src.tagged:
+        raise DataError(
+            f"{str(src.path)!r} has no class tags: vectorise it whole with `vectorize`",
+            param="class_raster",
+            value=str(src.path),
+        )
+    frame = MetricFrame(src.grid)
+    res = params.resolve(src.classes, frame.mean_gsd)
+    n = len(blocks_of(src.grid, res))
+    return BlockContext(src.grid, res, frame, src.classes.num_classes, n, polygons=True)
+
+
+@dataclass(frozen=True)
+class _Outputs:
+    gpkg: Path
+    graphml: str | os.PathLike[str] | None
+    edges: str | os.PathLike[str] | None
+
+
+def _write(
+    ex: Extraction,
+    frame: MetricFrame,
+    classes: Classes,
+    tagged: bool,
+    res: Resolved,
+    outputs: _Outputs,
+    reporter: Reporter,
+    t_start: float,
+) -> VectorizeResult:
+    """Write the GeoPackage (and GraphML, edge list) of an extraction; figures."""
+    out_gpkg, graphml, edges = outputs.gpkg, outputs.graphml, outputs.edges
     t0 = time.perf_counter()
     lines = centerline_frame(ex.network, frame, classes)
     road_ids = _road_class_ids(classes, ex.histogram, tagged)

@@ -9,6 +9,7 @@ plus the vectors found so far.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,13 +21,14 @@ from roadseg.geo.classes import Classes
 from roadseg.geo.classraster import NODATA
 from roadseg.geo.grid import Grid
 from roadseg.progress import Reporter
-from roadseg.vectorization.blocks import block_layout
+from roadseg.vectorization.blocks import Block, block_layout
 from roadseg.vectorization.clean_mask import collapse_loops, merge_carriageways
 from roadseg.vectorization.frame import MetricFrame
 from roadseg.vectorization.network import RoadNetwork
 from roadseg.vectorization.params import Resolved
+from roadseg.vectorization.pieces import BlockPieces
 from roadseg.vectorization.pixelgraph import BlockPlace, trace_block
-from roadseg.vectorization.polygons import PolygonCollector
+from roadseg.vectorization.polygons import PolygonCollector, polygon_pieces
 from roadseg.vectorization.skeleton import clean_mask, road_mask, skeleton, width_map
 
 
@@ -75,64 +77,98 @@ class Extraction:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def extract(
-    source: ClassSource,
-    params: Resolved,
-    frame: MetricFrame,
-    num_classes: int,
-    reporter: Reporter,
-    polygons: bool = True,
-) -> Extraction:
-    """Run the block loop, then clean the network and finish the polygons."""
-    grid = source.grid
+@dataclass(frozen=True)
+class BlockContext:
+    """What every block of one raster's extraction shares.
+
+    Attributes:
+        grid: The raster's grid.
+        params: Resolved settings.
+        frame: The metric frame.
+        num_classes: Classes (background included).
+        n_blocks: Blocks over the raster (one: no seams).
+        polygons: Also polygonise.
+
+    """
+
+    grid: Grid
+    params: Resolved
+    frame: MetricFrame
+    num_classes: int
+    n_blocks: int
+    polygons: bool = True
+
+    @property
+    def hole_px(self) -> int:
+        """Smallest hole kept, in pixels."""
+        gsd = self.frame.gsd
+        return int(self.params.hole_area_m2 / (gsd[0] * gsd[1]))
+
+
+def blocks_of(grid: Grid, params: Resolved) -> list[Block]:
+    """The blocks an extraction reads, in order."""
+    return block_layout(grid.width, grid.height, params.block_size, params.margin_px)
+
+
+def extract_block(source: ClassSource, blk: Block, ctx: BlockContext) -> BlockPieces:
+    """Centreline edges and polygon pieces owned by one block (read with its margin)."""
+    grid, params, frame = ctx.grid, ctx.params, ctx.frame
     gsd = frame.gsd
-    blocks = block_layout(grid.width, grid.height, params.block_size, params.margin_px)
-    whole = len(blocks) == 1
+    t0 = time.perf_counter()
+    cls = np.ascontiguousarray(source.read(blk.outer))
+    t1 = time.perf_counter()
+    r0, r1, c0, c1 = blk.local_core
+    core = cls[r0:r1, c0:c1]
+    out = BlockPieces(np.bincount(core.ravel(), minlength=256)[:256].astype(np.int64))
+    out.timings["read"] = t1 - t0
+    mask = road_mask(cls)
+    if not mask.any():
+        return out
+    edge_pad = int(np.ceil(frame.px(source.classes.max_width_m))) + 2
+    mask, skel, edge_px = _mask_and_skeleton(
+        mask,
+        cls == NODATA,
+        blk.outer,
+        grid,
+        _MaskSteps(params, frame.mean_gsd, ctx.hole_px, edge_pad, blk.local_core),
+        out.counts,
+    )
+    widths = width_map(mask, gsd, at=skel)
+    t2 = time.perf_counter()
+    place = BlockPlace(
+        int(blk.outer.row_off),
+        int(blk.outer.col_off),
+        grid.width,
+        blk.local_core,
+        None if ctx.n_blocks == 1 else params.block_size,
+    )
+    out.edges = trace_block(skel, cls, widths, place, gsd, ctx.num_classes, edge_px)
+    t3 = time.perf_counter()
+    if ctx.polygons:
+        out.done, out.seam = polygon_pieces(core, blk.row0, blk.col0, gsd, grid.shape)
+    t4 = time.perf_counter()
+    out.timings.update(skeleton=t2 - t1, graph=t3 - t2, polygons=t4 - t3)
+    return out
+
+
+def merge_pieces(pieces: Iterable[BlockPieces], ctx: BlockContext) -> Extraction:
+    """Join the blocks' pieces (in block order), then clean the network and finish the polygons."""
+    grid, params, gsd = ctx.grid, ctx.params, ctx.frame.gsd
     tol = 1.5 * max(gsd)
-    net = RoadNetwork(num_classes, (grid.width * gsd[0], grid.height * gsd[1], tol))
+    net = RoadNetwork(ctx.num_classes, (grid.width * gsd[0], grid.height * gsd[1], tol))
     coll = PolygonCollector(gsd, grid.shape)
     hist = np.zeros(256, dtype=np.int64)
-    hole_px = int(params.hole_area_m2 / (gsd[0] * gsd[1]))
-    edge_pad = int(np.ceil(frame.px(source.classes.max_width_m))) + 2
     t = {"read": 0.0, "skeleton": 0.0, "graph": 0.0, "polygons": 0.0}
     counts = {"carriageways_merged": 0, "loops_filled": 0}
-    for i, blk in enumerate(blocks):
-        reporter.update("vectorize", i, len(blocks), f"block {i + 1}/{len(blocks)}")
-        t0 = time.perf_counter()
-        cls = np.ascontiguousarray(source.read(blk.outer))
-        t1 = time.perf_counter()
-        r0, r1, c0, c1 = blk.local_core
-        core = cls[r0:r1, c0:c1]
-        hist += np.bincount(core.ravel(), minlength=256)[:256]
-        mask = road_mask(cls)
-        if mask.any():
-            mask, skel, edge_px = _mask_and_skeleton(
-                mask,
-                cls == NODATA,
-                blk.outer,
-                grid,
-                _MaskSteps(params, frame.mean_gsd, hole_px, edge_pad, blk.local_core),
-                counts,
-            )
-            widths = width_map(mask, gsd, at=skel)
-            t2 = time.perf_counter()
-            place = BlockPlace(
-                int(blk.outer.row_off),
-                int(blk.outer.col_off),
-                grid.width,
-                blk.local_core,
-                None if whole else params.block_size,
-            )
-            net.add(trace_block(skel, cls, widths, place, gsd, num_classes, edge_px))
-            t3 = time.perf_counter()
-            if polygons:
-                coll.add_block(core, blk.row0, blk.col0)
-            t4 = time.perf_counter()
-            t["skeleton"] += t2 - t1
-            t["graph"] += t3 - t2
-            t["polygons"] += t4 - t3
-        t["read"] += t1 - t0
-    reporter.update("vectorize", len(blocks), len(blocks), "cleaning the network")
+    for piece in pieces:
+        hist += piece.histogram
+        for k, v in piece.counts.items():
+            counts[k] += v
+        for k, s in piece.timings.items():
+            t[k] += s
+        if piece.edges is not None:
+            net.add(piece.edges)
+            coll.add_pieces(piece.done, piece.seam)
     t0 = time.perf_counter()
     cleanup = net.clean(
         params.prune_m,
@@ -147,11 +183,34 @@ def extract(
     cleanup["loops_collapsed"] += counts["loops_filled"]
     t1 = time.perf_counter()
     polys = (
-        coll.finish(params.simplify_m, params.min_area_m2, params.hole_area_m2) if polygons else {}
+        coll.finish(params.simplify_m, params.min_area_m2, params.hole_area_m2)
+        if ctx.polygons
+        else {}
     )
     t["clean"] = t1 - t0
     t["polygons"] += time.perf_counter() - t1
     return Extraction(net, polys, hist, cleanup, {k: round(v, 4) for k, v in t.items()})
+
+
+def extract(
+    source: ClassSource,
+    params: Resolved,
+    frame: MetricFrame,
+    num_classes: int,
+    reporter: Reporter,
+    polygons: bool = True,
+) -> Extraction:
+    """Run the block loop, then clean the network and finish the polygons."""
+    blocks = blocks_of(source.grid, params)
+    ctx = BlockContext(source.grid, params, frame, num_classes, len(blocks), polygons)
+
+    def pieces() -> Iterator[BlockPieces]:
+        for i, blk in enumerate(blocks):
+            reporter.update("vectorize", i, len(blocks), f"block {i + 1}/{len(blocks)}")
+            yield extract_block(source, blk, ctx)
+        reporter.update("vectorize", len(blocks), len(blocks), "cleaning the network")
+
+    return merge_pieces(pieces(), ctx)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ from shapely.geometry import Polygon
 
 from roadseg.geo.classraster import NODATA
 
+#: Polygons per class id.
+Pieces = dict[int, list[Polygon]]
+
 
 class PolygonCollector:
     """Collects polygon pieces per class across blocks.
@@ -37,28 +40,14 @@ class PolygonCollector:
 
     def add_block(self, classes: np.ndarray, row0: int, col0: int) -> None:
         """Polygonise a block core (class ids; 0 and nodata are not roads)."""
-        mask = (classes > 0) & (classes != NODATA)
-        if not mask.any():
-            return
-        h, w = classes.shape
-        gx, gy = self.gsd
-        t = Affine(gx, 0, col0 * gx, 0, gy, row0 * gy)
-        # Seams: core edges that are not the raster's edges.
-        lo_x = col0 * gx if col0 > 0 else None
-        hi_x = (col0 + w) * gx if col0 + w < self.shape[1] else None
-        lo_y = row0 * gy if row0 > 0 else None
-        hi_y = (row0 + h) * gy if row0 + h < self.shape[0] else None
-        tol = 1e-6 * max(gx, gy)
-        for geom, value in shapes(classes, mask=mask, connectivity=4, transform=t):
-            poly = _polygon(geom["coordinates"])
-            x0, y0, x1, y1 = poly.bounds
-            touches = (
-                (lo_x is not None and x0 <= lo_x + tol)
-                or (hi_x is not None and x1 >= hi_x - tol)
-                or (lo_y is not None and y0 <= lo_y + tol)
-                or (hi_y is not None and y1 >= hi_y - tol)
-            )
-            (self.seam if touches else self.done)[int(value)].append(poly)
+        self.add_pieces(*polygon_pieces(classes, row0, col0, self.gsd, self.shape))
+
+    def add_pieces(self, done: Pieces, seam: Pieces) -> None:
+        """Add a block's pieces (see :func:`polygon_pieces`)."""
+        for cid, polys in done.items():
+            self.done[cid].extend(polys)
+        for cid, polys in seam.items():
+            self.seam[cid].extend(polys)
 
     def finish(
         self, simplify_m: float, min_area_m2: float, hole_area_m2: float
@@ -101,6 +90,44 @@ class PolygonCollector:
                 [g for g in _polygons(sel) if g.area >= max(min_area_m2, 1e-12)], dtype=object
             )
         return out
+
+
+def polygon_pieces(
+    classes: np.ndarray,
+    row0: int,
+    col0: int,
+    gsd: tuple[float, float],
+    raster_shape: tuple[int, int],
+) -> tuple[Pieces, Pieces]:
+    """Polygons per class of a block core (metric frame): (finished, touching a seam).
+
+    Seams are the core's edges that are not the raster's edges; pieces touching them
+    are joined with their neighbours' at the end.
+    """
+    done: Pieces = defaultdict(list)
+    seam: Pieces = defaultdict(list)
+    mask = (classes > 0) & (classes != NODATA)
+    if not mask.any():
+        return dict(done), dict(seam)
+    h, w = classes.shape
+    gx, gy = gsd
+    t = Affine(gx, 0, col0 * gx, 0, gy, row0 * gy)
+    lo_x = col0 * gx if col0 > 0 else None
+    hi_x = (col0 + w) * gx if col0 + w < raster_shape[1] else None
+    lo_y = row0 * gy if row0 > 0 else None
+    hi_y = (row0 + h) * gy if row0 + h < raster_shape[0] else None
+    tol = 1e-6 * max(gx, gy)
+    for geom, value in shapes(classes, mask=mask, connectivity=4, transform=t):
+        poly = _polygon(geom["coordinates"])
+        x0, y0, x1, y1 = poly.bounds
+        touches = (
+            (lo_x is not None and x0 <= lo_x + tol)
+            or (hi_x is not None and x1 >= hi_x - tol)
+            or (lo_y is not None and y0 <= lo_y + tol)
+            or (hi_y is not None and y1 >= hi_y - tol)
+        )
+        (seam if touches else done)[int(value)].append(poly)
+    return dict(done), dict(seam)
 
 
 def fill_free_holes(polys: np.ndarray, max_area: float) -> np.ndarray:
