@@ -321,7 +321,8 @@ def train_kills(ref: Ref, data: tuple[Path, Path], run: Path, trials: int, seed:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
         for ckpt in (run / "checkpoints").glob("*.ckpt") if run.exists() else ():
-            check_checkpoint(ckpt)  # every checkpoint on disk is complete
+            if not ckpt.name.startswith("."):  # a killed writer's temporary file is removed
+                check_checkpoint(ckpt)  # by the next run (checked below); the others are complete
         if (run / "model.safetensors").exists():
             read_meta(run / "model.safetensors")
     resume = (run / "checkpoints" / "last.ckpt").exists()
