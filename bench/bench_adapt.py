@@ -8,6 +8,12 @@ others of the same region that neither run sees):
 | massachusetts | 10 tiles (every 5th of those the default model's script does not hold out) | the 10 tiles it holds out (``massachusetts_holdout()``) |
 | dubai | Tiles 1–4 (36 images, 1.5 m) | Tiles 5–6 (18 images) |
 | vegas | SpaceNet img0, logo banner cut, SpaceNet road centrelines | img33 (plain PNG, 0.3 m, soft mask ≥ 200) |
+| massachusetts-unseen | 5 of the default model's 10 held-out tiles | the other 5 |
+| dubai-unseen | Tile 5 (held out by the default model) | Tile 6 (held out too) |
+
+The first three pairs adapt on images the current default model was trained on (it was
+trained on every source here), so they understate what adapting gives on new ground; the
+``-unseen`` pairs use only images no training of the default model has seen.
 
 the embedded default model is scored first (``before``), then, for each budget
 (``--minutes``, default 2 5 10), side by side in one run:
@@ -110,21 +116,22 @@ def massachusetts(real: Path, work: Path) -> Pair | None:
     )
 
 
-def dubai(real: Path, work: Path) -> Pair | None:
-    """Tiles 1–4 adapt, Tiles 5–6 score."""
+def dubai(
+    real: Path,
+    work: Path,
+    adapt_tiles: tuple[str, ...] = ("Tile 1", "Tile 2", "Tile 3", "Tile 4"),
+    score_tiles: tuple[str, ...] = ("Tile 5", "Tile 6"),
+) -> Pair | None:
+    """Tiles 1–4 adapt, Tiles 5–6 score (other tiles with ``adapt_tiles``/``score_tiles``)."""
     d = real / "dubai_hitl"
     if not d.is_dir():
         return None
     from roadseg.data.layouts import find_pairs
 
     _, found = find_pairs(d)
-    adapt_pairs = [
-        (p.image, p.mask)
-        for p in found
-        if p.image.parent.parent.name in ("Tile 1", "Tile 2", "Tile 3", "Tile 4")
-    ]
-    score = [p for p in found if p.image.parent.parent.name in ("Tile 5", "Tile 6")]
-    folder = _link_subset(adapt_pairs, work / "dubai_adapt", d)
+    adapt_pairs = [(p.image, p.mask) for p in found if p.image.parent.parent.name in adapt_tiles]
+    score = [p for p in found if p.image.parent.parent.name in score_tiles]
+    folder = _link_subset(adapt_pairs, work / f"dubai_adapt_{len(adapt_tiles)}", d)
     masks = {p.image: p.mask for p in score}
 
     def truth(img: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -144,6 +151,44 @@ def dubai(real: Path, work: Path) -> Pair | None:
         truth,
         DUBAI_GSD,
     )
+
+
+def massachusetts_unseen(real: Path, work: Path) -> Pair | None:
+    """The default model's 10 held-out tiles, none of them trained on: 5 adapt, 5 score."""
+    mass = real / "massachusetts"
+    if not (mass / "images").is_dir():
+        return None
+    from train_default_model import massachusetts_holdout
+
+    held = sorted(massachusetts_holdout(real))
+    adapt_names, score_names = held[::2], held[1::2]
+    pairs = [(mass / "images" / n, mass / "masks" / (Path(n).stem + ".png")) for n in adapt_names]
+    folder = _link_subset(pairs, work / "mass_unseen_adapt", mass)
+
+    def truth(img: Path) -> tuple[np.ndarray, np.ndarray]:
+        from PIL import Image
+
+        m = np.asarray(Image.open(mass / "masks" / (img.stem + ".png")))
+        return m == 1, m != 255
+
+    return Pair(
+        "massachusetts-unseen",
+        {"dataset": folder, "gsd": 1.0, "mask_values": MASS_VALUES},
+        {"dataset": str(folder), "image_gsd": 1.0, "mask_values": MASS_VALUES},
+        [mass / "images" / n for n in score_names],
+        truth,
+        1.0,
+        extra={"adapt_tiles": adapt_names},
+    )
+
+
+def dubai_unseen(real: Path, work: Path) -> Pair | None:
+    """The default model's Dubai hold-out, never trained on: Tile 5 adapts, Tile 6 scores."""
+    base = dubai(real, work, adapt_tiles=("Tile 5",), score_tiles=("Tile 6",))
+    if base is None:
+        return None
+    base.name = "dubai-unseen"
+    return base
 
 
 def vegas(real: Path, work: Path) -> Pair | None:
@@ -303,7 +348,13 @@ def main(argv: list[str] | None = None) -> int:
     real = Path(args.real)
     work = Path(args.work) / time.strftime("%Y%m%d-%H%M%S")
     work.mkdir(parents=True, exist_ok=True)
-    builders = {"massachusetts": massachusetts, "dubai": dubai, "vegas": vegas}
+    builders = {
+        "massachusetts": massachusetts,
+        "dubai": dubai,
+        "vegas": vegas,
+        "massachusetts-unseen": massachusetts_unseen,
+        "dubai-unseen": dubai_unseen,
+    }
     default = resolve_model_path("default")
     print(f"default model {default.name} sha256 {sha256(default)}; work {work}", flush=True)
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
