@@ -24,38 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-
-def make_raster(path: Path, n: int, res: float = 0.5) -> None:
-    """A synthetic n x n 3-band uint8 tiled, compressed GeoTIFF, written in strips."""
-    import rasterio
-    from affine import Affine
-    from rasterio.windows import Window
-
-    prof = dict(
-        driver="GTiff",
-        width=n,
-        height=n,
-        count=3,
-        dtype="uint8",
-        crs="EPSG:32611",
-        transform=Affine(res, 0, 500_000, 0, -res, 4_000_000),
-        tiled=True,
-        blockxsize=256,
-        blockysize=256,
-        compress="deflate",
-        BIGTIFF="IF_SAFER",
-    )
-    rng = np.random.default_rng(0)
-    with rasterio.open(path, "w", **prof) as ds:
-        for r in range(0, n, 512):
-            h = min(512, n - r)
-            y, x = np.mgrid[r : r + h, 0:n]
-            a = 120 + 60 * np.sin(x / 23.0) * np.cos(y / 31.0) + rng.normal(0, 8, (h, n))
-            roads = (np.abs((x % 400) - 200) < 4) | (np.abs((y % 333) - 150) < 3)
-            a = np.where(roads, 50, a).clip(0, 255).astype(np.uint8)
-            ds.write(np.stack([a, a + 5, a - 5]), window=Window(0, r, n, h))
+from bench_scale import make_raster  # the same synthetic raster (seed 0), any shape
 
 
 def tiny_model():
@@ -148,7 +117,7 @@ def main() -> None:
         for n in (small, big):
             src = d / f"synthetic_{n}.tif"
             t = time.perf_counter()
-            make_raster(src, n)
+            make_raster(src, n, n)
             made = time.perf_counter() - t
             m = measure(src, d / f"pred_{n}.tif", a.tile, a.probabilities)
             rows.append((n, m))
