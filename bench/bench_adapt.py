@@ -35,7 +35,6 @@ scoring images, ignored pixels left out. The model used is whatever is embedded 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -326,8 +325,9 @@ def picture(pair: Pair, work: Path, minutes: float, out: Path) -> Path:
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256(path.read_bytes())
-    return h.hexdigest()[:12]
+    from roadseg.prediction.manifest import file_sha256
+
+    return file_sha256(path)[:12]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -109,7 +109,7 @@ def resolve_device(name: str = "auto") -> torch.device:
                 hint="use `device` auto or cpu",
             )
         idx = name.partition(":")[2]
-        if idx:
+        if ":" in name:
             if not idx.isdigit() or int(idx) >= torch.cuda.device_count():
                 raise ConfigError(
                     f"`device` {name}: no such GPU",

@@ -118,7 +118,7 @@ CASES = {
         lambda s, t: [s[0], "--labels", s[1], "--dataset", t],
         "either RASTER",
     ),
-    "budget too small": (lambda s, t: [s[0], "--labels", s[1], "--minutes", 0], "at least 0.1"),
+    "budget too small": (lambda s, t: [s[0], "--labels", s[1], "--minutes", 0], "from 0.1 to"),
     "class field": (
         lambda s, t: [s[0], "--labels", s[1], "--class-field", "kind"],
         "'kind' is not an attribute",

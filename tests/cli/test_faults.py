@@ -119,8 +119,8 @@ def fresh_old(folder: Path) -> Path:
     return folder
 
 
-def kill_trials(ref: Ref, folder: Path, trials: int, seed: int) -> list[str]:
-    """kill -9 at random progress points; return the state seen after each kill."""
+def kill_trials(ref: Ref, folder: Path, trials: int, seed: int) -> list[tuple[str, bool]]:
+    """kill -9 at random progress points; (state after the kill, whether it landed mid-run)."""
     rng = random.Random(seed)
     seen = []
     now = "old"
@@ -134,11 +134,12 @@ def kill_trials(ref: Ref, folder: Path, trials: int, seed: int) -> list[str]:
                 if n >= k:
                     break
             time.sleep(rng.uniform(0, 0.3))
+        alive = proc.poll() is None  # else the run had ended: that trial proves nothing
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
         s = state(folder, ref)
         assert s in (now, "new"), f"after a kill at progress line {k}: {s}"
-        seen.append(s)
+        seen.append((s, alive))
         now = s
     return seen
 
@@ -154,8 +155,9 @@ def finish_clean(ref: Ref, folder: Path) -> None:
 
 def test_kill_9_during_predict_vectorize_keeps_old_or_new(ref, tmp_path):
     folder = fresh_old(tmp_path / "out")
-    kill_trials(ref, folder, trials=3, seed=1)
+    seen = kill_trials(ref, folder, trials=3, seed=1)
     finish_clean(ref, folder)
+    assert any(alive for _, alive in seen), "no kill landed while the run was working"
 
 
 @pytest.mark.slow
@@ -163,13 +165,13 @@ def test_kill_9_during_predict_vectorize_ten_trials(ref, tmp_path):
     folder = fresh_old(tmp_path / "out")
     seen = kill_trials(ref, folder, trials=10, seed=10)
     finish_clean(ref, folder)
-    assert len(seen) == 10
+    assert sum(alive for _, alive in seen) >= 5, seen  # most kills land mid-run
 
 
 def sigint_trial(ref: Ref, folder: Path, stage: str, rng: random.Random) -> int:
     """Ctrl-C at a random progress line of ``stage``; return the exit status."""
     lines = [i for i, p in enumerate(ref.progress, start=1) if p["stage"] == stage]
-    k = rng.choice(lines)
+    k = rng.choice(lines[:-1] or lines)  # not the stage's last line: the run must still be busy
     proc = spawn(predict_args(ref, folder, "--overwrite", "--json"), ref.root)
     for n, _ in enumerate(progress_lines(proc), start=1):
         if n >= k:
@@ -193,7 +195,9 @@ def sigint_trial(ref: Ref, folder: Path, stage: str, rng: random.Random) -> int:
 @pytest.mark.parametrize("stage", ["predict", "vectorize", "write"])
 def test_ctrl_c_in_each_stage_leaves_the_old_outputs(ref, tmp_path, stage):
     folder = fresh_old(tmp_path / "out")
-    sigint_trial(ref, folder, stage, random.Random(stage))
+    code = sigint_trial(ref, folder, stage, random.Random(stage))
+    if stage == "predict":  # the long stage: the interrupt must cancel it, not come too late
+        assert code == 130
 
 
 @pytest.mark.slow

@@ -152,16 +152,11 @@ def real_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO / "engine")}
 
 
-@pytest.fixture(scope="session")
-def real_scene(real_engine_available, tmp_path_factory):  # noqa: ANN001, ANN201
-    """(image, model file): a 128 px `roadseg synth` scene and a tiny real model calibrated on it.
-
-    The embedded default model finds the scene's roads; the tiny model (Unet-resnet18,
-    tile 64, random weights with calibrated biases) gives every class a fair share.
-    """
-    d = tmp_path_factory.mktemp("real")
+def scene_and_tiny_model(engine: str, d: Path, size: int, seed: int = 3) -> tuple[Path, Path]:
+    """(image, model file): a `roadseg synth` scene in ``d/scene`` and a tiny real model
+    calibrated on it (Unet-resnet18, tile 64, random weights with calibrated biases)."""
     subprocess.run(
-        [real_engine_available, "synth", str(d / "scene"), "--size", "128", "--seed", "3"],
+        [engine, "synth", str(d / "scene"), "--size", str(size), "--seed", str(seed)],
         check=True,
         capture_output=True,
         timeout=300,
@@ -169,7 +164,7 @@ def real_scene(real_engine_available, tmp_path_factory):  # noqa: ANN001, ANN201
     )
     raster = d / "scene" / "image.tif"
     model = d / "tiny.safetensors"
-    py = Path(real_engine_available).with_name("python")
+    py = Path(engine).with_name("python")
     proc = subprocess.run(
         [
             str(py if py.exists() else sys.executable),
@@ -184,6 +179,16 @@ def real_scene(real_engine_available, tmp_path_factory):  # noqa: ANN001, ANN201
     )
     assert proc.returncode == 0, proc.stderr
     return raster, model
+
+
+@pytest.fixture(scope="session")
+def real_scene(real_engine_available, tmp_path_factory):  # noqa: ANN001, ANN201
+    """(image, model file): a 128 px `roadseg synth` scene and a tiny real model calibrated on it.
+
+    The embedded default model finds the scene's roads; the tiny model gives every class a
+    fair share.
+    """
+    return scene_and_tiny_model(real_engine_available, tmp_path_factory.mktemp("real"), 128)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import dataclasses
 import html
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,31 +26,10 @@ OSM = {"major": "primary", "minor": "residential", "track": "track"}
 @pytest.fixture(scope="session")
 def adapt_scene(real_engine_available, tmp_path_factory):
     """(image, roads GeoPackage, tiny model file): a 256 px scene at 0.5 m in UTM 11N."""
-    from conftest import real_env
+    from conftest import scene_and_tiny_model
 
     d = tmp_path_factory.mktemp("adapt")
-    subprocess.run(
-        [real_engine_available, "synth", str(d / "scene"), "--size", "256", "--seed", "3"],
-        check=True,
-        capture_output=True,
-        timeout=300,
-        env=real_env(),
-    )
-    image, model = d / "scene" / "image.tif", d / "tiny.safetensors"
-    py = Path(real_engine_available).with_name("python")
-    proc = subprocess.run(
-        [
-            str(py if py.exists() else sys.executable),
-            str(Path(__file__).with_name("make_test_model.py")),
-            str(model),
-            str(image),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=real_env(),
-    )
-    assert proc.returncode == 0, proc.stderr
+    image, model = scene_and_tiny_model(real_engine_available, d, 256)
     return image, d / "scene" / "roads.gpkg", model
 
 

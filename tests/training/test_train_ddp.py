@@ -77,4 +77,4 @@ def test_ddp_two_cpu_processes_see_disjoint_windows(tmp_path):
     res = json.loads(r.stdout.strip().splitlines()[-1])
     net, meta = load_model(res["model"])
     assert meta.training["steps"] == 4  # 2 epochs x (8 windows / 2 ranks / batch 2)
-    assert sum(p.numel() for p in net.parameters()) > 0
+    assert all(bool(p.isfinite().all()) for p in net.parameters())  # the synced weights load

@@ -90,19 +90,10 @@ def _pairs(
 
 
 def _device(device: str) -> str:
-    import torch
+    """The torch device string for ``device`` (the engine's one rule: :func:`resolve_device`)."""
+    from roadseg.device import resolve_device
 
-    d = device.lower()
-    if d == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if d.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            f"`device` {device}: no CUDA GPU is available",
-            param="device",
-            value=device,
-            hint="use `device` cpu",
-        )
-    return d
+    return str(resolve_device(device))
 
 
 def _work_dir(work_dir: Path | None) -> tuple[Path, bool]:

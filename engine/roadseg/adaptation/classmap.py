@@ -34,7 +34,7 @@ import numpy as np
 
 from roadseg.data.labelmap import ANY_ROAD, IGNORE
 from roadseg.errors import ConfigError
-from roadseg.geo.classes import PRESETS, ClassScheme, parse_class_map
+from roadseg.geo.classes import PRESETS, ClassScheme, _key, parse_class_map
 
 #: OpenStreetMap ``highway`` values that are not roads a road model should map: their
 #: surfaces are ignored (neither road nor background).
@@ -119,12 +119,6 @@ class ClassRule:
     def as_dict(self) -> dict[str, Any]:
         """JSON-able summary (for the model file and the JSON result)."""
         return {"field": self.field, "source": self.source, "values": dict(self.values)}
-
-
-def _key(raw: Any) -> str:
-    if isinstance(raw, float) and raw.is_integer():
-        raw = int(raw)
-    return str(raw).strip().lower()
 
 
 def _to_model(

@@ -295,8 +295,10 @@ def train_config(
         "trainer": {
             "epochs": 1,
             "seed": job.opts.seed,
-            "accelerator": "gpu" if s.device == "cuda" else "cpu",
-            "devices": "1",
+            "accelerator": "gpu" if s.device.startswith("cuda") else "cpu",
+            "devices": f"[{s.device.partition(':')[2] or 0}]"
+            if s.device.startswith("cuda")
+            else "1",
             "patience": 0,
             "monitor": "val_road_iou",
             "progress": "none",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from roadseg.adaptation.prepare import LabelOptions
 from roadseg.errors import ConfigError
+from roadseg.options import check_range
 
 #: Time budget when neither ``minutes`` nor ``steps`` is given.
 DEFAULT_MINUTES = 5.0
@@ -65,28 +65,15 @@ class AdaptOptions:
             v = getattr(self, name)
             if v is not None and not isinstance(v, Path):
                 fix(self, name, Path(os.fspath(v)))
-        if self.minutes is not None and not (math.isfinite(self.minutes) and self.minutes >= 0.1):
-            raise ConfigError(
-                f"`minutes` must be at least 0.1, got {self.minutes}",
-                param="minutes",
-                value=self.minutes,
-            )
-        for name in ("steps", "threads"):
-            v = getattr(self, name)
-            if v is not None and v < 1:
-                raise ConfigError(f"`{name}` must be at least 1, got {v}", param=name, value=v)
-        if self.gsd is not None and not (math.isfinite(self.gsd) and self.gsd > 0):
-            raise ConfigError(
-                f"`gsd` must be a pixel size in metres > 0, got {self.gsd}",
-                param="gsd",
-                value=self.gsd,
-            )
-        if not (math.isfinite(self.min_gain) and self.min_gain >= 0):
-            raise ConfigError(
-                f"`min_gain` must be ≥ 0, got {self.min_gain}",
-                param="min_gain",
-                value=self.min_gain,
-            )
+        if self.minutes is not None:
+            check_range("minutes", self.minutes, 0.1, 24 * 60, unit="minutes", example=5)
+        if self.steps is not None:
+            check_range("steps", self.steps, 1, integer=True, example=200)
+        if self.threads is not None:
+            check_range("threads", self.threads, 1, 1024, integer=True, example=2)
+        if self.gsd is not None:
+            check_range("gsd", self.gsd, 0, 10_000, low_open=True, unit="metres", example=0.5)
+        check_range("min_gain", self.min_gain, 0, 1, example=0.005)
         d = (self.device or "").lower()
         if not (d in ("auto", "cpu") or d.startswith("cuda")):
             raise ConfigError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ from roadseg.adaptation.prepare import LabelledCrop, labelled_working_px
 from roadseg.adaptation.result import AdaptResult
 from roadseg.errors import about
 from roadseg.models import ModelMeta, RoadNet, save_model
+from roadseg.prediction.manifest import file_sha256
 
 #: Rasters listed one by one in the summaries (the totals cover all of them).
 LISTED_RASTERS = 50
@@ -33,12 +33,8 @@ def data_summary(
 
 
 def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file (read in 1 MiB chunks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """Hex SHA-256 of a file (the manifest's hash: one implementation)."""
+    return file_sha256(path)
 
 
 def parent_summary(name: str, path: Path, meta: ModelMeta) -> dict[str, Any]:

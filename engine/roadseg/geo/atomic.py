@@ -334,6 +334,3 @@ def remove(p: Path) -> None:
         p.unlink()
     except OSError:
         pass
-
-
-_remove = remove  # the earlier private name

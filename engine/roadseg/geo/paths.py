@@ -87,21 +87,3 @@ def file_key(path: str | os.PathLike[str]) -> str:
     """
     s = os.fspath(path)
     return s if is_gdal_path(s) else os.path.realpath(s)
-
-
-def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
-    """Whether two paths name the same file (symbolic links followed; GDAL paths: the text).
-
-    >>> same_file("a/../b.tif", "b.tif"), same_file("/vsimem/x.tif", "x.tif")
-    (True, False)
-    """
-    return file_key(a) == file_key(b)
-
-
-def is_local(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is an ordinary file path (not a GDAL one).
-
-    >>> is_local("a.tif"), is_local("/vsicurl/http://h/a.tif")
-    (True, False)
-    """
-    return not is_gdal_path(path)

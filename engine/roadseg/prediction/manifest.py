@@ -109,9 +109,17 @@ class Manifest:
             return cls(path, key, vector_key), False
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-            if raw.get("format") != FORMAT or int(raw.get("version", 0)) > VERSION:
-                raise ValueError("not a roadseg manifest of a known version")
-        except (OSError, ValueError) as exc:
+            if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+                raise ValueError("not a roadseg manifest")
+            if int(raw.get("version", 0)) > VERSION:
+                raise ValueError("a manifest of a newer roadseg")
+            entries = {
+                stem: RasterEntry(
+                    r["identity"], dict(r.get("blocks", {})), dict(r.get("vector_blocks", {}))
+                )
+                for stem, r in dict(raw.get("rasters", {})).items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(
                 f"`out` {str(folder)!r} holds an unreadable manifest {MANIFEST} ({exc})",
                 param="out",
@@ -130,10 +138,8 @@ class Manifest:
             )
         m = cls(path, key, vector_key)
         same_vectors = raw.get("vector_key", {}) == vector_key
-        for stem, r in raw.get("rasters", {}).items():
-            m.rasters[stem] = RasterEntry(
-                r["identity"], dict(r.get("blocks", {})), dict(r.get("vector_blocks", {}))
-            )
+        for stem, entry in entries.items():
+            m.rasters[stem] = entry
             if not same_vectors:
                 m.rasters[stem].vector_blocks.clear()
         return m, True

@@ -174,8 +174,10 @@ class PredictOptions:
         if self.workers is not None:
             check_range("workers", self.workers, 1, 4096, integer=True, example=2)
         b = self.block_size
-        if b is not None and (isinstance(b, bool) or int(b) < 256 or int(b) % 256):
-            lo = max(256, int(b) // 256 * 256) if not isinstance(b, bool) else 256
+        if b is not None:
+            check_range("block_size", b, 256, integer=True, example=4096)
+        if b is not None and int(b) % 256:
+            lo = int(b) // 256 * 256
             raise ConfigError(
                 f"`block_size` {b} must be a multiple of 256 pixels",
                 param="block_size",
@@ -183,7 +185,9 @@ class PredictOptions:
                 hint=f"try `block_size` {lo} or {lo + 256}",
             )
         c = self.cluster
-        if c is not None and not (c in ("local", "auto") or CLUSTER_ADDRESS.fullmatch(c)):
+        if c is not None and not (
+            c in ("local", "auto") or (isinstance(c, str) and CLUSTER_ADDRESS.fullmatch(c))
+        ):
             raise ConfigError(
                 f"`cluster` {c!r} is not a Ray cluster",
                 param="cluster",

@@ -21,7 +21,7 @@ from roadseg.vectorization.api import (
     vectorize,
 )
 from roadseg.vectorization.extract import ArraySource
-from roadseg.vectorization.params import VectorizeOptions, VectorizeParams
+from roadseg.vectorization.params import VectorizeOptions
 
 __all__ = [
     "ArraySource",
@@ -29,7 +29,6 @@ __all__ = [
     "ClassRaster",
     "Classes",
     "VectorizeOptions",
-    "VectorizeParams",
     "VectorizeResult",
     "centerlines_from_source",
     "open_class_raster",

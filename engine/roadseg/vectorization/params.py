@@ -219,7 +219,3 @@ def cleaning_params(enabled: bool = True, **given: Any) -> dict[str, Any]:
         "stub_m": 0.0,
         "loop_extent_m": given.get("loop_extent_m", DEFAULT_LOOP_EXTENT_M),
     }
-
-
-#: The earlier name of :class:`VectorizeOptions`.
-VectorizeParams = VectorizeOptions
