@@ -40,7 +40,7 @@ class AdaptOptions:
     (120.0, None)
     >>> AdaptOptions(minutes=0)
     Traceback (most recent call last):
-    roadseg.errors.ConfigError: minutes must be at least 0.1, got 0
+    roadseg.errors.ConfigError: minutes 0 must be from 0.1 to 1440 minutes; e.g. minutes 5
 
     """
 
