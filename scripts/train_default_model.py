@@ -203,9 +203,14 @@ def config(args: argparse.Namespace, build: Path) -> dict:
             "scale_jitter": 0.3,
             "workers": args.workers,
         },
-        "model": {"arch": "Unet", "encoder": args.encoder, "encoder_weights": "imagenet"},
+        "model": {
+            "arch": "Unet",
+            "encoder": args.encoder,
+            "encoder_weights": "imagenet",
+            "init_from": args.init_from,
+        },
         "loss": {"name": "ce+dice"},
-        "optim": {"lr": args.lr, "schedule": "onecycle", "warmup": 0.05},
+        "optim": {"lr": args.lr, "schedule": "onecycle", "warmup": args.warmup},
         "augment": {
             "color_p": 0.9,
             "brightness": 0.15,
@@ -313,7 +318,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples-per-epoch", type=int, default=768)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--warmup", type=float, default=0.05, help="share of steps warming up")
     ap.add_argument("--encoder", default="tu-tf_efficientnet_lite0")
+    ap.add_argument(
+        "--init-from",
+        default=None,
+        metavar="MODEL",
+        help="second phase: start from this model file (e.g. the first phase's model)",
+    )
+    ap.add_argument(
+        "--weights",
+        default=None,
+        metavar="NAME=W,...",
+        help="override source sampling weights, e.g. synthetic=0.2,dubai=0.24",
+    )
     ap.add_argument("--precision", default="auto", help="trainer precision (auto: by the CPU)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads of the trainer")
     ap.add_argument("--workers", type=int, default=None, help="DataLoader workers")
@@ -336,6 +354,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     run = build / "run"
     cfg = config(args, build)
+    if args.weights:
+        override = dict(kv.split("=") for kv in args.weights.split(","))
+        for src in cfg["data"]["sources"]:
+            if src["name"] in override:
+                src["weight"] = float(override.pop(src["name"]))
+        if override:
+            ap.error(f"--weights: no source named {', '.join(override)}")
     names = [s["name"] for s in cfg["data"]["sources"]]
     log(f"sources: {', '.join(names)}")
     if not args.export_only:
