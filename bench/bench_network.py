@@ -96,8 +96,12 @@ def run_scene(
         b, crs = src.bounds, src.crs
     metric = crs if crs.is_projected else _utm(b, crs)
     box = gpd.GeoSeries([shapely.box(*b)], crs=crs).to_crs(metric).iloc[0]
-    t = shapely.clip_by_rect(metric_lines(truth, metric), *box.bounds)
-    t = shapely.get_parts(shapely.union_all(t[~shapely.is_empty(t)]))
+    # Truth clipped to the raster in the raster's CRS (as `roadseg evaluate` does), then
+    # projected: the metric bounding box of a geographic raster reaches up to 7 m past it
+    # (Vegas img0), where no prediction can be, and every truth road there scored a miss.
+    t = shapely.clip_by_rect(np.asarray(truth.to_crs(crs).geometry.values, dtype=object), *b)
+    t = metric_lines(gpd.GeoDataFrame(geometry=t[~shapely.is_empty(t)], crs=crs), metric)
+    t = shapely.get_parts(shapely.union_all(t))
     out = {"scene": name}
     for mode, flags in (("before", ["--no-cleaning"]), ("after", after)):
         gpkg = work / f"{name}_{mode}.gpkg"

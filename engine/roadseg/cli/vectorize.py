@@ -127,6 +127,22 @@ from roadseg.geo.paths import RasterPath
     "the road they leave, metres (0: off) [default: 10].",
 )
 @click.option(
+    "--road-bridge",
+    "road_bridge_m",
+    type=float,
+    default=None,
+    help="Join a dead end to the road up to this far ahead of it (within --bridge-angle) "
+    "where the bridge lies on road pixels, metres (0: off; e.g. 20) [default: 0].",
+)
+@click.option(
+    "--junction",
+    "junction_m",
+    type=float,
+    default=None,
+    help="Contract links between two junctions shorter than the roads' width and than "
+    "this into one junction, metres (0: off; e.g. 15) [default: 0].",
+)
+@click.option(
     "--gsd",
     type=float,
     default=None,
@@ -152,6 +168,8 @@ def cli(
     loop_area_m2: float | None,
     loop_width_m: float | None,
     stub_m: float | None,
+    road_bridge_m: float | None,
+    junction_m: float | None,
     gsd: float | None,
     overwrite: bool,
     progress: str,
@@ -160,7 +178,13 @@ def cli(
     """Vectorise CLASS_RASTER (the class GeoTIFF written by 'roadseg predict')."""
     from roadseg.vectorization import vectorize
 
-    given = {"loop_area_m2": loop_area_m2, "loop_width_m": loop_width_m, "stub_m": stub_m}
+    given = {
+        "loop_area_m2": loop_area_m2,
+        "loop_width_m": loop_width_m,
+        "stub_m": stub_m,
+        "road_bridge_m": road_bridge_m,
+        "junction_m": junction_m,
+    }
     steps: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     with ProgressRenderer(progress) as renderer, interrupt_as_cancel() as cancel:
         res = vectorize(

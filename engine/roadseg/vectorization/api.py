@@ -24,6 +24,7 @@ from roadseg.vectorization.extract import (
     BlockContext,
     ClassSource,
     Extraction,
+    MaskSupport,
     blocks_of,
     extract,
     extract_block,
@@ -293,7 +294,7 @@ def vectorize_pieces(
     _check_targets(class_raster, out_gpkg, graphml, None)
     with open_class_raster(class_raster, gsd=params.gsd) as src:
         ctx = _context(src, params)
-        ex = merge_pieces(pieces, ctx)
+        ex = merge_pieces(pieces, ctx, MaskSupport(src, ctx.frame.gsd))
         _check_not_all_nodata(src, ex)
         classes, tagged = src.classes, src.tagged
     reporter.check()

@@ -12,7 +12,11 @@
 * **drop edge stubs** — dead ends ending on the raster's edge or at nodata that are
   shorter than ``stub_m`` *and* lie inside the road they hang from (no longer than
   half its width, plus a pixel and a half) are cut: they are whiskers the skeleton
-  grows where a road runs along the raster's edge. A road leaving the raster a few
+  grows where a road runs along the raster's edge. When that road runs along the side
+  the stub ends on (straight through the junction, parallel to the side within 30°),
+  the stub may reach :data:`EDGE_GAP_M` past the road's side instead of a pixel and a
+  half: less ground than that between a road and the edge is the prediction's fraying
+  edge, which the skeleton turns into whiskers, not room for a road leaving the raster. A road leaving the raster a few
   metres past a junction reaches beyond the road it leaves, or continues a road
   straight through the junction, and keeps its line.
 
@@ -35,6 +39,11 @@ if TYPE_CHECKING:
     from roadseg.vectorization.network import RoadNetwork
 
 Key = tuple[int, int, int]
+
+#: Ground (metres) between a road running along the raster's edge and the edge that leaves
+#: no room for a road: a stub crossing it from such a road is a whisker (less than a car's
+#: width; the prediction's fraying edge, not a road leaving the raster).
+EDGE_GAP_M = 2.0
 
 #: A lane (metres): two sides of a loop with less ground than this between them are one
 #: road split by the prediction (a shadow, a car, a marking), not two roads.
@@ -217,7 +226,8 @@ def drop_edge_stubs(net: RoadNetwork, stub_m: float) -> int:
                 continue
             other = v if ends[0] == u else u
             half = _half_width(net, other, (u, v, k)) if g.degree(other) >= 3 else 0.0
-            if half > 0 and d["length"] <= half + tol:
+            room = max(tol, EDGE_GAP_M) if _along_edge(net, other, (u, v, k), ends[0]) else tol
+            if half > 0 and d["length"] <= half + room:
                 g.remove_edge(u, v, k)
                 for n in (u, v):
                     if g.degree(n) == 0:
@@ -228,6 +238,33 @@ def drop_edge_stubs(net: RoadNetwork, stub_m: float) -> int:
                 changed = True
                 break
     return dropped
+
+
+def _along_edge(net: RoadNetwork, n: int, stub: Key, end: int) -> bool:
+    """Whether the stub ``stub`` is the stem of a T whose road runs along the raster's edge.
+
+    True when the two other roads at node ``n`` continue each other (within 30°) and run
+    parallel (within 30°) to the raster side the stub ends on (at ``end``).
+    """
+    g = net.g
+    if net.extent is None or g.degree(n) != 3:
+        return False
+    w, h, tol = net.extent
+    x, y = g.nodes[end]["xy"]
+    if x < tol or x > w - tol:
+        side = np.array([0.0, 1.0])
+    elif y < tol or y > h - tol:
+        side = np.array([1.0, 0.0])
+    else:
+        return False  # nodata, not the raster's edge
+    dirs = [
+        _direction(d, n)
+        for a, b, kk, d in g.edges(n, keys=True, data=True)
+        if not {(a, b, kk), (b, a, kk)} & {stub}
+    ]
+    if len(dirs) != 2 or float(np.dot(dirs[0], dirs[1])) > -_COS_STRAIGHT:
+        return False
+    return all(abs(float(np.dot(dv, side))) >= _COS_STRAIGHT for dv in dirs)
 
 
 def _half_width(net: RoadNetwork, n: int, stub: Key) -> float:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+import shapely
 from rasterio.windows import Window
 from scipy import ndimage as ndi
 
@@ -151,8 +152,47 @@ def extract_block(source: ClassSource, blk: Block, ctx: BlockContext) -> BlockPi
     return out
 
 
-def merge_pieces(pieces: Iterable[BlockPieces], ctx: BlockContext) -> Extraction:
-    """Join the blocks' pieces (in block order), then clean the network and finish the polygons."""
+class MaskSupport:
+    """The share of a line (metric frame) on road pixels of a class source: bridges' support.
+
+    Points every half pixel along the line are looked up in the class raster (outside it:
+    not road). The class raster is the model's road probability thresholded at its
+    calibrated threshold, so this is the share of the line where the road probability
+    reaches it.
+    """
+
+    def __init__(self, source: ClassSource, gsd: tuple[float, float]) -> None:
+        self.source = source
+        self.gsd = gsd
+
+    def __call__(self, coords: np.ndarray) -> float:
+        """Share (0–1) of the line through ``coords`` (metric frame) on road pixels."""
+        line = shapely.LineString(coords)
+        gx, gy = self.gsd
+        n = max(2, int(np.ceil(line.length / (0.5 * min(gx, gy)))) + 1)
+        pts = shapely.get_coordinates(
+            shapely.line_interpolate_point(line, np.linspace(0.0, 1.0, n), normalized=True)
+        )
+        col = np.floor(pts[:, 0] / gx).astype(np.int64)
+        row = np.floor(pts[:, 1] / gy).astype(np.int64)
+        g = self.source.grid
+        inside = (col >= 0) & (row >= 0) & (col < g.width) & (row < g.height)
+        if not inside.any():
+            return 0.0
+        c0, c1 = int(col[inside].min()), int(col[inside].max()) + 1
+        r0, r1 = int(row[inside].min()), int(row[inside].max()) + 1
+        cls = self.source.read(Window(c0, r0, c1 - c0, r1 - r0))
+        road = road_mask(cls)[row[inside] - r0, col[inside] - c0]
+        return float(road.sum()) / n
+
+
+def merge_pieces(
+    pieces: Iterable[BlockPieces], ctx: BlockContext, support: MaskSupport | None = None
+) -> Extraction:
+    """Join the blocks' pieces (in block order), then clean the network and finish the polygons.
+
+    ``support`` (reading the class raster) lets the cleaning bridge dead ends onto roads.
+    """
     grid, params, gsd = ctx.grid, ctx.params, ctx.frame.gsd
     tol = 1.5 * max(gsd)
     net = RoadNetwork(ctx.num_classes, (grid.width * gsd[0], grid.height * gsd[1], tol))
@@ -170,15 +210,7 @@ def merge_pieces(pieces: Iterable[BlockPieces], ctx: BlockContext) -> Extraction
             net.add(piece.edges)
             coll.add_pieces(piece.done, piece.seam)
     t0 = time.perf_counter()
-    cleanup = net.clean(
-        params.prune_m,
-        params.bridge_m,
-        params.bridge_angle_deg,
-        params.simplify_m,
-        loop_area_m2=params.loop_area_m2,
-        stub_m=params.stub_m,
-        loop_extent_m=params.loop_extent_m,
-    )
+    cleanup = net.clean(params, support)
     cleanup["carriageways_merged"] = counts["carriageways_merged"]
     cleanup["loops_collapsed"] += counts["loops_filled"]
     t1 = time.perf_counter()
@@ -210,7 +242,7 @@ def extract(
             yield extract_block(source, blk, ctx)
         reporter.update("vectorize", len(blocks), len(blocks), "cleaning the network")
 
-    return merge_pieces(pieces(), ctx)
+    return merge_pieces(pieces(), ctx, MaskSupport(source, frame.gsd))
 
 
 @dataclass(frozen=True)

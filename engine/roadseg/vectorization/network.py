@@ -11,15 +11,23 @@ its nodes' ``xy``, so lines meet exactly at junctions.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
 import shapely
+import shapely.ops
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString
 
 from roadseg.vectorization.pixelgraph import BlockEdges
+
+if TYPE_CHECKING:
+    from roadseg.vectorization.params import Resolved
+
+#: Road support of a line: (N, 2) metric coordinates → fraction on road pixels.
+Support = Callable[[np.ndarray], float]
 
 #: How far back from an end its direction is measured (metres, capped by the edge length).
 DIRECTION_M = 8.0
@@ -219,6 +227,56 @@ class RoadNetwork:
         self.g.add_node(n, xy=(float(xy[0]), float(xy[1])))
         return n
 
+    def split_edge(self, u: int, v: int, k: int, point: np.ndarray, tol: float) -> int:
+        """Return the node at ``point`` on edge ``(u, v, k)``.
+
+        An end node within ``tol``, else a new node splitting the edge (its pixel tallies
+        shared by length).
+        """
+        g = self.g
+        d = g.edges[u, v, k]
+        line = d["geom"]
+        s = float(line.project(shapely.Point(point)))
+        a, b = (u, v) if d["src"] == u else (v, u)
+        if s <= tol:
+            return a
+        if s >= line.length - tol:
+            return b
+        n = self.new_node(tuple(shapely.get_coordinates(line.interpolate(s))[0]))
+        g.remove_edge(u, v, k)
+        frac = s / line.length
+        for lo, hi, p, q, f in ((0.0, s, a, n, frac), (s, line.length, n, b, 1.0 - frac)):
+            c = shapely.get_coordinates(shapely.ops.substring(line, lo, hi))
+            c[0], c[-1] = g.nodes[p]["xy"], g.nodes[q]["xy"]
+            geom = LineString(c)
+            g.add_edge(
+                p,
+                q,
+                geom=geom,
+                src=p,
+                counts=np.round(d["counts"] * f).astype(d["counts"].dtype),
+                wsum=d["wsum"] * f,
+                npix=int(round(d["npix"] * f)),
+                length=float(geom.length),
+                bridges=d["bridges"] if p == a else 0,
+            )
+        return n
+
+    def add_link(self, a: int, b: int) -> None:
+        """Add a straight bridge edge between nodes ``a`` and ``b``."""
+        geom = LineString([self.g.nodes[a]["xy"], self.g.nodes[b]["xy"]])
+        self.g.add_edge(
+            a,
+            b,
+            geom=geom,
+            src=a,
+            counts=np.zeros(self.num_classes, np.int64),
+            wsum=0.0,
+            npix=0,
+            length=float(geom.length),
+            bridges=1,
+        )
+
     def bridge(self, max_gap: float, max_angle_deg: float = 30.0) -> int:
         """Join dead ends closer than ``max_gap`` that face each other.
 
@@ -284,36 +342,36 @@ class RoadNetwork:
             d["geom"] = geom
             d["length"] = float(length)
 
-    def clean(
-        self,
-        prune_m: float,
-        bridge_m: float,
-        angle_deg: float,
-        simplify_m: float,
-        loop_area_m2: float = 0.0,
-        stub_m: float = 0.0,
-        loop_extent_m: float = math.inf,
-    ) -> dict[str, int]:
-        """Run the whole clean-up (steps with 0 are off).
+    def clean(self, p: Resolved, support: Support | None = None) -> dict[str, int]:
+        """Run the whole clean-up with the settings ``p`` (steps with 0 are off).
 
-        Dissolve, prune, drop specks, bridge, collapse small loops, drop edge stubs,
+        Dissolve, prune, drop specks, bridge facing ends, bridge ends onto roads (where
+        ``support`` says the prediction covers the bridge:
+        :mod:`roadseg.vectorization.bridge_roads`), merge close junctions
+        (:mod:`roadseg.vectorization.junctions`), collapse small loops, drop edge stubs,
         simplify (see :mod:`roadseg.vectorization.clean_graph`).
         """
+        from roadseg.vectorization.bridge_roads import bridge_to_roads
         from roadseg.vectorization.clean_graph import collapse_small_loops, drop_edge_stubs
+        from roadseg.vectorization.junctions import merge_close_junctions
 
         self.dissolve()
         self.drop_zero_length()
-        pruned = self.prune(prune_m)
-        specks = self.drop_small_components(prune_m)
-        bridged = self.bridge(bridge_m, angle_deg)
-        loops = collapse_small_loops(self, loop_area_m2, loop_extent_m)
-        stubs = drop_edge_stubs(self, stub_m)
-        self.simplify(simplify_m)
+        pruned = self.prune(p.prune_m)
+        specks = self.drop_small_components(p.prune_m)
+        bridged = self.bridge(p.bridge_m, p.bridge_angle_deg)
+        onto = bridge_to_roads(self, p.road_bridge_m, p.bridge_angle_deg, support)
+        junctions = merge_close_junctions(self, p.junction_m)
+        loops = collapse_small_loops(self, p.loop_area_m2, p.loop_extent_m)
+        stubs = drop_edge_stubs(self, p.stub_m)
+        self.simplify(p.simplify_m)
         self.drop_zero_length()
         return {
             "spurs_pruned": pruned,
             "specks_removed": specks,
             "gaps_bridged": bridged,
+            "ends_joined_to_roads": onto,
+            "junctions_merged": junctions,
             "loops_collapsed": loops,
             "stubs_dropped": stubs,
         }
