@@ -48,7 +48,7 @@ from .dialog_form import (
     model_file_widget,
     run_buttons,
 )
-from .model_info import ModelInfoLoader
+from .model_info import ModelInfoLoader, model_gsd
 from .rasters import default_raster, unusable_rasters, unusable_reason
 from .render import RenderJob, layer_offer, needs_render, plan_render, web_area_problem
 
@@ -348,10 +348,7 @@ class AdaptDialog(ChoiceChecks, QDialog):
 
     def _gsd_loaded(self, models: list, error: str) -> None:
         asked = self.loader.model_file or "default"
-        entry = next(
-            (m for m in models if self.loader.model_file or m.get("name") == "default"), None
-        )
-        gsd = float((entry or {}).get("gsd_m") or 0.0)
+        gsd = model_gsd(models, asked)
         if gsd > 0:
             self.model_gsd[asked] = gsd
         else:

@@ -271,3 +271,40 @@ def test_adapt_and_retrain_on_a_local_xyz_layer(
     assert failed.error is not None and "drew nothing" in failed.error.message
     assert failed.result is None and not rdlg.render_job.path.parent.exists()
     assert not rwork.exists() and not Path(failed.params.out_path).exists()
+
+
+def test_processing_adapt_model_on_a_local_xyz_layer(
+    plugin, qgis_processing, real_engine, scene, tiny, models_dir
+):
+    """Processing ▸ Adapt model on an XYZ layer: rendered over the extent, run, file removed."""
+    import tempfile
+
+    import processing
+    from roadseg_qgis.gui.render import TEMP_PREFIX
+    from test_processing import Feedback
+
+    image, roads, tiles = scene
+    layer = xyz_layer(tiles, zmax=18)
+    _area, rect = _scene_area(image)
+    before = set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"))
+    feedback = Feedback()
+    extent = f"{rect.xMinimum()},{rect.xMaximum()},{rect.yMinimum()},{rect.yMaximum()} [EPSG:3857]"
+    res = processing.run(
+        "roadseg:adaptmodel",
+        {
+            "INPUT": layer,
+            "LABELS": str(roads),
+            "EXTENT": extent,
+            "MODEL": str(tiny),
+            "STEPS": 2,
+            "DEVICE": 1,
+            "MIN_GAIN": 1.0,  # no run gains a whole road IoU: the starting model stays
+        },
+        feedback=feedback,
+    )
+    assert res["KEPT"] == "starting" and res["MODEL"] == str(tiny), res
+    offer = "XYZ layer: 0.48 m/px at its maximum zoom 18; rendered at 0.5 m/px"
+    assert offer in feedback.infos, feedback.infos
+    (command,) = [c for c in feedback.commands if " adapt " in c]
+    assert TEMP_PREFIX in command and "--area " in command, command
+    assert set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*")) == before  # removed
