@@ -249,11 +249,12 @@ class RoadsegPlugin:
         """Build the Adapt model (or Retrain from corrections) dialog; None with a message."""
         from .gui.adapt_dialog import AdaptDialog
 
-        if not usable_rasters():
+        if not usable_rasters(rendered=True):
             self.notify(
                 tr(
-                    "Adapting needs imagery from a file: add it (Layer ▸ Add Layer ▸ Add Raster "
-                    "Layer) together with a layer of roads, then try again."
+                    "Adapting needs imagery: add a raster file (Layer ▸ Add Layer ▸ Add Raster "
+                    "Layer) or an XYZ, WMS or WMTS layer, together with a layer of roads, then "
+                    "try again."
                 ),
                 "warning",
             )
@@ -286,15 +287,20 @@ class RoadsegPlugin:
                 shutil.rmtree(work, ignore_errors=True)
                 self.show_error(exc)
             else:
-                self.start_adapt(params, work)
+                self.start_adapt(params, work, dlg.render_job)
         self.dialog = None
 
     def retrain(self) -> None:
         """Menu action: Retrain from corrections."""
         self.adapt(retrain=True)
 
-    def start_adapt(self, params: AdaptParameters, work_dir: Path) -> AdaptTask | None:
-        """Start ``roadseg adapt`` in the background; None (with a message) if it cannot start."""
+    def start_adapt(
+        self, params: AdaptParameters, work_dir: Path, render: RenderJob | None = None
+    ) -> AdaptTask | None:
+        """Start ``roadseg adapt`` in the background; None (with a message) if it cannot start.
+
+        ``render`` (a web or virtual layer) is written first, in the task, and removed after.
+        """
         try:
             engine = prefs.current_engine()
         except PluginError as exc:
@@ -303,7 +309,7 @@ class RoadsegPlugin:
             return None
         argv = adapt_argv(engine.argv, params)
         messages.log(tr("Running: {command}").format(command=display(argv)))
-        task = AdaptTask(params, argv, engine_env(), work_dir, self._adapt_finished)
+        task = AdaptTask(params, argv, engine_env(), work_dir, self._adapt_finished, render)
         self.tasks.append(task)
         self.last_task = task
         QgsApplication.taskManager().addTask(task)

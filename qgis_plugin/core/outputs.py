@@ -111,16 +111,16 @@ def check_output_dir(folder: str | os.PathLike[str]) -> Path:
     return p
 
 
-def unique_name(base_dir: Path, name: str) -> str:
-    """Return ``name``, or ``name_2``, ``name_3``… so that no existing run is replaced.
+def unique_name(base_dir: Path, name: str, suffix: str = "") -> str:
+    """Return ``name``, or ``name_2``, ``name_3``… so that no ``name…suffix`` is replaced.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp()); (d / "run_a").mkdir()
-    >>> unique_name(d, "run_a")
-    'run_a_2'
+    >>> unique_name(d, "run_a"), unique_name(d, "run_a", ".safetensors")
+    ('run_a_2', 'run_a')
     """
     out, n = name, 1
-    while (base_dir / out).exists():
+    while (base_dir / f"{out}{suffix}").exists():
         n += 1
         out = f"{name}_{n}"
     return out

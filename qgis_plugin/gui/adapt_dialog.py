@@ -6,7 +6,9 @@ roads are complete, the starting model and the minutes to spend. Retrain from
 corrections is the same dialog started from a Map roads result: the edited centreline
 layer (class field ``class``) and the checked area, from the model that mapped them.
 Every change re-checks the choices; the first problem shows in red and Run stays
-disabled until it is fixed.
+disabled until it is fixed. A web (XYZ, WMS, WMTS) or virtual layer is rendered over the
+area at the starting model's resolution, as Map roads does (``render``): the dialog asks
+the engine for that resolution and says what the layer offers.
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qgis.core import QgsMapLayerProxyModel, QgsProject, QgsVectorLayer
-from qgis.gui import QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
-from qgis.PyQt.QtCore import Qt
+from qgis.core import QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsVectorLayer
+from qgis.gui import QgsFieldComboBox, QgsMapLayerComboBox
 from qgis.PyQt.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
     QLabel,
@@ -31,20 +31,32 @@ from qgis.PyQt.QtWidgets import (
 
 from ..core.adapt import ADAPT_AREA_MODES, DEFAULT_MINUTES, AdaptParameters, adapt_area_label
 from ..core.adapted import unique_model_name
-from ..core.errors import InputError
+from ..core.errors import EngineNotFoundError, InputError
+from ..core.estimate import estimate
 from ..core.i18n import tr
+from ..core.outputs import unique_name
 from ..core.params import POLYGON_MODES, model_label, safe_name
 from . import prefs
-from .adapt_inputs import export_labels, write_area
-from .area import area_to_map
-from .dialog_form import MODEL_FILE, MODEL_FILTER, RED
+from .adapt_inputs import export_labels, labels_area, write_area
+from .area import Area, area_to_map
+from .dialog_form import (
+    MODEL_FILE,
+    ChoiceChecks,
+    error_label,
+    model_combo,
+    model_file_problem,
+    model_file_widget,
+    run_buttons,
+)
+from .model_info import ModelInfoLoader, model_gsd
 from .rasters import default_raster, unusable_rasters, unusable_reason
+from .render import RenderJob, layer_offer, needs_render, plan_render, web_area_problem
 
 #: Class fields the engine recognises without being told (OpenStreetMap first).
 KNOWN_CLASS_FIELDS = ("highway", "class", "road_class", "road_type")
 
 
-class AdaptDialog(QDialog):
+class AdaptDialog(ChoiceChecks, QDialog):
     """Choose imagery, roads, area, starting model and minutes; :meth:`parameters` builds the run.
 
     Args:
@@ -70,7 +82,16 @@ class AdaptDialog(QDialog):
         self.setWindowTitle(tr("Retrain from corrections") if retrain else tr("Adapt model"))
         self.setMinimumWidth(560)
         self.last_error = ""
+        self.offer_text = ""
         self._auto_name = ""
+        #: The rendering of a web or virtual layer that the run needs (set by parameters()).
+        self.render_job: RenderJob | None = None
+        #: Starting model → its resolution (m/px), asked of the engine for web/virtual layers.
+        self.model_gsd: dict[str, float] = {}
+        self.gsd_error = ""
+        self._asked = ""
+        self.loader = ModelInfoLoader(self)
+        self.loader.loaded.connect(self._gsd_loaded)
         self._build()
         self._set_defaults(labels, start_model)
         self._connect()
@@ -85,6 +106,12 @@ class AdaptDialog(QDialog):
         form = QFormLayout()
         self.raster_combo = QgsMapLayerComboBox()
         self.raster_combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
+        self.raster_combo.setToolTip(
+            tr(
+                "The imagery: a raster file, or an XYZ, WMS, WMTS or virtual raster layer "
+                "(rendered over the area at the starting model's resolution)."
+            )
+        )
         form.addRow(tr("Imagery"), self.raster_combo)
         self.labels_combo = QgsMapLayerComboBox()
         self.labels_combo.setFilters(
@@ -120,14 +147,9 @@ class AdaptDialog(QDialog):
         self.polygon_combo = QgsMapLayerComboBox()
         self.polygon_combo.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
         form.addRow(tr("Polygon layer"), self.polygon_combo)
-        self.model_combo = QComboBox()
-        self.model_combo.addItem(tr("Default model (embedded)"), "default")
-        for entry in prefs.adapted_models():
-            self.model_combo.addItem(entry.label(), entry.path)
-        self.model_combo.addItem(tr("Model file…"), MODEL_FILE)
+        self.model_combo = model_combo()
         form.addRow(tr("Start from"), self.model_combo)
-        self.model_file = QgsFileWidget()
-        self.model_file.setFilter(MODEL_FILTER)
+        self.model_file = model_file_widget()
         form.addRow(tr("Model file"), self.model_file)
         self.minutes_spin = QDoubleSpinBox()
         self.minutes_spin.setRange(0.5, 600.0)
@@ -144,17 +166,13 @@ class AdaptDialog(QDialog):
         self.name_edit.setToolTip(tr("The new model's name in the Map roads dialog."))
         form.addRow(tr("New model's name"), self.name_edit)
         outer.addLayout(form)
-        self.error_label = QLabel("")
-        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet(f"QLabel {{ color: {RED}; }}")
-        self.error_label.hide()
+        self.offer_label = QLabel("")
+        self.offer_label.setWordWrap(True)
+        self.offer_label.hide()
+        outer.addWidget(self.offer_label)
+        self.error_label = error_label()
         outer.addWidget(self.error_label)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.run_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.run_button.setText(tr("Run"))
+        self.buttons, self.run_button = run_buttons()
         outer.addWidget(self.buttons)
 
     def _intro(self) -> str:
@@ -171,9 +189,9 @@ class AdaptDialog(QDialog):
         )
 
     def _set_defaults(self, labels: QgsVectorLayer | None, start_model: str) -> None:
-        self.raster_combo.setExceptedLayerList(unusable_rasters())
+        self.raster_combo.setExceptedLayerList(unusable_rasters(rendered=True))
         active = self.iface.activeLayer() if self.iface is not None else None
-        raster = default_raster(active)
+        raster = default_raster(active, rendered=True)
         if raster is not None:
             self.raster_combo.setLayer(raster)
         if labels is None and isinstance(active, QgsVectorLayer):
@@ -218,13 +236,6 @@ class AdaptDialog(QDialog):
         ):
             sig.connect(self.refresh)
 
-    @staticmethod
-    def _select(combo: QComboBox, data: str) -> bool:
-        idx = combo.findData(data)
-        if idx >= 0:
-            combo.setCurrentIndex(idx)
-        return idx >= 0
-
     # -- reactions ----------------------------------------------------------------------
     def _labels_changed(self, *_args: object) -> None:
         layer = self.labels_combo.currentLayer()
@@ -232,10 +243,6 @@ class AdaptDialog(QDialog):
         names = [f.name() for f in layer.fields()] if isinstance(layer, QgsVectorLayer) else []
         wanted = ("class",) if self.retrain else KNOWN_CLASS_FIELDS
         self.field_combo.setField(next((n for n in wanted if n in names), ""))
-        self.refresh()
-
-    def _area_changed(self) -> None:
-        self.polygon_combo.setEnabled(self.area_combo.currentData() in POLYGON_MODES)
         self.refresh()
 
     def _model_changed(self) -> None:
@@ -252,10 +259,7 @@ class AdaptDialog(QDialog):
     # -- choices ------------------------------------------------------------------------
     def start_model(self) -> str:
         """The starting model: ``default`` or a model file ("" when none is chosen)."""
-        data = str(self.model_combo.currentData())
-        if data == MODEL_FILE:
-            return self.model_file.filePath().strip()
-        return data
+        return self.model_choice()
 
     def default_name(self) -> str:
         """A name not yet in the model list: after the imagery, or the model retrained."""
@@ -268,25 +272,23 @@ class AdaptDialog(QDialog):
         return unique_model_name(base, taken)
 
     def problem(self) -> str:
-        """The first thing that stops a run ("" when none)."""
+        """The first thing that stops a run ("" when none); sets :attr:`offer_text`."""
+        self.offer_text = ""
         raster = self.raster_combo.currentLayer()
-        reason = unusable_reason(raster)
+        mode = str(self.area_combo.currentData())
+        reason = unusable_reason(raster, rendered=True) or web_area_problem(raster, mode)
         if reason:
             return reason
         labels = self.labels_combo.currentLayer()
         if not isinstance(labels, QgsVectorLayer):
             return tr("Choose the layer with the roads you have (lines or polygons).")
-        mode = str(self.area_combo.currentData())
-        if mode != "labels":
-            try:
-                area_to_map(mode, raster, self._canvas(), self.polygon_combo.currentLayer())
-            except InputError as exc:
-                return exc.message
+        try:
+            area = self.area() if mode != "labels" or needs_render(raster) else None
+        except InputError as exc:
+            return exc.message
         start = self.start_model()
-        if not start:
-            return tr("Choose the model file to start from, or the default model.")
-        if start != "default" and not Path(start).is_file():
-            return tr("The model file {path} does not exist.").format(path=repr(start))
+        if start != "default" and model_file_problem(start):
+            return model_file_problem(start)
         name = self.name_edit.text().strip()
         if not name:
             return tr("Give the new model a name.")
@@ -294,21 +296,71 @@ class AdaptDialog(QDialog):
             return tr("A model named {name} is already in the list: choose another name.").format(
                 name=repr(name)
             )
+        if area is not None and needs_render(raster):
+            return self._render_problem(raster, area)
         return ""
 
-    def _canvas(self) -> Any:
-        return self.iface.mapCanvas() if self.iface is not None else None
+    def area(self) -> Area:
+        """The area in the imagery's CRS: the chosen one, or around the roads (raises InputError)."""
+        raster = self.raster_combo.currentLayer()
+        mode = str(self.area_combo.currentData())
+        if mode == "labels":
+            labels = self.labels_combo.currentLayer()
+            if not isinstance(raster, QgsRasterLayer) or not isinstance(labels, QgsVectorLayer):
+                raise InputError(tr("Choose the imagery and the layer with the roads you have."))
+            return labels_area(labels, raster)
+        return area_to_map(mode, raster, self.canvas, self.polygon_combo.currentLayer())
+
+    # -- web and virtual layers -----------------------------------------------------------
+    def start_gsd(self) -> float:
+        """The starting model's resolution (m/px; 0 until the engine told it)."""
+        return self.model_gsd.get(self.start_model(), 0.0)
+
+    def _render_problem(self, raster: QgsRasterLayer, area: Area) -> str:
+        """What the layer offers (:attr:`offer_text`), and why it cannot be rendered yet."""
+        gsd = self.start_gsd()
+        self.offer_text = layer_offer(raster, area, gsd).text()
+        if gsd <= 0:
+            if self.gsd_error:
+                return tr(
+                    "The resolution of the model to start from is not known ({error}): choose "
+                    "another model, or save the layer as a GeoTIFF and use that."
+                ).format(error=self.gsd_error)
+            return tr("Asking the engine for the starting model's resolution…")
+        est = estimate(area.area_m2, gsd, "cpu", limit_km2=prefs.limit_km2())
+        return est.limit_message() if est.over_limit else ""
+
+    def _fetch_gsd(self) -> None:
+        """Ask the engine for the starting model's resolution (web and virtual layers only)."""
+        start = self.start_model()
+        if (
+            not needs_render(self.raster_combo.currentLayer())
+            or start in self.model_gsd
+            or (start != "default" and model_file_problem(start))
+            or start == self._asked
+        ):
+            return
+        self._asked, self.gsd_error = start, ""
+        try:
+            self.loader.start(prefs.current_engine(), None if start == "default" else start)
+        except EngineNotFoundError as exc:
+            self.gsd_error = exc.message
+
+    def _gsd_loaded(self, models: list, error: str) -> None:
+        asked = self.loader.model_file or "default"
+        gsd = model_gsd(models, asked)
+        if gsd > 0:
+            self.model_gsd[asked] = gsd
+        else:
+            self.gsd_error = error or tr("the model does not give its resolution")
+        self.refresh()
 
     def refresh(self, *_args: object) -> None:
         """Re-check the choices: the first problem in red, Run enabled only without one."""
+        self._fetch_gsd()
         self.show_error(self.problem())
-
-    def show_error(self, message: str) -> None:
-        """Show the problem (empty: hide it) and enable Run only without one."""
-        self.last_error = message or self.last_error
-        self.error_label.setText(message)
-        self.error_label.setVisible(bool(message))
-        self.run_button.setEnabled(not message)
+        self.offer_label.setText(self.offer_text)
+        self.offer_label.setVisible(bool(self.offer_text))
 
     def parameters(self, work_dir: Path) -> AdaptParameters:
         """Write the roads and the area into ``work_dir`` and return the run's parameters.
@@ -327,21 +379,23 @@ class AdaptDialog(QDialog):
         area = write_area(
             str(self.area_combo.currentData()),
             raster,
-            self._canvas(),
+            self.canvas,
             self.polygon_combo.currentLayer(),
             work_dir,
         )
         name = self.name_edit.text().strip()
         folder = prefs.models_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        stem, n = safe_name(name, "model"), 1
+        stem = unique_name(folder, safe_name(name, "model"), ".safetensors")
         out = folder / f"{stem}.safetensors"
-        while out.exists():
-            n += 1
-            out = folder / f"{stem}_{n}.safetensors"
         start = self.start_model()
+        path = raster.source().split("|", 1)[0]
+        self.render_job = None
+        if needs_render(raster):
+            self.render_job = plan_render(raster, self.area(), self.start_gsd())
+            path = str(self.render_job.path)
         return AdaptParameters(
-            raster_path=raster.source().split("|", 1)[0],
+            raster_path=path,
             raster_name=raster.name(),
             labels_path=str(labels),
             out_path=str(out),
@@ -369,3 +423,8 @@ class AdaptDialog(QDialog):
             }
         )
         super().accept()
+
+    def done(self, result: int) -> None:
+        """Stop a pending model query when the dialog closes."""
+        self.loader.stop()
+        super().done(result)

@@ -4,7 +4,8 @@ The road layer is always exported (with its unsaved edits, the geometry and the 
 field only) into the run's work folder: the engine then reads exactly what the user
 sees, whatever the layer's provider (memory, OSM query, a layer of a multi-layer
 GeoPackage). The area becomes polygons in a file: the selected polygons, every polygon
-of a layer, or the map extent / the raster's extent as a rectangle.
+of a layer, or the map extent / the raster's extent as a rectangle. A web or virtual
+layer is rendered over that area, or around the roads (:func:`labels_area`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
     QgsCoordinateTransformContext,
     QgsFeature,
     QgsGeometry,
@@ -27,10 +29,15 @@ from qgis.gui import QgsMapCanvas
 
 from ..core.errors import InputError
 from ..core.i18n import tr
-from .area import area_to_map
+from .area import Area, area_to_map, crs_argument, measure_area
+from .render import ground_metres
 
 LABELS_NAME = "roads.gpkg"
 AREA_NAME = "area"
+#: Margin (m, at the equator for Mercator layers) around the roads' bounding box that is
+#: rendered when the area is "around the roads" (the engine widens their outline by half a
+#: road width).
+LABELS_MARGIN_M = 20.0
 
 
 def _write(layer: QgsVectorLayer, path: Path, attributes: list[int]) -> None:
@@ -120,3 +127,36 @@ def write_area(
     layer = _rectangle_layer(QgsRectangle(*area.bbox), raster.crs())
     _write(layer, path, [])
     return path
+
+
+def labels_area(labels: QgsVectorLayer, raster: QgsRasterLayer) -> Area:
+    """The roads' bounding box with a margin, in the raster's CRS and clipped to it.
+
+    What a web or virtual layer is rendered over when the area is "around the roads".
+
+    Raises:
+        InputError: the layer has no roads, or they are not over the raster.
+
+    """
+    crs = raster.crs()
+    rect = labels.extent()
+    if rect.isNull():
+        raise InputError(
+            tr("The road layer {name} has no roads: draw or load some first.").format(
+                name=repr(labels.name())
+            )
+        )
+    if labels.crs() != crs:
+        to_raster = QgsCoordinateTransform(labels.crs(), crs, QgsProject.instance())
+        rect = to_raster.transformBoundingBox(rect)
+    rect = rect.buffered(LABELS_MARGIN_M / ground_metres(1.0, crs, 0.0))
+    clipped = rect.intersect(raster.extent())
+    if clipped.isEmpty():
+        raise InputError(
+            tr(
+                "The roads of {labels} are not over the layer {name}: choose roads over the "
+                "imagery."
+            ).format(labels=repr(labels.name()), name=repr(raster.name()))
+        )
+    bbox = (clipped.xMinimum(), clipped.yMinimum(), clipped.xMaximum(), clipped.yMaximum())
+    return Area(bbox, crs_argument(crs), measure_area(QgsGeometry.fromRect(clipped), crs))

@@ -2,8 +2,10 @@
 
 Like the Map roads task: ``run()`` streams the engine's progress into the task's
 bar in a worker thread and stops the engine on cancel; ``finished()`` hands the task
-back to the plugin in the main thread. The work folder (exported roads and area) is
-removed at the end; a cancelled or failed run leaves no model file either.
+back to the plugin in the main thread. A web or virtual layer is first rendered into a
+temporary GeoTIFF (as Map roads does). The work folder (exported roads and area) and the
+rendered GeoTIFF are removed at the end; a cancelled or failed run leaves no model file
+either.
 """
 
 from __future__ import annotations
@@ -12,23 +14,23 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from qgis.core import QgsTask
-
 from ..core.adapt import AdaptOutcome, AdaptParameters, AdaptProgress
 from ..core.errors import PluginError
 from ..core.i18n import tr
 from ..core.process import EngineResult, run_engine
 from ..core.protocol import ProgressLine
 from .messages import log
+from .render import RenderingTask, RenderJob
 
 
-class AdaptTask(QgsTask):
+class AdaptTask(RenderingTask):
     """Run ``roadseg adapt`` for one :class:`AdaptParameters`.
 
     Attributes:
         result: The engine result once ``run()`` returns.
         outcome: The before → after figures of a successful run.
         error: A plugin error raised while running (e.g. the engine could not start).
+        render: The web or virtual layer to render into the engine's input first.
         cancelled: Whether the user cancelled the run.
         last_stage: The last progress message.
 
@@ -41,13 +43,14 @@ class AdaptTask(QgsTask):
         env: dict[str, str],
         work_dir: Path,
         on_done: Callable[[AdaptTask], None],
+        render: RenderJob | None = None,
     ) -> None:
         title = (
             tr("roadseg: retrain {name}")
             if params.mode == "retrain"
             else tr("roadseg: adapt {name}")
         )
-        super().__init__(title.format(name=params.name), QgsTask.Flag.CanCancel)
+        super().__init__(title.format(name=params.name), render)
         self.params = params
         self.argv = list(argv)
         self.env = env
@@ -57,19 +60,21 @@ class AdaptTask(QgsTask):
         self.outcome: AdaptOutcome | None = None
         self.error: PluginError | None = None
         self.cancelled = False
-        self.last_stage = ""
         self._bar = AdaptProgress()
 
     def _progress(self, line: ProgressLine) -> None:
-        self.setProgress(self._bar.percent(line))
+        self.setProgress(max(self.progress(), self._bar.percent(line)))  # after the rendering
         self.last_stage = f"{line.stage}: {line.message}".strip()
 
     def _drop_model(self) -> None:
         Path(self.params.out_path).unlink(missing_ok=True)
 
-    def run(self) -> bool:
-        """Run the engine (worker thread); True when it succeeded or the user cancelled."""
+    def work(self) -> bool:
+        """Render a web or virtual layer, run the engine (worker thread); True unless it failed."""
         try:
+            if not self.rendered():
+                self.cancelled = True
+                return True
             self.result = run_engine(
                 self.argv,
                 env=self.env,
@@ -102,4 +107,5 @@ class AdaptTask(QgsTask):
             self.cancelled = True
             self._drop_model()
         shutil.rmtree(self.work_dir, ignore_errors=True)
+        self.drop_render()  # also when the task was cancelled before it ran
         self.on_done(self)

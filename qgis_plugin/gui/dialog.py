@@ -14,7 +14,6 @@ from typing import Any
 
 from qgis.core import QgsProject, QgsVectorLayer
 from qgis.PyQt.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QWidget,
 )
@@ -35,18 +34,18 @@ from ..core.params import (
 )
 from . import prefs
 from .area import Area, area_to_map
-from .dialog_form import MODEL_FILE, RED, MapRoadsForm
+from .dialog_form import MODEL_FILE, RED, ChoiceChecks, MapRoadsForm, model_file_problem
 from .messages import open_url
 from .model_info import ModelInfoLoader
 from .rasters import default_raster, unusable_rasters, unusable_reason
-from .render import RenderJob, is_web, layer_offer, needs_render, plan_render
+from .render import RenderJob, layer_offer, needs_render, plan_render, web_area_problem
 
 
 def _red(text: str) -> str:
     return f"<span style='color:{RED}'>{html.escape(text)}</span>"
 
 
-class MapRoadsDialog(MapRoadsForm):
+class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
     """Choose raster, area, model, options and outputs; :meth:`parameters` builds the run.
 
     Args:
@@ -137,13 +136,6 @@ class MapRoadsDialog(MapRoadsForm):
         self.polygon_combo.setEnabled(area in POLYGON_MODES)
 
     @staticmethod
-    def _select(combo: QComboBox, data: str) -> bool:
-        idx = combo.findData(data)
-        if idx >= 0:
-            combo.setCurrentIndex(idx)
-        return idx >= 0
-
-    @staticmethod
     def default_output_dir() -> str:
         """The saved project's results folder, else the folder chosen once ("" = ask)."""
         home = prefs.project_home()
@@ -151,15 +143,6 @@ class MapRoadsDialog(MapRoadsForm):
         return str(folder) if folder else prefs.results_dir()
 
     # -- reactions ------------------------------------------------------------------
-    @property
-    def canvas(self) -> Any:
-        """The map canvas (None without an interface)."""
-        return self.iface.mapCanvas() if self.iface is not None else None
-
-    def _area_changed(self) -> None:
-        self.polygon_combo.setEnabled(self.area_combo.currentData() in POLYGON_MODES)
-        self.refresh()
-
     def _watch_polygons(self, *_args: object) -> None:
         """Follow the polygon layer's selection (the area changes with it)."""
         if self._watched is not None:
@@ -193,9 +176,7 @@ class MapRoadsDialog(MapRoadsForm):
     def selected_file(self) -> str | None:
         """The model file chosen (a file or an adapted model); None for embedded models."""
         data = str(self.model_combo.currentData())
-        if data == MODEL_FILE:
-            return self.model_file.filePath().strip()
-        return data if data in self.adapted else None
+        return self.model_choice() if data == MODEL_FILE or data in self.adapted else None
 
     def _model_file_changed(self, *_args: object) -> None:
         self.file_info, self.file_error = None, ""
@@ -338,10 +319,9 @@ class MapRoadsDialog(MapRoadsForm):
     def _model_problem(self) -> str:
         path = self.selected_file()
         if path is not None:
-            if not path:
-                return tr("Choose a model file, or the default model.")
-            if not Path(path).is_file():
-                return tr("The model file {path} does not exist.").format(path=repr(path))
+            missing = model_file_problem(path)
+            if missing:
+                return missing
             if self.file_error:
                 return tr("This model file cannot be used: {error}").format(error=self.file_error)
         elif (
@@ -351,14 +331,6 @@ class MapRoadsDialog(MapRoadsForm):
         ):
             return tr("The embedded model cannot be used ({error}): choose a model file.").format(
                 error=self.loader.error
-            )
-        return ""
-
-    def _web_area_problem(self) -> str:
-        if is_web(self.raster_combo.currentLayer()) and self.area_combo.currentData() == "layer":
-            return tr(
-                "A web layer covers the whole world: choose the current map extent or polygons "
-                "as the area to map."
             )
         return ""
 
@@ -373,7 +345,9 @@ class MapRoadsDialog(MapRoadsForm):
     def problem(self) -> tuple[str, Estimate | None]:
         """The first thing that stops a run ("" when none), and the estimate when known."""
         raster = self.raster_combo.currentLayer()
-        reason = unusable_reason(raster, rendered=True) or self._web_area_problem()
+        reason = unusable_reason(raster, rendered=True) or web_area_problem(
+            raster, str(self.area_combo.currentData())
+        )
         if reason:
             self.offer_text = ""
             return reason, None
@@ -411,13 +385,6 @@ class MapRoadsDialog(MapRoadsForm):
         )
         self.show_error(message)
 
-    def show_error(self, message: str) -> None:
-        """Show the problem above the buttons (empty: hide it) and enable Run only without one."""
-        self.last_error = message or self.last_error
-        self.error_label.setText(message)
-        self.error_label.setVisible(bool(message))
-        self.run_button.setEnabled(not message)
-
     def ask_results_dir(self) -> str:
         """Ask once for a results folder (unsaved projects); "" when the user cancels."""
         return QFileDialog.getExistingDirectory(
@@ -441,7 +408,9 @@ class MapRoadsDialog(MapRoadsForm):
 
         """
         raster = self.raster_combo.currentLayer()
-        reason = unusable_reason(raster, rendered=True) or self._web_area_problem()
+        reason = unusable_reason(raster, rendered=True) or web_area_problem(
+            raster, str(self.area_combo.currentData())
+        )
         if reason:
             raise InputError(reason)
         area = self.current_area()

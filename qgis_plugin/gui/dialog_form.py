@@ -1,6 +1,13 @@
-"""The widgets of the Map roads dialog, with their tooltips (no behaviour: see ``dialog``)."""
+"""The widgets of the Map roads dialog, with their tooltips (no behaviour: see ``dialog``).
+
+Also what the Map roads and the Adapt dialogs share: the model list and file widget, the
+red problem line, the Run buttons (builders) and the reactions to them (:class:`ChoiceChecks`).
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 from qgis.core import QgsMapLayerProxyModel
 from qgis.gui import QgsFileWidget, QgsMapLayerComboBox
@@ -22,12 +29,124 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.i18n import tr
-from ..core.params import AREA_MODES, area_label
+from ..core.params import AREA_MODES, POLYGON_MODES, area_label
 from . import prefs
 
 MODEL_FILE = "__file__"
 MODEL_FILTER = "roadseg model (*.safetensors *.pt *.pth *.roadseg);;All files (*)"
 RED = "#b42318"
+
+
+def model_combo() -> QComboBox:
+    """The model list: the embedded default model, the adapted models, then *Model file…*."""
+    combo = QComboBox()
+    combo.addItem(tr("Default model (embedded)"), "default")
+    for entry in prefs.adapted_models():
+        combo.addItem(entry.label(), entry.path)
+    combo.addItem(tr("Model file…"), MODEL_FILE)
+    return combo
+
+
+def model_file_widget() -> QgsFileWidget:
+    """The file widget of *Model file…*."""
+    widget = QgsFileWidget()
+    widget.setFilter(MODEL_FILTER)
+    widget.setDialogTitle(tr("Choose a roadseg model file"))
+    return widget
+
+
+def error_label() -> QLabel:
+    """The red box above the buttons that names the first problem (hidden when there is none)."""
+    label = QLabel("")
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setStyleSheet(
+        f"QLabel {{ color: {RED}; background: #fdecea; border: 1px solid #f3b7b0; "
+        "border-radius: 4px; padding: 6px; }"
+    )
+    label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.MinimumExpanding)
+    label.hide()
+    return label
+
+
+def run_buttons(help_button: bool = False) -> tuple[QDialogButtonBox, QPushButton]:
+    """OK (labelled *Run*) and Cancel (and Help); returns the box and the Run button."""
+    which = QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+    if help_button:
+        which |= QDialogButtonBox.StandardButton.Help
+    buttons = QDialogButtonBox(which)
+    run = buttons.button(QDialogButtonBox.StandardButton.Ok)
+    run.setText(tr("Run"))
+    return buttons, run
+
+
+def model_file_problem(path: str) -> str:
+    """Why a chosen model file cannot be used ("" when it exists).
+
+    >>> model_file_problem("")
+    'Choose a model file, or the default model.'
+    >>> model_file_problem("/nowhere/m.safetensors")
+    "The model file '/nowhere/m.safetensors' does not exist."
+    """
+    if not path:
+        return tr("Choose a model file, or the default model.")
+    if not Path(path).is_file():
+        return tr("The model file {path} does not exist.").format(path=repr(path))
+    return ""
+
+
+class ChoiceChecks:
+    """The reactions the Map roads and Adapt dialogs share (a mixin before the QDialog base).
+
+    Every change re-checks the choices (:meth:`refresh`, the dialog's own); the first
+    problem shows in red above the buttons and *Run* stays disabled until it is fixed.
+    """
+
+    iface: Any
+    area_combo: QComboBox
+    polygon_combo: QgsMapLayerComboBox
+    model_combo: QComboBox
+    model_file: QgsFileWidget
+    error_label: QLabel
+    run_button: QPushButton
+    last_error: str
+
+    def refresh(self, *_args: object) -> None:
+        """Re-check the choices (each dialog has its own checks)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _select(combo: QComboBox, data: str) -> bool:
+        """Choose the item of ``combo`` whose data is ``data``; False when there is none."""
+        idx = combo.findData(data)
+        if idx >= 0:
+            combo.setCurrentIndex(idx)
+        return idx >= 0
+
+    @property
+    def canvas(self) -> Any:
+        """The map canvas (None without an interface)."""
+        return self.iface.mapCanvas() if self.iface is not None else None
+
+    def _area_changed(self) -> None:
+        self.polygon_combo.setEnabled(self.area_combo.currentData() in POLYGON_MODES)
+        self.refresh()
+
+    def model_choice(self) -> str:
+        """The chosen model: ``default``, an embedded model, an adapted model's file, or a file.
+
+        "" when *Model file…* is chosen and no file is given.
+        """
+        data = str(self.model_combo.currentData())
+        return self.model_file.filePath().strip() if data == MODEL_FILE else data
+
+    def show_error(self, message: str) -> None:
+        """Show the problem above the buttons (empty: hide it) and enable Run only without one."""
+        self.last_error = message or self.last_error
+        self.error_label.setText(message)
+        self.error_label.setVisible(bool(message))
+        self.run_button.setEnabled(not message)
 
 
 class MapRoadsForm(QDialog):
@@ -72,9 +191,7 @@ class MapRoadsForm(QDialog):
 
         box = QGroupBox(tr("Model"))
         form = QFormLayout(box)
-        self.model_combo = QComboBox()
-        self.model_combo.addItem(tr("Default model (embedded)"), "default")
-        self.model_combo.addItem(tr("Model file…"), MODEL_FILE)
+        self.model_combo = model_combo()
         self.model_combo.setToolTip(
             tr(
                 "The embedded default model maps major roads, minor roads and tracks in RGB "
@@ -82,8 +199,6 @@ class MapRoadsForm(QDialog):
                 "corrections; a model file from `roadseg train` or Processing ▸ roadseg."
             )
         )
-        for entry in prefs.adapted_models():
-            self.model_combo.insertItem(self.model_combo.count() - 1, entry.label(), entry.path)
         self.remove_model_button = QPushButton(tr("Remove"))
         self.remove_model_button.setToolTip(
             tr("Take the chosen adapted model off this list (its file in the profile is deleted).")
@@ -92,9 +207,7 @@ class MapRoadsForm(QDialog):
         row.addWidget(self.model_combo, 1)
         row.addWidget(self.remove_model_button)
         form.addRow(tr("Model"), row)
-        self.model_file = QgsFileWidget()
-        self.model_file.setFilter(MODEL_FILTER)
-        self.model_file.setDialogTitle(tr("Choose a roadseg model file"))
+        self.model_file = model_file_widget()
         form.addRow(tr("Model file"), self.model_file)
         self.model_label = QLabel(tr("Asking the engine for its models…"))
         self.model_label.setWordWrap(True)
@@ -193,26 +306,10 @@ class MapRoadsForm(QDialog):
         self.estimate_label = QLabel("")
         self.estimate_label.setWordWrap(True)
         outer.addWidget(self.estimate_label)
-        self.error_label = QLabel("")
-        self.error_label.setWordWrap(True)
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label.setStyleSheet(
-            f"QLabel {{ color: {RED}; background: #fdecea; border: 1px solid #f3b7b0; "
-            "border-radius: 4px; padding: 6px; }"
-        )
-        self.error_label.setSizePolicy(
-            QSizePolicy.Policy.Preferred, QSizePolicy.Policy.MinimumExpanding
-        )
-        self.error_label.hide()
+        self.error_label = error_label()
         outer.addWidget(self.error_label)
 
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok
-            | QDialogButtonBox.StandardButton.Cancel
-            | QDialogButtonBox.StandardButton.Help
-        )
-        self.run_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.run_button.setText(tr("Run"))
+        self.buttons, self.run_button = run_buttons(help_button=True)
         self.settings_button = QPushButton(tr("Settings…"))
         self.buttons.addButton(self.settings_button, QDialogButtonBox.ButtonRole.ResetRole)
         outer.addWidget(self.buttons)

@@ -37,6 +37,23 @@ def models_from_json(obj: dict[str, Any] | None) -> list[dict[str, Any]]:
     return []
 
 
+def model_gsd(models: list[dict[str, Any]], model: str = "default") -> float:
+    """Return the resolution (m/px) of ``model`` in an answer (0 when it does not say).
+
+    ``default`` is looked up by name among the embedded models; a file is the answer's model.
+
+    >>> model_gsd([{"name": "other", "gsd_m": 1.0}, {"name": "default", "gsd_m": 0.5}])
+    0.5
+    >>> model_gsd([{"name": "m.safetensors", "gsd_m": 0.3}], "/x/m.safetensors"), model_gsd([])
+    (0.3, 0.0)
+    """
+    entry = next((m for m in models if model != "default" or m.get("name") == "default"), None)
+    try:
+        return max(0.0, float((entry or {}).get("gsd_m") or 0.0))
+    except (TypeError, ValueError):
+        return 0.0
+
+
 class ModelInfoLoader(QObject):
     """Runs ``roadseg models --json`` (or ``--info FILE``) in a QProcess.
 

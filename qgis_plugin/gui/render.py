@@ -1,11 +1,12 @@
-"""Web and virtual raster layers rendered into a temporary GeoTIFF for one Map roads run.
+"""Web and virtual raster layers rendered into a temporary GeoTIFF for one run.
 
-The dialog plans a :class:`RenderJob` (a clone of the layer's data provider, the grid
-and the file) in the main thread; the run's task executes it in its worker thread with
+Map roads, Adapt model and Retrain from corrections share this: the dialog plans a
+:class:`RenderJob` (a clone of the layer's data provider, the grid and the file) in the
+main thread; the run's :class:`RenderingTask` executes it in its worker thread with
 QGIS's own :class:`QgsRasterFileWriter` over a :class:`QgsRasterPipe` (provider, then a
-projector into the metric CRS), runs the engine on the file and removes it. The
-provider picks its tiles for the requested resolution and never asks beyond the
-layer's maximum zoom: finer than that, it is upsampled (and the dialog says so).
+projector into the metric CRS), runs the engine on the file and removes it whatever the
+outcome. The provider picks its tiles for the requested resolution and never asks beyond
+the layer's maximum zoom: finer than that, it is upsampled (and the dialog says so).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from qgis.core import (
     QgsRasterPipe,
     QgsRasterProjector,
     QgsRectangle,
+    QgsTask,
     QgsUnitTypes,
 )
 
@@ -54,6 +56,16 @@ def is_web(layer: QgsMapLayer | None) -> bool:
     return isinstance(layer, QgsRasterLayer) and layer.providerType() == "wms"
 
 
+def web_area_problem(layer: QgsMapLayer | None, mode: str) -> str:
+    """Why ``mode`` cannot be the area on ``layer`` ("" when it can): a web layer is the world."""
+    if is_web(layer) and mode == "layer":
+        return tr(
+            "A web layer covers the whole world: choose the current map extent or polygons "
+            "as the area."
+        )
+    return ""
+
+
 def _is_mercator(crs: QgsCoordinateReferenceSystem) -> bool:
     return "+proj=merc" in crs.toProj()
 
@@ -69,7 +81,7 @@ def _lon_lat(area: Area) -> tuple[float, float]:
     return pt.x(), pt.y()
 
 
-def _metres(units_per_px: float, crs: QgsCoordinateReferenceSystem, lat: float) -> float:
+def ground_metres(units_per_px: float, crs: QgsCoordinateReferenceSystem, lat: float) -> float:
     """A pixel size in the layer's units as ground metres at latitude ``lat``."""
     if crs.isGeographic():
         return units_per_px * 111_320.0
@@ -91,7 +103,7 @@ def layer_offer(layer: QgsRasterLayer, area: Area, gsd_m: float) -> Offer:
     resolutions = [r for r in layer.dataProvider().nativeResolutions() if r > 0]
     if not resolutions:
         return Offer("WMS", None, gsd_m)
-    return Offer("WMTS", _metres(min(resolutions), layer.crs(), lat), gsd_m)
+    return Offer("WMTS", ground_metres(min(resolutions), layer.crs(), lat), gsd_m)
 
 
 def target_crs(
@@ -226,3 +238,56 @@ def plan_render(layer: QgsRasterLayer, area: Area, gsd_m: float) -> RenderJob:
         folder / f"{safe_name(layer.name())}.tif",
         layer.name(),
     )
+
+
+class RenderingTask(QgsTask):
+    """A cancellable task that renders its web or virtual layer first, when it has one.
+
+    Subclasses do their work in :meth:`work`; the rendered GeoTIFF is removed when the run
+    ends, whatever the outcome (success, error, cancel), and also when the task is cancelled
+    before it started.
+
+    Attributes:
+        render: The rendering to do first (None for a raster file).
+        last_stage: The last progress message.
+
+    """
+
+    #: Share of the progress bar the rendering takes (0..1).
+    RENDER_SHARE = 0.05
+
+    def __init__(self, title: str, render: RenderJob | None) -> None:
+        super().__init__(title, QgsTask.Flag.CanCancel)
+        self.render = render
+        self.last_stage = ""
+        self._feedback = QgsRasterBlockFeedback()
+
+    def cancel(self) -> None:
+        """Cancel the run (and a rendering in progress)."""
+        self._feedback.cancel()
+        super().cancel()
+
+    def rendered(self) -> bool:
+        """Render the layer (worker thread); False when cancelled. Raises PluginError."""
+        if self.render is None:
+            return True
+        self.last_stage = tr("rendering {name}").format(name=self.render.name)
+        self._feedback.progressChanged.connect(lambda p: self.setProgress(p * self.RENDER_SHARE))
+        self.render.run(self._feedback)
+        return not (self._feedback.isCanceled() or self.isCanceled())
+
+    def drop_render(self) -> None:
+        """Remove the rendered GeoTIFF (nothing when there is none)."""
+        if self.render is not None:
+            self.render.cleanup()
+
+    def run(self) -> bool:
+        """Do the work (worker thread), then remove the rendered GeoTIFF."""
+        try:
+            return self.work()
+        finally:
+            self.drop_render()
+
+    def work(self) -> bool:
+        """The task's work (worker thread): render with :meth:`rendered`, then run."""
+        raise NotImplementedError

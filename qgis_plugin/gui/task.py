@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from qgis.core import QgsRasterBlockFeedback, QgsTask
-
 from ..core import outputs
 from ..core.commands import model_info_argv, models_argv
 from ..core.errors import PluginError
@@ -25,12 +23,12 @@ from ..core.process import EngineResult, run_engine
 from ..core.protocol import ProgressLine, ProgressMapper
 from .messages import LOG_TAG, log
 from .model_info import models_from_json
-from .render import RenderJob
+from .render import RenderingTask, RenderJob
 
 __all__ = ["LOG_TAG", "PredictTask"]
 
 
-class PredictTask(QgsTask):
+class PredictTask(RenderingTask):
     """Run ``roadseg predict`` for one :class:`RunParameters`.
 
     Attributes:
@@ -56,7 +54,7 @@ class PredictTask(QgsTask):
         model_info: dict[str, Any] | None = None,
         render: RenderJob | None = None,
     ) -> None:
-        super().__init__(tr("roadseg: {name}").format(name=params.run_name), QgsTask.Flag.CanCancel)
+        super().__init__(tr("roadseg: {name}").format(name=params.run_name), render)
         self.params = params
         self.argv = list(argv)
         self.env = env
@@ -64,45 +62,21 @@ class PredictTask(QgsTask):
         self.on_done = on_done
         self.engine = tuple(engine)
         self.model_info = model_info
-        self.render = render
-        self._feedback = QgsRasterBlockFeedback()
         self.result: EngineResult | None = None
         self.error: PluginError | None = None
         self.raster: Path | None = None
         self.vectors: Path | None = None
         self.cancelled = False
-        self.last_stage = ""
         self._mapper = ProgressMapper(vectorize=params.outputs.vectors)
 
     def _progress(self, line: ProgressLine) -> None:
         self.setProgress(self._mapper.percent(line))
         self.last_stage = f"{line.stage} {line.done}/{line.total} {line.message}".strip()
 
-    def cancel(self) -> None:
-        """Cancel the run (and a rendering in progress)."""
-        self._feedback.cancel()
-        super().cancel()
-
-    def _render(self) -> bool:
-        """Render the web or virtual layer (first 5 % of the progress); False when cancelled."""
-        if self.render is None:
-            return True
-        self.last_stage = tr("rendering {name}").format(name=self.render.name)
-        self._feedback.progressChanged.connect(lambda p: self.setProgress(p * 0.05))
-        self.render.run(self._feedback)
-        return not (self._feedback.isCanceled() or self.isCanceled())
-
-    def run(self) -> bool:
-        """Run the engine (worker thread); True when it succeeded or the user cancelled."""
+    def work(self) -> bool:
+        """Render a web or virtual layer, run the engine (worker thread); True unless it failed."""
         try:
-            return self._run()
-        finally:
-            if self.render is not None:
-                self.render.cleanup()
-
-    def _run(self) -> bool:
-        try:
-            if not self._render():
+            if not self.rendered():
                 self.cancelled = True
                 outputs.discard(self.paths)
                 return True
@@ -154,4 +128,5 @@ class PredictTask(QgsTask):
         if not ok and self.isCanceled():
             self.cancelled = True
             outputs.discard(self.paths)
+        self.drop_render()  # also when the task was cancelled before it ran
         self.on_done(self)

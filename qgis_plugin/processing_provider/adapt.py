@@ -1,7 +1,9 @@
 """Processing ▸ roadseg ▸ Adapt model: imagery + roads you have → a model fitted to your area.
 
 Also the Processing form of *Retrain from corrections*: give the edited centreline
-layer as the roads and the checked polygons (or an extent) as the area.
+layer as the roads and the checked polygons (or an extent) as the area. An XYZ, WMS,
+WMTS or virtual raster layer is rendered over the area (else around the roads) at the
+starting model's resolution into a temporary GeoTIFF, as the dialogs do (``gui.render``).
 """
 
 from __future__ import annotations
@@ -34,16 +36,24 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
+    QgsRasterBlockFeedback,
+    QgsRasterLayer,
     QgsVectorFileWriter,
     QgsVectorLayer,
 )
 
 from ..core.adapt import DEFAULT_MINUTES, AdaptOutcome, AdaptParameters, adapt_argv
 from ..core.adapted import AdaptedModel, unique_model_name
+from ..core.commands import model_info_argv, models_argv
 from ..core.errors import PluginError
+from ..core.estimate import estimate
 from ..core.i18n import tr
 from ..core.params import model_label, safe_name
 from ..gui import prefs
+from ..gui.adapt_inputs import labels_area
+from ..gui.area import area_to_map
+from ..gui.model_info import model_gsd, models_from_json
+from ..gui.render import RenderJob, layer_offer, needs_render, plan_render
 from .base import MODEL_FILTER, RoadsegAlgorithm, engine_argv, raster_file, run_cli
 
 #: ``roadseg adapt --device`` values offered (the engine adapts on a CPU or a CUDA GPU).
@@ -74,7 +84,9 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
             "starting and the adapted model on held-out roads. Inside the area the road layer "
             "must hold every road (elsewhere nothing is learnt); without an area or extent the "
             "roads' outline is used. The adapted model is kept only when it is better; it is "
-            "then listed, named, in the Map roads dialog. Runs `roadseg adapt`."
+            "then listed, named, in the Map roads dialog. An XYZ, WMS, WMTS or virtual layer is "
+            "rendered over the area (else around the roads) at the starting model's resolution "
+            "first. Runs `roadseg adapt`."
         )
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 - QGIS API
@@ -233,6 +245,53 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
         )
         return str(path)
 
+    def _plan_render(
+        self,
+        layer: QgsRasterLayer,
+        engine: tuple[str, ...],
+        start: str,
+        labels: str,
+        area: str | None,
+        feedback: QgsProcessingFeedback,
+    ) -> RenderJob:
+        """Plan rendering a web or virtual layer over the area at the starting model's GSD."""
+        argv = models_argv(engine) if start == "default" else model_info_argv(engine, start)
+        gsd = model_gsd(models_from_json(run_cli(argv, None)), start)
+        if gsd <= 0:
+            raise QgsProcessingException(
+                tr(
+                    "The model {model} does not give its resolution, so the layer {name} cannot "
+                    "be rendered for it: save the layer as a GeoTIFF and use that."
+                ).format(model=model_label(start), name=repr(layer.name()))
+            )
+        try:
+            if area:
+                region = area_to_map("polygons", layer, None, QgsVectorLayer(area, "area", "ogr"))
+            else:
+                region = labels_area(QgsVectorLayer(labels, "roads", "ogr"), layer)
+        except PluginError as exc:
+            raise QgsProcessingException(exc.message) from None
+        feedback.pushInfo(layer_offer(layer, region, gsd).text())
+        est = estimate(region.area_m2, gsd, "cpu", limit_km2=prefs.limit_km2())
+        if est.over_limit:
+            raise QgsProcessingException(est.limit_message())
+        return plan_render(layer, region, gsd)
+
+    @staticmethod
+    def _render(job: RenderJob, feedback: QgsProcessingFeedback) -> None:
+        """Write the rendered GeoTIFF (cancel stops it)."""
+        block = QgsRasterBlockFeedback()
+        feedback.canceled.connect(block.cancel)
+        feedback.setProgressText(tr("rendering {name}").format(name=job.name))
+        try:
+            job.run(block)
+        except PluginError as exc:
+            raise QgsProcessingException(exc.message) from None
+        if feedback.isCanceled():
+            raise QgsProcessingException(
+                tr("Cancelled by the user: the engine was stopped and wrote no output.")
+            )
+
     def _min_gain(self, parameters: dict, context: QgsProcessingContext) -> float | None:
         if parameters.get(self.MIN_GAIN) in (None, ""):
             return None
@@ -242,9 +301,12 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
         """Export the roads and the area, run the engine, list the model, return the figures."""
-        layer = raster_file(self, parameters, self.INPUT, context)
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        if not needs_render(layer):
+            layer = raster_file(self, parameters, self.INPUT, context)
         engine = engine_argv()
         work = Path(tempfile.mkdtemp(prefix="roadseg-adapt-"))
+        render: RenderJob | None = None
         try:
             labels = self._source_file(parameters, self.LABELS, context, feedback, work)
             area: str | None = None
@@ -265,9 +327,13 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
                 folder.mkdir(parents=True, exist_ok=True)
                 out = str(folder / f"{safe_name(name, 'model')}.safetensors")
             start = self.parameterAsFile(parameters, self.MODEL, context) or "default"
+            raster_path = layer.source().split("|", 1)[0]
+            if needs_render(layer):
+                render = self._plan_render(layer, engine, start, labels, area, feedback)
+                raster_path = str(render.path)
             try:
                 params = AdaptParameters(
-                    raster_path=layer.source().split("|", 1)[0],
+                    raster_path=raster_path,
                     raster_name=layer.name(),
                     labels_path=labels,
                     out_path=out,
@@ -283,9 +349,13 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
                 )
             except PluginError as exc:
                 raise QgsProcessingException(exc.message) from None
+            if render is not None:
+                self._render(render, feedback)
             outcome = AdaptOutcome.from_json(run_cli(adapt_argv(engine, params), feedback))
         finally:
             shutil.rmtree(work, ignore_errors=True)
+            if render is not None:
+                render.cleanup()
         feedback.pushInfo(outcome.message(params.name, params.model_label))
         model = outcome.model_path or params.out_path
         if not outcome.adapted and in_profile:  # a copy of the starting model: use that one

@@ -163,7 +163,11 @@ def scene_and_tiny_model(engine: str, d: Path, size: int, seed: int = 3) -> tupl
         env=real_env(),
     )
     raster = d / "scene" / "image.tif"
-    model = d / "tiny.safetensors"
+    return raster, tiny_model(engine, raster, d / "tiny.safetensors")
+
+
+def tiny_model(engine: str, raster: Path, model: Path) -> Path:
+    """Write the tiny real model of make_test_model.py, calibrated on ``raster``, to ``model``."""
     py = Path(engine).with_name("python")
     proc = subprocess.run(
         [
@@ -178,7 +182,7 @@ def scene_and_tiny_model(engine: str, d: Path, size: int, seed: int = 3) -> tupl
         env=real_env(),
     )
     assert proc.returncode == 0, proc.stderr
-    return raster, model
+    return model
 
 
 @pytest.fixture(scope="session")
@@ -195,3 +199,12 @@ def real_scene(real_engine_available, tmp_path_factory):  # noqa: ANN001, ANN201
 def utm_raster(tmp_path: Path) -> Path:
     """64×64 px, 0.5 m, UTM 11N (a 32 m square)."""
     return make_raster(tmp_path / "imagery.tif")
+
+
+@pytest.fixture
+def models_dir(plugin, tmp_path: Path, monkeypatch):  # noqa: ANN001, ANN201
+    """The profile's folder of adapted models, in the test's folder."""
+    prefs = importlib.import_module(f"{PACKAGE}.gui.prefs")
+    folder = tmp_path / "profile_models"
+    monkeypatch.setattr(prefs, "models_dir", lambda: folder)
+    return folder

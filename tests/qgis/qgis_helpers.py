@@ -86,6 +86,17 @@ def set_canvas(iface, layer, crs: str | None = None, extent=None) -> None:  # no
     canvas.refresh()
 
 
+def choose(combo, data) -> None:  # noqa: ANN001
+    """Choose the item of a combo box whose data is ``data`` (fails when there is none).
+
+    ``combo.setCurrentIndex(combo.findData(x))`` would silently keep the current item when
+    ``x`` is renamed: the test would then run with the default.
+    """
+    idx = combo.findData(data)
+    assert idx >= 0, f"no item with data {data!r} in the combo box"
+    combo.setCurrentIndex(idx)
+
+
 def wait_until(cond: Callable[[], bool], timeout: float = 60.0) -> bool:
     """Process Qt events until ``cond()`` is true or the timeout passes."""
     from qgis.PyQt.QtCore import QCoreApplication

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from qgis_helpers import add_raster, messages, run_to_end, set_canvas, wait_until
+from qgis_helpers import add_raster, choose, messages, run_to_end, set_canvas, wait_until
 
 pytestmark = pytest.mark.qgis
 
@@ -31,16 +31,6 @@ def adapt_scene(real_engine_available, tmp_path_factory):
     d = tmp_path_factory.mktemp("adapt")
     image, model = scene_and_tiny_model(real_engine_available, d, 256)
     return image, d / "scene" / "roads.gpkg", model
-
-
-@pytest.fixture
-def models_dir(plugin, tmp_path, monkeypatch):
-    """The profile's folder of adapted models, in the test's folder."""
-    from roadseg_qgis.gui import prefs
-
-    folder = tmp_path / "profile_models"
-    monkeypatch.setattr(prefs, "models_dir", lambda: folder)
-    return folder
 
 
 def osm_layer(roads: Path):
@@ -67,9 +57,9 @@ def osm_layer(roads: Path):
 def _choose(dlg, raster, labels, model, area="labels", name=None):
     dlg.raster_combo.setLayer(raster)
     dlg.labels_combo.setLayer(labels)
-    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData(area))
+    choose(dlg.area_combo, area)
     if model is not None:
-        dlg.model_combo.setCurrentIndex(dlg.model_combo.findData("__file__"))
+        choose(dlg.model_combo, "__file__")
         dlg.model_file.setFilePath(str(model))
     if name:
         dlg.name_edit.setText(name)
@@ -167,10 +157,10 @@ def test_retrain_from_corrections_after_map_roads(
     set_canvas(qgis_iface, raster)
     mdlg = plugin.create_dialog()  # the embedded default model maps the scene's roads
     mdlg.raster_combo.setLayer(raster)
-    mdlg.area_combo.setCurrentIndex(mdlg.area_combo.findData("layer"))
+    choose(mdlg.area_combo, "layer")
     assert mdlg.loader.wait(120000) and wait_until(lambda: mdlg.current_model_info(), 10)
     mdlg.output_widget.setFilePath(str(tmp_path / "results"))
-    mdlg.device_combo.setCurrentIndex(mdlg.device_combo.findData("cpu"))
+    choose(mdlg.device_combo, "cpu")
     mdlg.accept()
     task = plugin.start(mdlg.params, mdlg.current_model_info())
     run_to_end(plugin, task, 300)
@@ -218,10 +208,10 @@ def test_retrain_from_corrections_after_map_roads(
     assert dlg.area_combo.currentData() == "canvas"  # "the current extent" first
     assert dlg.name_edit.text() == "default model retrained"
     # From the tiny model instead (a few steps of the default model would take minutes here).
-    dlg.model_combo.setCurrentIndex(dlg.model_combo.findData("__file__"))
+    choose(dlg.model_combo, "__file__")
     dlg.model_file.setFilePath(str(model))
     assert dlg.name_edit.text() == "tiny retrained"
-    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData("selection"))
+    choose(dlg.area_combo, "selection")
     dlg.polygon_combo.setLayer(checked)
     dlg.refresh()
     assert dlg.run_button.isEnabled(), dlg.error_label.text()
@@ -291,15 +281,15 @@ def test_adapt_dialog_problems(plugin, qgis_iface, real_engine, adapt_scene, mod
     assert dlg.run_button.isEnabled(), dlg.error_label.text()
     empty = QgsVectorLayer(f"Polygon?crs={raster.crs().authid()}", "nothing", "memory")
     QgsProject.instance().addMapLayer(empty)
-    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData("selection"))
+    choose(dlg.area_combo, "selection")
     dlg.polygon_combo.setLayer(empty)
     assert "No polygons are selected in 'nothing'" in dlg.error_label.text()
     assert not dlg.run_button.isEnabled()
-    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData("labels"))
-    dlg.model_combo.setCurrentIndex(dlg.model_combo.findData("__file__"))
+    choose(dlg.area_combo, "labels")
+    choose(dlg.model_combo, "__file__")
     dlg.model_file.setFilePath(str(model) + ".missing")
     assert "does not exist" in dlg.error_label.text()
-    dlg.model_combo.setCurrentIndex(dlg.model_combo.findData("default"))
+    choose(dlg.model_combo, "default")
     prefs.add_adapted_model(AdaptedModel("mine", str(model)))
     dlg.name_edit.setText("mine")
     assert "already in the list" in dlg.error_label.text()

@@ -17,6 +17,7 @@ import json
 import pytest
 from qgis_helpers import (
     add_raster,
+    choose,
     message_buttons,
     messages,
     run_to_end,
@@ -137,7 +138,7 @@ def _map_roads(plugin, iface, scene, area, model, outputs, options, out_dir):
     dlg = plugin.create_dialog(fetch_models=model == "default")
     assert dlg is not None, messages(iface, "critical")
     dlg.raster_combo.setLayer(layer)
-    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData(area))
+    choose(dlg.area_combo, area)
     if area in ("polygons", "selection"):
         dlg.polygon_combo.setLayer(poly)
         if area == "selection":
@@ -146,7 +147,7 @@ def _map_roads(plugin, iface, scene, area, model, outputs, options, out_dir):
         assert dlg.loader.wait(120000) and wait_until(lambda: dlg.current_model_info(), 10)
         assert "major —" in dlg.model_label.text(), dlg.model_label.text()
     else:
-        dlg.model_combo.setCurrentIndex(dlg.model_combo.findData("__file__"))
+        choose(dlg.model_combo, "__file__")
         dlg.model_file.setFilePath(str(model_file))
         assert dlg.file_loader.wait(120000) and wait_until(lambda: dlg.file_info, 10)
     dlg.polygons_check.setChecked(outputs[0])
@@ -154,7 +155,7 @@ def _map_roads(plugin, iface, scene, area, model, outputs, options, out_dir):
     dlg.raster_check.setChecked(outputs[2])
     dlg.output_widget.setFilePath(str(out_dir))
     if options:
-        dlg.device_combo.setCurrentIndex(dlg.device_combo.findData(options["device"]))
+        choose(dlg.device_combo, options["device"])
         dlg.tile_spin.setValue(options["tile"])
         dlg.overlap_spin.setValue(options["overlap"])
         dlg.batch_spin.setValue(options["batch"])

@@ -12,6 +12,7 @@ import sys
 import pytest
 from qgis_helpers import (
     add_raster,
+    choose,
     make_raster,
     message_buttons,
     messages,
@@ -28,12 +29,6 @@ def open_dialog(plugin, wait_models: bool = True):
     if wait_models:
         assert dlg.loader.wait(120000), "the engine did not answer `roadseg models --json`"
     return dlg
-
-
-def choose(combo, data) -> None:
-    idx = combo.findData(data)
-    assert idx >= 0, data
-    combo.setCurrentIndex(idx)
 
 
 def class_raster(path):

@@ -147,7 +147,7 @@ def test_a_translator_translates_the_dialog(plugin, qgis_iface, real_engine, utm
     import re
 
     from qgis.PyQt.QtCore import QCoreApplication, QTranslator
-    from qgis_helpers import add_raster
+    from qgis_helpers import add_raster, choose
 
     class Shouting(QTranslator):  # upper case, {placeholders} kept as translators must
         def translate(self, context, source, disambiguation=None, n=-1):  # noqa: ANN001, ANN201
@@ -162,7 +162,7 @@ def test_a_translator_translates_the_dialog(plugin, qgis_iface, real_engine, utm
         dlg = plugin.create_dialog(fetch_models=False)
         assert dlg.windowTitle() == "MAP ROADS" and dlg.run_button.text() == "RUN"
         assert dlg.area_combo.itemText(0) == "CURRENT MAP EXTENT"
-        dlg.area_combo.setCurrentIndex(dlg.area_combo.findData("selection"))
+        choose(dlg.area_combo, "selection")
         assert (
             dlg.error_label.text().startswith("CHOOSE") or "NO POLYGONS" in dlg.error_label.text()
         )

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from qgis_helpers import (
     add_raster,
+    choose,
     make_raster,
     message_buttons,
     messages,
@@ -45,14 +46,14 @@ def project_dir():
 def _dialog_params(plugin, raster_layer, model, out, area="layer", class_raster=True):
     dlg = plugin.create_dialog(fetch_models=False)  # only the model file is described
     dlg.raster_combo.setLayer(raster_layer)
-    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData(area))
-    dlg.model_combo.setCurrentIndex(dlg.model_combo.findData("__file__"))
+    choose(dlg.area_combo, area)
+    choose(dlg.model_combo, "__file__")
     dlg.model_file.setFilePath(str(model))
     assert dlg.file_loader.wait(120000)
     assert wait_until(lambda: dlg.file_info is not None, 5), dlg.model_label.text()
     dlg.raster_check.setChecked(class_raster)
     dlg.output_widget.setFilePath(str(out))
-    dlg.device_combo.setCurrentIndex(dlg.device_combo.findData("cpu"))
+    choose(dlg.device_combo, "cpu")
     return dlg, dlg.parameters()
 
 
@@ -72,8 +73,8 @@ def test_results_saved_next_to_the_project(
     choices = {}
 
     def fake_exec(dlg):  # the user's choices, then Run
-        dlg.area_combo.setCurrentIndex(dlg.area_combo.findData("layer"))
-        dlg.model_combo.setCurrentIndex(dlg.model_combo.findData("__file__"))
+        choose(dlg.area_combo, "layer")
+        choose(dlg.model_combo, "__file__")
         dlg.model_file.setFilePath(str(model))
         dlg.file_loader.wait(120000)
         wait_until(lambda: dlg.file_info is not None, 5)
@@ -123,15 +124,15 @@ def test_real_bad_model_file(plugin, qgis_iface, real_engine, real_scene, tmp_pa
     bad.write_bytes(b"\x00" * 64)
     dlg = plugin.create_dialog(fetch_models=False)
     dlg.raster_combo.setLayer(layer)
-    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData("layer"))
-    dlg.model_combo.setCurrentIndex(dlg.model_combo.findData("__file__"))
+    choose(dlg.area_combo, "layer")
+    choose(dlg.model_combo, "__file__")
     dlg.model_file.setFilePath(str(bad))
     assert dlg.file_loader.wait(120000) and wait_until(lambda: dlg.file_loader.done, 5)
     assert "This model file cannot be used" in dlg.model_label.text()
     assert "This model file cannot be used" in dlg.error_label.text()
     assert not dlg.run_button.isEnabled()
     # Started anyway (e.g. from a script): the engine's own message, nothing left behind.
-    dlg.model_combo.setCurrentIndex(dlg.model_combo.findData("default"))
+    choose(dlg.model_combo, "default")
     dlg.output_widget.setFilePath(str(tmp_path / "out"))
     params = dataclasses.replace(dlg.parameters(), model=str(bad))
     n = len(project_layers())
@@ -209,7 +210,7 @@ def test_no_roads_found_adds_no_empty_layer(plugin, qgis_iface, real_engine, tmp
     set_canvas(qgis_iface, layer)
     dlg = plugin.create_dialog(fetch_models=False)
     dlg.raster_combo.setLayer(layer)
-    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData("layer"))
+    choose(dlg.area_combo, "layer")
     dlg.output_widget.setFilePath(str(tmp_path / "out"))
     n = len(project_layers())
     task = plugin.start(dlg.parameters())

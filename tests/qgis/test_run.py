@@ -21,6 +21,7 @@ import pytest
 from qgis_helpers import (
     FAKE_ENGINE,
     add_raster,
+    choose,
     messages,
     process_alive,
     project_layers,
@@ -35,7 +36,7 @@ def _params(plugin, raster_path, out_dir, area="layer", class_raster=False):
     layer = add_raster(raster_path)
     dlg = plugin.create_dialog(fetch_models=False)
     dlg.raster_combo.setLayer(layer)
-    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData(area))
+    choose(dlg.area_combo, area)
     dlg.raster_check.setChecked(class_raster)
     dlg.output_widget.setFilePath(str(out_dir))
     return dlg.parameters()

@@ -1,18 +1,20 @@
-"""Map roads on a web (XYZ) layer: resolution arithmetic, the zoom cap, and a real run.
+"""Map roads and Adapt on a web (XYZ) layer: resolution arithmetic, the zoom cap, real runs.
 
 The XYZ source is local: ``file://`` tiles cut by the test (GDAL + PIL) from a
 ``roadseg synth`` scene near Las Vegas (36.2° N), never the internet. The end-to-end
-test runs the real engine with the embedded default model on the rendered GeoTIFF.
+tests run the real engine on the rendered GeoTIFF: Map roads with the embedded default
+model, Adapt with the tiny model of make_test_model.py and a few fixed steps.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import real_env
-from qgis_helpers import run_to_end, set_canvas, wait_until, write_xyz_tiles, xyz_layer
+from conftest import real_env, tiny_model
+from qgis_helpers import choose, run_to_end, set_canvas, wait_until, write_xyz_tiles, xyz_layer
 
 pytestmark = pytest.mark.qgis
 
@@ -35,6 +37,13 @@ def scene(real_engine_available, tmp_path_factory):  # noqa: ANN001, ANN201
     assert write_xyz_tiles(image, tiles, 17) >= 1
     assert write_xyz_tiles(image, tiles, 18) >= 4
     return image, d / "scene" / "roads.gpkg", tiles
+
+
+@pytest.fixture(scope="module")
+def tiny(real_engine_available, scene):  # noqa: ANN001, ANN201
+    """The tiny real model (0.5 m/px), calibrated on the scene."""
+    image = scene[0]
+    return tiny_model(real_engine_available, image, image.parent.parent / "tiny.safetensors")
 
 
 def _scene_area(image: Path, inset_m: float = 6.0):  # noqa: ANN202
@@ -139,16 +148,16 @@ def test_map_roads_on_a_local_xyz_layer(plugin, qgis_iface, real_engine, scene, 
     dlg = plugin.create_dialog(fetch_models=True)
     assert dlg is not None and dlg.raster_combo.currentLayer() is layer
     assert dlg.loader.wait(120000) and wait_until(lambda: "default" in dlg.model_infos, 10)
-    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData("layer"))
+    choose(dlg.area_combo, "layer")
     assert "covers the whole world" in dlg.error_label.text() and not dlg.run_button.isEnabled()
-    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData("canvas"))
+    choose(dlg.area_combo, "canvas")
     dlg.refresh()
     text = dlg.estimate_label.text()
     assert "XYZ layer: 0.48 m/px at its maximum zoom 18; rendered at 0.5 m/px" in text, text
     assert "Mpx at 0.5 m/px" in text and dlg.run_button.isEnabled(), dlg.error_label.text()
     dlg.raster_check.setChecked(True)
     dlg.output_widget.setFilePath(str(tmp_path / "out"))
-    dlg.device_combo.setCurrentIndex(dlg.device_combo.findData("cpu"))
+    choose(dlg.device_combo, "cpu")
     params = dlg.parameters()
     job = dlg.render_job
     assert job is not None and params.raster_path == str(job.path) and not job.path.exists()
@@ -177,3 +186,125 @@ def test_map_roads_on_a_local_xyz_layer(plugin, qgis_iface, real_engine, scene, 
     assert precision > 0.8 and recall > 0.7, (precision, recall)
     del lines, truth
     assert QgsProject.instance().layerTreeRoot().findGroup(params.run_name) is not None
+
+
+def _adapt_dialog(plugin, layer, labels, model, retrain=False):  # noqa: ANN001, ANN202
+    """The Adapt (or Retrain) dialog on ``layer`` over the map extent, once it knows the model's
+    resolution."""
+    dlg = plugin.create_adapt_dialog(retrain=retrain)
+    assert dlg is not None
+    dlg.raster_combo.setLayer(layer)
+    dlg.labels_combo.setLayer(labels)
+    choose(dlg.area_combo, "canvas")
+    choose(dlg.model_combo, "__file__")
+    dlg.model_file.setFilePath(str(model))
+    assert wait_until(lambda: dlg.start_gsd() > 0 or dlg.gsd_error, 120), dlg.error_label.text()
+    assert dlg.start_gsd() == pytest.approx(0.5), dlg.gsd_error
+    return dlg
+
+
+def test_adapt_and_retrain_on_a_local_xyz_layer(
+    plugin, qgis_iface, real_engine, scene, tiny, models_dir, tmp_path
+):
+    """Adapt on an XYZ layer: rendered at the model's resolution, run, temp file gone.
+
+    Also: the resolution the layer offers is said, the size limit applies, a whole-world area
+    is refused, Retrain from corrections plans the same rendering, and a layer that draws
+    nothing fails with the rendered file and the work folder removed.
+    """
+    from qgis.core import QgsProject, QgsVectorLayer
+    from roadseg_qgis.gui import prefs
+
+    image, roads, tiles = scene
+    layer = xyz_layer(tiles, zmax=18)
+    _area, rect = _scene_area(image)
+    set_canvas(qgis_iface, layer, extent=rect)
+    labels = QgsVectorLayer(str(roads), "roads", "ogr")
+    QgsProject.instance().addMapLayer(labels)
+    dlg = _adapt_dialog(plugin, layer, labels, tiny)
+    offer = "XYZ layer: 0.48 m/px at its maximum zoom 18; rendered at 0.5 m/px"
+    assert offer in dlg.offer_label.text() and dlg.offer_label.isVisibleTo(dlg)
+    assert dlg.run_button.isEnabled(), dlg.error_label.text()
+    choose(dlg.area_combo, "layer")
+    assert "covers the whole world" in dlg.error_label.text() and not dlg.run_button.isEnabled()
+    choose(dlg.area_combo, "labels")  # around the roads: their bounding box is rendered
+    assert dlg.run_button.isEnabled(), dlg.error_label.text()
+    prefs.set_limit_km2(0.005)  # the scene is about 0.013 km²
+    dlg.refresh()
+    assert "larger than the limit of 0.005 km²" in dlg.error_label.text()
+    prefs.set_limit_km2(25.0)
+    choose(dlg.area_combo, "canvas")
+    assert dlg.run_button.isEnabled(), dlg.error_label.text()
+    dlg.accept()
+    assert dlg.result() == 1
+    work = tmp_path / "work"
+    work.mkdir()
+    params = dataclasses.replace(dlg.parameters(work), steps=2, min_gain=0.0)
+    job = dlg.render_job
+    assert job is not None and params.raster_path == str(job.path) and not job.path.exists()
+    assert job.crs.authid() == "EPSG:32611" and params.raster_name == "local tiles"
+    task = plugin.start_adapt(params, work, job)
+    run_to_end(plugin, task, 900)
+    assert task.error is None and task.result.ok, task.result.details()
+    data = task.result.result["data"]["rasters"][0]
+    assert data["image"] == str(job.path) and sum(data["layer"]["features"].values()) == 3
+    assert 0 < data["area_m2"] <= job.width * job.height * 0.25  # inside the rendered grid
+    assert not job.path.parent.exists(), "the rendered GeoTIFF was left behind"
+    assert not work.exists() and Path(params.out_path).parent == models_dir
+
+    # Retrain from corrections: the same dialog plans the same rendering.
+    rdlg = _adapt_dialog(plugin, layer, labels, tiny, retrain=True)
+    assert rdlg.windowTitle() == "Retrain from corrections"
+    assert offer in rdlg.offer_label.text() and rdlg.run_button.isEnabled(), rdlg.last_error
+    rwork = tmp_path / "rwork"
+    rwork.mkdir()
+    rparams = rdlg.parameters(rwork)
+    assert rparams.mode == "retrain" and rparams.raster_path == str(rdlg.render_job.path)
+    assert (rdlg.render_job.width, rdlg.render_job.height) == (job.width, job.height)
+
+    # A layer that draws nothing there: the run fails before the engine, and cleans up.
+    empty = xyz_layer(tmp_path / "no_tiles", zmax=18, name="empty")
+    rdlg.raster_combo.setLayer(empty)
+    assert rdlg.run_button.isEnabled(), rdlg.error_label.text()
+    failed = plugin.start_adapt(rdlg.parameters(rwork), rwork, rdlg.render_job)
+    run_to_end(plugin, failed, 120)
+    assert failed.error is not None and "drew nothing" in failed.error.message
+    assert failed.result is None and not rdlg.render_job.path.parent.exists()
+    assert not rwork.exists() and not Path(failed.params.out_path).exists()
+
+
+def test_processing_adapt_model_on_a_local_xyz_layer(
+    plugin, qgis_processing, real_engine, scene, tiny, models_dir
+):
+    """Processing ▸ Adapt model on an XYZ layer: rendered over the extent, run, file removed."""
+    import tempfile
+
+    import processing
+    from roadseg_qgis.gui.render import TEMP_PREFIX
+    from test_processing import Feedback
+
+    image, roads, tiles = scene
+    layer = xyz_layer(tiles, zmax=18)
+    _area, rect = _scene_area(image)
+    before = set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"))
+    feedback = Feedback()
+    extent = f"{rect.xMinimum()},{rect.xMaximum()},{rect.yMinimum()},{rect.yMaximum()} [EPSG:3857]"
+    res = processing.run(
+        "roadseg:adaptmodel",
+        {
+            "INPUT": layer,
+            "LABELS": str(roads),
+            "EXTENT": extent,
+            "MODEL": str(tiny),
+            "STEPS": 2,
+            "DEVICE": 1,
+            "MIN_GAIN": 1.0,  # no run gains a whole road IoU: the starting model stays
+        },
+        feedback=feedback,
+    )
+    assert res["KEPT"] == "starting" and res["MODEL"] == str(tiny), res
+    offer = "XYZ layer: 0.48 m/px at its maximum zoom 18; rendered at 0.5 m/px"
+    assert offer in feedback.infos, feedback.infos
+    (command,) = [c for c in feedback.commands if " adapt " in c]
+    assert TEMP_PREFIX in command and "--area " in command, command
+    assert set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*")) == before  # removed
