@@ -154,8 +154,10 @@ def test_other_crs_feet_far_zones_and_web_mercator(tmp_path: Path, crs: str, eps
     res = make_scene(tmp_path, size=64, seed=1, crs=crs, gsd=0.5, style="rural")
     src = open_raster(res.image)
     assert src.crs.to_epsg() == epsg
-    if epsg != 3857:  # Web Mercator's metres are not ground metres (scale factor 1/cos φ)
-        assert src.gsd_m()[0] == pytest.approx(0.5, rel=1e-3)
+    # On the ground, whatever the CRS (Web Mercator's "metres" are 1/cos φ of a metre).
+    assert src.gsd_m() == pytest.approx((0.5, 0.5), rel=2e-3)
+    if epsg == 3857:
+        assert abs(src.grid.transform.a) > 0.6  # 0.5 m at 36° N is ~0.62 Mercator units
     gdf = _features(res.roads)
     assert shapely.within(gdf.geometry.values, shapely.box(*src.grid.bounds).buffer(1e-6)).all()
 

@@ -103,3 +103,13 @@ def test_validation_names_the_key():
     with pytest.raises(ConfigError, match="unknown config key"):
         TrainConfig.resolve(overrides={"nonsense": 1})
     assert TrainConfig.resolve(overrides={"binary": "auto", "workers": "auto"}).model.binary is None
+
+
+def test_non_utf8_config_names_the_file(tmp_path):
+    """A config saved in Latin-1 is a one-line error naming the file, not a decode traceback."""
+    cfg = tmp_path / "run.yaml"
+    cfg.write_bytes("data:\n  image: [caf\xe9.tif]\n".encode("latin-1"))
+    res = CliRunner().invoke(cli, ["train", "--config", str(cfg), "--print-config"])
+    assert res.exit_code != 0
+    assert "run.yaml" in res.output and "UTF-8" in res.output
+    assert "Traceback" not in res.output

@@ -10,7 +10,6 @@ codes follow :mod:`roadseg.adaptation.classmap`.
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,12 @@ from roadseg.adaptation.classmap import (
     feature_codes,
     feature_widths,
 )
-from roadseg.errors import CRSError, InputNotFoundError, LabelError
+from roadseg.errors import CRSError, LabelError
 from roadseg.geo.labels import road_surfaces
+from roadseg.geo.vector_input import LINES_AND_POLYGONS, read_vector
 
 #: Layer of roadseg's vectorised output holding the centrelines.
 CENTERLINES = "centerlines"
-_KINDS = ("LineString", "MultiLineString", "Polygon", "MultiPolygon")
 
 
 @dataclass
@@ -113,52 +112,30 @@ def read_roads(
 
     """
     p = Path(path)
-    if not p.exists():
-        raise InputNotFoundError(
-            f"labels {str(p)!r} do not exist", param="labels", value=str(p), hint="check the path"
-        )
-    layer = pick_layer(p)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            gdf = gpd.read_file(p, layer=layer, engine="pyogrio")
-    except Exception as exc:  # noqa: BLE001
-        raise LabelError(
-            f"cannot read labels {str(p)!r} ({str(exc).splitlines()[0]})",
-            param="labels",
-            value=str(p),
-        ) from None
-    if gdf.crs is None:
-        raise CRSError(
-            f"labels {str(p)!r} have no CRS",
-            param="labels",
-            value=str(p),
-            hint="set one (e.g. ogr2ogr -a_srs EPSG:4326 out.gpkg in.gpkg)",
-        )
-    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
-    gdf = gdf[gdf.geometry.geom_type.isin(_KINDS)]
-    if gdf.empty:
-        raise LabelError(
-            f"labels {str(p)!r} hold no road line or polygon",
-            param="labels",
-            value=str(p),
-            hint="draw some roads first",
-        )
-    rule = class_rule([str(c) for c in gdf.columns], names, class_field, class_map)
-    raw = gdf[rule.field].to_numpy() if rule.field else np.full(len(gdf), None, dtype=object)
-    codes = feature_codes(raw, rule)
-    widths = feature_widths(codes, widths_m)
-    if metric_crs is not None:
-        metric = np.asarray(gdf.to_crs(metric_crs).geometry.values)
-        surf = gpd.GeoSeries(road_surfaces(metric, widths), crs=metric_crs).to_crs(crs)
-        surfaces = np.asarray(surf.values)
-    else:
+    if metric_crs is None:
         raise CRSError(
             "vector labels need georeferenced imagery",
             param="labels",
             value=str(p),
             hint="for plain images give masks",
         )
+    layer = pick_layer(p) if p.exists() else None  # read_vector names a missing file
+    gdf = read_vector(
+        p,
+        what="labels",
+        plural=True,
+        param="labels",
+        layer=layer,
+        kinds=LINES_AND_POLYGONS,
+        empty="draw some roads first",
+    )
+    rule = class_rule([str(c) for c in gdf.columns], names, class_field, class_map)
+    raw = gdf[rule.field].to_numpy() if rule.field else np.full(len(gdf), None, dtype=object)
+    codes = feature_codes(raw, rule)
+    widths = feature_widths(codes, widths_m)
+    metric = np.asarray(gdf.to_crs(metric_crs).geometry.values)
+    surf = gpd.GeoSeries(road_surfaces(metric, widths), crs=metric_crs).to_crs(crs)
+    surfaces = np.asarray(surf.values)
     geoms = np.asarray(gdf.to_crs(crs).geometry.values)
     order = np.argsort(-codes.astype(np.int16), kind="stable")  # drawn last wins: major on top
     return RoadLayer(

@@ -141,9 +141,10 @@ def _bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 @click.option(
     "--cluster",
     default=None,
-    metavar="local|auto|ray://HOST:PORT",
+    metavar="local|auto|ray://HOST:PORT|HOST:PORT",
     help="Predict the blocks on a Ray cluster: local (started on this machine), auto (the "
-    "cluster this machine is in) or ray://HOST:PORT. Needs `pip install roadseg[ray]`.",
+    "cluster this machine is in), ray://HOST:PORT (Ray Client) or HOST:PORT (the head's "
+    "address). Needs `pip install roadseg[ray]`.",
 )
 @click.option(
     "--workers",

@@ -12,17 +12,16 @@ Without an area file the labels' **convex hull**, widened by half the widest roa
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import shapely
 from rasterio.crs import CRS
 from rasterio.features import rasterize
 
-from roadseg.errors import CRSError, InputNotFoundError, LabelError
+from roadseg.errors import LabelError
 from roadseg.geo.grid import Grid
+from roadseg.geo.vector_input import POLYGONS, read_vector
 
 
 def read_area(path: str | os.PathLike[str], crs: CRS) -> shapely.Geometry:
@@ -35,39 +34,13 @@ def read_area(path: str | os.PathLike[str], crs: CRS) -> shapely.Geometry:
 
     """
     p = Path(path)
-    if not p.exists():
-        raise InputNotFoundError(
-            f"`area` {str(p)!r} does not exist",
-            param="area",
-            value=str(p),
-            hint="give a polygon layer",
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            gdf = gpd.read_file(p, engine="pyogrio")
-    except Exception as exc:  # noqa: BLE001 - pyogrio raises several types
-        raise LabelError(
-            f"cannot read `area` {str(p)!r} ({str(exc).splitlines()[0]})",
-            param="area",
-            value=str(p),
-            hint="give a GeoPackage, GeoJSON or Shapefile of polygons",
-        ) from None
-    if gdf.crs is None:
-        raise CRSError(
-            f"`area` {str(p)!r} has no CRS",
-            param="area",
-            value=str(p),
-            hint="set one (e.g. ogr2ogr -a_srs EPSG:4326)",
-        )
-    polys = gdf[gdf.geometry.notna() & gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if polys.empty:
-        raise LabelError(
-            f"`area` {str(p)!r} holds no polygon",
-            param="area",
-            value=str(p),
-            hint="give polygons of where the labels are complete",
-        )
+    polys = read_vector(
+        p,
+        what="`area`",
+        param="area",
+        kinds=POLYGONS,
+        empty="give polygons of where the labels are complete",
+    )
     geom = shapely.union_all(shapely.make_valid(polys.to_crs(crs).geometry.values))
     if geom.is_empty or geom.area <= 0:
         raise LabelError(f"`area` {str(p)!r}: the polygons are empty", param="area", value=str(p))

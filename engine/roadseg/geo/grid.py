@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from affine import Affine
 from rasterio.crs import CRS
@@ -16,6 +17,9 @@ from rasterio.windows import Window
 
 #: Metres per degree of latitude on the WGS84 ellipsoid (mean).
 _M_PER_DEG = 111_320.0
+#: A projection whose scale at a raster's centre differs from 1 by more than this (Web
+#: Mercator away from the equator, a UTM zone far from its meridian) is corrected for it.
+SCALE_TOLERANCE = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +117,52 @@ def ground_resolution_m(
     rx, ry = abs(transform.a), abs(transform.e)
     if crs is None:
         return (rx, ry)
+    cx, cy = transform @ (width / 2, height / 2)
     if crs.is_geographic:
-        cy = (transform @ (width / 2, height / 2))[1]
         return (rx * _M_PER_DEG * math.cos(math.radians(cy)), ry * _M_PER_DEG)
     factor = crs.linear_units_factor[1] if crs.linear_units_factor else 1.0
-    return (rx * factor, ry * factor)
+    kx, ky = projection_scale(crs, cx, cy)
+    return (rx * factor / kx, ry * factor / ky)
+
+
+def projection_scale(crs: CRS | None, x: float, y: float) -> tuple[float, float]:
+    """How much a projected CRS stretches the ground at ``(x, y)``: (along x, along y).
+
+    A CRS unit covers ``1 / k`` of that unit on the ground: Web Mercator (EPSG:3857) at
+    40° N has k ≈ 1.31, so its "0.6 m" pixels are 0.46 m on the ground. Scales within
+    :data:`SCALE_TOLERANCE` of 1 (UTM inside its zone, State Plane, national grids) are
+    returned as exactly 1, so nothing changes where the CRS is already a ground measure.
+    Geographic CRSs and plain images return (1, 1) (they are handled by latitude).
+
+    >>> from rasterio.crs import CRS
+    >>> [round(k, 3) for k in projection_scale(CRS.from_epsg(3857), -8238000.0, 4970000.0)]
+    [1.319, 1.319]
+    >>> projection_scale(CRS.from_epsg(32611), 650000.0, 4012000.0)
+    (1.0, 1.0)
+    """
+    if crs is None or not crs.is_projected:
+        return (1.0, 1.0)
+    # Rounded to 100 CRS units: the scale of any CRS varies far less over that distance.
+    return _scale(crs.to_wkt(), round(float(x), -2), round(float(y), -2))
+
+
+@lru_cache(maxsize=256)
+def _scale(wkt: str, x: float, y: float) -> tuple[float, float]:
+    from pyproj import CRS as PCRS
+    from pyproj import Proj, Transformer
+
+    try:
+        pc = PCRS.from_user_input(wkt)
+        lon, lat = Transformer.from_crs(pc, pc.geodetic_crs, always_xy=True).transform(x, y)
+        f = Proj(pc).get_factors(lon, lat)
+        kx, ky = float(f.parallel_scale), float(f.meridional_scale)
+    except Exception:  # noqa: BLE001 - a CRS PROJ cannot invert here: keep its units as they are
+        return (1.0, 1.0)
+    if not (math.isfinite(kx) and math.isfinite(ky) and kx > 0 and ky > 0):
+        return (1.0, 1.0)
+    if abs(kx - 1.0) <= SCALE_TOLERANCE and abs(ky - 1.0) <= SCALE_TOLERANCE:
+        return (1.0, 1.0)
+    return (kx, ky)
 
 
 def working_grid(grid: Grid, gsd_m: float) -> Grid:
@@ -144,13 +189,16 @@ def utm_crs_for(lon: float, lat: float) -> CRS:
 def metric_crs_for(grid: Grid) -> CRS | None:
     """A CRS with metre units for buffering and measuring near ``grid``.
 
-    The grid's own CRS when it is projected in metres, else the UTM zone of its
+    The grid's own CRS when it is projected in metres and true to scale there (not Web
+    Mercator away from the equator: :func:`projection_scale`), else the UTM zone of its
     centre; None for plain images (pixel units are then used, scaled by the GSD).
     """
     if grid.crs is None:
         return None
     if grid.crs.is_projected and (grid.crs.linear_units_factor or ("", 1.0))[1] == 1.0:
-        return grid.crs
+        cx, cy = grid.transform @ (grid.width / 2, grid.height / 2)
+        if projection_scale(grid.crs, cx, cy) == (1.0, 1.0):
+            return grid.crs
     from rasterio.warp import transform as warp_transform
 
     left, bottom, right, top = grid.bounds

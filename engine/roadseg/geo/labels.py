@@ -11,7 +11,6 @@ ids with 0 = background.
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +23,7 @@ from roadseg.errors import CRSError, DataError, InputNotFoundError, LabelError
 from roadseg.geo.classes import ClassScheme
 from roadseg.geo.grid import Grid, metric_crs_for
 from roadseg.geo.raster import RasterSource
+from roadseg.geo.vector_input import read_vector
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".vrt", ".jp2", ".img"}
 
@@ -63,33 +63,14 @@ class VectorLabels:
         on_unknown: str = "error",
     ) -> None:
         self.path = Path(path)
-        if not self.path.exists():
-            raise InputNotFoundError(
-                f"labels {str(self.path)!r} do not exist",
-                value=str(self.path),
-                hint="check the path",
-            )
         field = class_field if class_field is not None else scheme.field
         self.scheme = scheme.with_field(field)
+        gdf = read_vector(self.path, what="labels", param="labels", layer=layer, plural=True)
         if raster_grid.crs is None:
             raise CRSError(
                 f"vector labels {str(self.path)!r} need georeferenced imagery; for plain images "
                 "give raster masks as labels"
             )
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                gdf = gpd.read_file(self.path, layer=layer, engine="pyogrio")
-        except Exception as exc:  # noqa: BLE001 - pyogrio raises several types
-            raise LabelError(
-                f"cannot read labels {str(self.path)!r} ({str(exc).splitlines()[0]}); give a "
-                "GeoPackage, GeoJSON or Shapefile"
-            ) from None
-        if gdf.crs is None:
-            raise CRSError(
-                f"labels {str(self.path)!r} have no CRS; set one (e.g. ogr2ogr -a_srs EPSG:4326)"
-            )
-        gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()]
         gdf["class_id"] = self._class_ids(gdf, on_unknown)
         gdf = gdf[gdf["class_id"] > 0]
         lines = gdf.to_crs(raster_grid.crs)

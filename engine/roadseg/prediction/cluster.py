@@ -62,12 +62,33 @@ def _import_ray() -> Any:
     return ray
 
 
+def use_ray_token() -> bool:
+    """Send Ray's authentication token when the user gave one (joining a cluster).
+
+    A Ray 2.60 driver joining by address sends no token unless ``RAY_AUTH_MODE=token``,
+    even with ``RAY_AUTH_TOKEN`` set: the join to a head that checks tokens then times out
+    with no word about authentication. When the user gave a token (``RAY_AUTH_TOKEN`` or
+    ``RAY_AUTH_TOKEN_PATH``) and no ``RAY_AUTH_MODE``, token mode is set for this process.
+    The token file Ray writes for local clusters (``~/.ray/auth_token``) does not count: a
+    driver in token mode cannot use a head without authentication (its actors die), so
+    that choice stays with the user. Must run before ``import ray`` (Ray reads the mode
+    once, at import). Returns whether token mode is on.
+    """
+    mode = os.environ.get("RAY_AUTH_MODE")
+    if mode is not None:
+        return mode.lower() == "token"
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        os.environ["RAY_AUTH_MODE"] = "token"
+        return True
+    return False
+
+
 @dataclass
 class RayCluster:
     """A connection to a Ray cluster (started here for ``local``).
 
     Attributes:
-        address: ``local``, ``auto`` or ``ray://HOST:PORT``.
+        address: ``local``, ``auto``, ``ray://HOST:PORT`` or ``HOST:PORT``.
         workers: Blocks run at once.
         threads: CPU threads (and CPUs requested) per task.
         gpus: GPUs in the cluster.
@@ -82,6 +103,8 @@ class RayCluster:
     @classmethod
     def connect(cls, address: str, workers: int | None, threads: int | None) -> RayCluster:
         """Start a local cluster or join an existing one; size the tasks."""
+        if address != "local":
+            use_ray_token()  # before Ray is imported: it reads its auth mode once, at import
         ray = _import_ray()
         kw: dict[str, Any] = {
             "include_dashboard": False,
@@ -105,7 +128,9 @@ class RayCluster:
                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
                 param="cluster",
                 value=address,
-                hint="start a Ray head node first (Ray's own `ray start` command), or give `cluster` local",
+                hint="start a Ray head node first (Ray's own `ray start` command), or give "
+                "`cluster` local; for a cluster with token authentication set RAY_AUTH_TOKEN "
+                "(or RAY_AUTH_MODE=token to use ~/.ray/auth_token)",
             ) from None
         res = ray.cluster_resources()
         cpus, gpus = int(res.get("CPU", 1)), int(res.get("GPU", 0))

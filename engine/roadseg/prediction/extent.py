@@ -19,7 +19,7 @@ import numpy as np
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from roadseg.errors import ConfigError, CRSError, InputNotFoundError
+from roadseg.errors import ConfigError, CRSError
 from roadseg.geo.grid import Grid
 
 
@@ -130,13 +130,6 @@ def _reproject(geom: Any, src: CRS, dst: CRS) -> Any:
 
 
 def _read_polygons(path: Path, grid: Grid) -> tuple[Any, ...]:
-    if not path.exists():
-        raise InputNotFoundError(
-            f"`extent_file` {str(path)!r} does not exist",
-            param="extent_file",
-            value=str(path),
-            hint="check the path",
-        )
     if grid.crs is None:
         raise CRSError(
             "`extent_file` needs a georeferenced raster; this one has no CRS",
@@ -144,34 +137,16 @@ def _read_polygons(path: Path, grid: Grid) -> tuple[Any, ...]:
             value=str(path),
             hint="use `bbox` in pixel coordinates instead",
         )
-    import geopandas as gpd
+    from roadseg.geo.vector_input import POLYGONS, read_vector
 
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as exc:  # noqa: BLE001 - pyogrio raises several types
-        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(
-            f"`extent_file` {str(path)!r} cannot be read ({why})",
-            param="extent_file",
-            value=str(path),
-            hint="give a GeoPackage, GeoJSON or Shapefile of polygons",
-        ) from None
-    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
-    gdf = gdf[gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if gdf.empty:
-        raise ConfigError(
-            f"`extent_file` {str(path)!r} has no polygons",
-            param="extent_file",
-            value=str(path),
-            hint="give polygon features",
-        )
-    if gdf.crs is None:
-        raise CRSError(
-            f"`extent_file` {str(path)!r} has no CRS",
-            param="extent_file",
-            value=str(path),
-            hint="set one (e.g. in QGIS) and retry",
-        )
+    gdf = read_vector(
+        path,
+        what="`extent_file`",
+        param="extent_file",
+        kinds=POLYGONS,
+        empty="give polygon features",
+        error=ConfigError,
+    )
     gdf = gdf.to_crs(grid.crs.to_wkt())
     return tuple(g for g in gdf.geometry.make_valid() if not g.is_empty)
 

@@ -19,8 +19,9 @@ MAX_TILE = 16384
 #: Largest batch accepted.
 MAX_BATCH = 4096
 
-#: A Ray client address: ``ray://HOST:PORT``.
-CLUSTER_ADDRESS = re.compile(r"ray://[A-Za-z0-9._\-\[\]:]+:\d+")
+#: An existing Ray cluster: ``ray://HOST:PORT`` (Ray Client, from anywhere) or ``HOST:PORT``
+#: (the head's GCS address, from a machine of the cluster).
+CLUSTER_ADDRESS = re.compile(r"(ray://)?[A-Za-z0-9._\-\[\]:]+:\d+")
 
 
 def parse_bands(bands: str | Sequence[int] | None) -> tuple[int, ...] | None:
@@ -75,7 +76,8 @@ class PredictOptions:
             256) and predict block by block, resumably: per-block COGs, a VRT of the whole
             and a manifest in the ``out`` folder (see :mod:`roadseg.prediction.blockrun`).
         cluster: Predict the blocks on a Ray cluster: ``local`` (started on this machine),
-            ``auto`` (the cluster this machine belongs to) or ``ray://HOST:PORT``; implies
+            ``auto`` (the cluster this machine belongs to), ``ray://HOST:PORT`` (Ray Client) or
+            ``HOST:PORT`` (the head node's address, from a machine of the cluster); implies
             blocks (of 4096 pixels unless ``block_size`` says otherwise).
         workers: Blocks predicted at once on the cluster (default: one per GPU, else one
             per machine).
@@ -192,7 +194,7 @@ class PredictOptions:
                 f"`cluster` {c!r} is not a Ray cluster",
                 param="cluster",
                 value=c,
-                hint="valid: local, auto, ray://HOST:PORT",
+                hint="valid: local, auto, ray://HOST:PORT (Ray Client) or HOST:PORT (the head's address)",
             )
         if self.workers is not None and c is None:
             raise ConfigError(

@@ -18,7 +18,7 @@ from rasterio.errors import CRSError as RioCRSError
 from shapely.geometry.base import BaseGeometry
 
 from roadseg.errors import ConfigError, CRSError
-from roadseg.geo.grid import _M_PER_DEG, Grid
+from roadseg.geo.grid import _M_PER_DEG, Grid, projection_scale
 
 #: Default scene centre (longitude, latitude): the desert edge of Las Vegas.
 DEFAULT_ORIGIN: tuple[float, float] = (-115.2, 36.2)
@@ -77,7 +77,8 @@ def scene_grid(
 ) -> Grid:
     """Return the grid of a ``size`` (height, width) scene centred on ``origin`` (lon, lat).
 
-    Projected CRSs get square pixels of ``gsd`` metres (in the CRS's own unit);
+    Projected CRSs get pixels of ``gsd`` metres on the ground (in the CRS's own unit, times
+    the projection's scale where it is not true to scale, as in Web Mercator);
     geographic ones get degrees sized so that a pixel is ``gsd`` metres at the
     scene's latitude.
 
@@ -110,7 +111,8 @@ def scene_grid(
                 hint="give an `origin` inside its area",
             )
         unit = crs.linear_units_factor[1] if crs.linear_units_factor else 1.0
-        px = py = gsd / unit
+        kx, ky = projection_scale(crs, cx, cy)  # Web Mercator: 1/cos φ CRS units per metre
+        px, py = gsd / unit * kx, gsd / unit * ky
         # A tidy corner: whole CRS units.
         cx, cy = round(cx - w / 2 * px) + w / 2 * px, round(cy + h / 2 * py) - h / 2 * py
     transform = Affine(px, 0.0, cx - w / 2 * px, 0.0, -py, cy + h / 2 * py)

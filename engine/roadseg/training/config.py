@@ -401,7 +401,14 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
             hint="give a YAML file",
         )
     try:
-        d = yaml.safe_load(p.read_text()) or {}
+        d = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"`config_file` {str(p)!r} is not UTF-8 text (byte {exc.start}: {exc.reason})",
+            param="config_file",
+            value=str(p),
+            hint="save the YAML file as UTF-8",
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

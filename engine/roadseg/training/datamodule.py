@@ -17,7 +17,6 @@ from typing import Any
 
 import lightning as L
 import numpy as np
-import torch
 from torch.utils.data import DataLoader
 
 from roadseg.data.augment import AugmentConfig
@@ -143,6 +142,7 @@ class RoadDataModule(L.LightningDataModule):
         gsd_default: Model resolution when ``cfg.gsd`` is unset (e.g. the fine-tuned model's).
         reporter: Progress of the set-up.
         cache_dir: Folder for what the run makes itself (synthetic scenes).
+        pin_memory: Pin batches in page-locked memory (only worth it when training on CUDA).
 
     """
 
@@ -155,9 +155,11 @@ class RoadDataModule(L.LightningDataModule):
         gsd_default: float | None = None,
         reporter: Reporter | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
+        pin_memory: bool = False,
     ) -> None:
         super().__init__()
         self.cfg = cfg
+        self.pin_memory = bool(pin_memory)
         self.seed = int(seed)
         rep = reporter or Reporter()
         if cfg.tile % 32 or cfg.tile < 32:
@@ -376,7 +378,7 @@ class RoadDataModule(L.LightningDataModule):
             num_workers=w,
             persistent_workers=w > 0,
             worker_init_fn=worker_init if w > 0 else None,
-            pin_memory=torch.cuda.is_available(),
+            pin_memory=self.pin_memory,
             drop_last=drop_last,
             prefetch_factor=2 if w > 0 else None,
         )

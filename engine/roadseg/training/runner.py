@@ -142,6 +142,7 @@ def set_up(
         gsd_default=src_meta.gsd_m if src_meta else None,
         reporter=rep.sub(""),
         cache_dir=run.path / "sources",
+        pin_memory=uses_cuda(cfg.trainer.accelerator),
     )
     setup = build_network(cfg, dm, src_net, src_meta)
     meta = setup.meta

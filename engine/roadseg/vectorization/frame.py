@@ -3,10 +3,11 @@
 Vectorisation works in a *local metric frame*: pixel coordinates scaled by the
 ground resolution in metres at the raster centre (x right, y down, origin at the
 raster's top-left corner). For projected rasters this frame is exactly the CRS
-in metres (an affine map); for EPSG:4326 rasters it is the usual per-axis
-approximation at the centre latitude, used for thresholds (simplification,
-pruning, bridging). Final lengths and areas are measured on the ellipsoid for
-geographic CRSs, so they stay correct wherever the raster lies.
+in metres (an affine map) — divided by the projection's scale where it is not true to
+scale (Web Mercator: :func:`roadseg.geo.grid.projection_scale`); for EPSG:4326 rasters
+it is the usual per-axis approximation at the centre latitude, used for thresholds
+(simplification, pruning, bridging). Final lengths and areas are measured on the
+ellipsoid for geographic CRSs, so they stay correct wherever the raster lies.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import shapely
 from affine import Affine
 
-from roadseg.geo.grid import Grid
+from roadseg.geo.grid import Grid, projection_scale
 
 
 @dataclass(frozen=True)
@@ -84,24 +85,32 @@ class MetricFrame:
         return PCRS.from_user_input(crs.to_wkt()).get_geod()
 
     @cached_property
-    def _unit(self) -> float:
+    def _unit(self) -> tuple[float, float]:
+        """Ground metres per CRS unit (x, y): the unit, divided by the projection's scale."""
         crs = self.grid.crs
         if crs is None:
-            return float(self.grid.pixel_m or 1.0) / abs(self.grid.transform.a)
-        return float(crs.linear_units_factor[1]) if crs.linear_units_factor else 1.0
+            u = float(self.grid.pixel_m or 1.0) / abs(self.grid.transform.a)
+            return (u, u)
+        u = float(crs.linear_units_factor[1]) if crs.linear_units_factor else 1.0
+        cx, cy = self.grid.transform @ (self.grid.width / 2, self.grid.height / 2)
+        kx, ky = projection_scale(crs, cx, cy)
+        return (u / kx, u / ky)
 
     def lengths_m(self, crs_geoms: np.ndarray) -> np.ndarray:
         """Lengths in metres of lines given in CRS coordinates (geodesic for geographic CRSs)."""
         geoms = np.asarray(crs_geoms, dtype=object)
         if self._geod is None:
-            return shapely.length(geoms) * self._unit
+            ux, uy = self._unit
+            if ux == uy:
+                return shapely.length(geoms) * ux
+            return shapely.length(shapely.transform(geoms, lambda xy: xy * (ux, uy)))
         return np.array([self._geod.geometry_length(g) for g in geoms], dtype=float)  # type: ignore[attr-defined]
 
     def areas_m2(self, crs_geoms: np.ndarray) -> np.ndarray:
         """Areas in square metres of polygons in CRS coordinates (geodesic for geographic CRSs)."""
         geoms = np.asarray(crs_geoms, dtype=object)
         if self._geod is None:
-            return shapely.area(geoms) * self._unit**2
+            return shapely.area(geoms) * self._unit[0] * self._unit[1]
         return np.array(
             [abs(self._geod.geometry_area_perimeter(g)[0]) for g in geoms],  # type: ignore[attr-defined]
             dtype=float,
