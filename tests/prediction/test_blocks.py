@@ -3,8 +3,6 @@ an interrupted run resumes with only the missing blocks, other runs' blocks are 
 
 from __future__ import annotations
 
-import json
-
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -13,7 +11,9 @@ import shapely
 from predict_helpers import write_scene
 from roadseg.errors import CancelledError, ConfigError
 from roadseg.prediction import predict
+from roadseg.prediction.manifest import read_manifest
 from roadseg.vectorization import vectorize
+from roadseg.vectorization.pieces import pieces_readable
 
 KW = dict(tile=64, overlap=16, batch_size=3, precision="fp32")
 
@@ -57,12 +57,10 @@ def test_blocks_equal_the_one_process_prediction(scene, local_model, tmp_path):
 
 def test_an_interrupted_run_resumes_with_the_missing_blocks(scene, local_model, tmp_path):
     src, _ = scene
-    manifest = tmp_path / "out" / "roadseg-manifest.json"
 
-    def blocks_done():
-        if not manifest.exists():
-            return 0
-        return len(json.loads(manifest.read_text())["rasters"]["scene"]["blocks"])
+    def blocks_done():  # the manifest with its journal: every block finished so far
+        m = read_manifest(tmp_path / "out")
+        return len(m["rasters"]["scene"]["blocks"]) if m else 0
 
     with pytest.raises(CancelledError):
         predict(
@@ -149,6 +147,15 @@ def test_vectors_merged_across_block_edges_equal_one_process(dark_model, tmp_pat
         assert [g.wkb for g in got[name].geometry] == [g.wkb for g in ref[name].geometry]
     lines = got["centerlines"]
     assert len(lines) >= 10 and r.items[0].vector_result["edges"] == whole.edges
+    # A damaged piece on a rerun (a disk error): that block is vectorised again, the same.
+    piece = tmp_path / "out" / "roads_blocks" / "r000c001.npz"
+    piece.write_bytes(piece.read_bytes()[:100])
+    vec = tmp_path / "out" / "roads.gpkg"
+    again = predict(src, dark_model, tmp_path / "out", block_size=256, vectorize=vec, **KW)
+    assert again.blocks["run"] == 0 and pieces_readable(piece)
+    redo = lines_and_polygons(tmp_path / "out" / "roads.gpkg")
+    for name in got:
+        assert [g.wkb for g in redo[name].geometry] == [g.wkb for g in got[name].geometry]
     # No breaks at block edges: as connected as the whole raster's network; no duplicates.
     assert r.items[0].vector_result["components"] == whole.components
     assert r.items[0].vector_result["nodes"] == whole.nodes

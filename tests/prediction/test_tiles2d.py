@@ -108,3 +108,27 @@ def test_region_plan_takes_every_tile_blended_into_its_pixels():
             touches = x < p.work_cols.stop and x + lay.tile_w > p.work_cols.start
             assert touches == (j in p.tile_cols)
         assert p.work_cols == region.cols and p.tile_rows == range(len(lay.ys))
+
+
+def test_gdal_cache_is_bounded_unless_the_user_sets_it(local_model, tmp_path, monkeypatch):
+    """GDAL's block cache is capped while predicting (it would fill with a large raster's
+    blocks); a GDAL_CACHEMAX of the user's is kept."""
+    from rasterio.env import get_gdal_config
+    from roadseg.prediction.stream import GDAL_CACHE_BYTES
+
+    src = write_scene(tmp_path / "s.tif", 100, 100, seed=2)
+    seen = []
+
+    def progress(ev):  # called after each batch of tiles, while reading and writing
+        if ev.done > 0:
+            seen.append(get_gdal_config("GDAL_CACHEMAX"))
+
+    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
+    predict(src, local_model, tmp_path / "a.tif", tile=64, precision="fp32", progress=progress)
+    assert seen and set(seen) == {GDAL_CACHE_BYTES} and GDAL_CACHE_BYTES == 16 * 2**20
+    seen.clear()
+    # The user's GDAL_CACHEMAX (GDAL read it when the process started) is left as it is.
+    monkeypatch.setenv("GDAL_CACHEMAX", "300000000")
+    users = get_gdal_config("GDAL_CACHEMAX")
+    predict(src, local_model, tmp_path / "b.tif", tile=64, precision="fp32", progress=progress)
+    assert seen and set(seen) == {users} and users != GDAL_CACHE_BYTES

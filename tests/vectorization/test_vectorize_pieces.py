@@ -55,3 +55,31 @@ def test_pieces_file_loads_without_pickles(tmp_path):
     back = load_pieces(p)
     assert back.edges is not None and len(back.edges) > 0
     assert sum(len(v) for v in back.seam.values()) > 0
+
+
+def test_damaged_pieces_and_a_bad_block_index_are_clear_errors(tmp_path):
+    from roadseg.errors import ConfigError, DataError
+    from roadseg.vectorization.pieces import pieces_readable
+
+    src = write_class_raster(tmp_path / "c.tif", network_raster(seed=4))
+    opts = VectorizeOptions(block_size=256)
+    n = block_count(src, opts)
+    with pytest.raises(ConfigError, match=f"index {n} is not a block.*{n} block") as e:
+        vectorize_block(src, n, opts)
+    assert e.value.param == "index" and f"0 to {n - 1}" in e.value.hint
+    with pytest.raises(ConfigError, match="index -1"):
+        vectorize_block(src, -1, opts)
+    good = save_pieces(tmp_path / "b.npz", vectorize_block(src, 0, opts))
+    data = good.read_bytes()
+    assert pieces_readable(good)
+    cut = tmp_path / "cut.npz"  # truncated: the archive's index is gone
+    cut.write_bytes(data[: len(data) // 2])
+    assert not pieces_readable(cut) and not pieces_readable(tmp_path / "missing.npz")
+    flipped = bytearray(data)  # an array's bytes changed: the index is intact, the CRC is not
+    flipped[len(data) // 3] ^= 0xFF
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(bytes(flipped))
+    for path in (cut, bad):
+        with pytest.raises(DataError, match="block pieces .* are damaged") as e:
+            load_pieces(path)
+        assert e.value.value == str(path) and "delete the file" in e.value.hint

@@ -220,6 +220,17 @@ class RasterSource:
         self.alpha_band = next(
             (i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha), None
         )
+        self.select_bands(bands)
+        if scaling is not None:
+            self.scaling = scaling
+
+    def select_bands(self, bands: Sequence[int] | None) -> None:
+        """Read ``bands`` from now on (None: every band that is not alpha).
+
+        The dtype, NBITS and the default scaling follow the first of them (a scaling
+        given before is replaced).
+        """
+        ds = self._ds
         if bands is None:
             bands = [i for i in range(1, ds.count + 1) if i != self.alpha_band]
         bad = [b for b in bands if not 1 <= int(b) <= ds.count]
@@ -233,7 +244,7 @@ class RasterSource:
         self.bands = tuple(int(b) for b in bands)
         self.dtype = ds.dtypes[self.bands[0] - 1]
         self.nbits = self._nbits()
-        self.scaling = scaling or Scaling.for_dtype(self.dtype, self.nbits)
+        self.scaling = Scaling.for_dtype(self.dtype, self.nbits)
 
     # ------------------------------------------------------------------ metadata
     def _nbits(self) -> int | None:

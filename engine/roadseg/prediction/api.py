@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import rasterio
-
 from roadseg._version import __version__
 from roadseg.device import resolve_policy, torch_threads
 from roadseg.errors import ConfigError, RoadsegError, about
@@ -24,13 +22,16 @@ from roadseg.prediction.network import TilePredictor
 from roadseg.prediction.options import PredictOptions
 from roadseg.prediction.outputs import PredictionSink, declare_outputs, plan_outputs
 from roadseg.prediction.result import PredictResult, RasterResult
-from roadseg.prediction.stream import Streaming, predict_region, region_tiles, whole_region
+from roadseg.prediction.stream import (
+    Streaming,
+    gdal_env,
+    predict_region,
+    region_tiles,
+    whole_region,
+)
 from roadseg.progress import CancelCallback, ProgressCallback, Reporter
 
 log = logging.getLogger(__name__)
-
-#: GDAL block cache while predicting (bytes): bounds the memory used for reads and writes.
-GDAL_CACHE_BYTES = 64 * 2**20
 
 
 def _as_paths(
@@ -125,8 +126,7 @@ def predict(
                 value=str(gdal),
                 hint="copy the raster to a local file first, or predict it without blocks",
             )
-        env = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": GDAL_CACHE_BYTES}
-        with rasterio.Env(**env):
+        with gdal_env():
             return predict_blocks(local, model, Path(out), opts, progress, cancel)
     inputs: dict[str, str | os.PathLike[str] | None] = {"extent_file": opts.extent_file}
     if not isinstance(model, tuple):
@@ -160,8 +160,7 @@ def predict(
             run.total = sum(region_tiles(j, whole_region(j)) for j in jobs)
             rep.update("predict", 0, run.total, f"{len(jobs)} raster(s), {policy.describe()}")
             items: list[RasterResult] = []
-            env = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": GDAL_CACHE_BYTES}
-            with torch_threads(opts.threads), rasterio.Env(**env):
+            with torch_threads(opts.threads), gdal_env():
                 for n, job in enumerate(jobs, start=1):
                     label = name_of(job.src.path) + (f" ({n}/{len(jobs)})" if len(jobs) > 1 else "")
                     items.append(_run_job(job, run, label))

@@ -365,14 +365,14 @@ def _predict_phase(
 
     def on_done(w: PredictBlock, done: BlockDone) -> None:
         r = by_key[w.key]
-        r.entry.blocks[w.key.rpartition("/")[2]] = {
+        record = {
             "seconds": round(done.seconds, 3),
             "tiles_run": done.tiles_run,
             "device": done.device,
             "precision": done.precision,
             "host": done.host,
         }
-        manifest.save()
+        manifest.record(r.stem, "blocks", w.key.rpartition("/")[2], record)
         state["blocks"] += 1
         stats.device, stats.precision = done.device, done.precision
         stats.seconds[r.stem] = stats.seconds.get(r.stem, 0.0) + done.seconds
@@ -478,7 +478,7 @@ def _vectorize(
     """Vectorise the missing blocks of a raster, then merge every block's pieces."""
     from roadseg.vectorization import VectorizeOptions
     from roadseg.vectorization.api import block_count, vectorize_pieces
-    from roadseg.vectorization.pieces import load_pieces
+    from roadseg.vectorization.pieces import load_pieces, pieces_readable
 
     opts = VectorizeOptions(block_size=size)
     n = block_count(r.vrt, opts)
@@ -488,17 +488,16 @@ def _vectorize(
         VectorBlock(w.key, r.vrt, i, w.files.classes.with_suffix(".npz"), size)
         for i, w in enumerate(r.works)
     ]
-    todo = [
+    todo = [  # not recorded, or the file is gone or damaged (a disk error, a hand edit)
         v
         for v in works
-        if v.key.rpartition("/")[2] not in r.entry.vector_blocks or not v.pieces.exists()
+        if v.key.rpartition("/")[2] not in r.entry.vector_blocks or not pieces_readable(v.pieces)
     ]
     state = {"done": len(works) - len(todo)}
     rep.update("vectorize", state["done"], len(works), f"{r.stem}: {len(todo)} block(s)")
 
     def on_done(v: VectorBlock) -> None:
-        r.entry.vector_blocks[v.key.rpartition("/")[2]] = {"file": v.pieces.name}
-        manifest.save()
+        manifest.record(r.stem, "vector_blocks", v.key.rpartition("/")[2], {"file": v.pieces.name})
         state["done"] += 1
         rep.update("vectorize", state["done"], len(works), f"block {v.key}")
 

@@ -18,13 +18,10 @@ a :class:`PredictBlock` and the model, and needs nothing else but the input file
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import rasterio
 
 from roadseg.device import resolve_policy, torch_threads
 from roadseg.geo.grid import Grid
@@ -33,14 +30,12 @@ from roadseg.prediction.job import TileSettings, prepare_job
 from roadseg.prediction.network import TilePredictor
 from roadseg.prediction.options import PredictOptions
 from roadseg.prediction.outputs import OutputPaths, PredictionSink, proba_path_for
-from roadseg.prediction.stream import Streaming, predict_region
+from roadseg.prediction.stream import Streaming, gdal_env, predict_region
 from roadseg.prediction.tiles2d import Region
 from roadseg.vectorization.blocks import Block, block_layout
 
 #: Default block side (output pixels): the vectoriser's block, 4096² ≈ 4 km² at 0.5 m.
 DEFAULT_BLOCK_SIZE = 4096
-#: GDAL block cache in a worker (bytes), as in :data:`roadseg.prediction.api.GDAL_CACHE_BYTES`.
-GDAL_CACHE_BYTES = 64 * 2**20
 
 
 def block_name(block: Block, size: int) -> str:
@@ -155,9 +150,8 @@ def run_predict_block(
             probabilities=work.files.probabilities is not None,
         )
         callback = on_tiles if on_tiles is not None else (lambda n: None)
-        env = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": GDAL_CACHE_BYTES}
         try:
-            with torch_threads(work.threads), rasterio.Env(**env):
+            with torch_threads(work.threads), gdal_env():
                 stats = predict_region(
                     job, predictor, Region.of(b.row0, b.col0, b.rows, b.cols), sink, how, callback
                 )

@@ -203,21 +203,17 @@ def prepare_job(
     """Open and check one raster and lay out its tiles (bands, scaling, extent from ``options``)."""
     gsd, bands = options.gsd, options.bands
     warnings: list[RoadsegWarning] = []
-    probe = open_raster(path, gsd=gsd)
+    src = open_raster(path, gsd=gsd)  # opened once: checked, then its bands chosen
     try:
-        probe.check_readable()  # a truncated file fails now, not after an hour
-        probe.require_georeference("gsd")
-        if gsd is not None and probe.georeferenced:
+        src.check_readable()  # a truncated file fails now, not after an hour
+        src.require_georeference("gsd")
+        if gsd is not None and src.georeferenced:
             warnings.append(
-                RoadsegWarning(f"{name_of(probe.path)} is georeferenced: `gsd` is ignored")
+                RoadsegWarning(f"{name_of(src.path)} is georeferenced: `gsd` is ignored")
             )
-        chosen = _choose_bands(
-            probe.path, probe.count, probe.alpha_band, meta, bands, model_name, warnings
+        src.select_bands(
+            _choose_bands(src.path, src.count, src.alpha_band, meta, bands, model_name, warnings)
         )
-    finally:
-        probe.close()
-    src = open_raster(path, bands=chosen, gsd=gsd if gsd else None)
-    try:
         src.scaling = _choose_scaling(src, meta, options.scaling, warnings)
         name = repr(str(src.path))
         extent = resolve_extent(src.grid, name, options.bbox, options.bbox_crs, options.extent_file)

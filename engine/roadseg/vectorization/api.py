@@ -262,7 +262,16 @@ def vectorize_block(
     params = options or VectorizeOptions()
     with open_class_raster(class_raster, gsd=params.gsd) as src:
         ctx = _context(src, params)
-        return extract_block(src, blocks_of(src.grid, ctx.params)[index], ctx)
+        blocks = blocks_of(src.grid, ctx.params)
+        if not 0 <= index < len(blocks):
+            raise ConfigError(
+                f"`index` {index} is not a block of {str(src.path)!r}, which has "
+                f"{len(blocks)} block(s)",
+                param="index",
+                value=index,
+                hint=f"give an index from 0 to {len(blocks) - 1} (see `block_count`)",
+            )
+        return extract_block(src, blocks[index], ctx)
 
 
 def block_count(

@@ -14,12 +14,14 @@ it loads without executing code), written atomically.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import shapely
 
+from roadseg.errors import DataError
 from roadseg.geo.atomic import atomic_output
 from roadseg.vectorization.pixelgraph import BlockEdges
 from roadseg.vectorization.polygons import Pieces
@@ -98,8 +100,45 @@ def save_pieces(path: str | os.PathLike[str], pieces: BlockPieces) -> Path:
     return Path(path)
 
 
+#: Arrays every pieces file holds.
+_REQUIRED = ("histogram", "counts", "has_edges")
+#: What reading a damaged ``.npz`` raises (a truncated zip, a bad CRC, a missing array...).
+_DAMAGED = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+
+
+def pieces_readable(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a complete pieces file: it opens and lists the arrays it must hold.
+
+    Cheap (the archive's index only): a file damaged inside an array is caught by
+    :func:`load_pieces`.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return set(_REQUIRED) <= set(z.files)
+    except _DAMAGED:
+        return False
+
+
 def load_pieces(path: str | os.PathLike[str]) -> BlockPieces:
-    """Read a block's pieces written by :func:`save_pieces` (no pickles are loaded)."""
+    """Read a block's pieces written by :func:`save_pieces` (no pickles are loaded).
+
+    Raises:
+        DataError: The file is missing or damaged (naming it; deleting it makes a blocked
+            run vectorise that block again).
+
+    """
+    try:
+        return _load(path)
+    except _DAMAGED as exc:
+        raise DataError(
+            f"the block pieces {str(path)!r} are damaged ({type(exc).__name__}: {exc})",
+            param="pieces",
+            value=str(path),
+            hint="delete the file and rerun the same command: that block is vectorised again",
+        ) from None
+
+
+def _load(path: str | os.PathLike[str]) -> BlockPieces:
     with np.load(path, allow_pickle=False) as z:
         counts = z["counts"].tolist()
         out = BlockPieces(
