@@ -21,12 +21,15 @@ Ends are handled in id order (deterministic); each is used once.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
 import shapely
 
-from roadseg.vectorization.network import RoadNetwork, Support
+if TYPE_CHECKING:
+    from roadseg.vectorization.network import RoadNetwork, Support
+
 
 #: Fraction of a bridge (0–1) that must lie on road pixels: a bridge over a break where
 #: the mask thinned may cross a few background pixels, one across a verge may not.
