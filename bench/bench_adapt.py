@@ -84,6 +84,30 @@ def _link_subset(pairs: list[tuple[Path, Path]], root: Path, rel: Path) -> Path:
     return root
 
 
+def _mass_pair(
+    name: str, mass: Path, adapt_names: list[str], score_names: list[str], work: Path
+) -> Pair:
+    """Adapt on ``adapt_names``, score on ``score_names`` (Massachusetts tiles, 1 m masks)."""
+    pairs = [(mass / "images" / n, mass / "masks" / (Path(n).stem + ".png")) for n in adapt_names]
+    folder = _link_subset(pairs, work / f"{name.replace('-', '_')}_adapt", mass)
+
+    def truth(img: Path) -> tuple[np.ndarray, np.ndarray]:
+        from PIL import Image
+
+        m = np.asarray(Image.open(mass / "masks" / (img.stem + ".png")))
+        return m == 1, m != 255
+
+    return Pair(
+        name,
+        {"dataset": folder, "gsd": 1.0, "mask_values": MASS_VALUES},
+        {"dataset": str(folder), "image_gsd": 1.0, "mask_values": MASS_VALUES},
+        [mass / "images" / n for n in score_names],
+        truth,
+        1.0,
+        extra={"adapt_tiles": adapt_names},
+    )
+
+
 def massachusetts(real: Path, work: Path) -> Pair | None:
     """10 adapt tiles, the default model's 10 held-out tiles to score."""
     mass = real / "massachusetts"
@@ -94,25 +118,7 @@ def massachusetts(real: Path, work: Path) -> Pair | None:
     held = set(massachusetts_holdout(real))
     names = sorted(p.name for p in (mass / "images").glob("*.jpg"))
     others = [n for n in names if n not in held]
-    adapt_names = others[::5][:10]
-    pairs = [(mass / "images" / n, mass / "masks" / (Path(n).stem + ".png")) for n in adapt_names]
-    folder = _link_subset(pairs, work / "mass_adapt", mass)
-
-    def truth(img: Path) -> tuple[np.ndarray, np.ndarray]:
-        from PIL import Image
-
-        m = np.asarray(Image.open(mass / "masks" / (img.stem + ".png")))
-        return m == 1, m != 255
-
-    return Pair(
-        "massachusetts",
-        {"dataset": folder, "gsd": 1.0, "mask_values": MASS_VALUES},
-        {"dataset": str(folder), "image_gsd": 1.0, "mask_values": MASS_VALUES},
-        [mass / "images" / n for n in sorted(held)],
-        truth,
-        1.0,
-        extra={"adapt_tiles": adapt_names},
-    )
+    return _mass_pair("massachusetts", mass, others[::5][:10], sorted(held), work)
 
 
 def dubai(
@@ -160,25 +166,7 @@ def massachusetts_unseen(real: Path, work: Path) -> Pair | None:
     from train_default_model import massachusetts_holdout
 
     held = sorted(massachusetts_holdout(real))
-    adapt_names, score_names = held[::2], held[1::2]
-    pairs = [(mass / "images" / n, mass / "masks" / (Path(n).stem + ".png")) for n in adapt_names]
-    folder = _link_subset(pairs, work / "mass_unseen_adapt", mass)
-
-    def truth(img: Path) -> tuple[np.ndarray, np.ndarray]:
-        from PIL import Image
-
-        m = np.asarray(Image.open(mass / "masks" / (img.stem + ".png")))
-        return m == 1, m != 255
-
-    return Pair(
-        "massachusetts-unseen",
-        {"dataset": folder, "gsd": 1.0, "mask_values": MASS_VALUES},
-        {"dataset": str(folder), "image_gsd": 1.0, "mask_values": MASS_VALUES},
-        [mass / "images" / n for n in score_names],
-        truth,
-        1.0,
-        extra={"adapt_tiles": adapt_names},
-    )
+    return _mass_pair("massachusetts-unseen", mass, held[::2], held[1::2], work)
 
 
 def dubai_unseen(real: Path, work: Path) -> Pair | None:

@@ -241,9 +241,11 @@ class RasterSource:
                 value=list(bands),
                 hint=f"choose `bands` from 1..{ds.count}",
             )
+        before = getattr(self, "bands", None)
         self.bands = tuple(int(b) for b in bands)
-        self.dtype = ds.dtypes[self.bands[0] - 1]
-        self.nbits = self._nbits()
+        if before is None or before[0] != self.bands[0]:  # the bit-depth probe reads pixels
+            self.dtype = ds.dtypes[self.bands[0] - 1]
+            self.nbits = self._nbits()
         self.scaling = Scaling.for_dtype(self.dtype, self.nbits)
 
     # ------------------------------------------------------------------ metadata
