@@ -57,9 +57,9 @@ def straighten_edge_ends(
 ) -> int:
     """Straighten the dead ends on the raster's edge (see the module docstring).
 
-    An end is moved only when its edge is long enough to give the road's direction
-    before the bend, the straight line meets the edge within :data:`MAX_REACH` bend
-    lengths, and (with ``support``) lies on road pixels. Returns the ends moved.
+    An end on the edge is moved only when its edge is long enough to give the road's
+    direction before the bend, the straight line meets the edge within :data:`MAX_REACH`
+    bend lengths, and (with ``support``) lies on road pixels. Returns the ends moved.
     """
     if net.extent is None:
         return 0
@@ -67,12 +67,13 @@ def straighten_edge_ends(
     g = net.g
     moved = 0
     for n in sorted(g.nodes):
-        x, y = g.nodes[n]["xy"]
-        on_edge = x < tol or y < tol or x > width - tol or y > height - tol
-        if g.degree(n) != 1 or not on_edge:
+        if g.degree(n) != 1:
             continue
         _, _, k, d = next(iter(g.edges(n, keys=True, data=True)))
         if d["npix"] <= 0 or g.has_edge(n, n):
+            continue
+        x, y = g.nodes[n]["xy"]
+        if min(x, y, width - x, height - y) >= tol:
             continue
         bend = BEND_WIDTHS * max(d["wsum"] / d["npix"], 1.0)
         c = shapely.get_coordinates(d["geom"])
