@@ -13,7 +13,6 @@ Pure: numbers in, a number and notes out.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,7 +31,7 @@ def trained_jitter(training: Mapping[str, Any]) -> float | None:
     (0.3, None, None)
     """
     value = training.get("scale_jitter")
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= value < 1:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1:
         return float(value)
     return None
 
