@@ -43,3 +43,10 @@ def test_validation_shards_cover_everything_once():
     parts = [list(ShardSampler(n, rank=r, world_size=3)) for r in range(3)]
     assert sorted(k for p in parts for k in p) == list(range(n))
     assert list(shard(5, 0, 2, equal=False)) == [0, 2, 4]
+
+
+def test_validation_rank_without_window_gets_one_padding_index():
+    parts = [list(ShardSampler(2, rank=r, world_size=4)) for r in range(4)]
+    assert parts == [[0], [1], [4], [5]]  # ranks 2 and 3: padding (≥ n), never a real window twice
+    assert all(len(ShardSampler(2, rank=r, world_size=4)) == 1 for r in range(4))
+    assert list(ShardSampler(0, rank=1, world_size=2)) == []  # no windows at all: nothing

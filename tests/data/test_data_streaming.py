@@ -122,6 +122,9 @@ def test_val_windows_fixed(tmp_path):
     assert torch.equal(ds[0]["mask"], ds[0]["mask"])
     assert torch.equal(ds[0]["aug"], torch.from_numpy(identity_params()))
     assert ds[0]["source"] == 0
+    assert ds[0]["key"] == 0
+    pad = ds[len(ds) + 1]  # a sampler's padding index: a real window, marked key -1
+    assert pad["key"] == -1 and pad["image"].shape == ds[0]["image"].shape
 
 
 @pytest.mark.parametrize("bias", [0.0, 0.9])

@@ -78,3 +78,33 @@ def test_ddp_two_cpu_processes_see_disjoint_windows(tmp_path):
     net, meta = load_model(res["model"])
     assert meta.training["steps"] == 4  # 2 epochs x (8 windows / 2 ranks / batch 2)
     assert all(bool(p.isfinite().all()) for p in net.parameters())  # the synced weights load
+
+
+ONE_WINDOW = """
+import json, sys
+import roadseg
+
+r = roadseg.train(
+    image=[sys.argv[1]], labels=[sys.argv[2]], out=sys.argv[3], epochs=1, samples_per_epoch=4,
+    encoder="resnet18", tile=64, batch_size=2, workers=0, precision="32", threads=1,
+    accelerator="cpu", devices="2", strategy="ddp",
+    **{"data.max_val_windows": 1, "trainer.progress": "none"},
+)
+print(json.dumps(r.as_dict()))
+"""
+
+
+def test_ddp_with_fewer_validation_windows_than_ranks(tmp_path):
+    """One validation window, two ranks: rank 1 gets a padding window that no metric counts."""
+    tif, gpkg = road_scene(tmp_path / "scene", size=192)
+    script = tmp_path / "ddp_one.py"
+    script.write_text(ONE_WINDOW)
+    r = subprocess.run(
+        [sys.executable, str(script), str(tif), str(gpkg), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]  # Lightning refused a zero-length loader before
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["metrics"]["pixels"] == 64 * 64  # the one window, counted once

@@ -121,6 +121,9 @@ class ValWindows(Dataset):
             sc.reopen()
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        s, x, y = self.windows[i]
+        """Window ``i``; an index ≥ ``len(self)`` is a sampler's padding: key ``-1``."""
+        pad = i >= len(self.windows)
+        s, x, y = self.windows[i % len(self.windows)]
         sample = self.scenes[s].read(x, y, self.tile)
-        return _item(sample.image, sample.mask, identity_params(), int(i), self.scene_source[s])
+        key = -1 if pad else int(i)
+        return _item(sample.image, sample.mask, identity_params(), key, self.scene_source[s])

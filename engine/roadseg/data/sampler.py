@@ -12,7 +12,7 @@ skips the samples an interrupted epoch had already consumed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -104,7 +104,16 @@ class WindowSampler(Sampler[int]):
 
 
 class ShardSampler(Sampler[int]):
-    """Fixed indexes ``0..n-1`` split over ranks (validation: every window once overall)."""
+    """Fixed indexes ``0..n-1`` split over ranks (validation: every window once overall).
+
+    A rank left without an index (fewer windows than ranks) gets one *padding* index
+    ``n + rank`` instead: Lightning refuses a validation loader of zero length on any
+    rank. :class:`~roadseg.data.datasets.ValWindows` serves a padding index as a
+    window marked ``key = -1``, which validation leaves out of every metric.
+
+    >>> [list(ShardSampler(1, rank=r, world_size=3)) for r in range(3)]
+    [[0], [2], [3]]
+    """
 
     def __init__(self, n: int, rank: int | None = None, world_size: int | None = None) -> None:
         self.n = int(n)
@@ -118,11 +127,16 @@ class ShardSampler(Sampler[int]):
             self._world if self._world is not None else w,
         )
 
+    def _indexes(self) -> Sequence[int]:
+        rank, world = self._rw()
+        own = shard(self.n, rank, world, equal=False)
+        return own if len(own) or self.n == 0 else [self.n + rank]
+
     def __len__(self) -> int:
-        return len(shard(self.n, *self._rw(), equal=False))
+        return len(self._indexes())
 
     def __iter__(self) -> Iterator[int]:
-        return iter(shard(self.n, *self._rw(), equal=False))
+        return iter(self._indexes())
 
 
 def worker_init(worker_id: int) -> None:

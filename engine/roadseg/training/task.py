@@ -155,7 +155,16 @@ class SegmentationTask(L.LightningModule):
         return decide_classes(logits, threshold)
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        """Accumulate the confusion matrix, the road-probability histograms and the loss."""
+        """Accumulate the confusion matrix, the road-probability histograms and the loss.
+
+        Padding windows (``key`` −1: a rank that had no window of its own) are left out.
+        """
+        keys = batch.get("key")
+        if isinstance(keys, torch.Tensor) and bool((keys < 0).any()):
+            keep = keys >= 0
+            if not bool(keep.any()):
+                return
+            batch = {k: (v[keep] if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
         mask = batch["mask"]
         logits = self.net(batch["image"])
         self._val_loss.append(self.loss_fn(logits, mask).detach().float() * mask.shape[0])
