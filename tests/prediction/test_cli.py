@@ -230,6 +230,27 @@ def test_plain_png_needs_gsd(model_file, tmp_path):
     assert rasterio.open(tmp_path / "b.tif").shape == (40, 40)
 
 
+def test_plain_png_with_gsd_vectorises(model_file, tmp_path):
+    """The class raster of a plain image has no georeferencing: its --gsd reaches the vectoriser."""
+    png = make_raster(tmp_path / "img.png", road_image(64, 96), crs=None, driver="PNG")
+    gpkg = tmp_path / "roads.gpkg"
+    r = invoke(
+        "predict", png, "--model", model_file, "--out", tmp_path / "o.tif", "--gsd", "0.25",
+        "--vectorize", gpkg, "--json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "o.tif").exists() and gpkg.exists()
+    item = last_json(r.stdout)["rasters"][0]
+    assert item["outputs"]["vectors"] == str(gpkg) and item["vectorize"] is not None
+    blocks = tmp_path / "blocks.gpkg"  # and in block mode (the mosaic VRT is plain too)
+    r = invoke(
+        "predict", png, "--model", model_file, "--out", tmp_path / "b", "--gsd", "0.25",
+        "--block-size", "256", "--vectorize", blocks,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert blocks.exists()
+
+
 def test_one_band_raster_with_a_three_band_model_is_refused(model_file, tmp_path):
     src = make_raster(tmp_path / "pan.tif", road_image(64, 64)[:1])
     r = invoke("predict", src, "--model", model_file, "--out", tmp_path / "o.tif", "--json")

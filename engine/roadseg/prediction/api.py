@@ -249,7 +249,9 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
     if job.paths.vectors is not None:
         # The class raster is still staged (committed with the vectors at the end of the run).
         staged = _staged(job.paths.classes)
-        vec_result = _vectorize(staged, job.paths.vectors, run.progress, run.cancel)
+        # A plain image's class raster has no georeferencing either: its pixel size goes along.
+        gsd = None if job.src.georeferenced else run.options.gsd
+        vec_result = _vectorize(staged, job.paths.vectors, run.progress, run.cancel, gsd)
     return RasterResult(
         raster=job.src.path,
         classes=job.paths.classes,
@@ -272,7 +274,11 @@ def _staged(final: Path) -> Path:
 
 
 def _vectorize(
-    classes: Path, out: Path, progress: ProgressCallback | None, cancel: CancelCallback | None
+    classes: Path,
+    out: Path,
+    progress: ProgressCallback | None,
+    cancel: CancelCallback | None,
+    gsd: float | None = None,
 ) -> dict[str, Any]:
     """Run the vectoriser on a class raster (imported lazily: optional heavy deps)."""
     try:
@@ -283,5 +289,5 @@ def _vectorize(
             param="vectorize",
             hint="install roadseg with its vector dependencies, or predict without `vectorize`",
         ) from None
-    result = vectorize(classes, out, progress=progress, cancel=cancel)
+    result = vectorize(classes, out, progress=progress, cancel=cancel, gsd=gsd)
     return result.as_dict()

@@ -421,7 +421,7 @@ def _finish_raster(
             rep.update("merge", 1, 1, r.paths.classes.name)
     vec = None
     if r.paths.vectors is not None:
-        vec = _vectorize(r, size, executor, manifest, rep)
+        vec = _vectorize(r, size, executor, manifest, rep, opts.gsd)
     classes = r.paths.classes if opts.merge else r.vrt
     proba = r.paths.probabilities if opts.merge else r.proba_vrt
     done = r.entry.blocks.values()
@@ -479,19 +479,28 @@ def _merge_cog(r: _Raster, ref: ModelRef, opts: PredictOptions) -> None:
 
 
 def _vectorize(
-    r: _Raster, size: int, executor: Executor, manifest: Manifest, rep: Reporter
+    r: _Raster,
+    size: int,
+    executor: Executor,
+    manifest: Manifest,
+    rep: Reporter,
+    gsd: float | None = None,
 ) -> dict[str, Any]:
-    """Vectorise the missing blocks of a raster, then merge every block's pieces."""
+    """Vectorise the missing blocks of a raster, then merge every block's pieces.
+
+    ``gsd`` (the plain image's pixel size) is used only when the raster has no georeferencing.
+    """
     from roadseg.vectorization import VectorizeOptions
     from roadseg.vectorization.api import block_count, vectorize_pieces
     from roadseg.vectorization.pieces import load_pieces, pieces_readable
 
-    opts = VectorizeOptions(block_size=size)
+    plain = None if r.job.src.georeferenced else gsd
+    opts = VectorizeOptions(block_size=size, gsd=plain)
     n = block_count(r.vrt, opts)
     if n != len(r.works):  # the vectoriser's blocks are the prediction's: same size, same grid
         raise RuntimeError(f"{n} vector blocks for {len(r.works)} prediction blocks")
     works = [
-        VectorBlock(w.key, r.vrt, i, w.files.classes.with_suffix(".npz"), size)
+        VectorBlock(w.key, r.vrt, i, w.files.classes.with_suffix(".npz"), size, plain)
         for i, w in enumerate(r.works)
     ]
     todo = [  # not recorded, or the file is gone or damaged (a disk error, a hand edit)

@@ -182,6 +182,7 @@ class VectorBlock:
         index: The block's number in the vectoriser's layout.
         pieces: The ``.npz`` file to write.
         block_size: The vectoriser's block size (the prediction's).
+        gsd: Pixel size in metres when the mosaic has no georeferencing (a plain image's).
 
     """
 
@@ -190,6 +191,7 @@ class VectorBlock:
     index: int
     pieces: Path
     block_size: int
+    gsd: float | None = None
 
 
 def run_vector_block(work: VectorBlock) -> str:
@@ -198,6 +200,6 @@ def run_vector_block(work: VectorBlock) -> str:
     from roadseg.vectorization.api import vectorize_block
     from roadseg.vectorization.pieces import save_pieces
 
-    opts = VectorizeOptions(block_size=work.block_size)
+    opts = VectorizeOptions(block_size=work.block_size, gsd=work.gsd)
     save_pieces(work.pieces, vectorize_block(work.mosaic, work.index, opts))
     return work.key
