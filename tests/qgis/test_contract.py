@@ -31,7 +31,7 @@ VEC = (True, True, False)  # road polygons + centrelines
 RAS = (False, False, True)  # class raster only
 ALL = (True, True, True)
 LINES = (False, True, False)
-OPTIONS = {"device": "cpu", "tile": 64, "overlap": 16, "batch": 2}
+OPTIONS = {"device": "cpu", "tile": 64, "overlap": 16, "batch": 2, "working_gsd": 0.4}
 
 #: The default cases: each area with each model; every (area kind, vectorise, model) shape.
 CASES = [
@@ -159,6 +159,7 @@ def _map_roads(plugin, iface, scene, area, model, outputs, options, out_dir):
         dlg.tile_spin.setValue(options["tile"])
         dlg.overlap_spin.setValue(options["overlap"])
         dlg.batch_spin.setValue(options["batch"])
+        dlg.working_gsd_spin.setValue(options["working_gsd"])
     dlg.refresh()
     assert dlg.run_button.isEnabled(), dlg.error_label.text()
     dlg.accept()
@@ -192,6 +193,12 @@ def test_map_roads_with_the_real_engine(
         for flag, key in (("--device", "device"), ("--tile", "tile"), ("--overlap", "overlap")):
             assert argv[argv.index(flag) + 1] == str(options[key])
         assert argv[argv.index("--batch-size") + 1] == str(options["batch"])
+        assert argv[argv.index("--working-gsd") + 1] == str(options["working_gsd"])
+        assert task.result.result["settings"]["working_gsd_m"] == options["working_gsd"]
+    else:
+        assert "--working-gsd" not in argv
+        settings = task.result.result["settings"]
+        assert settings["working_gsd_m"] == settings["gsd_m"]  # the model's own
     # One folder per run with exactly the chosen outputs; no staging folder left.
     runs = [p for p in out.iterdir()]
     assert len(runs) == 1 and runs[0] == task.paths.run_dir, runs

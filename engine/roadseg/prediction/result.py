@@ -23,7 +23,8 @@ class RasterResult:
         seconds: Prediction wall time (without vectorising).
         tiles: Tiles in the layout; ``tiles_run`` of them had data.
         tiles_run: Tiles run through the network.
-        working_shape: (rows, cols) at the model's resolution.
+        working_shape: (rows, cols) at the working resolution (the model's unless
+            ``working_gsd`` was given).
         vector_result: What vectorising reported (``as_dict()``), if it ran.
 
     """
