@@ -15,9 +15,12 @@ over the source's images:
 * APLS (roadseg evaluate's) where the truth is road centrelines.
 
 Models: ``default`` (the embedded model), a model file, or ``git:REV`` (the embedded
-model as committed at REV, e.g. ``git:HEAD~1`` for the previous one).
+model as committed at REV, e.g. ``git:HEAD~1`` for the previous one); any of them with
+``@M`` is predicted at the working resolution M m/px (``predict(..., working_gsd=M)``)
+instead of the model's own, e.g. ``default@0.4``.
 
     python bench/bench_default_model.py --models default git:c13a01b [--json figures.json]
+    python bench/bench_default_model.py --models default default@0.4 --sources vegas
 """
 
 from __future__ import annotations
@@ -38,10 +41,30 @@ sys.path.insert(0, str(ROOT / "scripts"))
 EMBED_PATH = "engine/roadseg/models/default/roadseg-default.safetensors"
 
 
-def resolve_model(spec: str, work: Path) -> tuple[str, object]:
-    """(label, model argument for roadseg.predict) of ``default``, a file or ``git:REV``."""
+def split_spec(spec: str) -> tuple[str, float | None]:
+    """A model spec and its working resolution: ``default@0.4`` → (``default``, 0.4).
+
+    >>> split_spec("default@0.4"), split_spec("git:HEAD~1"), split_spec("a@b.safetensors")
+    (('default', 0.4), ('git:HEAD~1', None), ('a@b.safetensors', None))
+    """
+    head, at, tail = spec.rpartition("@")
+    if at and head:
+        try:
+            return head, float(tail)
+        except ValueError:
+            pass
+    return spec, None
+
+
+def resolve_model(spec: str, work: Path) -> tuple[str, object, float | None]:
+    """(label, model argument for roadseg.predict, working resolution) of a model spec.
+
+    ``default``, a file or ``git:REV``, each optionally with ``@M`` (working_gsd M).
+    """
     from roadseg.models import load_model
 
+    label = spec
+    spec, working_gsd = split_spec(spec)
     if spec.startswith("git:"):
         rev = spec[4:]
         out = work / f"model_{rev.replace('/', '_').replace('~', '-')}.safetensors"
@@ -52,8 +75,8 @@ def resolve_model(spec: str, work: Path) -> tuple[str, object]:
                 check=True,
             ).stdout
             out.write_bytes(blob)
-        return spec, load_model(out)
-    return spec, load_model(spec)
+        return label, load_model(out), working_gsd
+    return label, load_model(spec), working_gsd
 
 
 def holdout_pairs(build: Path, real: Path) -> dict[str, tuple[object, list]]:
@@ -110,7 +133,13 @@ def relaxed_counts(
 
 
 def score_source(
-    name: str, src: object, pairs: list, model: object, work: Path, relax_m: float
+    name: str,
+    src: object,
+    pairs: list,
+    model: object,
+    work: Path,
+    relax_m: float,
+    working_gsd: float | None = None,
 ) -> dict:
     """Pooled road IoU, relaxed F1 (and APLS for vector truth) of a model on held-out pairs."""
     import rasterio
@@ -127,6 +156,7 @@ def score_source(
             model=model,
             out=out,
             gsd=src.image_gsd if not raster.georeferenced else None,
+            working_gsd=working_gsd,
         )  # type: ignore[attr-defined]
         with rasterio.open(out) as ds:
             cls = ds.read(1)
@@ -203,13 +233,16 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, dict]] = {}
     labels = []
     for spec in args.models:
-        label, model = resolve_model(spec, build)
+        label, model, working_gsd = resolve_model(spec, build)
         labels.append(label)
         results[label] = {}
         for name, (src, pairs) in held.items():
-            work = build / "work" / label.replace(":", "_").replace("/", "_") / name
+            safe = label.replace(":", "_").replace("/", "_").replace("@", "_at_")
+            work = build / "work" / safe / name
             work.mkdir(parents=True, exist_ok=True)
-            results[label][name] = score_source(name, src, pairs, model, work, args.relax)
+            results[label][name] = score_source(
+                name, src, pairs, model, work, args.relax, working_gsd
+            )
             r = results[label][name]
             print(
                 f"{label:>14} {name:<14} road IoU {r['road_iou']:.3f}  relaxed F1 {r['relaxed_f1']:.3f}"

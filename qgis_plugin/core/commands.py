@@ -52,8 +52,12 @@ def predict_argv(
     ['roadseg', 'predict', 'in.tif', '--out', 'o.tif', '--vectorize', 'o.gpkg', '--bbox', '0', \
 '0', '10']
     >>> a = predict_argv(["roadseg"], p, "o.tif", None, extent_file="area.geojson")
-    >>> "--bbox" in a, a[a.index("--extent-file") + 1]
-    (False, 'area.geojson')
+    >>> "--bbox" in a, a[a.index("--extent-file") + 1], "--working-gsd" in a
+    (False, 'area.geojson', False)
+    >>> from dataclasses import replace
+    >>> a = predict_argv(["roadseg"], replace(p, working_gsd=0.4), "o.tif", None)
+    >>> a[a.index("--working-gsd") + 1]
+    '0.4'
     """
     argv = [*engine, "predict", params.raster_path, "--out", out_raster]
     if out_vectors:
@@ -72,6 +76,8 @@ def predict_argv(
         argv += ["--overlap", str(params.overlap)]
     if params.batch_size:
         argv += ["--batch-size", str(params.batch_size)]
+    if params.working_gsd:
+        argv += ["--working-gsd", fmt_number(params.working_gsd)]
     if overwrite:
         argv.append("--overwrite")
     return argv + list(MACHINE_OPTIONS)

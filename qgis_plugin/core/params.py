@@ -16,6 +16,8 @@ AreaMode = Literal["canvas", "layer", "polygons", "selection"]
 AREA_MODES: tuple[AreaMode, ...] = ("canvas", "layer", "polygons", "selection")
 #: Area modes whose area is a set of polygons (the engine's ``--extent-file``).
 POLYGON_MODES: tuple[AreaMode, ...] = ("polygons", "selection")
+#: Coarsest working resolution the plugin passes (m/px); the engine accepts 0.5-2x the model's.
+MAX_WORKING_GSD = 100.0
 #: Every device name the engine takes; the dialog lists only those found on this machine.
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 
@@ -76,6 +78,8 @@ class RunParameters:
         model_label: How the run names the model (layer group, summary).
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
         tile, overlap, batch_size: Engine options; None keeps the model's default.
+        working_gsd: Ground resolution (m/px) the network runs at (the engine's
+            ``--working-gsd``); None runs at the model's own.
         area_mode: Where the area came from (see :data:`AREA_MODES`).
         run_name: Name of the layer group.
         area_km2: Area to map in km² (for the estimate and the summary).
@@ -98,6 +102,7 @@ class RunParameters:
     tile: int | None = None
     overlap: int | None = None
     batch_size: int | None = None
+    working_gsd: float | None = None
     area_mode: AreaMode = "canvas"
     run_name: str = ""
     area_km2: float = 0.0
@@ -145,6 +150,15 @@ class RunParameters:
                 tr("Batch size {batch} is out of range: use 1 to 1024.").format(
                     batch=self.batch_size
                 )
+            )
+        if self.working_gsd is not None and not (
+            math.isfinite(self.working_gsd) and 0 < self.working_gsd <= MAX_WORKING_GSD
+        ):
+            raise InputError(
+                tr(
+                    "Working resolution {gsd} m/px is out of range: use more than 0 and at most "
+                    "{most} m/px, or leave it empty for the model's own."
+                ).format(gsd=self.working_gsd, most=MAX_WORKING_GSD)
             )
         if self.area_mode not in AREA_MODES:
             raise InputError(

@@ -98,6 +98,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
             self.tile_spin.valueChanged,
             self.overlap_spin.valueChanged,
             self.batch_spin.valueChanged,
+            self.working_gsd_spin.valueChanged,
             self.polygons_check.toggled,
             self.centrelines_check.toggled,
             self.raster_check.toggled,
@@ -129,6 +130,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         self.tile_spin.setValue(int(prefs.dialog_value("tile", 0)))
         self.overlap_spin.setValue(int(prefs.dialog_value("overlap", -1)))
         self.batch_spin.setValue(int(prefs.dialog_value("batch", 0)))
+        self.working_gsd_spin.setValue(float(prefs.dialog_value("working_gsd", 0.0)))
         self.polygons_check.setChecked(bool(prefs.dialog_value("polygons", True)))
         self.centrelines_check.setChecked(bool(prefs.dialog_value("centrelines", True)))
         self.raster_check.setChecked(bool(prefs.dialog_value("class_raster", False)))
@@ -307,10 +309,19 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         """The chosen device (``auto``, ``cpu``, ``cuda``, ``mps``)."""
         return str(self.device_combo.currentData() or "auto")
 
+    def working_gsd(self) -> float:
+        """The resolution the network will run at (m/px): the field's, else the model's.
+
+        0 while neither is known.
+        """
+        chosen = self.working_gsd_spin.value()
+        if chosen > 0:
+            return float(chosen)
+        return float((self.current_model_info() or {}).get("gsd_m") or 0.0)
+
     def current_estimate(self, area: Area) -> Estimate:
-        """Pixels and time for ``area`` with the selected model and device."""
-        info = self.current_model_info() or {}
-        gsd = float(info.get("gsd_m") or 0.0)
+        """Pixels and time for ``area`` with the selected model, resolution and device."""
+        gsd = self.working_gsd()
         device = self.device()
         if device == "auto":
             device = prefs.auto_device() or "cpu"
@@ -339,8 +350,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         raster = self.raster_combo.currentLayer()
         if not needs_render(raster):
             return ""
-        gsd = float((self.current_model_info() or {}).get("gsd_m") or 0.0)
-        return layer_offer(raster, area, gsd).text()
+        return layer_offer(raster, area, self.working_gsd()).text()
 
     def problem(self) -> tuple[str, Estimate | None]:
         """The first thing that stops a run ("" when none), and the estimate when known."""
@@ -452,6 +462,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
             tile=self.tile_spin.value() or None,
             overlap=None if self.overlap_spin.value() < 0 else self.overlap_spin.value(),
             batch_size=self.batch_spin.value() or None,
+            working_gsd=self.working_gsd_spin.value() or None,
             area_mode=str(self.area_combo.currentData()),  # type: ignore[arg-type]
             run_name=default_run_name(raster.name(), label, stamp),
             area_km2=area.area_m2 / 1e6,
@@ -471,6 +482,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
                 "tile": self.tile_spin.value(),
                 "overlap": self.overlap_spin.value(),
                 "batch": self.batch_spin.value(),
+                "working_gsd": self.working_gsd_spin.value(),
                 "polygons": self.polygons_check.isChecked(),
                 "centrelines": self.centrelines_check.isChecked(),
                 "class_raster": self.raster_check.isChecked(),

@@ -11,6 +11,7 @@ the engine refuses can no longer pass.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 
@@ -31,7 +32,7 @@ VEC = (True, True, False)  # road polygons + centrelines
 RAS = (False, False, True)  # class raster only
 ALL = (True, True, True)
 LINES = (False, True, False)
-OPTIONS = {"device": "cpu", "tile": 64, "overlap": 16, "batch": 2}
+OPTIONS = {"device": "cpu", "tile": 64, "overlap": 16, "batch": 2, "working_gsd": 0.4}
 
 #: The default cases: each area with each model; every (area kind, vectorise, model) shape.
 CASES = [
@@ -159,6 +160,7 @@ def _map_roads(plugin, iface, scene, area, model, outputs, options, out_dir):
         dlg.tile_spin.setValue(options["tile"])
         dlg.overlap_spin.setValue(options["overlap"])
         dlg.batch_spin.setValue(options["batch"])
+        dlg.working_gsd_spin.setValue(options["working_gsd"])
     dlg.refresh()
     assert dlg.run_button.isEnabled(), dlg.error_label.text()
     dlg.accept()
@@ -192,6 +194,17 @@ def test_map_roads_with_the_real_engine(
         for flag, key in (("--device", "device"), ("--tile", "tile"), ("--overlap", "overlap")):
             assert argv[argv.index(flag) + 1] == str(options[key])
         assert argv[argv.index("--batch-size") + 1] == str(options["batch"])
+        assert argv[argv.index("--working-gsd") + 1] == str(options["working_gsd"])
+        assert task.result.result["settings"]["working_gsd_m"] == options["working_gsd"]
+    else:
+        assert "--working-gsd" not in argv
+        settings = task.result.result["settings"]
+        assert settings["working_gsd_m"] == settings["gsd_m"]  # the model's own
+    # The speed the plugin learns counts the pixels its estimate counts: the working grid's.
+    estimate = importlib.import_module("roadseg_qgis.core.estimate")
+    learned = estimate.learned_rate(task.result.result)
+    shapes = [r["working_shape"] for r in task.result.result["rasters"]]
+    assert learned is not None and learned[1] == pytest.approx(sum(h * w for h, w in shapes) / 1e6)
     # One folder per run with exactly the chosen outputs; no staging folder left.
     runs = [p for p in out.iterdir()]
     assert len(runs) == 1 and runs[0] == task.paths.run_dir, runs

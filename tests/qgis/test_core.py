@@ -119,6 +119,10 @@ def test_parameters_defaults_and_validation(core):
         dict(tile=256, overlap=128),
         dict(batch_size=0),
         dict(raster_path=""),
+        dict(working_gsd=0.0),
+        dict(working_gsd=-0.4),
+        dict(working_gsd=float("nan")),
+        dict(working_gsd=1000.0),
     ]
     for kw in bad:
         with pytest.raises(core.errors.InputError):
@@ -141,6 +145,7 @@ def test_predict_argv_full(core):
         tile=256,
         overlap=32,
         batch_size=2,
+        working_gsd=0.4,
     )
     argv = core.commands.predict_argv(["/venv/bin/roadseg"], p, "/o/r.tif", "/o/r.gpkg")
     assert argv == [
@@ -168,6 +173,8 @@ def test_predict_argv_full(core):
         "32",
         "--batch-size",
         "2",
+        "--working-gsd",
+        "0.4",
         "--progress",
         "json",
         "--json",
@@ -178,7 +185,8 @@ def test_predict_argv_minimal_keeps_engine_defaults(core):
     p = _params(core, outputs=core.params.Outputs(False, False, True))
     argv = core.commands.predict_argv(["python", "-m", "roadseg.cli.main"], p, "r.tif", None)
     assert argv[:4] == ["python", "-m", "roadseg.cli.main", "predict"]
-    for opt in ("--vectorize", "--model", "--device", "--tile", "--overlap", "--batch-size"):
+    for opt in ("--vectorize", "--model", "--device", "--tile", "--overlap", "--batch-size",
+                "--working-gsd"):  # fmt: skip
         assert opt not in argv
     assert argv[-3:] == ["--progress", "json", "--json"]
 

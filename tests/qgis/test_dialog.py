@@ -5,6 +5,7 @@ The engine behind the dialog is the real one (it lists the models); no run start
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import sys
@@ -123,6 +124,7 @@ def test_dialog_builds_parameters(plugin, qgis_iface, real_engine, utm_raster, t
     dlg.output_widget.setFilePath(str(tmp_path / "out"))
     p = dlg.parameters()  # as the dialog opens: the engine's and the model's defaults
     assert (p.tile, p.overlap, p.batch_size, p.device, p.model) == (None, None, None, "auto", None)
+    assert p.working_gsd is None and dlg.working_gsd_spin.value() == 0  # the model's own
     assert (p.outputs.polygons, p.outputs.centrelines, p.outputs.class_raster) == (
         True,
         True,
@@ -151,6 +153,15 @@ def test_dialog_builds_parameters(plugin, qgis_iface, real_engine, utm_raster, t
         "Area 0.00 km²" in dlg.estimate_label.text() and "at 0.5 m/px" in dlg.estimate_label.text()
     )
     assert " on cpu " in dlg.estimate_label.text()
+    # A working resolution: passed to the engine, and the estimate counts its pixels.
+    assert "connect the centrelines" in dlg.working_gsd_spin.toolTip()
+    dlg.working_gsd_spin.setValue(0.4)
+    p = dlg.parameters()
+    assert p.working_gsd == pytest.approx(0.4)
+    commands = importlib.import_module("roadseg_qgis.core.commands")  # the plugin as installed
+    argv = commands.predict_argv(["roadseg"], p, "o.tif", None)
+    assert argv[argv.index("--working-gsd") + 1] == "0.4"
+    assert "at 0.4 m/px" in dlg.estimate_label.text(), dlg.estimate_label.text()
 
 
 def test_estimate_before_the_model_answers(plugin, qgis_iface, real_engine, tmp_path):
@@ -373,6 +384,7 @@ def test_choices_are_remembered(plugin, qgis_iface, real_engine, utm_raster, tmp
     dlg.tile_spin.setValue(128)
     dlg.overlap_spin.setValue(0)
     dlg.batch_spin.setValue(4)
+    dlg.working_gsd_spin.setValue(0.45)
     dlg.polygons_check.setChecked(False)
     dlg.raster_check.setChecked(True)
     dlg.output_widget.setFilePath(str(tmp_path / "out"))
@@ -388,6 +400,7 @@ def test_choices_are_remembered(plugin, qgis_iface, real_engine, utm_raster, tmp
         0,
         4,
     )
+    assert again.working_gsd_spin.value() == pytest.approx(0.45)
     assert not again.polygons_check.isChecked() and again.raster_check.isChecked()
     assert again.centrelines_check.isChecked()
 

@@ -59,6 +59,17 @@ def _class_raster(path):
     return path
 
 
+def gdal_tags(path: Path) -> dict[str, str]:
+    """A raster's metadata (the dataset closed before returning)."""
+    from osgeo import gdal
+
+    ds = gdal.Open(str(path))
+    try:
+        return dict(ds.GetMetadata())
+    finally:
+        ds = None
+
+
 def test_segment_and_vectorise_load_styled_grouped_layers(
     provider, real_engine, real_scene, tmp_path, qgis_new_project
 ):
@@ -95,6 +106,7 @@ def test_segment_and_vectorise_load_styled_grouped_layers(
             "EXTENT": f"{r.xMinimum()!r},{r.xMaximum()!r},{r.yMinimum()!r},{r.yMaximum()!r} [EPSG:4326]",
             "DEVICE": 1,
             "TILE": 128,
+            "WORKING_GSD": 0.4,
             "MAX_AREA_KM2": 0,
             "OUTPUT_RASTER": str(tmp_path / "c.tif"),
             "OUTPUT_VECTORS": str(tmp_path / "r.gpkg"),
@@ -105,7 +117,8 @@ def test_segment_and_vectorise_load_styled_grouped_layers(
     assert argv[argv.index("--device") + 1] == "cpu" and argv[argv.index("--tile") + 1] == "128"
     assert argv[argv.index("--bbox-crs") + 1] == "EPSG:32611" and "--extent-file" not in argv
     assert "--overwrite" in argv  # this engine's predict --help lists it (issue 15)
-    assert any("Mpx at 0.5 m/px" in i for i in feedback.infos), feedback.infos
+    assert argv[argv.index("--working-gsd") + 1] == "0.4"
+    assert any("Mpx at 0.4 m/px" in i for i in feedback.infos), feedback.infos
     assert res["ROAD_KM"] > 0 and "centerlines" in _layers_of(res["OUTPUT_VECTORS"])
     root = QgsProject.instance().layerTreeRoot()
     groups = [g for g in root.children() if g.name().startswith("Roads image (default model)")]
@@ -125,6 +138,9 @@ def test_segment_and_vectorise_load_styled_grouped_layers(
     assert [c.value for c in renderer.classes()] == [1, 2, 3]  # no 0 (background), no 0–255
     assert [c.label for c in renderer.classes()] == ["major", "minor", "track"]
     assert 96 <= ras.width() <= 99  # the EPSG:4326 box back in UTM: a pixel of padding
+    # Predicted at 0.4 m, written on the imagery's 0.5 m grid.
+    assert ras.rasterUnitsPerPixelX() == pytest.approx(0.5)
+    assert gdal_tags(tmp_path / "c.tif")["ROADSEG_WORKING_GSD_M"] == "0.4"
     assert ras.extent().xMinimum() == pytest.approx(part.xMinimum(), abs=1.0)
     # Vectorise the class raster again: its own group, styled from the raster's tags.
     out = processing.runAndLoadResults(

@@ -17,7 +17,7 @@ from roadseg.geo.paths import RasterPath, as_source, name_of
 from roadseg.geo.staging import staged_outputs
 from roadseg.models import ModelMeta, RoadNet, load_model
 from roadseg.options import with_overrides
-from roadseg.prediction.job import RasterJob, TileSettings, prepare_job
+from roadseg.prediction.job import RasterJob, TileSettings, prepare_job, working_resolution
 from roadseg.prediction.network import TilePredictor
 from roadseg.prediction.options import PredictOptions
 from roadseg.prediction.outputs import PredictionSink, declare_outputs, plan_outputs
@@ -144,6 +144,7 @@ def predict(
             with about("model"):
                 net, meta = load_model(model, device="cpu")
         predictor = TilePredictor(net, policy, tta=opts.tta)
+        gsd, notes = working_resolution(meta, opts)
         settings = TileSettings.resolve(
             meta,
             opts.tile,
@@ -151,6 +152,7 @@ def predict(
             opts.batch_size,
             stride=predictor.output_stride,
             default_batch=8 if policy.device.type == "cuda" else 2,
+            gsd_m=gsd,
         )
         run = _Run(predictor, meta, model_name, settings, opts, rep, progress, cancel)
         try:
@@ -174,13 +176,14 @@ def predict(
         device=str(policy.device),
         precision=policy.precision,
         seconds=time.perf_counter() - t_start,
-        warnings=tuple(w for j in jobs for w in j.warnings),
+        warnings=(*notes, *(w for j in jobs for w in j.warnings)),
         settings={
             "tile": settings.tile,
             "overlap": settings.overlap,
             "batch_size": settings.batch_size,
             "tta": opts.tta,
             "gsd_m": meta.gsd_m,
+            "working_gsd_m": settings.gsd_m,
             "policy": policy.reason,
         },
     )
@@ -209,6 +212,7 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
         "ROADSEG_MODEL": Path(run.model_name).name,
         "ROADSEG_ENGINE_VERSION": __version__,
         "ROADSEG_MODEL_GSD_M": str(meta.gsd_m),
+        "ROADSEG_WORKING_GSD_M": str(run.settings.gsd_m),
         "ROADSEG_ROAD_THRESHOLD": f"{meta.road_threshold:g}",
     }
     with about("out"):
@@ -232,6 +236,7 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
                 run.settings.batch_size,
                 meta.road_threshold,
                 probabilities=sink.proba is not None,
+                detect_fill=run.options.detect_fill,
             ),
             on_tiles,
         )
@@ -259,6 +264,7 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
         tiles_run=stats.tiles_run,
         working_shape=job.work.shape,
         vector_result=vec_result,
+        fill_megapixels=stats.fill_pixels / 1e6,
     )
 
 

@@ -45,7 +45,7 @@ from roadseg.prediction.blocks import (
     run_predict_block,
     run_vector_block,
 )
-from roadseg.prediction.job import RasterJob, TileSettings, prepare_job
+from roadseg.prediction.job import RasterJob, TileSettings, prepare_job, working_resolution
 from roadseg.prediction.manifest import (
     MANIFEST,
     Manifest,
@@ -180,6 +180,7 @@ def predict_blocks(
         predictor = None if policy is None else TilePredictor(ref.net, policy, tta=opts.tta)
         stride = int(getattr(ref.net, "output_stride", 32))
         on_gpu = gpu or (policy is not None and policy.device.type == "cuda")
+        gsd, notes = working_resolution(ref.meta, opts)
         settings = TileSettings.resolve(
             ref.meta,
             opts.tile,
@@ -187,6 +188,7 @@ def predict_blocks(
             opts.batch_size,
             stride=stride,
             default_batch=8 if on_gpu else 2,
+            gsd_m=gsd,
         )
         manifest, resumed = Manifest.open(
             folder, _run_key(ref, opts, settings, size), _vector_key(opts, size), opts.overwrite
@@ -213,13 +215,14 @@ def predict_blocks(
         device=stats.device or "",
         precision=stats.precision or opts.precision,
         seconds=time.perf_counter() - t_start,
-        warnings=tuple(w for r in rasters for w in r.job.warnings),
+        warnings=(*notes, *(w for r in rasters for w in r.job.warnings)),
         settings={
             "tile": settings.tile,
             "overlap": settings.overlap,
             "batch_size": settings.batch_size,
             "tta": opts.tta,
             "gsd_m": ref.meta.gsd_m,
+            "working_gsd_m": settings.gsd_m,
         },
         blocks={
             "size": size,
@@ -261,9 +264,12 @@ def _run_key(
         "overlap": settings.overlap,
         "batch_size": settings.batch_size,
         "tta": opts.tta,
+        "detect_fill": opts.detect_fill,
         "bands": list(opts.bands) if opts.bands else None,
         "scaling": str(opts.scaling) if opts.scaling is not None else None,
         "gsd": opts.gsd,
+        # null at the model's own resolution: manifests written before the option resume
+        "working_gsd_m": None if settings.gsd_m == ref.meta.gsd_m else settings.gsd_m,
         "bbox": list(opts.bbox) if opts.bbox else None,
         "bbox_crs": opts.bbox_crs,
         "extent_file_sha256": extent_sha,
@@ -296,6 +302,7 @@ def _plan(
         "ROADSEG_MODEL": Path(ref.name).name,
         "ROADSEG_ENGINE_VERSION": __version__,
         "ROADSEG_MODEL_GSD_M": str(ref.meta.gsd_m),
+        "ROADSEG_WORKING_GSD_M": str(settings.gsd_m),
         "ROADSEG_ROAD_THRESHOLD": f"{ref.meta.road_threshold:g}",
     }
     out: list[_Raster] = []

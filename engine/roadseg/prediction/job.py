@@ -21,10 +21,11 @@ from roadseg.prediction.extent import Extent, resolve_extent
 from roadseg.prediction.options import PredictOptions
 from roadseg.prediction.outputs import OutputPaths
 from roadseg.prediction.tiling import TileLayout
+from roadseg.prediction.working import resolve_working_gsd, trained_jitter
 
 log = logging.getLogger(__name__)
 
-#: Rasters whose ground resolution is within this fraction of the model's are not resampled;
+#: Rasters whose ground resolution is within this fraction of the working one are not resampled;
 #: the rule (:func:`roadseg.geo.grid.model_grid`) is training's too, so the network sees
 #: imagery resampled the way it was trained.
 RESAMPLE_TOLERANCE = SAME_GSD_TOLERANCE
@@ -35,9 +36,11 @@ class TileSettings:
     """Sliding-window settings.
 
     Attributes:
-        tile: Tile side at the model's resolution (a multiple of ``stride``).
-        overlap: Pixels shared by neighbouring tiles.
+        tile: Tile side in pixels of the working grid (a multiple of ``stride``).
+        overlap: Pixels of the working grid shared by neighbouring tiles.
         batch_size: Tiles per network call.
+        gsd_m: The working resolution: ground metres per pixel the network runs at (the
+            model's own unless ``working_gsd`` says otherwise).
         stride: The network's output stride.
 
     """
@@ -45,6 +48,7 @@ class TileSettings:
     tile: int
     overlap: int
     batch_size: int
+    gsd_m: float
     stride: int = 32
 
     @classmethod
@@ -57,14 +61,18 @@ class TileSettings:
         *,
         stride: int,
         default_batch: int,
+        gsd_m: float | None = None,
     ) -> TileSettings:
         """Defaults from the model (tile = meta.tile_size, overlap = tile / 4), validated.
+
+        ``gsd_m`` is the working resolution from :func:`working_resolution` (default: the
+        model's own).
 
         >>> from roadseg.models import ModelMeta
         >>> m = ModelMeta("Unet", "resnet18", 3, ("background", "road"), ((0, 0, 0), (1, 1, 1)),
         ...               (0, 6), 0.5, 256)
         >>> TileSettings.resolve(m, None, None, None, stride=32, default_batch=2)
-        TileSettings(tile=256, overlap=64, batch_size=2, stride=32)
+        TileSettings(tile=256, overlap=64, batch_size=2, gsd_m=0.5, stride=32)
         """
         t = int(tile if tile is not None else meta.tile_size or 512)
         if t < stride or t % stride:
@@ -85,7 +93,23 @@ class TileSettings:
         b = int(batch_size if batch_size is not None else default_batch)
         if b < 1:
             raise ConfigError(f"`batch_size` {b} must be at least 1", param="batch_size", value=b)
-        return cls(tile=t, overlap=o, batch_size=b, stride=stride)
+        g = float(meta.gsd_m if gsd_m is None else gsd_m)
+        return cls(tile=t, overlap=o, batch_size=b, gsd_m=g, stride=stride)
+
+
+def working_resolution(
+    meta: ModelMeta, options: PredictOptions
+) -> tuple[float, list[RoadsegWarning]]:
+    """The resolution the network runs at (``options.working_gsd`` or the model's), checked.
+
+    Returns the resolution and warnings (already logged) for the run's result; raises
+    :class:`~roadseg.errors.ConfigError` naming ``working_gsd`` for a resolution too far
+    from the model's (:func:`~roadseg.prediction.working.resolve_working_gsd`).
+    """
+    gsd, notes = resolve_working_gsd(meta.gsd_m, options.working_gsd, trained_jitter(meta.training))
+    for w in notes:
+        log.warning(str(w))
+    return gsd, notes
 
 
 @dataclass
@@ -97,7 +121,7 @@ class RasterJob:
         paths: Output files.
         extent: Window (and polygons) to predict.
         out_grid: Output grid: the input grid or its window.
-        work: Output grid at the model's resolution.
+        work: Output grid at the working resolution (``TileSettings.gsd_m``).
         layout: Tiles over ``work``.
         warnings: Notes for the user (bands taken, scaling changed...).
         resampling: How imagery is read into ``work`` (``bilinear``, ``average``, or
@@ -218,7 +242,7 @@ def prepare_job(
         name = repr(str(src.path))
         extent = resolve_extent(src.grid, name, options.bbox, options.bbox_crs, options.extent_file)
         out_grid = src.grid.window_grid(extent.window)
-        work, resampling = model_grid(out_grid, meta.gsd_m, RESAMPLE_TOLERANCE)
+        work, resampling = model_grid(out_grid, settings.gsd_m, RESAMPLE_TOLERANCE)
         layout = TileLayout.build(
             work.height, work.width, settings.tile, settings.overlap, settings.stride
         )

@@ -64,10 +64,16 @@ class PredictOptions:
         scaling: Raw → [0, 1] scaling (``"auto"``, ``"HIGH"``, ``"LOW,HIGH"``; default: the
             model's).
         gsd: Pixel size in metres of plain images without georeferencing.
-        tile: Tile side at the model's resolution (default: the model's tile size).
+        working_gsd: Ground resolution (m/px) the network runs at (default: the model's
+            own); from 0.5 to 2 × the model's (see :mod:`roadseg.prediction.working`). A finer
+            one (0.4 m for a 0.5 m model) can connect roads better, at (model / working)²
+            times the network pixels. Outputs stay on the raster's grid.
+        tile: Tile side in pixels at the working resolution (default: the model's tile size).
         overlap: Overlap between tiles (default: tile / 4).
         batch_size: Tiles per network call (default 8 on CUDA, 2 elsewhere).
         tta: Average over flips (4× slower, slightly better).
+        detect_fill: Treat large areas of pure black or pure white as nodata when the raster
+            declares no nodata, alpha or mask (:mod:`roadseg.prediction.fill`).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
         precision: ``auto`` (the rule of :mod:`roadseg.device`), ``fp32``, ``bf16``, ``fp16``.
         threads: CPU threads for the network (default: torch's default).
@@ -101,10 +107,12 @@ class PredictOptions:
     bands: tuple[int, ...] | None = None
     scaling: str | Scaling | None = None
     gsd: float | None = None
+    working_gsd: float | None = None
     tile: int | None = None
     overlap: int | None = None
     batch_size: int | None = None
     tta: bool = False
+    detect_fill: bool = True
     device: str = "auto"
     precision: str = "auto"
     threads: int | None = None
@@ -157,6 +165,11 @@ class PredictOptions:
             check_range("threads", self.threads, 1, 1024, integer=True, example=os.cpu_count() or 1)
         if self.gsd is not None:
             check_range("gsd", self.gsd, 0, 10_000, low_open=True, unit="metres", example=0.5)
+        if self.working_gsd is not None:  # against the model's resolution: resolve_working_gsd
+            check_range(
+                "working_gsd", self.working_gsd, 0, low_open=True, unit="metres", example=0.4
+            )
+            fix(self, "working_gsd", float(self.working_gsd))
         if self.bbox_crs is not None and not str(self.bbox_crs).strip():
             raise ConfigError(
                 "`bbox_crs` is empty", param="bbox_crs", hint="give a CRS such as EPSG:4326"

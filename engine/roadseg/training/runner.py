@@ -313,6 +313,7 @@ def _final_meta(session: Session, stopped_early: bool, seconds: float) -> ModelM
         "tile": cfg.data.tile,
         "road_bias": cfg.data.road_bias,
         "val_fraction": cfg.data.val_fraction,
+        "scale_jitter": cfg.data.scale_jitter,  # predict's `working_gsd` warns outside it
         "loss": cfg.loss.name,
         "class_weights": list(lw.tolist()) if lw is not None else None,
         "optimizer": {"name": "AdamW", "lr": cfg.optim.lr, "schedule": cfg.optim.schedule},
