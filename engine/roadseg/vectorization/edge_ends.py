@@ -16,13 +16,15 @@ own direction just before them, carried straight out to the edge.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 import shapely.ops
 from shapely.geometry import LineString
 
-from roadseg.vectorization.network import DIRECTION_M, RoadNetwork
+if TYPE_CHECKING:
+    from roadseg.vectorization.network import RoadNetwork
 
 #: How far back from the edge the bend can reach, in road widths.
 BEND_WIDTHS = 1.5
@@ -53,13 +55,14 @@ def ray_exit(p: np.ndarray, u: np.ndarray, width: float, height: float) -> float
 
 
 def straighten_edge_ends(
-    net: RoadNetwork, support: Callable[[np.ndarray], float] | None = None
+    net: RoadNetwork, direction_m: float, support: Callable[[np.ndarray], float] | None = None
 ) -> int:
     """Straighten the dead ends on the raster's edge (see the module docstring).
 
     An end on the edge is moved only when its edge is long enough to give the road's
     direction before the bend, the straight line meets the edge within :data:`MAX_REACH`
-    bend lengths, and (with ``support``) lies on road pixels. Returns the ends moved.
+    bend lengths, and (with ``support``) lies on road pixels. The road's direction is
+    taken over the ``direction_m`` metres before the bend. Returns the ends moved.
     """
     if net.extent is None:
         return 0
@@ -80,10 +83,10 @@ def straighten_edge_ends(
         if d["src"] != n:
             c = c[::-1]  # now from n
         line = LineString(c)
-        if line.length < bend + DIRECTION_M:
+        if line.length < bend + direction_m:
             continue
         a = shapely.get_coordinates(line.interpolate(bend))[0]
-        b = shapely.get_coordinates(line.interpolate(bend + DIRECTION_M))[0]
+        b = shapely.get_coordinates(line.interpolate(bend + direction_m))[0]
         u = (a - b) / max(float(np.hypot(*(a - b))), 1e-12)
         t = ray_exit(a, u, width, height)
         if not np.isfinite(t) or t > MAX_REACH * bend:

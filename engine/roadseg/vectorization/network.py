@@ -361,7 +361,7 @@ class RoadNetwork:
         self.drop_zero_length()
         pruned = self.prune(p.prune_m)
         specks = self.drop_small_components(p.prune_m)
-        straightened = straighten_edge_ends(self, support)
+        straightened = straighten_edge_ends(self, DIRECTION_M, support)
         bridged = self.bridge(p.bridge_m, p.bridge_angle_deg)
         onto = bridge_to_roads(self, p.road_bridge_m, p.bridge_angle_deg, support)
         junctions = merge_close_junctions(self, p.junction_m)
