@@ -18,7 +18,7 @@ from .core.adapted import AdaptedModel
 from .core.commands import display, predict_argv
 from .core.engine import engine_env
 from .core.errors import PluginError
-from .core.estimate import measured_throughput
+from .core.estimate import learned_rate, measured_throughput
 from .core.i18n import tr
 from .core.params import RunParameters, run_folder_name
 from .core.styling import ClassScheme, scheme_from_info
@@ -395,7 +395,11 @@ class RoadsegPlugin:
             prefs.record_device(device, auto=p.device == "auto")
         metrics = result.get("metrics") if isinstance(result.get("metrics"), dict) else {}
         seconds = task.result.seconds if task.result else 0.0
-        rate, mpx = metrics.get("mp_per_s"), metrics.get("megapixels")
+        learned = learned_rate(result)  # pixels at the working resolution, as estimated
+        if learned is not None:
+            rate, mpx = learned
+        else:
+            rate, mpx = metrics.get("mp_per_s"), metrics.get("megapixels")
         if not isinstance(rate, int | float) and isinstance(mpx, int | float):
             rate = measured_throughput(float(mpx), seconds)
         family = device.split(":", 1)[0] or p.device

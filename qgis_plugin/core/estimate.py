@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .i18n import tr
 
@@ -141,6 +143,37 @@ def measured_throughput(megapixels: float, seconds: float) -> float | None:
     if megapixels < 0.5 or work <= 1.0:
         return None
     return round(megapixels / work, 3)
+
+
+def learned_rate(result: Mapping[str, Any]) -> tuple[float, float] | None:
+    """(Mpx/s, Mpx) of a finished ``roadseg predict --json`` run at the working resolution.
+
+    :func:`estimate` counts pixels at the resolution the network runs at, so the speed it
+    learns must count the same pixels: each raster's ``working_shape`` over the engine's
+    ``predict_seconds``, not the output megapixels (which differ whenever the raster's
+    resolution is not the working one). None when the result does not say.
+
+    >>> r = {"metrics": {"predict_seconds": 10.0}, "rasters": [{"working_shape": [2000, 2500]}]}
+    >>> learned_rate(r)
+    (0.5, 5.0)
+    >>> learned_rate({"metrics": {"predict_seconds": 10.0}, "rasters": []}) is None
+    True
+    """
+    metrics = result.get("metrics")
+    rasters = result.get("rasters")
+    if not isinstance(metrics, Mapping) or not isinstance(rasters, list) or not rasters:
+        return None
+    seconds = metrics.get("predict_seconds")
+    total = 0
+    for item in rasters:
+        shape = item.get("working_shape") if isinstance(item, Mapping) else None
+        if not (isinstance(shape, list) and len(shape) == 2):
+            return None
+        total += int(shape[0]) * int(shape[1])
+    if not isinstance(seconds, int | float) or seconds <= 0 or total <= 0:
+        return None
+    mpx = total / 1e6
+    return round(mpx / float(seconds), 4), mpx
 
 
 def format_duration(seconds: float) -> str:

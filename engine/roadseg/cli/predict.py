@@ -115,6 +115,13 @@ def _bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 )
 @click.option("--tta", is_flag=True, help="Test-time augmentation: average over flips (4x slower).")
 @click.option(
+    "--detect-fill/--no-detect-fill",
+    default=True,
+    show_default=True,
+    help="Treat large areas of pure black or pure white (undeclared no-data fill) as nodata "
+    "when the raster declares no nodata, alpha or mask.",
+)
+@click.option(
     "--device",
     default="auto",
     show_default=True,
@@ -182,6 +189,7 @@ def cli(
     overlap: int | None,
     batch_size: int | None,
     tta: bool,
+    detect_fill: bool,
     device: str,
     precision: str,
     threads: int | None,
@@ -223,6 +231,7 @@ def cli(
             overlap=overlap,
             batch_size=batch_size,
             tta=tta,
+            detect_fill=detect_fill,
             device=device,
             precision=precision,
             threads=threads,

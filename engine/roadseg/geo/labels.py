@@ -65,12 +65,12 @@ class VectorLabels:
         self.path = Path(path)
         field = class_field if class_field is not None else scheme.field
         self.scheme = scheme.with_field(field)
-        gdf = read_vector(self.path, what="labels", param="labels", layer=layer, plural=True)
-        if raster_grid.crs is None:
+        if raster_grid.crs is None:  # before reading what may be a large file
             raise CRSError(
                 f"vector labels {str(self.path)!r} need georeferenced imagery; for plain images "
                 "give raster masks as labels"
             )
+        gdf = read_vector(self.path, what="labels", param="labels", layer=layer, plural=True)
         gdf["class_id"] = self._class_ids(gdf, on_unknown)
         gdf = gdf[gdf["class_id"] > 0]
         lines = gdf.to_crs(raster_grid.crs)

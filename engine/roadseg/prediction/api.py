@@ -236,6 +236,7 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
                 run.settings.batch_size,
                 meta.road_threshold,
                 probabilities=sink.proba is not None,
+                detect_fill=run.options.detect_fill,
             ),
             on_tiles,
         )
@@ -263,6 +264,7 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
         tiles_run=stats.tiles_run,
         working_shape=job.work.shape,
         vector_result=vec_result,
+        fill_megapixels=stats.fill_pixels / 1e6,
     )
 
 

@@ -264,6 +264,7 @@ def _run_key(
         "overlap": settings.overlap,
         "batch_size": settings.batch_size,
         "tta": opts.tta,
+        "detect_fill": opts.detect_fill,
         "bands": list(opts.bands) if opts.bands else None,
         "scaling": str(opts.scaling) if opts.scaling is not None else None,
         "gsd": opts.gsd,

@@ -148,6 +148,7 @@ def run_predict_block(
             work.settings.batch_size,
             meta.road_threshold,
             probabilities=work.files.probabilities is not None,
+            detect_fill=opts.detect_fill,
         )
         callback = on_tiles if on_tiles is not None else (lambda n: None)
         try:

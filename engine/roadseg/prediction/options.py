@@ -72,6 +72,8 @@ class PredictOptions:
         overlap: Overlap between tiles (default: tile / 4).
         batch_size: Tiles per network call (default 8 on CUDA, 2 elsewhere).
         tta: Average over flips (4× slower, slightly better).
+        detect_fill: Treat large areas of pure black or pure white as nodata when the raster
+            declares no nodata, alpha or mask (:mod:`roadseg.prediction.fill`).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
         precision: ``auto`` (the rule of :mod:`roadseg.device`), ``fp32``, ``bf16``, ``fp16``.
         threads: CPU threads for the network (default: torch's default).
@@ -110,6 +112,7 @@ class PredictOptions:
     overlap: int | None = None
     batch_size: int | None = None
     tta: bool = False
+    detect_fill: bool = True
     device: str = "auto"
     precision: str = "auto"
     threads: int | None = None

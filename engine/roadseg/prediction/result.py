@@ -26,6 +26,8 @@ class RasterResult:
         working_shape: (rows, cols) at the working resolution (the model's unless
             ``working_gsd`` was given).
         vector_result: What vectorising reported (``as_dict()``), if it ran.
+        fill_megapixels: Output pixels taken as undeclared no-data fill / 1e6
+            (:mod:`roadseg.prediction.fill`; nodata in the outputs).
 
     """
 
@@ -39,6 +41,7 @@ class RasterResult:
     tiles_run: int
     working_shape: tuple[int, int]
     vector_result: dict[str, Any] | None = None
+    fill_megapixels: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able summary."""
@@ -55,6 +58,7 @@ class RasterResult:
             "tiles": self.tiles,
             "tiles_run": self.tiles_run,
             "working_shape": list(self.working_shape),
+            "fill_megapixels": round(self.fill_megapixels, 4),
             "vectorize": self.vector_result,
         }
 

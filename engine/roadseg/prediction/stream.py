@@ -31,6 +31,7 @@ from typing import Protocol
 
 import numpy as np
 import rasterio
+from rasterio.enums import MaskFlags
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
@@ -38,6 +39,7 @@ from roadseg.geo.grid import Grid
 from roadseg.geo.raster import RasterSource, open_dataset
 from roadseg.prediction import tiles2d
 from roadseg.prediction.extent import Extent
+from roadseg.prediction.fill import fill_margin, fill_mask, fill_size_px
 from roadseg.prediction.finish import RegionFinisher
 from roadseg.prediction.job import RasterJob
 from roadseg.prediction.network import TilePredictor
@@ -123,6 +125,8 @@ class Streaming:
         probabilities: Also pass uint8 probabilities to the sink.
         panel: Output columns per panel (default
             :data:`~roadseg.prediction.tiles2d.PANEL_COLUMNS`).
+        detect_fill: Treat undeclared black/white fill as nodata (:mod:`~roadseg.prediction.fill`)
+            when the raster declares no nodata, alpha or mask.
 
     """
 
@@ -131,6 +135,7 @@ class Streaming:
     road_threshold: float = 0.5
     probabilities: bool = False
     panel: int | None = None
+    detect_fill: bool = False
 
     @property
     def panel_columns(self) -> int:
@@ -148,6 +153,7 @@ class StreamStats:
             tiles on panel borders run once per panel).
         seconds: Wall time.
         max_acc_cols: Widest accumulator used (working columns).
+        fill_pixels: Output pixels taken as undeclared no-data fill (nodata in the outputs).
 
     """
 
@@ -155,6 +161,7 @@ class StreamStats:
     tiles_run: int
     seconds: float
     max_acc_cols: int = 0
+    fill_pixels: int = 0
 
 
 def weight_sums(starts: tuple[int, ...], weights: np.ndarray, length: int) -> np.ndarray:
@@ -282,12 +289,18 @@ def predict_region(
         _, mask_ds = open_dataset(job.src.path)
     with mask_ds:
         ext = job.extent.window
+        fill_px = _fill_size(job, mask_ds) if how.detect_fill else 0
+        filled = [0]
 
         def read_valid(rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
             win = Window(
                 ext.col_off + cols[0], ext.row_off + rows[0], cols[1] - cols[0], rows[1] - rows[0]
             )
             valid = mask_ds.dataset_mask(window=win) > 0
+            if fill_px:
+                fill = _read_fill(mask_ds, job.src.bands, win, fill_px)
+                filled[0] += int(np.count_nonzero(fill & valid))
+                valid &= ~fill
             inside = job.extent.mask(
                 job.out_grid.window_grid(
                     Window(cols[0], rows[0], cols[1] - cols[0], rows[1] - rows[0])
@@ -321,7 +334,32 @@ def predict_region(
         tiles_run=tiles_run,
         seconds=time.perf_counter() - t0,
         max_acc_cols=acc_cols,
+        fill_pixels=filled[0],
     )
+
+
+def _fill_size(job: RasterJob, ds: rasterio.io.DatasetReader) -> int:
+    """The fill square in output pixels, or 0 when the raster declares its own nodata/mask."""
+    flags = [ds.mask_flag_enums[b - 1] for b in job.src.bands]
+    if any(f != [MaskFlags.all_valid] for f in flags):
+        return 0  # nodata, alpha or a mask declared: the user's word stands
+    if not np.issubdtype(np.dtype(ds.dtypes[job.src.bands[0] - 1]), np.integer):
+        return 0
+    gx, gy = job.out_grid.gsd_m()
+    return fill_size_px((gx + gy) / 2.0)
+
+
+def _read_fill(
+    ds: rasterio.io.DatasetReader, bands: tuple[int, ...], win: Window, size: int
+) -> np.ndarray:
+    """Fill pixels of ``win`` (read with a margin, so every strip decides alike)."""
+    m = fill_margin(size)
+    c0, r0 = int(win.col_off), int(win.row_off)
+    c1, r1 = c0 + int(win.width), r0 + int(win.height)
+    a0, b0 = max(0, r0 - m), max(0, c0 - m)
+    a1, b1 = min(ds.height, r1 + m), min(ds.width, c1 + m)
+    data = ds.read(list(bands), window=Window(b0, a0, b1 - b0, a1 - a0))
+    return fill_mask(data, size)[r0 - a0 : r1 - a0, c0 - b0 : c1 - b0]
 
 
 def stream_plan(
