@@ -87,9 +87,9 @@ def unusable_reason(layer: QgsMapLayer | None, rendered: bool = False) -> str:
                 "virtual raster layer: save it as a GeoTIFF (Export ▸ Save As…) and map that."
             ).format(name=repr(layer.name()))
         return tr(
-            "The layer {name} is not a raster file on disk (the Map roads and Adapt model "
-            "dialogs render web, WMS/XYZ and virtual layers): save it as a GeoTIFF (Export ▸ "
-            "Save As…) and use that."
+            "The layer {name} is not a raster file on disk (Map roads, Adapt model and "
+            "Processing ▸ Segment roads render web, WMS/XYZ and virtual layers): save it as a "
+            "GeoTIFF (Export ▸ Save As…) and use that."
         ).format(name=repr(layer.name()))
     if is_roadseg_output(layer):
         return tr(

@@ -36,7 +36,6 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
-    QgsRasterBlockFeedback,
     QgsRasterLayer,
     QgsVectorFileWriter,
     QgsVectorLayer,
@@ -53,8 +52,9 @@ from ..gui import prefs
 from ..gui.adapt_inputs import labels_area
 from ..gui.area import area_to_map
 from ..gui.model_info import model_gsd, models_from_json
-from ..gui.render import RenderJob, layer_offer, needs_render, plan_render
-from .base import MODEL_FILTER, RoadsegAlgorithm, engine_argv, raster_file, run_cli
+from ..gui.render import RenderJob, needs_render
+from .base import MODEL_FILTER, RoadsegAlgorithm, engine_argv, run_cli
+from .rendering import plan_layer_render, raster_input, render_layer
 
 #: ``roadseg adapt --device`` values offered (the engine adapts on a CPU or a CUDA GPU).
 ADAPT_DEVICES = ("auto", "cpu", "cuda")
@@ -257,13 +257,6 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
         """Plan rendering a web or virtual layer over the area at the starting model's GSD."""
         argv = models_argv(engine) if start == "default" else model_info_argv(engine, start)
         gsd = model_gsd(models_from_json(run_cli(argv, None)), start)
-        if gsd <= 0:
-            raise QgsProcessingException(
-                tr(
-                    "The model {model} does not give its resolution, so the layer {name} cannot "
-                    "be rendered for it: save the layer as a GeoTIFF and use that."
-                ).format(model=model_label(start), name=repr(layer.name()))
-            )
         try:
             if area:
                 region = area_to_map("polygons", layer, None, QgsVectorLayer(area, "area", "ogr"))
@@ -271,26 +264,11 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
                 region = labels_area(QgsVectorLayer(labels, "roads", "ogr"), layer)
         except PluginError as exc:
             raise QgsProcessingException(exc.message) from None
-        feedback.pushInfo(layer_offer(layer, region, gsd).text())
         est = estimate(region.area_m2, gsd, "cpu", limit_km2=prefs.limit_km2())
         if est.over_limit:
             raise QgsProcessingException(est.limit_message())
-        return plan_render(layer, region, gsd)
-
-    @staticmethod
-    def _render(job: RenderJob, feedback: QgsProcessingFeedback) -> None:
-        """Write the rendered GeoTIFF (cancel stops it)."""
-        block = QgsRasterBlockFeedback()
-        feedback.canceled.connect(block.cancel)
-        feedback.setProgressText(tr("rendering {name}").format(name=job.name))
-        try:
-            job.run(block)
-        except PluginError as exc:
-            raise QgsProcessingException(exc.message) from None
-        if feedback.isCanceled():
-            raise QgsProcessingException(
-                tr("Cancelled by the user: the engine was stopped and wrote no output.")
-            )
+        fix = tr("save the layer as a GeoTIFF and use that")
+        return plan_layer_render(layer, region, gsd, model_label(start), fix, feedback)
 
     def _min_gain(self, parameters: dict, context: QgsProcessingContext) -> float | None:
         if parameters.get(self.MIN_GAIN) in (None, ""):
@@ -301,9 +279,7 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
         """Export the roads and the area, run the engine, list the model, return the figures."""
-        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        if not needs_render(layer):
-            layer = raster_file(self, parameters, self.INPUT, context)
+        layer = raster_input(self, parameters, self.INPUT, context)
         engine = engine_argv()
         work = Path(tempfile.mkdtemp(prefix="roadseg-adapt-"))
         render: RenderJob | None = None
@@ -350,7 +326,7 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
             except PluginError as exc:
                 raise QgsProcessingException(exc.message) from None
             if render is not None:
-                self._render(render, feedback)
+                render_layer(render, feedback)
             outcome = AdaptOutcome.from_json(run_cli(adapt_argv(engine, params), feedback))
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -21,6 +21,8 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsRasterLayer,
+    QgsRectangle,
 )
 
 from ..core.commands import model_info_argv, predict_argv
@@ -28,14 +30,23 @@ from ..core.engine import engine_env, supports_option
 from ..core.errors import PluginError
 from ..core.estimate import estimate
 from ..core.i18n import tr
-from ..core.params import DEVICES, Outputs, RunParameters, default_run_name, model_label
+from ..core.params import (
+    DEVICES,
+    BBox,
+    Outputs,
+    RunParameters,
+    default_run_name,
+    model_label,
+)
 from ..core.process import run_engine
 from ..core.protocol import road_km
 from ..gui import prefs
-from ..gui.area import measure_area
+from ..gui.area import Area, crs_argument, measure_area
 from ..gui.rasters import unusable_reason
-from .base import MODEL_FILTER, RoadsegAlgorithm, engine_argv, gpkg_layers, raster_file, run_cli
+from ..gui.render import RenderJob, is_web, needs_render
+from .base import MODEL_FILTER, RoadsegAlgorithm, engine_argv, gpkg_layers, run_cli
 from .loading import load_on_completion, scheme_from_outputs, style_raster_on_completion
+from .rendering import plan_layer_render, raster_input, render_layer
 
 
 class SegmentRoadsAlgorithm(RoadsegAlgorithm):
@@ -64,8 +75,10 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
             "(major: main roads; minor: streets; track: unpaved tracks) and a centreline layer. "
             "The area is checked against the size limit first (parameter, else the plugin "
             "setting) and the estimated time is logged. Results load as one group: centrelines, "
-            "road polygons, and the class raster with transparent background. Runs `roadseg "
-            "predict` as a subprocess."
+            "road polygons, and the class raster with transparent background. An XYZ, WMS, WMTS "
+            "or virtual raster layer is first rendered over the area (required for a web layer) "
+            "at the working resolution into a temporary GeoTIFF, removed afterwards; the log says "
+            "what resolution the layer really offers. Runs `roadseg predict` as a subprocess."
         )
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 - QGIS API
@@ -73,7 +86,9 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, tr("Raster layer")))
         self.addParameter(
             QgsProcessingParameterExtent(
-                self.EXTENT, tr("Area (default: the whole raster)"), optional=True
+                self.EXTENT,
+                tr("Area (default: the whole raster; required for a web layer)"),
+                optional=True,
             )
         )
         self.addParameter(
@@ -143,6 +158,30 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
         self.addOutput(QgsProcessingOutputVectorLayer("CENTERLINES", tr("Centrelines")))
         self.addOutput(QgsProcessingOutputNumber("ROAD_KM", tr("Total centreline length (km)")))
 
+    def _extent(
+        self, layer: QgsRasterLayer, parameters: dict, context: QgsProcessingContext
+    ) -> QgsRectangle:
+        """The area to map in the layer's CRS: the EXTENT parameter on the layer, else the layer.
+
+        A web layer covers the world, so it needs the parameter.
+        """
+        if parameters.get(self.EXTENT) in (None, ""):
+            if is_web(layer):
+                raise QgsProcessingException(
+                    tr(
+                        "The layer {name} is a web layer, which covers the whole world: give the "
+                        "area to map in the parameter 'Area' (EXTENT), e.g. the map canvas extent."
+                    ).format(name=repr(layer.name()))
+                )
+            return layer.extent()
+        area = self.parameterAsExtent(parameters, self.EXTENT, context, layer.crs())
+        extent = area.intersect(layer.extent())
+        if extent.isEmpty() or extent.width() <= 0 or extent.height() <= 0:
+            raise QgsProcessingException(
+                tr("The area does not overlap the raster {name}.").format(name=repr(layer.name()))
+            )
+        return extent
+
     def _limit(self, parameters: dict, context: QgsProcessingContext) -> float:
         if parameters.get(self.MAX_AREA) in (None, ""):
             return prefs.limit_km2()
@@ -152,8 +191,8 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
         """Check the area and the model, run the engine, return (and load) the outputs."""
-        layer = raster_file(self, parameters, self.INPUT, context)
-        reason = unusable_reason(layer)
+        layer = raster_input(self, parameters, self.INPUT, context)
+        reason = unusable_reason(layer, rendered=True)
         if reason:
             raise QgsProcessingException(reason)
         if not layer.dataProvider().crs().isValid():
@@ -163,16 +202,7 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
                 )
             )
         crs = layer.crs()
-        extent = layer.extent()
-        if parameters.get(self.EXTENT) not in (None, ""):
-            area = self.parameterAsExtent(parameters, self.EXTENT, context, crs)
-            extent = area.intersect(layer.extent())
-            if extent.isEmpty() or extent.width() <= 0 or extent.height() <= 0:
-                raise QgsProcessingException(
-                    tr("The area does not overlap the raster {name}.").format(
-                        name=repr(layer.name())
-                    )
-                )
+        extent = self._extent(layer, parameters, context)
         out_raster = self.parameterAsOutputLayer(parameters, self.OUTPUT_RASTER, context)
         out_vectors = self.parameterAsFileOutput(parameters, self.OUTPUT_VECTORS, context)
         model = self.parameterAsFile(parameters, self.MODEL, context) or None
@@ -197,12 +227,19 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
         est = estimate(area_m2, gsd, used, prefs.throughput(used), limit)
         feedback.pushInfo(est.text())
         label = model_label(model)
+        path, bbox, bbox_crs = layer.source().split("|", 1)[0], _bbox(extent), crs_argument(crs)
+        render: RenderJob | None = None
+        if needs_render(layer):
+            area = Area(bbox, bbox_crs, area_m2)
+            fix = tr("give the parameter 'Working resolution in m/px' (WORKING_GSD)")
+            render = plan_layer_render(layer, area, gsd, label, fix, feedback)
+            path, bbox, bbox_crs = str(render.path), render.bbox, render.crs_argument
         try:
             params = RunParameters(
-                raster_path=layer.source().split("|", 1)[0],
+                raster_path=path,
                 raster_name=layer.name(),
-                bbox=(extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum()),
-                bbox_crs=crs.authid() or crs.toWkt(),
+                bbox=bbox,
+                bbox_crs=bbox_crs,
                 output_dir=out_vectors,
                 outputs=Outputs(True, True, True),
                 model=model,
@@ -219,7 +256,13 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
             raise QgsProcessingException(exc.message) from None
         overwrite = supports_option(engine, "predict", "--overwrite")
         argv = predict_argv(engine, params, out_raster, out_vectors, overwrite=overwrite)
-        result = run_cli(argv, feedback, vectorize=True)
+        try:
+            if render is not None:
+                render_layer(render, feedback)
+            result = run_cli(argv, feedback, vectorize=True)
+        finally:
+            if render is not None:
+                render.cleanup()
         used_device = str(result.get("device") or "")
         if used_device:
             prefs.record_device(used_device, auto=device == "auto")
@@ -250,3 +293,8 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
         if not res.ok or not isinstance(res.result, dict):
             raise QgsProcessingException(res.message())
         return res.result
+
+
+def _bbox(rect: QgsRectangle) -> BBox:
+    """A rectangle as the engine's ``--bbox`` (minx, miny, maxx, maxy)."""
+    return (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())

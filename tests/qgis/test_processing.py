@@ -114,6 +114,8 @@ def test_segment_and_vectorise_load_styled_grouped_layers(
         feedback=feedback,
     )
     argv = feedback.commands[-1].split()
+    assert argv[argv.index("predict") + 1] == str(raster)  # a file is read as it is, not rendered
+    assert not any("XYZ layer" in i or "rendered at" in i for i in feedback.infos)
     assert argv[argv.index("--device") + 1] == "cpu" and argv[argv.index("--tile") + 1] == "128"
     assert argv[argv.index("--bbox-crs") + 1] == "EPSG:32611" and "--extent-file" not in argv
     assert "--overwrite" in argv  # this engine's predict --help lists it (issue 15)

@@ -308,3 +308,79 @@ def test_processing_adapt_model_on_a_local_xyz_layer(
     (command,) = [c for c in feedback.commands if " adapt " in c]
     assert TEMP_PREFIX in command and "--area " in command, command
     assert set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*")) == before  # removed
+
+
+def test_processing_segment_roads_on_a_local_xyz_layer(
+    plugin, qgis_processing, real_engine, scene, tiny, tmp_path
+):
+    """Processing ▸ Segment roads on an XYZ layer: the extent is required; rendered over it at
+    the model's resolution, mapped by the real engine on that grid; the rendered file removed;
+    a cancel while rendering leaves nothing behind."""
+    import tempfile
+
+    import processing
+    from osgeo import gdal
+    from qgis.core import QgsProcessingException, QgsVectorLayer
+    from roadseg_qgis.gui.area import Area
+    from roadseg_qgis.gui.render import TEMP_PREFIX, plan_render
+    from test_processing import Feedback
+
+    image, _roads, tiles = scene
+    layer = xyz_layer(tiles, zmax=18)
+    _area, rect = _scene_area(image)
+    temp = Path(tempfile.gettempdir())
+    before = set(temp.glob(f"{TEMP_PREFIX}*"))
+    out = {"OUTPUT_RASTER": str(tmp_path / "c.tif"), "OUTPUT_VECTORS": str(tmp_path / "r.gpkg")}
+    base = {"INPUT": layer, "MODEL": str(tiny), "DEVICE": 1, "MAX_AREA_KM2": 0, **out}
+
+    # Without an area: a web layer is the whole world, refused before the engine runs.
+    feedback = Feedback()
+    with pytest.raises(QgsProcessingException, match=r"web layer.*parameter 'Area' \(EXTENT\)"):
+        processing.run("roadseg:segmentroads", base, feedback=feedback)
+    assert feedback.commands == [] and not (tmp_path / "c.tif").exists()
+
+    extent = f"{rect.xMinimum()},{rect.xMaximum()},{rect.yMinimum()},{rect.yMaximum()} [EPSG:3857]"
+    feedback = Feedback()
+    res = processing.run(
+        "roadseg:segmentroads", {**base, "EXTENT": extent, "LOAD_LAYERS": False}, feedback=feedback
+    )
+    offer = "XYZ layer: 0.48 m/px at its maximum zoom 18; rendered at 0.5 m/px"
+    assert offer in feedback.infos, feedback.infos
+    (command,) = feedback.commands
+    argv = command.split()
+    assert argv[argv.index("predict") + 1].startswith(str(temp / TEMP_PREFIX)), command
+    assert argv[argv.index("--bbox-crs") + 1] == "EPSG:32611" and "--working-gsd" not in argv
+    assert set(temp.glob(f"{TEMP_PREFIX}*")) == before, "the rendered GeoTIFF was left behind"
+
+    # The outputs lie on the grid the layer was rendered on: the area in UTM at 0.5 m.
+    bbox = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
+    grid = plan_render(layer, Area(bbox, "EPSG:3857", 1.0), 0.5)
+    assert grid.bbox == tuple(float(v) for v in argv[argv.index("--bbox") + 1 :][:4])
+    ds = gdal.Open(res["OUTPUT_RASTER"])
+    gt = ds.GetGeoTransform()
+    assert "32611" in ds.GetProjection() and (ds.RasterXSize, ds.RasterYSize) == (
+        grid.width,
+        grid.height,
+    )
+    assert gt[0] == pytest.approx(grid.extent.xMinimum(), abs=1e-6)
+    assert gt[3] == pytest.approx(grid.extent.yMaximum(), abs=1e-6)
+    assert (gt[1], gt[5]) == (pytest.approx(0.5), pytest.approx(-0.5))
+    assert 232 <= grid.width <= 250 and ds.GetMetadataItem("ROADSEG_CLASSES")
+    ds = None
+    lines = QgsVectorLayer(res["CENTERLINES"], "c", "ogr")
+    assert lines.isValid() and lines.crs().authid() == "EPSG:32611"
+    road_layers = {uri.split("layername=")[1] for uri in res["LAYERS"]}
+    assert "centerlines" in road_layers and len(road_layers) >= 2, road_layers
+    assert res["ROAD_KM"] >= 0.0
+    del lines
+
+    # Cancelled while rendering: no engine run, no outputs, no rendered file.
+    feedback = Feedback()
+    feedback.progressChanged.connect(lambda _p: feedback.cancel())
+    more = {"OUTPUT_RASTER": str(tmp_path / "c2.tif"), "OUTPUT_VECTORS": str(tmp_path / "r2.gpkg")}
+    with pytest.raises(QgsProcessingException, match="Cancelled by the user while rendering"):
+        processing.run(
+            "roadseg:segmentroads", {**base, **more, "EXTENT": extent}, feedback=feedback
+        )
+    assert feedback.commands == [] and not any(Path(p).exists() for p in more.values())
+    assert set(temp.glob(f"{TEMP_PREFIX}*")) == before
