@@ -30,7 +30,13 @@ from roadseg.vectorization.params import Resolved
 from roadseg.vectorization.pieces import BlockPieces
 from roadseg.vectorization.pixelgraph import BlockPlace, trace_block
 from roadseg.vectorization.polygons import PolygonCollector, polygon_pieces
-from roadseg.vectorization.skeleton import clean_mask, road_mask, skeleton, width_map
+from roadseg.vectorization.skeleton import (
+    clean_mask,
+    pad_past_edge,
+    road_mask,
+    skeleton,
+    width_map,
+)
 
 
 class ClassSource(Protocol):
@@ -267,9 +273,9 @@ def _mask_and_skeleton(
     """Clean and skeletonise a block's road mask.
 
     Roads leaving the data — over the raster's own edges or into nodata — are
-    first extended outwards by ``pad`` pixels (the nearest valid value repeated),
-    so their centreline reaches the edge instead of stopping half a road width
-    short; the skeleton is then cut back to the valid pixels. Before skeletonising,
+    first extended outwards by ``pad`` pixels (the nearest valid value repeated; not for roads
+    running along the raster's edge: :func:`~roadseg.vectorization.skeleton.pad_past_edge`), so their centreline reaches the edge instead of stopping
+    half a road width short; the skeleton is then cut back to the valid pixels. Before skeletonising,
     the mask cleaning steps run (:mod:`roadseg.vectorization.clean_mask`: merge
     carriageways, collapse loops); their counts (holes first seen in the core) are
     added to ``counts``.
@@ -291,7 +297,7 @@ def _mask_and_skeleton(
         (pad if r0 == 0 else 0, pad if r0 + h == grid.height else 0),
         (pad if c0 == 0 else 0, pad if c0 + w == grid.width else 0),
     )
-    big = np.pad(mask, pads, mode="edge")
+    big = pad_past_edge(mask, pads, pad - 2)
     big = clean_mask(big, p.close_px, steps.hole_px)
     r0c, r1c, c0c, c1c = steps.core
     core = (slice(r0c + pads[0][0], r1c + pads[0][0]), slice(c0c + pads[1][0], c1c + pads[1][0]))

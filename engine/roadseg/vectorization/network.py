@@ -345,7 +345,8 @@ class RoadNetwork:
     def clean(self, p: Resolved, support: Support | None = None) -> dict[str, int]:
         """Run the whole clean-up with the settings ``p`` (steps with 0 are off).
 
-        Dissolve, prune, drop specks, bridge facing ends, bridge ends onto roads (where
+        Dissolve, prune, drop specks, straighten roads leaving the raster
+        (:mod:`roadseg.vectorization.edge_ends`), bridge facing ends, bridge ends onto roads (where
         ``support`` says the prediction covers the bridge:
         :mod:`roadseg.vectorization.bridge_roads`), merge close junctions
         (:mod:`roadseg.vectorization.junctions`), collapse small loops, drop edge stubs,
@@ -353,12 +354,14 @@ class RoadNetwork:
         """
         from roadseg.vectorization.bridge_roads import bridge_to_roads
         from roadseg.vectorization.clean_graph import collapse_small_loops, drop_edge_stubs
+        from roadseg.vectorization.edge_ends import straighten_edge_ends
         from roadseg.vectorization.junctions import merge_close_junctions
 
         self.dissolve()
         self.drop_zero_length()
         pruned = self.prune(p.prune_m)
         specks = self.drop_small_components(p.prune_m)
+        straightened = straighten_edge_ends(self, DIRECTION_M, support)
         bridged = self.bridge(p.bridge_m, p.bridge_angle_deg)
         onto = bridge_to_roads(self, p.road_bridge_m, p.bridge_angle_deg, support)
         junctions = merge_close_junctions(self, p.junction_m)
@@ -369,6 +372,7 @@ class RoadNetwork:
         return {
             "spurs_pruned": pruned,
             "specks_removed": specks,
+            "edge_ends_straightened": straightened,
             "gaps_bridged": bridged,
             "ends_joined_to_roads": onto,
             "junctions_merged": junctions,

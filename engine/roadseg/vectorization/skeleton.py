@@ -59,6 +59,81 @@ def fill_small_holes(mask: np.ndarray, max_px: int) -> np.ndarray:
     return mask | small[lab]
 
 
+#: A run of road pixels on the raster's edge this many times longer than the widest road
+#: is a road running along the edge (a road crossing the edge at ``θ`` makes a run
+#: ``w / sin θ`` long: along below 30° for the widest road), not a road leaving the raster.
+ALONG_EDGE_RATIO = 2.0
+
+
+def along_edge(mask: np.ndarray, widest_px: float, ratio: float = ALONG_EDGE_RATIO) -> np.ndarray:
+    """Pixels of the first row of ``mask`` on roads running along that edge.
+
+    Those in a run of road pixels on the row longer than ``ratio`` widest roads
+    (``widest_px``), unless the run's pixels all reach at least its length straight into
+    the array (a road wider than the widest class, crossing the edge).
+
+    >>> m = np.zeros((12, 20), bool); m[:, 2:4] = True; m[:2, 6:] = True; m[:, 9] = True
+    >>> along_edge(m, 4).astype(int).tolist()[:12]
+    [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    >>> bool(along_edge(np.ones((30, 20), bool), 4).any())  # a wide road crossing it
+    False
+    """
+    line = mask[0]
+    lab, n = ndi.label(line)
+    if n == 0:
+        return np.zeros(line.shape, bool)
+    depth = np.where(mask.all(0), mask.shape[0], np.argmin(mask, axis=0))
+    idx = np.arange(1, n + 1)
+    size = np.bincount(lab, minlength=n + 1)[1:]
+    shallow = np.asarray(ndi.minimum(depth, lab, idx)) < size
+    along = np.r_[False, (size > ratio * widest_px) & shallow]
+    return np.asarray(along[lab], dtype=bool)
+
+
+def pad_past_edge(
+    mask: np.ndarray, pads: tuple[tuple[int, int], tuple[int, int]], widest_px: float
+) -> np.ndarray:
+    """Carry roads crossing the raster's edge past it: the edge pixels repeated outwards.
+
+    Road pixels on the edge of roads running along it (:func:`along_edge`) are not
+    repeated: the band of road they would make outside would take the road's centreline
+    off the raster. ``pads`` are the pixels added on each side (0: that side is not the
+    raster's edge); ``widest_px`` is the widest road's width.
+
+    >>> m = np.zeros((6, 20), bool); m[:, 2:4] = True; m[4:, 6:] = True
+    >>> big = pad_past_edge(m, ((0, 3), (0, 0)), 4)
+    >>> big[6:].astype(int).sum(1).tolist()  # the crossing road goes on; the other not
+    [2, 2, 2]
+    """
+    big = np.pad(mask, pads, mode="edge")
+    (top, bottom), (left, right) = pads
+    h, w = mask.shape
+    rows, cols = slice(top, top + h), slice(left, left + w)
+    lines = {
+        "top": along_edge(mask, widest_px),
+        "bottom": along_edge(mask[::-1], widest_px),
+        "left": along_edge(mask.T, widest_px),
+        "right": along_edge(mask.T[::-1], widest_px),
+    }
+    if top:
+        big[:top, cols][:, lines["top"]] = False
+    if bottom:
+        big[top + h :, cols][:, lines["bottom"]] = False
+    if left:
+        big[rows, :left][lines["left"]] = False
+    if right:
+        big[rows, left + w :][lines["right"]] = False
+    for rs, cs, a, b in (
+        (slice(0, top), slice(0, left), lines["top"][0], lines["left"][0]),
+        (slice(0, top), slice(left + w, None), lines["top"][-1], lines["right"][0]),
+        (slice(top + h, None), slice(0, left), lines["bottom"][0], lines["left"][-1]),
+        (slice(top + h, None), slice(left + w, None), lines["bottom"][-1], lines["right"][-1]),
+    ):
+        if a or b:
+            big[rs, cs] = False
+    return big
+
+
 def skeleton(mask: np.ndarray) -> np.ndarray:
     """One-pixel-wide, 8-connected skeleton of a boolean mask.
 
