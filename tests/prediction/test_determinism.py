@@ -19,6 +19,7 @@ def _predict(src: Path, model: Path, out: Path) -> subprocess.CompletedProcess[s
     env.pop("ROADSEG_PRECISION", None)
     cmd = [sys.executable, "-m", "roadseg.cli.main", "predict", str(src), "--model", str(model)]
     cmd += ["--out", str(out), "--probabilities", "--tile", "64", "--overlap", "16", "--json"]
+    cmd += ["--vectorize", str(out.with_suffix(".gpkg"))]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -28,7 +29,7 @@ def test_two_predict_runs_write_identical_bytes(model_file, tmp_path):
     for r in runs:
         assert r.returncode == 0, r.stderr
     a, b = tmp_path / "run1", tmp_path / "run2"
-    for name in ("roads.tif", "roads_proba.tif"):
+    for name in ("roads.tif", "roads_proba.tif", "roads.gpkg"):  # GeoPackage: no time stamp
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     # The automatic precision is the rule's, in both runs (no start-up probe).
     auto = resolve_policy("cpu", "auto")

@@ -2,6 +2,10 @@
 
 Several layers go into one GeoPackage written under a temporary name and
 renamed into place, so a failed run leaves no half-written file.
+
+Same layers, same bytes: GDAL stamps every GeoPackage layer with the time of writing
+(``gpkg_contents.last_change``), which made two identical runs differ. The stamp is
+fixed (:func:`stamp`) unless the user sets ``OGR_CURRENT_DATE`` themselves.
 """
 
 from __future__ import annotations
@@ -14,6 +18,24 @@ import geopandas as gpd
 import pyogrio
 
 from roadseg.geo.atomic import atomic_output
+
+#: ``last_change`` of every layer written (reproducible bytes), unless ``OGR_CURRENT_DATE``
+#: or ``SOURCE_DATE_EPOCH`` is set.
+FIXED_STAMP = "2000-01-01T00:00:00.000Z"
+
+
+def stamp() -> str:
+    """The ``last_change`` time stamp to write: the user's, else ``SOURCE_DATE_EPOCH``'s, else fixed."""
+    own = os.environ.get("OGR_CURRENT_DATE")
+    if own:
+        return own
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if epoch.isdigit():
+        import datetime as dt
+
+        t = dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
+        return t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return FIXED_STAMP
 
 
 def write_gpkg(
@@ -35,6 +57,18 @@ def write_gpkg(
 
     """
     types = dict(geometry_types or {})
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp()})
+    try:
+        _write(path, layers, types)
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
+    return Path(path)
+
+
+def _write(
+    path: str | os.PathLike[str], layers: Mapping[str, gpd.GeoDataFrame], types: dict[str, str]
+) -> None:
     with atomic_output(path) as tmp:
         for i, (name, gdf) in enumerate(layers.items()):
             pyogrio.write_dataframe(
@@ -48,4 +82,3 @@ def write_gpkg(
                 promote_to_multi=False,
                 geometry_type=types.get(name),
             )
-    return Path(path)
