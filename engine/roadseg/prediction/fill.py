@@ -71,7 +71,16 @@ def fill_mask(data: np.ndarray, size_px: int) -> np.ndarray:
     >>> int(m.sum()), bool(m[:, 4:].all()), bool(m[0, 0])
     (32, True, False)
     """
-    pure = pure_pixels(data)
+    return open_pure(pure_pixels(data), size_px)
+
+
+def open_pure(pure: np.ndarray, size_px: int) -> np.ndarray:
+    """Fill pixels from a "pure" mask: its opening by a centred square of ``size_px``.
+
+    >>> m = np.zeros((6, 6), bool); m[:, 3:] = True; m[0, 0] = True
+    >>> int(open_pure(m, 3).sum()), bool(open_pure(m, 3)[0, 0])
+    (18, False)
+    """
     if not pure.any():
         return pure
     k = int(size_px) | 1  # odd: erosion and dilation by the same centred square
