@@ -1,7 +1,7 @@
 """What the undeclared-fill rule costs: ``roadseg.predict`` with and without it, side by side.
 
-One raster (synthetic road image, 0.5 m, 3 bands, uint8, no nodata declared; its right
-quarter padded with white like a Massachusetts tile), one model (the embedded default
+One raster (bench_scale's synthetic road image, 0.5 m, 3 bands, uint8, no nodata declared;
+its right quarter padded with white like a Massachusetts tile), one model (the embedded default
 unless ``--model``), runs alternated ``--repeat`` times in one process after a warm-up:
 ``detect_fill=True`` (the default) against ``detect_fill=False``. Prints each run's wall
 time, the medians and their ratio (target: ≤ 1.05), and the nodata share of each output.
@@ -18,34 +18,20 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "engine"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 
 def make_raster(path: Path, size: int) -> Path:
-    """A road-like uint8 image with a white right quarter, no nodata, UTM 11N at 0.5 m."""
+    """bench_scale's synthetic raster (no nodata declared) with its right quarter white."""
     import rasterio
-    from rasterio.transform import Affine
+    from bench_scale import make_raster as synthetic
 
-    rng = np.random.default_rng(0)
-    img = np.clip(rng.normal(140, 25, (3, size, size)), 0, 254).astype(np.uint8)
-    for k in range(0, size, 160):
-        img[:, k : k + 14, :] = 70
-        img[:, :, k : k + 14] = 70
-    img[:, :, size * 3 // 4 :] = 255
-    profile = dict(
-        driver="GTiff",
-        width=size,
-        height=size,
-        count=3,
-        dtype="uint8",
-        crs="EPSG:32611",
-        transform=Affine(0.5, 0, 500_000.0, 0, -0.5, 4_000_000.0),
-        tiled=True,
-    )
-    with rasterio.open(path, "w", **profile) as ds:
+    synthetic(path, size, size)
+    with rasterio.open(path, "r+") as ds:
+        img = ds.read()
+        img[:, :, size * 3 // 4 :] = 255
         ds.write(img)
     return path
 

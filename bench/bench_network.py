@@ -177,9 +177,8 @@ def draw(truth: gpd.GeoDataFrame, image: Path, out: Path) -> None:
     with rasterio.open(image) as src:
         prof = dict(driver="GTiff", width=src.width, height=src.height, count=1, dtype="uint8",
                     crs=src.crs, transform=src.transform, nodata=255)  # fmt: skip
-    t = truth.to_crs(prof["crs"])
-    with rasterio.open(image) as src:
         bounds = tuple(src.bounds)
+    t = truth.to_crs(prof["crs"])
     shapes = sorted(
         ((past_edge(g, bounds, w).buffer(w / 2.0, cap_style="flat"), ids[c]) for g, w, c in
          zip(t.geometry, t["width_m"], t["road_class"], strict=True)),

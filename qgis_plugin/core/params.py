@@ -21,7 +21,33 @@ MAX_WORKING_GSD = 100.0
 #: Every device name the engine takes; the dialog lists only those found on this machine.
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 
+#: Working resolutions the engine accepts, as factors of the model's own (the engine's
+#: ``roadseg.prediction.working.MIN_FACTOR``/``MAX_FACTOR``; the plugin never imports roadseg).
+WORKING_FACTORS = (0.5, 2.0)
+
 BBox = tuple[float, float, float, float]
+
+
+def working_gsd_problem(working: float | None, model_gsd: float | None) -> str:
+    """Why the engine would refuse ``working`` m/px with a model of ``model_gsd`` ("" if not).
+
+    Checked before a web layer is rendered at that resolution (rendering first and
+    failing after would cost the whole render).
+
+    >>> working_gsd_problem(0.4, 0.5), working_gsd_problem(None, 0.5), working_gsd_problem(1, None)
+    ('', '', '')
+    >>> working_gsd_problem(0.05, 0.5)[:40]
+    'Working resolution 0.05 m/px is too far '
+    """
+    if not working or not model_gsd:
+        return ""
+    lo, hi = (model_gsd * f for f in WORKING_FACTORS)
+    if lo * (1 - 1e-9) <= working <= hi * (1 + 1e-9):
+        return ""
+    return tr(
+        "Working resolution {gsd:g} m/px is too far from the model's {model:g} m/px: use "
+        "{lo:g} to {hi:g} m/px, or leave it empty for the model's own."
+    ).format(gsd=working, model=model_gsd, lo=lo, hi=hi)
 
 
 def area_label(mode: str) -> str:

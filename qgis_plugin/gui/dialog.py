@@ -31,6 +31,7 @@ from ..core.params import (
     RunParameters,
     default_run_name,
     model_label,
+    working_gsd_problem,
 )
 from . import prefs
 from .area import Area, area_to_map
@@ -368,7 +369,10 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         except InputError as exc:
             self.offer_text = ""
             return exc.message, None
-        for message in (self._model_problem(), self._outputs_problem()):
+        working = working_gsd_problem(
+            self.working_gsd_spin.value(), (self.current_model_info() or {}).get("gsd_m")
+        )
+        for message in (self._model_problem(), working, self._outputs_problem()):
             if message:
                 return message, est
         if est.over_limit:
@@ -424,7 +428,10 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         if reason:
             raise InputError(reason)
         area = self.current_area()
-        for message in (self._model_problem(), self._outputs_problem()):
+        working = working_gsd_problem(
+            self.working_gsd_spin.value(), (self.current_model_info() or {}).get("gsd_m")
+        )
+        for message in (self._model_problem(), working, self._outputs_problem()):
             if message:
                 raise InputError(message)
         est = self.current_estimate(area)

@@ -37,6 +37,7 @@ from ..core.params import (
     RunParameters,
     default_run_name,
     model_label,
+    working_gsd_problem,
 )
 from ..core.process import run_engine
 from ..core.protocol import road_km
@@ -223,6 +224,9 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
         info = self._model_info(engine, model, feedback)
         used = device if device != "auto" else (prefs.auto_device() or "cpu")
         working = self.parameterAsDouble(parameters, self.WORKING_GSD, context) or None
+        too_far = working_gsd_problem(working, info.get("gsd_m"))
+        if too_far:  # before rendering a web layer at that resolution
+            raise QgsProcessingException(too_far)
         gsd = working or float(info.get("gsd_m") or 0.0)
         est = estimate(area_m2, gsd, used, prefs.throughput(used), limit)
         feedback.pushInfo(est.text())

@@ -162,6 +162,15 @@ def test_dialog_builds_parameters(plugin, qgis_iface, real_engine, utm_raster, t
     argv = commands.predict_argv(["roadseg"], p, "o.tif", None)
     assert argv[argv.index("--working-gsd") + 1] == "0.4"
     assert "at 0.4 m/px" in dlg.estimate_label.text(), dlg.estimate_label.text()
+    # One the engine would refuse for this 0.5 m model: said before Run (a web layer would be
+    # rendered at it first).
+    dlg.working_gsd_spin.setValue(0.1)
+    dlg.refresh()
+    assert not dlg.run_button.isEnabled()
+    assert "too far from the model's 0.5 m/px" in dlg.error_label.text(), dlg.error_label.text()
+    dlg.working_gsd_spin.setValue(0.4)
+    dlg.refresh()
+    assert dlg.run_button.isEnabled(), dlg.error_label.text()
 
 
 def test_estimate_before_the_model_answers(plugin, qgis_iface, real_engine, tmp_path):

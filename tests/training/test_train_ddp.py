@@ -4,7 +4,7 @@ The two ranks are real processes started by Lightning; a small script wraps the 
 :class:`~roadseg.data.sampler.WindowSampler` to record, in each process, the window keys
 it was given (the training windows are derived from the keys alone). The test checks
 that the ranks saw disjoint windows that together make every epoch, and that the
-model written by rank 0 loads.
+model written by rank 0 loads; and that fewer validation windows than ranks still run.
 """
 
 from __future__ import annotations
@@ -17,7 +17,24 @@ from collections import defaultdict
 from road_scenes import road_scene
 from roadseg.models import load_model
 
-SCRIPT = """
+#: Two DDP ranks train on argv[-3:] (image, labels, out) for EPOCHS epochs of SAMPLES
+#: windows, validating on at most VAL windows (argv[-6:-3]).
+TRAIN = """
+import json, sys
+import roadseg
+
+epochs, samples, val = map(int, sys.argv[-6:-3])
+r = roadseg.train(
+    image=[sys.argv[-3]], labels=[sys.argv[-2]], out=sys.argv[-1], epochs=epochs,
+    samples_per_epoch=samples, encoder="resnet18", tile=64, batch_size=2, workers=0,
+    precision="32", threads=1, accelerator="cpu", devices="2", strategy="ddp",
+    **{"data.max_val_windows": val, "trainer.progress": "none"},
+)
+print(json.dumps(r.as_dict()))
+"""
+
+SCRIPT = (
+    """
 import json, os, sys
 from roadseg.data import sampler
 
@@ -35,31 +52,31 @@ def recording(self):
 
 sampler.WindowSampler.__iter__ = recording
 
-import roadseg
-
-r = roadseg.train(
-    image=[sys.argv[2]], labels=[sys.argv[3]], out=sys.argv[4], epochs=2, samples_per_epoch=8,
-    encoder="resnet18", tile=64, batch_size=2, workers=0, precision="32", threads=1,
-    accelerator="cpu", devices="2", strategy="ddp",
-    **{"data.max_val_windows": 2, "trainer.progress": "none"},
-)
-print(json.dumps(r.as_dict()))
 """
+    + TRAIN
+)
 
 
-def test_ddp_two_cpu_processes_see_disjoint_windows(tmp_path):
+def _ddp(tmp_path, script: str, *args: str, epochs: int, samples: int, val: int) -> dict:
+    """Run ``script`` (ending in :data:`TRAIN`) on a small scene; its JSON result."""
     tif, gpkg = road_scene(tmp_path / "scene", size=192)
-    keys = tmp_path / "keys"
-    keys.mkdir()
-    script = tmp_path / "ddp_run.py"
-    script.write_text(SCRIPT)
+    path = tmp_path / "ddp_run.py"
+    path.write_text(script)
     r = subprocess.run(
-        [sys.executable, str(script), str(keys), str(tif), str(gpkg), str(tmp_path / "run")],
+        [sys.executable, str(path), *args, str(epochs), str(samples), str(val)]
+        + [str(tif), str(gpkg), str(tmp_path / "run")],
         capture_output=True,
         text=True,
         timeout=900,
     )
     assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_ddp_two_cpu_processes_see_disjoint_windows(tmp_path):
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    res = _ddp(tmp_path, SCRIPT, str(keys), epochs=2, samples=8, val=2)
     seen: dict[tuple[int, int], set[int]] = defaultdict(set)  # (epoch, rank) -> keys
     pids_of_rank = defaultdict(set)
     for f in keys.glob("*.txt"):
@@ -74,37 +91,15 @@ def test_ddp_two_cpu_processes_see_disjoint_windows(tmp_path):
         a, b = seen[epoch, 0], seen[epoch, 1]
         assert len(a) == len(b) == 4 and not a & b, (epoch, a, b)
         assert a | b == set(range(8 * epoch, 8 * epoch + 8))  # together: the whole epoch
-    res = json.loads(r.stdout.strip().splitlines()[-1])
     net, meta = load_model(res["model"])
     assert meta.training["steps"] == 4  # 2 epochs x (8 windows / 2 ranks / batch 2)
     assert all(bool(p.isfinite().all()) for p in net.parameters())  # the synced weights load
 
 
-ONE_WINDOW = """
-import json, sys
-import roadseg
-
-r = roadseg.train(
-    image=[sys.argv[1]], labels=[sys.argv[2]], out=sys.argv[3], epochs=1, samples_per_epoch=4,
-    encoder="resnet18", tile=64, batch_size=2, workers=0, precision="32", threads=1,
-    accelerator="cpu", devices="2", strategy="ddp",
-    **{"data.max_val_windows": 1, "trainer.progress": "none"},
-)
-print(json.dumps(r.as_dict()))
-"""
-
-
 def test_ddp_with_fewer_validation_windows_than_ranks(tmp_path):
-    """One validation window, two ranks: rank 1 gets a padding window that no metric counts."""
-    tif, gpkg = road_scene(tmp_path / "scene", size=192)
-    script = tmp_path / "ddp_one.py"
-    script.write_text(ONE_WINDOW)
-    r = subprocess.run(
-        [sys.executable, str(script), str(tif), str(gpkg), str(tmp_path / "run")],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert r.returncode == 0, r.stderr[-3000:]  # Lightning refused a zero-length loader before
-    res = json.loads(r.stdout.strip().splitlines()[-1])
+    """One validation window, two ranks: rank 1 gets a padding window that no metric counts.
+
+    Before, Lightning refused the zero-length validation loader of rank 1 at start-up.
+    """
+    res = _ddp(tmp_path, TRAIN, epochs=1, samples=4, val=1)
     assert res["metrics"]["pixels"] == 64 * 64  # the one window, counted once

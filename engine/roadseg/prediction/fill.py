@@ -13,10 +13,12 @@ black pixels in all bands; a smaller patch (a white roof, a shadow) stays imager
 
 The rule is local (the opening needs ``size`` pixels around each pixel), so rows are
 decided the same way whatever strip or block they are read in: callers read a margin of
-:func:`fill_margin` pixels around the rows they decide.
+the square's side around the rows they decide.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -36,49 +38,38 @@ def fill_size_px(gsd_m: float, size_m: float = FILL_SIZE_M) -> int:
     return max(3, int(round(size_m / gsd_m)) | 1)
 
 
-def fill_margin(size_px: int) -> int:
-    """Pixels to read around a region so that :func:`fill_mask` decides it exactly.
+def pure_pixels(bands: Iterable[np.ndarray]) -> np.ndarray:
+    """Pixels whose bands are all 0, or (all bands 8-bit) all 255; bands one at a time.
 
-    >>> fill_margin(33)
-    33
-    """
-    return int(size_px)
-
-
-def pure_pixels(data: np.ndarray) -> np.ndarray:
-    """Pixels whose bands are all 0, or (8-bit data) all 255.
+    Takes any iterable of 2-D bands, so a reader can hand them over one by one and
+    hold a single band in memory.
 
     >>> a = np.array([[[0, 255, 7]], [[0, 255, 255]]], dtype=np.uint8)
     >>> pure_pixels(a).tolist()
     [[True, True, False]]
     """
-    out = np.all(data == 0, axis=0)
-    if data.dtype == np.uint8:
-        out |= np.all(data == 255, axis=0)
-    return np.asarray(out)
+    black: np.ndarray | None = None
+    white: np.ndarray | None = None
+    all_8bit = True
+    for band in bands:
+        black = band == 0 if black is None else black & (band == 0)
+        all_8bit = all_8bit and band.dtype == np.uint8
+        if all_8bit:
+            white = band == 255 if white is None else white & (band == 255)
+    if black is None:
+        raise ValueError("pure_pixels needs at least one band")
+    return black | white if all_8bit and white is not None else black
 
 
-def fill_mask(data: np.ndarray, size_px: int) -> np.ndarray:
-    """Fill pixels of a (bands, rows, cols) array: pure pixels in a pure square of ``size_px``.
+def fill_mask(pure: np.ndarray, size_px: int) -> np.ndarray:
+    """Fill pixels: the opening of the ``pure`` mask by a centred square of ``size_px``.
 
-    Outside the array counts as continuing its edge values (``nearest``), so fill that
-    reaches the raster's edge stays fill up to that edge.
-
-    >>> a = np.full((3, 8, 8), 90, np.uint8)
-    >>> a[:, :, 4:] = 255                      # a white fill band, 4 columns wide
-    >>> a[:, 0, 0] = 0                         # one black pixel: imagery
-    >>> m = fill_mask(a, 3)
-    >>> int(m.sum()), bool(m[:, 4:].all()), bool(m[0, 0])
-    (32, True, False)
-    """
-    return open_pure(pure_pixels(data), size_px)
-
-
-def open_pure(pure: np.ndarray, size_px: int) -> np.ndarray:
-    """Fill pixels from a "pure" mask: its opening by a centred square of ``size_px``.
+    Deciding a pixel needs the mask ``size_px`` pixels around it (callers read that
+    margin). Outside the array counts as continuing its edge values (``nearest``), so
+    fill that reaches the raster's edge stays fill up to that edge.
 
     >>> m = np.zeros((6, 6), bool); m[:, 3:] = True; m[0, 0] = True
-    >>> int(open_pure(m, 3).sum()), bool(open_pure(m, 3)[0, 0])
+    >>> int(fill_mask(m, 3).sum()), bool(fill_mask(m, 3)[0, 0])
     (18, False)
     """
     if not pure.any():

@@ -39,7 +39,7 @@ from roadseg.geo.grid import Grid
 from roadseg.geo.raster import RasterSource, open_dataset
 from roadseg.prediction import tiles2d
 from roadseg.prediction.extent import Extent
-from roadseg.prediction.fill import fill_margin, fill_size_px, open_pure
+from roadseg.prediction.fill import fill_mask, fill_size_px, pure_pixels
 from roadseg.prediction.finish import RegionFinisher
 from roadseg.prediction.job import RasterJob
 from roadseg.prediction.network import TilePredictor
@@ -352,34 +352,21 @@ def _fill_size(job: RasterJob, ds: rasterio.io.DatasetReader) -> int:
 def _read_fill(
     ds: rasterio.io.DatasetReader, bands: tuple[int, ...], win: Window, size: int
 ) -> np.ndarray:
-    """Fill pixels of ``win`` (read with a margin, so every strip decides alike).
+    """Fill pixels of ``win`` (read with a margin of ``size``, so every strip decides alike).
 
     Fill is made of pure pixels: a strip without any is done after reading it once; else
     it is read again with the margin. Bands are read one at a time (memory: one band).
     """
-    own = _pure(ds, bands, win)
+    own = pure_pixels(ds.read(b, window=win) for b in bands)
     if not own.any():
         return own
-    m = fill_margin(size)
     c0, r0 = int(win.col_off), int(win.row_off)
     c1, r1 = c0 + int(win.width), r0 + int(win.height)
-    a0, b0 = max(0, r0 - m), max(0, c0 - m)
-    a1, b1 = min(ds.height, r1 + m), min(ds.width, c1 + m)
-    pure = _pure(ds, bands, Window(b0, a0, b1 - b0, a1 - a0))
-    return open_pure(pure, size)[r0 - a0 : r1 - a0, c0 - b0 : c1 - b0]
-
-
-def _pure(ds: rasterio.io.DatasetReader, bands: tuple[int, ...], win: Window) -> np.ndarray:
-    """:func:`~roadseg.prediction.fill.pure_pixels` of a window, reading one band at a time."""
-    black: np.ndarray | None = None
-    white: np.ndarray | None = None
-    for b in bands:
-        band = ds.read(b, window=win)
-        black = (band == 0) if black is None else black & (band == 0)
-        if band.dtype == np.uint8:
-            white = (band == 255) if white is None else white & (band == 255)
-    assert black is not None
-    return black | white if white is not None else black
+    a0, b0 = max(0, r0 - size), max(0, c0 - size)
+    a1, b1 = min(ds.height, r1 + size), min(ds.width, c1 + size)
+    big = Window(b0, a0, b1 - b0, a1 - a0)
+    pure = pure_pixels(ds.read(b, window=big) for b in bands)
+    return fill_mask(pure, size)[r0 - a0 : r1 - a0, c0 - b0 : c1 - b0]
 
 
 def stream_plan(

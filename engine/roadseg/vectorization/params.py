@@ -228,7 +228,9 @@ class Resolved:
 def cleaning_params(enabled: bool = True, **given: Any) -> dict[str, Any]:
     """Keyword arguments of :class:`VectorizeOptions` for the cleaning steps.
 
-    ``enabled=False`` turns every step off (the network as traced, pruned and bridged).
+    ``enabled=False`` turns every step off (the network as traced, pruned and bridged, its
+    dead ends on the raster's edge straightened: that corrects the tracing's edge padding,
+    :mod:`roadseg.vectorization.edge_ends`, and is not a cleaning step).
 
     >>> cleaning_params(False)["carriageways"], cleaning_params(False)["stub_m"]
     ('keep', 0.0)
