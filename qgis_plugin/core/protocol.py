@@ -12,6 +12,7 @@ Contract (engine ``roadseg/cli/options.py``, version 1):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,3 +198,33 @@ class ProgressMapper:
         value = low + (high - low) * line.fraction
         self._last = max(self._last, value)
         return round(self._last, 2)
+
+
+class ForwardProgress:
+    """Set one run's progress bar, never back.
+
+    A run that renders a web or virtual layer first fills the start of the bar with the
+    rendering; the engine's own percentages then start again from 0. The high-water mark is
+    the run's own (a Processing feedback may hold another algorithm's progress).
+
+    Args:
+        set_progress: Sets the bar (``QgsTask.setProgress``, ``QgsFeedback.setProgress``).
+
+    >>> seen = []
+    >>> bar = ForwardProgress(seen.append)
+    >>> for percent in (5.0, 0.0, 2.5, 45.0):
+    ...     bar(percent)
+    >>> seen
+    [5.0, 45.0]
+
+    """
+
+    def __init__(self, set_progress: Callable[[float], None]) -> None:
+        self._set = set_progress
+        self.last = 0.0
+
+    def __call__(self, percent: float) -> None:
+        """Move the bar to ``percent`` unless it is there or further already."""
+        if percent > self.last:
+            self.last = percent
+            self._set(percent)

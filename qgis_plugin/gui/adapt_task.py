@@ -63,8 +63,7 @@ class AdaptTask(RenderingTask):
         self._bar = AdaptProgress()
 
     def _progress(self, line: ProgressLine) -> None:
-        self.setProgress(max(self.progress(), self._bar.percent(line)))  # after the rendering
-        self.last_stage = f"{line.stage}: {line.message}".strip()
+        self.engine_progress(self._bar.percent(line), f"{line.stage}: {line.message}".strip())
 
     def _drop_model(self) -> None:
         Path(self.params.out_path).unlink(missing_ok=True)

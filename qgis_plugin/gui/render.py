@@ -15,6 +15,7 @@ import math
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,15 +36,19 @@ from qgis.core import (
     QgsTask,
     QgsUnitTypes,
 )
+from qgis.PyQt.QtCore import Qt
 
 from ..core.errors import InputError, PluginError
 from ..core.i18n import tr
 from ..core.params import BBox, safe_name
+from ..core.protocol import ForwardProgress
 from ..core.webraster import RENDERED_PROVIDERS, Offer, grid_size, utm_epsg, xyz_offer
 from .area import Area, crs_argument, raster_gsd_m
 
 #: Prefix of the temporary folder that holds one rendered GeoTIFF.
 TEMP_PREFIX = "roadseg-render-"
+#: Share of a run's progress bar the rendering takes (0..1); the engine's progress follows.
+RENDER_SHARE = 0.05
 
 
 def needs_render(layer: QgsMapLayer | None) -> bool:
@@ -240,6 +245,37 @@ def plan_render(layer: QgsRasterLayer, area: Area, gsd_m: float) -> RenderJob:
     )
 
 
+def render_with_progress(
+    job: RenderJob, feedback: QgsRasterBlockFeedback, bar: Callable[[float], None]
+) -> bool:
+    """Write ``job``'s GeoTIFF (worker thread), its progress in the first part of ``bar``.
+
+    Args:
+        job: The rendering.
+        feedback: Cancels the writer (nothing is written when it is cancelled already).
+        bar: Sets the run's progress bar (a :class:`ForwardProgress`): the rendering takes
+            its first :data:`RENDER_SHARE`.
+
+    Returns:
+        False when cancelled.
+
+    Raises:
+        PluginError: the layer drew nothing or cannot be read (the caller's
+            :meth:`RenderJob.cleanup` removes what was written).
+
+    """
+    # Direct: the thread that would deliver a queued signal is busy in the writer.
+    slot = feedback.progressChanged.connect(
+        lambda p: bar(p * RENDER_SHARE), Qt.ConnectionType.DirectConnection
+    )
+    try:
+        if not feedback.isCanceled():
+            job.run(feedback)
+    finally:
+        feedback.progressChanged.disconnect(slot)
+    return not feedback.isCanceled()
+
+
 class RenderingTask(QgsTask):
     """A cancellable task that renders its web or virtual layer first, when it has one.
 
@@ -253,14 +289,12 @@ class RenderingTask(QgsTask):
 
     """
 
-    #: Share of the progress bar the rendering takes (0..1).
-    RENDER_SHARE = 0.05
-
     def __init__(self, title: str, render: RenderJob | None) -> None:
         super().__init__(title, QgsTask.Flag.CanCancel)
         self.render = render
         self.last_stage = ""
         self._feedback = QgsRasterBlockFeedback()
+        self._forward = ForwardProgress(self.setProgress)
 
     def cancel(self) -> None:
         """Cancel the run (and a rendering in progress)."""
@@ -272,9 +306,14 @@ class RenderingTask(QgsTask):
         if self.render is None:
             return True
         self.last_stage = tr("rendering {name}").format(name=self.render.name)
-        self._feedback.progressChanged.connect(lambda p: self.setProgress(p * self.RENDER_SHARE))
-        self.render.run(self._feedback)
-        return not (self._feedback.isCanceled() or self.isCanceled())
+        return render_with_progress(self.render, self._feedback, self._forward) and not (
+            self.isCanceled()
+        )
+
+    def engine_progress(self, percent: float, stage: str) -> None:
+        """Show the engine's progress (worker thread): after the rendering, never back."""
+        self._forward(percent)
+        self.last_stage = stage
 
     def drop_render(self) -> None:
         """Remove the rendered GeoTIFF (nothing when there is none)."""

@@ -70,8 +70,8 @@ class PredictTask(RenderingTask):
         self._mapper = ProgressMapper(vectorize=params.outputs.vectors)
 
     def _progress(self, line: ProgressLine) -> None:
-        self.setProgress(self._mapper.percent(line))
-        self.last_stage = f"{line.stage} {line.done}/{line.total} {line.message}".strip()
+        stage = f"{line.stage} {line.done}/{line.total} {line.message}".strip()
+        self.engine_progress(self._mapper.percent(line), stage)
 
     def work(self) -> bool:
         """Render a web or virtual layer, run the engine (worker thread); True unless it failed."""

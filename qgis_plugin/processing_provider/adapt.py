@@ -54,7 +54,7 @@ from ..gui.area import area_to_map
 from ..gui.model_info import model_gsd, models_from_json
 from ..gui.render import RenderJob, needs_render
 from .base import MODEL_FILTER, RoadsegAlgorithm, engine_argv, run_cli
-from .rendering import plan_layer_render, raster_input, render_layer
+from .rendering import plan_layer_render, raster_input, run_rendered
 
 #: ``roadseg adapt --device`` values offered (the engine adapts on a CPU or a CUDA GPU).
 ADAPT_DEVICES = ("auto", "cpu", "cuda")
@@ -325,13 +325,11 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
                 )
             except PluginError as exc:
                 raise QgsProcessingException(exc.message) from None
-            if render is not None:
-                render_layer(render, feedback)
-            outcome = AdaptOutcome.from_json(run_cli(adapt_argv(engine, params), feedback))
+            outcome = AdaptOutcome.from_json(
+                run_rendered(render, adapt_argv(engine, params), feedback)
+            )
         finally:
             shutil.rmtree(work, ignore_errors=True)
-            if render is not None:
-                render.cleanup()
         feedback.pushInfo(outcome.message(params.name, params.model_label))
         model = outcome.model_path or params.out_path
         if not outcome.adapted and in_profile:  # a copy of the starting model: use that one

@@ -20,7 +20,7 @@ from ..core.engine import engine_env
 from ..core.errors import PluginError
 from ..core.i18n import tr
 from ..core.process import run_engine
-from ..core.protocol import ProgressMapper
+from ..core.protocol import ForwardProgress, ProgressMapper
 from ..core.sources import is_engine_raster, source_path
 from ..gui import prefs
 
@@ -37,15 +37,22 @@ def engine_argv() -> tuple[str, ...]:
 
 
 def run_cli(
-    argv: list[str], feedback: QgsProcessingFeedback | None, vectorize: bool = False
+    argv: list[str],
+    feedback: QgsProcessingFeedback | None,
+    vectorize: bool = False,
+    bar: ForwardProgress | None = None,
 ) -> dict[str, Any]:
-    """Run an engine command with progress and cancel; return its JSON result."""
+    """Run an engine command with progress and cancel; return its JSON result.
+
+    ``bar`` is the run's progress when a rendering filled the start of it already.
+    """
     feedback = feedback or QgsProcessingFeedback()
     mapper = ProgressMapper(vectorize=vectorize)
+    bar = bar or ForwardProgress(feedback.setProgress)
     feedback.pushCommandInfo(display(argv))
 
     def progress(line: Any) -> None:
-        feedback.setProgress(mapper.percent(line))
+        bar(mapper.percent(line))
         if line.message:
             feedback.setProgressText(f"{line.stage}: {line.message}")
 

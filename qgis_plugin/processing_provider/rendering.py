@@ -9,6 +9,8 @@ engine on it and removes it with :meth:`RenderJob.cleanup` however the run ends.
 
 from __future__ import annotations
 
+from typing import Any
+
 from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingContext,
@@ -21,9 +23,16 @@ from qgis.PyQt.QtCore import Qt
 
 from ..core.errors import PluginError
 from ..core.i18n import tr
+from ..core.protocol import ForwardProgress
 from ..gui.area import Area
-from ..gui.render import RenderingTask, RenderJob, layer_offer, needs_render, plan_render
-from .base import raster_file
+from ..gui.render import (
+    RenderJob,
+    layer_offer,
+    needs_render,
+    plan_render,
+    render_with_progress,
+)
+from .base import raster_file, run_cli
 
 
 def raster_input(
@@ -72,8 +81,10 @@ def plan_layer_render(
         raise QgsProcessingException(exc.message) from None
 
 
-def render_layer(job: RenderJob, feedback: QgsProcessingFeedback) -> None:
+def render_layer(job: RenderJob, feedback: QgsProcessingFeedback, bar: ForwardProgress) -> None:
     """Write the rendered GeoTIFF with the algorithm's progress (its first few %) and cancel.
+
+    ``bar`` sets the feedback's progress; :func:`run_rendered` continues it for the engine.
 
     Raises:
         QgsProcessingException: cancelled, or the layer drew nothing or cannot be read (the
@@ -81,24 +92,41 @@ def render_layer(job: RenderJob, feedback: QgsProcessingFeedback) -> None:
 
     """
     block = QgsRasterBlockFeedback()
-    # Direct connections: Processing may run the algorithm in a worker thread that is busy in
-    # the writer, so a queued cancel would never be delivered.
-    direct = Qt.ConnectionType.DirectConnection
-    feedback.canceled.connect(block.cancel, direct)
-    block.progressChanged.connect(
-        lambda p: feedback.setProgress(p * RenderingTask.RENDER_SHARE), direct
-    )
+    if feedback.isCanceled():
+        block.cancel()
+    # Direct: Processing may run the algorithm in a worker thread that is busy in the writer.
+    feedback.canceled.connect(block.cancel, Qt.ConnectionType.DirectConnection)
     feedback.setProgressText(tr("rendering {name}").format(name=job.name))
     try:
-        if not feedback.isCanceled():
-            job.run(block)
+        rendered = render_with_progress(job, block, bar)
     except PluginError as exc:
         raise QgsProcessingException(exc.message) from None
     finally:
         feedback.canceled.disconnect(block.cancel)
-    if feedback.isCanceled() or block.isCanceled():
+    if not rendered or feedback.isCanceled():
         raise QgsProcessingException(
             tr("Cancelled by the user while rendering {name}: nothing was written.").format(
                 name=repr(job.name)
             )
         )
+
+
+def run_rendered(
+    render: RenderJob | None,
+    argv: list[str],
+    feedback: QgsProcessingFeedback,
+    vectorize: bool = False,
+) -> dict[str, Any]:
+    """Render the web or virtual layer (when there is one), then run the engine on it.
+
+    One progress bar: the rendering's share first, the engine's progress after it, never
+    back. The rendered GeoTIFF is removed however the run ends. Returns the engine's JSON.
+    """
+    bar = ForwardProgress(feedback.setProgress)
+    try:
+        if render is not None:
+            render_layer(render, feedback, bar)
+        return run_cli(argv, feedback, vectorize, bar)
+    finally:
+        if render is not None:
+            render.cleanup()

@@ -45,9 +45,9 @@ from ..gui import prefs
 from ..gui.area import Area, crs_argument, measure_area
 from ..gui.rasters import unusable_reason
 from ..gui.render import RenderJob, is_web, needs_render
-from .base import MODEL_FILTER, RoadsegAlgorithm, engine_argv, gpkg_layers, run_cli
+from .base import MODEL_FILTER, RoadsegAlgorithm, engine_argv, gpkg_layers
 from .loading import load_on_completion, scheme_from_outputs, style_raster_on_completion
-from .rendering import plan_layer_render, raster_input, render_layer
+from .rendering import plan_layer_render, raster_input, run_rendered
 
 
 class SegmentRoadsAlgorithm(RoadsegAlgorithm):
@@ -260,13 +260,7 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
             raise QgsProcessingException(exc.message) from None
         overwrite = supports_option(engine, "predict", "--overwrite")
         argv = predict_argv(engine, params, out_raster, out_vectors, overwrite=overwrite)
-        try:
-            if render is not None:
-                render_layer(render, feedback)
-            result = run_cli(argv, feedback, vectorize=True)
-        finally:
-            if render is not None:
-                render.cleanup()
+        result = run_rendered(render, argv, feedback, vectorize=True)
         used_device = str(result.get("device") or "")
         if used_device:
             prefs.record_device(used_device, auto=device == "auto")

@@ -26,7 +26,10 @@ from qgis_helpers import (
     process_alive,
     project_layers,
     run_to_end,
+    set_canvas,
     wait_until,
+    write_xyz_tiles,
+    xyz_layer,
 )
 
 pytestmark = pytest.mark.qgis
@@ -90,6 +93,53 @@ def test_cancel_is_reported_as_cancelled_and_leaves_nothing(
     assert len(project_layers()) == n_layers and list(out.iterdir()) == []
     assert any("cancelled" in m for m in messages(qgis_iface, "info"))
     assert not messages(qgis_iface, "critical")
+
+
+def test_bar_never_steps_back_after_rendering_a_web_layer(
+    plugin, qgis_iface, fake_engine, utm_raster, tmp_path
+):
+    """The rendering of an XYZ layer fills the start of the bar; the engine's first line
+    (setup, 0 %) must not move it back."""
+    from qgis.core import (
+        QgsApplication,
+        QgsCoordinateReferenceSystem,
+        QgsCoordinateTransform,
+        QgsProject,
+        QgsRasterLayer,
+    )
+
+    tiles = tmp_path / "tiles"
+    assert write_xyz_tiles(utm_raster, tiles, 18) >= 1
+    layer = xyz_layer(tiles, zmax=18)
+    image = QgsRasterLayer(str(utm_raster), "image")
+    rect = QgsCoordinateTransform(
+        image.crs(), QgsCoordinateReferenceSystem("EPSG:3857"), QgsProject.instance()
+    ).transformBoundingBox(image.extent())
+    del image
+    set_canvas(qgis_iface, layer, extent=rect)
+    dlg = plugin.create_dialog(fetch_models=True)
+    assert dlg.raster_combo.currentLayer() is layer
+    assert dlg.loader.wait(60000) and wait_until(lambda: "default" in dlg.model_infos, 10)
+    choose(dlg.area_combo, "canvas")
+    dlg.output_widget.setFilePath(str(tmp_path / "out"))
+    params = dlg.parameters()
+    assert dlg.render_job is not None and params.raster_path == str(dlg.render_job.path)
+    # The task manager relays every progress of the task (connected before the task starts).
+    bar: dict[int, list[float]] = {}
+    manager = QgsApplication.taskManager()
+    record = lambda tid, p: bar.setdefault(tid, []).append(p)  # noqa: E731
+    manager.progressChanged.connect(record)
+    try:
+        task = plugin.start(params, dlg.current_model_info(), dlg.render_job)
+        tid = manager.taskId(task)
+        run_to_end(plugin, task)
+    finally:
+        manager.progressChanged.disconnect(record)
+    assert task.error is None and task.result.ok, task.result.details()
+    assert not dlg.render_job.path.parent.exists()
+    seen = bar[tid]
+    assert seen[0] == 5.0, seen  # the rendering's share
+    assert seen == sorted(seen) and seen[-1] > 90, seen
 
 
 def test_engine_failure_in_message_bar_and_log(

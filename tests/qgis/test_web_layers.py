@@ -288,6 +288,8 @@ def test_processing_adapt_model_on_a_local_xyz_layer(
     _area, rect = _scene_area(image)
     before = set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"))
     feedback = Feedback()
+    bar = []
+    feedback.progressChanged.connect(bar.append)
     extent = f"{rect.xMinimum()},{rect.xMaximum()},{rect.yMinimum()},{rect.yMaximum()} [EPSG:3857]"
     res = processing.run(
         "roadseg:adaptmodel",
@@ -308,6 +310,8 @@ def test_processing_adapt_model_on_a_local_xyz_layer(
     (command,) = [c for c in feedback.commands if " adapt " in c]
     assert TEMP_PREFIX in command and "--area " in command, command
     assert set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*")) == before  # removed
+    # The rendering's share of the bar first; the engine's "prepare" (0 %) does not undo it.
+    assert bar[0] == 5.0 and bar == sorted(bar) and bar[-1] == 100.0, bar
 
 
 def test_processing_segment_roads_on_a_local_xyz_layer(
