@@ -261,6 +261,11 @@ class AdaptDialog(ChoiceChecks, QDialog):
         """The starting model: ``default`` or a model file ("" when none is chosen)."""
         return self.model_choice()
 
+    def start_problem(self) -> str:
+        """Why the model to start from cannot be used ("" when it can)."""
+        start = self.start_model()
+        return "" if start == "default" else model_file_problem(start)
+
     def default_name(self) -> str:
         """A name not yet in the model list: after the imagery, or the model retrained."""
         taken = {m.name for m in prefs.adapted_models()}
@@ -286,9 +291,9 @@ class AdaptDialog(ChoiceChecks, QDialog):
             area = self.area() if mode != "labels" or needs_render(raster) else None
         except InputError as exc:
             return exc.message
-        start = self.start_model()
-        if start != "default" and model_file_problem(start):
-            return model_file_problem(start)
+        bad_start = self.start_problem()
+        if bad_start:
+            return bad_start
         name = self.name_edit.text().strip()
         if not name:
             return tr("Give the new model a name.")
@@ -336,7 +341,7 @@ class AdaptDialog(ChoiceChecks, QDialog):
         if (
             not needs_render(self.raster_combo.currentLayer())
             or start in self.model_gsd
-            or (start != "default" and model_file_problem(start))
+            or self.start_problem()
             or start == self._asked
         ):
             return
