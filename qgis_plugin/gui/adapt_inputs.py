@@ -11,6 +11,7 @@ layer is rendered over that area, or around the roads (:func:`labels_area`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
@@ -25,12 +26,14 @@ from qgis.core import (
     QgsVectorLayer,
     QgsWkbTypes,
 )
-from qgis.gui import QgsMapCanvas
 
 from ..core.errors import InputError
 from ..core.i18n import tr
-from .area import Area, area_to_map, crs_argument, measure_area
+from .area import Area, area_to_map, crs_argument, measure_area, rect_bbox
 from .render import ground_metres
+
+if TYPE_CHECKING:  # the map canvas is a widget: Processing imports this module
+    from qgis.gui import QgsMapCanvas
 
 LABELS_NAME = "roads.gpkg"
 AREA_NAME = "area"
@@ -158,5 +161,5 @@ def labels_area(labels: QgsVectorLayer, raster: QgsRasterLayer) -> Area:
                 "imagery."
             ).format(labels=repr(labels.name()), name=repr(raster.name()))
         )
-    bbox = (clipped.xMinimum(), clipped.yMinimum(), clipped.xMaximum(), clipped.yMaximum())
-    return Area(bbox, crs_argument(crs), measure_area(QgsGeometry.fromRect(clipped), crs))
+    area_m2 = measure_area(QgsGeometry.fromRect(clipped), crs)
+    return Area(rect_bbox(clipped), crs_argument(crs), area_m2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
@@ -24,11 +25,13 @@ from qgis.core import (
     QgsVectorLayer,
     QgsWkbTypes,
 )
-from qgis.gui import QgsMapCanvas
 
 from ..core.errors import InputError
 from ..core.i18n import tr
 from ..core.params import BBox
+
+if TYPE_CHECKING:  # the map canvas is a widget: Processing imports this module
+    from qgis.gui import QgsMapCanvas
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,11 @@ def raster_crs(layer: QgsRasterLayer) -> QgsCoordinateReferenceSystem:
             ).format(name=repr(layer.name()))
         )
     return layer.crs() if layer.crs().isValid() else provider_crs
+
+
+def rect_bbox(rect: QgsRectangle) -> BBox:
+    """A rectangle as ``(xmin, ymin, xmax, ymax)``: :attr:`Area.bbox`, the engine's ``--bbox``."""
+    return (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
 
 
 def crs_argument(crs: QgsCoordinateReferenceSystem) -> str:
@@ -196,12 +204,7 @@ def area_to_map(
         if polygon_area is not None
         else measure_area(QgsGeometry.fromRect(clipped), dst)
     )
-    return Area(
-        (clipped.xMinimum(), clipped.yMinimum(), clipped.xMaximum(), clipped.yMaximum()),
-        crs_argument(dst),
-        float(area),
-        geojson,
-    )
+    return Area(rect_bbox(clipped), crs_argument(dst), float(area), geojson)
 
 
 def raster_gsd_m(raster: QgsRasterLayer) -> float:

@@ -43,7 +43,7 @@ from ..core.i18n import tr
 from ..core.params import BBox, safe_name
 from ..core.protocol import ForwardProgress
 from ..core.webraster import RENDERED_PROVIDERS, Offer, grid_size, utm_epsg, xyz_offer
-from .area import Area, crs_argument, raster_gsd_m
+from .area import Area, crs_argument, raster_gsd_m, rect_bbox
 
 #: Prefix of the temporary folder that holds one rendered GeoTIFF.
 TEMP_PREFIX = "roadseg-render-"
@@ -164,8 +164,7 @@ class RenderJob:
     @property
     def bbox(self) -> BBox:
         """The extent as the engine's ``--bbox``."""
-        e = self.extent
-        return (e.xMinimum(), e.yMinimum(), e.xMaximum(), e.yMaximum())
+        return rect_bbox(self.extent)
 
     @property
     def crs_argument(self) -> str:

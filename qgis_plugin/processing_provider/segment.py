@@ -32,7 +32,6 @@ from ..core.estimate import estimate
 from ..core.i18n import tr
 from ..core.params import (
     DEVICES,
-    BBox,
     Outputs,
     RunParameters,
     default_run_name,
@@ -42,7 +41,7 @@ from ..core.params import (
 from ..core.process import run_engine
 from ..core.protocol import road_km
 from ..gui import prefs
-from ..gui.area import Area, crs_argument, measure_area
+from ..gui.area import Area, crs_argument, measure_area, rect_bbox
 from ..gui.rasters import unusable_reason
 from ..gui.render import RenderJob, is_web, needs_render
 from .base import MODEL_FILTER, RoadsegAlgorithm, engine_argv, gpkg_layers
@@ -231,7 +230,7 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
         est = estimate(area_m2, gsd, used, prefs.throughput(used), limit)
         feedback.pushInfo(est.text())
         label = model_label(model)
-        path, bbox, bbox_crs = layer.source().split("|", 1)[0], _bbox(extent), crs_argument(crs)
+        path, bbox, bbox_crs = layer.source().split("|", 1)[0], rect_bbox(extent), crs_argument(crs)
         render: RenderJob | None = None
         if needs_render(layer):
             area = Area(bbox, bbox_crs, area_m2)
@@ -291,8 +290,3 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
         if not res.ok or not isinstance(res.result, dict):
             raise QgsProcessingException(res.message())
         return res.result
-
-
-def _bbox(rect: QgsRectangle) -> BBox:
-    """A rectangle as the engine's ``--bbox`` (minx, miny, maxx, maxy)."""
-    return (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())

@@ -54,7 +54,7 @@ def _scene_area(image: Path, inset_m: float = 6.0):  # noqa: ANN202
         QgsProject,
         QgsRasterLayer,
     )
-    from roadseg_qgis.gui.area import Area
+    from roadseg_qgis.gui.area import Area, rect_bbox
 
     lyr = QgsRasterLayer(str(image), "scene")
     rect = lyr.extent().buffered(-inset_m)
@@ -63,7 +63,7 @@ def _scene_area(image: Path, inset_m: float = 6.0):  # noqa: ANN202
     )
     r = to_merc.transformBoundingBox(rect)
     del lyr
-    return Area((r.xMinimum(), r.yMinimum(), r.xMaximum(), r.yMaximum()), "EPSG:3857", 1e4), r
+    return Area(rect_bbox(r), "EPSG:3857", 1e4), r
 
 
 def test_zoom_arithmetic_matches_qgis(plugin_pkg, qgis_new_project, tmp_path):
@@ -325,7 +325,7 @@ def test_processing_segment_roads_on_a_local_xyz_layer(
     import processing
     from osgeo import gdal
     from qgis.core import QgsProcessingException, QgsVectorLayer
-    from roadseg_qgis.gui.area import Area
+    from roadseg_qgis.gui.area import Area, rect_bbox
     from roadseg_qgis.gui.render import TEMP_PREFIX, plan_render
     from test_processing import Feedback
 
@@ -357,8 +357,7 @@ def test_processing_segment_roads_on_a_local_xyz_layer(
     assert set(temp.glob(f"{TEMP_PREFIX}*")) == before, "the rendered GeoTIFF was left behind"
 
     # The outputs lie on the grid the layer was rendered on: the area in UTM at 0.5 m.
-    bbox = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
-    grid = plan_render(layer, Area(bbox, "EPSG:3857", 1.0), 0.5)
+    grid = plan_render(layer, Area(rect_bbox(rect), "EPSG:3857", 1.0), 0.5)
     assert grid.bbox == tuple(float(v) for v in argv[argv.index("--bbox") + 1 :][:4])
     ds = gdal.Open(res["OUTPUT_RASTER"])
     gt = ds.GetGeoTransform()
