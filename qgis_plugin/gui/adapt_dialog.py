@@ -313,8 +313,14 @@ class AdaptDialog(ChoiceChecks, QDialog):
             labels = self.labels_combo.currentLayer()
             if not isinstance(raster, QgsRasterLayer) or not isinstance(labels, QgsVectorLayer):
                 raise InputError(tr("Choose the imagery and the layer with the roads you have."))
-            return labels_area(labels, raster)
-        return area_to_map(mode, raster, self.canvas, self.polygon_combo.currentLayer())
+            return labels_area(labels, raster, self.transform_context())
+        return area_to_map(
+            mode,
+            raster,
+            self.canvas,
+            self.polygon_combo.currentLayer(),
+            transform_context=self.transform_context(),
+        )
 
     # -- web and virtual layers -----------------------------------------------------------
     def start_gsd(self) -> float:
@@ -324,7 +330,7 @@ class AdaptDialog(ChoiceChecks, QDialog):
     def _render_problem(self, raster: QgsRasterLayer, area: Area) -> str:
         """What the layer offers (:attr:`offer_text`), and why it cannot be rendered yet."""
         gsd = self.start_gsd()
-        self.offer_text = layer_offer(raster, area, gsd).text()
+        self.offer_text = layer_offer(raster, area, gsd, self.transform_context()).text()
         if gsd <= 0:
             if self.gsd_error:
                 return tr(
@@ -378,8 +384,9 @@ class AdaptDialog(ChoiceChecks, QDialog):
         if message:
             raise InputError(message)
         raster = self.raster_combo.currentLayer()
+        transforms = self.transform_context()
         labels = export_labels(
-            self.labels_combo.currentLayer(), self.field_combo.currentField(), work_dir
+            self.labels_combo.currentLayer(), self.field_combo.currentField(), work_dir, transforms
         )
         area = write_area(
             str(self.area_combo.currentData()),
@@ -387,6 +394,7 @@ class AdaptDialog(ChoiceChecks, QDialog):
             self.canvas,
             self.polygon_combo.currentLayer(),
             work_dir,
+            transforms,
         )
         name = self.name_edit.text().strip()
         folder = prefs.models_dir()
@@ -397,7 +405,7 @@ class AdaptDialog(ChoiceChecks, QDialog):
         path = raster.source().split("|", 1)[0]
         self.render_job = None
         if needs_render(raster):
-            self.render_job = plan_render(raster, self.area(), self.start_gsd())
+            self.render_job = plan_render(raster, self.area(), self.start_gsd(), transforms)
             path = str(self.render_job.path)
         return AdaptParameters(
             raster_path=path,

@@ -19,7 +19,6 @@ from qgis.core import (
     QgsCoordinateTransformContext,
     QgsFeature,
     QgsGeometry,
-    QgsProject,
     QgsRasterLayer,
     QgsRectangle,
     QgsVectorFileWriter,
@@ -43,14 +42,18 @@ AREA_NAME = "area"
 LABELS_MARGIN_M = 20.0
 
 
-def _write(layer: QgsVectorLayer, path: Path, attributes: list[int]) -> None:
+def _write(
+    layer: QgsVectorLayer,
+    path: Path,
+    attributes: list[int],
+    transform_context: QgsCoordinateTransformContext,
+) -> None:
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = "GPKG"
     options.layerName = path.stem
     options.attributes = attributes
     options.fileEncoding = "UTF-8"
-    context = QgsProject.instance().transformContext() or QgsCoordinateTransformContext()
-    result = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(path), context, options)
+    result = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(path), transform_context, options)
     code, message = result[0], result[1] if len(result) > 1 else ""
     if code != QgsVectorFileWriter.WriterError.NoError:
         raise InputError(
@@ -58,7 +61,12 @@ def _write(layer: QgsVectorLayer, path: Path, attributes: list[int]) -> None:
         )
 
 
-def export_labels(layer: QgsVectorLayer | None, class_field: str, folder: Path) -> Path:
+def export_labels(
+    layer: QgsVectorLayer | None,
+    class_field: str,
+    folder: Path,
+    transform_context: QgsCoordinateTransformContext,
+) -> Path:
     """Write the road layer (unsaved edits included) as ``folder/roads.gpkg``.
 
     Raises:
@@ -91,7 +99,7 @@ def export_labels(layer: QgsVectorLayer | None, class_field: str, folder: Path) 
             )
         )
     path = folder / LABELS_NAME
-    _write(layer, path, [index] if index >= 0 else [])
+    _write(layer, path, [index] if index >= 0 else [], transform_context)
     return path
 
 
@@ -111,6 +119,7 @@ def write_area(
     canvas: QgsMapCanvas | None,
     polygons: QgsVectorLayer | None,
     folder: Path,
+    transform_context: QgsCoordinateTransformContext,
 ) -> Path | None:
     """Write where the labels are complete; None for ``labels`` (the engine's default).
 
@@ -120,7 +129,7 @@ def write_area(
     """
     if mode == "labels":
         return None
-    area = area_to_map(mode, raster, canvas, polygons)
+    area = area_to_map(mode, raster, canvas, polygons, transform_context=transform_context)
     if area.geojson is not None:
         path = folder / f"{AREA_NAME}.geojson"
         path.write_text(area.geojson, encoding="utf-8")
@@ -128,11 +137,15 @@ def write_area(
     assert raster is not None  # area_to_map refused a missing raster
     path = folder / f"{AREA_NAME}.gpkg"
     layer = _rectangle_layer(QgsRectangle(*area.bbox), raster.crs())
-    _write(layer, path, [])
+    _write(layer, path, [], transform_context)
     return path
 
 
-def labels_area(labels: QgsVectorLayer, raster: QgsRasterLayer) -> Area:
+def labels_area(
+    labels: QgsVectorLayer,
+    raster: QgsRasterLayer,
+    transform_context: QgsCoordinateTransformContext,
+) -> Area:
     """The roads' bounding box with a margin, in the raster's CRS and clipped to it.
 
     What a web or virtual layer is rendered over when the area is "around the roads".
@@ -150,7 +163,7 @@ def labels_area(labels: QgsVectorLayer, raster: QgsRasterLayer) -> Area:
             )
         )
     if labels.crs() != crs:
-        to_raster = QgsCoordinateTransform(labels.crs(), crs, QgsProject.instance())
+        to_raster = QgsCoordinateTransform(labels.crs(), crs, transform_context)
         rect = to_raster.transformBoundingBox(rect)
     rect = rect.buffered(LABELS_MARGIN_M / ground_metres(1.0, crs, 0.0))
     clipped = rect.intersect(raster.extent())
@@ -161,5 +174,5 @@ def labels_area(labels: QgsVectorLayer, raster: QgsRasterLayer) -> Area:
                 "imagery."
             ).format(labels=repr(labels.name()), name=repr(raster.name()))
         )
-    area_m2 = measure_area(QgsGeometry.fromRect(clipped), crs)
+    area_m2 = measure_area(QgsGeometry.fromRect(clipped), crs, transform_context)
     return Area(rect_bbox(clipped), crs_argument(crs), area_m2)

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
+    QgsCoordinateTransformContext,
     QgsCsException,
     QgsDistanceArea,
     QgsFeature,
     QgsGeometry,
-    QgsProject,
     QgsRasterLayer,
     QgsRectangle,
     QgsUnitTypes,
@@ -82,12 +82,15 @@ def crs_argument(crs: QgsCoordinateReferenceSystem) -> str:
 
 
 def _transform(
-    rect: QgsRectangle, src: QgsCoordinateReferenceSystem, dst: QgsCoordinateReferenceSystem
+    rect: QgsRectangle,
+    src: QgsCoordinateReferenceSystem,
+    dst: QgsCoordinateReferenceSystem,
+    transform_context: QgsCoordinateTransformContext,
 ) -> QgsRectangle:
     if src == dst:
         return QgsRectangle(rect)
     try:
-        tr_ = QgsCoordinateTransform(src, dst, QgsProject.instance())
+        tr_ = QgsCoordinateTransform(src, dst, transform_context)
         return tr_.transformBoundingBox(rect)
     except QgsCsException:
         raise InputError(
@@ -119,10 +122,14 @@ def _polygons(layer: QgsVectorLayer, selected: bool) -> list[QgsFeature]:
     return feats
 
 
-def _geojson(feats: list[QgsFeature], crs: QgsCoordinateReferenceSystem) -> str:
+def _geojson(
+    feats: list[QgsFeature],
+    crs: QgsCoordinateReferenceSystem,
+    transform_context: QgsCoordinateTransformContext,
+) -> str:
     """Return polygons as a GeoJSON FeatureCollection in EPSG:4326 (RFC 7946)."""
     wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
-    tr_ = QgsCoordinateTransform(crs, wgs84, QgsProject.instance())
+    tr_ = QgsCoordinateTransform(crs, wgs84, transform_context)
     out = []
     for f in feats:
         g = QgsGeometry(f.geometry())
@@ -131,10 +138,14 @@ def _geojson(feats: list[QgsFeature], crs: QgsCoordinateReferenceSystem) -> str:
     return json.dumps({"type": "FeatureCollection", "features": out})
 
 
-def measure_area(geom: QgsGeometry, crs: QgsCoordinateReferenceSystem) -> float:
+def measure_area(
+    geom: QgsGeometry,
+    crs: QgsCoordinateReferenceSystem,
+    transform_context: QgsCoordinateTransformContext,
+) -> float:
     """Return the area of ``geom`` (in ``crs``) on the ellipsoid, in m²."""
     da = QgsDistanceArea()
-    da.setSourceCrs(crs, QgsProject.instance().transformContext())
+    da.setSourceCrs(crs, transform_context)
     da.setEllipsoid(crs.ellipsoidAcronym() or "EPSG:7030")
     area = da.measureArea(geom)
     return float(area) if area > 0 else float(geom.area())  # planar fallback
@@ -145,6 +156,8 @@ def area_to_map(
     raster: QgsRasterLayer | None,
     canvas: QgsMapCanvas | None = None,
     polygons: QgsVectorLayer | None = None,
+    *,
+    transform_context: QgsCoordinateTransformContext,
 ) -> Area:
     """Return the area to map in the raster's CRS, clipped to the raster's extent.
 
@@ -153,6 +166,8 @@ def area_to_map(
         raster: The raster layer.
         canvas: The map canvas (mode ``canvas``): its extent is in the project CRS.
         polygons: A polygon layer (modes ``polygons`` and ``selection``).
+        transform_context: The project's (dialogs) or the Processing context's datum
+            transforms.
 
     Raises:
         InputError: no raster, no CRS, no polygons, or no overlap with the raster.
@@ -171,19 +186,20 @@ def area_to_map(
         if canvas is None:
             raise InputError(tr("There is no map canvas to take the extent from."))
         src = canvas.mapSettings().destinationCrs()
-        rect, what = _transform(canvas.extent(), src, dst), tr("current map extent")
+        rect = _transform(canvas.extent(), src, dst, transform_context)
+        what = tr("current map extent")
     elif mode in ("polygons", "selection"):
         if polygons is None:
             raise InputError(tr("Choose the polygon layer that gives the area."))
         feats = _polygons(polygons, selected=mode == "selection")
         union = QgsGeometry.unaryUnion([f.geometry() for f in feats])
         if polygons.crs() != dst:
-            union.transform(QgsCoordinateTransform(polygons.crs(), dst, QgsProject.instance()))
+            union.transform(QgsCoordinateTransform(polygons.crs(), dst, transform_context))
         inside = union.intersection(QgsGeometry.fromRect(raster.extent()))
         rect = union.boundingBox()
         what = tr("selected polygons") if mode == "selection" else tr("polygons")
-        geojson = _geojson(feats, polygons.crs())
-        polygon_area = measure_area(inside, dst) if not inside.isEmpty() else 0.0
+        geojson = _geojson(feats, polygons.crs(), transform_context)
+        polygon_area = measure_area(inside, dst, transform_context) if not inside.isEmpty() else 0.0
     else:
         raise InputError(tr("Unknown area {mode}.").format(mode=repr(mode)))
     clipped = rect.intersect(raster.extent())
@@ -202,7 +218,7 @@ def area_to_map(
     area = (
         polygon_area
         if polygon_area is not None
-        else measure_area(QgsGeometry.fromRect(clipped), dst)
+        else measure_area(QgsGeometry.fromRect(clipped), dst, transform_context)
     )
     return Area(rect_bbox(clipped), crs_argument(dst), float(area), geojson)
 

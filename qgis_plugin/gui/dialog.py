@@ -304,6 +304,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
             self.raster_combo.currentLayer(),
             self.canvas,
             self.polygon_combo.currentLayer(),
+            transform_context=self.transform_context(),
         )
 
     def device(self) -> str:
@@ -351,7 +352,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         raster = self.raster_combo.currentLayer()
         if not needs_render(raster):
             return ""
-        return layer_offer(raster, area, self.working_gsd()).text()
+        return layer_offer(raster, area, self.working_gsd(), self.transform_context()).text()
 
     def problem(self) -> tuple[str, Estimate | None]:
         """The first thing that stops a run ("" when none), and the estimate when known."""
@@ -449,7 +450,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         path, bbox, bbox_crs = raster.source().split("|", 1)[0], area.bbox, area.crs
         self.render_job = None
         if needs_render(raster):
-            self.render_job = plan_render(raster, area, est.gsd_m)
+            self.render_job = plan_render(raster, area, est.gsd_m, self.transform_context())
             path = str(self.render_job.path)
             bbox, bbox_crs = self.render_job.bbox, self.render_job.crs_argument
         return RunParameters(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qgis.core import QgsMapLayerProxyModel
+from qgis.core import QgsCoordinateTransformContext, QgsMapLayerProxyModel, QgsProject
 from qgis.gui import QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
@@ -129,6 +129,11 @@ class ChoiceChecks:
     def canvas(self) -> Any:
         """The map canvas (None without an interface)."""
         return self.iface.mapCanvas() if self.iface is not None else None
+
+    @staticmethod
+    def transform_context() -> QgsCoordinateTransformContext:
+        """The project's datum transforms (Processing passes its context's instead)."""
+        return QgsProject.instance().transformContext()
 
     def _area_changed(self) -> None:
         self.polygon_combo.setEnabled(self.area_combo.currentData() in POLYGON_MODES)

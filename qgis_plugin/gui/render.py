@@ -25,7 +25,6 @@ from qgis.core import (
     QgsCoordinateTransformContext,
     QgsMapLayer,
     QgsPointXY,
-    QgsProject,
     QgsRasterBlockFeedback,
     QgsRasterDataProvider,
     QgsRasterFileWriter,
@@ -75,12 +74,12 @@ def _is_mercator(crs: QgsCoordinateReferenceSystem) -> bool:
     return "+proj=merc" in crs.toProj()
 
 
-def _lon_lat(area: Area) -> tuple[float, float]:
+def _lon_lat(area: Area, transform_context: QgsCoordinateTransformContext) -> tuple[float, float]:
     """The area's centre in degrees."""
     minx, miny, maxx, maxy = area.bbox
     src = QgsCoordinateReferenceSystem(area.crs)
     wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
-    pt = QgsCoordinateTransform(src, wgs84, QgsProject.instance()).transform(
+    pt = QgsCoordinateTransform(src, wgs84, transform_context).transform(
         QgsPointXY((minx + maxx) / 2, (miny + maxy) / 2)
     )
     return pt.x(), pt.y()
@@ -97,9 +96,14 @@ def ground_metres(units_per_px: float, crs: QgsCoordinateReferenceSystem, lat: f
     return units_per_px * float(factor) * scale
 
 
-def layer_offer(layer: QgsRasterLayer, area: Area, gsd_m: float) -> Offer:
+def layer_offer(
+    layer: QgsRasterLayer,
+    area: Area,
+    gsd_m: float,
+    transform_context: QgsCoordinateTransformContext,
+) -> Offer:
     """What ``layer`` offers over ``area``, rendered for a model at ``gsd_m`` (0: unknown)."""
-    _lon, lat = _lon_lat(area)
+    _lon, lat = _lon_lat(area, transform_context)
     if layer.providerType() != "wms":
         return Offer("virtual", raster_gsd_m(layer), gsd_m)
     xyz = xyz_offer(layer.source(), lat, gsd_m)
@@ -148,6 +152,9 @@ class RenderJob:
         gsd_m: Pixel size (m).
         path: The GeoTIFF; its folder is removed by :meth:`cleanup`.
         name: The layer's name (for messages).
+        transform_context: The datum transforms of the project (or of the Processing
+            context) the job was planned in: :meth:`run` runs in a worker thread, where the
+            project must not be asked.
 
     """
 
@@ -160,6 +167,7 @@ class RenderJob:
     gsd_m: float
     path: Path
     name: str
+    transform_context: QgsCoordinateTransformContext
 
     @property
     def bbox(self) -> BBox:
@@ -177,7 +185,7 @@ class RenderJob:
         pipe = QgsRasterPipe()
         if not pipe.set(self.provider):
             raise PluginError(tr("Cannot read the layer {name}.").format(name=repr(self.name)))
-        context = QgsProject.instance().transformContext() or QgsCoordinateTransformContext()
+        context = self.transform_context
         if self.src_crs != self.crs:
             projector = QgsRasterProjector()
             projector.setCrs(self.src_crs, self.crs, context)
@@ -210,8 +218,15 @@ class RenderJob:
         shutil.rmtree(self.path.parent, ignore_errors=True)
 
 
-def plan_render(layer: QgsRasterLayer, area: Area, gsd_m: float) -> RenderJob:
+def plan_render(
+    layer: QgsRasterLayer,
+    area: Area,
+    gsd_m: float,
+    transform_context: QgsCoordinateTransformContext,
+) -> RenderJob:
     """Plan rendering ``layer`` over ``area`` at ``gsd_m`` (nothing is written yet).
+
+    ``transform_context``: the project's (dialogs) or the Processing context's.
 
     Raises:
         InputError: the model's resolution is not known, or the area cannot be transformed.
@@ -221,12 +236,12 @@ def plan_render(layer: QgsRasterLayer, area: Area, gsd_m: float) -> RenderJob:
         raise InputError(
             tr("The model's resolution is not known yet: wait for the model's description.")
         )
-    lon, lat = _lon_lat(area)
+    lon, lat = _lon_lat(area, transform_context)
     src = layer.crs()
     dst = target_crs(src, lon, lat)
     rect = QgsRectangle(*area.bbox)
     if dst != src:
-        rect = QgsCoordinateTransform(src, dst, QgsProject.instance()).transformBoundingBox(rect)
+        rect = QgsCoordinateTransform(src, dst, transform_context).transformBoundingBox(rect)
     width, height = grid_size(rect.width(), rect.height(), gsd_m)
     left, top = rect.xMinimum(), rect.yMaximum()
     extent = QgsRectangle(left, top - height * gsd_m, left + width * gsd_m, top)
@@ -241,6 +256,7 @@ def plan_render(layer: QgsRasterLayer, area: Area, gsd_m: float) -> RenderJob:
         gsd_m,
         folder / f"{safe_name(layer.name())}.tif",
         layer.name(),
+        QgsCoordinateTransformContext(transform_context),
     )
 
 

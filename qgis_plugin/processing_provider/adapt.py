@@ -252,23 +252,28 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
         start: str,
         labels: str,
         area: str | None,
+        context: QgsProcessingContext,
         feedback: QgsProcessingFeedback,
     ) -> RenderJob:
         """Plan rendering a web or virtual layer over the area at the starting model's GSD."""
         argv = models_argv(engine) if start == "default" else model_info_argv(engine, start)
         gsd = model_gsd(models_from_json(run_cli(argv, None)), start)
+        transforms = context.transformContext()
         try:
             if area:
-                region = area_to_map("polygons", layer, None, QgsVectorLayer(area, "area", "ogr"))
+                polygons = QgsVectorLayer(area, "area", "ogr")
+                region = area_to_map(
+                    "polygons", layer, None, polygons, transform_context=transforms
+                )
             else:
-                region = labels_area(QgsVectorLayer(labels, "roads", "ogr"), layer)
+                region = labels_area(QgsVectorLayer(labels, "roads", "ogr"), layer, transforms)
         except PluginError as exc:
             raise QgsProcessingException(exc.message) from None
         est = estimate(region.area_m2, gsd, "cpu", limit_km2=prefs.limit_km2())
         if est.over_limit:
             raise QgsProcessingException(est.limit_message())
         fix = tr("save the layer as a GeoTIFF and use that")
-        return plan_layer_render(layer, region, gsd, model_label(start), fix, feedback)
+        return plan_layer_render(layer, region, gsd, model_label(start), fix, context, feedback)
 
     def _min_gain(self, parameters: dict, context: QgsProcessingContext) -> float | None:
         if parameters.get(self.MIN_GAIN) in (None, ""):
@@ -305,7 +310,7 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
             start = self.parameterAsFile(parameters, self.MODEL, context) or "default"
             raster_path = layer.source().split("|", 1)[0]
             if needs_render(layer):
-                render = self._plan_render(layer, engine, start, labels, area, feedback)
+                render = self._plan_render(layer, engine, start, labels, area, context, feedback)
                 raster_path = str(render.path)
             try:
                 params = AdaptParameters(

@@ -51,6 +51,7 @@ def plan_layer_render(
     gsd_m: float,
     model: str,
     fix: str,
+    context: QgsProcessingContext,
     feedback: QgsProcessingFeedback,
 ) -> RenderJob:
     """Plan rendering ``layer`` over ``area`` at ``gsd_m``; log what the layer really offers.
@@ -61,6 +62,7 @@ def plan_layer_render(
         gsd_m: The working resolution (m/px); 0 when the model does not give one.
         model: The model's label (for the message when ``gsd_m`` is 0).
         fix: What the user can do when ``gsd_m`` is 0 (the end of that message).
+        context: The algorithm's context (its datum transforms).
         feedback: Gets the line about what the layer offers.
 
     Raises:
@@ -74,9 +76,10 @@ def plan_layer_render(
                 "be rendered for it: {fix}."
             ).format(model=model, name=repr(layer.name()), fix=fix)
         )
-    feedback.pushInfo(layer_offer(layer, area, gsd_m).text())
+    transforms = context.transformContext()
+    feedback.pushInfo(layer_offer(layer, area, gsd_m, transforms).text())
     try:
-        return plan_render(layer, area, gsd_m)
+        return plan_render(layer, area, gsd_m, transforms)
     except PluginError as exc:
         raise QgsProcessingException(exc.message) from None
 

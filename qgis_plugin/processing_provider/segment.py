@@ -209,7 +209,7 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
         overlap = self.parameterAsInt(parameters, self.OVERLAP, context)
         device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
         engine = engine_argv()
-        area_m2 = measure_area(QgsGeometry.fromRect(extent), crs)
+        area_m2 = measure_area(QgsGeometry.fromRect(extent), crs, context.transformContext())
         limit = self._limit(parameters, context)
         size = estimate(area_m2, 0.0, "cpu", limit_km2=limit)
         if size.over_limit:  # refused before any engine call
@@ -235,7 +235,7 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
         if needs_render(layer):
             area = Area(bbox, bbox_crs, area_m2)
             fix = tr("give the parameter 'Working resolution in m/px' (WORKING_GSD)")
-            render = plan_layer_render(layer, area, gsd, label, fix, feedback)
+            render = plan_layer_render(layer, area, gsd, label, fix, context, feedback)
             path, bbox, bbox_crs = str(render.path), render.bbox, render.crs_argument
         try:
             params = RunParameters(

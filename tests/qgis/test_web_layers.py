@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 from conftest import real_env, tiny_model
-from qgis_helpers import choose, run_to_end, set_canvas, wait_until, write_xyz_tiles, xyz_layer
+from qgis_helpers import (
+    choose,
+    make_raster,
+    run_to_end,
+    set_canvas,
+    wait_until,
+    write_xyz_tiles,
+    xyz_layer,
+)
 
 pytestmark = pytest.mark.qgis
 
@@ -93,8 +101,11 @@ def test_zoom_arithmetic_matches_qgis(plugin_pkg, qgis_new_project, tmp_path):
 def test_render_never_asks_beyond_the_layers_max_zoom(plugin_pkg, qgis_new_project, scene):
     """zmax=17 renders (upsampled); the same tiles announced up to 18 draw nothing, and say so."""
     from osgeo import gdal
+    from qgis.core import QgsProject
     from roadseg_qgis.core.errors import PluginError
     from roadseg_qgis.gui.render import layer_offer, plan_render
+
+    transforms = QgsProject.instance().transformContext()
 
     image, _roads, tiles = scene
     only17 = tiles.parent / "tiles17"
@@ -103,13 +114,13 @@ def test_render_never_asks_beyond_the_layers_max_zoom(plugin_pkg, qgis_new_proje
     try:
         area, _rect = _scene_area(image)
         layer = xyz_layer(only17, zmax=17)
-        offer = layer_offer(layer, area, 0.5)
+        offer = layer_offer(layer, area, 0.5, transforms)
         assert offer.zoom == offer.zmax == 17 and offer.coarser
         assert offer.text() == (
             "XYZ layer: 0.96 m/px at its maximum zoom 17; rendered at 0.5 m/px "
             "(upsampled: no finer detail than the layer has)"
         )
-        job = plan_render(layer, area, 0.5)
+        job = plan_render(layer, area, 0.5, transforms)
         try:
             assert job.crs.authid() == "EPSG:32611" and not job.path.exists()
             assert job.run() == job.path
@@ -127,7 +138,7 @@ def test_render_never_asks_beyond_the_layers_max_zoom(plugin_pkg, qgis_new_proje
         assert not job.path.parent.exists()
 
         greedy = xyz_layer(only17, zmax=18, name="claims zoom 18")
-        job = plan_render(greedy, area, 0.5)
+        job = plan_render(greedy, area, 0.5, transforms)
         try:
             with pytest.raises(PluginError, match="drew nothing over the area"):
                 job.run()
@@ -135,6 +146,46 @@ def test_render_never_asks_beyond_the_layers_max_zoom(plugin_pkg, qgis_new_proje
             job.cleanup()
     finally:
         (only17 / "17").rename(tiles / "17")
+
+
+def test_processing_plans_with_the_transforms_of_its_context(
+    plugin_pkg, qgis_new_project, tmp_path
+):
+    """Processing plans a rendering with its context's datum transforms, not the project's
+    (an algorithm may run in a worker thread, away from the project)."""
+    from qgis.core import (
+        QgsCoordinateReferenceSystem,
+        QgsProcessingContext,
+        QgsProcessingFeedback,
+        QgsProject,
+    )
+    from roadseg_qgis.processing_provider.rendering import plan_layer_render
+
+    image = make_raster(tmp_path / "utm.tif")  # UTM 11N
+    assert write_xyz_tiles(image, tmp_path / "tiles", 18) >= 1
+    layer = xyz_layer(tmp_path / "tiles", zmax=18)
+    area, _rect = _scene_area(image)
+    transforms = QgsProject.instance().transformContext()  # a copy: the project keeps its own
+    shift = (
+        "+proj=pipeline +step +inv +proj=webmerc +ellps=WGS84 "
+        "+step +proj=utm +zone=11 +ellps=WGS84 +step +proj=affine +xoff=100"
+    )
+    merc, utm = (
+        QgsCoordinateReferenceSystem("EPSG:3857"),
+        QgsCoordinateReferenceSystem("EPSG:32611"),
+    )
+    assert transforms.addCoordinateOperation(merc, utm, shift)
+    shifted = QgsProcessingContext()
+    shifted.setTransformContext(transforms)
+    plans = [
+        plan_layer_render(layer, area, 0.5, "m", "fix", context, QgsProcessingFeedback())
+        for context in (QgsProcessingContext(), shifted)
+    ]
+    assert [p.crs.authid() for p in plans] == ["EPSG:32611"] * 2
+    assert plans[1].extent.xMinimum() - plans[0].extent.xMinimum() == pytest.approx(100, abs=1)
+    assert plans[1].extent.yMaximum() == pytest.approx(plans[0].extent.yMaximum(), abs=1)
+    assert plans[1].transform_context.hasTransform(merc, utm)  # also for writing the GeoTIFF
+    assert not QgsProject.instance().transformContext().hasTransform(merc, utm)
 
 
 def test_map_roads_on_a_local_xyz_layer(plugin, qgis_iface, real_engine, scene, tmp_path):
@@ -324,7 +375,7 @@ def test_processing_segment_roads_on_a_local_xyz_layer(
 
     import processing
     from osgeo import gdal
-    from qgis.core import QgsProcessingException, QgsVectorLayer
+    from qgis.core import QgsProcessingException, QgsProject, QgsVectorLayer
     from roadseg_qgis.gui.area import Area, rect_bbox
     from roadseg_qgis.gui.render import TEMP_PREFIX, plan_render
     from test_processing import Feedback
@@ -357,7 +408,8 @@ def test_processing_segment_roads_on_a_local_xyz_layer(
     assert set(temp.glob(f"{TEMP_PREFIX}*")) == before, "the rendered GeoTIFF was left behind"
 
     # The outputs lie on the grid the layer was rendered on: the area in UTM at 0.5 m.
-    grid = plan_render(layer, Area(rect_bbox(rect), "EPSG:3857", 1.0), 0.5)
+    transforms = QgsProject.instance().transformContext()
+    grid = plan_render(layer, Area(rect_bbox(rect), "EPSG:3857", 1.0), 0.5, transforms)
     assert grid.bbox == tuple(float(v) for v in argv[argv.index("--bbox") + 1 :][:4])
     ds = gdal.Open(res["OUTPUT_RASTER"])
     gt = ds.GetGeoTransform()
