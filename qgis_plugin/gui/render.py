@@ -1,11 +1,12 @@
 """Web and virtual raster layers rendered into a temporary GeoTIFF for one run.
 
-Map roads, Adapt model and Retrain from corrections share this: the dialog plans a
-:class:`RenderJob` (a clone of the layer's data provider, the grid and the file) in the
-main thread; the run's :class:`RenderingTask` executes it in its worker thread with
+Map roads, Adapt model and Retrain from corrections share this, and so do the Processing
+algorithms: the dialog (or the algorithm) plans a :class:`RenderJob` (a clone of the
+layer's data provider, the grid and the file) in the main thread; the run
+(``gui.engine_task.EngineTask``, or the algorithm) executes it in its worker thread with
 QGIS's own :class:`QgsRasterFileWriter` over a :class:`QgsRasterPipe` (provider, then a
-projector into the metric CRS), runs the engine on the file and removes it whatever the
-outcome. The provider picks its tiles for the requested resolution and never asks beyond
+projector into the metric CRS) through :func:`render_with_progress`, runs the engine on
+the file and removes it whatever the outcome. The provider picks its tiles for the requested resolution and never asks beyond
 the layer's maximum zoom: finer than that, it is upsampled (and the dialog says so).
 """
 
@@ -32,7 +33,6 @@ from qgis.core import (
     QgsRasterPipe,
     QgsRasterProjector,
     QgsRectangle,
-    QgsTask,
     QgsUnitTypes,
 )
 from qgis.PyQt.QtCore import Qt
@@ -40,7 +40,6 @@ from qgis.PyQt.QtCore import Qt
 from ..core.errors import InputError, PluginError
 from ..core.i18n import tr
 from ..core.params import BBox, safe_name
-from ..core.protocol import ForwardProgress
 from ..core.webraster import RENDERED_PROVIDERS, Offer, grid_size, utm_epsg, xyz_offer
 from .area import Area, crs_argument, raster_gsd_m, rect_bbox
 
@@ -289,59 +288,3 @@ def render_with_progress(
     finally:
         feedback.progressChanged.disconnect(slot)
     return not feedback.isCanceled()
-
-
-class RenderingTask(QgsTask):
-    """A cancellable task that renders its web or virtual layer first, when it has one.
-
-    Subclasses do their work in :meth:`work`; the rendered GeoTIFF is removed when the run
-    ends, whatever the outcome (success, error, cancel), and also when the task is cancelled
-    before it started.
-
-    Attributes:
-        render: The rendering to do first (None for a raster file).
-        last_stage: The last progress message.
-
-    """
-
-    def __init__(self, title: str, render: RenderJob | None) -> None:
-        super().__init__(title, QgsTask.Flag.CanCancel)
-        self.render = render
-        self.last_stage = ""
-        self._feedback = QgsRasterBlockFeedback()
-        self._forward = ForwardProgress(self.setProgress)
-
-    def cancel(self) -> None:
-        """Cancel the run (and a rendering in progress)."""
-        self._feedback.cancel()
-        super().cancel()
-
-    def rendered(self) -> bool:
-        """Render the layer (worker thread); False when cancelled. Raises PluginError."""
-        if self.render is None:
-            return True
-        self.last_stage = tr("rendering {name}").format(name=self.render.name)
-        return render_with_progress(self.render, self._feedback, self._forward) and not (
-            self.isCanceled()
-        )
-
-    def engine_progress(self, percent: float, stage: str) -> None:
-        """Show the engine's progress (worker thread): after the rendering, never back."""
-        self._forward(percent)
-        self.last_stage = stage
-
-    def drop_render(self) -> None:
-        """Remove the rendered GeoTIFF (nothing when there is none)."""
-        if self.render is not None:
-            self.render.cleanup()
-
-    def run(self) -> bool:
-        """Do the work (worker thread), then remove the rendered GeoTIFF."""
-        try:
-            return self.work()
-        finally:
-            self.drop_render()
-
-    def work(self) -> bool:
-        """The task's work (worker thread): render with :meth:`rendered`, then run."""
-        raise NotImplementedError
