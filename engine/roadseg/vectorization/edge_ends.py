@@ -23,6 +23,8 @@ import shapely
 import shapely.ops
 from shapely.geometry import LineString
 
+from roadseg.vectorization.edge_data import coords_from, mean_width
+
 if TYPE_CHECKING:
     from roadseg.vectorization.network import RoadNetwork
 
@@ -78,11 +80,8 @@ def straighten_edge_ends(
         x, y = g.nodes[n]["xy"]
         if min(x, y, width - x, height - y) >= tol:
             continue
-        bend = BEND_WIDTHS * max(d["wsum"] / d["npix"], 1.0)
-        c = shapely.get_coordinates(d["geom"])
-        if d["src"] != n:
-            c = c[::-1]  # now from n
-        line = LineString(c)
+        bend = BEND_WIDTHS * max(mean_width(d), 1.0)
+        line = LineString(coords_from(d, n))
         if line.length < bend + direction_m:
             continue
         a = shapely.get_coordinates(line.interpolate(bend))[0]

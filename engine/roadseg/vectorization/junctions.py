@@ -24,12 +24,18 @@ import numpy as np
 import shapely
 import shapely.ops
 
+from roadseg.vectorization.edge_data import (
+    COS_STRAIGHT,
+    Key,
+    coords_from,
+    mean_width,
+    other_edges,
+)
+
 if TYPE_CHECKING:
     import networkx as nx
 
     from roadseg.vectorization.network import RoadNetwork
-
-Key = tuple[int, int, int]
 
 
 def merge_close_junctions(net: RoadNetwork, max_m: float) -> int:
@@ -75,36 +81,18 @@ def _crossing(g: nx.MultiGraph, u: int, v: int, k: int, w: float) -> bool:
     """Two roads at each end of the link, each going straight on (within 30°) at the other."""
     dirs = []
     for n in (u, v):
-        axes = [
-            _axis(_coords_from(d, n), w)
-            for a, b, kk, d in g.edges(n, keys=True, data=True)
-            if {(a, b, kk), (b, a, kk)}.isdisjoint({(u, v, k)})
-        ]
+        axes = [_axis(coords_from(d, n), w) for *_, d in other_edges(g, n, (u, v, k))]
         if len(axes) != 2 or any(ax is None for ax in axes):
             return False
         dirs.append([ax[1] for ax in axes if ax is not None])
     (a1, a2), (b1, b2) = dirs
-    cos = -_COS_STRAIGHT
+    cos = -COS_STRAIGHT
     return bool((a1 @ b1 < cos and a2 @ b2 < cos) or (a1 @ b2 < cos and a2 @ b1 < cos))
-
-
-#: Cosine of the largest angle between two roads that continue each other (30°).
-_COS_STRAIGHT = math.cos(math.radians(30.0))
 
 
 def _road_width(g: nx.MultiGraph, n: int, link: Key) -> float:
     """Widest road (metres) at node ``n`` other than ``link``."""
-    widths = [
-        float(d["wsum"] / d["npix"])
-        for a, b, kk, d in g.edges(n, keys=True, data=True)
-        if d["npix"] and {(a, b, kk), (b, a, kk)}.isdisjoint({link})
-    ]
-    return max(widths, default=0.0)
-
-
-def _coords_from(d: dict, n: int) -> np.ndarray:
-    c = shapely.get_coordinates(d["geom"])
-    return c if d["src"] == n else c[::-1]
+    return max((mean_width(d) for *_, d in other_edges(g, n, link)), default=0.0)
 
 
 def _axis(coords: np.ndarray, w: float) -> tuple[np.ndarray, np.ndarray] | None:
@@ -150,13 +138,8 @@ def _contract(net: RoadNetwork, u: int, v: int, k: int, w: float) -> None:
     g = net.g
     link = g.edges[u, v, k]
     mid = np.asarray(shapely.get_coordinates(link["geom"].interpolate(0.5, normalized=True))[0])
-    others = [
-        (n, a, b, kk, d)
-        for n in (u, v)
-        for a, b, kk, d in g.edges(n, keys=True, data=True)
-        if {(a, b, kk), (b, a, kk)}.isdisjoint({(u, v, k)})
-    ]
-    axes = [ax for n, *_, d in others if (ax := _axis(_coords_from(d, n), w)) is not None]
+    others = [(n, *e) for n in (u, v) for e in other_edges(g, n, (u, v, k))]
+    axes = [ax for n, *_, d in others if (ax := _axis(coords_from(d, n), w)) is not None]
     p = meeting_point(axes)
     if p is None or float(np.hypot(*(p - mid))) > max(w, link["length"]):
         p = mid
@@ -164,7 +147,7 @@ def _contract(net: RoadNetwork, u: int, v: int, k: int, w: float) -> None:
     moved = []
     for n, _, far, kk, d in others:
         g.remove_edge(n, far, kk)
-        moved.append((far, _coords_from(d, n), d))
+        moved.append((far, coords_from(d, n), d))
     g.remove_node(v)
     g.nodes[u]["xy"] = (float(p[0]), float(p[1]))
     for far, coords, d in moved:
