@@ -8,9 +8,10 @@ direction, up to ``max_m`` — for the nearest other road, and joins the end to 
 (splitting that road there; onto its node when one is within a pixel and a half)
 only when
 
-* the prediction supports the bridge: at least ``min_support`` of it lies on road
-  pixels of the class raster (the road probability at or above the model's threshold);
-  a link across background — a false-positive patch beside a road, a parking row
+* the prediction supports the bridge: at least
+  :data:`~roadseg.vectorization.params.MIN_ROAD_SUPPORT` of it lies on road pixels of
+  the class raster (the road probability at or above the model's threshold); a link
+  across background — a false-positive patch beside a road, a parking row
   beside an aisle — is not made;
 * the network does not already join the two within three times the bridge's length
   (a spur looking at the road it leaves gets no shortcut).
@@ -27,13 +28,12 @@ import networkx as nx
 import numpy as np
 import shapely
 
+from roadseg.vectorization.params import MIN_ROAD_SUPPORT
+
 if TYPE_CHECKING:
     from roadseg.vectorization.network import RoadNetwork, Support
 
 
-#: Fraction of a bridge (0–1) that must lie on road pixels: a bridge over a break where
-#: the mask thinned may cross a few background pixels, one across a verge may not.
-DEFAULT_SUPPORT = 0.8
 #: Rays are cast every this many degrees within the angle.
 _RAY_STEP_DEG = 5.0
 
@@ -43,7 +43,6 @@ def bridge_to_roads(
     max_m: float,
     angle_deg: float,
     support: Support | None,
-    min_support: float = DEFAULT_SUPPORT,
 ) -> int:
     """Join dead ends to the road ahead of them (see the module docstring); the bridges made.
 
@@ -64,7 +63,7 @@ def bridge_to_roads(
         if not _far_in_graph(g, end, (u, v, k), point, 3.0 * dist):
             continue
         xy = np.asarray(g.nodes[end]["xy"])
-        if support(np.vstack([xy, point])) < min_support:
+        if support(np.vstack([xy, point])) < MIN_ROAD_SUPPORT:
             continue
         target = net.split_edge(u, v, k, point, tol)
         net.add_link(end, target)
