@@ -79,6 +79,23 @@ def test_a_dead_end_short_of_a_road_is_bridged_where_the_prediction_covers_the_g
         assert ends == {g.nodes[u]["xy"], g.nodes[v]["xy"]}
 
 
+def test_an_end_is_bridged_onto_a_road_split_by_an_earlier_bridge():
+    # Two side roads stop 12 m short of one road: the first bridge splits the road, and the
+    # second end finds the half the split made (an edge added since the search began).
+    net = net_of(
+        [
+            (0, 1, [(0.25, 50), (99.75, 50)]),
+            (2, 3, [(30, 0.25), (30, 38)]),
+            (4, 5, [(70, 0.25), (70, 38)]),
+        ]
+    )
+    assert bridge_to_roads(net, 20.0, 30.0, support_of(np.ones((200, 200), np.uint8))) == 2
+    g = net.g
+    junctions = sorted(g.nodes[n]["xy"] for n, d in g.degree() if d == 3)
+    assert junctions == [pytest.approx((30.0, 50.0)), pytest.approx((70.0, 50.0))]
+    assert g.degree(3) == 2 and g.degree(5) == 2
+
+
 def test_no_bridge_across_background_beyond_reach_or_without_a_raster():
     net, support = t_scene(gap_is_road=False)
     assert bridge_to_roads(net, 20.0, 30.0, support) == 0
