@@ -81,3 +81,51 @@ def test_blocks_agree_with_one_run_and_the_cli_switch(model_file, tmp_path):
     assert on.exit_code == 0 and off.exit_code == 0, on.output + off.output
     assert last_json(on.stdout)["rasters"][0]["fill_megapixels"] > 0
     assert last_json(off.stdout)["rasters"][0]["fill_megapixels"] == 0
+
+
+@pytest.mark.parametrize("gsd", [0.5, 1.0, 0.3])
+def test_tiles_of_fill_skip_the_network_and_change_no_byte(model_file, tmp_path, monkeypatch, gsd):
+    """Tiles whose every output pixel is fill are not run; every output byte is the same.
+
+    At the model's resolution (0.5 m), coarser (1 m: the working grid is finer) and finer
+    (0.3 m), since which output pixels a tile reaches depends on the resampling.
+    """
+    from roadseg.prediction import stream
+
+    img = road_image(256, 384, seed=7)
+    img[:, :, 200:] = 255  # white fill on the right
+    img[:, 190:, :120] = 0  # black fill bottom left
+    t = Affine(gsd, 0, 500_000.0, 0, -gsd, 4_000_000.0)
+    src = make_raster(tmp_path / "f.tif", img, transform=t)
+    runs = {}
+    for skip in (True, False):
+        monkeypatch.setattr(stream, "SKIP_FILL_TILES", skip)
+        out = tmp_path / f"skip{skip}.tif"
+        r = predict(src, model_file, out, probabilities=True, **KW)
+        runs[skip] = (
+            r.items[0],
+            out.read_bytes(),
+            (tmp_path / f"skip{skip}_proba.tif").read_bytes(),
+        )
+    on, off = runs[True], runs[False]
+    assert on[0].tiles_run < off[0].tiles_run  # some tiles skipped...
+    assert on[1] == off[1] and on[2] == off[2]  # ...and not one output byte differs
+    assert on[0].fill_megapixels == off[0].fill_megapixels > 0
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5, 1 / 0.6, 0.3 / 0.5, 2.5, 0.37])
+def test_a_skipped_tile_reaches_no_output_pixel_outside_the_checked_window(scale):
+    """Every output pixel with a non-zero resampling tap on a tile is inside ``_reached``."""
+    from roadseg.prediction.resample import axis_taps
+    from roadseg.prediction.stream import _reached
+
+    n_work = 700
+    n_out = int(round(n_work * scale))
+    taps = axis_taps(n_out, n_work, scale)
+    for w0 in (0, 1, 47, 200, 511, 640):
+        w1 = min(n_work, w0 + 64)
+        hit = ((taps.index >= w0) & (taps.index < w1) & (taps.weight > 0)).any(axis=1)
+        o0, o1 = _reached((w0, w1), scale, n_out, n_work)
+        reached = np.flatnonzero(hit)
+        assert reached.size and o0 <= reached.min() and reached.max() < o1, (w0, o0, o1)
+        assert o0 >= reached.min() - 2 and o1 <= reached.max() + 3  # and not much wider

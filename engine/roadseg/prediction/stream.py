@@ -20,12 +20,14 @@ Memory is bounded by the tile, never by the raster, in both directions:
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -49,6 +51,9 @@ from roadseg.prediction.tiling import TileLayout, axis_weights
 
 #: Groups of tiles read ahead of the network.
 PREFETCH_DEPTH = 2
+
+#: Skip the network on tiles whose every output pixel is undeclared fill (nodata anyway).
+SKIP_FILL_TILES = True
 
 #: GDAL's block cache while predicting (bytes), unless the user sets ``GDAL_CACHEMAX``.
 #: Streaming reads each input block about once (one row of tiles of a 4096-column panel of a
@@ -208,8 +213,13 @@ def read_group(
     group: Group,
     extent: Extent | None,
     resampling: str = "bilinear",
+    fill_tiles: FillTiles | None = None,
 ) -> Batch:
-    """Read the tiles of a group from the raster, resampled to the working grid."""
+    """Read the tiles of a group from the raster, resampled to the working grid.
+
+    A tile every output pixel of which is undeclared fill (``fill_tiles``) is not kept: it
+    would only change pixels that are nodata in every output.
+    """
     r0 = layout.ys[group.row]
     r1 = min(layout.height, r0 + layout.tile_h)
     xs = [layout.xs[j] for j in group.cols]
@@ -227,6 +237,8 @@ def read_group(
     for i, x in enumerate(xs):
         sub = data[:, :, x - c0 : x - c0 + tw]
         keep[i] = bool(valid[:, x - c0 : x - c0 + tw].any())
+        if keep[i] and fill_tiles is not None:
+            keep[i] = not fill_tiles.all_fill((r0, r1), (x, min(layout.width, x + tw)))
         ph, pw = th - sub.shape[1], tw - sub.shape[2]
         if ph or pw:
             sub = np.pad(
@@ -287,10 +299,26 @@ def predict_region(
         # a second handle (reads run in another thread), opened as the source was: GDAL
         # paths as GDAL reads them, a rotated raster through its north-up view
         _, mask_ds = open_dataset(job.src.path)
-    with mask_ds:
+    with ExitStack() as stack:
+        stack.enter_context(mask_ds)
         ext = job.extent.window
         fill_px = _fill_size(job, mask_ds) if how.detect_fill else 0
         filled = [0]
+        fill_tiles = None
+        if fill_px and SKIP_FILL_TILES:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                _, tiles_ds = open_dataset(job.src.path)  # for the reading thread alone
+            stack.enter_context(tiles_ds)
+            fill_tiles = FillTiles(
+                tiles_ds,
+                job.src.bands,
+                fill_px,
+                job_scale(job),
+                (int(ext.row_off), int(ext.col_off)),
+                job.out_grid.shape,
+                (job.layout.height, job.layout.width),
+            )
 
         def read_valid(rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
             win = Window(
@@ -326,7 +354,7 @@ def predict_region(
                 valid = read_valid((r0, r0 + classes.shape[0]), (part.cols.start, part.cols.stop))
                 sink.push(dr + first, classes, proba, valid, dc)
 
-            tiles_run += stream_plan(job, predictor, plan, emit, how, on_tiles)
+            tiles_run += stream_plan(job, predictor, plan, emit, how, on_tiles, fill_tiles)
             acc_cols = max(acc_cols, plan.work_cols.size)
     whole = plan_region(job.layout, job.out_grid.shape, scale, region)
     return StreamStats(
@@ -369,6 +397,67 @@ def _read_fill(
     return fill_mask(pure, size)[r0 - a0 : r1 - a0, c0 - b0 : c1 - b0]
 
 
+@dataclass(frozen=True)
+class FillTiles:
+    """Tells whether a working tile touches only undeclared fill (:mod:`~roadseg.prediction.fill`).
+
+    The output pixels whose values depend on a tile are those whose resampling taps
+    (:func:`~roadseg.prediction.resample.axis_taps`: a triangle of ``max(1, 1/scale)``
+    working pixels) reach it, plus one pixel each side. When all of them are fill they
+    are nodata in every output, so the tile need not run: the outputs are the same bytes.
+    Used by the reading thread only (``ds`` is its own handle).
+
+    Attributes:
+        ds: The raster.
+        bands: Its bands in use.
+        size_px: The fill square (output pixels).
+        scale: Working pixel size in output pixels (rows, columns).
+        origin: Raster pixel (row, column) of output pixel (0, 0).
+        out_shape: Output grid (rows, columns).
+        work_shape: Working grid (rows, columns).
+
+    """
+
+    ds: rasterio.io.DatasetReader
+    bands: tuple[int, ...]
+    size_px: int
+    scale: tuple[float, float]
+    origin: tuple[int, int]
+    out_shape: tuple[int, int]
+    work_shape: tuple[int, int]
+
+    def all_fill(self, rows: tuple[int, int], cols: tuple[int, int]) -> bool:
+        """Whether every output pixel that working ``rows`` × ``cols`` reach is fill."""
+        a0, a1 = _reached(rows, self.scale[0], self.out_shape[0], self.work_shape[0])
+        b0, b1 = _reached(cols, self.scale[1], self.out_shape[1], self.work_shape[1])
+        win = Window(self.origin[1] + b0, self.origin[0] + a0, b1 - b0, a1 - a0)
+        first = self.ds.read(self.bands[0], window=win)  # cheap refusal: one band
+        pure = first == 0
+        if first.dtype == np.uint8:
+            pure |= first == 255
+        if not pure.all():
+            return False
+        return bool(_read_fill(self.ds, self.bands, win, self.size_px).all())
+
+
+def _reached(span: tuple[int, int], scale: float, n_out: int, n_work: int) -> tuple[int, int]:
+    """Output pixels whose taps reach working pixels ``span`` (with one pixel each side).
+
+    Output pixel ``o`` has its centre at working coordinate ``c = (o + 0.5) / scale - 0.5``
+    and reaches the working pixels less than ``r = max(1, 1/scale)`` from it: ``o``
+    reaches ``[w0, w1)`` when ``w0 - r < c < w1 - 1 + r``. At the grid's ends the taps
+    are clamped, so a span there reaches every output pixel up to that end.
+
+    >>> _reached((256, 512), 1.0, 1000, 1000), _reached((0, 256), 0.5, 600, 1200)
+    ((255, 513), (0, 130))
+    """
+    w0, w1 = span
+    radius = max(1.0, 1.0 / scale)
+    o0 = 0 if w0 <= 0 else max(0, math.floor((w0 - radius + 0.5) * scale - 0.5))
+    o1 = n_out if w1 >= n_work else min(n_out, math.ceil((w1 - 1 + radius + 0.5) * scale - 0.5) + 1)
+    return o0, max(o0, o1)
+
+
 def stream_plan(
     job: RasterJob,
     predictor: TilePredictor,
@@ -376,10 +465,12 @@ def stream_plan(
     emit: Callable[[int, np.ndarray, np.ndarray | None], None],
     how: Streaming,
     on_tiles: Callable[[int], None],
+    fill_tiles: FillTiles | None = None,
 ) -> int:
     """Stream one planned region: ``emit(first_row, classes, proba)`` for its finished rows.
 
-    Returns the number of tiles run through the network.
+    ``fill_tiles`` skips the tiles made only of undeclared fill. Returns the number of tiles
+    run through the network.
     """
     src, work, layout, resampling = job.src, job.work, job.layout, job.resampling
     th = layout.tile_h
@@ -407,7 +498,12 @@ def stream_plan(
             if g is None:
                 return
             pending.append(
-                (g, pool.submit(read_group, src, work, layout, g, geo_extent, resampling))
+                (
+                    g,
+                    pool.submit(
+                        read_group, src, work, layout, g, geo_extent, resampling, fill_tiles
+                    ),
+                )
             )
 
     try:

@@ -33,12 +33,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
+from roadseg.vectorization.edge_data import (
+    COS_STRAIGHT,
+    Key,
+    coords_from,
+    mean_width,
+    other_edges,
+)
+
 if TYPE_CHECKING:
     import networkx as nx
 
     from roadseg.vectorization.network import RoadNetwork
-
-Key = tuple[int, int, int]
 
 #: Ground (metres) between a road running along the raster's edge and the edge that leaves
 #: no room for a road: a stub crossing it from such a road is a whisker (less than a car's
@@ -48,12 +54,6 @@ EDGE_GAP_M = 2.0
 #: A lane (metres): two sides of a loop with less ground than this between them are one
 #: road split by the prediction (a shadow, a car, a marking), not two roads.
 LANE_M = 3.5
-
-
-def _coords_from(d: dict, n: int) -> np.ndarray:
-    """Edge coordinates running away from node ``n``."""
-    c = shapely.get_coordinates(d["geom"])
-    return c if d["src"] == n else c[::-1]
 
 
 def faces(net: RoadNetwork) -> list[tuple[float, list[Key]]]:
@@ -71,7 +71,7 @@ def faces(net: RoadNetwork) -> list[tuple[float, list[Key]]]:
                 result.append((abs(_area(loop[:-1])), [(u, v, k)]))
             continue
         for a, b in ((u, v), (v, u)):
-            c = _coords_from(d, a)
+            c = coords_from(d, a)
             out.setdefault(a, []).append(
                 (math.atan2(c[1][1] - c[0][1], c[1][0] - c[0][0]), (u, v, k), b)
             )
@@ -89,7 +89,7 @@ def faces(net: RoadNetwork) -> list[tuple[float, list[Key]]]:
             while (a, i) not in seen:
                 seen.add((a, i))
                 _, key, to = out[a][i]
-                ring.append(_coords_from(g.edges[key], a)[:-1])
+                ring.append(coords_from(g.edges[key], a)[:-1])
                 keys.append(key)
                 a, i = to, (index[(to, key)] - 1) % len(out[to])
             if keys:
@@ -159,17 +159,12 @@ def _gap(g: nx.MultiGraph, keys: list[Key], area: float) -> float:
     """Width of the ground between two sides of a face: mean spacing less their half widths."""
     d1, d2 = (g.edges[k] for k in keys)
     spacing = 2.0 * area / max(d1["length"] + d2["length"], 1e-9)
-    return spacing - 0.5 * (_width(d1) + _width(d2))
-
-
-def _width(d: dict) -> float:
-    """Mean road width of an edge (metres; 0 for a bridge)."""
-    return float(d["wsum"] / d["npix"]) if d["npix"] else 0.0
+    return spacing - 0.5 * (mean_width(d1) + mean_width(d2))
 
 
 def _mean_line(g: nx.MultiGraph, keys: list[Key], a: int) -> np.ndarray:
     """The mean of two lines from node ``a`` to the same node (sampled every metre)."""
-    lines = [shapely.LineString(_coords_from(g.edges[k], a)) for k in keys]
+    lines = [shapely.LineString(coords_from(g.edges[k], a)) for k in keys]
     n = max(3, int(math.ceil(max(line.length for line in lines))) + 1)
     t = np.linspace(0.0, 1.0, n)
     pts = [
@@ -257,14 +252,10 @@ def _along_edge(net: RoadNetwork, n: int, stub: Key, end: int) -> bool:
         side = np.array([1.0, 0.0])
     else:
         return False  # nodata, not the raster's edge
-    dirs = [
-        _direction(d, n)
-        for a, b, kk, d in g.edges(n, keys=True, data=True)
-        if not {(a, b, kk), (b, a, kk)} & {stub}
-    ]
-    if len(dirs) != 2 or float(np.dot(dirs[0], dirs[1])) > -_COS_STRAIGHT:
+    dirs = [_direction(d, n) for *_, d in other_edges(g, n, stub)]
+    if len(dirs) != 2 or float(np.dot(dirs[0], dirs[1])) > -COS_STRAIGHT:
         return False
-    return all(abs(float(np.dot(dv, side))) >= _COS_STRAIGHT for dv in dirs)
+    return all(abs(float(np.dot(dv, side))) >= COS_STRAIGHT for dv in dirs)
 
 
 def _half_width(net: RoadNetwork, n: int, stub: Key) -> float:
@@ -276,22 +267,16 @@ def _half_width(net: RoadNetwork, n: int, stub: Key) -> float:
     g = net.g
     out = _direction(g.edges[stub], n)
     widths = []
-    for u, v, k, d in g.edges(n, keys=True, data=True):
-        if {(u, v, k), (v, u, k)} & {stub}:
-            continue
-        if float(np.dot(out, _direction(d, n))) < -_COS_STRAIGHT:
+    for *_, d in other_edges(g, n, stub):
+        if float(np.dot(out, _direction(d, n))) < -COS_STRAIGHT:
             return 0.0
-        widths.append(_width(d))
+        widths.append(mean_width(d))
     return 0.5 * max(widths, default=0.0)
-
-
-#: Cosine of the largest angle between two roads that continue each other (30°).
-_COS_STRAIGHT = math.cos(math.radians(30.0))
 
 
 def _direction(d: dict, n: int, along_m: float = 8.0) -> np.ndarray:
     """Unit vector from node ``n`` along the edge ``d`` (over its first ``along_m`` metres)."""
-    c = _coords_from(d, n)
+    c = coords_from(d, n)
     line = shapely.LineString(c)
     p = line.interpolate(min(along_m, line.length))
     v = np.array([p.x - c[0][0], p.y - c[0][1]])

@@ -23,6 +23,9 @@ import shapely
 import shapely.ops
 from shapely.geometry import LineString
 
+from roadseg.vectorization.edge_data import coords_from, mean_width
+from roadseg.vectorization.params import MIN_ROAD_SUPPORT
+
 if TYPE_CHECKING:
     from roadseg.vectorization.network import RoadNetwork
 
@@ -31,8 +34,6 @@ BEND_WIDTHS = 1.5
 #: The straightened end may lie at most this many bend lengths from where the road's
 #: direction is taken (roads running nearly along the edge keep their end).
 MAX_REACH = 3.0
-#: Least share of the straightened part on road pixels (when the raster can be read).
-MIN_SUPPORT = 0.8
 
 
 def ray_exit(p: np.ndarray, u: np.ndarray, width: float, height: float) -> float:
@@ -61,7 +62,8 @@ def straighten_edge_ends(
 
     An end on the edge is moved only when its edge is long enough to give the road's
     direction before the bend, the straight line meets the edge within :data:`MAX_REACH`
-    bend lengths, and (with ``support``) lies on road pixels. The road's direction is
+    bend lengths, and (with ``support``) lies on road pixels
+    (:data:`~roadseg.vectorization.params.MIN_ROAD_SUPPORT`). The road's direction is
     taken over the ``direction_m`` metres before the bend. Returns the ends moved.
     """
     if net.extent is None:
@@ -78,11 +80,8 @@ def straighten_edge_ends(
         x, y = g.nodes[n]["xy"]
         if min(x, y, width - x, height - y) >= tol:
             continue
-        bend = BEND_WIDTHS * max(d["wsum"] / d["npix"], 1.0)
-        c = shapely.get_coordinates(d["geom"])
-        if d["src"] != n:
-            c = c[::-1]  # now from n
-        line = LineString(c)
+        bend = BEND_WIDTHS * max(mean_width(d), 1.0)
+        line = LineString(coords_from(d, n))
         if line.length < bend + direction_m:
             continue
         a = shapely.get_coordinates(line.interpolate(bend))[0]
@@ -92,7 +91,7 @@ def straighten_edge_ends(
         if not np.isfinite(t) or t > MAX_REACH * bend:
             continue
         end = a + t * u
-        if support is not None and support(np.vstack([end, a])) < MIN_SUPPORT:
+        if support is not None and support(np.vstack([end, a])) < MIN_ROAD_SUPPORT:
             continue
         rest = shapely.get_coordinates(shapely.ops.substring(line, bend, line.length))
         new = np.vstack([end, rest])

@@ -131,13 +131,13 @@ def extract_block(source: ClassSource, blk: Block, ctx: BlockContext) -> BlockPi
     mask = road_mask(cls)
     if not mask.any():
         return out
-    edge_pad = int(np.ceil(frame.px(source.classes.max_width_m))) + 2
+    widest_px = int(np.ceil(frame.px(source.classes.max_width_m)))
     mask, skel, edge_px = _mask_and_skeleton(
         mask,
         cls == NODATA,
         blk.outer,
         grid,
-        _MaskSteps(params, frame.mean_gsd, ctx.hole_px, edge_pad, blk.local_core),
+        _MaskSteps(params, frame.mean_gsd, ctx.hole_px, widest_px, blk.local_core),
         out.counts,
     )
     widths = width_map(mask, gsd, at=skel)
@@ -253,13 +253,21 @@ def extract(
 
 @dataclass(frozen=True)
 class _MaskSteps:
-    """The mask cleaning of one block: settings in pixels and the block's core."""
+    """The mask cleaning of one block: settings in pixels and the block's core.
+
+    ``widest_px`` is the widest class's road width (pixels, rounded up).
+    """
 
     params: Resolved
     gsd: float
     hole_px: int
-    pad: int
+    widest_px: int
     core: tuple[int, int, int, int]
+
+    @property
+    def pad(self) -> int:
+        """Pixels roads are carried past the data's edge: the widest road and two more."""
+        return self.widest_px + 2
 
 
 def _mask_and_skeleton(
@@ -297,7 +305,7 @@ def _mask_and_skeleton(
         (pad if r0 == 0 else 0, pad if r0 + h == grid.height else 0),
         (pad if c0 == 0 else 0, pad if c0 + w == grid.width else 0),
     )
-    big = pad_past_edge(mask, pads, pad - 2)
+    big = pad_past_edge(mask, pads, steps.widest_px)
     big = clean_mask(big, p.close_px, steps.hole_px)
     r0c, r1c, c0c, c1c = steps.core
     core = (slice(r0c + pads[0][0], r1c + pads[0][0]), slice(c0c + pads[1][0], c1c + pads[1][0]))

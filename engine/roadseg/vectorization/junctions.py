@@ -17,48 +17,92 @@ straight from there. Nodes on the raster's edge are not moved.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 import shapely.ops
+
+from roadseg.vectorization.edge_data import (
+    COS_STRAIGHT,
+    Key,
+    coords_from,
+    mean_width,
+    other_edges,
+)
 
 if TYPE_CHECKING:
     import networkx as nx
 
     from roadseg.vectorization.network import RoadNetwork
 
-Key = tuple[int, int, int]
-
 
 def merge_close_junctions(net: RoadNetwork, max_m: float) -> int:
     """Contract links between junctions shorter than the roads' width (see the module docstring).
+
+    Links are taken shortest first (then by their lower node id, then in the graph's edge
+    order), the first one that qualifies is contracted, and the search goes on from there:
+    a link looked at before and turned down is looked at again only when a contraction
+    changed the roads at one of its ends (nothing else decides whether it qualifies).
 
     Returns the links contracted.
     """
     if max_m <= 0:
         return 0
     g = net.g
+    # The graph lists an edge from whichever of its nodes came first (no node is added here).
+    rank = {n: i for i, n in enumerate(g.nodes)}
+    queue: list[tuple[float, int, int, Key, dict[str, Any]]] = []
+    count = itertools.count()
+
+    def push(edges: Iterable[tuple[int, int, int, dict[str, Any]]]) -> None:
+        for a, b, kk, d in edges:
+            if d["length"] <= max_m:
+                heapq.heappush(queue, (d["length"], min(a, b), next(count), (a, b, kk), d))
+
+    push(g.edges(keys=True, data=True))
     merged = 0
-    while True:
-        done = False
-        for u, v, k, d in sorted(
-            g.edges(keys=True, data=True), key=lambda e: (e[3]["length"], min(e[0], e[1]))
-        ):
-            if d["length"] > max_m:
-                break
+    while queue:
+        first = queue[0][:2]
+        links: dict[int, tuple[Key, dict[str, Any]]] = {}
+        while queue and queue[0][:2] == first:
+            *_, (a, b, kk), d = heapq.heappop(queue)
+            if g.has_edge(a, b, kk) and g.edges[a, b, kk] is d:  # else changed since pushed
+                links[id(d)] = ((a, b, kk) if rank[a] <= rank[b] else (b, a, kk)), d
+        tied = list(links.values())
+        if len(tied) > 1:
+            tied = _in_graph_order(g, tied)
+        for i, ((u, v, k), d) in enumerate(tied):
             if not _contractible(net, u, v, k):
                 continue
             w = max(_road_width(g, n, (u, v, k)) for n in (u, v))
             if d["length"] > min(w, max_m) or not _crossing(g, u, v, k, w):
                 continue
+            ends = {u} | {far for n in (u, v) for _, far, *_ in other_edges(g, n, (u, v, k))}
             _contract(net, u, v, k, w)
             merged += 1
-            done = True
+            push((*key, dd) for key, dd in tied[i + 1 :])  # not looked at yet
+            push(g.edges([n for n in ends if n in g], keys=True, data=True))
             break
-        if not done:
-            return merged
+    return merged
+
+
+def _in_graph_order(
+    g: nx.MultiGraph, links: list[tuple[Key, dict[str, Any]]]
+) -> list[tuple[Key, dict[str, Any]]]:
+    """``links`` in the order the graph lists its edges."""
+    pos: dict[Key, int] = {}
+    want = {k for k, _ in links}
+    for i, key in enumerate(g.edges(keys=True)):
+        if key in want:
+            pos[key] = i
+            if len(pos) == len(want):
+                break
+    return sorted(links, key=lambda link: pos[link[0]])
 
 
 def _contractible(net: RoadNetwork, u: int, v: int, k: int) -> bool:
@@ -75,36 +119,18 @@ def _crossing(g: nx.MultiGraph, u: int, v: int, k: int, w: float) -> bool:
     """Two roads at each end of the link, each going straight on (within 30°) at the other."""
     dirs = []
     for n in (u, v):
-        axes = [
-            _axis(_coords_from(d, n), w)
-            for a, b, kk, d in g.edges(n, keys=True, data=True)
-            if {(a, b, kk), (b, a, kk)}.isdisjoint({(u, v, k)})
-        ]
+        axes = [_axis(coords_from(d, n), w) for *_, d in other_edges(g, n, (u, v, k))]
         if len(axes) != 2 or any(ax is None for ax in axes):
             return False
         dirs.append([ax[1] for ax in axes if ax is not None])
     (a1, a2), (b1, b2) = dirs
-    cos = -_COS_STRAIGHT
+    cos = -COS_STRAIGHT
     return bool((a1 @ b1 < cos and a2 @ b2 < cos) or (a1 @ b2 < cos and a2 @ b1 < cos))
-
-
-#: Cosine of the largest angle between two roads that continue each other (30°).
-_COS_STRAIGHT = math.cos(math.radians(30.0))
 
 
 def _road_width(g: nx.MultiGraph, n: int, link: Key) -> float:
     """Widest road (metres) at node ``n`` other than ``link``."""
-    widths = [
-        float(d["wsum"] / d["npix"])
-        for a, b, kk, d in g.edges(n, keys=True, data=True)
-        if d["npix"] and {(a, b, kk), (b, a, kk)}.isdisjoint({link})
-    ]
-    return max(widths, default=0.0)
-
-
-def _coords_from(d: dict, n: int) -> np.ndarray:
-    c = shapely.get_coordinates(d["geom"])
-    return c if d["src"] == n else c[::-1]
+    return max((mean_width(d) for *_, d in other_edges(g, n, link)), default=0.0)
 
 
 def _axis(coords: np.ndarray, w: float) -> tuple[np.ndarray, np.ndarray] | None:
@@ -150,13 +176,8 @@ def _contract(net: RoadNetwork, u: int, v: int, k: int, w: float) -> None:
     g = net.g
     link = g.edges[u, v, k]
     mid = np.asarray(shapely.get_coordinates(link["geom"].interpolate(0.5, normalized=True))[0])
-    others = [
-        (n, a, b, kk, d)
-        for n in (u, v)
-        for a, b, kk, d in g.edges(n, keys=True, data=True)
-        if {(a, b, kk), (b, a, kk)}.isdisjoint({(u, v, k)})
-    ]
-    axes = [ax for n, *_, d in others if (ax := _axis(_coords_from(d, n), w)) is not None]
+    others = [(n, *e) for n in (u, v) for e in other_edges(g, n, (u, v, k))]
+    axes = [ax for n, *_, d in others if (ax := _axis(coords_from(d, n), w)) is not None]
     p = meeting_point(axes)
     if p is None or float(np.hypot(*(p - mid))) > max(w, link["length"]):
         p = mid
@@ -164,7 +185,7 @@ def _contract(net: RoadNetwork, u: int, v: int, k: int, w: float) -> None:
     moved = []
     for n, _, far, kk, d in others:
         g.remove_edge(n, far, kk)
-        moved.append((far, _coords_from(d, n), d))
+        moved.append((far, coords_from(d, n), d))
     g.remove_node(v)
     g.nodes[u]["xy"] = (float(p[0]), float(p[1]))
     for far, coords, d in moved:

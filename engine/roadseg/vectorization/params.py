@@ -43,6 +43,12 @@ DEFAULT_ROAD_BRIDGE_M = 0.0
 #: default: one node per crossing is what an analyst wants, but CosmiQ's APLS scores the
 #: fewer control points lower (0.885 → 0.878 on synthetic seed 5 with 15 m).
 DEFAULT_JUNCTION_M = 0.0
+#: Least share (0–1) of a line the network cleaning draws itself — a dead end's bridge onto a
+#: road (:mod:`roadseg.vectorization.bridge_roads`), a road's end straightened out to the
+#: raster's edge (:mod:`roadseg.vectorization.edge_ends`) — that must lie on road pixels of
+#: the class raster: a line over a break where the mask thinned may cross a few background
+#: pixels, one across a verge may not.
+MIN_ROAD_SUPPORT = 0.8
 #: What happens to the two sides of divided roads.
 CARRIAGEWAYS = ("merge", "keep")
 
