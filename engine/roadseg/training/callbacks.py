@@ -8,6 +8,8 @@
 * :class:`FiniteWeights` — no checkpoint is written with NaN/inf weights.
 * :class:`ResumeState` — the window sampler's position and the RNG states in
   every checkpoint, so a resumed run continues mid-epoch exactly.
+* :class:`AverageWeights` — an exponential moving average of the network's weights,
+  swapped in for validation (``trainer.ema_decay``).
 * :class:`ExportBest` — remembers the best network whenever the monitored
   validation metric improves (the model file is written once, at the end).
 * :class:`Unfreeze` — unfreezes the encoder after K epochs.
@@ -158,6 +160,101 @@ def _np_state() -> tuple[str, torch.Tensor, int, int, float]:
     )
 
 
+#: Checkpoint key of the averaged network (:class:`AverageWeights`).
+AVERAGED_KEY = "averaged_net"
+
+
+class AverageWeights(Callback):
+    """An exponential moving average of the network's weights, validated instead of them.
+
+    After every optimiser step each floating-point tensor of the network's state (weights
+    and batch-norm statistics) moves towards the trained one: ``avg += (1 − d)(w − avg)``
+    with ``d = min(decay, (1 + n) / (10 + n))`` after ``n`` updates (the average starts
+    as the weights and its memory grows with the run). Validation runs on the average
+    (swapped in and out), so the metrics, the best epoch, the threshold chosen and the
+    exported model are the average's; training goes on from the raw weights. The average
+    is saved in every checkpoint (``averaged_net``) and restored on resume.
+
+    Args:
+        decay: The longest memory, per step (0.998: about the last 500 steps).
+
+    """
+
+    def __init__(self, decay: float) -> None:
+        self.decay = float(decay)
+        self.updates = 0
+        self.avg: dict[str, torch.Tensor] | None = None
+        self._raw: dict[str, torch.Tensor] | None = None
+        self._last_step = -1
+
+    @staticmethod
+    def _floating(pl_module: L.LightningModule) -> dict[str, torch.Tensor]:
+        net = getattr(pl_module, "net", pl_module)
+        return {k: v for k, v in net.state_dict().items() if v.is_floating_point()}
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, idx: int
+    ) -> None:
+        """Move the average towards the weights after each optimiser step."""
+        if trainer.global_step == self._last_step:
+            return  # no optimiser step (gradient accumulation)
+        self._last_step = trainer.global_step
+        cur = self._floating(pl_module)
+        with torch.no_grad():
+            if self.avg is None:
+                self.avg = {k: v.detach().clone() for k, v in cur.items()}
+            else:
+                d = min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
+                for k, v in cur.items():
+                    self.avg[k].lerp_(v.detach().to(self.avg[k].device), 1.0 - d)
+        self.updates += 1
+
+    def averaged_state(self, pl_module: L.LightningModule) -> dict[str, torch.Tensor]:
+        """The network's state with the averaged tensors (integers as trained), on the CPU."""
+        net = getattr(pl_module, "net", pl_module)
+        state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        for k, v in (self.avg or {}).items():
+            state[k] = v.detach().cpu().clone()
+        return state
+
+    def _load(self, pl_module: L.LightningModule, values: dict[str, torch.Tensor]) -> None:
+        cur = self._floating(pl_module)
+        with torch.no_grad():
+            for k, v in values.items():
+                cur[k].copy_(v)
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Validate the average: keep the raw weights aside and load the average."""
+        if self.avg is None or trainer.sanity_checking:
+            return
+        self._raw = {k: v.detach().clone() for k, v in self._floating(pl_module).items()}
+        self._load(pl_module, self.avg)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Put the raw weights back (training continues from them)."""
+        if self._raw is not None:
+            self._load(pl_module, self._raw)
+            self._raw = None
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        """Save the average beside the raw weights."""
+        if self.avg is not None:
+            checkpoint[AVERAGED_KEY] = {k: v.detach().cpu().clone() for k, v in self.avg.items()}
+            checkpoint["averaged_updates"] = self.updates
+
+    def on_load_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        """Restore the average of a resumed run."""
+        saved = checkpoint.get(AVERAGED_KEY)
+        if saved is not None:
+            device = next(iter(self._floating(pl_module).values())).device
+            self.avg = {k: v.to(device) for k, v in saved.items()}
+            self.updates = int(checkpoint.get("averaged_updates", 0))
+
+
 class ExportBest(Callback):
     """Remember the best network whenever ``monitor`` improves (written once, at the end).
 
@@ -198,8 +295,12 @@ class ExportBest(Callback):
         if self._better(v):
             self.best, self.best_epoch = v, int(trainer.current_epoch)
             self.best_metrics = dict(getattr(pl_module, "last_metrics", {}))
-            net = getattr(pl_module, "net", pl_module)
-            self._weights = {k: t.detach().cpu().clone() for k, t in net.state_dict().items()}
+            averaging = [c for c in trainer.callbacks if isinstance(c, AverageWeights)]  # type: ignore[attr-defined]
+            if averaging and averaging[0].avg is not None:  # the validated weights
+                self._weights = averaging[0].averaged_state(pl_module)
+            else:
+                net = getattr(pl_module, "net", pl_module)
+                self._weights = {k: t.detach().cpu().clone() for k, t in net.state_dict().items()}
 
     def best_weights(self, best_checkpoint: Path) -> dict[str, torch.Tensor] | None:
         """The best network's weights: remembered in this run, else from ``best_checkpoint``."""
@@ -209,7 +310,8 @@ class ExportBest(Callback):
             return None
         ck = torch.load(best_checkpoint, map_location="cpu", weights_only=True)
         prefix = "net."
-        return {k[len(prefix) :]: v for k, v in ck["state_dict"].items() if k.startswith(prefix)}
+        state = {k[len(prefix) :]: v for k, v in ck["state_dict"].items() if k.startswith(prefix)}
+        return state | dict(ck.get(AVERAGED_KEY) or {})  # validated on the average, if any
 
     def state_dict(self) -> dict[str, Any]:
         """Best score, epoch and metrics so far."""

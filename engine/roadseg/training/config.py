@@ -282,6 +282,10 @@ class TrainerConfig:
         threads: torch CPU threads of the training process (default: CPU cores minus
             DataLoader workers, at least 1: oversubscribed cores make CPU training
             several times slower).
+        ema_decay: Keep an exponential moving average of the weights (and batch-norm
+            statistics) with this decay per step, e.g. 0.998 (about the last 500 steps);
+            validation, the best model and the model file then use the averaged weights,
+            which swing less from epoch to epoch than the raw ones. None: off.
 
     """
 
@@ -300,6 +304,7 @@ class TrainerConfig:
     checkpoint_every: int = 100
     log_every: int = 10
     threads: int | None = None
+    ema_decay: float | None = None
 
     def __post_init__(self) -> None:
         check_range("trainer.epochs", self.epochs, 1, 1_000_000, integer=True, example=20)
@@ -310,6 +315,8 @@ class TrainerConfig:
         check_range("trainer.log_every", self.log_every, 1, integer=True, example=10)
         if self.threads is not None:
             check_range("trainer.threads", self.threads, 1, 1024, integer=True, example=2)
+        if self.ema_decay is not None:
+            check_range("trainer.ema_decay", self.ema_decay, 0.5, 0.99999, example=0.998)
 
 
 SECTIONS: dict[str, type] = {

@@ -25,6 +25,7 @@ from roadseg.models import ModelMeta, save_model
 from roadseg.progress import Reporter
 from roadseg.training.callbacks import (
     AtomicCheckpointIO,
+    AverageWeights,
     ExportBest,
     FiniteWeights,
     LastCheckpoint,
@@ -203,6 +204,7 @@ def _callbacks(
     callbacks: list[Any] = [
         FiniteWeights(),
         ResumeState(dm.train_sampler),
+        *([AverageWeights(t.ema_decay)] if t.ema_decay is not None else []),
         exporter,
         ModelCheckpoint(
             dirpath=run.checkpoints,
@@ -319,6 +321,7 @@ def _final_meta(session: Session, stopped_early: bool, seconds: float) -> ModelM
         "optimizer": {"name": "AdamW", "lr": cfg.optim.lr, "schedule": cfg.optim.schedule},
         "precision": session.precision,
         "freeze": cfg.model.freeze,
+        "ema_decay": cfg.trainer.ema_decay,
         "seed": cfg.trainer.seed,
         "seconds": round(seconds, 1),
         **session.setup.init,
