@@ -41,7 +41,13 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
-from ..core.adapt import DEFAULT_MINUTES, AdaptOutcome, AdaptParameters, adapt_argv
+from ..core.adapt import (
+    DEFAULT_MINUTES,
+    AdaptOutcome,
+    AdaptParameters,
+    AdaptProgress,
+    adapt_argv,
+)
 from ..core.adapted import AdaptedModel, unique_model_name
 from ..core.commands import model_info_argv, models_argv
 from ..core.errors import PluginError
@@ -331,7 +337,7 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
             except PluginError as exc:
                 raise QgsProcessingException(exc.message) from None
             outcome = AdaptOutcome.from_json(
-                run_rendered(render, adapt_argv(engine, params), feedback)
+                run_rendered(render, adapt_argv(engine, params), feedback, mapper=AdaptProgress())
             )
         finally:
             shutil.rmtree(work, ignore_errors=True)

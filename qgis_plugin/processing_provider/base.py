@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from qgis.core import (
     QgsProcessingAlgorithm,
@@ -20,7 +20,7 @@ from ..core.engine import engine_env
 from ..core.errors import PluginError
 from ..core.i18n import tr
 from ..core.process import run_engine
-from ..core.protocol import ForwardProgress, ProgressMapper
+from ..core.protocol import ForwardProgress, ProgressLine, ProgressMapper
 from ..core.sources import is_engine_raster, source_path
 from ..gui import prefs
 
@@ -36,18 +36,29 @@ def engine_argv() -> tuple[str, ...]:
         raise QgsProcessingException(exc.message) from None
 
 
+class StageMapper(Protocol):
+    """Turns an engine command's progress lines into bar percentages, never back."""
+
+    def percent(self, line: ProgressLine) -> float:
+        """The bar's percentage after ``line``."""
+        ...
+
+
 def run_cli(
     argv: list[str],
     feedback: QgsProcessingFeedback | None,
     vectorize: bool = False,
     bar: ForwardProgress | None = None,
+    mapper: StageMapper | None = None,
 ) -> dict[str, Any]:
     """Run an engine command with progress and cancel; return its JSON result.
 
-    ``bar`` is the run's progress when a rendering filled the start of it already.
+    ``bar`` is the run's progress when a rendering filled the start of it already;
+    ``mapper`` turns the command's progress lines into percentages (default: the
+    predict/train/vectorize stages, :class:`ProgressMapper`).
     """
     feedback = feedback or QgsProcessingFeedback()
-    mapper = ProgressMapper(vectorize=vectorize)
+    mapper = mapper or ProgressMapper(vectorize=vectorize)
     bar = bar or ForwardProgress(feedback.setProgress)
     feedback.pushCommandInfo(display(argv))
 

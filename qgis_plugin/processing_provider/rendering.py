@@ -32,7 +32,7 @@ from ..gui.render import (
     plan_render,
     render_with_progress,
 )
-from .base import raster_file, run_cli
+from .base import StageMapper, raster_file, run_cli
 
 
 def raster_input(
@@ -119,6 +119,7 @@ def run_rendered(
     argv: list[str],
     feedback: QgsProcessingFeedback,
     vectorize: bool = False,
+    mapper: StageMapper | None = None,
 ) -> dict[str, Any]:
     """Render the web or virtual layer (when there is one), then run the engine on it.
 
@@ -129,7 +130,7 @@ def run_rendered(
     try:
         if render is not None:
             render_layer(render, feedback, bar)
-        return run_cli(argv, feedback, vectorize, bar)
+        return run_cli(argv, feedback, vectorize, bar, mapper)
     finally:
         if render is not None:
             render.cleanup()

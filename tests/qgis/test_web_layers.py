@@ -363,6 +363,9 @@ def test_processing_adapt_model_on_a_local_xyz_layer(
     assert set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*")) == before  # removed
     # The rendering's share of the bar first; the engine's "prepare" (0 %) does not undo it.
     assert bar[0] == 5.0 and bar == sorted(bar) and bar[-1] == 100.0, bar
+    # Adapt's own stages: measuring the starting model ("before") owns 10-20 % of the bar
+    # (the predict stages' mapper jumped from 5 % straight to half way with 2 steps).
+    assert any(10.0 <= p <= 20.0 for p in bar), bar
 
 
 def test_processing_segment_roads_on_a_local_xyz_layer(
