@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from georasters import make_raster
+from road_scenes import road_scene
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -31,3 +32,9 @@ def tiny_utm(tmp_path: Path) -> Path:
     y, x = np.mgrid[0:64, 0:64]
     arr = np.stack([x * 4, y * 4, (x + y) * 2]).astype(np.uint8)
     return make_raster(tmp_path / "utm.tif", arr)
+
+
+@pytest.fixture(scope="session")
+def train_scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The 128² synthetic road scene (GeoTIFF, GeoPackage) the training tests read, never write."""
+    return road_scene(tmp_path_factory.mktemp("train_scene"), size=128)

@@ -6,13 +6,7 @@ import geopandas as gpd
 import pytest
 import shapely
 from click.testing import CliRunner
-from road_scenes import road_scene
 from roadseg.cli.main import cli
-
-
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    return road_scene(tmp_path_factory.mktemp("scene"), size=128)
 
 
 def _run(args):
@@ -146,9 +140,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_gives_one_clear_line(case, scene, tmp_path):
+def test_bad_input_gives_one_clear_line(case, train_scene, tmp_path):
     make_args, expect, code = CASES[case]
-    args = make_args(scene, tmp_path)
+    args = make_args(train_scene, tmp_path)
     if "--out" not in args and "--resume" not in args:
         args += ["--out", str(tmp_path / "run")]
     args += (
@@ -162,17 +156,33 @@ def test_bad_input_gives_one_clear_line(case, scene, tmp_path):
     assert "Traceback" not in r.stderr + r.stdout
 
 
-def test_existing_run_needs_resume(scene, tmp_path):
+def test_existing_run_needs_resume(train_scene, tmp_path):
     (tmp_path / "run" / "checkpoints").mkdir(parents=True)
     (tmp_path / "run" / "checkpoints" / "last.ckpt").write_bytes(b"x")
-    r = _run(["--image", str(scene[0]), "--labels", str(scene[1]), "--out", str(tmp_path / "run")])
+    r = _run(
+        [
+            "--image",
+            str(train_scene[0]),
+            "--labels",
+            str(train_scene[1]),
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
     assert r.exit_code == 1 and "--resume" in r.stderr
 
 
-def test_error_line_names_the_flag_and_the_python_parameter(scene, tmp_path):
+def test_error_line_names_the_flag_and_the_python_parameter(train_scene, tmp_path):
     import json
 
-    args = ["--image", str(scene[0]), "--labels", str(scene[1]), "--out", str(tmp_path / "r")]
+    args = [
+        "--image",
+        str(train_scene[0]),
+        "--labels",
+        str(train_scene[1]),
+        "--out",
+        str(tmp_path / "r"),
+    ]
     args += ["--set", "data.tile=64", "--workers", "0"]
     r = _run([*args, "--monitor", "val_map", "--json"])
     assert r.exit_code == 1 and r.stderr.startswith("Error: --monitor 'val_map' is not"), r.stderr

@@ -11,7 +11,6 @@ import types
 
 import pytest
 import torch
-from road_scenes import road_scene
 from roadseg.errors import ConfigError
 from roadseg.models import read_meta
 from roadseg.training import train
@@ -23,13 +22,8 @@ EMA = {**FAST, "ema_decay": 0.9}
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    return road_scene(tmp_path_factory.mktemp("scene"), size=128)
-
-
-@pytest.fixture(scope="module")
-def averaged(scene, tmp_path_factory):
-    tif, gpkg = scene
+def averaged(train_scene, tmp_path_factory):
+    tif, gpkg = train_scene
     out = tmp_path_factory.mktemp("runs") / "ema"
     r = train(image=[str(tif)], labels=[str(gpkg)], out=str(out), epochs=2, **EMA)
     return out, r
@@ -57,10 +51,10 @@ def test_the_model_file_holds_the_validated_average(averaged):
     assert meta.training["ema_decay"] == 0.9 and r.steps == 6
 
 
-def test_resume_mid_epoch_keeps_the_average_exactly(averaged, scene, tmp_path):
+def test_resume_mid_epoch_keeps_the_average_exactly(averaged, train_scene, tmp_path):
     run = tmp_path / "cut"
     _interrupted(
-        scene,
+        train_scene,
         run,
         lambda ev: any(e.stage == "train" and e.done >= 5 for e in ev),
         checkpoint_every=1,
@@ -99,8 +93,8 @@ def test_the_average_follows_the_documented_rule():
 
 
 @pytest.mark.parametrize("bad", [0.0, 1.0, 1.5])
-def test_ema_decay_out_of_range_is_refused(bad, scene, tmp_path):
-    tif, gpkg = scene
+def test_ema_decay_out_of_range_is_refused(bad, train_scene, tmp_path):
+    tif, gpkg = train_scene
     with pytest.raises(ConfigError, match="ema_decay"):
         train(
             image=[str(tif)],

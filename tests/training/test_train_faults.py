@@ -10,7 +10,7 @@ import pytest
 import shapely
 import torch
 from click.testing import CliRunner
-from road_scenes import ORIGIN, road_scene
+from road_scenes import ORIGIN
 from roadseg.cli.main import cli
 from roadseg.data.plan import split_scene
 from roadseg.errors import RoadsegWarning
@@ -25,11 +25,6 @@ FAST_CLI = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    return road_scene(tmp_path_factory.mktemp("scene"), size=128)
-
-
 def _train(args):
     return CliRunner(mix_stderr=False).invoke(cli, ["train", *args, *FAST_CLI])
 
@@ -37,7 +32,7 @@ def _train(args):
 # ---------------------------------------------------------------------------- NaN loss
 
 
-def test_nan_loss_stops_and_keeps_last_good_checkpoint(scene, tmp_path, monkeypatch):
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(train_scene, tmp_path, monkeypatch):
     """The 5th training loss is NaN (injected: a divergence cannot be provoked deterministically)."""
     forward = losses.SegLoss.forward
     calls = {"n": 0}
@@ -52,7 +47,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(scene, tmp_path, monkeypa
 
     monkeypatch.setattr(losses.SegLoss, "forward", nan_from_step_5)
     out = tmp_path / "run"
-    tif, gpkg = scene
+    tif, gpkg = train_scene
     r = _train(
         ["--image", str(tif), "--labels", str(gpkg), "--out", str(out), "--epochs", "3",
          "--checkpoint-every", "1"]
@@ -93,8 +88,8 @@ def _dm(tif, gpkg):
     return RoadDataModule(cfg.data, cfg.augment, False, seed=0)
 
 
-def test_no_road_in_validation_blocks_warns(scene, tmp_path, recwarn):
-    tif, gpkg = scene
+def test_no_road_in_validation_blocks_warns(train_scene, tmp_path, recwarn):
+    tif, gpkg = train_scene
     dm = _dm(tif, gpkg)  # roads cross every block: no warning
     assert dm.summary.val_road_points > 0
     assert not [w for w in recwarn if issubclass(w.category, RoadsegWarning)]
@@ -103,8 +98,8 @@ def test_no_road_in_validation_blocks_warns(scene, tmp_path, recwarn):
     assert dm.summary.val_road_points == 0 and dm.plan.num_road_points > 0
 
 
-def test_cli_prints_one_warning_line_and_trains(scene, tmp_path):
-    tif, _ = scene
+def test_cli_prints_one_warning_line_and_trains(train_scene, tmp_path):
+    tif, _ = train_scene
     out = tmp_path / "run"
     labels = _roads_only_in_train_block(tmp_path)
     r = _train(["--image", str(tif), "--labels", str(labels), "--out", str(out), "--epochs", "1"])

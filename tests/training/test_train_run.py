@@ -1,4 +1,4 @@
-"""End-to-end training on a tiny synthetic georeferenced scene: CLI, model file, resume, transfer.
+"""End-to-end training on a tiny synthetic georeferenced train_scene: CLI, model file, resume, transfer.
 
 Runs are tiny (64-px tiles, resnet18, 3 steps per epoch, fp32, deterministic) so
 the whole module stays within a few tens of seconds on two cores.
@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from road_scenes import road_scene
 from roadseg.cli.main import cli
 from roadseg.errors import CancelledError
 from roadseg.models import load_model, read_meta
@@ -57,14 +56,9 @@ FAST_CLI = [
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    return road_scene(tmp_path_factory.mktemp("scene"), size=128)
-
-
-@pytest.fixture(scope="module")
-def straight(scene, tmp_path_factory):
+def straight(train_scene, tmp_path_factory):
     """`roadseg train --json` for two epochs, straight through."""
-    tif, gpkg = scene
+    tif, gpkg = train_scene
     out = tmp_path_factory.mktemp("runs") / "straight"
     r = CliRunner(mix_stderr=False).invoke(
         cli,
@@ -98,7 +92,7 @@ def _max_diff(a, b):
     )
 
 
-def test_cli_json_and_model_file(straight, scene):
+def test_cli_json_and_model_file(straight, train_scene):
     out, js = straight
     assert js["model"] == str(out / "model.safetensors")
     for k in (
@@ -116,7 +110,9 @@ def test_cli_json_and_model_file(straight, scene):
     model, meta = load_model(js["model"])
     assert meta.classes == ("background", "major", "minor", "track")  # synth scheme from road_class
     assert not meta.binary and meta.tile_size == 64 and meta.gsd_m == 0.5 and meta.in_channels == 3
-    assert meta.training["images"] == [str(scene[0])] and meta.training["labels"] == [str(scene[1])]
+    assert meta.training["images"] == [str(train_scene[0])] and meta.training["labels"] == [
+        str(train_scene[1])
+    ]
     assert meta.training["epochs"] == 2 and meta.training["steps"] == 6
     assert sum(meta.training["class_pixels"].values()) > 0
     assert meta.metrics["miou"] == js["metrics"]["miou"]
@@ -131,9 +127,9 @@ def test_cli_json_and_model_file(straight, scene):
     assert not list(out.rglob("*.tmp*"))  # atomic writes left no temporary file
 
 
-def _interrupted(scene, run, stop_when, **kw):
+def _interrupted(train_scene, run, stop_when, **kw):
     """Train 2 epochs, cancelled as soon as ``stop_when(events)`` holds (like a kill)."""
-    tif, gpkg = scene
+    tif, gpkg = train_scene
     events = []
     with pytest.raises(CancelledError, match="continue it with resume") as info:
         train(
@@ -148,9 +144,11 @@ def _interrupted(scene, run, stop_when, **kw):
     assert info.value.param == "resume" and info.value.value == str(run)
 
 
-def test_resume_at_epoch_boundary_is_exact(straight, scene, tmp_path):
+def test_resume_at_epoch_boundary_is_exact(straight, train_scene, tmp_path):
     run = tmp_path / "split"
-    _interrupted(scene, run, lambda ev: any(e.stage == "validate" for e in ev))  # after epoch 1
+    _interrupted(
+        train_scene, run, lambda ev: any(e.stage == "validate" for e in ev)
+    )  # after epoch 1
     _, step, epoch = _ckpt_weights(run)
     assert (step, epoch) == (3, 0)
     r = train(resume=run)
@@ -161,10 +159,10 @@ def test_resume_at_epoch_boundary_is_exact(straight, scene, tmp_path):
     assert _max_diff(a, b) <= 1e-6
 
 
-def test_resume_mid_epoch_is_exact(straight, scene, tmp_path):
+def test_resume_mid_epoch_is_exact(straight, train_scene, tmp_path):
     run = tmp_path / "cut"
     _interrupted(
-        scene,
+        train_scene,
         run,
         lambda ev: any(e.stage == "train" and e.done >= 5 for e in ev),
         checkpoint_every=1,
@@ -178,8 +176,8 @@ def test_resume_mid_epoch_is_exact(straight, scene, tmp_path):
     assert _max_diff(a, b) <= 1e-6
 
 
-def test_early_stopping_stops(scene, tmp_path):
-    tif, gpkg = scene
+def test_early_stopping_stops(train_scene, tmp_path):
+    tif, gpkg = train_scene
     # an improvement must exceed 1.0 mIoU: none does, so patience 1 stops after the second epoch
     r = train(
         image=[str(tif)],
@@ -194,8 +192,8 @@ def test_early_stopping_stops(scene, tmp_path):
     assert read_meta(r.model_path).training["stopped_early"] is True
 
 
-def test_init_from_with_new_classes_and_frozen_encoder(straight, scene, tmp_path):
-    tif, gpkg = scene
+def test_init_from_with_new_classes_and_frozen_encoder(straight, train_scene, tmp_path):
+    tif, gpkg = train_scene
     src, src_meta = load_model(straight[1]["model"])
     r = train(
         image=[str(tif)],
@@ -248,7 +246,9 @@ def test_dubai_folder_with_colour_map(real_data, tmp_path):
     assert np.isfinite(js["metrics"]["miou"])
 
 
-def test_model_file_holds_the_best_checkpoint_written_once(straight, monkeypatch, tmp_path, scene):
+def test_model_file_holds_the_best_checkpoint_written_once(
+    straight, monkeypatch, tmp_path, train_scene
+):
     out, js = straight
     from roadseg.training.callbacks import ExportBest
     from safetensors.torch import load_file
@@ -266,6 +266,6 @@ def test_model_file_holds_the_best_checkpoint_written_once(straight, monkeypatch
     calls = []
     real = runner.save_model
     monkeypatch.setattr(runner, "save_model", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
-    tif, gpkg = scene
+    tif, gpkg = train_scene
     train(image=[str(tif)], labels=[str(gpkg)], out=str(tmp_path / "once"), epochs=2, **FAST)
     assert calls == [tmp_path / "once" / "model.safetensors"]
