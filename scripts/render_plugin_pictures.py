@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Render the README's plugin pictures offscreen: the Map roads dialog and a result map.
+"""Render the README's plugin pictures offscreen: the Map roads and Adapt dialogs, a result map.
 
 The plugin runs exactly as in QGIS (dialog → parameters → background task → the
 real engine as a subprocess → styled layers); this script only provides a
@@ -7,7 +7,9 @@ minimal QGIS interface and grabs the pixels:
 
 * docs/images/plugin_dialog.png: the dialog (``QWidget.grab()``);
 * docs/images/plugin_result.png: imagery plus the styled road layers
-  (``QgsMapRendererParallelJob``), with the run's summary as a caption.
+  (``QgsMapRendererParallelJob``), with the run's summary as a caption;
+* docs/images/plugin_adapt.png: the Adapt model dialog set up on the same imagery with a
+  road layer the user has (the synthetic scene's own roads, or ``--roads``).
 
 Usage (QT_QPA_PLATFORM=offscreen is set for you):
     .venv/bin/python scripts/render_plugin_pictures.py [--model FILE] [--raster FILE]
@@ -148,13 +150,36 @@ def render_map(
     return out
 
 
+def adapt_dialog_picture(plugin: Any, raster: Any, roads: Path, path: Path) -> int:
+    """Grab the Adapt model dialog set up on ``raster`` with the road lines ``roads``."""
+    from qgis.core import QgsProject, QgsVectorLayer
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    layer = QgsVectorLayer(str(roads), "roads you have", "ogr")
+    assert layer.isValid(), roads
+    QgsProject.instance().addMapLayer(layer)
+    dlg = plugin.create_adapt_dialog()
+    dlg.raster_combo.setLayer(raster)
+    dlg.labels_combo.setLayer(layer)
+    dlg.area_combo.setCurrentIndex(dlg.area_combo.findData("labels"))
+    dlg.refresh()
+    dlg.resize(640, dlg.sizeHint().height())
+    dlg.show()
+    QCoreApplication.processEvents()
+    size = save_png(dlg.grab().toImage(), path)
+    dlg.hide()
+    QgsProject.instance().removeMapLayer(layer.id())
+    return size
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Render both pictures."""
+    """Render the pictures."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="model file (default: the embedded default model)")
     ap.add_argument("--raster", help="imagery (default: a synthetic scene from `roadseg synth`)")
     ap.add_argument("--seed", type=int, default=3, help="synthetic scene seed (default 3)")
     ap.add_argument("--style", default="rural", help="synthetic scene style (default rural)")
+    ap.add_argument("--roads", help="road lines for the Adapt dialog (default: the scene's own)")
     ap.add_argument("--out", default=str(REPO / "docs" / "images"))
     ap.add_argument("--work", help="working folder (default: a temporary one)")
     args = ap.parse_args(argv)
@@ -255,6 +280,12 @@ def main(argv: list[str] | None = None) -> int:
     img = render_map([*road_layers, layer], layer.extent(), (760, 760), caption, legend)
     size = save_png(img, out_dir / "plugin_result.png")
     print(f"wrote {out_dir / 'plugin_result.png'} ({size / 1024:.0f} KiB)")
+    roads = Path(args.roads) if args.roads else raster_path.parent / "roads.gpkg"
+    if roads.exists():
+        size = adapt_dialog_picture(plugin, layer, roads, out_dir / "plugin_adapt.png")
+        print(f"wrote {out_dir / 'plugin_adapt.png'} ({size / 1024:.0f} KiB)")
+    else:
+        print(f"no road layer at {roads}: the Adapt dialog picture is not rendered")
     info = {"model": args.model or "default", "raster": str(raster_path), "summary": summary}
     (work / "pictures.json").write_text(json.dumps(info, indent=2))
     plugin.unload()
