@@ -3,8 +3,9 @@
 One run, interleaved repetitions, medians:
 
 1. **Precision**: one optimisation step (forward, loss, backward, AdamW) of
-   Unet-resnet34 on 4×3×256×256, channels-last, fp32 vs ``torch.autocast(bf16)``
-   (what Lightning's ``precision="bf16-mixed"`` does on CPU).
+   Unet-resnet34 and Unet-EfficientNet-Lite0 (the default model's) on 4×3×256×256,
+   channels-last, fp32 vs ``torch.autocast(bf16)`` (what Lightning's
+   ``precision="bf16-mixed"`` does on CPU), and what ``auto`` picks on this CPU.
 2. **Augmentation**: the default ``augment:`` settings on a batch of 8 256²
    tiles, ``apply_batch`` (torch + kornia, as on the device) vs ``apply_numpy``
    per sample (as in DataLoader workers), in milliseconds per sample.
@@ -12,7 +13,7 @@ One run, interleaved repetitions, medians:
    bf16) fed by a DataLoader with one worker from a synthetic raster, with the
    augmentation applied in the worker (numpy) or after the transfer (kornia).
 
-Run:  .venv/bin/python bench/bench_train.py [--steps 6] [--threads N]
+Run:  .venv/bin/python bench/bench_train.py [--steps 6] [--threads N] [--encoders E...]
 """
 
 from __future__ import annotations
@@ -141,15 +142,30 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--skip-loop", action="store_true")
+    ap.add_argument(
+        "--encoders",
+        nargs="+",
+        default=["resnet34", "tu-tf_efficientnet_lite0"],
+        help="encoders of the precision comparison (Lite0: the default model's)",
+    )
     args = ap.parse_args()
 
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = {"threads": torch.get_num_threads()}
-    out["precision"] = bench_precision(args.steps)
-    print("precision:", json.dumps(out["precision"]), flush=True)
+    from roadseg.device import this_cpu, training_precision
+
+    cpu = this_cpu()
+    out: dict = {
+        "threads": torch.get_num_threads(),
+        "cpu": f"{cpu.model} ({cpu.vendor})",
+        "auto": training_precision("auto", "cpu"),
+    }
+    out["precision"] = [bench_precision(args.steps, e) for e in args.encoders]
+    for p in out["precision"]:
+        print("precision:", json.dumps(p), flush=True)
+    print(f"auto on this CPU: {out['auto']}", flush=True)
     out["augment"] = bench_augment(max(4, args.steps))
     print("augment:", json.dumps(out["augment"]), flush=True)
     if not args.skip_loop:

@@ -17,9 +17,11 @@ the same raster, model, options and machine give the same bytes every run:
 
 A ``precision`` other than ``auto`` is used as given. Otherwise the environment
 variable ``ROADSEG_PRECISION`` (``fp32``, ``bf16`` or ``fp16``), when set, replaces
-the rule (e.g. on a machine whose measurements differ). Training on the CPU keeps
-fp32 (a bf16-mixed training step measured 1.4× the fp32 time on the Intel
-machine); on CUDA it uses the same bf16/fp16 choice.
+the rule (e.g. on a machine whose measurements differ). Training follows the same
+rule (bf16-mixed where prediction would use bf16, else fp32): one optimisation step
+of Unet on 4×3×256² measured 1.41× (EfficientNet-Lite0) and 1.79× (resnet34) faster in
+bf16-mixed than fp32 on the AMD EPYC, and 1.4× slower (resnet34) on the Intel Xeon
+without AMX (``bench/bench_train.py``); on CUDA it uses the same bf16/fp16 choice.
 """
 
 from __future__ import annotations
@@ -357,21 +359,27 @@ def uses_cuda(accelerator: str) -> bool:
     return bool(torch.cuda.is_available() and str(accelerator) in ("auto", "gpu", "cuda"))
 
 
-def training_precision(requested: str, accelerator: str) -> str:
-    """Lightning ``precision`` of a training run: ``auto`` → bf16-mixed on GPUs with bf16.
+def training_precision(requested: str, accelerator: str, cpu: CpuInfo | None = None) -> str:
+    """Lightning ``precision`` of a training run; ``auto`` follows the prediction rule.
 
-    fp32 on CPU: a bf16-mixed training step of Unet-resnet34 (4×256²) measured 1.4× the
-    fp32 time on the project's 2-core CPU (bench/bench_train.py).
+    On a GPU: bf16-mixed where it supports bf16, else 16-mixed. On the CPU: bf16-mixed where
+    :func:`resolve_policy` would predict in bf16 (AMX, or an AMD CPU with avx512_bf16; or
+    ``ROADSEG_PRECISION=bf16``), else fp32 — from the CPU's features, never a timing race,
+    so a run and its resume on one machine use the same precision. ``cpu``: the CPU the
+    rule looks at (default: this machine's).
 
     >>> training_precision("bf16", "cpu"), training_precision("32-true", "cpu")
     ('bf16-mixed', '32-true')
+    >>> training_precision("auto", "cpu", CpuInfo("GenuineIntel", frozenset({"avx512_bf16"})))
+    '32-true'
     """
     p = str(requested)
     if p != "auto":
         return _LIGHTNING_PRECISION.get(p, p)
     if uses_cuda(accelerator):
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "32-true"
+    chosen = resolve_policy("cpu", "auto", cpu=cpu).precision
+    return "bf16-mixed" if chosen == "bf16" else "32-true"
 
 
 def dataloader_workers(requested: int | None, cpus: int | None = None) -> int:

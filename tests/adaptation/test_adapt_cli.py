@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 from road_scenes import ORIGIN
 from roadseg.cli.main import cli
+from roadseg.device import training_precision
 
 tiny_model = adapt_helpers.tiny_model  # fixtures shared by the adapt tests
 scene = adapt_helpers.scene
@@ -55,6 +56,8 @@ def test_json_and_progress_lines(tiny_model, scene, tmp_path):
         assert key in js
     for key in ("batch_size", "lr", "freeze_share", "road_bias", "validations", "threads"):
         assert key in js["settings"]
+    # the training ran at the precision the CPU rule gives (bf16-mixed on AMD avx512_bf16)
+    assert js["settings"]["precision"] == training_precision("auto", "cpu")
     assert set(js["holdout"]) >= {"blocks", "labelled_share", "road_share", "windows"}
     assert js["data"]["rasters"][0]["area"] == "convex hull"
     assert js["data"]["rasters"][0]["layer"]["class_rule"]["field"] == "road_class"

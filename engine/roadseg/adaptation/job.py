@@ -166,6 +166,7 @@ def run(job: Job) -> AdaptResult:
             **settings.as_dict(),
             "min_gain": opts.min_gain,
             "seed": opts.seed,
+            "precision": result.summary.get("precision"),
             "seconds_per_step": None
             if cb.seconds_per_step is None
             else round(cb.seconds_per_step, 3),

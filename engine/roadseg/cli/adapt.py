@@ -133,9 +133,10 @@ def cli(
         if s["freeze_share"]
         else ""
     )
+    precision = f", {s['precision']}" if s.get("precision") else ""
     click.echo(
         f"trained  {res.steps} steps in {res.train_minutes:.1f} min (batch {s['batch_size']}, "
-        f"lr {s['lr']:g}{freeze}; {res.minutes:.1f} min in all)"
+        f"lr {s['lr']:g}{precision}{freeze}; {res.minutes:.1f} min in all)"
     )
     sign = "+" if res.after >= res.before else ""
     click.echo(

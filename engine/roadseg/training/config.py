@@ -266,8 +266,9 @@ class TrainerConfig:
     Attributes:
         epochs: Maximum epochs.
         seed: Seed of weights, windows and augmentation.
-        precision: ``auto`` (bf16-mixed on GPUs that support it; fp32 on CPU, where bf16
-            measured slower), ``32``, ``bf16-mixed``, ``16-mixed``.
+        precision: ``auto`` (bf16-mixed on GPUs that support it; on a CPU the prediction
+            rule of :mod:`roadseg.device`: bf16-mixed with AMX or on an AMD CPU with
+            avx512_bf16, else fp32), ``32``, ``bf16-mixed``, ``16-mixed``.
         accelerator: ``auto``, ``cpu``, ``gpu``...
         devices: ``auto``, a count or a list.
         strategy: ``auto``, ``ddp``...
