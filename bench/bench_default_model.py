@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -239,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, (src, pairs) in held.items():
             safe = label.replace(":", "_").replace("/", "_").replace("@", "_at_")
             work = build / "work" / safe / name
+            # the bench's own scratch: a re-run (e.g. after a new default model) starts clean
+            shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True, exist_ok=True)
             results[label][name] = score_source(
                 name, src, pairs, model, work, args.relax, working_gsd
