@@ -4,11 +4,11 @@ Pure rules (each measured or argued in the README's *Adapt to your area* section
 
 * **batch**: 4 windows on a CPU (more optimiser steps in few minutes), 16 on a GPU,
   lowered until a training step fits in the GPU's memory (:mod:`roadseg.adaptation.probe`);
-* **learning rate**: 5e-4 at batch 4, scaled by √(batch / 4), at most 1e-3; warm-up
+* **learning rate**: 1e-3 at batch 4, scaled by √(batch / 4), at most 2e-3; warm-up
   over the first 5 % of the planned steps, then cosine decay to 1 % at the deadline;
-* **freezing**: with little labelled ground (under :data:`SMALL_DATA_PX` working pixels,
-  about 0.5 km² at 0.5 m) the encoder stays frozen for the first 30 % of the steps
-  (only the decoder adapts first; frozen steps are also faster), then everything trains;
+* **freezing**: the encoder stays frozen for the first 30 % of the steps, 50 % with little
+  labelled ground (under :data:`SMALL_DATA_PX` working pixels, about 0.5 km² at 0.5 m):
+  only the decoder adapts first (frozen steps are also faster), then everything trains;
 * **sampling**: 60 % of the windows centred on a labelled road, the rest anywhere in
   the labelled area;
 * **validation**: 2 times in a run under 4 minutes, 3 under 8, else 4, evenly from 40 %
