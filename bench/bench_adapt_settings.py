@@ -1,0 +1,162 @@
+"""Which of adapt's own settings matter: the same pairs at a fixed step count, one change each.
+
+``roadseg.adapt`` picks its settings (batch, learning rate, freezing, sampling, scale jitter)
+by the rules in ``roadseg.adaptation.plan``. This bench runs the ``-unseen`` pairs of
+``bench_adapt.py`` (images no training of the default model has seen) with those settings
+(``base``) and with one of them changed, at a fixed number of optimiser steps (``steps=N``:
+the same weights for the same seed on any load, so the arms compare the settings, not the
+machine's mood that minute), one torch thread each, for each seed; every model the run
+writes is scored as ``bench_adapt.py`` scores (pooled road IoU of ``roadseg.predict`` on the
+pair's scoring images). Freezing also makes steps faster, which a fixed step count does not
+credit: read the ``train min`` column beside it.
+
+    .venv/bin/python bench/bench_adapt_settings.py [--pairs dubai-unseen massachusetts-unseen]
+        [--variants base nofreeze lr2 jitter] [--seeds 0] [--steps 200] [--json OUT]
+
+Each run takes the steps plus the scoring: ~15 min per pair and variant on 2 CPU cores
+(two runs side by side, 1 thread each). Variants change a field of
+:class:`roadseg.adaptation.plan.AdaptSettings` on top of what the rules chose; the change is
+applied by wrapping ``choose_settings`` for this process only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_adapt as ba  # noqa: E402  (puts engine/ and scripts/ on the path)
+
+#: One change to the chosen settings per variant (fields of AdaptSettings).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "base": {},
+    "nofreeze": {"freeze_share": 0.0},
+    "lr2": {"lr": 0.002},
+    "jitter": {"scale_jitter": 0.2},
+    "bias8": {"road_bias": 0.8},
+    "batch8": {"batch_size": 8},
+}
+PAIRS = {"dubai-unseen": ba.dubai_unseen, "massachusetts-unseen": ba.massachusetts_unseen}
+
+
+def with_variant(changes: dict[str, Any]) -> None:
+    """Make this process's adapt runs apply ``changes`` to the settings the rules choose."""
+    import roadseg.adaptation.job as job
+
+    rules = getattr(job, "_rules_choose_settings", job.choose_settings)
+    job._rules_choose_settings = rules  # type: ignore[attr-defined]
+
+    def choose(*args: Any, **kwargs: Any) -> Any:
+        return rules(*args, **kwargs).replace(**changes)
+
+    job.choose_settings = choose  # type: ignore[assignment]
+
+
+def run_one(
+    pair: ba.Pair, variant: str, seed: int, steps: int, work: Path, limit: int | None
+) -> dict[str, Any]:
+    """Adapt ``pair`` with ``variant`` for ``steps`` steps; score the written model."""
+    from roadseg.adaptation.api import adapt
+
+    with_variant(VARIANTS[variant])
+    t = time.perf_counter()
+    a = adapt(
+        out=work / "model.safetensors",
+        steps=steps,
+        seed=seed,
+        threads=1,
+        min_gain=0.0,
+        **pair.adapt_kwargs,
+    )
+    train_min = (time.perf_counter() - t) / 60
+    return {
+        "pair": pair.name,
+        "variant": variant,
+        "seed": seed,
+        "steps": a.steps,
+        "kept": a.kept,
+        "holdout_before": a.before,
+        "holdout_after": a.after,
+        "score": ba.score(pair, a.model_path, work / "score", limit),
+        "train_min": round(train_min, 2),
+    }
+
+
+def table(before: dict[str, float], rows: list[dict[str, Any]]) -> str:
+    """Markdown: per pair, variant and seed, the score and its change from ``base``."""
+    base = {(r["pair"], r["seed"]): r["score"] for r in rows if r["variant"] == "base"}
+    out = [
+        "| pair | variant | seed | default | adapted | gain | vs base | hold-out | train min |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        b = base.get((r["pair"], r["seed"]))
+        vs = "–" if b is None or r["variant"] == "base" else f"{r['score'] - b:+.3f}"
+        out.append(
+            f"| {r['pair']} | {r['variant']} | {r['seed']} | {before[r['pair']]:.3f} | "
+            f"{r['score']:.3f} | {r['score'] - before[r['pair']]:+.3f} | {vs} | "
+            f"{r['holdout_before']:.3f} → {r['holdout_after']:.3f} | {r['train_min']:.1f} |"
+        )
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
+    ap.add_argument(
+        "--variants", nargs="+", default=["base", "nofreeze", "lr2", "jitter"], choices=VARIANTS
+    )
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--real", default=str(ba.REAL))
+    ap.add_argument("--work", default=str(ba.ROOT / "build" / "bench_adapt_settings"))
+    ap.add_argument("--score-limit", type=int, default=None, help="score only N images (dev)")
+    ap.add_argument("--json", help="write the figures to this file")
+    args = ap.parse_args(argv)
+
+    real = Path(args.real)
+    work = Path(args.work) / time.strftime("%Y%m%d-%H%M%S")
+    work.mkdir(parents=True, exist_ok=True)
+    up = ["uptime"]
+    print(f"uptime: {subprocess.run(up, capture_output=True, text=True).stdout.strip()}")
+    before: dict[str, float] = {}
+    rows: list[dict[str, Any]] = []
+    for name in args.pairs:
+        pair = PAIRS[name](real, work)
+        if pair is None:
+            print(f"{name}: data not found under {real}, skipped")
+            continue
+        before[name] = ba.score(pair, "default", work / name / "before", args.score_limit)
+        print(f"{name}: default model road IoU {before[name]:.3f}", flush=True)
+        for seed in args.seeds:
+            for variant in args.variants:
+                r = run_one(
+                    pair,
+                    variant,
+                    seed,
+                    args.steps,
+                    work / name / f"{variant}_{seed}",
+                    args.score_limit,
+                )
+                rows.append(r)
+                print(
+                    f"{name} {variant} seed {seed}: {r['score']:.3f} ({r['steps']} steps, "
+                    f"{r['train_min']:.1f} min, hold-out {r['holdout_before']:.3f} -> "
+                    f"{r['holdout_after']:.3f})",
+                    flush=True,
+                )
+    print()
+    print(table(before, rows))
+    print(f"uptime: {subprocess.run(up, capture_output=True, text=True).stdout.strip()}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"before": before, "runs": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
