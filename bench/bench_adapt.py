@@ -312,6 +312,11 @@ def picture(pair: Pair, work: Path, minutes: float, out: Path) -> Path:
     return out
 
 
+def uptime() -> str:
+    """The machine's load as ``uptime`` prints it (benchmarks quote it beside their figures)."""
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
 def sha256(path: Path) -> str:
     from roadseg.prediction.manifest import file_sha256
 
@@ -345,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     default = resolve_model_path("default")
     print(f"default model {default.name} sha256 {sha256(default)}; work {work}", flush=True)
-    print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    print(f"uptime: {uptime()}")
     results: dict[str, Any] = {}
     for name in args.pairs:
         pair = builders[name](real, work)
@@ -399,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"picture: {picture(pair, work, m, Path(args.picture))}", flush=True)
     print()
     print(table(results))
-    print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    print(f"uptime: {uptime()}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))
     return 0

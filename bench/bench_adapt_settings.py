@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,8 +37,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "nofreeze": {"freeze_share": 0.0},
     "lr2": {"lr": 0.002},
     "jitter": {"scale_jitter": 0.2},
-    "bias8": {"road_bias": 0.8},
-    "batch8": {"batch_size": 8},
 }
 PAIRS = {"dubai-unseen": ba.dubai_unseen, "massachusetts-unseen": ba.massachusetts_unseen}
 
@@ -47,14 +44,12 @@ PAIRS = {"dubai-unseen": ba.dubai_unseen, "massachusetts-unseen": ba.massachuset
 def with_variant(changes: dict[str, Any]) -> None:
     """Make this process's adapt runs apply ``changes`` to the settings the rules choose."""
     import roadseg.adaptation.job as job
-
-    rules = getattr(job, "_rules_choose_settings", job.choose_settings)
-    job._rules_choose_settings = rules  # type: ignore[attr-defined]
+    from roadseg.adaptation.plan import choose_settings as rules
 
     def choose(*args: Any, **kwargs: Any) -> Any:
         return rules(*args, **kwargs).replace(**changes)
 
-    job.choose_settings = choose  # type: ignore[assignment]
+    job.choose_settings = choose
 
 
 def run_one(
@@ -118,12 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--score-limit", type=int, default=None, help="score only N images (dev)")
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args(argv)
+    if args.steps < 1:
+        ap.error(f"--steps {args.steps}: give at least 1 optimiser step, e.g. --steps 200")
 
     real = Path(args.real)
     work = Path(args.work) / time.strftime("%Y%m%d-%H%M%S")
     work.mkdir(parents=True, exist_ok=True)
-    up = ["uptime"]
-    print(f"uptime: {subprocess.run(up, capture_output=True, text=True).stdout.strip()}")
+    print(f"uptime: {ba.uptime()}")
     before: dict[str, float] = {}
     rows: list[dict[str, Any]] = []
     for name in args.pairs:
@@ -152,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
     print()
     print(table(before, rows))
-    print(f"uptime: {subprocess.run(up, capture_output=True, text=True).stdout.strip()}")
+    print(f"uptime: {ba.uptime()}")
     if args.json:
         Path(args.json).write_text(json.dumps({"before": before, "runs": rows}, indent=2))
     return 0

