@@ -17,10 +17,12 @@ over the source's images:
 Models: ``default`` (the embedded model), a model file, or ``git:REV`` (the embedded
 model as committed at REV, e.g. ``git:HEAD~1`` for the previous one); any of them with
 ``@M`` is predicted at the working resolution M m/px (``predict(..., working_gsd=M)``)
-instead of the model's own, e.g. ``default@0.4``.
+instead of the model's own, e.g. ``default@0.4``, and with ``?key=value&…`` with other
+prediction options (``tile``, ``overlap``, ``tta``), e.g. ``default?tile=512&overlap=128``.
 
     python bench/bench_default_model.py --models default git:c13a01b [--json figures.json]
     python bench/bench_default_model.py --models default default@0.4 --sources vegas
+    python bench/bench_default_model.py --models default "default?tta=1"
 """
 
 from __future__ import annotations
@@ -42,30 +44,53 @@ sys.path.insert(0, str(ROOT / "scripts"))
 EMBED_PATH = "engine/roadseg/models/default/roadseg-default.safetensors"
 
 
-def split_spec(spec: str) -> tuple[str, float | None]:
-    """A model spec and its working resolution: ``default@0.4`` → (``default``, 0.4).
+#: Prediction options a model spec may set after ``?``, with their types.
+SPEC_OPTIONS = {"tile": int, "overlap": int, "tta": lambda v: v.lower() in ("1", "true", "yes")}
+
+
+def split_spec(spec: str) -> tuple[str, dict]:
+    """A model spec and the prediction options it names.
+
+    ``default@0.4`` → working_gsd 0.4; ``default?tile=512&tta=1`` → tile 512 with flips.
 
     >>> split_spec("default@0.4"), split_spec("git:HEAD~1"), split_spec("a@b.safetensors")
-    (('default', 0.4), ('git:HEAD~1', None), ('a@b.safetensors', None))
+    (('default', {'working_gsd': 0.4}), ('git:HEAD~1', {}), ('a@b.safetensors', {}))
+    >>> split_spec("default@0.4?tile=512&overlap=128&tta=1")
+    ('default', {'tile': 512, 'overlap': 128, 'tta': True, 'working_gsd': 0.4})
+    >>> split_spec("default?size=3")
+    Traceback (most recent call last):
+    SystemExit: model spec 'default?size=3': unknown option 'size'; use tile, overlap, tta
     """
-    head, at, tail = spec.rpartition("@")
-    if at and head:
+    opts: dict = {}
+    head, q, query = spec.partition("?")
+    if q:
+        for item in query.split("&"):
+            key, _, value = item.partition("=")
+            if key not in SPEC_OPTIONS:
+                raise SystemExit(
+                    f"model spec {spec!r}: unknown option {key!r}; use {', '.join(SPEC_OPTIONS)}"
+                )
+            opts[key] = SPEC_OPTIONS[key](value)  # type: ignore[operator]
+    model, at, tail = head.rpartition("@")
+    if at and model:
         try:
-            return head, float(tail)
+            opts["working_gsd"] = float(tail)
+            return model, opts
         except ValueError:
             pass
-    return spec, None
+    return head, opts
 
 
-def resolve_model(spec: str, work: Path) -> tuple[str, object, float | None]:
-    """(label, model argument for roadseg.predict, working resolution) of a model spec.
+def resolve_model(spec: str, work: Path) -> tuple[str, object, dict]:
+    """(label, model argument for roadseg.predict, prediction options) of a model spec.
 
-    ``default``, a file or ``git:REV``, each optionally with ``@M`` (working_gsd M).
+    ``default``, a file or ``git:REV``, each optionally with ``@M`` (working_gsd M) and
+    ``?key=value&…`` (see :func:`split_spec`).
     """
     from roadseg.models import load_model
 
     label = spec
-    spec, working_gsd = split_spec(spec)
+    spec, opts = split_spec(spec)
     if spec.startswith("git:"):
         rev = spec[4:]
         out = work / f"model_{rev.replace('/', '_').replace('~', '-')}.safetensors"
@@ -76,8 +101,8 @@ def resolve_model(spec: str, work: Path) -> tuple[str, object, float | None]:
                 check=True,
             ).stdout
             out.write_bytes(blob)
-        return label, load_model(out), working_gsd
-    return label, load_model(spec), working_gsd
+        return label, load_model(out), opts
+    return label, load_model(spec), opts
 
 
 def holdout_pairs(build: Path, real: Path) -> dict[str, tuple[object, list]]:
@@ -140,7 +165,7 @@ def score_source(
     model: object,
     work: Path,
     relax_m: float,
-    working_gsd: float | None = None,
+    options: dict | None = None,
 ) -> dict:
     """Pooled road IoU, relaxed F1 (and APLS for vector truth) of a model on held-out pairs."""
     import rasterio
@@ -157,7 +182,7 @@ def score_source(
             model=model,
             out=out,
             gsd=src.image_gsd if not raster.georeferenced else None,
-            working_gsd=working_gsd,
+            **(options or {}),
         )  # type: ignore[attr-defined]
         with rasterio.open(out) as ds:
             cls = ds.read(1)
@@ -234,17 +259,18 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, dict]] = {}
     labels = []
     for spec in args.models:
-        label, model, working_gsd = resolve_model(spec, build)
+        label, model, opts = resolve_model(spec, build)
         labels.append(label)
         results[label] = {}
         for name, (src, pairs) in held.items():
             safe = label.replace(":", "_").replace("/", "_").replace("@", "_at_")
+            safe = safe.replace("?", "_").replace("&", "_").replace("=", "")
             work = build / "work" / safe / name
             # the bench's own scratch: a re-run (e.g. after a new default model) starts clean
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True, exist_ok=True)
             results[label][name] = score_source(
-                name, src, pairs, model, work, args.relax, working_gsd
+                name, src, pairs, model, work, args.relax, opts
             )
             r = results[label][name]
             print(
