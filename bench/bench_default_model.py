@@ -269,9 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             # the bench's own scratch: a re-run (e.g. after a new default model) starts clean
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True, exist_ok=True)
-            results[label][name] = score_source(
-                name, src, pairs, model, work, args.relax, opts
-            )
+            results[label][name] = score_source(name, src, pairs, model, work, args.relax, opts)
             r = results[label][name]
             print(
                 f"{label:>14} {name:<14} road IoU {r['road_iou']:.3f}  relaxed F1 {r['relaxed_f1']:.3f}"
