@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.steps < 1:
         ap.error(f"--steps {args.steps}: give at least 1 optimiser step, e.g. --steps 200")
+    if args.score_limit is not None and args.score_limit < 1:
+        ap.error(f"--score-limit {args.score_limit}: give at least 1 image, e.g. --score-limit 2")
 
     real = Path(args.real)
     work = Path(args.work) / time.strftime("%Y%m%d-%H%M%S")
@@ -127,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         if pair is None:
             print(f"{name}: data not found under {real}, skipped")
             continue
-        before[name] = ba.score(pair, "default", work / name / "before", args.score_limit)
+        before[name] = ba.default_score(
+            pair, Path(args.work) / "default_scores.json", work / name / "before", args.score_limit
+        )
         print(f"{name}: default model road IoU {before[name]:.3f}", flush=True)
         for seed in args.seeds:
             for variant in args.variants:

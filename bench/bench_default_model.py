@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -44,8 +45,16 @@ sys.path.insert(0, str(ROOT / "scripts"))
 EMBED_PATH = "engine/roadseg/models/default/roadseg-default.safetensors"
 
 
+def _flag(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    raise ValueError(value)
+
+
 #: Prediction options a model spec may set after ``?``, with their types.
-SPEC_OPTIONS = {"tile": int, "overlap": int, "tta": lambda v: v.lower() in ("1", "true", "yes")}
+SPEC_OPTIONS = {"tile": int, "overlap": int, "tta": _flag}
 
 
 def split_spec(spec: str) -> tuple[str, dict]:
@@ -60,6 +69,9 @@ def split_spec(spec: str) -> tuple[str, dict]:
     >>> split_spec("default?size=3")
     Traceback (most recent call last):
     SystemExit: model spec 'default?size=3': unknown option 'size'; use tile, overlap, tta
+    >>> split_spec("default?tile=big")
+    Traceback (most recent call last):
+    SystemExit: model spec 'default?tile=big': tile='big' is not valid; e.g. tile=512, overlap=128, tta=1
     """
     opts: dict = {}
     head, q, query = spec.partition("?")
@@ -70,7 +82,13 @@ def split_spec(spec: str) -> tuple[str, dict]:
                 raise SystemExit(
                     f"model spec {spec!r}: unknown option {key!r}; use {', '.join(SPEC_OPTIONS)}"
                 )
-            opts[key] = SPEC_OPTIONS[key](value)  # type: ignore[operator]
+            try:
+                opts[key] = SPEC_OPTIONS[key](value)  # type: ignore[operator]
+            except ValueError:
+                raise SystemExit(
+                    f"model spec {spec!r}: {key}={value!r} is not valid; "
+                    "e.g. tile=512, overlap=128, tta=1"
+                ) from None
     model, at, tail = head.rpartition("@")
     if at and model:
         try:
@@ -79,6 +97,22 @@ def split_spec(spec: str) -> tuple[str, dict]:
         except ValueError:
             pass
     return head, opts
+
+
+def check_options(spec: str) -> None:
+    """Refuse a model spec whose prediction options roadseg.predict would refuse, naming it.
+
+    >>> check_options("default?tile=8")
+    Traceback (most recent call last):
+    SystemExit: model spec 'default?tile=8': tile 8 must be from 32 to 16384; e.g. tile 256
+    """
+    from roadseg.errors import RoadsegError
+    from roadseg.prediction.options import PredictOptions
+
+    try:
+        PredictOptions(**split_spec(spec)[1])
+    except RoadsegError as e:
+        raise SystemExit(f"model spec {spec!r}: {e}") from None
 
 
 def resolve_model(spec: str, work: Path) -> tuple[str, object, dict]:
@@ -252,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     real = Path(args.real)
     if not (real / "massachusetts").is_dir():
         print(f"real data not found at {real}: only the synthetic hold-out is scored")
+    for spec in args.models:  # bad options are refused before any scoring
+        check_options(spec)
     t0 = time.perf_counter()
     held = holdout_pairs(build, real)
     if args.sources:
@@ -263,8 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         labels.append(label)
         results[label] = {}
         for name, (src, pairs) in held.items():
-            safe = label.replace(":", "_").replace("/", "_").replace("@", "_at_")
-            safe = safe.replace("?", "_").replace("&", "_").replace("=", "")
+            safe = re.sub(r"[^\w.-]+", "_", label)
             work = build / "work" / safe / name
             # the bench's own scratch: a re-run (e.g. after a new default model) starts clean
             shutil.rmtree(work, ignore_errors=True)
