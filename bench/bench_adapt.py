@@ -104,7 +104,7 @@ def _mass_pair(
         [mass / "images" / n for n in score_names],
         truth,
         1.0,
-        extra={"adapt_tiles": adapt_names},
+        extra={"adapt_tiles": adapt_names, "adapt_images": len(adapt_names)},
     )
 
 
@@ -126,17 +126,24 @@ def dubai(
     work: Path,
     adapt_tiles: tuple[str, ...] = ("Tile 1", "Tile 2", "Tile 3", "Tile 4"),
     score_tiles: tuple[str, ...] = ("Tile 5", "Tile 6"),
+    adapt_count: int | None = None,
 ) -> Pair | None:
-    """Tiles 1–4 adapt, Tiles 5–6 score (other tiles with ``adapt_tiles``/``score_tiles``)."""
+    """Tiles 1–4 adapt, Tiles 5–6 score (other tiles with ``adapt_tiles``/``score_tiles``).
+
+    ``adapt_count`` keeps only the first N adapt images (sorted by path).
+    """
     d = real / "dubai_hitl"
     if not d.is_dir():
         return None
     from roadseg.data.layouts import find_pairs
 
     _, found = find_pairs(d)
-    adapt_pairs = [(p.image, p.mask) for p in found if p.image.parent.parent.name in adapt_tiles]
+    adapt_pairs = sorted(
+        (p.image, p.mask) for p in found if p.image.parent.parent.name in adapt_tiles
+    )[:adapt_count]
     score = [p for p in found if p.image.parent.parent.name in score_tiles]
-    folder = _link_subset(adapt_pairs, work / f"dubai_adapt_{len(adapt_tiles)}", d)
+    sub = f"dubai_adapt_{len(adapt_tiles)}" + (f"_{adapt_count}" if adapt_count else "")
+    folder = _link_subset(adapt_pairs, work / sub, d)
     masks = {p.image: p.mask for p in score}
 
     def truth(img: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -155,26 +162,37 @@ def dubai(
         [p.image for p in score],
         truth,
         DUBAI_GSD,
+        extra={"adapt_images": len(adapt_pairs)},
     )
 
 
-def massachusetts_unseen(real: Path, work: Path) -> Pair | None:
-    """The default model's 10 held-out tiles, none of them trained on: 5 adapt, 5 score."""
+def massachusetts_unseen(real: Path, work: Path, adapt_count: int | None = None) -> Pair | None:
+    """The default model's 10 held-out tiles, none of them trained on: 5 adapt, 5 score.
+
+    ``adapt_count`` adapts on only the first N of the 5 (the scoring tiles stay the same),
+    and the pair is named ``massachusetts-unseen-N``.
+    """
     mass = real / "massachusetts"
     if not (mass / "images").is_dir():
         return None
     from train_default_model import massachusetts_holdout
 
     held = sorted(massachusetts_holdout(real))
-    return _mass_pair("massachusetts-unseen", mass, held[::2], held[1::2], work)
+    name = "massachusetts-unseen" + (f"-{adapt_count}" if adapt_count else "")
+    return _mass_pair(name, mass, held[::2][:adapt_count], held[1::2], work)
 
 
-def dubai_unseen(real: Path, work: Path) -> Pair | None:
-    """The default model's Dubai hold-out, never trained on: Tile 5 adapts, Tile 6 scores."""
-    base = dubai(real, work, adapt_tiles=("Tile 5",), score_tiles=("Tile 6",))
+def dubai_unseen(real: Path, work: Path, adapt_count: int | None = None) -> Pair | None:
+    """The default model's Dubai hold-out, never trained on: Tile 5 adapts, Tile 6 scores.
+
+    ``adapt_count`` adapts on only the first N of Tile 5's images (``dubai-unseen-N``).
+    """
+    base = dubai(
+        real, work, adapt_tiles=("Tile 5",), score_tiles=("Tile 6",), adapt_count=adapt_count
+    )
     if base is None:
         return None
-    base.name = "dubai-unseen"
+    base.name = "dubai-unseen" + (f"-{adapt_count}" if adapt_count else "")
     return base
 
 
@@ -243,15 +261,16 @@ def score(pair: Pair, model: Any, work: Path, limit: int | None) -> float:
 def default_score(pair: Pair, cache: Path, work: Path, limit: int | None) -> float:
     """The embedded default model's :func:`score` on ``pair``, kept in ``cache`` (JSON).
 
-    The key is the pair, its scoring images, ``limit`` and the model file's sha256, so a
-    new default model or other images are scored afresh; runs of both adapt benches in the
-    same ``--work`` folder share it (a Massachusetts scoring is ~5 min on 2 cores).
+    The key is the scoring images, ``limit`` and the model file's sha256 (an image's truth
+    is fixed by its path), so a new default model or other images are scored afresh while
+    pairs that score the same images (``massachusetts-unseen`` and its ``-N`` subsets) and
+    runs of both adapt benches in the same ``--work`` folder share it (a Massachusetts
+    scoring is ~5 min on 2 cores).
     """
     from roadseg.models import resolve_model_path
 
     key = "|".join(
-        [pair.name, sha256(resolve_model_path("default")), str(limit)]
-        + [str(p) for p in pair.score_images]
+        [sha256(resolve_model_path("default")), str(limit)] + [str(p) for p in pair.score_images]
     )
     known = json.loads(cache.read_text()) if cache.exists() else {}
     if key not in known:

@@ -11,12 +11,17 @@ pair's scoring images). Freezing also makes steps faster, which a fixed step cou
 credit: read the ``train min`` column beside it.
 
     .venv/bin/python bench/bench_adapt_settings.py [--pairs dubai-unseen massachusetts-unseen]
-        [--variants base nofreeze lr2 jitter] [--seeds 0] [--steps 200] [--json OUT]
+        [--variants base nofreeze lr2 jitter] [--seeds 0] [--steps 200]
+        [--adapt-images N ...] [--json OUT]
 
 Each run takes the steps plus the scoring: ~15 min per pair and variant on 2 CPU cores
 (two runs side by side, 1 thread each). Variants change a field of
 :class:`roadseg.adaptation.plan.AdaptSettings` on top of what the rules chose; the change is
 applied by wrapping ``choose_settings`` for this process only.
+
+``--adapt-images 1 2 5`` asks how much labelled ground matters instead: each pair is run
+adapting on only its first N images (``massachusetts-unseen-1``: one of the five tiles), scored
+on the same images as the whole pair; a count at or above the pair's image count is the whole pair.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ def run_one(
     train_min = (time.perf_counter() - t) / 60
     return {
         "pair": pair.name,
+        "adapt_images": pair.extra.get("adapt_images"),
         "variant": variant,
         "seed": seed,
         "steps": a.steps,
@@ -86,14 +92,15 @@ def table(before: dict[str, float], rows: list[dict[str, Any]]) -> str:
     """Markdown: per pair, variant and seed, the score and its change from ``base``."""
     base = {(r["pair"], r["seed"]): r["score"] for r in rows if r["variant"] == "base"}
     out = [
-        "| pair | variant | seed | default | adapted | gain | vs base | hold-out | train min |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| pair | adapt images | variant | seed | default | adapted | gain | vs base | hold-out "
+        "| train min |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         b = base.get((r["pair"], r["seed"]))
         vs = "–" if b is None or r["variant"] == "base" else f"{r['score'] - b:+.3f}"
         out.append(
-            f"| {r['pair']} | {r['variant']} | {r['seed']} | {before[r['pair']]:.3f} | "
+            f"| {r['pair']} | {r['adapt_images']} | {r['variant']} | {r['seed']} | {before[r['pair']]:.3f} | "
             f"{r['score']:.3f} | {r['score'] - before[r['pair']]:+.3f} | {vs} | "
             f"{r['holdout_before']:.3f} → {r['holdout_after']:.3f} | {r['train_min']:.1f} |"
         )
@@ -108,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument(
+        "--adapt-images",
+        nargs="+",
+        type=int,
+        default=[0],
+        help="adapt on only the first N images of each pair (0: all of them)",
+    )
     ap.add_argument("--real", default=str(ba.REAL))
     ap.add_argument("--work", default=str(ba.ROOT / "build" / "bench_adapt_settings"))
     ap.add_argument("--score-limit", type=int, default=None, help="score only N images (dev)")
@@ -117,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--steps {args.steps}: give at least 1 optimiser step, e.g. --steps 200")
     if args.score_limit is not None and args.score_limit < 1:
         ap.error(f"--score-limit {args.score_limit}: give at least 1 image, e.g. --score-limit 2")
+    if any(n < 0 for n in args.adapt_images):
+        ap.error(f"--adapt-images {args.adapt_images}: counts are >= 1 (0: all), e.g. 1 2 5")
 
     real = Path(args.real)
     work = Path(args.work) / time.strftime("%Y%m%d-%H%M%S")
@@ -124,15 +140,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"uptime: {ba.uptime()}")
     before: dict[str, float] = {}
     rows: list[dict[str, Any]] = []
-    for name in args.pairs:
-        pair = PAIRS[name](real, work)
+    arms = [(name, count) for name in args.pairs for count in args.adapt_images]
+    for base_name, count in arms:
+        pair = PAIRS[base_name](real, work, count or None)
         if pair is None:
-            print(f"{name}: data not found under {real}, skipped")
+            print(f"{base_name}: data not found under {real}, skipped")
             continue
+        name = pair.name
         before[name] = ba.default_score(
             pair, Path(args.work) / "default_scores.json", work / name / "before", args.score_limit
         )
-        print(f"{name}: default model road IoU {before[name]:.3f}", flush=True)
+        print(
+            f"{name}: default model road IoU {before[name]:.3f} "
+            f"(adapting on {pair.extra.get('adapt_images')} images)",
+            flush=True,
+        )
         for seed in args.seeds:
             for variant in args.variants:
                 r = run_one(
