@@ -102,7 +102,8 @@ def table(before: dict[str, float], rows: list[dict[str, Any]]) -> str:
         out.append(
             f"| {r['pair']} | {r['adapt_images']} | {r['variant']} | {r['seed']} | {before[r['pair']]:.3f} | "
             f"{r['score']:.3f} | {r['score'] - before[r['pair']]:+.3f} | {vs} | "
-            f"{r['holdout_before']:.3f} → {r['holdout_after']:.3f} | {r['train_min']:.1f} |"
+            f"{r['holdout_before']:.3f} → {r['holdout_after']:.3f}"
+            f"{' (start kept)' if r['kept'] == 'starting' else ''} | {r['train_min']:.1f} |"
         )
     return "\n".join(out)
 
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"{name} {variant} seed {seed}: {r['score']:.3f} ({r['steps']} steps, "
                     f"{r['train_min']:.1f} min, hold-out {r['holdout_before']:.3f} -> "
-                    f"{r['holdout_after']:.3f})",
+                    f"{r['holdout_after']:.3f}, kept {r['kept']})",
                     flush=True,
                 )
     print()

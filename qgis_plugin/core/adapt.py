@@ -193,6 +193,9 @@ class AdaptOutcome:
     after: float | None
     minutes: float
     steps: int
+    #: The starting model's road IoU on the hold-out at the threshold best for it there
+    #: (the adapted model's threshold is chosen there too; it is kept only when it beats this).
+    before_best: float | None = None
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> AdaptOutcome:
@@ -217,6 +220,7 @@ class AdaptOutcome:
             after=num("road_iou_after"),
             minutes=float(obj.get("minutes") or 0.0),
             steps=int(obj.get("steps") or 0),
+            before_best=num("road_iou_before_best"),
         )
 
     @property
@@ -231,10 +235,18 @@ class AdaptOutcome:
 
         >>> AdaptOutcome("m", False, 0.5, 0.49, 1.0, 3).figures()
         '0.50 → 0.49 (-0.01)'
+        >>> AdaptOutcome("m", False, 0.47, 0.50, 1.0, 3, before_best=0.52).figures()
+        '0.47 → 0.50 (+0.03; the starting model reaches 0.52 at its best threshold)'
         """
-        return f"{_iou(self.before)} → {_iou(self.after)}" + (
-            f" ({self.gain:+.2f})" if self.gain is not None else ""
-        )
+        best = ""
+        if self.before_best is not None and self.before is not None:
+            if round(self.before_best, 2) > round(self.before, 2):
+                best = tr("; the starting model reaches {v} at its best threshold").format(
+                    v=_iou(self.before_best)
+                )
+        gain = f"{self.gain:+.2f}" if self.gain is not None else ""
+        inner = (gain + best).lstrip("; ")
+        return f"{_iou(self.before)} → {_iou(self.after)}" + (f" ({inner})" if inner else "")
 
     def message(self, name: str, start: str) -> str:
         """The message shown when the run ends.

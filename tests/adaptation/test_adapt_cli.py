@@ -49,8 +49,20 @@ def test_json_and_progress_lines(tiny_model, scene, tmp_path):
     js = json.loads(r.stdout.strip().splitlines()[-1])
     assert js["model"] == str(out) and js["outputs"] == [str(out)] and out.exists()
     assert js["kept"] in ("adapted", "starting")
-    assert set(js["metrics"]) == {"road_iou_before", "road_iou_after", "gain"}
-    assert 0 <= js["metrics"]["road_iou_before"] <= 1 and 0 <= js["metrics"]["road_iou_after"] <= 1
+    m = js["metrics"]
+    assert set(m) == {
+        "road_iou_before",
+        "road_iou_after",
+        "gain",
+        "road_iou_before_best",
+        "before_best_threshold",
+    }
+    assert 0 <= m["road_iou_before"] <= 1 and 0 <= m["road_iou_after"] <= 1
+    # the start's best threshold on the hold-out (searched in 0.2..0.8) is the adapted model's bar
+    assert 0.2 <= m["before_best_threshold"] <= 0.8
+    assert 0 <= m["road_iou_before_best"] <= 1
+    if js["kept"] == "adapted":
+        assert m["road_iou_after"] >= max(m["road_iou_before"], m["road_iou_before_best"])
     assert js["steps"] == 4 and js["stopped"] == "steps"
     for key in ("minutes", "train_minutes", "settings", "holdout", "data", "parent", "validations"):
         assert key in js

@@ -112,3 +112,20 @@ def test_top_level_api_and_cancel(tiny_model, scene, tmp_path):
         )
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [] and _work_dirs() == before_dirs
+
+
+def test_start_scored_at_its_best_threshold_too(tiny_model, scene, tmp_path):
+    """The adapted model's threshold is chosen on the hold-out, so the start is scored at its
+    best threshold there as well, and the keep decision uses both figures of the start."""
+    from roadseg.adaptation.score import HoldoutScore, keep_adapted
+
+    r = adapt(
+        scene[0], scene[1], out=tmp_path / "m.safetensors", model=tiny_model, steps=3, threads=1
+    )
+    assert 0.2 <= r.before_best_threshold <= 0.8
+    # at the model's own threshold (0.5, within the searched range) it can do no better
+    assert r.before_best >= r.before - 1e-9
+    start = HoldoutScore(r.before, r.before_best, r.before_best_threshold)
+    assert r.improved == keep_adapted(start, r.after, 0.005)
+    rec = read_meta(r.model_path).training["adapt"]
+    assert rec["road_iou_before_best"] == round(r.before_best, 4)

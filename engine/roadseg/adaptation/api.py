@@ -5,12 +5,14 @@ One call, in order (each step reports progress under its stage name):
 1. ``prepare`` — labels rasterised per raster where they are complete, a spatial
    hold-out of blocks chosen (:mod:`.prepare`, :mod:`.holdout`), the machine probed and
    the settings chosen (:mod:`.probe`, :mod:`.plan`);
-2. ``before`` — road IoU of the starting model on the hold-out (:mod:`.score`);
+2. ``before`` — road IoU of the starting model on the hold-out, at its own threshold and at
+   the threshold best for it there (:mod:`.score`);
 3. ``train`` / ``validate`` — fine-tuning with the public training API, steps planned on
    the measured step rate to end at the deadline, the best validation kept (:mod:`.budget`);
 4. ``after`` — road IoU of the adapted model on the same hold-out;
-5. ``write`` — the adapted model when it is better by at least ``min_gain``, else the
-   starting model unchanged; both carry the figures (``training.adapt`` in the metadata,
+5. ``write`` — the adapted model when it is better by at least ``min_gain`` than both
+   figures of the start (its threshold is chosen on the hold-out, so the start's best
+   threshold there is the fair bar), else the starting model unchanged; both carry the figures (``training.adapt`` in the metadata,
    :mod:`.output`).
 """
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import time
 import warnings
@@ -23,7 +22,7 @@ from roadseg.adaptation.prepare import (
 )
 from roadseg.adaptation.probe import probe_machine
 from roadseg.adaptation.result import AdaptResult
-from roadseg.adaptation.score import holdout_scenes, road_iou
+from roadseg.adaptation.score import holdout_scenes, holdout_score, keep_adapted, road_iou
 from roadseg.adaptation.training_data import TrainingData, write_training_data
 from roadseg.errors import DataError
 from roadseg.models import ModelMeta, RoadNet, load_model
@@ -97,7 +96,7 @@ def run(job: Job) -> AdaptResult:
 
     scenes = holdout_scenes(data.val, meta, opts.gsd)
     ts = time.monotonic()
-    before = road_iou(
+    start = holdout_score(
         job.net,
         meta,
         scenes,
@@ -107,6 +106,7 @@ def run(job: Job) -> AdaptResult:
         lambda d, t: rep.update("before", d, t, "scoring the starting model on the hold-out"),
     )
     score_s = time.monotonic() - ts
+    before = start.iou
     rep.update("before", len(scenes), len(scenes), f"starting model: road IoU {before:.3f}")
 
     budget = opts.budget_seconds
@@ -152,12 +152,14 @@ def run(job: Job) -> AdaptResult:
         lambda d, t: rep.update("after", d, t, "scoring the adapted model on the hold-out"),
     )
     rep.update("after", len(scenes), len(scenes), f"adapted model: road IoU {after:.3f}")
-    better = math.isfinite(after) and (not math.isfinite(before) or after >= before + opts.min_gain)
+    better = keep_adapted(start, after, opts.min_gain)
     res = AdaptResult(
         model_path=job.out,
         kept="adapted" if better else "starting",
         before=before,
         after=after,
+        before_best=start.best_iou,
+        before_best_threshold=start.best_threshold,
         minutes=(time.monotonic() - job.t0) / 60,
         train_minutes=train_s / 60,
         steps=result.steps,

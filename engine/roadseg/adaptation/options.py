@@ -33,7 +33,8 @@ class AdaptOptions:
         threads: CPU threads (default: measured, all cores or one, whichever runs faster;
             with ``steps`` all cores, so the run does not depend on timing).
         seed: Seed of the windows, augmentation and new weights.
-        min_gain: Road IoU the adapted model must gain on the hold-out to be kept.
+        min_gain: Road IoU the adapted model must gain on the hold-out to be kept, over the
+            starting model at its own threshold and at its best threshold there.
         work_dir: Keep the masks, crops and run logs in this (new or empty) folder.
 
     >>> AdaptOptions(minutes=2).budget_seconds, AdaptOptions(steps=10).budget_seconds

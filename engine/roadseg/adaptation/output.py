@@ -87,7 +87,8 @@ def write_model(
     else:
         net, meta = parent
         record["note"] = (
-            "the adapted model was not better on the hold-out: this is the starting model, unchanged"
+            "the adapted model was not better on the hold-out than the starting model (at its "
+            "own threshold and at its best one there): this is the starting model, unchanged"
         )
         m = meta.replace(training={**meta.training, "adapt": record})
         with about("out"):

@@ -32,6 +32,10 @@ class AdaptResult:
         parent: The starting model: name or path, architecture, resolution, classes.
         validations: Each validation during training (step, road IoU at its best threshold).
         work_dir: The kept work folder (masks, VRTs, run logs), None when it was removed.
+        before_best: Road IoU of the starting model on the hold-out at the threshold best
+            for it there (the adapted model's threshold is chosen on the hold-out too; it is
+            kept only when it also beats this).
+        before_best_threshold: That threshold.
 
     """
 
@@ -49,6 +53,8 @@ class AdaptResult:
     parent: dict[str, Any] = field(default_factory=dict)
     validations: list[dict[str, Any]] = field(default_factory=list)
     work_dir: Path | None = None
+    before_best: float = float("nan")
+    before_best_threshold: float | None = None
 
     @property
     def improved(self) -> bool:
@@ -65,6 +71,8 @@ class AdaptResult:
         return {
             "road_iou_before": _r(self.before),
             "road_iou_after": _r(self.after),
+            "road_iou_before_best": _r(self.before_best),
+            "before_best_threshold": self.before_best_threshold,
             "kept": self.kept,
             "minutes": round(self.minutes, 2),
             "train_minutes": round(self.train_minutes, 2),
@@ -85,6 +93,8 @@ class AdaptResult:
                 "road_iou_before": _r(self.before),
                 "road_iou_after": _r(self.after),
                 "gain": _r(self.gain),
+                "road_iou_before_best": _r(self.before_best),
+                "before_best_threshold": self.before_best_threshold,
             },
             "minutes": round(self.minutes, 2),
             "train_minutes": round(self.train_minutes, 2),

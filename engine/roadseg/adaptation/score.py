@@ -6,11 +6,19 @@ as prediction does (road where the road classes' summed probability reaches the
 model's threshold). Road IoU pools all blocks: predicted road ∩ labelled road over
 their union, ignored pixels left out. The same function scores the starting model
 before training and the adapted model after, on the same windows.
+
+The adapted model's threshold is chosen by its training's validation, which runs on these
+same blocks: its "after" is the best it does on them. To compare like with like, the
+starting model is also scored at the threshold that is best for it on the hold-out
+(:attr:`HoldoutScore.best_iou`, searched in the range training searches); the adapted model
+is kept only when it beats that too (measured: see the README's *Adapt to your area*).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +28,7 @@ from roadseg.data.catalog import MaskOptions, open_pair
 from roadseg.data.labelmap import IGNORE
 from roadseg.data.scene import Scene
 from roadseg.models import ModelMeta, RoadNet
-from roadseg.training.road_stats import decide_classes
+from roadseg.training.road_stats import BINS, best_threshold, decide_classes, histogram_update
 
 
 def holdout_scenes(
@@ -38,6 +46,69 @@ def holdout_scenes(
     return out
 
 
+@dataclass(frozen=True)
+class HoldoutScore:
+    """A model's pooled road IoU on the hold-out.
+
+    Attributes:
+        iou: At the model's own threshold (how the model maps as it is).
+        best_iou: At the threshold best for it on these blocks (within the range training
+            searches); NaN when the hold-out has no labelled road.
+        best_threshold: That threshold.
+
+    """
+
+    iou: float
+    best_iou: float
+    best_threshold: float
+
+
+def holdout_score(
+    net: RoadNet,
+    meta: ModelMeta,
+    scenes: Sequence[Scene],
+    tile: int,
+    device: str = "cpu",
+    batch_size: int = 4,
+    progress: Callable[[int, int], None] | None = None,
+) -> HoldoutScore:
+    """Road IoU of ``net`` over one window per scene, at its threshold and at its best one.
+
+    ``iou`` is NaN when the hold-out has neither labelled nor predicted road.
+    """
+    inter = union = 0
+    hist = torch.zeros((1, 2, BINS), dtype=torch.float64)
+    net = net.eval().to(device)
+    for k in range(0, len(scenes), batch_size):
+        batch = [s.read(0, 0, tile) for s in scenes[k : k + batch_size]]
+        x = torch.from_numpy(np.stack([b.image for b in batch])).to(device)
+        with torch.no_grad():
+            logits = net(x)
+        pred = decide_classes(logits, meta.road_threshold).cpu().numpy() > 0
+        masks = np.stack([b.mask for b in batch])
+        hist = histogram_update(
+            hist,
+            logits.float().cpu(),
+            torch.from_numpy(masks.astype(np.int64)),
+            torch.zeros(len(batch), dtype=torch.long),
+            IGNORE,
+        )
+        for p, b in zip(pred, batch, strict=True):
+            valid = b.mask != IGNORE
+            truth = (b.mask > 0) & valid
+            p = p & valid
+            inter += int((p & truth).sum())
+            union += int((p | truth).sum())
+        if progress:
+            progress(min(k + batch_size, len(scenes)), len(scenes))
+    iou = inter / union if union else float("nan")
+    h = hist.numpy()
+    if h[0, 1].sum() == 0:
+        return HoldoutScore(iou, float("nan"), float(meta.road_threshold))
+    t, ious = best_threshold(h)
+    return HoldoutScore(iou, float(ious[0]), float(t))
+
+
 def road_iou(
     net: RoadNet,
     meta: ModelMeta,
@@ -51,20 +122,25 @@ def road_iou(
 
     Returns NaN when the hold-out has neither labelled nor predicted road.
     """
-    inter = union = 0
-    net = net.eval().to(device)
-    for k in range(0, len(scenes), batch_size):
-        batch = [s.read(0, 0, tile) for s in scenes[k : k + batch_size]]
-        x = torch.from_numpy(np.stack([b.image for b in batch])).to(device)
-        with torch.no_grad():
-            logits = net(x)
-        pred = decide_classes(logits, meta.road_threshold).cpu().numpy() > 0
-        for p, b in zip(pred, batch, strict=True):
-            valid = b.mask != IGNORE
-            truth = (b.mask > 0) & valid
-            p = p & valid
-            inter += int((p & truth).sum())
-            union += int((p | truth).sum())
-        if progress:
-            progress(min(k + batch_size, len(scenes)), len(scenes))
-    return inter / union if union else float("nan")
+    return holdout_score(net, meta, scenes, tile, device, batch_size, progress).iou
+
+
+def keep_adapted(before: HoldoutScore, after: float, min_gain: float) -> bool:
+    """Whether the adapted model beats the starting model by ``min_gain`` on the hold-out.
+
+    ``after`` is the adapted model's road IoU at its own threshold, which its training chose
+    on the hold-out; the start must be beaten at its own threshold and at its best one there.
+
+    >>> keep_adapted(HoldoutScore(0.47, 0.52, 0.3), 0.50, 0.005)  # a better threshold, no more
+    False
+    >>> keep_adapted(HoldoutScore(0.47, 0.48, 0.5), 0.50, 0.005)
+    True
+    >>> keep_adapted(HoldoutScore(float("nan"), float("nan"), 0.6), 0.1, 0.005)  # nothing to beat
+    True
+    >>> keep_adapted(HoldoutScore(0.4, 0.4, 0.6), float("nan"), 0.0)
+    False
+    """
+    if not math.isfinite(after):
+        return False
+    bar = max((v for v in (before.iou, before.best_iou) if math.isfinite(v)), default=None)
+    return bar is None or after >= bar + min_gain

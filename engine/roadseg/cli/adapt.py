@@ -143,6 +143,13 @@ def cli(
         f"road IoU {_f(res.before)} -> {_f(res.after)} ({sign}{_f(res.after - res.before)}) "
         "on the hold-out"
     )
+    fit = res.before_best
+    if math.isfinite(fit) and math.isfinite(res.before) and fit >= res.before + 0.0005:
+        # The adapted model's threshold was chosen on the hold-out: the start's best there is its bar.
+        click.echo(
+            f"         the starting model reaches {_f(fit)} on the hold-out at its best threshold "
+            f"({res.before_best_threshold:g}); the adapted one must beat that too"
+        )
     if res.improved:
         click.echo(f"model    {res.model_path} (adapted)")
     else:
