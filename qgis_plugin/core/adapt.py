@@ -238,14 +238,15 @@ class AdaptOutcome:
         >>> AdaptOutcome("m", False, 0.47, 0.50, 1.0, 3, before_best=0.52).figures()
         '0.47 → 0.50 (+0.03; the starting model reaches 0.52 at its best threshold)'
         """
-        best = ""
+        parts = [f"{self.gain:+.2f}"] if self.gain is not None else []
         if self.before_best is not None and self.before is not None:
             if round(self.before_best, 2) > round(self.before, 2):
-                best = tr("; the starting model reaches {v} at its best threshold").format(
-                    v=_iou(self.before_best)
+                parts.append(
+                    tr("the starting model reaches {v} at its best threshold").format(
+                        v=_iou(self.before_best)
+                    )
                 )
-        gain = f"{self.gain:+.2f}" if self.gain is not None else ""
-        inner = (gain + best).lstrip("; ")
+        inner = "; ".join(parts)
         return f"{_iou(self.before)} → {_iou(self.after)}" + (f" ({inner})" if inner else "")
 
     def message(self, name: str, start: str) -> str:

@@ -12,8 +12,8 @@ One call, in order (each step reports progress under its stage name):
 4. ``after`` — road IoU of the adapted model on the same hold-out;
 5. ``write`` — the adapted model when it is better by at least ``min_gain`` than both
    figures of the start (its threshold is chosen on the hold-out, so the start's best
-   threshold there is the fair bar), else the starting model unchanged; both carry the figures (``training.adapt`` in the metadata,
-   :mod:`.output`).
+   threshold there is the fair bar), else the starting model unchanged; both carry the
+   figures (``training.adapt`` in the metadata, :mod:`.output`).
 """
 
 from __future__ import annotations
