@@ -138,11 +138,12 @@ def dubai(
     from roadseg.data.layouts import find_pairs
 
     _, found = find_pairs(d)
-    adapt_pairs = sorted(
+    all_adapt = sorted(
         (p.image, p.mask) for p in found if p.image.parent.parent.name in adapt_tiles
-    )[:adapt_count]
+    )
+    adapt_pairs = all_adapt[:adapt_count]
     score = [p for p in found if p.image.parent.parent.name in score_tiles]
-    sub = f"dubai_adapt_{len(adapt_tiles)}" + (f"_{adapt_count}" if adapt_count else "")
+    sub = f"dubai_adapt_{len(adapt_tiles)}_{len(adapt_pairs)}"
     folder = _link_subset(adapt_pairs, work / sub, d)
     masks = {p.image: p.mask for p in score}
 
@@ -162,7 +163,7 @@ def dubai(
         [p.image for p in score],
         truth,
         DUBAI_GSD,
-        extra={"adapt_images": len(adapt_pairs)},
+        extra={"adapt_images": len(adapt_pairs), "adapt_images_all": len(all_adapt)},
     )
 
 
@@ -178,8 +179,10 @@ def massachusetts_unseen(real: Path, work: Path, adapt_count: int | None = None)
     from train_default_model import massachusetts_holdout
 
     held = sorted(massachusetts_holdout(real))
-    name = "massachusetts-unseen" + (f"-{adapt_count}" if adapt_count else "")
-    return _mass_pair(name, mass, held[::2][:adapt_count], held[1::2], work)
+    adapt_names = held[::2][:adapt_count]
+    partial = len(adapt_names) < len(held[::2])
+    name = "massachusetts-unseen" + (f"-{len(adapt_names)}" if partial else "")
+    return _mass_pair(name, mass, adapt_names, held[1::2], work)
 
 
 def dubai_unseen(real: Path, work: Path, adapt_count: int | None = None) -> Pair | None:
@@ -192,7 +195,8 @@ def dubai_unseen(real: Path, work: Path, adapt_count: int | None = None) -> Pair
     )
     if base is None:
         return None
-    base.name = "dubai-unseen" + (f"-{adapt_count}" if adapt_count else "")
+    n = base.extra["adapt_images"]
+    base.name = "dubai-unseen" + (f"-{n}" if n < base.extra["adapt_images_all"] else "")
     return base
 
 

@@ -100,7 +100,8 @@ def table(before: dict[str, float], rows: list[dict[str, Any]]) -> str:
         b = base.get((r["pair"], r["seed"]))
         vs = "–" if b is None or r["variant"] == "base" else f"{r['score'] - b:+.3f}"
         out.append(
-            f"| {r['pair']} | {r['adapt_images']} | {r['variant']} | {r['seed']} | {before[r['pair']]:.3f} | "
+            f"| {r['pair']} | {r['adapt_images']} | {r['variant']} | {r['seed']} | "
+            f"{before[r['pair']]:.3f} | "
             f"{r['score']:.3f} | {r['score'] - before[r['pair']]:+.3f} | {vs} | "
             f"{r['holdout_before']:.3f} → {r['holdout_after']:.3f}"
             f"{' (start kept)' if r['kept'] == 'starting' else ''} | {r['train_min']:.1f} |"

@@ -22,7 +22,7 @@ from roadseg.adaptation.prepare import (
 )
 from roadseg.adaptation.probe import probe_machine
 from roadseg.adaptation.result import AdaptResult
-from roadseg.adaptation.score import holdout_scenes, holdout_score, keep_adapted, road_iou
+from roadseg.adaptation.score import holdout_scenes, holdout_score, keep_adapted
 from roadseg.adaptation.training_data import TrainingData, write_training_data
 from roadseg.errors import DataError
 from roadseg.models import ModelMeta, RoadNet, load_model
@@ -142,7 +142,7 @@ def run(job: Job) -> AdaptResult:
     train_s = time.monotonic() - t_train
 
     new_net, new_meta = load_model(result.model_path)
-    after = road_iou(
+    after = holdout_score(
         new_net,
         new_meta,
         scenes,
@@ -150,7 +150,7 @@ def run(job: Job) -> AdaptResult:
         job.device,
         settings.batch_size,
         lambda d, t: rep.update("after", d, t, "scoring the adapted model on the hold-out"),
-    )
+    ).iou
     rep.update("after", len(scenes), len(scenes), f"adapted model: road IoU {after:.3f}")
     better = keep_adapted(start, after, opts.min_gain)
     res = AdaptResult(

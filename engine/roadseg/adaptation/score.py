@@ -77,22 +77,19 @@ def holdout_score(
     ``iou`` is NaN when the hold-out has neither labelled nor predicted road.
     """
     inter = union = 0
-    hist = torch.zeros((1, 2, BINS), dtype=torch.float64)
+    hist = torch.zeros((1, 2, BINS), dtype=torch.float64, device=device)
+    one_source = torch.zeros(batch_size, dtype=torch.long, device=device)
     net = net.eval().to(device)
     for k in range(0, len(scenes), batch_size):
         batch = [s.read(0, 0, tile) for s in scenes[k : k + batch_size]]
         x = torch.from_numpy(np.stack([b.image for b in batch])).to(device)
         with torch.no_grad():
             logits = net(x)
+        # At the model's own threshold the decision is prediction's (exact, not binned) ...
         pred = decide_classes(logits, meta.road_threshold).cpu().numpy() > 0
-        masks = np.stack([b.mask for b in batch])
-        hist = histogram_update(
-            hist,
-            logits.float().cpu(),
-            torch.from_numpy(masks.astype(np.int64)),
-            torch.zeros(len(batch), dtype=torch.long),
-            IGNORE,
-        )
+        # ... and every other threshold comes from training's histogram (bins of 1 / BINS).
+        masks = torch.from_numpy(np.stack([b.mask for b in batch]).astype(np.int64)).to(device)
+        hist = histogram_update(hist, logits, masks, one_source[: len(batch)], IGNORE)
         for p, b in zip(pred, batch, strict=True):
             valid = b.mask != IGNORE
             truth = (b.mask > 0) & valid
@@ -102,27 +99,11 @@ def holdout_score(
         if progress:
             progress(min(k + batch_size, len(scenes)), len(scenes))
     iou = inter / union if union else float("nan")
-    h = hist.numpy()
+    h = hist.cpu().numpy()
     if h[0, 1].sum() == 0:
         return HoldoutScore(iou, float("nan"), float(meta.road_threshold))
     t, ious = best_threshold(h)
     return HoldoutScore(iou, float(ious[0]), float(t))
-
-
-def road_iou(
-    net: RoadNet,
-    meta: ModelMeta,
-    scenes: Sequence[Scene],
-    tile: int,
-    device: str = "cpu",
-    batch_size: int = 4,
-    progress: Callable[[int, int], None] | None = None,
-) -> float:
-    """Pooled road IoU of ``net`` (at ``meta.road_threshold``) over one window per scene.
-
-    Returns NaN when the hold-out has neither labelled nor predicted road.
-    """
-    return holdout_score(net, meta, scenes, tile, device, batch_size, progress).iou
 
 
 def keep_adapted(before: HoldoutScore, after: float, min_gain: float) -> bool:
