@@ -110,7 +110,7 @@ def choose_holdout(blocks: Sequence[Block], share: float = 0.2, cap: int = 64) -
     ...        for r in range(4) for c in range(5)]
     >>> h = choose_holdout(dry, 0.2, 64)
     >>> len(h.blocks), sum(b.road > 0 for b in h.blocks), h.road_share
-    (4, 1, 0.5)
+    (5, 1, 0.5)
     """
     if not 0 < share < 1:
         raise DataError(f"the hold-out share must be in (0, 1), got {share}")
@@ -119,7 +119,7 @@ def choose_holdout(blocks: Sequence[Block], share: float = 0.2, cap: int = 64) -
     if not any(b.road > 0 for b in cands):  # small or patchy areas: any block with roads
         known = set(cands)
         cands += [b for b in with_roads if b not in known]
-    if len(with_roads) < 2 or not cands:
+    if len(with_roads) < 2:
         raise DataError(
             "the labelled area is too small to hold part of it out for validation",
             param="labels",
@@ -141,9 +141,9 @@ def choose_holdout(blocks: Sequence[Block], share: float = 0.2, cap: int = 64) -
         got += b.labelled
     chosen = spread(wanted, max(1, cap))
     if not any(b.road > 0 for b in chosen):
-        # Some road to score: the first road block in order takes the last place.
+        # Some road to score: the first road block in order joins (last place, when capped).
         first = next(b for b in order if b.road > 0)
-        chosen = chosen[: max(0, min(len(chosen), cap) - 1)] + [first]
+        chosen = (chosen if len(chosen) < cap else chosen[:-1]) + [first]
     # Keep at least one block with roads for training.
     while sum(1 for b in chosen if b.road > 0) >= len(with_roads):
         last = max(i for i, b in enumerate(chosen) if b.road > 0)
