@@ -8,11 +8,13 @@ blocks are all held out.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import rasterio
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from roadseg.adaptation.holdout import Holdout
@@ -38,7 +40,23 @@ def write_training_data(
     image_gsd: float | None,
     report: Callable[[int, int, str], None] | None = None,
 ) -> TrainingData:
-    """Write the training pairs (hold-out blanked) and one pair per hold-out block."""
+    """Write the training pairs (hold-out blanked) and one pair per hold-out block.
+
+    Plain images (``dataset``) have no georeferencing: their codes are written and read
+    without rasterio's warning about it (their pixel grid is all that matters here).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return _write(crops, holdout, work, image_gsd, report)
+
+
+def _write(
+    crops: Sequence[LabelledCrop],
+    holdout: Holdout,
+    work: Path,
+    image_gsd: float | None,
+    report: Callable[[int, int, str], None] | None,
+) -> TrainingData:
     held: dict[int, set[tuple[int, int]]] = {}
     for b in holdout.blocks:
         held.setdefault(b.raster, set()).add((b.row, b.col))

@@ -1,0 +1,57 @@
+"""`roadseg adapt --dataset`: plain image/mask folders, through the real CLI in a subprocess.
+
+A subprocess, not click's runner: Python's own warning output (which pytest would capture)
+is part of what the user sees.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import adapt_helpers
+import numpy as np
+from PIL import Image
+
+tiny_model = adapt_helpers.tiny_model  # fixtures shared by the adapt tests
+
+ROADSEG = [sys.executable, "-m", "roadseg.cli.main"]
+
+
+def _pair(root: Path, name: str, seed: int) -> int:
+    """A 256² plain PNG with bright roads and its index mask; returns its ignored pixels."""
+    rng = np.random.default_rng(seed)
+    img = rng.integers(20, 90, (256, 256, 3), dtype=np.uint8)
+    mask = np.zeros((256, 256), np.uint8)
+    for k in range(3):
+        y = 30 + 80 * k + int(rng.integers(0, 20))
+        img[y : y + 10] = 210
+        mask[y : y + 10] = 1
+        img[:, y : y + 8] = 200
+        mask[:, y : y + 8] = 1
+    mask[:, 240:] = 255  # a no-data strip, as Massachusetts' white fill
+    for sub, arr in (("images", img), ("masks", mask)):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(arr).save(root / sub / f"{name}.png")
+    return int((mask == 255).sum())
+
+
+def test_plain_folders_adapt_quietly(tiny_model, tmp_path):
+    data = tmp_path / "data"
+    ignored = _pair(data, "a", 0) + _pair(data, "b", 1)
+    out = tmp_path / "m.safetensors"
+    cmd = ROADSEG + ["adapt", "--dataset", str(data), "--gsd", "0.5"]
+    cmd += ["--mask-values", "0=background,1=road,255=ignore", "--model", str(tiny_model)]
+    cmd += ["--steps", "2", "--threads", "1", "--out", str(out), "--json"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    js = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out.exists() and js["kept"] in ("adapted", "starting")
+    assert js["data"]["images"] == 2
+    # 255 is ignored: the labelled ground is the rest of both images (0.25 m² per pixel)
+    assert js["data"]["labelled_km2"] == round((2 * 256 * 256 - ignored) * 0.25 / 1e6, 4)
+    assert js["holdout"]["blocks"] >= 1
+    # plain images have no georeferencing; rasterio's warning about it is not the user's
+    assert "NotGeoreferencedWarning" not in r.stderr, r.stderr
