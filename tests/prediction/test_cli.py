@@ -230,8 +230,12 @@ def test_plain_png_needs_gsd(model_file, tmp_path):
     assert rasterio.open(tmp_path / "b.tif").shape == (40, 40)
 
 
-def test_plain_png_with_gsd_vectorises(model_file, tmp_path):
-    """The class raster of a plain image has no georeferencing: its --gsd reaches the vectoriser."""
+def test_plain_png_with_gsd_vectorises(model_file, tmp_path, recwarn):
+    """The class raster of a plain image has no georeferencing: its --gsd reaches the vectoriser.
+
+    Its layers are in pixel coordinates without a CRS (documented): no library warning
+    about that reaches the user.
+    """
     png = make_raster(tmp_path / "img.png", road_image(64, 96), crs=None, driver="PNG")
     gpkg = tmp_path / "roads.gpkg"
     r = invoke(
@@ -242,6 +246,9 @@ def test_plain_png_with_gsd_vectorises(model_file, tmp_path):
     assert (tmp_path / "o.tif").exists() and gpkg.exists()
     item = last_json(r.stdout)["rasters"][0]
     assert item["outputs"]["vectors"] == str(gpkg) and item["vectorize"] is not None
+    noise = [str(w.message) for w in recwarn if "crs" in str(w.message).lower()]
+    noise += [str(w.message) for w in recwarn if "NotGeoreferenced" in w.category.__name__]
+    assert not noise, noise
     blocks = tmp_path / "blocks.gpkg"  # and in block mode (the mosaic VRT is plain too)
     r = invoke(
         "predict", png, "--model", model_file, "--out", tmp_path / "b", "--gsd", "0.25",

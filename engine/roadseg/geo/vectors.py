@@ -11,6 +11,7 @@ fixed (:func:`stamp`) unless the user sets ``OGR_CURRENT_DATE`` themselves.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -69,7 +70,10 @@ def write_gpkg(
 def _write(
     path: str | os.PathLike[str], layers: Mapping[str, gpd.GeoDataFrame], types: dict[str, str]
 ) -> None:
-    with atomic_output(path) as tmp:
+    with atomic_output(path) as tmp, warnings.catch_warnings():
+        # Layers of a plain image (no georeferencing) are in its pixel coordinates without a
+        # CRS, as documented; pyogrio's warning about the missing CRS is not for the user.
+        warnings.filterwarnings("ignore", message=".*'crs' was not provided", category=UserWarning)
         for i, (name, gdf) in enumerate(layers.items()):
             pyogrio.write_dataframe(
                 gdf,
