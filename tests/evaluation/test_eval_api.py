@@ -14,6 +14,7 @@ import rasterio
 from affine import Affine
 from click.testing import CliRunner
 from georasters import make_raster
+from PIL import Image
 from roadseg.cli.main import cli
 from roadseg.errors import DataError, InputNotFoundError, LabelError, OutputError
 from roadseg.evaluation import evaluate
@@ -275,3 +276,22 @@ def test_real_spacenet_tile(real_data, tmp_path, capsys):
     assert m["scheme"] == "spacenet" and m["mode"] == "classes"
     assert m["miou"] == 1.0
     assert 0.7 < m["apls"]["apls"] <= 1.0
+
+
+def test_cli_plain_prediction_needs_and_takes_gsd(tmp_path, scene):
+    """A plain image's prediction has no georeferencing: the CLI's error names --gsd, which works."""
+    pred, _ = scene
+    with rasterio.open(pred) as ds:
+        cls = ds.read(1)
+    plain = tmp_path / "plain.png"
+    Image.fromarray(cls).save(plain)
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.where(cls > 0, 255, 0).astype(np.uint8)).save(mask)
+    args = ["evaluate", str(plain), "--truth", str(mask), "--out-dir", str(tmp_path / "ev")]
+    r = CliRunner(mix_stderr=False).invoke(cli, [*args, "--no-apls"])
+    assert r.exit_code == 1 and "--gsd" in r.stderr and "`gsd`" not in r.stderr, r.stderr
+    assert not (tmp_path / "ev").exists()
+    r = CliRunner(mix_stderr=False).invoke(cli, [*args, "--no-apls", "--gsd", "0.5", "--json"])
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["metrics"]["per_class"]["road"]["iou"] == 1.0

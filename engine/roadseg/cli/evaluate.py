@@ -66,6 +66,12 @@ from roadseg.geo.paths import RasterPath
     help="APLS as CosmiQ's reference code computes it (comparable with SpaceNet figures), or "
     "roadseg's stricter variant (control points every 50 m on every edge).",
 )
+@click.option(
+    "--gsd",
+    type=float,
+    default=None,
+    help="Pixel size in metres of a prediction without georeferencing (a plain image's).",
+)
 @overwrite_option
 @progress_option
 @json_option
@@ -79,6 +85,7 @@ def cli(
     no_apls: bool,
     apls_snap_m: float,
     apls_definition: str,
+    gsd: float | None,
     overwrite: bool,
     progress: str,
     as_json: bool,
@@ -97,6 +104,7 @@ def cli(
             graph_metrics=not no_apls,
             apls_snap_m=apls_snap_m,
             apls_definition=apls_definition,
+            gsd=gsd,
             overwrite=overwrite,
             progress=renderer,
             cancel=cancel,
