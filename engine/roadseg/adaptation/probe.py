@@ -3,9 +3,16 @@
 A few forward passes of the starting model on random windows (about a second on a
 CPU) tell how long a validation window takes. On a CPU shared with other work, torch
 threads that wait for busy cores made training steps 3–4× slower here than a single
-thread: when the load average already fills the cores (:func:`cpu_busy`) one thread is
-used, else all threads and one are timed alternately and the faster kept. On a GPU the
-largest batch (16, 8 or 4) whose training step fits in memory is kept.
+thread: when other processes fill the cores (:func:`cpu_busy`) one thread is used, else
+all threads and one are timed alternately and the faster kept. On a GPU the largest
+batch (16, 8 or 4) whose training step fits in memory is kept.
+
+"Other processes" matters: the 1-minute load average still counts work that has just
+ended, this process's own included. Measured in ``bench/bench_adapt.py``, where every run
+follows the previous run's scoring on both cores: the load average said "busy" for every
+adapt run but the first, and they trained on one of two idle cores (half the steps). So
+the load average must be confirmed by a short sample of the CPU time other processes use
+now (:func:`others_busy_cores`, Linux ``/proc/stat``; elsewhere the load average alone).
 """
 
 from __future__ import annotations
@@ -49,18 +56,87 @@ def _forward_seconds(net: RoadNet, x: torch.Tensor, repeat: int = 1, warm: bool 
     return best / x.shape[0]
 
 
-def cpu_busy(cores: int, load: float | None = None) -> bool:
-    """True when other work already keeps the cores busy (1-minute load average).
+#: Seconds of the CPU-time sample that confirms a high load average.
+SAMPLE_S = 0.3
 
-    >>> cpu_busy(2, 5.3), cpu_busy(2, 1.1), cpu_busy(16, 3.0)
+
+def cpu_busy(cores: int, load: float | None = None, others: float | None = None) -> bool:
+    """True when other processes keep the cores busy.
+
+    Both the 1-minute load average (``load``) and the cores other processes use now
+    (``others``, :func:`others_busy_cores`; sampled only when the load is high) must fill
+    the cores; without a sample (not Linux) the load average decides alone.
+
+    >>> cpu_busy(2, 5.3, 1.9), cpu_busy(2, 1.1, 1.9), cpu_busy(16, 3.0, 3.0)
     (True, False, False)
+
+    A high load average left by work that has ended (this process's own) is not busy:
+
+    >>> cpu_busy(2, 2.0, 0.1)
+    False
     """
     if load is None:
         try:
             load = os.getloadavg()[0]
         except OSError:
             return False
-    return load > cores - 0.5
+    if load <= cores - 0.5:
+        return False
+    if others is None:
+        others = others_busy_cores()
+    return others is None or others > cores - 0.5
+
+
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all CPUs from ``/proc/stat``; None where there is none."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 4:
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already in user
+    return total - idle, total
+
+
+def others_cores(
+    before: tuple[int, int], after: tuple[int, int], own_s: float, wall_s: float, cores: int
+) -> float:
+    """Cores busy with other processes between two ``/proc/stat`` samples.
+
+    >>> others_cores((0, 0), (60, 120), 0.0, 0.6, 2)   # 60 of 120 jiffies busy, not ours
+    1.0
+    >>> others_cores((0, 0), (60, 120), 0.6, 0.6, 2)   # the busy core was this process
+    0.0
+
+    Args:
+        before: (busy, total) jiffies at the start.
+        after: The same at the end.
+        own_s: CPU seconds this process used meanwhile (all its threads).
+        wall_s: Seconds between the samples.
+        cores: CPUs.
+
+    """
+    d_busy, d_total = after[0] - before[0], after[1] - before[1]
+    if d_total <= 0 or wall_s <= 0:
+        return 0.0
+    return max(0.0, d_busy / d_total * cores - own_s / wall_s)
+
+
+def others_busy_cores(seconds: float = SAMPLE_S) -> float | None:
+    """Cores other processes keep busy now, sampled over ``seconds``; None without /proc."""
+    before = _cpu_jiffies()
+    if before is None:
+        return None
+    own, t = time.process_time(), time.perf_counter()
+    time.sleep(seconds)
+    after = _cpu_jiffies()
+    if after is None:
+        return None
+    own_s, wall_s = time.process_time() - own, time.perf_counter() - t
+    return others_cores(before, after, own_s, wall_s, os.cpu_count() or 1)
 
 
 def probe_machine(
