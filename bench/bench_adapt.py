@@ -330,7 +330,14 @@ def picture(pair: Pair, work: Path, minutes: float, out: Path) -> Path:
     i = int(np.argmax(roads))
     img = np.asarray(Image.open(pair.score_images[i]).convert("RGB")).astype(np.float32) / 255
     road, valid = pair.truth(pair.score_images[i])
-    panels = [("default model", work / pair.name / "before" / f"{i}.tif")]
+    before = work / pair.name / "before" / f"{i}.tif"
+    if not before.exists():  # the default's score came from the cache: map this image now
+        from roadseg.prediction.api import predict
+
+        before.parent.mkdir(parents=True, exist_ok=True)
+        predict(pair.score_images[i], model="default", out=before, gsd=pair.score_gsd,
+                threads=_threads())  # fmt: skip
+    panels = [("default model", before)]
     panels.append(
         (f"adapted, {minutes:g} min", work / pair.name / f"adapt_{minutes:g}" / f"{i}.tif")
     )
