@@ -19,23 +19,35 @@ def _burn(stop: threading.Event) -> None:
         x += 1
 
 
-def test_own_work_is_not_other_work():
-    stop = threading.Event()
-    t = threading.Thread(target=_burn, args=(stop,))
-    t.start()
-    try:
-        time.sleep(0.2)
-        own = others_busy_cores(1.0)  # one core busy with this process
-    finally:
-        stop.set()
-        t.join()
-    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+def _sample_while(start, stop) -> float | None:
+    """others_busy_cores over 1 s while ``start()``'s work runs; ``stop`` ends it."""
+    handle = start()
     try:
         time.sleep(0.3)
-        other = others_busy_cores(1.0)  # one core busy with another process
+        return others_busy_cores(1.0)
     finally:
-        child.kill()
-        child.wait()
+        stop(handle)
+
+
+def test_own_work_is_not_other_work():
+    def own_thread():
+        ev = threading.Event()
+        t = threading.Thread(target=_burn, args=(ev,))
+        t.start()
+        return ev, t
+
+    def end_thread(h):
+        h[0].set()
+        h[1].join()
+
+    def end_child(p):
+        p.kill()
+        p.wait()
+
+    own = _sample_while(own_thread, end_thread)  # one core busy with this process
+    other = _sample_while(  # one core busy with another process
+        lambda: subprocess.Popen([sys.executable, "-c", "while True: pass"]), end_child
+    )
     assert own is not None and other is not None
     # The same background either way; only the other process's core counts.
     assert other - own > 0.5, (own, other)
