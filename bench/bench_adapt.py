@@ -422,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             a = adapt(
                 out=work / name / f"adapt_{m:g}.safetensors",
+                overwrite=True,
                 minutes=m,
                 **pair.adapt_kwargs,
             )

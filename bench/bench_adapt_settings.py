@@ -67,6 +67,7 @@ def run_one(
     t = time.perf_counter()
     a = adapt(
         out=work / "model.safetensors",
+        overwrite=True,
         steps=steps,
         seed=seed,
         threads=1,

@@ -74,6 +74,9 @@ class AdaptParameters:
         device: ``auto``, ``cpu`` or ``cuda``.
         min_gain: Road IoU the adapted model must gain to be kept (None: the engine's).
         mode: ``adapt`` (roads the user has) or ``retrain`` (corrected centrelines).
+        overwrite: Replace ``out_path`` if it exists (a file the user chose in Processing;
+            QGIS asked before replacing it). Engines older than ``adapt --overwrite``
+            replaced it anyway.
 
     """
 
@@ -91,6 +94,7 @@ class AdaptParameters:
     device: str = "auto"
     min_gain: float | None = None
     mode: AdaptMode = "adapt"
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         if not self.raster_path:
@@ -133,6 +137,9 @@ def adapt_argv(engine: Sequence[str], p: AdaptParameters) -> list[str]:
     >>> adapt_argv(["roadseg"], q)[7:-3]
     ['--out', 'm.safetensors', '--steps', '3', '--area', 'a.geojson', '--device', 'cpu', \
 '--min-gain', '0']
+    >>> from dataclasses import replace
+    >>> adapt_argv(["roadseg"], replace(q, overwrite=True))[-4:-3]
+    ['--overwrite']
     """
     argv = [*engine, "adapt", p.raster_path, "--labels", p.labels_path]
     argv += ["--model", p.model or "default", "--out", p.out_path]
@@ -148,6 +155,8 @@ def adapt_argv(engine: Sequence[str], p: AdaptParameters) -> list[str]:
         argv += ["--device", p.device]
     if p.min_gain is not None:
         argv += ["--min-gain", fmt_number(p.min_gain)]
+    if p.overwrite:
+        argv.append("--overwrite")
     return argv + list(MACHINE_OPTIONS)
 
 

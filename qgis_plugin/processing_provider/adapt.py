@@ -50,9 +50,11 @@ from ..core.adapt import (
 )
 from ..core.adapted import AdaptedModel, unique_model_name
 from ..core.commands import model_info_argv, models_argv
+from ..core.engine import supports_option
 from ..core.errors import PluginError
 from ..core.estimate import estimate
 from ..core.i18n import tr
+from ..core.outputs import unique_name
 from ..core.params import model_label, safe_name
 from ..gui import prefs
 from ..gui.adapt_inputs import labels_area
@@ -312,7 +314,8 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
             if in_profile:
                 folder = prefs.models_dir()
                 folder.mkdir(parents=True, exist_ok=True)
-                out = str(folder / f"{safe_name(name, 'model')}.safetensors")
+                stem = unique_name(folder, safe_name(name, "model"), ".safetensors")
+                out = str(folder / f"{stem}.safetensors")
             start = self.parameterAsFile(parameters, self.MODEL, context) or "default"
             raster_path = layer.source().split("|", 1)[0]
             if needs_render(layer):
@@ -333,6 +336,8 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
                     steps=self.parameterAsInt(parameters, self.STEPS, context) or None,
                     device=ADAPT_DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                     min_gain=self._min_gain(parameters, context),
+                    # A file chosen in Processing: QGIS asked before replacing it.
+                    overwrite=not in_profile and supports_option(engine, "adapt", "--overwrite"),
                 )
             except PluginError as exc:
                 raise QgsProcessingException(exc.message) from None

@@ -187,3 +187,19 @@ def test_work_dir_must_be_new(tiny_model, scene, tmp_path):
         ]
     )
     assert r.exit_code == 1 and "not an empty folder" in r.stderr
+
+
+def test_an_existing_model_file_is_kept_unless_overwrite(tiny_model, scene, tmp_path):
+    out = tmp_path / "m.safetensors"
+    out.write_bytes(b"an earlier model")
+    args = [scene[0], "--labels", scene[1], "--model", tiny_model, "--out", out]
+    r = _run([*args, "--steps", 2, "--threads", 1])
+    assert r.exit_code == 1 and "Traceback" not in r.stderr
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and "already exists" in err[0], err
+    assert "--overwrite" in err[0] and "--out" in err[0], err
+    assert out.read_bytes() == b"an earlier model"
+    r = _run([*args, "--steps", 2, "--threads", 1, "--overwrite", "--json"])
+    assert r.exit_code == 0, r.stderr
+    assert out.read_bytes() != b"an earlier model"
+    assert json.loads(r.stdout.strip().splitlines()[-1])["kept"] in ("adapted", "starting")

@@ -337,6 +337,35 @@ def test_processing_adapt_model_says_when_the_start_is_kept(
     assert prefs.adapted_models() == [] and not any(models_dir.glob("*.safetensors"))
 
 
+def test_processing_adapt_replaces_the_file_the_user_chose(
+    provider_alg, real_engine, adapt_scene, models_dir, tmp_path
+):
+    """A Processing output file that exists is replaced (QGIS asked), not refused by the engine."""
+    import processing
+    from test_processing import Feedback
+
+    image, roads, model = adapt_scene
+    raster = add_raster(image, "scene")
+    out = tmp_path / "chosen.safetensors"
+    out.write_bytes(b"an earlier model")
+    feedback = Feedback()
+    res = processing.run(
+        "roadseg:adaptmodel",
+        {
+            "INPUT": raster,
+            "LABELS": str(roads),
+            "MODEL": str(model),
+            "STEPS": 2,
+            "DEVICE": 1,
+            "MIN_GAIN": 1.0,
+            "OUTPUT": str(out),
+        },
+        feedback=feedback,
+    )
+    assert res["MODEL"] == str(out) and out.read_bytes() != b"an earlier model"
+    assert any(" --overwrite" in c for c in feedback.commands), feedback.commands
+
+
 @pytest.fixture
 def provider_alg(plugin, qgis_processing):
     return plugin.provider

@@ -30,7 +30,13 @@ from roadseg.adaptation.job import Job, run
 from roadseg.adaptation.options import AdaptOptions
 from roadseg.adaptation.prepare import pair_inputs
 from roadseg.adaptation.result import AdaptResult
-from roadseg.errors import CancelledError, ConfigError, InputNotFoundError, about
+from roadseg.errors import (
+    CancelledError,
+    ConfigError,
+    InputNotFoundError,
+    OutputError,
+    about,
+)
 from roadseg.geo.atomic import check_writable
 from roadseg.models import load_model, resolve_model_path
 from roadseg.options import with_overrides
@@ -164,6 +170,13 @@ def adapt(
     pairs = _pairs(_paths(rasters), _paths(labels), dataset, opts)
     with about("out"):
         check_writable(out_p)
+    if out_p.exists() and not opts.overwrite:
+        raise OutputError(
+            f"{str(out_p)!r} already exists",
+            param="out",
+            value=str(out_p),
+            hint="give `overwrite` to replace it, or choose another `out`",
+        )
     device = _device(opts.device)
     with about("model"):
         parent_path = resolve_model_path(model)

@@ -36,6 +36,8 @@ class AdaptOptions:
         min_gain: Road IoU the adapted model must gain on the hold-out to be kept, over the
             starting model at its own threshold and at its best threshold there.
         work_dir: Keep the masks, crops and run logs in this (new or empty) folder.
+        overwrite: Replace an existing ``out`` model file (else the run is refused before
+            it starts).
 
     >>> AdaptOptions(minutes=2).budget_seconds, AdaptOptions(steps=10).budget_seconds
     (120.0, None)
@@ -59,6 +61,7 @@ class AdaptOptions:
     seed: int = 0
     min_gain: float = 0.005
     work_dir: Path | None = None
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         fix = object.__setattr__

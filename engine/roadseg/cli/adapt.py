@@ -17,7 +17,13 @@ from typing import Any
 
 import click
 
-from roadseg.cli.options import ProgressRenderer, emit_json, json_option, progress_option
+from roadseg.cli.options import (
+    ProgressRenderer,
+    emit_json,
+    json_option,
+    overwrite_option,
+    progress_option,
+)
 
 
 def _f(v: float | None) -> str:
@@ -101,6 +107,7 @@ def _f(v: float | None) -> str:
     metavar="DIR",
     help="Keep the rasterised labels, crops and run logs here (a new or empty folder).",
 )
+@overwrite_option
 @progress_option
 @json_option
 def cli(
