@@ -25,9 +25,16 @@ functions and their option and result types are in :mod:`roadseg.api`.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from roadseg._version import __version__
+
+# The venv sees Debian's python3-matplotlib (QGIS's, through --system-site-packages) beside
+# its own matplotlib: Debian's regular ``mpl_toolkits`` package shadows the wheel's namespace
+# one, so importing pyplot (Lightning's torchmetrics does, for `train` and `adapt`) warns that
+# Axes3D cannot be imported. roadseg draws no 3-D plots; the warning is noise to its users.
+warnings.filterwarnings("ignore", message="Unable to import Axes3D", category=UserWarning)
 
 if TYPE_CHECKING:
     from roadseg.api import adapt, evaluate, make_scene, predict, train, vectorize
