@@ -15,6 +15,13 @@ Scenes:
   off with ``--bbox``; truth ``roads.geojson``.
 * ``synth-S``: ``roadseg synth`` scenes (``--seeds``, ``--size``), predicted with the
   same model; truth ``roads.gpkg`` (exact).
+* ``mass-T``: Massachusetts Roads hold-out tiles (``../shared/data/real``; the default
+  model's 10 held-out tiles, every 6th by name; ``--mass-tiles N`` of them), written as
+  GeoTIFFs at 1 m in a metric CRS and predicted with the model; truth = the centrelines
+  the vectoriser traces on the label mask (OpenStreetMap centrelines rasterised about 7 px
+  wide; the white no-data fill is nodata in the truth, and the prediction's fill rule
+  makes it nodata there too). Real New England streets: leaf-on trees over roads, the
+  network's gaps.
 * ``drawn-S``: the same scenes' true roads rasterised with their widths (no model;
   roads ending on the raster's edge carried past it, as the picture shows them): the
   vectoriser's own ceiling on a perfect class raster. ``--only drawn`` runs just these
@@ -27,6 +34,7 @@ It runs whatever model is embedded, so rerun it after the model changes::
     .venv/bin/python bench/bench_network.py                       # vegas + 3 seeds
     .venv/bin/python bench/bench_network.py --seeds 1 2 3 4 5 --size 1024 --json out.json
     .venv/bin/python bench/bench_network.py --after "--loop-width 15 --carriageways merge"
+    .venv/bin/python bench/bench_network.py --only mass --after "--road-bridge 20" --after "--bridge 30"
     .venv/bin/python bench/bench_network.py --only drawn --seeds 1 2 3 4 5 6 --size 768
 """
 
@@ -54,14 +62,21 @@ from roadseg.evaluation.topo import topo
 from roadseg.geo.grid import utm_crs_for
 
 ROOT = Path(__file__).resolve().parents[1]
-VEGAS = ROOT / ".." / "shared" / "data" / "real" / "spacenet_vegas_img0"
+REAL = ROOT / ".." / "shared" / "data" / "real"
+VEGAS = REAL / "spacenet_vegas_img0"
+MASS = REAL / "massachusetts"
+#: Massachusetts tiles are written at 1 m in Massachusetts State Plane (metres); the
+#: origin is arbitrary (the tiles carry no georeferencing).
+MASS_CRS = "EPSG:26986"
+MASS_GSD = 1.0
 BANNER_PX = 100
-#: The cleaning measured as "after": the defaults (``--after`` gives other flags).
-CLEANING: list[str] = []
+#: The vectorisations compared on each scene: (label, vectorize flags). "before" is without
+#: cleaning, "after" the defaults; each ``--after`` adds another (after, after2, ...).
+VARIANTS: list[tuple[str, list[str]]] = [("before", ["--no-cleaning"]), ("after", [])]
 #: Grid the truth is noded on (metres).
 TRUTH_GRID_M = 0.001
 #: Scene kinds (``--only``).
-KINDS = ("vegas", "synth", "drawn")
+KINDS = ("vegas", "mass", "synth", "drawn")
 
 
 def roadseg_cli(*args: str) -> None:
@@ -97,10 +112,8 @@ def score(lines: np.ndarray, truth: np.ndarray, bounds: tuple[float, ...]) -> di
     }
 
 
-def run_scene(
-    name: str, classes: Path, truth: gpd.GeoDataFrame, work: Path, after: list[str] = CLEANING
-) -> dict:
-    """Vectorise ``classes`` without and with cleaning and score both."""
+def run_scene(name: str, classes: Path, truth: gpd.GeoDataFrame, work: Path) -> dict:
+    """Vectorise ``classes`` once per variant (:data:`VARIANTS`) and score each."""
     with rasterio.open(classes) as src:
         b, crs = src.bounds, src.crs
     metric = crs if crs.is_projected else _utm(b, crs)
@@ -115,7 +128,7 @@ def run_scene(
     # (two truth control points on one spot: CosmiQ's renaming drops one, 0.03 of T→P).
     t = shapely.get_parts(shapely.union_all(t, grid_size=TRUTH_GRID_M))
     out = {"scene": name}
-    for mode, flags in (("before", ["--no-cleaning"]), ("after", after)):
+    for mode, flags in VARIANTS:
         gpkg = work / f"{name}_{mode}.gpkg"
         t0 = time.perf_counter()
         roadseg_cli("vectorize", str(classes), "--out", str(gpkg), *flags)
@@ -144,6 +157,53 @@ def vegas(work: Path, model: str) -> dict | None:
     roadseg_cli("predict", str(VEGAS / "image.tif"), "--model", model, "--out", str(pred),
                 "--bbox", *map(str, bbox))  # fmt: skip
     return run_scene("vegas", pred, gpd.read_file(VEGAS / "roads.geojson"), work)
+
+
+def massachusetts(work: Path, model: str, count: int) -> list[dict]:
+    """The default model's held-out Massachusetts tiles (the first ``count``), predicted."""
+    if not (MASS / "images").is_dir():
+        print(f"skipping mass: {MASS} not found")
+        return []
+    names = sorted(p.stem for p in (MASS / "images").glob("*.jpg"))[::6][:count]
+    rows = []
+    for n in names:
+        image, truth = work / f"mass{n}.tif", work / f"mass{n}_truth.tif"
+        mass_tile(n, image, truth)
+        true_lines = work / f"mass{n}_truth.gpkg"
+        roadseg_cli("vectorize", str(truth), "--out", str(true_lines))
+        pred = work / f"mass{n}_pred.tif"
+        roadseg_cli("predict", str(image), "--model", model, "--out", str(pred))
+        rows.append(
+            run_scene(f"mass-{n}", pred, gpd.read_file(true_lines, layer="centerlines"), work)
+        )
+    return rows
+
+
+def mass_tile(name: str, image: Path, truth: Path) -> None:
+    """A Massachusetts tile and its label as GeoTIFFs at 1 m (label: minor road, 255 nodata)."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.transform import from_origin
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(MASS / "images" / f"{name}.jpg") as src:
+            rgb = src.read()
+        with rasterio.open(MASS / "masks" / f"{name}.png") as src:
+            label = src.read(1)
+    h, w = label.shape
+    grid = dict(driver="GTiff", width=w, height=h, crs=MASS_CRS,
+                transform=from_origin(200_000.0, 900_000.0, MASS_GSD, MASS_GSD))  # fmt: skip
+    with rasterio.open(image, "w", count=3, dtype="uint8", **grid) as dst:
+        dst.write(rgb)
+    classes = np.where(label == 255, 255, np.where(label > 0, 2, 0)).astype(np.uint8)
+    with rasterio.open(truth, "w", count=1, dtype="uint8", nodata=255, **grid) as dst:
+        dst.write(classes, 1)
+        dst.update_tags(
+            ROADSEG_CLASSES=json.dumps(["background", "major", "minor", "track"]),
+            ROADSEG_WIDTHS_M=json.dumps([0.0, 12.0, 7.0, 4.0]),
+        )
 
 
 def synthetic(
@@ -232,10 +292,19 @@ def main() -> None:
         default=list(KINDS),
         help="scene kinds to run (e.g. '--only drawn': the vectoriser alone, no model, seconds)",
     )
+    ap.add_argument("--mass-tiles", type=int, default=10, help="held-out Massachusetts tiles")
     ap.add_argument("--json", type=Path, default=None)
-    ap.add_argument("--after", default="", help="vectorize flags of 'after' (default: none)")
+    ap.add_argument(
+        "--after",
+        action="append",
+        default=[],
+        help="vectorize flags of 'after' (default: none); repeat to compare several",
+    )
     args = ap.parse_args()
-    CLEANING[:] = shlex.split(args.after)
+    if args.after:
+        VARIANTS[1:] = [
+            (f"after{i + 1 if i else ''}", shlex.split(a)) for i, a in enumerate(args.after)
+        ]
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -243,26 +312,32 @@ def main() -> None:
             v = vegas(work, args.model)
             if v:
                 rows.append(v)
+        if "mass" in args.only:
+            rows += massachusetts(work, args.model, args.mass_tiles)
         kinds = tuple(k for k in ("synth", "drawn") if k in args.only)
         for s in args.seeds:
             if kinds:
                 rows += synthetic(work, args.model, s, args.size, args.style, kinds)
     cols = ("apls", "t2p", "p2t", "topo_f1", "length_err", "loops_lt600", "loops_lt400",
             "stubs_lt10", "edge_stubs_lt10")  # fmt: skip
-    print(f"model {args.model}; {platform.node()}; load {os.getloadavg()[0]:.2f}; "
-          f"after = defaults {' '.join(CLEANING)}")  # fmt: skip
-    print(f"{'scene':<10} {'':<7}" + "".join(f"{c:>16}" for c in cols))
+    print(f"model {args.model}; {platform.node()}; load {os.getloadavg()[0]:.2f}")
+    for mode, flags in VARIANTS:
+        print(f"  {mode} = {' '.join(flags) or 'the defaults'}")
+    print(f"{'scene':<14} {'':<7}" + "".join(f"{c:>16}" for c in cols))
+    modes = [m for m, _ in VARIANTS]
     for r in rows:
-        for mode in ("before", "after"):
-            print(f"{r['scene']:<10} {mode:<7}" + "".join(f"{r[mode][c]:>16}" for c in cols))
-    for kind in ("vegas", "synth", "drawn"):
+        for mode in modes:
+            print(f"{r['scene']:<14} {mode:<7}" + "".join(f"{r[mode][c]:>16}" for c in cols))
+    for kind in KINDS:
         sel = [r for r in rows if r["scene"].startswith(kind)]
-        if sel:
-            b = np.mean([r["before"]["apls"] for r in sel])
-            a = np.mean([r["after"]["apls"] for r in sel])
-            worse = sum(r["after"]["apls"] < r["before"]["apls"] for r in sel)
-            print(f"{kind}: mean APLS {b:.3f} → {a:.3f} (after/before {a / b:.3f}); "
-                  f"lower after cleaning on {worse}/{len(sel)}")  # fmt: skip
+        if not sel:
+            continue
+        b = np.mean([r["before"]["apls"] for r in sel])
+        for mode in modes[1:]:
+            a = np.mean([r[mode]["apls"] for r in sel])
+            worse = sum(r[mode]["apls"] < r["before"]["apls"] for r in sel)
+            print(f"{kind}: mean APLS before {b:.3f} → {mode} {a:.3f} ({mode}/before "
+                  f"{a / b:.3f}); lower than before on {worse}/{len(sel)}")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 

@@ -143,6 +143,14 @@ from roadseg.geo.paths import RasterPath
     "this into one junction, metres (0: off; e.g. 15) [default: 0].",
 )
 @click.option(
+    "--min-piece",
+    "min_piece_m",
+    type=float,
+    default=None,
+    help="Drop pieces of network shorter in total than this that touch neither the "
+    "raster's edge nor nodata, metres (0: off) [default: 5 × widest class].",
+)
+@click.option(
     "--gsd",
     type=float,
     default=None,
@@ -170,6 +178,7 @@ def cli(
     stub_m: float | None,
     road_bridge_m: float | None,
     junction_m: float | None,
+    min_piece_m: float | None,
     gsd: float | None,
     overwrite: bool,
     progress: str,
@@ -184,6 +193,7 @@ def cli(
         "stub_m": stub_m,
         "road_bridge_m": road_bridge_m,
         "junction_m": junction_m,
+        "min_piece_m": min_piece_m,
     }
     steps: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     with ProgressRenderer(progress) as renderer, interrupt_as_cancel() as cancel:

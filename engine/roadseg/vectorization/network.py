@@ -348,7 +348,7 @@ class RoadNetwork:
         Dissolve, prune, drop specks, straighten roads leaving the raster
         (:mod:`roadseg.vectorization.edge_ends`), bridge facing ends, bridge ends onto roads (where
         ``support`` says the prediction covers the bridge:
-        :mod:`roadseg.vectorization.bridge_roads`), merge close junctions
+        :mod:`roadseg.vectorization.bridge_roads`), drop short lone pieces, merge close junctions
         (:mod:`roadseg.vectorization.junctions`), collapse small loops, drop edge stubs,
         simplify (see :mod:`roadseg.vectorization.clean_graph`).
         """
@@ -364,6 +364,7 @@ class RoadNetwork:
         straightened = straighten_edge_ends(self, DIRECTION_M, support)
         bridged = self.bridge(p.bridge_m, p.bridge_angle_deg)
         onto = bridge_to_roads(self, p.road_bridge_m, p.bridge_angle_deg, support)
+        pieces = self.drop_small_components(p.min_piece_m)
         junctions = merge_close_junctions(self, p.junction_m)
         loops = collapse_small_loops(self, p.loop_area_m2, p.loop_extent_m)
         stubs = drop_edge_stubs(self, p.stub_m)
@@ -375,6 +376,7 @@ class RoadNetwork:
             "edge_ends_straightened": straightened,
             "gaps_bridged": bridged,
             "ends_joined_to_roads": onto,
+            "pieces_dropped": pieces,
             "junctions_merged": junctions,
             "loops_collapsed": loops,
             "stubs_dropped": stubs,
