@@ -249,6 +249,20 @@ def test_plain_png_with_gsd_vectorises(model_file, tmp_path, recwarn):
     noise = [str(w.message) for w in recwarn if "crs" in str(w.message).lower()]
     noise += [str(w.message) for w in recwarn if "NotGeoreferenced" in w.category.__name__]
     assert not noise, noise
+    # The class raster carries the pixel size: vectorize and evaluate need no --gsd again.
+    with rasterio.open(tmp_path / "o.tif") as ds:
+        assert ds.tags()["ROADSEG_PIXEL_SIZE_M"] == "0.25"
+        cls = ds.read(1)
+    again = tmp_path / "again.gpkg"
+    r = invoke("vectorize", tmp_path / "o.tif", "--out", again, "--json")
+    assert r.exit_code == 0, r.stderr
+    lines = [gpd.read_file(g, layer="centerlines").geometry.to_wkb().tolist() for g in (gpkg, again)]
+    assert lines[0] == lines[1]
+    mask = make_raster(tmp_path / "m.png", (cls[None] > 0).astype(np.uint8), crs=None, driver="PNG")
+    r = invoke("evaluate", tmp_path / "o.tif", "--truth", mask, "--out-dir", tmp_path / "ev",
+               "--no-apls", "--json")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert "miou" in last_json(r.stdout)["metrics"]
     blocks = tmp_path / "blocks.gpkg"  # and in block mode (the mosaic VRT is plain too)
     r = invoke(
         "predict", png, "--model", model_file, "--out", tmp_path / "b", "--gsd", "0.25",

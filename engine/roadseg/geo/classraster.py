@@ -33,8 +33,38 @@ CLASSES_TAG = "ROADSEG_CLASSES"
 COLORS_TAG = "ROADSEG_COLORS"
 #: Tag holding the class widths in metres (JSON list).
 WIDTHS_TAG = "ROADSEG_WIDTHS_M"
+#: Tag holding a plain image's pixel size in metres on its class and probability rasters,
+#: which have no georeferencing either: reading them needs no ``gsd`` again.
+PIXEL_SIZE_TAG = "ROADSEG_PIXEL_SIZE_M"
 #: Integer types a class raster may have (uint8 as written; others are read too).
 CLASS_DTYPES = ("uint8", "int8", "uint16", "int16", "int32", "uint32")
+
+
+def grid_tags(grid: Grid) -> dict[str, str]:
+    """Tags a raster on ``grid`` needs besides its georeferencing: a plain grid's pixel size.
+
+    >>> from affine import Affine
+    >>> grid_tags(Grid(None, Affine.identity(), 4, 4, 1.5))
+    {'ROADSEG_PIXEL_SIZE_M': '1.5'}
+    >>> grid_tags(Grid("EPSG:32611", Affine(0.5, 0, 0, 0, -0.5, 0), 4, 4))
+    {}
+    """
+    if grid.crs is None and grid.pixel_m is not None:
+        return {PIXEL_SIZE_TAG: f"{grid.pixel_m:g}"}
+    return {}
+
+
+def tagged_pixel_size(tags: Mapping[str, str]) -> float | None:
+    """The pixel size a plain prediction's raster carries (None: none, or not a size).
+
+    >>> tagged_pixel_size({PIXEL_SIZE_TAG: "1.5"}), tagged_pixel_size({PIXEL_SIZE_TAG: "x"})
+    (1.5, None)
+    """
+    try:
+        v = float(tags[PIXEL_SIZE_TAG])
+    except (KeyError, ValueError):
+        return None
+    return v if 0 < v < float("inf") else None
 
 
 def class_tags(classes: Classes) -> dict[str, str]:
@@ -115,7 +145,7 @@ def class_raster_writer(
         blocksize=blocksize,
         colormap=palette(classes),
         descriptions=["class"],
-        tags={**class_tags(classes), **(extra_tags or {})},
+        tags={**class_tags(classes), **grid_tags(grid), **(extra_tags or {})},
     )
 
 
@@ -138,7 +168,12 @@ def probability_writer(
         cog=cog,
         blocksize=blocksize,
         descriptions=[f"p({c})" for c in classes.names],
-        tags={**class_tags(classes), **(extra_tags or {}), "ROADSEG_PROBABILITY_SCALE": "255"},
+        tags={
+            **class_tags(classes),
+            **grid_tags(grid),
+            **(extra_tags or {}),
+            "ROADSEG_PROBABILITY_SCALE": "255",
+        },
     )
 
 
@@ -155,7 +190,8 @@ class ClassRaster:
     Args:
         path: The class raster (single band, integer values 0..255).
         param: The parameter naming it, for messages.
-        gsd: Pixel size in metres for rasters without georeferencing.
+        gsd: Pixel size in metres for rasters without georeferencing (default: the
+            :data:`PIXEL_SIZE_TAG` a plain image's prediction carries).
 
     Attributes:
         classes: The tagged classes, or ``class_1`` for an untagged raster (see
@@ -166,7 +202,7 @@ class ClassRaster:
         InputNotFoundError: the file does not exist.
         RasterReadError: GDAL cannot read it.
         DataError: it is not a class raster (several bands, float values...).
-        CRSError: no georeferencing and no ``gsd``.
+        CRSError: no georeferencing, no ``gsd`` and no pixel size tag.
 
     """
 
@@ -188,7 +224,8 @@ class ClassRaster:
                 hint="give the single-band uint8 class raster written by prediction "
                 "(0 background, 1.. road classes, 255 nodata)",
             )
-        grid = dataset_grid(ds, gsd)
+        # A plain image's prediction carries its pixel size (``gsd`` given wins).
+        grid = dataset_grid(ds, gsd if gsd is not None else tagged_pixel_size(ds.tags()))
         if grid is None:
             ds.close()
             raise CRSError(
@@ -237,12 +274,15 @@ def open_class_raster(
 __all__ = [
     "CLASSES_TAG",
     "NODATA",
+    "PIXEL_SIZE_TAG",
     "ClassRaster",
     "class_raster_writer",
     "class_tags",
+    "grid_tags",
     "open_class_raster",
     "palette",
     "parse_class_tags",
     "probability_writer",
     "read_class_tags",
+    "tagged_pixel_size",
 ]
