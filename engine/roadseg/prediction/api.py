@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from roadseg._version import __version__
 from roadseg.device import resolve_policy, torch_threads
 from roadseg.errors import ConfigError, RoadsegError, about
 from roadseg.geo.paths import RasterPath, as_source, name_of
@@ -20,7 +19,12 @@ from roadseg.options import with_overrides
 from roadseg.prediction.job import RasterJob, TileSettings, prepare_job, working_resolution
 from roadseg.prediction.network import TilePredictor
 from roadseg.prediction.options import PredictOptions
-from roadseg.prediction.outputs import PredictionSink, declare_outputs, plan_outputs
+from roadseg.prediction.outputs import (
+    PredictionSink,
+    declare_outputs,
+    output_tags,
+    plan_outputs,
+)
 from roadseg.prediction.result import PredictResult, RasterResult
 from roadseg.prediction.stream import (
     Streaming,
@@ -208,13 +212,7 @@ class _Run:
 def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
     """Predict one raster into its sink, commit, then vectorise if asked."""
     meta = run.meta
-    tags = {
-        "ROADSEG_MODEL": Path(run.model_name).name,
-        "ROADSEG_ENGINE_VERSION": __version__,
-        "ROADSEG_MODEL_GSD_M": str(meta.gsd_m),
-        "ROADSEG_WORKING_GSD_M": str(run.settings.gsd_m),
-        "ROADSEG_ROAD_THRESHOLD": f"{meta.road_threshold:g}",
-    }
+    tags = output_tags(run.model_name, meta, run.settings.gsd_m)
     with about("out"):
         sink = PredictionSink(
             job.paths, job.out_grid, meta.class_set, cog=run.options.cog, extra_tags=tags

@@ -55,7 +55,7 @@ from roadseg.prediction.manifest import (
 )
 from roadseg.prediction.network import TilePredictor
 from roadseg.prediction.options import PredictOptions
-from roadseg.prediction.outputs import OutputPaths, plan_outputs, proba_path_for
+from roadseg.prediction.outputs import OutputPaths, output_tags, plan_outputs, proba_path_for
 from roadseg.prediction.result import PredictResult, RasterResult
 from roadseg.prediction.stream import region_tiles
 from roadseg.prediction.tiles2d import Region
@@ -298,13 +298,7 @@ def _plan(
 ) -> list[_Raster]:
     """Check every raster and lay out its blocks (before any compute starts)."""
     plans = plan_outputs(list(paths), folder, opts.probabilities, opts.vectorize)
-    tags = {
-        "ROADSEG_MODEL": Path(ref.name).name,
-        "ROADSEG_ENGINE_VERSION": __version__,
-        "ROADSEG_MODEL_GSD_M": str(ref.meta.gsd_m),
-        "ROADSEG_WORKING_GSD_M": str(settings.gsd_m),
-        "ROADSEG_ROAD_THRESHOLD": f"{ref.meta.road_threshold:g}",
-    }
+    tags = output_tags(ref.name, ref.meta, settings.gsd_m)
     out: list[_Raster] = []
     try:
         for p, plan in zip(paths, plans, strict=True):

@@ -13,10 +13,12 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rasterio.windows import Window
 
+from roadseg._version import __version__
 from roadseg.errors import ConfigError
 from roadseg.geo.classes import Classes
 from roadseg.geo.classraster import (
@@ -28,6 +30,9 @@ from roadseg.geo.grid import Grid
 from roadseg.geo.paths import RasterPath, file_key, is_gdal_path, stem_of
 from roadseg.geo.staging import OutputSet
 from roadseg.geo.writer import GeoTiffWriter
+
+if TYPE_CHECKING:
+    from roadseg.models.modelfile import ModelMeta
 
 PROBA_SUFFIX = "_proba"
 ROADS_SUFFIX = "_roads"
@@ -53,6 +58,17 @@ class OutputPaths:
     classes: Path
     probabilities: Path | None
     vectors: Path | None
+
+
+def output_tags(model_name: str, meta: ModelMeta, working_gsd_m: float) -> dict[str, str]:
+    """The run's metadata on every class and probability raster it writes."""
+    return {
+        "ROADSEG_MODEL": Path(model_name).name,
+        "ROADSEG_ENGINE_VERSION": __version__,
+        "ROADSEG_MODEL_GSD_M": str(meta.gsd_m),
+        "ROADSEG_WORKING_GSD_M": str(working_gsd_m),
+        "ROADSEG_ROAD_THRESHOLD": f"{meta.road_threshold:g}",
+    }
 
 
 def proba_path_for(classes: Path) -> Path:
