@@ -57,3 +57,23 @@ def test_plain_folders_adapt_quietly(tiny_model, tmp_path):
     assert "NotGeoreferencedWarning" not in r.stderr, r.stderr
     # nor is matplotlib's about Axes3D (Debian's mpl_toolkits beside the venv's matplotlib)
     assert "Axes3D" not in r.stderr, r.stderr
+
+
+def test_colour_coded_masks_without_their_colours_are_refused(tiny_model, tmp_path):
+    """Read as one band, every colour of a colour-coded mask was road: the run learnt nothing."""
+    data = tmp_path / "data"
+    img = np.full((128, 128, 3), 60, np.uint8)
+    mask = np.empty((128, 128, 3), np.uint8)
+    mask[:] = (132, 41, 246)  # land
+    mask[50:60] = (110, 193, 228)  # road
+    for sub, arr in (("images", img), ("masks", mask)):
+        (data / sub).mkdir(parents=True)
+        Image.fromarray(arr).save(data / sub / "a.png")
+    out = tmp_path / "m.safetensors"
+    cmd = ROADSEG + ["adapt", "--dataset", str(data), "--gsd", "0.5", "--model", str(tiny_model)]
+    r = subprocess.run([*cmd, "--steps", "1", "--out", str(out)], capture_output=True, text=True,
+                       timeout=300)  # fmt: skip
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    err = r.stderr.strip().splitlines()[-1]
+    assert "colour-coded" in err and "--mask-colors" in err and "110,193,228" in err, err
+    assert not out.exists()

@@ -295,3 +295,25 @@ def test_cli_plain_prediction_needs_and_takes_gsd(tmp_path, scene):
     assert r.exit_code == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["metrics"]["per_class"]["road"]["iou"] == 1.0
+
+
+def test_cli_colour_coded_truth_mask_is_refused_with_what_to_give(tmp_path, scene):
+    """evaluate takes no colour map: a colour-coded truth mask is refused, not scored as all road."""
+    pred, _ = scene
+    with rasterio.open(pred) as ds:
+        h, w = ds.shape
+        prof = dict(driver="GTiff", width=w, height=h, count=3, dtype="uint8", crs=ds.crs,
+                    transform=ds.transform)  # fmt: skip
+    rgb = np.empty((3, h, w), np.uint8)
+    rgb[:] = np.array([132, 41, 246], np.uint8)[:, None, None]
+    rgb[:, : h // 4] = np.array([110, 193, 228], np.uint8)[:, None, None]
+    truth = tmp_path / "coded.tif"
+    with rasterio.open(truth, "w", **prof) as dst:
+        dst.write(rgb)
+    args = ["evaluate", str(pred), "--truth", str(truth), "--out-dir", str(tmp_path / "ev")]
+    r = CliRunner(mix_stderr=False).invoke(cli, [*args, "--no-apls"])
+    assert r.exit_code == 1 and "Traceback" not in r.stderr, r.stderr
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and "--truth" in err[0] and "colour-coded" in err[0], err
+    assert "mask_colors" not in err[0] and "single-band mask" in err[0], err
+    assert not (tmp_path / "ev").exists()

@@ -172,6 +172,29 @@ def test_spacenet_labels_land_on_the_roads(real_data):
     assert img[ours > 0].mean() < img[ours == 0].mean()
 
 
+def test_colour_coded_mask_needs_its_colours_but_grey_rgb_masks_stay_binary(tmp_path, tiny_utm):
+    """A colour-coded mask read as one band made nearly every pixel road (Dubai without
+    ``mask_colors``: hold-out IoU 0.05): it is refused, naming its colours. White roads on
+    black saved as RGB (DeepGlobe) stay a binary mask."""
+    src = open_raster(tiny_utm)
+    binary = ClassScheme.preset("binary")
+    rgb = np.empty((3, 64, 64), np.uint8)
+    rgb[:] = np.array([132, 41, 246], np.uint8)[:, None, None]  # land
+    rgb[:, 40:50] = np.array([110, 193, 228], np.uint8)[:, None, None]  # road
+    coded = make_raster(tmp_path / "c.tif", rgb)
+    with pytest.raises(LabelError) as err:
+        MaskLabels(coded, binary)
+    assert err.value.param == "mask_colors"
+    assert "132,41,246 (84 %)" in str(err.value) and "110,193,228 (16 %)" in str(err.value)
+    m = MaskLabels(coded, binary, colors={(110, 193, 228): 1}).rasterize(src.grid)
+    assert m[45].all() and not m[10].any()
+    grey = np.zeros((3, 64, 64), np.uint8)
+    grey[:, 10:20] = 255
+    grey[0, 10:12] = 250  # JPEG-ish noise stays grey
+    m = MaskLabels(make_raster(tmp_path / "g.tif", grey), binary).rasterize(src.grid)
+    assert m[15].all() and not m[30].any()
+
+
 def test_palette_mask_with_colour_map(tmp_path, tiny_utm):
     """Palette masks (one band of indexes + a colour table, as in part of the Dubai set)."""
     src = open_raster(tiny_utm)

@@ -99,7 +99,18 @@ def _raster_truth(p: Path, pred: ClassRaster) -> Truth:
     if pc.num_classes > 2 and tagged is not None and tagged.names == pc.names:
         scheme = ClassScheme(pc.names, pc.colors, pc.widths_m)
         return Truth(p, "raster", MaskLabels(p, scheme, gsd=pred.grid.pixel_m), "classes", pc)
-    labels = MaskLabels(p, PRESETS["binary"], gsd=pred.grid.pixel_m)
+    try:
+        labels = MaskLabels(p, PRESETS["binary"], gsd=pred.grid.pixel_m)
+    except LabelError as exc:
+        if exc.param != "mask_colors":
+            raise
+        # Evaluation takes no colour map: say what to give instead.
+        raise LabelError(
+            f"`truth` {exc.message}",
+            param="truth",
+            value=str(p),
+            hint="give a single-band mask (0 background, 1 or 255 road) or road vectors",
+        ) from None
     return Truth(
         p, "raster", labels, "binary" if pc.num_classes > 2 else "classes", binary_classes(pc)
     )

@@ -168,6 +168,46 @@ def road_surfaces(geoms: np.ndarray, widths: np.ndarray) -> np.ndarray:
     return np.where(is_area, geoms, shapely.union(buffered, ends))
 
 
+#: A mask of three or more bands is colour-coded when more than this share of its pixels
+#: are coloured (channels more than :data:`GREY_SPREAD` apart), not grey: white-on-black
+#: masks saved as RGB (DeepGlobe's) stay binary.
+COLOURED_SHARE = 0.01
+#: Largest spread between a pixel's channels that still counts as grey (JPEG-ish noise).
+GREY_SPREAD = 16
+#: Pixels sampled to tell a colour-coded mask (about; the mask is read decimated).
+COLOUR_SAMPLE = 1_000_000
+
+
+def mask_colours(probe: RasterSource) -> list[tuple[tuple[int, int, int], float]] | None:
+    """The most common colours and their shares of a colour-coded mask (None: not one).
+
+    A mask of fewer than three bands, or of grey pixels (R = G = B, give or take
+    :data:`GREY_SPREAD`), is not colour-coded.
+    """
+    import math
+
+    from rasterio.enums import Resampling
+
+    ds = probe.dataset
+    if ds.count < 3:
+        return None
+    step = max(1, math.ceil(math.sqrt(ds.width * ds.height / COLOUR_SAMPLE)))
+    shape = (3, max(1, ds.height // step), max(1, ds.width // step))
+    rgb = ds.read([1, 2, 3], out_shape=shape, resampling=Resampling.nearest).reshape(3, -1)
+    rgb = rgb.astype(np.int64).clip(0, 255)
+    if ((rgb.max(axis=0) - rgb.min(axis=0)) > GREY_SPREAD).mean() <= COLOURED_SHARE:
+        return None
+    codes, counts = np.unique((rgb[0] << 16) | (rgb[1] << 8) | rgb[2], return_counts=True)
+    top = np.argsort(-counts, kind="stable")[:4]
+    return [
+        (
+            (int(codes[i]) >> 16 & 255, int(codes[i]) >> 8 & 255, int(codes[i]) & 255),
+            float(counts[i]) / rgb.shape[1],
+        )
+        for i in top
+    ]
+
+
 class MaskLabels:
     """A raster mask used as labels: class indexes, a value map, or colour-coded.
 
@@ -180,6 +220,9 @@ class MaskLabels:
             → background).
         gsd: Pixel size for plain images (must match the imagery's).
         threshold: For soft masks: values ≥ threshold are road (binary schemes only).
+
+    Raises:
+        LabelError: a colour-coded mask (:func:`mask_colours`) without ``colors``.
 
     """
 
@@ -213,6 +256,19 @@ class MaskLabels:
             for idx, rgba in cmap.items():
                 lut[idx] = colors.get((int(rgba[0]), int(rgba[1]), int(rgba[2])), 0)
             self._palette_lut = lut
+        if not colors and values is None and threshold is None:
+            coded = mask_colours(probe)
+            if coded is not None:
+                probe.close()
+                seen = ", ".join(f"{r},{g},{b} ({100 * f:.0f} %)" for (r, g, b), f in coded)
+                raise LabelError(
+                    f"mask {str(probe.path)!r} is colour-coded (most common colours: {seen}); "
+                    "read as one band of values, nearly every colour would be road",
+                    param="mask_colors",
+                    value=str(probe.path),
+                    hint="give the colours that are road as `mask_colors` (R,G,B=road, several "
+                    "joined by ';'), or a single-band mask (0 background, 1 or 255 road)",
+                )
         if colors and self._palette_lut is None:  # RGB colour-coded mask
             probe.close()
             probe = RasterSource(path, bands=[1, 2, 3], gsd=gsd)
