@@ -256,7 +256,9 @@ def test_plain_png_with_gsd_vectorises(model_file, tmp_path, recwarn):
     again = tmp_path / "again.gpkg"
     r = invoke("vectorize", tmp_path / "o.tif", "--out", again, "--json")
     assert r.exit_code == 0, r.stderr
-    lines = [gpd.read_file(g, layer="centerlines").geometry.to_wkb().tolist() for g in (gpkg, again)]
+    lines = [
+        gpd.read_file(g, layer="centerlines").geometry.to_wkb().tolist() for g in (gpkg, again)
+    ]
     assert lines[0] == lines[1]
     mask = make_raster(tmp_path / "m.png", (cls[None] > 0).astype(np.uint8), crs=None, driver="PNG")
     r = invoke("evaluate", tmp_path / "o.tif", "--truth", mask, "--out-dir", tmp_path / "ev",
