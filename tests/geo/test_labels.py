@@ -190,9 +190,33 @@ def test_colour_coded_mask_needs_its_colours_but_grey_rgb_masks_stay_binary(tmp_
     assert m[45].all() and not m[10].any()
     grey = np.zeros((3, 64, 64), np.uint8)
     grey[:, 10:20] = 255
-    grey[0, 10:12] = 250  # JPEG-ish noise stays grey
     m = MaskLabels(make_raster(tmp_path / "g.tif", grey), binary).rasterize(src.grid)
     assert m[15].all() and not m[30].any()
+    grey[:, 10:12] = 250  # JPEG-ish noise: still grey, but no longer two values
+    noisy = make_raster(tmp_path / "n.tif", grey)
+    with pytest.raises(LabelError) as err:
+        MaskLabels(noisy, binary)
+    assert err.value.param == "mask_values" and "mask_threshold" in err.value.hint
+    m = MaskLabels(noisy, binary, threshold=128).rasterize(src.grid)
+    assert m[15].all() and m[10].all() and not m[30].any()
+
+
+def test_a_road_mask_of_more_than_two_values_needs_their_meaning(tmp_path, tiny_utm):
+    """Massachusetts masks (0, 1, 255 = no-data fill) read as nonzero = road made the fill
+    road; now refused unless ``values`` (or ``threshold``) say what each value is."""
+    src = open_raster(tiny_utm)
+    binary = ClassScheme.preset("binary")
+    mask = np.zeros((1, 64, 64), np.uint8)
+    mask[0, 10:20] = 1
+    mask[0, 40:] = 255
+    p = make_raster(tmp_path / "m.tif", mask)
+    with pytest.raises(LabelError) as err:
+        MaskLabels(p, binary)
+    assert "holds 3 values" in str(err.value) and "255 (38 %)" in str(err.value)
+    m = MaskLabels(p, binary, values={1: 1, 255: 255}).rasterize(src.grid)
+    assert m[15].all() and (m[50] == 255).all() and not m[30].any()
+    # multi-class schemes read values as class indexes, as before
+    assert MaskLabels(p, ClassScheme.preset("synth"), values={1: 1, 255: 255}) is not None
 
 
 def test_palette_mask_with_colour_map(tmp_path, tiny_utm):

@@ -208,6 +208,25 @@ def mask_colours(probe: RasterSource) -> list[tuple[tuple[int, int, int], float]
     ]
 
 
+def mask_values_seen(probe: RasterSource) -> tuple[int, list[tuple[int, float]]]:
+    """How many values band 1 of a mask holds and the most common ones with their shares.
+
+    Read decimated to about :data:`COLOUR_SAMPLE` pixels (a value on a few pixels may be
+    missed).
+    """
+    import math
+
+    from rasterio.enums import Resampling
+
+    ds = probe.dataset
+    step = max(1, math.ceil(math.sqrt(ds.width * ds.height / COLOUR_SAMPLE)))
+    shape = (max(1, ds.height // step), max(1, ds.width // step))
+    band = ds.read(1, out_shape=shape, resampling=Resampling.nearest).ravel()
+    values, counts = np.unique(band, return_counts=True)
+    top = np.argsort(-counts, kind="stable")[:4]
+    return len(values), [(int(values[i]), float(counts[i]) / band.size) for i in top]
+
+
 class MaskLabels:
     """A raster mask used as labels: class indexes, a value map, or colour-coded.
 
@@ -222,7 +241,9 @@ class MaskLabels:
         threshold: For soft masks: values ≥ threshold are road (binary schemes only).
 
     Raises:
-        LabelError: a colour-coded mask (:func:`mask_colours`) without ``colors``.
+        LabelError: a colour-coded mask (:func:`mask_colours`) without ``colors``; a
+            road/background mask of more than two values (:func:`mask_values_seen`) without
+            ``values`` or ``threshold``.
 
     """
 
@@ -268,6 +289,19 @@ class MaskLabels:
                     value=str(probe.path),
                     hint="give the colours that are road as `mask_colors` (R,G,B=road, several "
                     "joined by ';'), or a single-band mask (0 background, 1 or 255 road)",
+                )
+        if not colors and values is None and threshold is None and scheme.binary:
+            n, common = mask_values_seen(probe)
+            if n > 2:
+                probe.close()
+                listed = ", ".join(f"{v} ({100 * f:.0f} %)" for v, f in common)
+                raise LabelError(
+                    f"mask {str(probe.path)!r} holds {n} values (most common: {listed}); read "
+                    "as nonzero = road, every one of them but 0 would be road",
+                    param="mask_values",
+                    value=str(probe.path),
+                    hint="say what each value is with `mask_values` (e.g. 0=background,1=road,"
+                    "255=ignore), or give `mask_threshold` for a soft or JPEG-compressed mask",
                 )
         if colors and self._palette_lut is None:  # RGB colour-coded mask
             probe.close()
