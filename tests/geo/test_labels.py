@@ -234,3 +234,26 @@ def test_palette_mask_with_colour_map(tmp_path, tiny_utm):
     plain = make_raster(tmp_path / "plain1.tif", idx)
     with pytest.raises(LabelError, match="no palette"):
         MaskLabels(plain, ClassScheme.preset("binary"), colors={(110, 193, 228): 1})
+
+
+def test_declared_nodata_and_class_rasters_pass_the_value_check(tmp_path, tiny_utm):
+    """Declared no-data is not a label value; a class raster's ids are road classes."""
+    import json
+
+    import rasterio
+
+    src = open_raster(tiny_utm)
+    binary = ClassScheme.preset("binary")
+    mask = np.zeros((1, 64, 64), np.uint8)
+    mask[0, 10:20] = 1
+    mask[0, 40:] = 255
+    p = make_raster(tmp_path / "nd.tif", mask, nodata=255)
+    m = MaskLabels(p, binary).rasterize(src.grid)
+    assert m[15].all() and (m[50] == 255).all() and not m[30].any()
+    classes = np.zeros((1, 64, 64), np.uint8)
+    classes[0, 10:20], classes[0, 30:35], classes[0, 50:55] = 1, 2, 3
+    c = make_raster(tmp_path / "classes.tif", classes, nodata=255)
+    with rasterio.open(c, "r+") as ds:
+        ds.update_tags(ROADSEG_CLASSES=json.dumps(["background", "major", "minor", "track"]))
+    m = MaskLabels(c, binary).rasterize(src.grid)
+    assert m[15].all() and m[32].all() and m[52].all() and not m[25].any()

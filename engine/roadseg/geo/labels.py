@@ -21,6 +21,7 @@ from rasterio.features import rasterize
 
 from roadseg.errors import CRSError, DataError, InputNotFoundError, LabelError
 from roadseg.geo.classes import ClassScheme
+from roadseg.geo.classraster import parse_class_tags
 from roadseg.geo.grid import Grid, metric_crs_for
 from roadseg.geo.raster import RasterSource
 from roadseg.geo.vector_input import read_vector
@@ -222,6 +223,10 @@ def mask_values_seen(probe: RasterSource) -> tuple[int, list[tuple[int, float]]]
     step = max(1, math.ceil(math.sqrt(ds.width * ds.height / COLOUR_SAMPLE)))
     shape = (max(1, ds.height // step), max(1, ds.width // step))
     band = ds.read(1, out_shape=shape, resampling=Resampling.nearest).ravel()
+    if ds.nodata is not None:  # declared no-data is not a label value
+        band = band[band != ds.nodata]
+    if band.size == 0:
+        return 0, []
     values, counts = np.unique(band, return_counts=True)
     top = np.argsort(-counts, kind="stable")[:4]
     return len(values), [(int(values[i]), float(counts[i]) / band.size) for i in top]
@@ -242,8 +247,9 @@ class MaskLabels:
 
     Raises:
         LabelError: a colour-coded mask (:func:`mask_colours`) without ``colors``; a
-            road/background mask of more than two values (:func:`mask_values_seen`) without
-            ``values`` or ``threshold``.
+            road/background mask of more than two values besides its declared no-data
+            (:func:`mask_values_seen`) without ``values`` or ``threshold``. A class raster
+            (roadseg's class tags) is neither: its nonzero values are road classes.
 
     """
 
@@ -277,7 +283,9 @@ class MaskLabels:
             for idx, rgba in cmap.items():
                 lut[idx] = colors.get((int(rgba[0]), int(rgba[1]), int(rgba[2])), 0)
             self._palette_lut = lut
-        if not colors and values is None and threshold is None:
+        # A class raster (roadseg's tags) holds road classes: nonzero = road is its meaning.
+        checked = parse_class_tags(probe.dataset.tags()) is None
+        if checked and not colors and values is None and threshold is None:
             coded = mask_colours(probe)
             if coded is not None:
                 probe.close()
@@ -290,7 +298,7 @@ class MaskLabels:
                     hint="give the colours that are road as `mask_colors` (R,G,B=road, several "
                     "joined by ';'), or a single-band mask (0 background, 1 or 255 road)",
                 )
-        if not colors and values is None and threshold is None and scheme.binary:
+        if checked and not colors and values is None and threshold is None and scheme.binary:
             n, common = mask_values_seen(probe)
             if n > 2:
                 probe.close()
