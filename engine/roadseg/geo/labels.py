@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -179,57 +179,52 @@ GREY_SPREAD = 16
 COLOUR_SAMPLE = 1_000_000
 
 
+def _sample(ds: Any, bands: list[int]) -> np.ndarray:
+    """Bands of a raster read decimated to about :data:`COLOUR_SAMPLE` pixels (bands × N)."""
+    import math
+
+    from rasterio.enums import Resampling
+
+    step = max(1, math.ceil(math.sqrt(ds.width * ds.height / COLOUR_SAMPLE)))
+    shape = (len(bands), max(1, ds.height // step), max(1, ds.width // step))
+    a = ds.read(bands, out_shape=shape, resampling=Resampling.nearest)
+    return np.asarray(a).reshape(len(bands), -1).astype(np.int64)
+
+
+def _most_common(codes: np.ndarray, k: int = 4) -> tuple[int, list[tuple[int, float]]]:
+    """How many distinct codes, and the ``k`` most common with their shares."""
+    values, counts = np.unique(codes, return_counts=True)
+    top = np.argsort(-counts, kind="stable")[:k]
+    return len(values), [(int(values[i]), float(counts[i]) / codes.size) for i in top]
+
+
 def mask_colours(probe: RasterSource) -> list[tuple[tuple[int, int, int], float]] | None:
     """The most common colours and their shares of a colour-coded mask (None: not one).
 
     A mask of fewer than three bands, or of grey pixels (R = G = B, give or take
-    :data:`GREY_SPREAD`), is not colour-coded.
+    :data:`GREY_SPREAD`), is not colour-coded. Read decimated (see :func:`_sample`).
     """
-    import math
-
-    from rasterio.enums import Resampling
-
     ds = probe.dataset
     if ds.count < 3:
         return None
-    step = max(1, math.ceil(math.sqrt(ds.width * ds.height / COLOUR_SAMPLE)))
-    shape = (3, max(1, ds.height // step), max(1, ds.width // step))
-    rgb = ds.read([1, 2, 3], out_shape=shape, resampling=Resampling.nearest).reshape(3, -1)
-    rgb = rgb.astype(np.int64).clip(0, 255)
+    rgb = _sample(ds, [1, 2, 3]).clip(0, 255)
     if ((rgb.max(axis=0) - rgb.min(axis=0)) > GREY_SPREAD).mean() <= COLOURED_SHARE:
         return None
-    codes, counts = np.unique((rgb[0] << 16) | (rgb[1] << 8) | rgb[2], return_counts=True)
-    top = np.argsort(-counts, kind="stable")[:4]
-    return [
-        (
-            (int(codes[i]) >> 16 & 255, int(codes[i]) >> 8 & 255, int(codes[i]) & 255),
-            float(counts[i]) / rgb.shape[1],
-        )
-        for i in top
-    ]
+    _, top = _most_common((rgb[0] << 16) | (rgb[1] << 8) | rgb[2])
+    return [((c >> 16 & 255, c >> 8 & 255, c & 255), share) for c, share in top]
 
 
 def mask_values_seen(probe: RasterSource) -> tuple[int, list[tuple[int, float]]]:
-    """How many values band 1 of a mask holds and the most common ones with their shares.
+    """How many values band 1 of a mask holds besides its no-data, and the commonest.
 
-    Read decimated to about :data:`COLOUR_SAMPLE` pixels (a value on a few pixels may be
-    missed).
+    The four most common come with their shares. Read decimated: a value on a few pixels
+    may be missed.
     """
-    import math
-
-    from rasterio.enums import Resampling
-
     ds = probe.dataset
-    step = max(1, math.ceil(math.sqrt(ds.width * ds.height / COLOUR_SAMPLE)))
-    shape = (max(1, ds.height // step), max(1, ds.width // step))
-    band = ds.read(1, out_shape=shape, resampling=Resampling.nearest).ravel()
+    band = _sample(ds, [1])[0]
     if ds.nodata is not None:  # declared no-data is not a label value
         band = band[band != ds.nodata]
-    if band.size == 0:
-        return 0, []
-    values, counts = np.unique(band, return_counts=True)
-    top = np.argsort(-counts, kind="stable")[:4]
-    return len(values), [(int(values[i]), float(counts[i]) / band.size) for i in top]
+    return _most_common(band) if band.size else (0, [])
 
 
 class MaskLabels:
