@@ -19,7 +19,7 @@ from roadseg.progress import ProgressEvent
 def test_every_subcommand_takes_verbose_and_overwrite_where_it_writes(command):
     r = run_cli(command, "--help")
     assert r.exit_code == 0 and "-v, --verbose" in r.stdout
-    writes = command in ("predict", "vectorize", "evaluate", "synth", "train")
+    writes = command in ("predict", "vectorize", "evaluate", "synth", "train", "adapt")
     assert ("--overwrite" in r.stdout) == writes
 
 

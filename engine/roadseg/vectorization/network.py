@@ -21,6 +21,7 @@ import shapely.ops
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString
 
+from roadseg.vectorization.edge_data import mean_width
 from roadseg.vectorization.pixelgraph import BlockEdges
 
 if TYPE_CHECKING:
@@ -194,12 +195,20 @@ class RoadNetwork:
             self.dissolve(touched)
         return removed
 
-    def drop_small_components(self, min_length: float) -> int:
-        """Remove connected pieces shorter in total than ``min_length`` (not on the raster edge)."""
+    def drop_small_components(self, min_length: float, with_width: bool = False) -> int:
+        """Remove connected pieces shorter in total than ``min_length`` (not on the raster edge).
+
+        ``with_width`` adds the piece's widest road (the largest mean width of its edges) to
+        its length: a skeleton stops half a width short of each end of its road, so a wide
+        blob (a plaza, a road filling the raster) spans its length plus its width.
+        """
         g = self.g
         gone = 0
         for comp in list(nx.connected_components(g)):
-            total = sum(d["length"] for _, _, d in g.subgraph(comp).edges(data=True))
+            edges = [d for _, _, d in g.subgraph(comp).edges(data=True)]
+            total = sum(d["length"] for d in edges)
+            if with_width:
+                total += max((mean_width(d) for d in edges), default=0.0)
             if total < min_length and not any(self.on_border(n) for n in comp):
                 g.remove_nodes_from(comp)
                 gone += 1
@@ -364,7 +373,7 @@ class RoadNetwork:
         straightened = straighten_edge_ends(self, DIRECTION_M, support)
         bridged = self.bridge(p.bridge_m, p.bridge_angle_deg)
         onto = bridge_to_roads(self, p.road_bridge_m, p.bridge_angle_deg, support)
-        pieces = self.drop_small_components(p.min_piece_m)
+        pieces = self.drop_small_components(p.min_piece_m, with_width=True)
         junctions = merge_close_junctions(self, p.junction_m)
         loops = collapse_small_loops(self, p.loop_area_m2, p.loop_extent_m)
         stubs = drop_edge_stubs(self, p.stub_m)
