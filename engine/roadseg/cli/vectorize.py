@@ -147,8 +147,8 @@ from roadseg.geo.paths import RasterPath
     "min_piece_m",
     type=float,
     default=None,
-    help="Drop pieces of network shorter in total than this that touch neither the "
-    "raster's edge nor nodata, metres (0: off) [default: 5 × widest class].",
+    help="Drop pieces of network spanning less than this (length plus width) that touch "
+    "neither the raster's edge nor nodata, metres (0: off) [default: 5 × widest class].",
 )
 @click.option(
     "--gsd",

@@ -43,8 +43,9 @@ DEFAULT_ROAD_BRIDGE_M = 0.0
 #: default: one node per crossing is what an analyst wants, but CosmiQ's APLS scores the
 #: fewer control points lower (0.885 → 0.878 on synthetic seed 5 with 15 m).
 DEFAULT_JUNCTION_M = 0.0
-#: Pieces of the network (connected, not touching the raster's edge or nodata) shorter in
-#: total than this many widest-class widths are dropped after bridging (60 m for 12 m roads):
+#: Pieces of the network (connected, not touching the raster's edge or nodata) spanning less
+#: than this many widest-class widths (centreline length plus the widest measured road
+#: width) are dropped after bridging (60 m for 12 m roads):
 #: the field edges, ditches and roof lines a model traces as lone dashes on real imagery. In
 #: bench/bench_network.py (Massachusetts hold-out tiles, Vegas, six synthetic seeds) it never
 #: lowered the mean APLS; 80 m dropped a real road fragment on one Massachusetts tile.
@@ -87,8 +88,9 @@ class VectorizeOptions:
             ``bridge_angle_deg``) when the bridge lies on road pixels (0 disables).
         junction_m: Links between two junctions shorter than the roads' width, and than
             this, are contracted into one junction (0 disables).
-        min_piece_m: Pieces of the network shorter in total than this, after bridging, are
-            dropped unless they touch the raster's edge or nodata (default: 5 × the widest
+        min_piece_m: Pieces of the network spanning less than this (centreline length plus
+            the widest road's width), after bridging, are dropped unless they touch the
+            raster's edge or nodata (default: 5 × the widest
             class width; 0 disables; pieces under ``prune_m`` go before bridging anyway).
         gsd: Pixel size in metres of a class raster without georeferencing.
         cleaning: False turns every cleaning step above off (the network as traced, pruned
