@@ -317,3 +317,24 @@ def test_cli_colour_coded_truth_mask_is_refused_with_what_to_give(tmp_path, scen
     assert len(err) == 1 and "--truth" in err[0] and "colour-coded" in err[0], err
     assert "mask_colors" not in err[0] and "single-band mask" in err[0], err
     assert not (tmp_path / "ev").exists()
+
+
+def test_cli_truth_mask_of_three_values_is_refused_naming_what_evaluate_takes(tmp_path, scene):
+    """A Massachusetts-style truth (0, 1, 255 fill, no no-data declared) made the fill road."""
+    pred, _ = scene
+    with rasterio.open(pred) as ds:
+        h, w = ds.shape
+        prof = dict(driver="GTiff", width=w, height=h, count=1, dtype="uint8", crs=ds.crs,
+                    transform=ds.transform)  # fmt: skip
+    mask = np.zeros((h, w), np.uint8)
+    mask[: h // 4] = 1
+    mask[-h // 4 :] = 255
+    truth = tmp_path / "mass.tif"
+    with rasterio.open(truth, "w", **prof) as dst:
+        dst.write(mask, 1)
+    args = ["evaluate", str(pred), "--truth", str(truth), "--out-dir", str(tmp_path / "ev")]
+    r = CliRunner(mix_stderr=False).invoke(cli, [*args, "--no-apls"])
+    assert r.exit_code == 1 and "Traceback" not in r.stderr, r.stderr
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and "--truth" in err[0] and "holds 3 values" in err[0], err
+    assert "mask_values" not in err[0] and "no-data declared" in err[0], err

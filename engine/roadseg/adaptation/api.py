@@ -168,15 +168,15 @@ def adapt(
         )
     out_p = Path(out)
     pairs = _pairs(_paths(rasters), _paths(labels), dataset, opts)
-    with about("out"):
-        check_writable(out_p)
-    if out_p.exists() and not opts.overwrite:
+    if out_p.exists() and not opts.overwrite:  # before check_writable makes any folder
         raise OutputError(
             f"{str(out_p)!r} already exists",
             param="out",
             value=str(out_p),
             hint="give `overwrite` to replace it, or choose another `out`",
         )
+    with about("out"):
+        check_writable(out_p)
     device = _device(opts.device)
     with about("model"):
         parent_path = resolve_model_path(model)

@@ -102,14 +102,15 @@ def _raster_truth(p: Path, pred: ClassRaster) -> Truth:
     try:
         labels = MaskLabels(p, PRESETS["binary"], gsd=pred.grid.pixel_m)
     except LabelError as exc:
-        if exc.param != "mask_colors":
+        if exc.param not in ("mask_colors", "mask_values"):
             raise
-        # Evaluation takes no colour map: say what to give instead.
+        # Evaluation takes no colour or value map: say what to give instead.
         raise LabelError(
             f"`truth` {exc.message}",
             param="truth",
             value=str(p),
-            hint="give a single-band mask (0 background, 1 or 255 road) or road vectors",
+            hint="give a single-band mask (0 background, 1 or 255 road; its no-data declared) "
+            "or road vectors",
         ) from None
     return Truth(
         p, "raster", labels, "binary" if pc.num_classes > 2 else "classes", binary_classes(pc)

@@ -198,32 +198,33 @@ def _most_common(codes: np.ndarray, k: int = 4) -> tuple[int, list[tuple[int, fl
     return len(values), [(int(values[i]), float(counts[i]) / codes.size) for i in top]
 
 
-def mask_colours(probe: RasterSource) -> list[tuple[tuple[int, int, int], float]] | None:
+def mask_colours(sample: np.ndarray) -> list[tuple[tuple[int, int, int], float]] | None:
     """The most common colours and their shares of a colour-coded mask (None: not one).
 
-    A mask of fewer than three bands, or of grey pixels (R = G = B, give or take
-    :data:`GREY_SPREAD`), is not colour-coded. Read decimated (see :func:`_sample`).
+    ``sample`` is the mask's bands read by :func:`_sample`. A mask of fewer than three
+    bands, or of grey pixels (R = G = B, give or take :data:`GREY_SPREAD`), is not
+    colour-coded.
     """
-    ds = probe.dataset
-    if ds.count < 3:
+    if sample.shape[0] < 3:
         return None
-    rgb = _sample(ds, [1, 2, 3]).clip(0, 255)
+    rgb = sample[:3].clip(0, 255)
     if ((rgb.max(axis=0) - rgb.min(axis=0)) > GREY_SPREAD).mean() <= COLOURED_SHARE:
         return None
     _, top = _most_common((rgb[0] << 16) | (rgb[1] << 8) | rgb[2])
     return [((c >> 16 & 255, c >> 8 & 255, c & 255), share) for c, share in top]
 
 
-def mask_values_seen(probe: RasterSource) -> tuple[int, list[tuple[int, float]]]:
+def mask_values_seen(
+    sample: np.ndarray, nodata: float | None
+) -> tuple[int, list[tuple[int, float]]]:
     """How many values band 1 of a mask holds besides its no-data, and the commonest.
 
-    The four most common come with their shares. Read decimated: a value on a few pixels
-    may be missed.
+    ``sample`` as for :func:`mask_colours`; the four most common values come with their
+    shares. Read decimated: a value on a few pixels may be missed.
     """
-    ds = probe.dataset
-    band = _sample(ds, [1])[0]
-    if ds.nodata is not None:  # declared no-data is not a label value
-        band = band[band != ds.nodata]
+    band = sample[0]
+    if nodata is not None:  # declared no-data is not a label value
+        band = band[band != nodata]
     return _most_common(band) if band.size else (0, [])
 
 
@@ -279,9 +280,11 @@ class MaskLabels:
                 lut[idx] = colors.get((int(rgba[0]), int(rgba[1]), int(rgba[2])), 0)
             self._palette_lut = lut
         # A class raster (roadseg's tags) holds road classes: nonzero = road is its meaning.
-        checked = parse_class_tags(probe.dataset.tags()) is None
-        if checked and not colors and values is None and threshold is None:
-            coded = mask_colours(probe)
+        unmapped = not colors and values is None and threshold is None
+        if unmapped and parse_class_tags(probe.dataset.tags()) is None:
+            ds = probe.dataset
+            sample = _sample(ds, [1, 2, 3] if ds.count >= 3 else [1])  # one read, both checks
+            coded = mask_colours(sample)
             if coded is not None:
                 probe.close()
                 seen = ", ".join(f"{r},{g},{b} ({100 * f:.0f} %)" for (r, g, b), f in coded)
@@ -293,8 +296,7 @@ class MaskLabels:
                     hint="give the colours that are road as `mask_colors` (R,G,B=road, several "
                     "joined by ';'), or a single-band mask (0 background, 1 or 255 road)",
                 )
-        if checked and not colors and values is None and threshold is None and scheme.binary:
-            n, common = mask_values_seen(probe)
+            n, common = mask_values_seen(sample, ds.nodata) if scheme.binary else (0, [])
             if n > 2:
                 probe.close()
                 listed = ", ".join(f"{v} ({100 * f:.0f} %)" for v, f in common)

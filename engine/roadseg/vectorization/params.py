@@ -48,7 +48,8 @@ DEFAULT_JUNCTION_M = 0.0
 #: width) are dropped after bridging (60 m for 12 m roads):
 #: the field edges, ditches and roof lines a model traces as lone dashes on real imagery. In
 #: bench/bench_network.py (Massachusetts hold-out tiles, Vegas, six synthetic seeds) it never
-#: lowered the mean APLS; 80 m dropped a real road fragment on one Massachusetts tile.
+#: lowered the mean APLS (README, Benchmarks); in a scratch sweep by length alone, 80 m
+#: dropped a real road fragment on one Massachusetts tile.
 DEFAULT_MIN_PIECE_WIDTHS = 5.0
 #: Least share (0–1) of a line the network cleaning draws itself — a dead end's bridge onto a
 #: road (:mod:`roadseg.vectorization.bridge_roads`), a road's end straightened out to the
