@@ -297,44 +297,100 @@ def test_cli_plain_prediction_needs_and_takes_gsd(tmp_path, scene):
     assert out["metrics"]["per_class"]["road"]["iou"] == 1.0
 
 
-def test_cli_colour_coded_truth_mask_is_refused_with_what_to_give(tmp_path, scene):
-    """evaluate takes no colour map: a colour-coded truth mask is refused, not scored as all road."""
+def _profile(pred):
+    """A uint8 GeoTIFF profile on the prediction's grid."""
+    with rasterio.open(pred) as ds:
+        return dict(driver="GTiff", width=ds.width, height=ds.height, count=1, dtype="uint8",
+                    crs=ds.crs, transform=ds.transform)  # fmt: skip
+
+
+def _write(path, a, prof, **extra):
+    with rasterio.open(path, "w", **{**prof, "count": a.shape[0], **extra}) as dst:
+        dst.write(a)
+    return path
+
+
+def _road_iou(args, tmp_path, name):
+    r = CliRunner(mix_stderr=False).invoke(
+        cli, [*args, "--out-dir", str(tmp_path / name), "--no-apls", "--json"]
+    )
+    assert r.exit_code == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])["metrics"]
+
+
+def test_cli_colour_coded_truth_mask_needs_and_takes_mask_colors(tmp_path, scene):
+    """A colour-coded truth mask is refused (not scored as all road); --mask-colors reads it."""
     pred, _ = scene
     with rasterio.open(pred) as ds:
         h, w = ds.shape
-        prof = dict(driver="GTiff", width=w, height=h, count=3, dtype="uint8", crs=ds.crs,
-                    transform=ds.transform)  # fmt: skip
+    prof = _profile(pred)
     rgb = np.empty((3, h, w), np.uint8)
     rgb[:] = np.array([132, 41, 246], np.uint8)[:, None, None]
     rgb[:, : h // 4] = np.array([110, 193, 228], np.uint8)[:, None, None]
-    truth = tmp_path / "coded.tif"
-    with rasterio.open(truth, "w", **prof) as dst:
-        dst.write(rgb)
+    truth = _write(tmp_path / "coded.tif", rgb, prof)
     args = ["evaluate", str(pred), "--truth", str(truth), "--out-dir", str(tmp_path / "ev")]
     r = CliRunner(mix_stderr=False).invoke(cli, [*args, "--no-apls"])
     assert r.exit_code == 1 and "Traceback" not in r.stderr, r.stderr
     err = r.stderr.strip().splitlines()
-    assert len(err) == 1 and "--truth" in err[0] and "colour-coded" in err[0], err
-    assert "mask_colors" not in err[0] and "single-band mask" in err[0], err
+    assert len(err) == 1 and "colour-coded" in err[0] and "--mask-colors" in err[0], err
+    assert "`mask_colors`" not in err[0], err
     assert not (tmp_path / "ev").exists()
+    # Read through the map, it scores as the same truth written as a 0/1 band.
+    coded = _road_iou(
+        ["evaluate", str(pred), "--truth", str(truth), "--mask-colors", "110,193,228=road"],
+        tmp_path,
+        "coded",
+    )
+    plain = _write(tmp_path / "plain.tif", (rgb[:1] == 110).astype(np.uint8), prof)
+    same = _road_iou(["evaluate", str(pred), "--truth", str(plain)], tmp_path, "plain")
+    assert coded["per_class"] == same["per_class"] and coded["relaxed"] == same["relaxed"]
+    assert 0 < coded["per_class"]["road"]["iou"] < 1
 
 
-def test_cli_truth_mask_of_three_values_is_refused_naming_what_evaluate_takes(tmp_path, scene):
+def test_cli_truth_mask_of_three_values_needs_and_takes_mask_values(tmp_path, scene):
     """A Massachusetts-style truth (0, 1, 255 fill, no no-data declared) made the fill road."""
     pred, _ = scene
     with rasterio.open(pred) as ds:
         h, w = ds.shape
-        prof = dict(driver="GTiff", width=w, height=h, count=1, dtype="uint8", crs=ds.crs,
-                    transform=ds.transform)  # fmt: skip
-    mask = np.zeros((h, w), np.uint8)
-    mask[: h // 4] = 1
+        cls = ds.read(1)
+    prof = _profile(pred)
+    mask = (cls > 0).astype(np.uint8)
+    mask[: h // 8] = 0  # some road missed by the truth, so the figures are not 1
     mask[-h // 4 :] = 255
-    truth = tmp_path / "mass.tif"
-    with rasterio.open(truth, "w", **prof) as dst:
-        dst.write(mask, 1)
+    truth = _write(tmp_path / "mass.tif", mask[None], prof)
     args = ["evaluate", str(pred), "--truth", str(truth), "--out-dir", str(tmp_path / "ev")]
     r = CliRunner(mix_stderr=False).invoke(cli, [*args, "--no-apls"])
     assert r.exit_code == 1 and "Traceback" not in r.stderr, r.stderr
     err = r.stderr.strip().splitlines()
-    assert len(err) == 1 and "--truth" in err[0] and "holds 3 values" in err[0], err
-    assert "mask_values" not in err[0] and "no-data declared" in err[0], err
+    assert len(err) == 1 and "holds 3 values" in err[0] and "--mask-values" in err[0], err
+    assert "--mask-threshold" in err[0] and "`mask_values`" not in err[0], err
+    valued = _road_iou(
+        [*args[:4], "--mask-values", "0=background,1=road,255=ignore"], tmp_path, "valued"
+    )
+    # The fill left out: the same figures as the mask with its no-data declared.
+    declared = _write(tmp_path / "declared.tif", mask[None], prof, nodata=255)
+    same = _road_iou(["evaluate", str(pred), "--truth", str(declared)], tmp_path, "declared")
+    assert valued["per_class"] == same["per_class"] and valued["relaxed"] == same["relaxed"]
+    assert 0 < valued["per_class"]["road"]["iou"] < 1
+    # Fill read as road would have cost precision: the map changed the figure.
+    as_road = _write(tmp_path / "as_road.tif", np.minimum(mask, 1)[None] | (mask[None] == 255), prof)
+    filled = _road_iou(["evaluate", str(pred), "--truth", str(as_road)], tmp_path, "filled")
+    assert filled["per_class"]["road"]["iou"] != valued["per_class"]["road"]["iou"]
+
+
+def test_cli_truth_mask_options_are_checked_before_any_work(tmp_path, scene):
+    """Two maps at once, a malformed map or a map for vector truth: one line, no report."""
+    pred, truth_vec = scene
+    base = ["evaluate", str(pred), "--out-dir", str(tmp_path / "ev"), "--no-apls"]
+    cases = [
+        (["--truth", str(pred), "--mask-values", "1=road", "--mask-threshold", "128"],
+         "--mask-threshold"),
+        (["--truth", str(pred), "--mask-values", "road"], "--mask-values"),
+        (["--truth", str(truth_vec), "--mask-values", "1=road"], "vector file"),
+    ]  # fmt: skip
+    for extra, word in cases:
+        r = CliRunner(mix_stderr=False).invoke(cli, [*base, *extra])
+        assert r.exit_code != 0 and "Traceback" not in r.stderr, r.stderr
+        err = r.stderr.strip().splitlines()
+        assert len(err) == 1 and word in err[0], err
+        assert not (tmp_path / "ev").exists()

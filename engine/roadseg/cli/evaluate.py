@@ -72,6 +72,15 @@ from roadseg.geo.paths import RasterPath
     default=None,
     help="Pixel size in metres of a prediction without georeferencing (a plain image's).",
 )
+@click.option(
+    "--mask-colors", metavar="MAP", help="Colour-coded truth mask: '110,193,228=road'."
+)
+@click.option(
+    "--mask-values", metavar="MAP", help="Truth mask values: '0=background,1=road,255=ignore'."
+)
+@click.option(
+    "--mask-threshold", type=float, metavar="T", help="Soft truth mask: values >= T are road."
+)
 @overwrite_option
 @progress_option
 @json_option
@@ -86,6 +95,9 @@ def cli(
     apls_snap_m: float,
     apls_definition: str,
     gsd: float | None,
+    mask_colors: str | None,
+    mask_values: str | None,
+    mask_threshold: float | None,
     overwrite: bool,
     progress: str,
     as_json: bool,
@@ -105,6 +117,9 @@ def cli(
             apls_snap_m=apls_snap_m,
             apls_definition=apls_definition,
             gsd=gsd,
+            mask_colors=mask_colors,
+            mask_values=mask_values,
+            mask_threshold=mask_threshold,
             overwrite=overwrite,
             progress=renderer,
             cancel=cancel,

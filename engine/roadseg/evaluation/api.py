@@ -136,7 +136,13 @@ def _evaluate(
     timings: dict[str, float] = {}
     with open_class_raster(pred_path, param="prediction", gsd=opts.gsd) as pred:
         with about("truth"):
-            tru = open_truth(truth, pred, class_field=opts.class_field, scheme=opts.scheme)
+            tru = open_truth(
+                truth,
+                pred,
+                class_field=opts.class_field,
+                scheme=opts.scheme,
+                mask=opts.truth_mask(),
+            )
         t0 = time.perf_counter()
         cm, rel, nodata = _pixel_pass(pred, tru, buffer_m, opts.block_size, reporter)
         timings["pixels"] = time.perf_counter() - t0

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from roadseg.data.catalog import MaskOptions, resolve_scheme
 from roadseg.errors import ConfigError
+from roadseg.geo.classes import ClassScheme
 from roadseg.options import check_range
 
 #: APLS definitions ``evaluate`` knows.
@@ -30,6 +32,10 @@ class EvaluateOptions:
             :mod:`roadseg.evaluation.apls`).
         block_size: Block size of the pixel pass.
         gsd: Pixel size in metres of a prediction without georeferencing.
+        mask_colors: A colour-coded truth mask's road colours, ``"110,193,228=road"``
+            (other colours background; ``=ignore`` leaves a colour out of the figures).
+        mask_values: A truth mask's value map, ``"0=background,1=road,255=ignore"``.
+        mask_threshold: A soft truth mask: values ≥ this are road.
         overwrite: Replace existing report files (else the run is refused before it starts).
 
     >>> EvaluateOptions(buffer_m=-1)
@@ -48,6 +54,9 @@ class EvaluateOptions:
     apls_definition: str = "cosmiq"
     block_size: int = 2048
     gsd: float | None = None
+    mask_colors: str | None = None
+    mask_values: str | None = None
+    mask_threshold: float | None = None
     overwrite: bool = False
 
     def __post_init__(self) -> None:
@@ -67,3 +76,28 @@ class EvaluateOptions:
         check_range("block_size", self.block_size, 64, integer=True, example=2048)
         if self.gsd is not None:
             check_range("gsd", self.gsd, 0, 10_000, low_open=True, unit="metres", example=0.5)
+        given = [n for n in ("mask_colors", "mask_values", "mask_threshold") if getattr(self, n)]
+        if len(given) > 1:
+            raise ConfigError(
+                f"give one of `mask_colors`, `mask_values` and `mask_threshold`, not "
+                f"{' and '.join(f'`{n}`' for n in given)}",
+                param=given[1],
+                value=getattr(self, given[1]),
+                hint="a colour-coded mask takes `mask_colors`, a mask of values `mask_values`, "
+                "a soft mask `mask_threshold`",
+            )
+        if self.mask_threshold is not None:
+            check_range("mask_threshold", self.mask_threshold, example=128)
+        self.truth_mask()  # a malformed map is refused here, before any work
+
+    def truth_mask(self) -> tuple[ClassScheme, MaskOptions] | None:
+        """Road/background scheme and mask options of a mapped truth mask, or None."""
+        if not (self.mask_colors or self.mask_values or self.mask_threshold is not None):
+            return None
+        return resolve_scheme(
+            "binary",
+            None,
+            mask_colors=self.mask_colors,
+            mask_values=self.mask_values,
+            mask_threshold=self.mask_threshold,
+        )

@@ -18,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 from rasterio.windows import Window
 
+from roadseg.data.catalog import MaskOptions
 from roadseg.errors import InputNotFoundError, LabelError, RasterReadError
 from roadseg.geo.classes import PRESETS, Classes, ClassScheme
 from roadseg.geo.classraster import NODATA, ClassRaster, read_class_tags
@@ -73,19 +74,33 @@ def open_truth(
     pred: ClassRaster,
     class_field: str | None = None,
     scheme: str | None = None,
+    mask: tuple[ClassScheme, MaskOptions] | None = None,
 ) -> Truth:
-    """Open the truth for a prediction raster (see the module docstring)."""
+    """Open the truth for a prediction raster (see the module docstring).
+
+    ``mask`` (from :meth:`EvaluateOptions.truth_mask`) reads a truth mask through a
+    colour or value map or a threshold: road / background / ignored, compared as
+    road / not road.
+    """
     p = Path(path)
     if not p.exists():
         raise InputNotFoundError(
             f"`truth` {str(p)!r} does not exist", param="truth", value=str(p), hint="check the path"
         )
     if p.suffix.lower() in RASTER_SUFFIXES:
-        return _raster_truth(p, pred)
+        return _raster_truth(p, pred, mask)
+    if mask is not None:
+        raise LabelError(
+            f"`truth` {str(p)!r} is a vector file; a colour or value map or a threshold reads "
+            "a truth mask",
+            param="truth",
+            value=str(p),
+            hint="leave out `mask_colors`, `mask_values` and `mask_threshold` for road vectors",
+        )
     return _vector_truth(p, pred, class_field, scheme)
 
 
-def _raster_truth(p: Path, pred: ClassRaster) -> Truth:
+def _raster_truth(p: Path, pred: ClassRaster, mask: tuple[ClassScheme, MaskOptions] | None) -> Truth:
     try:
         tagged = read_class_tags(p)
     except RasterReadError:
@@ -96,22 +111,11 @@ def _raster_truth(p: Path, pred: ClassRaster) -> Truth:
             hint="give a class raster or a mask",
         ) from None
     pc = pred.classes
-    if pc.num_classes > 2 and tagged is not None and tagged.names == pc.names:
+    if mask is None and pc.num_classes > 2 and tagged is not None and tagged.names == pc.names:
         scheme = ClassScheme(pc.names, pc.colors, pc.widths_m)
         return Truth(p, "raster", MaskLabels(p, scheme, gsd=pred.grid.pixel_m), "classes", pc)
-    try:
-        labels = MaskLabels(p, PRESETS["binary"], gsd=pred.grid.pixel_m)
-    except LabelError as exc:
-        if exc.param not in ("mask_colors", "mask_values"):
-            raise
-        # Evaluation takes no colour or value map: say what to give instead.
-        raise LabelError(
-            f"`truth` {exc.message}",
-            param="truth",
-            value=str(p),
-            hint="give a single-band mask (0 background, 1 or 255 road; its no-data declared) "
-            "or road vectors",
-        ) from None
+    binary, opts = mask if mask is not None else (PRESETS["binary"], MaskOptions())
+    labels = MaskLabels(p, binary, gsd=pred.grid.pixel_m, **opts.as_kwargs())
     return Truth(
         p, "raster", labels, "binary" if pc.num_classes > 2 else "classes", binary_classes(pc)
     )
