@@ -8,7 +8,9 @@ Four steps, stopping at the first failure, each with a message that says what to
    to :data:`engine.ENGINE_BELOW_VERSION`);
 3. the model loads (``models --info MODEL --json``);
 4. a 64 px prediction with vectorisation runs on a tiny raster the plugin writes itself
-   (its device tells which devices ``auto`` reaches on this machine).
+   (its device tells which device ``auto`` reaches on this machine); then the engine lists
+   every device it can use here (``devices --json``), so the Map roads dialog offers a GPU
+   before any run has used one.
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .commands import MACHINE_OPTIONS, display, model_info_argv, models_argv, version_argv
+from .commands import (
+    MACHINE_OPTIONS,
+    devices_argv,
+    display,
+    model_info_argv,
+    models_argv,
+    version_argv,
+)
 from .engine import EngineCommand, compatible, compatible_range, parse_identity
 from .errors import EngineNotFoundError
 from .i18n import tr
@@ -30,6 +39,53 @@ STEP_COUNT = 4
 
 #: Writes the test raster: (path, bands, pixel size in metres) → a georeferenced GeoTIFF.
 RasterWriter = Callable[[Path, int, float], None]
+
+
+@dataclass(frozen=True)
+class EngineDevice:
+    """A device the engine can use: its name (``cpu``, ``cuda:0``, ``mps``) and label."""
+
+    name: str
+    label: str
+
+    @property
+    def family(self) -> str:
+        """``cuda:0`` → ``cuda``."""
+        return self.name.split(":", 1)[0]
+
+
+def parse_devices(result: Mapping[str, Any] | None) -> tuple[EngineDevice, ...]:
+    """The devices of a ``devices --json`` answer (nothing for an answer of another shape).
+
+    >>> parse_devices({"devices": [{"name": "cuda:0", "label": "NVIDIA H200"}, {"x": 1}]})
+    (EngineDevice(name='cuda:0', label='NVIDIA H200'),)
+    >>> parse_devices({"models": []}), parse_devices(None)
+    ((), ())
+    """
+    listed = (result or {}).get("devices")
+    if not isinstance(listed, list):
+        return ()
+    return tuple(
+        EngineDevice(str(d["name"]), str(d.get("label") or d["name"]))
+        for d in listed
+        if isinstance(d, dict) and isinstance(d.get("name"), str)
+    )
+
+
+def engine_devices(
+    engine: EngineCommand,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = 120.0,
+    is_cancelled: Callable[[], bool] | None = None,
+) -> tuple[EngineDevice, ...]:
+    """The devices ``engine`` can use on this machine (empty if it cannot say)."""
+    try:
+        res = run_engine(
+            devices_argv(engine.argv), env=env, timeout_s=timeout_s, is_cancelled=is_cancelled
+        )
+    except EngineNotFoundError:
+        return ()
+    return parse_devices(res.result) if res.ok else ()
 
 
 @dataclass(frozen=True)
@@ -50,6 +106,8 @@ class CheckReport:
         steps: The steps run (the last one failed unless all passed).
         version: The engine's version (None if it is not roadseg).
         device: The device ``--device auto`` used in the test prediction.
+        devices: The devices the engine lists (:func:`engine_devices`; empty when it
+            could not say).
         details: The failing command's output (empty on success).
 
     """
@@ -58,6 +116,7 @@ class CheckReport:
     steps: tuple[CheckStep, ...]
     version: str | None = None
     device: str | None = None
+    devices: tuple[EngineDevice, ...] = ()
     details: str = ""
 
     @property
@@ -253,13 +312,13 @@ def check_engine(
         )
     result = pred.result or {}
     device = str(result.get("device") or "cpu")
-    steps.append(
-        CheckStep(
-            title,
-            True,
-            tr("Yes: in {seconds:.1f} s on {device} ({precision}).").format(
-                seconds=pred.seconds, device=device, precision=result.get("precision") or "?"
-            ),
-        )
+    devices = engine_devices(engine, env, timeout_s, is_cancelled)
+    text = tr("Yes: in {seconds:.1f} s on {device} ({precision}).").format(
+        seconds=pred.seconds, device=device, precision=result.get("precision") or "?"
     )
-    return CheckReport(cmd, tuple(steps), version=version, device=device)
+    if devices:
+        text += " " + tr("Devices: {devices}.").format(
+            devices="; ".join(f"{d.name} ({d.label})" for d in devices)
+        )
+    steps.append(CheckStep(title, True, text))
+    return CheckReport(cmd, tuple(steps), version=version, device=device, devices=devices)

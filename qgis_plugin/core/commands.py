@@ -144,6 +144,15 @@ def model_info_argv(engine: Sequence[str], model: str) -> list[str]:
     return [*engine, "models", "--info", model, "--json"]
 
 
+def devices_argv(engine: Sequence[str]) -> list[str]:
+    """``roadseg devices --json``: the devices the engine can use here, and what ``auto`` picks.
+
+    >>> devices_argv(["roadseg"])
+    ['roadseg', 'devices', '--json']
+    """
+    return [*engine, "devices", "--json"]
+
+
 def version_argv(engine: Sequence[str]) -> list[str]:
     """``roadseg --version``."""
     return [*engine, "--version"]

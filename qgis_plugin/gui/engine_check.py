@@ -93,4 +93,6 @@ class EngineCheckTask(QgsTask):
         report = self.report
         if report is not None and report.device:
             prefs.record_device(report.device, auto=True)
+        if report is not None and report.devices:
+            prefs.set_devices_found([d.family for d in report.devices])
         self.on_done(self)

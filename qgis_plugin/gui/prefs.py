@@ -114,6 +114,12 @@ def devices_found() -> list[str]:
     return [d for d in value if d in DEVICES and d not in ("auto", "cpu")]
 
 
+def set_devices_found(families: list[str]) -> None:
+    """Remember exactly these devices besides the CPU (the engine's own list, from Test engine)."""
+    keep = [f for f in dict.fromkeys(families) if f in DEVICES and f not in ("auto", "cpu")]
+    QgsSettings().setValue(KEY_DEVICES, keep)
+
+
 def record_device(device: str, auto: bool) -> None:
     """Remember a device the engine reported using (``cuda:0`` counts as ``cuda``).
 

@@ -411,6 +411,29 @@ def test_check_rejects_an_incompatible_version(core, tmp_path):
     assert "needs roadseg >=0.1.0, <0.2.0" in report.text() and "Install" in report.text()
 
 
+def test_engine_devices_lists_what_the_real_engine_can_use(core, real_engine_available, tmp_path):
+    """Test engine asks the engine for its devices (``devices --json``), so a GPU is offered
+    in Map roads before any run used it. The real engine on this CPU machine lists the CPU;
+    a GPU listing comes from a script (no GPU here), and a program without the command
+    gives nothing rather than an error."""
+    engine_code = Path(__file__).resolve().parents[2] / "engine"
+    real = core.engine.EngineCommand(
+        ("env", f"PYTHONPATH={engine_code}", real_engine_available), "test"
+    )
+    found = core.check.engine_devices(real, env=core.engine.engine_env())
+    assert [d.name for d in found] == ["cpu"] and "CPU" in found[0].label, found
+    gpu = tmp_path / "gpu-engine"
+    gpu.write_text(
+        "#!/bin/sh\n"
+        'echo \'{"devices": [{"name": "cpu", "label": "CPU"}, '
+        '{"name": "cuda:0", "label": "NVIDIA H200"}], "auto": "cuda:0"}\'\n'
+    )
+    gpu.chmod(0o755)
+    listed = core.check.engine_devices(core.engine.EngineCommand((str(gpu),), "test"))
+    assert [(d.name, d.family) for d in listed] == [("cpu", "cpu"), ("cuda:0", "cuda")]
+    assert core.check.engine_devices(core.engine.EngineCommand(("/bin/true",), "test")) == ()
+
+
 # -- install plan -----------------------------------------------------------------------------
 def test_install_plan(core, tmp_path):
     ins = core.install

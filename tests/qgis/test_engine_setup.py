@@ -50,6 +50,8 @@ def test_test_engine_passes_with_the_real_engine_and_shows_it_all(
     from roadseg_qgis.gui import prefs
 
     dlg = settings_dialog
+    prefs.record_device("cuda:0", auto=False)  # a GPU remembered from another machine's run
+    assert prefs.devices_found() == ["cuda"]
     assert "ROADSEG_ENGINE" in dlg.found_label.text()  # the engine this session would use
     assert (
         "1. the command above" in dlg.order_label.text()
@@ -64,6 +66,8 @@ def test_test_engine_passes_with_the_real_engine_and_shows_it_all(
     assert "Yes: roadseg 0.1.0" in text and "classes major, minor, track" in text
     assert "64 px prediction run?" in text and "on cpu" in text
     assert prefs.auto_device() == "cpu"  # what `auto` reaches here
+    assert "Devices: cpu (CPU" in text  # the engine's own list, with its label
+    assert [d.name for d in report.devices] == ["cpu"] and prefs.devices_found() == []
     dlg.resize(640, 480)
     dlg.show()
     QCoreApplication.processEvents()
