@@ -22,6 +22,11 @@ Scenes:
   wide; the white no-data fill is nodata in the truth, and the prediction's fill rule
   makes it nodata there too). Real New England streets: leaf-on trees over roads, the
   network's gaps.
+* ``dubai-I``: the default model's held-out Dubai images (Humans in the Loop, Tiles 5
+  and 6; ``--dubai-images N`` of them), written as GeoTIFFs at the 1.5 m the model was
+  trained with, in a metric CRS, and predicted with the model; truth = the centrelines the
+  vectoriser traces on the road-surface mask (its grey "unlabelled" colour is nodata). A
+  desert city: wide paved roads, sand tracks, roundabouts.
 * ``drawn-S``: the same scenes' true roads rasterised with their widths (no model;
   roads ending on the raster's edge carried past it, as the picture shows them): the
   vectoriser's own ceiling on a perfect class raster. ``--only drawn`` runs just these
@@ -65,6 +70,13 @@ ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / ".." / "shared" / "data" / "real"
 VEGAS = REAL / "spacenet_vegas_img0"
 MASS = REAL / "massachusetts"
+DUBAI = REAL / "dubai_hitl"
+#: Dubai images are written at 1.5 m (the resolution the default model was trained with:
+#: the set's own is undocumented) in UTM 40N; the origin is arbitrary.
+DUBAI_CRS = "EPSG:32640"
+DUBAI_GSD = 1.5
+DUBAI_ROAD = (110, 193, 228)
+DUBAI_UNLABELLED = (155, 155, 155)
 #: Massachusetts tiles are written at 1 m in Massachusetts State Plane (metres); the
 #: origin is arbitrary (the tiles carry no georeferencing).
 MASS_CRS = "EPSG:26986"
@@ -76,7 +88,7 @@ VARIANTS: list[tuple[str, list[str]]] = [("before", ["--no-cleaning"]), ("after"
 #: Grid the truth is noded on (metres).
 TRUTH_GRID_M = 0.001
 #: Scene kinds (``--only``).
-KINDS = ("vegas", "mass", "synth", "drawn")
+KINDS = ("vegas", "mass", "dubai", "synth", "drawn")
 
 
 def roadseg_cli(*args: str) -> None:
@@ -179,12 +191,65 @@ def massachusetts(work: Path, model: str, count: int) -> list[dict]:
     return rows
 
 
+def dubai(work: Path, model: str, count: int) -> list[dict]:
+    """The default model's held-out Dubai images (Tiles 5 and 6; the first ``count``)."""
+    images = sorted(p for t in ("Tile 5", "Tile 6") for p in (DUBAI / t / "images").glob("*.jpg"))[
+        :count
+    ]
+    if not images:
+        print(f"skipping dubai: no images in {DUBAI}")
+        return []
+    rows = []
+    for path in images:
+        name = f"{path.parent.parent.name.split()[-1]}-{path.stem.rsplit('_', 1)[-1]}"
+        image, truth = work / f"dubai{name}.tif", work / f"dubai{name}_truth.tif"
+        dubai_image(path, image, truth)
+        true_lines = work / f"dubai{name}_truth.gpkg"
+        roadseg_cli("vectorize", str(truth), "--out", str(true_lines))
+        pred = work / f"dubai{name}_pred.tif"
+        roadseg_cli("predict", str(image), "--model", model, "--out", str(pred))
+        rows.append(
+            run_scene(f"dubai-{name}", pred, gpd.read_file(true_lines, layer="centerlines"), work)
+        )
+    return rows
+
+
+def dubai_image(path: Path, image: Path, truth: Path) -> None:
+    """A Dubai image and its road mask as GeoTIFFs at 1.5 m (road: minor; unlabelled: nodata)."""
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(path).convert("RGB")).transpose(2, 0, 1)
+    mask = np.asarray(Image.open(path.parent.parent / "masks" / f"{path.stem}.png").convert("RGB"))
+    road = (mask == np.array(DUBAI_ROAD, np.uint8)).all(-1)
+    unlabelled = (mask == np.array(DUBAI_UNLABELLED, np.uint8)).all(-1)
+    classes = np.where(unlabelled, 255, np.where(road, 2, 0)).astype(np.uint8)
+    write_pair(rgb, classes, image, truth, DUBAI_CRS, DUBAI_GSD)
+
+
+def write_pair(
+    rgb: np.ndarray, classes: np.ndarray, image: Path, truth: Path, crs: str, gsd: float
+) -> None:
+    """An RGB image and its class raster (roadseg's default classes, 255 nodata) on one grid."""
+    from rasterio.transform import from_origin
+
+    h, w = classes.shape
+    grid = dict(driver="GTiff", width=w, height=h, crs=crs,
+                transform=from_origin(200_000.0, 900_000.0, gsd, gsd))  # fmt: skip
+    with rasterio.open(image, "w", count=3, dtype="uint8", **grid) as dst:
+        dst.write(rgb[:3])
+    with rasterio.open(truth, "w", count=1, dtype="uint8", nodata=255, **grid) as dst:
+        dst.write(classes, 1)
+        dst.update_tags(
+            ROADSEG_CLASSES=json.dumps(["background", "major", "minor", "track"]),
+            ROADSEG_WIDTHS_M=json.dumps([0.0, 12.0, 7.0, 4.0]),
+        )
+
+
 def mass_tile(name: str, image: Path, truth: Path) -> None:
     """A Massachusetts tile and its label as GeoTIFFs at 1 m (label: minor road, 255 nodata)."""
     import warnings
 
     from rasterio.errors import NotGeoreferencedWarning
-    from rasterio.transform import from_origin
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -192,18 +257,8 @@ def mass_tile(name: str, image: Path, truth: Path) -> None:
             rgb = src.read()
         with rasterio.open(MASS / "masks" / f"{name}.png") as src:
             label = src.read(1)
-    h, w = label.shape
-    grid = dict(driver="GTiff", width=w, height=h, crs=MASS_CRS,
-                transform=from_origin(200_000.0, 900_000.0, MASS_GSD, MASS_GSD))  # fmt: skip
-    with rasterio.open(image, "w", count=3, dtype="uint8", **grid) as dst:
-        dst.write(rgb)
     classes = np.where(label == 255, 255, np.where(label > 0, 2, 0)).astype(np.uint8)
-    with rasterio.open(truth, "w", count=1, dtype="uint8", nodata=255, **grid) as dst:
-        dst.write(classes, 1)
-        dst.update_tags(
-            ROADSEG_CLASSES=json.dumps(["background", "major", "minor", "track"]),
-            ROADSEG_WIDTHS_M=json.dumps([0.0, 12.0, 7.0, 4.0]),
-        )
+    write_pair(rgb, classes, image, truth, MASS_CRS, MASS_GSD)
 
 
 def synthetic(
@@ -293,6 +348,7 @@ def main() -> None:
         help="scene kinds to run (e.g. '--only drawn': the vectoriser alone, no model, seconds)",
     )
     ap.add_argument("--mass-tiles", type=int, default=10, help="held-out Massachusetts tiles")
+    ap.add_argument("--dubai-images", type=int, default=18, help="held-out Dubai images")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument(
         "--after",
@@ -314,6 +370,8 @@ def main() -> None:
                 rows.append(v)
         if "mass" in args.only:
             rows += massachusetts(work, args.model, args.mass_tiles)
+        if "dubai" in args.only:
+            rows += dubai(work, args.model, args.dubai_images)
         kinds = tuple(k for k in ("synth", "drawn") if k in args.only)
         for s in args.seeds:
             if kinds:
