@@ -188,9 +188,10 @@ class AdaptOutcome:
 
     Attributes:
         model_path: The written model file.
-        adapted: Whether the adapted model was kept (else the file is the starting model).
+        adapted: Whether the file is a new model (the fine-tuned one, or the starting one
+            with its road threshold chosen on the user's roads); else it is the starting model.
         before: Road IoU of the starting model on the hold-out (None when not measurable).
-        after: Road IoU of the adapted model on the hold-out.
+        after: Road IoU of the written model on the hold-out.
         minutes: Wall time of the run.
         steps: Training steps done.
 
@@ -205,6 +206,8 @@ class AdaptOutcome:
     #: The starting model's road IoU on the hold-out at the threshold best for it there
     #: (the adapted model's threshold is chosen there too; it is kept only when it beats this).
     before_best: float | None = None
+    #: The new model is the starting one with only its road threshold re-chosen.
+    threshold_only: bool = False
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> AdaptOutcome:
@@ -215,6 +218,10 @@ class AdaptOutcome:
         ...     "minutes": 5.0, "steps": 120})
         >>> o.adapted, o.gain
         (True, 0.27)
+        >>> t = AdaptOutcome.from_json({"model": "m", "kept": "threshold", "metrics": {
+        ...     "road_iou_before": 0.30, "road_iou_after": 0.29, "road_iou_written": 0.33}})
+        >>> t.adapted, t.threshold_only, t.gain
+        (True, True, 0.03)
         """
         metrics = obj.get("metrics") if isinstance(obj.get("metrics"), dict) else {}
 
@@ -222,14 +229,17 @@ class AdaptOutcome:
             v = metrics.get(key)
             return float(v) if isinstance(v, int | float) and math.isfinite(v) else None
 
+        kept = obj.get("kept")
+        written = num("road_iou_written")
         return cls(
             model_path=str(obj.get("model") or ""),
-            adapted=obj.get("kept") == "adapted",
+            adapted=kept in ("adapted", "threshold"),
             before=num("road_iou_before"),
-            after=num("road_iou_after"),
+            after=written if written is not None else num("road_iou_after"),
             minutes=float(obj.get("minutes") or 0.0),
             steps=int(obj.get("steps") or 0),
             before_best=num("road_iou_before_best"),
+            threshold_only=kept == "threshold",
         )
 
     @property
@@ -248,7 +258,7 @@ class AdaptOutcome:
         '0.47 → 0.50 (+0.03; the starting model reaches 0.52 at its best threshold)'
         """
         parts = [f"{self.gain:+.2f}"] if self.gain is not None else []
-        if self.before_best is not None and self.before is not None:
+        if self.before_best is not None and self.before is not None and not self.threshold_only:
             if round(self.before_best, 2) > round(self.before, 2):
                 parts.append(
                     tr("the starting model reaches {v} at its best threshold").format(
@@ -265,6 +275,12 @@ class AdaptOutcome:
         "Adapted model 'dubai': road IoU on held-out roads 0.24 → 0.51 (+0.27) in 5.0 min; \
 it is now in Map roads' model list."
         """
+        if self.threshold_only:
+            return tr(
+                "Model {name}: training did not beat {start} on held-out roads, but {start} "
+                "with its road threshold chosen on your roads did: road IoU {figures} in "
+                "{minutes:.1f} min; it is now in Map roads' model list."
+            ).format(name=repr(name), start=start, figures=self.figures(), minutes=self.minutes)
         if self.adapted:
             return tr(
                 "Adapted model {name}: road IoU on held-out roads {figures} in {minutes:.1f} "

@@ -195,7 +195,9 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
             param.setFlags(param.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(param)
         self.addOutput(QgsProcessingOutputFile("MODEL", tr("Model file")))
-        self.addOutput(QgsProcessingOutputString("KEPT", tr("Kept model (adapted or starting)")))
+        self.addOutput(
+            QgsProcessingOutputString("KEPT", tr("Kept model (adapted, threshold or starting)"))
+        )
         self.addOutput(QgsProcessingOutputNumber("ROAD_IOU_BEFORE", tr("Road IoU before")))
         self.addOutput(QgsProcessingOutputNumber("ROAD_IOU_AFTER", tr("Road IoU after")))
 
@@ -365,7 +367,9 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
             )
         return {
             "MODEL": model,
-            "KEPT": "adapted" if outcome.adapted else "starting",
+            "KEPT": ("threshold" if outcome.threshold_only else "adapted")
+            if outcome.adapted
+            else "starting",
             "ROAD_IOU_BEFORE": outcome.before,
             "ROAD_IOU_AFTER": outcome.after,
         }

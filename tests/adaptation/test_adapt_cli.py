@@ -48,7 +48,7 @@ def test_json_and_progress_lines(tiny_model, scene, tmp_path):
     assert r.exit_code == 0, r.stderr
     js = json.loads(r.stdout.strip().splitlines()[-1])
     assert js["model"] == str(out) and js["outputs"] == [str(out)] and out.exists()
-    assert js["kept"] in ("adapted", "starting")
+    assert js["kept"] in ("adapted", "threshold", "starting")
     m = js["metrics"]
     assert set(m) == {
         "road_iou_before",
@@ -56,7 +56,10 @@ def test_json_and_progress_lines(tiny_model, scene, tmp_path):
         "gain",
         "road_iou_before_best",
         "before_best_threshold",
+        "road_iou_written",
     }
+    written = {"adapted": "road_iou_after", "threshold": "road_iou_before_best"}
+    assert m["road_iou_written"] == m[written.get(js["kept"], "road_iou_before")]
     assert 0 <= m["road_iou_before"] <= 1 and 0 <= m["road_iou_after"] <= 1
     # the start's best threshold on the hold-out (searched in 0.2..0.8) is the adapted model's bar
     assert 0.2 <= m["before_best_threshold"] <= 0.8
@@ -202,4 +205,8 @@ def test_an_existing_model_file_is_kept_unless_overwrite(tiny_model, scene, tmp_
     r = _run([*args, "--steps", 2, "--threads", 1, "--overwrite", "--json"])
     assert r.exit_code == 0, r.stderr
     assert out.read_bytes() != b"an earlier model"
-    assert json.loads(r.stdout.strip().splitlines()[-1])["kept"] in ("adapted", "starting")
+    assert json.loads(r.stdout.strip().splitlines()[-1])["kept"] in (
+        "adapted",
+        "threshold",
+        "starting",
+    )

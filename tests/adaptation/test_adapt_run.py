@@ -79,6 +79,31 @@ def test_keeps_the_starting_model_when_not_better(tiny_model, scene, tmp_path):
     assert _work_dirs() == before_dirs
 
 
+def test_start_with_the_hold_out_threshold_when_training_does_not_beat_it(
+    tiny_model, scene, tmp_path
+):
+    """A start whose road threshold misfits the area (0.95: almost no road): when the
+    fine-tuned model does not beat the start at its best hold-out threshold, the file
+    written is the start's network with that threshold (``kept == "threshold"``)."""
+    from roadseg.models import load_model, save_model
+
+    net, meta = load_model(tiny_model)
+    strict = tmp_path / "strict.safetensors"
+    save_model(strict, net, meta.replace(road_threshold=0.95))
+    out = tmp_path / "m.safetensors"
+    r = adapt(scene[0], scene[1], out=out, model=strict, steps=1, min_gain=0.05, threads=1)
+    assert r.kept == "threshold" and not r.improved, (r.before, r.before_best, r.after)
+    assert r.before_best >= r.before + 0.05 and r.after < r.before_best + 0.05
+    assert r.written == r.before_best and r.gain == pytest.approx(r.before_best - r.before)
+    start, written = load_file(str(strict)), load_file(str(out))
+    assert all(bool((start[k] == written[k]).all()) for k in start)  # the start's network
+    m = read_meta(out)
+    assert m.road_threshold == r.before_best_threshold != 0.95
+    rec = m.training["adapt"]
+    assert rec["kept"] == "threshold" and "0.95" in rec["note"]
+    assert r.as_json()["metrics"]["road_iou_written"] == round(r.before_best, 4)
+
+
 def test_fixed_steps_are_reproducible(tiny_model, scene, tmp_path):
     """--steps: the same inputs give the same weights (no time measurement decides anything)."""
     kw = {"model": tiny_model, "steps": 4, "threads": 1}

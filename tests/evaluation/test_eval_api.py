@@ -373,7 +373,9 @@ def test_cli_truth_mask_of_three_values_needs_and_takes_mask_values(tmp_path, sc
     assert valued["per_class"] == same["per_class"] and valued["relaxed"] == same["relaxed"]
     assert 0 < valued["per_class"]["road"]["iou"] < 1
     # Fill read as road would have cost precision: the map changed the figure.
-    as_road = _write(tmp_path / "as_road.tif", np.minimum(mask, 1)[None] | (mask[None] == 255), prof)
+    as_road = _write(
+        tmp_path / "as_road.tif", np.minimum(mask, 1)[None] | (mask[None] == 255), prof
+    )
     filled = _road_iou(["evaluate", str(pred), "--truth", str(as_road)], tmp_path, "filled")
     assert filled["per_class"]["road"]["iou"] != valued["per_class"]["road"]["iou"]
 

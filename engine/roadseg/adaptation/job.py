@@ -22,7 +22,7 @@ from roadseg.adaptation.prepare import (
 )
 from roadseg.adaptation.probe import probe_machine
 from roadseg.adaptation.result import AdaptResult
-from roadseg.adaptation.score import holdout_scenes, holdout_score, keep_adapted
+from roadseg.adaptation.score import holdout_scenes, holdout_score, outcome
 from roadseg.adaptation.training_data import TrainingData, write_training_data
 from roadseg.errors import DataError
 from roadseg.models import ModelMeta, RoadNet, load_model
@@ -152,10 +152,9 @@ def run(job: Job) -> AdaptResult:
         lambda d, t: rep.update("after", d, t, "scoring the adapted model on the hold-out"),
     ).iou
     rep.update("after", len(scenes), len(scenes), f"adapted model: road IoU {after:.3f}")
-    better = keep_adapted(start, after, opts.min_gain)
     res = AdaptResult(
         model_path=job.out,
-        kept="adapted" if better else "starting",
+        kept=outcome(start, after, opts.min_gain),  # type: ignore[arg-type]
         before=before,
         after=after,
         before_best=start.best_iou,

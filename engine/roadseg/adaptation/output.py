@@ -66,9 +66,10 @@ def write_model(
     parent_path: Path,
     pairs: tuple[tuple[Path, Path], ...],
 ) -> None:
-    """Write the adapted model (kept) or the starting one unchanged, both with the figures.
+    """Write the model :attr:`AdaptResult.kept` names, with the figures.
 
-    The adapted model keeps the starting model's class colours and widths; its training
+    ``adapted``: the fine-tuned model; ``threshold``: the starting network with the
+    hold-out's road threshold; ``starting``: the starting model unchanged. The adapted model keeps the starting model's class colours and widths; its training
     summary lists the user's inputs (not the work folder's crops).
     """
     record = {**res.figures(), "parent": res.parent, "data": res.data}
@@ -84,6 +85,18 @@ def write_model(
         m = meta.replace(colors=parent[1].colors, widths_m=parent[1].widths_m, training=training)
         with about("out"):
             save_model(res.model_path, net, m)
+    elif res.kept == "threshold":
+        net, meta = parent
+        record["note"] = (
+            "the adapted model was not better on the hold-out than the starting model at its "
+            "best threshold there: this is the starting model's network with that road "
+            f"threshold ({res.before_best_threshold:g}, was {meta.road_threshold:g})"
+        )
+        m = meta.replace(
+            road_threshold=res.before_best_threshold, training={**meta.training, "adapt": record}
+        )
+        with about("out"):
+            save_model(res.model_path, net, m, half=stored_half(parent_path))
     else:
         net, meta = parent
         record["note"] = (

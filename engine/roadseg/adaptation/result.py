@@ -18,8 +18,10 @@ class AdaptResult:
 
     Attributes:
         model_path: The written model file.
-        kept: ``adapted`` (the fine-tuned model was better on the hold-out) or ``starting``
-            (it was not: the starting model was written unchanged, with these figures).
+        kept: ``adapted`` (the fine-tuned model was better on the hold-out), ``threshold``
+            (it was not, but the starting model with its road threshold re-chosen on the
+            hold-out was: its weights, that threshold) or ``starting`` (neither: the starting
+            model was written unchanged, with these figures).
         before: Road IoU of the starting model on the hold-out.
         after: Road IoU of the adapted model on the hold-out (also when not kept).
         minutes: Wall time of the whole run.
@@ -40,7 +42,7 @@ class AdaptResult:
     """
 
     model_path: Path
-    kept: Literal["adapted", "starting"]
+    kept: Literal["adapted", "threshold", "starting"]
     before: float
     after: float
     minutes: float
@@ -62,9 +64,14 @@ class AdaptResult:
         return self.kept == "adapted"
 
     @property
+    def written(self) -> float:
+        """Road IoU on the hold-out of the model written."""
+        return {"adapted": self.after, "threshold": self.before_best}.get(self.kept, self.before)
+
+    @property
     def gain(self) -> float:
         """Road IoU of the written model minus the starting model's, on the hold-out."""
-        return (self.after - self.before) if self.improved else 0.0
+        return self.written - self.before if self.kept != "starting" else 0.0
 
     def figures(self) -> dict[str, Any]:
         """The before → after figures (stored in the model file as ``training.adapt``)."""
@@ -95,6 +102,7 @@ class AdaptResult:
                 "gain": _r(self.gain),
                 "road_iou_before_best": _r(self.before_best),
                 "before_best_threshold": self.before_best_threshold,
+                "road_iou_written": _r(self.written),
             },
             "minutes": round(self.minutes, 2),
             "train_minutes": round(self.train_minutes, 2),

@@ -125,3 +125,34 @@ def keep_adapted(before: HoldoutScore, after: float, min_gain: float) -> bool:
         return False
     bar = max((v for v in (before.iou, before.best_iou) if math.isfinite(v)), default=None)
     return bar is None or after >= bar + min_gain
+
+
+def outcome(before: HoldoutScore, after: float, min_gain: float) -> str:
+    """What to write: ``adapted``, ``threshold`` or ``starting``.
+
+    The adapted model when it beats the start (:func:`keep_adapted`); else the starting
+    model with its road threshold re-chosen on the hold-out (``threshold``) when that
+    alone gains ``min_gain`` there — the adapted model's threshold is chosen on the same
+    blocks, so the bar is the same; else the starting model unchanged.
+
+    >>> outcome(HoldoutScore(0.47, 0.52, 0.43), 0.50, 0.005)
+    'threshold'
+    >>> outcome(HoldoutScore(0.47, 0.52, 0.43), 0.53, 0.005)
+    'adapted'
+    >>> outcome(HoldoutScore(0.47, 0.472, 0.55), 0.46, 0.005)
+    'starting'
+    >>> outcome(HoldoutScore(float("nan"), float("nan"), 0.6), float("nan"), 0.005)
+    'starting'
+    >>> outcome(HoldoutScore(0.47, 0.47, 0.5), 0.40, 0.0)  # its own threshold is the best
+    'starting'
+    """
+    if keep_adapted(before, after, min_gain):
+        return "adapted"
+    if (
+        math.isfinite(before.iou)
+        and math.isfinite(before.best_iou)
+        and before.best_iou > before.iou
+        and before.best_iou >= before.iou + min_gain
+    ):
+        return "threshold"
+    return "starting"

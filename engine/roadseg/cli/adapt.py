@@ -159,6 +159,12 @@ def cli(
         )
     if res.improved:
         click.echo(f"model    {res.model_path} (adapted)")
+    elif res.kept == "threshold":
+        click.echo(
+            f"model    {res.model_path}: the starting model with its road threshold chosen on the "
+            f"hold-out ({res.before_best_threshold:g}): {_f(res.before)} -> {_f(res.written)}; the "
+            f"fine-tuned one was not better than that by at least {s['min_gain']:g}"
+        )
     else:
         click.echo(
             f"model    {res.model_path}: the STARTING model, unchanged: the adapted one was not "

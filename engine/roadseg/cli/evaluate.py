@@ -72,9 +72,7 @@ from roadseg.geo.paths import RasterPath
     default=None,
     help="Pixel size in metres of a prediction without georeferencing (a plain image's).",
 )
-@click.option(
-    "--mask-colors", metavar="MAP", help="Colour-coded truth mask: '110,193,228=road'."
-)
+@click.option("--mask-colors", metavar="MAP", help="Colour-coded truth mask: '110,193,228=road'.")
 @click.option(
     "--mask-values", metavar="MAP", help="Truth mask values: '0=background,1=road,255=ignore'."
 )

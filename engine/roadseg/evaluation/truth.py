@@ -100,7 +100,9 @@ def open_truth(
     return _vector_truth(p, pred, class_field, scheme)
 
 
-def _raster_truth(p: Path, pred: ClassRaster, mask: tuple[ClassScheme, MaskOptions] | None) -> Truth:
+def _raster_truth(
+    p: Path, pred: ClassRaster, mask: tuple[ClassScheme, MaskOptions] | None
+) -> Truth:
     try:
         tagged = read_class_tags(p)
     except RasterReadError:
