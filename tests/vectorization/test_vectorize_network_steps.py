@@ -210,7 +210,9 @@ def test_cli_counts_the_new_steps_and_turns_them_on(tmp_path):
     src = write_class_raster(tmp_path / "x.tif", draw((256, 256), roads))
     runner = CliRunner(mix_stderr=False)
     out = tmp_path / "x.gpkg"
-    r = runner.invoke(cli, ["vectorize", str(src), "--out", str(out), "--json"])
+    r = runner.invoke(
+        cli, ["vectorize", str(src), "--out", str(out), "--json", "--road-bridge", "0"]
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     cleaning = d["metrics"]["cleaning"]
@@ -220,7 +222,7 @@ def test_cli_counts_the_new_steps_and_turns_them_on(tmp_path):
     assert most_ends_near(ends, 64, 128, 4.0) == 3  # two T-junctions
     assert most_ends_near(ends, 190, 128) == 0 and d["metrics"]["components"] == 2
     args = ["vectorize", str(src), "--out", str(out), "--json", "--overwrite"]
-    r = runner.invoke(cli, [*args, "--road-bridge", "20", "--junction", "15"])
+    r = runner.invoke(cli, [*args, "--junction", "15"])  # road bridging is on by default (20 m)
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     s = d["settings"]["cleaning"]

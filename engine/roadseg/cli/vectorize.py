@@ -132,7 +132,7 @@ from roadseg.geo.paths import RasterPath
     type=float,
     default=None,
     help="Join a dead end to the road up to this far ahead of it (within --bridge-angle) "
-    "where the bridge lies on road pixels, metres (0: off; e.g. 20) [default: 0].",
+    "where the bridge lies on road pixels, metres (0: off) [default: 20].",
 )
 @click.option(
     "--junction",
