@@ -40,7 +40,7 @@ It runs whatever model is embedded, so rerun it after the model changes::
     .venv/bin/python bench/bench_network.py                       # vegas + 3 seeds
     .venv/bin/python bench/bench_network.py --seeds 1 2 3 4 5 --size 1024 --json out.json
     .venv/bin/python bench/bench_network.py --after "--loop-width 15 --carriageways merge"
-    .venv/bin/python bench/bench_network.py --only mass --after "--road-bridge 20" --after "--bridge 30"
+    .venv/bin/python bench/bench_network.py --only mass dubai --after "--road-bridge 0" --after "--bridge 30"
     .venv/bin/python bench/bench_network.py --only drawn --seeds 1 2 3 4 5 6 --size 768
 """
 
