@@ -243,6 +243,17 @@ class AdaptOutcome:
         )
 
     @property
+    def kept(self) -> str:
+        """The engine's word for the file: ``adapted``, ``threshold`` or ``starting``.
+
+        >>> AdaptOutcome("m", True, 0.3, 0.33, 1.0, 3, threshold_only=True).kept
+        'threshold'
+        """
+        if not self.adapted:
+            return "starting"
+        return "threshold" if self.threshold_only else "adapted"
+
+    @property
     def gain(self) -> float | None:
         """After minus before (None when either is unknown)."""
         if self.before is None or self.after is None:

@@ -367,9 +367,7 @@ class AdaptModelAlgorithm(RoadsegAlgorithm):
             )
         return {
             "MODEL": model,
-            "KEPT": ("threshold" if outcome.threshold_only else "adapted")
-            if outcome.adapted
-            else "starting",
+            "KEPT": outcome.kept,
             "ROAD_IOU_BEFORE": outcome.before,
             "ROAD_IOU_AFTER": outcome.after,
         }

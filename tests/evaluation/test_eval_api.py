@@ -387,7 +387,11 @@ def test_cli_truth_mask_options_are_checked_before_any_work(tmp_path, scene):
     cases = [
         (["--truth", str(pred), "--mask-values", "1=road", "--mask-threshold", "128"],
          "--mask-threshold"),
+        (["--truth", str(pred), "--mask-values", "1=road", "--mask-threshold", "0"],
+         "--mask-threshold"),  # a threshold of 0 is given too, not ignored
         (["--truth", str(pred), "--mask-values", "road"], "--mask-values"),
+        (["--truth", str(pred), "--mask-values", "1=major"], "--mask-values class 'major'"),
+        (["--truth", str(pred), "--mask-values", "0=background"], "--mask-values names no road"),
         (["--truth", str(truth_vec), "--mask-values", "1=road"], "vector file"),
     ]  # fmt: skip
     for extra, word in cases:

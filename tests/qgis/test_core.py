@@ -421,7 +421,8 @@ def test_engine_devices_lists_what_the_real_engine_can_use(core, real_engine_ava
         ("env", f"PYTHONPATH={engine_code}", real_engine_available), "test"
     )
     found = core.check.engine_devices(real, env=core.engine.engine_env())
-    assert [d.name for d in found] == ["cpu"] and "CPU" in found[0].label, found
+    cpu = [d for d in found if d.name == "cpu"]  # a GPU machine lists its GPUs too
+    assert len(cpu) == 1 and "CPU" in cpu[0].label, found
     gpu = tmp_path / "gpu-engine"
     gpu.write_text(
         "#!/bin/sh\n"

@@ -154,7 +154,7 @@ def run(job: Job) -> AdaptResult:
     rep.update("after", len(scenes), len(scenes), f"adapted model: road IoU {after:.3f}")
     res = AdaptResult(
         model_path=job.out,
-        kept=outcome(start, after, opts.min_gain),  # type: ignore[arg-type]
+        kept=outcome(start, after, opts.min_gain),
         before=before,
         after=after,
         before_best=start.best_iou,

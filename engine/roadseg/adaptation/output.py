@@ -68,9 +68,10 @@ def write_model(
 ) -> None:
     """Write the model :attr:`AdaptResult.kept` names, with the figures.
 
-    ``adapted``: the fine-tuned model; ``threshold``: the starting network with the
-    hold-out's road threshold; ``starting``: the starting model unchanged. The adapted model keeps the starting model's class colours and widths; its training
-    summary lists the user's inputs (not the work folder's crops).
+    ``adapted``: the fine-tuned model, with the starting model's class colours and widths
+    and a training summary listing the user's inputs (not the work folder's crops);
+    ``threshold``: the starting network with the hold-out's road threshold; ``starting``:
+    the starting model unchanged. The last two keep the starting file's precision.
     """
     record = {**res.figures(), "parent": res.parent, "data": res.data}
     if res.improved:
@@ -85,24 +86,21 @@ def write_model(
         m = meta.replace(colors=parent[1].colors, widths_m=parent[1].widths_m, training=training)
         with about("out"):
             save_model(res.model_path, net, m)
-    elif res.kept == "threshold":
-        net, meta = parent
+        return
+    net, meta = parent
+    threshold = meta.road_threshold
+    if res.kept == "threshold" and res.before_best_threshold is not None:
+        threshold = res.before_best_threshold
         record["note"] = (
             "the adapted model was not better on the hold-out than the starting model at its "
             "best threshold there: this is the starting model's network with that road "
-            f"threshold ({res.before_best_threshold:g}, was {meta.road_threshold:g})"
+            f"threshold ({threshold:g}, was {meta.road_threshold:g})"
         )
-        m = meta.replace(
-            road_threshold=res.before_best_threshold, training={**meta.training, "adapt": record}
-        )
-        with about("out"):
-            save_model(res.model_path, net, m, half=stored_half(parent_path))
     else:
-        net, meta = parent
         record["note"] = (
             "the adapted model was not better on the hold-out than the starting model (at its "
             "own threshold and at its best one there): this is the starting model, unchanged"
         )
-        m = meta.replace(training={**meta.training, "adapt": record})
-        with about("out"):
-            save_model(res.model_path, net, m, half=stored_half(parent_path))
+    m = meta.replace(road_threshold=threshold, training={**meta.training, "adapt": record})
+    with about("out"):
+        save_model(res.model_path, net, m, half=stored_half(parent_path))

@@ -12,6 +12,10 @@ def _r(v: float, nd: int = 4) -> float | None:
     return None if v is None or not math.isfinite(v) else round(float(v), nd)
 
 
+#: What an adaptation wrote (see :attr:`AdaptResult.kept`).
+Kept = Literal["adapted", "threshold", "starting"]
+
+
 @dataclass(frozen=True)
 class AdaptResult:
     """The outcome of :func:`roadseg.adapt`.
@@ -42,7 +46,7 @@ class AdaptResult:
     """
 
     model_path: Path
-    kept: Literal["adapted", "threshold", "starting"]
+    kept: Kept
     before: float
     after: float
     minutes: float

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from roadseg.adaptation.result import Kept
 from roadseg.data.catalog import MaskOptions, open_pair
 from roadseg.data.labelmap import IGNORE
 from roadseg.data.scene import Scene
@@ -127,7 +128,7 @@ def keep_adapted(before: HoldoutScore, after: float, min_gain: float) -> bool:
     return bar is None or after >= bar + min_gain
 
 
-def outcome(before: HoldoutScore, after: float, min_gain: float) -> str:
+def outcome(before: HoldoutScore, after: float, min_gain: float) -> Kept:
     """What to write: ``adapted``, ``threshold`` or ``starting``.
 
     The adapted model when it beats the start (:func:`keep_adapted`); else the starting

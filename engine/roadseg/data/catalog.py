@@ -102,10 +102,22 @@ def parse_mask_values(text: str) -> list[tuple[int, str]]:
     return out
 
 
+def _no_road(param: str, text: str) -> None:
+    raise ConfigError(
+        f"`{param}` names no road class",
+        param=param,
+        value=text,
+        hint="map at least one code to a road class, e.g. 110,193,228=road",
+    )
+
+
 def _scheme_from_names(
-    codes: Sequence[tuple[Any, str]], preset: ClassScheme | None
+    codes: Sequence[tuple[Any, str]], preset: ClassScheme | None, param: str, text: str
 ) -> tuple[ClassScheme, dict[Any, int]]:
-    """Class scheme + code → class index from ``(code, class name or index)`` pairs."""
+    """Class scheme + code → class index from ``(code, class name or index)`` pairs.
+
+    ``param`` and ``text`` (the option and its value) name the option in errors.
+    """
     if preset is not None:
         lower = [n.lower() for n in preset.names]
         mapping = {}
@@ -121,8 +133,15 @@ def _scheme_from_names(
                 mapping[code] = 1 if preset.binary else ANY_ROAD
             else:
                 raise ConfigError(
-                    f"mask class {name!r} is not one of {', '.join(preset.names)} (or road, ignore)"
+                    f"`{param}` class {name!r} is not one of {', '.join(preset.names)} "
+                    "(or road, ignore)",
+                    param=param,
+                    value=text,
+                    hint=f"name each code's class as one of {', '.join(preset.names)}, road "
+                    "or ignore, e.g. 1=road,255=ignore",
                 )
+        if not any(v not in (0, IGNORE) for v in mapping.values()):
+            _no_road(param, text)
         return preset, mapping
     names: list[str] = ["background"]
     colors: list[RGB] = [(0, 0, 0)]
@@ -142,10 +161,7 @@ def _scheme_from_names(
             )
         mapping[code] = names.index(n)
     if len(names) < 2:
-        raise ConfigError(
-            "the mask map names no road class; map at least one code to a class, "
-            "e.g. 110,193,228=road"
-        )
+        _no_road(param, text)
     return ClassScheme(
         tuple(names), tuple(colors), (0.0,) + (_DEFAULT_WIDTH,) * (len(names) - 1)
     ), mapping
@@ -170,10 +186,14 @@ def resolve_scheme(
     if target is not None and (mask_colors or mask_values):
         preset = target
     if mask_colors:
-        scheme, mapping = _scheme_from_names(parse_mask_colors(mask_colors), preset)
+        scheme, mapping = _scheme_from_names(
+            parse_mask_colors(mask_colors), preset, "mask_colors", mask_colors
+        )
         return scheme, MaskOptions(colors=mapping)
     if mask_values:
-        scheme, mapping = _scheme_from_names(parse_mask_values(mask_values), preset)
+        scheme, mapping = _scheme_from_names(
+            parse_mask_values(mask_values), preset, "mask_values", mask_values
+        )
         return scheme, MaskOptions(values=mapping)
     is_mask = first_labels is not None and first_labels.suffix.lower() in RASTER_SUFFIXES
     if is_mask or first_labels is None:

@@ -76,7 +76,8 @@ class EvaluateOptions:
         check_range("block_size", self.block_size, 64, integer=True, example=2048)
         if self.gsd is not None:
             check_range("gsd", self.gsd, 0, 10_000, low_open=True, unit="metres", example=0.5)
-        given = [n for n in ("mask_colors", "mask_values", "mask_threshold") if getattr(self, n)]
+        maps = ("mask_colors", "mask_values", "mask_threshold")
+        given = [n for n in maps if getattr(self, n) not in (None, "")]
         if len(given) > 1:
             raise ConfigError(
                 f"give one of `mask_colors`, `mask_values` and `mask_threshold`, not "
@@ -92,7 +93,7 @@ class EvaluateOptions:
 
     def truth_mask(self) -> tuple[ClassScheme, MaskOptions] | None:
         """Road/background scheme and mask options of a mapped truth mask, or None."""
-        if not (self.mask_colors or self.mask_values or self.mask_threshold is not None):
+        if not self.mask_colors and not self.mask_values and self.mask_threshold is None:
             return None
         return resolve_scheme(
             "binary",
