@@ -10,7 +10,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(PY) scripts/demo.py $(if $(RASTER),--raster $(RASTER),) --out out
+	$(PY) scripts/demo.py $(if $(RASTER),--raster $(RASTER),) --out out --overwrite
 
 test: setup
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)

@@ -6,7 +6,10 @@ the result into out/roads.gpkg (polygons per class + centrelines), draws
 out/preview.png (imagery with the road layers) and prints a summary: km of road
 per class and megapixels per second. Nothing is downloaded at any step.
 
-    python scripts/demo.py [--raster IMAGE.tif] [--model FILE] [--out out]
+    python scripts/demo.py [--raster IMAGE.tif] [--model FILE] [--out out] [--overwrite]
+
+Outputs already in the folder are never replaced without ``--overwrite`` (``make demo``
+gives it: the folder ``out/`` is the demo's own, and a second run replaces its files).
 """
 
 from __future__ import annotations
@@ -16,6 +19,16 @@ import sys
 import time
 from pathlib import Path
 
+#: The engine's parameter names as this script's flags (its error messages name them).
+DEMO_FLAGS = {
+    "overwrite": "--overwrite",
+    "out": "--out",
+    "out_dir": "--out",
+    "vectorize": "--out",
+    "model": "--model",
+    "rasters": "--raster",
+}
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -24,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="out", help="output folder (default: out)")
     ap.add_argument("--size", type=int, default=2048, help="size of the synthetic scene in pixels")
     ap.add_argument("--seed", type=int, default=2024, help="seed of the synthetic scene")
+    ap.add_argument(
+        "--overwrite", action="store_true", help="replace the outputs of an earlier run in --out"
+    )
     args = ap.parse_args(argv)
 
     from roadseg.cli.options import ProgressRenderer
@@ -41,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
 
             t0 = time.perf_counter()
             scene = make_scene(
-                out / "scene", size=args.size, seed=args.seed, crs="EPSG:32611", gsd=0.5
+                out / "scene",
+                size=args.size,
+                seed=args.seed,
+                crs="EPSG:32611",
+                gsd=0.5,
+                overwrite=args.overwrite,
             )
             raster = Path(scene.image)
             print(
@@ -64,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             model=args.model,
             out=out / "roads.tif",
             vectorize=out / "roads.gpkg",
+            overwrite=args.overwrite,
             progress=progress,
         )
         progress.close()
@@ -78,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             title=f"roadseg default model on {raster.name}",
         )
     except RoadsegError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        print(f"Error: {exc.render(DEMO_FLAGS.get)}", file=sys.stderr)
         return 1
 
     metrics = d.get("metrics", {})
