@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -44,6 +45,12 @@ def test_own_work_is_not_other_work():
         p.kill()
         p.wait()
 
+    idle = others_busy_cores(0.5)
+    cores = os.cpu_count() or 1
+    if idle is not None and idle > cores - 1.2:
+        # A spinning child cannot show up as a whole extra core when other work already
+        # fills them (seen with two benches beside the tests on 2 cores).
+        pytest.skip(f"other processes already keep {idle:.1f} of {cores} cores busy")
     own = _sample_while(own_thread, end_thread)  # one core busy with this process
     other = _sample_while(  # one core busy with another process
         lambda: subprocess.Popen([sys.executable, "-c", "while True: pass"]), end_child
