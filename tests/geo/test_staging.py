@@ -125,8 +125,13 @@ def test_files_of_dead_processes_are_removed_by_the_next_run(tmp_path):
     assert mine.exists() and other.exists()
 
 
-def test_a_commit_killed_halfway_is_rolled_back_by_the_next_run(tmp_path):
-    """Failure injection in a real process: it dies (os._exit) after the first rename."""
+@pytest.mark.parametrize("renames", [1, 2])
+def test_a_commit_killed_halfway_is_rolled_back_by_the_next_run(tmp_path, renames):
+    """Failure injection in a real process: it dies (os._exit) after ``renames`` renames.
+
+    After the first of two the next run rolls back to the old outputs; after the last
+    (before the journal says "committed") the new outputs were whole and stay.
+    """
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_text("old a")
     b.write_text("old b")
@@ -140,7 +145,7 @@ def test_a_commit_killed_halfway_is_rolled_back_by_the_next_run(tmp_path):
         def dying(e):
             real(e)
             n.append(1)
-            if len(n) == 1:
+            if len(n) == {renames}:
                 os._exit(9)
         staging._swap = dying
         with staging.staged_outputs(overwrite=True) as outs:
@@ -154,13 +159,15 @@ def test_a_commit_killed_halfway_is_rolled_back_by_the_next_run(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert r.returncode == 9, r.stderr
-    assert a.read_text() == "new a" and b.read_text() == "old b"  # the mix a kill can leave
+    left = (a.read_text(), b.read_text())
+    assert left == (("new a", "old b") if renames == 1 else ("new a", "new b"))
     journals = [p for p in tmp_path.iterdir() if p.name.startswith(".roadseg-commit.")]
     assert len(journals) == 1
-    # The next run on these outputs finishes the roll-back before it starts.
+    # The next run on these outputs finishes the roll-back (or the commit) before it starts.
     with staged_outputs(overwrite=True) as outs:
         outs.declare(a, "out")
-        assert a.read_text() == "old a" and b.read_text() == "old b"
+        expected = ("old a", "old b") if renames == 1 else ("new a", "new b")
+        assert (a.read_text(), b.read_text()) == expected
         assert not journals[0].exists()
     assert recover_commits([a]) == []
     assert hidden(tmp_path) == []

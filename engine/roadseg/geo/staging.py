@@ -14,7 +14,9 @@ all together:
 * **Committed together**: a journal beside the targets lists every rename; each
   replaced file is kept as a hard-linked backup until every rename is done; a
   failure in the middle restores them. A run killed during the commit leaves its
-  journal, and the next run on the same outputs finishes the roll-back.
+  journal, and the next run on the same outputs finishes the roll-back — or, when
+  the kill came after the last rename, keeps the new outputs (they were whole and
+  in place; undoing them would lose a finished result someone may have seen).
 * **Failure or cancel before the commit**: every temporary file and every folder
   the run created is removed, the pre-existing outputs are byte-identical, and the
   error carries the note ``nothing was written``.
@@ -258,6 +260,18 @@ def _restore(entries: list[_Entry]) -> list[str]:
     return failed
 
 
+def _all_swapped(entries: list[_Entry]) -> bool:
+    """True when every rename of a commit was done and no roll-back had begun.
+
+    Each staged file was renamed onto its target (no temporary left, the target there)
+    and every replaced file still has its backup (a roll-back moves them back first).
+    """
+    return all(
+        not e.tmp.exists() and e.final.exists() and (not e.existed or e.backup.exists())
+        for e in entries
+    )
+
+
 def _write_journals(
     entries: list[_Entry], state: str, paths: list[Path] | None = None
 ) -> list[Path]:
@@ -288,7 +302,8 @@ def recover_commits(targets: list[Path]) -> list[Path]:
 
     A journal in state ``committing`` means the run died while renaming: its
     backups are put back and its new files removed, so the previous outputs return
-    whole. In state ``committed`` only the backups are left to delete.
+    whole — unless every rename was done (see :func:`_all_swapped`): then, as in
+    state ``committed``, only the backups are left to delete.
 
     Returns:
         The journals handled.
@@ -318,7 +333,7 @@ def recover_commits(targets: list[Path]) -> list[Path]:
             except (OSError, ValueError, KeyError, TypeError):
                 remove(path)
                 continue
-            if d.get("state") == "committing":
+            if d.get("state") == "committing" and not _all_swapped(entries):
                 _restore(entries)
             for e in entries:
                 remove(e.backup)
