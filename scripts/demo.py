@@ -46,7 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     from roadseg.errors import ModelFileError, RoadsegError
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(
+            f"Error: --out {str(out)!r} cannot be a folder ({exc.strerror or exc}); "
+            "give a folder (it is made when missing)",
+            file=sys.stderr,
+        )
+        return 2
     progress = ProgressRenderer("bar")
     try:
         if args.raster:

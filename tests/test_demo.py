@@ -52,3 +52,12 @@ def test_the_demo_maps_a_scene_and_a_second_run_needs_overwrite(tmp_path):
 def test_make_demo_passes_overwrite():
     rule = (REPO / "Makefile").read_text().split("\ndemo:", 1)[1].split("\n\n", 1)[0]
     assert "scripts/demo.py" in rule and "--overwrite" in rule
+
+
+def test_an_out_that_is_a_file_is_refused_with_a_message(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    r = run_demo(afile)
+    assert r.returncode == 2
+    assert "--out" in r.stderr and "give a folder" in r.stderr and "Traceback" not in r.stderr
+    assert afile.read_text() == "mine"
