@@ -12,12 +12,21 @@ credit: read the ``train min`` column beside it.
 
     .venv/bin/python bench/bench_adapt_settings.py [--pairs dubai-unseen massachusetts-unseen]
         [--variants base nofreeze lr2 jitter] [--seeds 0] [--steps 200]
-        [--adapt-images N ...] [--json OUT]
+        [--adapt-images N ...] [--blend A ...] [--json OUT]
+
+``--pairs dubai`` adds ``bench_adapt.py``'s Dubai pair (Tiles 1–4, which the default model
+was trained on, adapt; Tiles 5–6 score); ``--variants lr03`` is a peak learning rate of 3e-4.
 
 Each run takes the steps plus the scoring: ~15 min per pair and variant on 2 CPU cores
 (two runs side by side, 1 thread each). Variants change a field of
 :class:`roadseg.adaptation.plan.AdaptSettings` on top of what the rules chose; the change is
 applied by wrapping ``choose_settings`` for this process only.
+
+``--blend 1 0.75 0.5`` scores, besides the written model, the trained network itself (``1``)
+and its weights moved back towards the starting model's (WiSE-FT: ``start + a·(trained −
+start)`` for every floating-point tensor, batch-norm statistics included), each with its road
+threshold re-chosen on the run's hold-out as adapt chooses it: does a blend carry better to
+the scoring images than the fully adapted network?
 
 ``--adapt-images 1 2 5`` asks how much labelled ground matters instead: each pair is run
 adapting on only its first N images (``massachusetts-unseen-1``: one of the five tiles), scored
@@ -42,8 +51,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "nofreeze": {"freeze_share": 0.0},
     "lr2": {"lr": 0.002},
     "jitter": {"scale_jitter": 0.2},
+    "lr03": {"lr": 0.0003},
 }
-PAIRS = {"dubai-unseen": ba.dubai_unseen, "massachusetts-unseen": ba.massachusetts_unseen}
+PAIRS = {
+    "dubai-unseen": ba.dubai_unseen,
+    "massachusetts-unseen": ba.massachusetts_unseen,
+    # Tiles 1–4 (the default model was trained on them) adapt, Tiles 5–6 score
+    "dubai": lambda real, work, count=None: ba.dubai(real, work, adapt_count=count),
+}
 
 
 def with_variant(changes: dict[str, Any]) -> None:
@@ -57,10 +72,53 @@ def with_variant(changes: dict[str, Any]) -> None:
     job.choose_settings = choose
 
 
+def blended(
+    pair: ba.Pair, run_dir: Path, shares: list[float], work: Path, limit: int | None
+) -> dict[str, dict[str, float]]:
+    """Score the trained network of ``run_dir`` blended with the start at each share.
+
+    The blend's road threshold is the best on the run's hold-out blocks (``val_*``), as
+    adapt's validation picks the trained model's.
+    """
+    from roadseg.adaptation.score import holdout_scenes, holdout_score
+    from roadseg.models import load_model, resolve_model_path, save_model
+
+    start, _ = load_model(resolve_model_path(pair.adapt_kwargs.get("model", "default")))
+    net, meta = load_model(run_dir / "run" / "model.safetensors")
+    s0 = {k: v.detach().float().clone() for k, v in start.state_dict().items()}
+    s1 = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    val = sorted((v, v.with_suffix(".tif")) for v in run_dir.glob("val_*.vrt"))
+    scenes = holdout_scenes(val, meta, pair.adapt_kwargs.get("gsd"))
+    out: dict[str, dict[str, float]] = {}
+    for a in shares:
+        net.load_state_dict(
+            {
+                k: (s0[k] + a * (v.float() - s0[k])).to(v.dtype) if v.is_floating_point() else v
+                for k, v in s1.items()
+            }
+        )
+        best = holdout_score(net, meta, scenes, min(int(meta.tile_size), 256))
+        m = meta.replace(road_threshold=best.best_threshold)
+        path = work / f"blend_{a:g}.safetensors"
+        save_model(path, net, m)
+        out[f"{a:g}"] = {
+            "threshold": best.best_threshold,
+            "holdout": holdout_score(net, m, scenes, min(int(meta.tile_size), 256)).iou,
+            "score": ba.score(pair, path, work / f"score_blend_{a:g}", limit),
+        }
+    return out
+
+
 def run_one(
-    pair: ba.Pair, variant: str, seed: int, steps: int, work: Path, limit: int | None
+    pair: ba.Pair,
+    variant: str,
+    seed: int,
+    steps: int,
+    work: Path,
+    limit: int | None,
+    blend: list[float] | None = None,
 ) -> dict[str, Any]:
-    """Adapt ``pair`` with ``variant`` for ``steps`` steps; score the written model."""
+    """Adapt ``pair`` with ``variant`` for ``steps`` steps; score the written model (and blends)."""
     from roadseg.adaptation.api import adapt
 
     with_variant(VARIANTS[variant])
@@ -72,10 +130,13 @@ def run_one(
         seed=seed,
         threads=1,
         min_gain=0.0,
+        work_dir=work / "adapt" if blend else None,
         **pair.adapt_kwargs,
     )
     train_min = (time.perf_counter() - t) / 60
+    extra = {"blend": blended(pair, work / "adapt", blend, work, limit)} if blend else {}
     return {
+        **extra,
         "pair": pair.name,
         "adapt_images": pair.extra.get("adapt_images"),
         "variant": variant,
@@ -125,6 +186,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[0],
         help="adapt on only the first N images of each pair (0: all of them)",
     )
+    ap.add_argument(
+        "--blend",
+        nargs="+",
+        type=float,
+        default=None,
+        help="also score the trained network blended with the start at these shares (1: as trained)",
+    )
     ap.add_argument("--real", default=str(ba.REAL))
     ap.add_argument("--work", default=str(ba.ROOT / "build" / "bench_adapt_settings"))
     ap.add_argument("--score-limit", type=int, default=None, help="score only N images (dev)")
@@ -167,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.steps,
                     work / name / f"{variant}_{seed}",
                     args.score_limit,
+                    args.blend,
                 )
                 rows.append(r)
                 print(
@@ -175,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['holdout_after']:.3f}, kept {r['kept']})",
                     flush=True,
                 )
+                for share, b in r.get("blend", {}).items():
+                    print(
+                        f"  blend {share}: {b['score']:.3f} (threshold {b['threshold']:.2f}, "
+                        f"hold-out {b['holdout']:.3f})",
+                        flush=True,
+                    )
     print()
     print(table(before, rows))
     print(f"uptime: {ba.uptime()}")
