@@ -53,11 +53,23 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "jitter": {"scale_jitter": 0.2},
     "lr03": {"lr": 0.0003},
 }
+
+
+def dubai_seen(real: Path, work: Path, adapt_count: int | None = None) -> ba.Pair | None:
+    """``bench_adapt.py``'s Dubai pair: Tiles 1–4 (trained on) adapt, Tiles 5–6 score.
+
+    ``adapt_count`` adapts on only the first N images (``dubai-N``), as the other pairs do.
+    """
+    pair = ba.dubai(real, work, adapt_count=adapt_count)
+    if pair is not None and pair.extra["adapt_images"] < pair.extra["adapt_images_all"]:
+        pair.name = f"dubai-{pair.extra['adapt_images']}"
+    return pair
+
+
 PAIRS = {
     "dubai-unseen": ba.dubai_unseen,
     "massachusetts-unseen": ba.massachusetts_unseen,
-    # Tiles 1–4 (the default model was trained on them) adapt, Tiles 5–6 score
-    "dubai": lambda real, work, count=None: ba.dubai(real, work, adapt_count=count),
+    "dubai": dubai_seen,
 }
 
 
@@ -89,6 +101,7 @@ def blended(
     s1 = {k: v.detach().clone() for k, v in net.state_dict().items()}
     val = sorted((v, v.with_suffix(".tif")) for v in run_dir.glob("val_*.vrt"))
     scenes = holdout_scenes(val, meta, pair.adapt_kwargs.get("gsd"))
+    tile = min(int(meta.tile_size), 256)  # adapt's window on a CPU (roadseg.adaptation.plan)
     out: dict[str, dict[str, float]] = {}
     for a in shares:
         net.load_state_dict(
@@ -97,13 +110,13 @@ def blended(
                 for k, v in s1.items()
             }
         )
-        best = holdout_score(net, meta, scenes, min(int(meta.tile_size), 256))
+        best = holdout_score(net, meta, scenes, tile)
         m = meta.replace(road_threshold=best.best_threshold)
         path = work / f"blend_{a:g}.safetensors"
         save_model(path, net, m)
         out[f"{a:g}"] = {
             "threshold": best.best_threshold,
-            "holdout": holdout_score(net, m, scenes, min(int(meta.tile_size), 256)).iou,
+            "holdout": holdout_score(net, m, scenes, tile).iou,
             "score": ba.score(pair, path, work / f"score_blend_{a:g}", limit),
         }
     return out
@@ -198,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--score-limit", type=int, default=None, help="score only N images (dev)")
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args(argv)
+    if args.blend is not None and any(not 0 <= a <= 1 for a in args.blend):
+        ap.error(
+            f"--blend {args.blend}: shares are from 0 (the start) to 1 (as trained), e.g. 1 0.5"
+        )
     if args.steps < 1:
         ap.error(f"--steps {args.steps}: give at least 1 optimiser step, e.g. --steps 200")
     if args.score_limit is not None and args.score_limit < 1:

@@ -126,7 +126,7 @@ def test_files_of_dead_processes_are_removed_by_the_next_run(tmp_path):
 
 
 @pytest.mark.parametrize("renames", [1, 2])
-def test_a_commit_killed_halfway_is_rolled_back_by_the_next_run(tmp_path, renames):
+def test_a_commit_killed_during_its_renames_is_settled_by_the_next_run(tmp_path, renames):
     """Failure injection in a real process: it dies (os._exit) after ``renames`` renames.
 
     After the first of two the next run rolls back to the old outputs; after the last
