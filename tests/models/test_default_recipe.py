@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -100,3 +101,18 @@ def test_the_embedded_model_carries_the_recipe_threshold(recipe):
     assert meta.road_threshold == recipe.ROAD_THRESHOLD
     # the run's own choice (on its validation windows) is kept beside it, as its metrics say
     assert meta.training["road_threshold_run"] == meta.metrics["road_threshold"] == 0.61
+
+
+def test_models_info_shows_the_threshold_in_use_and_the_runs_without_dumping_tables():
+    from click.testing import CliRunner
+    from roadseg.cli.main import cli
+
+    r = CliRunner(mix_stderr=False).invoke(cli, ["models", "--info", "default"], obj={})
+    assert r.exit_code == 0, r.stderr
+    assert "probability of the road classes >= 0.5 (its training run chose 0.61)" in r.stdout
+    assert "road_threshold 0.610" not in r.stdout  # the run's choice is on the road line only
+    assert "confusion, road_histogram in --json" in r.stdout and "[[" not in r.stdout
+    r = CliRunner(mix_stderr=False).invoke(cli, ["models", "--info", "default", "--json"], obj={})
+    d = json.loads(r.stdout.strip().splitlines()[-1])
+    assert d["road_threshold"] == 0.5 and d["metrics"]["road_threshold"] == 0.61
+    assert len(d["metrics"]["road_histogram"]) == 5  # the tables stay in the JSON

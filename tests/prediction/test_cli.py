@@ -320,6 +320,7 @@ def test_models_info(model_file):
         assert d["arch"] == "Unet" and d["encoder"] == "resnet18" and len(d["colors"]) == 3
     text = invoke("models", "--info", model_file).stdout
     assert "background, major, minor" in text and "0.5 m/px" in text
+    assert "road        probability of the road classes >= 0.5\n" in text
 
 
 def test_bad_options_are_named(model_file, tmp_path):

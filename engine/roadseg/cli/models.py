@@ -66,16 +66,29 @@ def cli(model_file: str | None, info_file: str | None, as_json: bool) -> None:
 
 def _text(d: dict[str, Any]) -> str:
     classes = ", ".join(d["classes"])
-    metrics = ", ".join(
-        f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-        for k, v in (d.get("metrics") or {}).items()
+    recorded = dict(d.get("metrics") or {})
+    # The threshold the training run chose is shown on the road line, beside the one in use.
+    chosen = (d.get("training") or {}).get(
+        "road_threshold_run", recorded.pop("road_threshold", None)
     )
+    scalars = {k: v for k, v in recorded.items() if isinstance(v, int | float | str)}
+    tables = [k for k in recorded if k not in scalars]  # confusion matrix, histograms
+    metrics = ", ".join(
+        f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in scalars.items()
+    )
+    if tables:
+        metrics += f"{'; ' if metrics else ''}{', '.join(tables)} in --json"
+    threshold = d.get("road_threshold")
+    road = "" if threshold is None else f"probability of the road classes >= {threshold:g}"
+    if road and isinstance(chosen, int | float) and chosen != threshold:
+        road += f" (its training run chose {chosen:g})"
     lines = [
         f"{d['path']}",
         f"  network     {d['arch']} / {d['encoder']}, {d['in_channels']} band(s)"
         + (f" (bands {d['bands']})" if d.get("bands") else ""),
         f"  classes     {classes}",
         f"  resolution  {d['gsd_m']} m/px, tile {d['tile_size']} px",
+        *([f"  road        {road}"] if road else []),
         f"  metrics     {metrics or 'none recorded'}",
         f"  engine      roadseg {d.get('engine_version')}",
     ]
