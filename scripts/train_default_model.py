@@ -62,7 +62,7 @@ TILE = 256
 #: likely as background, not the run's own choice. The run chooses on its validation windows
 #: with the synthetic source weighing a quarter (0.61 for the embedded weights); on the whole
 #: real hold-out images 0.5 gave road IoU Massachusetts 0.385 (0.372 at 0.61), Dubai 0.423
-#: (0.422), Vegas 0.714 (0.714), synthetic 0.795 (0.807), and a better connected network on
+#: (0.422), Vegas 0.715 (0.714), synthetic 0.795 (0.808), and a better connected network on
 #: real streets (CosmiQ APLS Massachusetts 0.338 against 0.314, Vegas 0.755 against 0.738):
 #: imagery the model does not know gets lower road probabilities (docs/MODEL_CARD.md).
 ROAD_THRESHOLD = 0.5

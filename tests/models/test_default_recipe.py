@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ def recipe():
     spec = importlib.util.spec_from_file_location("train_default_model", SCRIPT)
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("train_default_model", mod)
     spec.loader.exec_module(mod)
     return mod
 
