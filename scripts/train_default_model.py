@@ -64,7 +64,7 @@ TILE = 256
 #: real hold-out images 0.5 gave road IoU Massachusetts 0.385 (0.372 at 0.61), Dubai 0.423
 #: (0.422), Vegas 0.715 (0.714), synthetic 0.795 (0.808), and a better connected network on
 #: real streets (CosmiQ APLS Massachusetts 0.338 against 0.314, Vegas 0.755 against 0.738):
-#: imagery the model does not know gets lower road probabilities (docs/MODEL_CARD.md).
+#: the source the model knows least prefers the lowest threshold (docs/MODEL_CARD.md).
 ROAD_THRESHOLD = 0.5
 VEGAS_SPLIT_COL = 780  # left of this column trains, right of it is held out
 VEGAS_BANNER_ROWS = 100
