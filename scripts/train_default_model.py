@@ -423,6 +423,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"wrote {write_model_card(meta, json.loads(Path(args.card).read_text()))}")
         return 0
     run = build / "run"
+    if args.export_only and not (run / "model.safetensors").is_file():
+        ap.error(
+            f"--export-only: {run / 'model.safetensors'} does not exist; give --build the folder "
+            "of a finished run, or train first (without --export-only)"
+        )
     cfg = config(args, build)
     if args.weights:
         override = dict(kv.split("=") for kv in args.weights.split(","))

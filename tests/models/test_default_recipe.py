@@ -84,6 +84,15 @@ def test_a_threshold_the_run_chose_itself_is_not_recorded_twice(recipe, tmp_path
     assert meta.road_threshold == 0.5 and "road_threshold_run" not in meta.training
 
 
+def test_export_only_without_a_run_is_a_usage_error_naming_the_file(recipe, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        recipe.main(export_args(tmp_path))
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "--export-only" in err and str(tmp_path / "b" / "run" / "model.safetensors") in err
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize("bad", ["1.5", "0", "-0.2", "half"])
 def test_a_bad_threshold_is_a_usage_error_naming_the_flag(recipe, tmp_path, capsys, bad):
     with pytest.raises(SystemExit) as e:

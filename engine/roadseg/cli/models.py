@@ -68,9 +68,8 @@ def _text(d: dict[str, Any]) -> str:
     classes = ", ".join(d["classes"])
     recorded = dict(d.get("metrics") or {})
     # The threshold the training run chose is shown on the road line, beside the one in use.
-    chosen = (d.get("training") or {}).get(
-        "road_threshold_run", recorded.pop("road_threshold", None)
-    )
+    validated = recorded.pop("road_threshold", None)
+    chosen = (d.get("training") or {}).get("road_threshold_run", validated)
     scalars = {k: v for k, v in recorded.items() if isinstance(v, int | float | str)}
     tables = [k for k in recorded if k not in scalars]  # confusion matrix, histograms
     metrics = ", ".join(
