@@ -18,11 +18,14 @@ Models: ``default`` (the embedded model), a model file, or ``git:REV`` (the embe
 model as committed at REV, e.g. ``git:HEAD~1`` for the previous one); any of them with
 ``@M`` is predicted at the working resolution M m/px (``predict(..., working_gsd=M)``)
 instead of the model's own, e.g. ``default@0.4``, and with ``?key=value&…`` with other
-prediction options (``tile``, ``overlap``, ``tta``), e.g. ``default?tile=512&overlap=128``.
+prediction options (``tile``, ``overlap``, ``tta``, ``road_threshold``), e.g.
+``default?tile=512&overlap=128`` or ``default?road_threshold=0.61`` (the class decision at
+0.61 instead of the model's own).
 
     python bench/bench_default_model.py --models default git:c13a01b [--json figures.json]
     python bench/bench_default_model.py --models default default@0.4 --sources vegas
     python bench/bench_default_model.py --models default "default?tta=1"
+    python bench/bench_default_model.py --models default "default?road_threshold=0.61"
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def _flag(value: str) -> bool:
 
 
 #: Prediction options a model spec may set after ``?``, with their types.
-SPEC_OPTIONS = {"tile": int, "overlap": int, "tta": _flag}
+SPEC_OPTIONS = {"tile": int, "overlap": int, "tta": _flag, "road_threshold": float}
 
 
 def split_spec(spec: str) -> tuple[str, dict]:
@@ -68,7 +71,9 @@ def split_spec(spec: str) -> tuple[str, dict]:
     ('default', {'tile': 512, 'overlap': 128, 'tta': True, 'working_gsd': 0.4})
     >>> split_spec("default?size=3")
     Traceback (most recent call last):
-    SystemExit: model spec 'default?size=3': unknown option 'size'; use tile, overlap, tta
+    SystemExit: model spec 'default?size=3': unknown option 'size'; use tile, overlap, tta, road_threshold
+    >>> split_spec("default?road_threshold=0.61")
+    ('default', {'road_threshold': 0.61})
     >>> split_spec("default?tile=big")
     Traceback (most recent call last):
     SystemExit: model spec 'default?tile=big': tile='big' is not valid; e.g. tile=512, overlap=128, tta=1
@@ -105,6 +110,9 @@ def check_options(spec: str) -> None:
     >>> check_options("default?tile=8")
     Traceback (most recent call last):
     SystemExit: model spec 'default?tile=8': tile 8 must be from 32 to 16384; e.g. tile 256
+    >>> check_options("default?road_threshold=1.5")
+    Traceback (most recent call last):
+    SystemExit: model spec 'default?road_threshold=1.5': road_threshold 1.5 must be more than 0 and below 1; e.g. road_threshold 0.4
     """
     from roadseg.errors import RoadsegError
     from roadseg.prediction.options import PredictOptions

@@ -42,6 +42,7 @@ It runs whatever model is embedded, so rerun it after the model changes::
     .venv/bin/python bench/bench_network.py --after "--loop-width 15 --carriageways merge"
     .venv/bin/python bench/bench_network.py --only mass dubai --after "--road-bridge 0" --after "--bridge 30"
     .venv/bin/python bench/bench_network.py --only drawn --seeds 1 2 3 4 5 6 --size 768
+    .venv/bin/python bench/bench_network.py --only vegas mass --road-threshold 0.61  # another threshold
 """
 
 from __future__ import annotations
@@ -158,6 +159,10 @@ def _utm(b: object, crs: object) -> object:
     return utm_crs_for(xs[0], ys[0])
 
 
+#: Extra ``roadseg predict`` flags for every prediction (``--road-threshold P`` sets them).
+PREDICT_FLAGS: list[str] = []
+
+
 def vegas(work: Path, model: str) -> dict | None:
     """SpaceNet Vegas img0, banner cut off, predicted with ``model``."""
     if not (VEGAS / "image.tif").exists():
@@ -167,7 +172,7 @@ def vegas(work: Path, model: str) -> dict | None:
         t, w, h = src.transform, src.width, src.height
     bbox = [t.c, t.f + (h - BANNER_PX) * t.e, t.c + w * t.a, t.f]
     pred = work / "vegas.tif"
-    roadseg_cli("predict", str(VEGAS / "image.tif"), "--model", model, "--out", str(pred),
+    roadseg_cli("predict", str(VEGAS / "image.tif"), "--model", model, *PREDICT_FLAGS, "--out", str(pred),
                 "--bbox", *map(str, bbox))  # fmt: skip
     return run_scene("vegas", pred, gpd.read_file(VEGAS / "roads.geojson"), work)
 
@@ -191,7 +196,7 @@ def traced_truth_scene(name: str, image: Path, truth: Path, model: str, work: Pa
     true_lines = work / f"{name}_truth.gpkg"
     roadseg_cli("vectorize", str(truth), "--out", str(true_lines))
     pred = work / f"{name}_pred.tif"
-    roadseg_cli("predict", str(image), "--model", model, "--out", str(pred))
+    roadseg_cli("predict", str(image), "--model", model, *PREDICT_FLAGS, "--out", str(pred))
     return run_scene(name, pred, gpd.read_file(true_lines, layer="centerlines"), work)
 
 
@@ -272,7 +277,15 @@ def synthetic(
     rows = []
     if "synth" in kinds:
         pred = work / f"synth{seed}.tif"
-        roadseg_cli("predict", str(scene / "image.tif"), "--model", model, "--out", str(pred))
+        roadseg_cli(
+            "predict",
+            str(scene / "image.tif"),
+            "--model",
+            model,
+            *PREDICT_FLAGS,
+            "--out",
+            str(pred),
+        )
         rows.append(run_scene(f"synth-{seed}", pred, truth, work))
     if "drawn" in kinds:
         drawn = work / f"drawn{seed}.tif"
@@ -348,12 +361,20 @@ def main() -> None:
     ap.add_argument("--dubai-images", type=int, default=18, help="held-out Dubai images")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument(
+        "--road-threshold",
+        type=float,
+        default=None,
+        help="predict with this road threshold instead of the model's (roadseg predict's flag)",
+    )
+    ap.add_argument(
         "--after",
         action="append",
         default=[],
         help="vectorize flags of 'after' (default: none); repeat to compare several",
     )
     args = ap.parse_args()
+    if args.road_threshold is not None:
+        PREDICT_FLAGS[:] = ["--road-threshold", str(args.road_threshold)]
     if args.after:
         VARIANTS[1:] = [
             (f"after{i + 1 if i else ''}", shlex.split(a)) for i, a in enumerate(args.after)
@@ -375,7 +396,8 @@ def main() -> None:
                 rows += synthetic(work, args.model, s, args.size, args.style, kinds)
     cols = ("apls", "t2p", "p2t", "topo_f1", "length_err", "loops_lt600", "loops_lt400",
             "stubs_lt10", "edge_stubs_lt10")  # fmt: skip
-    print(f"model {args.model}; {platform.node()}; load {os.getloadavg()[0]:.2f}")
+    shown = f"{args.model} {' '.join(PREDICT_FLAGS)}".strip()
+    print(f"model {shown}; {platform.node()}; load {os.getloadavg()[0]:.2f}")
     for mode, flags in VARIANTS:
         print(f"  {mode} = {' '.join(flags) or 'the defaults'}")
     print(f"{'scene':<14} {'':<7}" + "".join(f"{c:>16}" for c in cols))

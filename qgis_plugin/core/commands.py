@@ -58,6 +58,9 @@ def predict_argv(
     >>> a = predict_argv(["roadseg"], replace(p, working_gsd=0.4), "o.tif", None)
     >>> a[a.index("--working-gsd") + 1]
     '0.4'
+    >>> a = predict_argv(["roadseg"], replace(p, road_threshold=0.35), "o.tif", None)
+    >>> a[a.index("--road-threshold") + 1]
+    '0.35'
     """
     argv = [*engine, "predict", params.raster_path, "--out", out_raster]
     if out_vectors:
@@ -78,6 +81,8 @@ def predict_argv(
         argv += ["--batch-size", str(params.batch_size)]
     if params.working_gsd:
         argv += ["--working-gsd", fmt_number(params.working_gsd)]
+    if params.road_threshold:
+        argv += ["--road-threshold", fmt_number(params.road_threshold)]
     if overwrite:
         argv.append("--overwrite")
     return argv + list(MACHINE_OPTIONS)

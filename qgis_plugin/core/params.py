@@ -106,6 +106,8 @@ class RunParameters:
         tile, overlap, batch_size: Engine options; None keeps the model's default.
         working_gsd: Ground resolution (m/px) the network runs at (the engine's
             ``--working-gsd``); None runs at the model's own.
+        road_threshold: Road where the road probability reaches this (the engine's
+            ``--road-threshold``, between 0 and 1); None uses the model's own.
         area_mode: Where the area came from (see :data:`AREA_MODES`).
         run_name: Name of the layer group.
         area_km2: Area to map in km² (for the estimate and the summary).
@@ -129,6 +131,7 @@ class RunParameters:
     overlap: int | None = None
     batch_size: int | None = None
     working_gsd: float | None = None
+    road_threshold: float | None = None
     area_mode: AreaMode = "canvas"
     run_name: str = ""
     area_km2: float = 0.0
@@ -185,6 +188,15 @@ class RunParameters:
                     "Working resolution {gsd} m/px is out of range: use more than 0 and at most "
                     "{most} m/px, or leave it empty for the model's own."
                 ).format(gsd=self.working_gsd, most=MAX_WORKING_GSD)
+            )
+        if self.road_threshold is not None and not (
+            math.isfinite(self.road_threshold) and 0 < self.road_threshold < 1
+        ):
+            raise InputError(
+                tr(
+                    "Road threshold {threshold} is out of range: use more than 0 and less than "
+                    "1, or leave it empty for the model's own."
+                ).format(threshold=self.road_threshold)
             )
         if self.area_mode not in AREA_MODES:
             raise InputError(

@@ -100,6 +100,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
             self.overlap_spin.valueChanged,
             self.batch_spin.valueChanged,
             self.working_gsd_spin.valueChanged,
+            self.threshold_spin.valueChanged,
             self.polygons_check.toggled,
             self.centrelines_check.toggled,
             self.raster_check.toggled,
@@ -132,6 +133,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         self.overlap_spin.setValue(int(prefs.dialog_value("overlap", -1)))
         self.batch_spin.setValue(int(prefs.dialog_value("batch", 0)))
         self.working_gsd_spin.setValue(float(prefs.dialog_value("working_gsd", 0.0)))
+        self.threshold_spin.setValue(float(prefs.dialog_value("road_threshold", 0.0)))
         self.polygons_check.setChecked(bool(prefs.dialog_value("polygons", True)))
         self.centrelines_check.setChecked(bool(prefs.dialog_value("centrelines", True)))
         self.raster_check.setChecked(bool(prefs.dialog_value("class_raster", False)))
@@ -471,6 +473,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
             overlap=None if self.overlap_spin.value() < 0 else self.overlap_spin.value(),
             batch_size=self.batch_spin.value() or None,
             working_gsd=self.working_gsd_spin.value() or None,
+            road_threshold=self.threshold_spin.value() or None,
             area_mode=str(self.area_combo.currentData()),  # type: ignore[arg-type]
             run_name=default_run_name(raster.name(), label, stamp),
             area_km2=area.area_m2 / 1e6,
@@ -491,6 +494,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
                 "overlap": self.overlap_spin.value(),
                 "batch": self.batch_spin.value(),
                 "working_gsd": self.working_gsd_spin.value(),
+                "road_threshold": self.threshold_spin.value(),
                 "polygons": self.polygons_check.isChecked(),
                 "centrelines": self.centrelines_check.isChecked(),
                 "class_raster": self.raster_check.isChecked(),

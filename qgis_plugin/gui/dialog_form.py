@@ -292,6 +292,20 @@ class MapRoadsForm(QDialog):
             )
         )
         form.addRow(tr("Working resolution"), self.working_gsd_spin)
+        self.threshold_spin = QDoubleSpinBox()
+        self.threshold_spin.setRange(0.0, 0.95)
+        self.threshold_spin.setDecimals(2)
+        self.threshold_spin.setSingleStep(0.05)
+        self.threshold_spin.setSpecialValueText(tr("model's own"))
+        self.threshold_spin.setToolTip(
+            tr(
+                "Road threshold: a pixel is road where the model's road probability reaches this "
+                "(empty: the model's own, 0.5 for the built-in model). Lower finds more road and "
+                "fewer gaps in the centrelines, with more false road; higher, less. Try 0.35-0.4 "
+                "where the model misses roads on your imagery."
+            )
+        )
+        form.addRow(tr("Road threshold"), self.threshold_spin)
         outer.addWidget(box)
 
         box = QGroupBox(tr("Outputs"))

@@ -55,6 +55,7 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
     INPUT, EXTENT, MODEL, DEVICE = "INPUT", "EXTENT", "MODEL", "DEVICE"
     TILE, OVERLAP, BATCH = "TILE", "OVERLAP", "BATCH_SIZE"
     WORKING_GSD = "WORKING_GSD"
+    ROAD_THRESHOLD = "ROAD_THRESHOLD"
     MAX_AREA = "MAX_AREA_KM2"
     OUTPUT_RASTER, OUTPUT_VECTORS = "OUTPUT_RASTER", "OUTPUT_VECTORS"
     LOAD = "LOAD_LAYERS"
@@ -125,6 +126,20 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
                 0.0,
                 True,
                 0.0,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.ROAD_THRESHOLD,
+                tr(
+                    "Road threshold (0 = the model's; lower finds more road and fewer gaps, "
+                    "with more false road)"
+                ),
+                QgsProcessingParameterNumber.Type.Double,
+                0.0,
+                True,
+                0.0,
+                0.95,
             )
         )
         self.addParameter(
@@ -252,6 +267,8 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
                 overlap=None if overlap < 0 else overlap,
                 batch_size=self.parameterAsInt(parameters, self.BATCH, context) or None,
                 working_gsd=working,
+                road_threshold=self.parameterAsDouble(parameters, self.ROAD_THRESHOLD, context)
+                or None,
                 area_mode="layer",
                 area_km2=est.area_km2,
             )

@@ -178,6 +178,24 @@ CASES = [
     ("predict tile text", lambda e: predict(e, *out(e), "--tile", "big"), 2, ("--tile",)),
     ("predict overlap -1", lambda e: predict(e, *out(e), "--overlap", "-1"), 1, ("--overlap",)),
     (
+        "predict road threshold 1",
+        lambda e: predict(e, *out(e), "--road-threshold", "1"),
+        1,
+        ("--road-threshold",),
+    ),
+    (
+        "predict road threshold 0",
+        lambda e: predict(e, *out(e), "--road-threshold", "0"),
+        1,
+        ("--road-threshold",),
+    ),
+    (
+        "predict road threshold text",
+        lambda e: predict(e, *out(e), "--road-threshold", "low"),
+        2,
+        ("--road-threshold",),
+    ),
+    (
         "predict overlap > half",
         lambda e: predict(e, *out(e), "--tile", "64", "--overlap", "40"),
         1,

@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from click.testing import CliRunner
 from georasters import make_raster
 from predict_helpers import tiny_meta
+from roadseg.cli.main import cli as main
+from roadseg.errors import ConfigError
 from roadseg.models import build_model, load_model, save_model
 from roadseg.prediction import predict
 
@@ -52,3 +55,64 @@ def test_split_road_probability_becomes_road(tmp_path, threshold, expected):
         classes = ds.read(1)
         assert ds.tags()["ROADSEG_ROAD_THRESHOLD"] == f"{threshold:g}"
     assert set(np.unique(classes).tolist()) == {expected}
+
+
+def _split_scene(tmp_path):
+    return make_raster(
+        tmp_path / "img.tif", (np.random.default_rng(0).random((3, 96, 96)) * 255).astype("uint8")
+    )
+
+
+def _classes_and_tag(path):
+    with rasterio.open(path) as ds:
+        return set(np.unique(ds.read(1)).tolist()), ds.tags()["ROADSEG_ROAD_THRESHOLD"]
+
+
+@pytest.mark.parametrize(
+    ("model_threshold", "option", "expected"),
+    [(0.5, 0.7, 0), (0.7, 0.6, 1)],
+    ids=["raised-above-the-split-road-is-background", "lowered-below-it-is-road"],
+)
+def test_road_threshold_option_replaces_the_models(tmp_path, model_threshold, option, expected):
+    """`road_threshold` (`--road-threshold`) decides instead of the model's; the tag says which."""
+    model = _constant_model(tmp_path / "m.safetensors", [0.36, 0.33, 0.31], model_threshold)
+    img = _split_scene(tmp_path)
+    r = predict(img, model=model, out=tmp_path / "api.tif", road_threshold=option)
+    assert r.settings["road_threshold"] == option
+    assert _classes_and_tag(tmp_path / "api.tif") == ({expected}, f"{option:g}")
+    predict(img, model=model, out=tmp_path / "own.tif")  # without the option: the model's
+    assert _classes_and_tag(tmp_path / "own.tif") == ({1 - expected}, f"{model_threshold:g}")
+    cli = CliRunner(mix_stderr=False).invoke(
+        main,
+        [
+            "predict",
+            str(img),
+            "--model",
+            str(model),
+            "--out",
+            str(tmp_path / "cli.tif"),
+            "--road-threshold",
+            str(option),
+        ],
+        obj={},
+        catch_exceptions=False,
+    )
+    assert cli.exit_code == 0, cli.stderr
+    assert (tmp_path / "cli.tif").read_bytes() == (tmp_path / "api.tif").read_bytes()
+
+
+def test_road_threshold_in_blocks_and_their_manifest(tmp_path):
+    """Blocked prediction decides with the option too, and never mixes blocks of two thresholds."""
+    model = _constant_model(tmp_path / "m.safetensors", [0.36, 0.33, 0.31], 0.5)
+    img = make_raster(
+        tmp_path / "img.tif", (np.random.default_rng(1).random((3, 300, 300)) * 255).astype("uint8")
+    )
+    r = predict(img, model=model, out=tmp_path / "out", block_size=256, road_threshold=0.7)
+    assert r.settings["road_threshold"] == 0.7 and r.blocks["run"] == 4
+    assert _classes_and_tag(tmp_path / "out" / "img_roads.vrt") == ({0}, "0.7")
+    predict(img, model=model, out=tmp_path / "own", block_size=256)
+    with pytest.raises(ConfigError, match="road_threshold: null → 0.6"):
+        predict(img, model=model, out=tmp_path / "own", block_size=256, road_threshold=0.6)
+    r = predict(img, model=model, out=tmp_path / "own", block_size=256, road_threshold=0.5)
+    assert r.blocks["run"] == 0  # the model's own threshold given: the same run, resumed
+    assert _classes_and_tag(tmp_path / "own" / "img_roads.vrt") == ({1}, "0.5")

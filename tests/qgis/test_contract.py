@@ -32,7 +32,14 @@ VEC = (True, True, False)  # road polygons + centrelines
 RAS = (False, False, True)  # class raster only
 ALL = (True, True, True)
 LINES = (False, True, False)
-OPTIONS = {"device": "cpu", "tile": 64, "overlap": 16, "batch": 2, "working_gsd": 0.4}
+OPTIONS = {
+    "device": "cpu",
+    "tile": 64,
+    "overlap": 16,
+    "batch": 2,
+    "working_gsd": 0.4,
+    "road_threshold": 0.55,  # the tiny model's network vanishes below its 0.5 here
+}
 
 #: The default cases: each area with each model; every (area kind, vectorise, model) shape.
 CASES = [
@@ -161,6 +168,7 @@ def _map_roads(plugin, iface, scene, area, model, outputs, options, out_dir):
         dlg.overlap_spin.setValue(options["overlap"])
         dlg.batch_spin.setValue(options["batch"])
         dlg.working_gsd_spin.setValue(options["working_gsd"])
+        dlg.threshold_spin.setValue(options["road_threshold"])
     dlg.refresh()
     assert dlg.run_button.isEnabled(), dlg.error_label.text()
     dlg.accept()
@@ -196,8 +204,10 @@ def test_map_roads_with_the_real_engine(
         assert argv[argv.index("--batch-size") + 1] == str(options["batch"])
         assert argv[argv.index("--working-gsd") + 1] == str(options["working_gsd"])
         assert task.result.result["settings"]["working_gsd_m"] == options["working_gsd"]
+        assert argv[argv.index("--road-threshold") + 1] == str(options["road_threshold"])
+        assert task.result.result["settings"]["road_threshold"] == options["road_threshold"]
     else:
-        assert "--working-gsd" not in argv
+        assert "--working-gsd" not in argv and "--road-threshold" not in argv
         settings = task.result.result["settings"]
         assert settings["working_gsd_m"] == settings["gsd_m"]  # the model's own
     # The plugin learns its speed from the engine's JSON over the working grid (the pixels its

@@ -123,6 +123,9 @@ def test_parameters_defaults_and_validation(core):
         dict(working_gsd=-0.4),
         dict(working_gsd=float("nan")),
         dict(working_gsd=1000.0),
+        dict(road_threshold=1.0),
+        dict(road_threshold=-0.2),
+        dict(road_threshold=float("nan")),
     ]
     for kw in bad:
         with pytest.raises(core.errors.InputError):

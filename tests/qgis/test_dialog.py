@@ -125,6 +125,7 @@ def test_dialog_builds_parameters(plugin, qgis_iface, real_engine, utm_raster, t
     p = dlg.parameters()  # as the dialog opens: the engine's and the model's defaults
     assert (p.tile, p.overlap, p.batch_size, p.device, p.model) == (None, None, None, "auto", None)
     assert p.working_gsd is None and dlg.working_gsd_spin.value() == 0  # the model's own
+    assert p.road_threshold is None and dlg.threshold_spin.value() == 0  # the model's own
     assert (p.outputs.polygons, p.outputs.centrelines, p.outputs.class_raster) == (
         True,
         True,
@@ -394,6 +395,7 @@ def test_choices_are_remembered(plugin, qgis_iface, real_engine, utm_raster, tmp
     dlg.overlap_spin.setValue(0)
     dlg.batch_spin.setValue(4)
     dlg.working_gsd_spin.setValue(0.45)
+    dlg.threshold_spin.setValue(0.4)
     dlg.polygons_check.setChecked(False)
     dlg.raster_check.setChecked(True)
     dlg.output_widget.setFilePath(str(tmp_path / "out"))
@@ -410,6 +412,7 @@ def test_choices_are_remembered(plugin, qgis_iface, real_engine, utm_raster, tmp
         4,
     )
     assert again.working_gsd_spin.value() == pytest.approx(0.45)
+    assert again.threshold_spin.value() == pytest.approx(0.4)
     assert not again.polygons_check.isChecked() and again.raster_check.isChecked()
     assert again.centrelines_check.isChecked()
 

@@ -107,6 +107,7 @@ def test_segment_and_vectorise_load_styled_grouped_layers(
             "DEVICE": 1,
             "TILE": 128,
             "WORKING_GSD": 0.4,
+            "ROAD_THRESHOLD": 0.4,
             "MAX_AREA_KM2": 0,
             "OUTPUT_RASTER": str(tmp_path / "c.tif"),
             "OUTPUT_VECTORS": str(tmp_path / "r.gpkg"),
@@ -120,6 +121,7 @@ def test_segment_and_vectorise_load_styled_grouped_layers(
     assert argv[argv.index("--bbox-crs") + 1] == "EPSG:32611" and "--extent-file" not in argv
     assert "--overwrite" in argv  # this engine's predict --help lists it (issue 15)
     assert argv[argv.index("--working-gsd") + 1] == "0.4"
+    assert argv[argv.index("--road-threshold") + 1] == "0.4"
     assert any("Mpx at 0.4 m/px" in i for i in feedback.infos), feedback.infos
     assert res["ROAD_KM"] > 0 and "centerlines" in _layers_of(res["OUTPUT_VECTORS"])
     root = QgsProject.instance().layerTreeRoot()
@@ -143,6 +145,7 @@ def test_segment_and_vectorise_load_styled_grouped_layers(
     # Predicted at 0.4 m, written on the imagery's 0.5 m grid.
     assert ras.rasterUnitsPerPixelX() == pytest.approx(0.5)
     assert gdal_tags(tmp_path / "c.tif")["ROADSEG_WORKING_GSD_M"] == "0.4"
+    assert gdal_tags(tmp_path / "c.tif")["ROADSEG_ROAD_THRESHOLD"] == "0.4"
     assert ras.extent().xMinimum() == pytest.approx(part.xMinimum(), abs=1.0)
     # Vectorise the class raster again: its own group, styled from the raster's tags.
     out = processing.runAndLoadResults(

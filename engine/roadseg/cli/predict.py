@@ -115,6 +115,15 @@ def _bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 )
 @click.option("--tta", is_flag=True, help="Test-time augmentation: average over flips (4x slower).")
 @click.option(
+    "--road-threshold",
+    type=float,
+    default=None,
+    metavar="P",
+    help="Road where the road classes' probability together reaches P (0-1, exclusive; "
+    "default: the model's, see `roadseg models`). Lower maps more road (fewer gaps, more "
+    "false road), higher less.",
+)
+@click.option(
     "--detect-fill/--no-detect-fill",
     default=True,
     show_default=True,
@@ -189,6 +198,7 @@ def cli(
     overlap: int | None,
     batch_size: int | None,
     tta: bool,
+    road_threshold: float | None,
     detect_fill: bool,
     device: str,
     precision: str,
@@ -231,6 +241,7 @@ def cli(
             overlap=overlap,
             batch_size=batch_size,
             tta=tta,
+            road_threshold=road_threshold,
             detect_fill=detect_fill,
             device=device,
             precision=precision,

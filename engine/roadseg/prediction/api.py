@@ -186,6 +186,7 @@ def predict(
             "overlap": settings.overlap,
             "batch_size": settings.batch_size,
             "tta": opts.tta,
+            "road_threshold": opts.threshold_for(meta.road_threshold),
             "gsd_m": meta.gsd_m,
             "working_gsd_m": settings.gsd_m,
             "policy": policy.reason,
@@ -212,7 +213,8 @@ class _Run:
 def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
     """Predict one raster into its sink, commit, then vectorise if asked."""
     meta = run.meta
-    tags = output_tags(run.model_name, meta, run.settings.gsd_m)
+    threshold = run.options.threshold_for(meta.road_threshold)
+    tags = output_tags(run.model_name, meta, run.settings.gsd_m, threshold)
     with about("out"):
         sink = PredictionSink(
             job.paths, job.out_grid, meta.class_set, cog=run.options.cog, extra_tags=tags
@@ -232,7 +234,7 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
             Streaming(
                 meta.num_classes,
                 run.settings.batch_size,
-                meta.road_threshold,
+                threshold,
                 probabilities=sink.proba is not None,
                 detect_fill=run.options.detect_fill,
             ),

@@ -221,6 +221,7 @@ def predict_blocks(
             "overlap": settings.overlap,
             "batch_size": settings.batch_size,
             "tta": opts.tta,
+            "road_threshold": opts.threshold_for(ref.meta.road_threshold),
             "gsd_m": ref.meta.gsd_m,
             "working_gsd_m": settings.gsd_m,
         },
@@ -270,6 +271,12 @@ def _run_key(
         "gsd": opts.gsd,
         # null at the model's own resolution: manifests written before the option resume
         "working_gsd_m": None if settings.gsd_m == ref.meta.gsd_m else settings.gsd_m,
+        # null at the model's own threshold, likewise
+        "road_threshold": (
+            None
+            if opts.threshold_for(ref.meta.road_threshold) == ref.meta.road_threshold
+            else opts.road_threshold
+        ),
         "bbox": list(opts.bbox) if opts.bbox else None,
         "bbox_crs": opts.bbox_crs,
         "extent_file_sha256": extent_sha,
@@ -298,7 +305,9 @@ def _plan(
 ) -> list[_Raster]:
     """Check every raster and lay out its blocks (before any compute starts)."""
     plans = plan_outputs(list(paths), folder, opts.probabilities, opts.vectorize)
-    tags = output_tags(ref.name, ref.meta, settings.gsd_m)
+    tags = output_tags(
+        ref.name, ref.meta, settings.gsd_m, opts.threshold_for(ref.meta.road_threshold)
+    )
     out: list[_Raster] = []
     try:
         for p, plan in zip(paths, plans, strict=True):

@@ -146,7 +146,7 @@ def run_predict_block(
         how = Streaming(
             meta.num_classes,
             work.settings.batch_size,
-            meta.road_threshold,
+            opts.threshold_for(meta.road_threshold),
             probabilities=work.files.probabilities is not None,
             detect_fill=opts.detect_fill,
         )

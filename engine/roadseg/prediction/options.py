@@ -72,6 +72,10 @@ class PredictOptions:
         overlap: Overlap between tiles (default: tile / 4).
         batch_size: Tiles per network call (default 8 on CUDA, 2 elsewhere).
         tta: Average over flips (4× slower, slightly better).
+        road_threshold: Road where the road classes' probabilities together reach this
+            (default: the model's ``road_threshold``, chosen on validation when it was
+            trained; 0.5 for the default model). Lower maps more road (fewer gaps, more
+            false road), higher less; the probabilities output does not change.
         detect_fill: Treat large areas of pure black or pure white as nodata when the raster
             declares no nodata, alpha or mask (:mod:`roadseg.prediction.fill`).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
@@ -112,6 +116,7 @@ class PredictOptions:
     overlap: int | None = None
     batch_size: int | None = None
     tta: bool = False
+    road_threshold: float | None = None
     detect_fill: bool = True
     device: str = "auto"
     precision: str = "auto"
@@ -122,6 +127,14 @@ class PredictOptions:
     workers: int | None = None
     merge: bool = False
     overwrite: bool = False
+
+    def threshold_for(self, model_threshold: float) -> float:
+        """The road threshold in use: ``road_threshold`` if given, else the model's.
+
+        >>> PredictOptions().threshold_for(0.5), PredictOptions(road_threshold=0.35).threshold_for(0.5)
+        (0.5, 0.35)
+        """
+        return model_threshold if self.road_threshold is None else self.road_threshold
 
     @property
     def blocked(self) -> bool:
@@ -170,6 +183,17 @@ class PredictOptions:
                 "working_gsd", self.working_gsd, 0, low_open=True, unit="metres", example=0.4
             )
             fix(self, "working_gsd", float(self.working_gsd))
+        if self.road_threshold is not None:
+            check_range(
+                "road_threshold",
+                self.road_threshold,
+                0,
+                1,
+                low_open=True,
+                high_open=True,
+                example=0.4,
+            )
+            fix(self, "road_threshold", float(self.road_threshold))
         if self.bbox_crs is not None and not str(self.bbox_crs).strip():
             raise ConfigError(
                 "`bbox_crs` is empty", param="bbox_crs", hint="give a CRS such as EPSG:4326"

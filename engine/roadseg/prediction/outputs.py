@@ -60,14 +60,20 @@ class OutputPaths:
     vectors: Path | None
 
 
-def output_tags(model_name: str, meta: ModelMeta, working_gsd_m: float) -> dict[str, str]:
-    """The run's metadata on every class and probability raster it writes."""
+def output_tags(
+    model_name: str, meta: ModelMeta, working_gsd_m: float, road_threshold: float | None = None
+) -> dict[str, str]:
+    """The run's metadata on every class and probability raster it writes.
+
+    ``road_threshold`` is the one the class decision used (default: the model's).
+    """
+    threshold = meta.road_threshold if road_threshold is None else road_threshold
     return {
         "ROADSEG_MODEL": Path(model_name).name,
         "ROADSEG_ENGINE_VERSION": __version__,
         "ROADSEG_MODEL_GSD_M": str(meta.gsd_m),
         "ROADSEG_WORKING_GSD_M": str(working_gsd_m),
-        "ROADSEG_ROAD_THRESHOLD": f"{meta.road_threshold:g}",
+        "ROADSEG_ROAD_THRESHOLD": f"{threshold:g}",
     }
 
 
