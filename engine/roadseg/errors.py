@@ -182,6 +182,13 @@ class RoadsegWarning(UserWarning):
 WARNING_LOGGER = "roadseg.warnings"
 
 
+def log_warning(w: RoadsegWarning) -> None:
+    """Log a warning the engine returns rather than raises (the CLI prints it itself, once)."""
+    import logging
+
+    logging.getLogger(WARNING_LOGGER).warning(str(w))
+
+
 def warn(message: str, stacklevel: int = 2) -> None:
     """Issue a :class:`RoadsegWarning` and log it on :data:`WARNING_LOGGER`."""
     import logging

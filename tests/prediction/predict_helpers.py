@@ -188,3 +188,24 @@ class DarkRoadNet(nn.Module):
 def dark_model() -> tuple[DarkRoadNet, ModelMeta]:
     """(DarkRoadNet, meta): roads where :func:`road_image` draws them."""
     return DarkRoadNet().eval(), tiny_meta(tile=128)
+
+
+def settled(result) -> list:
+    """A prediction's warnings but the model-fit one (tiny test models are unsure of anything)."""
+    from roadseg.prediction.confidence import UnsureWarning
+
+    return [w for w in result.warnings if not isinstance(w, UnsureWarning)]
+
+
+def constant_model(path, probs, threshold=0.5):
+    """A real model file whose softmax is ``probs`` at every pixel (last layer zeroed)."""
+    meta = tiny_meta().replace(road_threshold=threshold)
+    net = build_model(meta)
+    head = net.segmentation_head[0] if hasattr(net, "segmentation_head") else None
+    if head is None:
+        head = next(m for m in reversed(list(net.modules())) if isinstance(m, torch.nn.Conv2d))
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.copy_(torch.log(torch.tensor(probs)))
+    save_model(path, net, meta)
+    return path

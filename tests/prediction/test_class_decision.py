@@ -13,25 +13,11 @@ import rasterio
 import torch
 from click.testing import CliRunner
 from georasters import make_raster
-from predict_helpers import tiny_meta
+from predict_helpers import constant_model
 from roadseg.cli.main import cli as main
 from roadseg.errors import ConfigError
-from roadseg.models import build_model, load_model, save_model
+from roadseg.models import load_model
 from roadseg.prediction import predict
-
-
-def _constant_model(path, probs, threshold=0.5):
-    """A real model file whose softmax is ``probs`` at every pixel (last layer zeroed)."""
-    meta = tiny_meta().replace(road_threshold=threshold)
-    net = build_model(meta)
-    head = net.segmentation_head[0] if hasattr(net, "segmentation_head") else None
-    if head is None:
-        head = next(m for m in reversed(list(net.modules())) if isinstance(m, torch.nn.Conv2d))
-    with torch.no_grad():
-        head.weight.zero_()
-        head.bias.copy_(torch.log(torch.tensor(probs)))
-    save_model(path, net, meta)
-    return path
 
 
 @pytest.mark.parametrize(
@@ -40,7 +26,7 @@ def _constant_model(path, probs, threshold=0.5):
     ids=["split-road-probability-is-road", "above-the-model-threshold-is-background"],
 )
 def test_split_road_probability_becomes_road(tmp_path, threshold, expected):
-    model = _constant_model(tmp_path / "m.safetensors", [0.36, 0.33, 0.31], threshold)
+    model = constant_model(tmp_path / "m.safetensors", [0.36, 0.33, 0.31], threshold)
     net, meta = load_model(model)
     assert meta.road_threshold == pytest.approx(threshold)
     with torch.no_grad():
@@ -75,7 +61,7 @@ def _classes_and_tag(path):
 )
 def test_road_threshold_option_replaces_the_models(tmp_path, model_threshold, option, expected):
     """`road_threshold` (`--road-threshold`) decides instead of the model's; the tag says which."""
-    model = _constant_model(tmp_path / "m.safetensors", [0.36, 0.33, 0.31], model_threshold)
+    model = constant_model(tmp_path / "m.safetensors", [0.36, 0.33, 0.31], model_threshold)
     img = _split_scene(tmp_path)
     r = predict(img, model=model, out=tmp_path / "api.tif", road_threshold=option)
     assert r.settings["road_threshold"] == option
@@ -103,7 +89,7 @@ def test_road_threshold_option_replaces_the_models(tmp_path, model_threshold, op
 
 def test_road_threshold_in_blocks_and_their_manifest(tmp_path):
     """Blocked prediction decides with the option too, and never mixes blocks of two thresholds."""
-    model = _constant_model(tmp_path / "m.safetensors", [0.36, 0.33, 0.31], 0.5)
+    model = constant_model(tmp_path / "m.safetensors", [0.36, 0.33, 0.31], 0.5)
     img = make_raster(
         tmp_path / "img.tif", (np.random.default_rng(1).random((3, 300, 300)) * 255).astype("uint8")
     )

@@ -31,6 +31,9 @@ def test_panels_give_the_strip_paths_bytes(local_model, tmp_path, monkeypatch, r
     panels = predict(src, local_model, tmp_path / "panels.tif", **kw)
     assert panels.items[0].tiles == strip.items[0].tiles
     assert panels.items[0].tiles_run > strip.items[0].tiles_run  # border tiles run twice
+    # every output pixel counted once for the confidence, whichever panel holds it
+    assert panels.items[0].confidence == strip.items[0].confidence
+    assert strip.items[0].confidence.pixels == 180 * 700
     for name in ("strip", "panels"):
         assert (tmp_path / f"{name}_proba.tif").exists()
     a, b = read_all(tmp_path / "strip.tif"), read_all(tmp_path / "panels.tif")

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import rasterio
 from click.testing import CliRunner
-from predict_helpers import last_json, write_scene
+from predict_helpers import last_json, settled, write_scene
 from roadseg.cli.main import cli
 from roadseg.errors import ConfigError, RoadsegWarning
 from roadseg.prediction import predict
@@ -52,7 +52,7 @@ def test_working_gsd_sets_the_working_grid_and_outputs_stay_on_the_raster_grid(
     assert coarse.items[0].tiles < base.items[0].tiles < fine.items[0].tiles
     assert (base.settings["gsd_m"], base.settings["working_gsd_m"]) == (0.5, 0.5)
     assert (fine.settings["gsd_m"], fine.settings["working_gsd_m"]) == (0.5, 0.4)
-    assert fine.settings["tile"] == 64 and fine.warnings == ()  # 0.4 m: within ±30 %
+    assert fine.settings["tile"] == 64 and settled(fine) == []  # 0.4 m: within ±30 %
     b, f, c = (read(tmp_path / n) for n in ("base.tif", "fine.tif", "coarse.tif"))
     src = read(scene)
     for out in (b, f, c):  # the raster's CRS, transform and size, whatever the working grid
@@ -96,16 +96,17 @@ def test_bad_working_gsd_is_named(scene, local_model, tmp_path, value, words):
 def test_a_resolution_outside_the_trained_scales_warns(scene, local_model, tmp_path):
     net, meta = local_model
     r = predict(scene, local_model, tmp_path / "o.tif", working_gsd=0.3, **KW)  # -40 %
-    assert len(r.warnings) == 1 and isinstance(r.warnings[0], RoadsegWarning)
-    assert "working_gsd 0.3 m is outside ±30% of the model's resolution" in str(r.warnings[0])
-    assert r.as_dict()["warnings"] == [str(r.warnings[0])]
+    notes = settled(r)
+    assert len(notes) == 1 and isinstance(notes[0], RoadsegWarning)
+    assert "working_gsd 0.3 m is outside ±30% of the model's resolution" in str(notes[0])
+    assert r.as_dict()["warnings"] == [str(w) for w in r.warnings]
     # A model that records its training scale jitter: the warning follows it.
     narrow = meta.replace(training={"scale_jitter": 0.1})
     r = predict(scene, (net, narrow), tmp_path / "n.tif", working_gsd=0.4, **KW)  # -20 %
-    assert len(r.warnings) == 1
-    assert "the scales the model was trained with (±10%): 0.45 to 0.55 m" in str(r.warnings[0])
+    assert len(settled(r)) == 1
+    assert "the scales the model was trained with (±10%): 0.45 to 0.55 m" in str(settled(r)[0])
     r = predict(scene, (net, narrow), tmp_path / "m.tif", working_gsd=0.52, **KW)
-    assert r.warnings == ()
+    assert settled(r) == []
 
 
 def invoke(*args: object):

@@ -268,6 +268,8 @@ def cli(
             click.echo(f"  probabilities {item.probabilities}")
         if item.vectors:
             click.echo(f"  vectors       {item.vectors}")
+        if item.confidence is not None:
+            click.echo(f"  confidence    {item.confidence.text()}")
     click.echo(
         f"{m['megapixels']:.2f} MP in {m['seconds']:.1f} s ({m['mp_per_s'] or 0:.2f} MP/s) "
         f"with {result.model} on {result.device} {result.precision}"

@@ -16,6 +16,7 @@ from roadseg.geo.paths import RasterPath, as_source, name_of
 from roadseg.geo.staging import staged_outputs
 from roadseg.models import ModelMeta, RoadNet, load_model
 from roadseg.options import with_overrides
+from roadseg.prediction.confidence import fit_warnings
 from roadseg.prediction.job import RasterJob, TileSettings, prepare_job, working_resolution
 from roadseg.prediction.network import TilePredictor
 from roadseg.prediction.options import PredictOptions
@@ -180,7 +181,11 @@ def predict(
         device=str(policy.device),
         precision=policy.precision,
         seconds=time.perf_counter() - t_start,
-        warnings=(*notes, *(w for j in jobs for w in j.warnings)),
+        warnings=(
+            *notes,
+            *(w for j in jobs for w in j.warnings),
+            *fit_warnings((name_of(i.raster), i.confidence) for i in items),
+        ),
         settings={
             "tile": settings.tile,
             "overlap": settings.overlap,
@@ -265,6 +270,7 @@ def _run_job(job: RasterJob, run: _Run, label: str) -> RasterResult:
         working_shape=job.work.shape,
         vector_result=vec_result,
         fill_megapixels=stats.fill_pixels / 1e6,
+        confidence=stats.confidence,
     )
 
 

@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -32,6 +32,7 @@ from roadseg._version import __version__
 from roadseg.device import resolve_policy
 from roadseg.errors import ConfigError, about
 from roadseg.geo.classraster import NODATA, class_raster_writer, probability_writer
+from roadseg.geo.paths import name_of
 from roadseg.geo.vrt_mosaic import VrtBands, VrtSource, write_mosaic
 from roadseg.models import ModelMeta, RoadNet, load_model, resolve_model_path, save_model
 from roadseg.prediction.blocks import (
@@ -45,6 +46,7 @@ from roadseg.prediction.blocks import (
     run_predict_block,
     run_vector_block,
 )
+from roadseg.prediction.confidence import Confidence, fit_warnings
 from roadseg.prediction.job import RasterJob, TileSettings, prepare_job, working_resolution
 from roadseg.prediction.manifest import (
     MANIFEST,
@@ -215,7 +217,11 @@ def predict_blocks(
         device=stats.device or "",
         precision=stats.precision or opts.precision,
         seconds=time.perf_counter() - t_start,
-        warnings=(*notes, *(w for r in rasters for w in r.job.warnings)),
+        warnings=(
+            *notes,
+            *(w for r in rasters for w in r.job.warnings),
+            *fit_warnings((name_of(i.raster), i.confidence) for i in items),
+        ),
         settings={
             "tile": settings.tile,
             "overlap": settings.overlap,
@@ -381,6 +387,7 @@ def _predict_phase(
             "device": done.device,
             "precision": done.precision,
             "host": done.host,
+            "confidence": list(done.confidence),
         }
         manifest.record(r.stem, "blocks", w.key.rpartition("/")[2], record)
         state["blocks"] += 1
@@ -440,7 +447,19 @@ def _finish_raster(
         tiles_run=sum(int(b.get("tiles_run", 0)) for b in done),
         working_shape=r.job.work.shape,
         vector_result=vec,
+        confidence=_confidence(done),
     )
+
+
+def _confidence(blocks: Iterable[dict[str, Any]]) -> Confidence | None:
+    """The raster's counts from its blocks' records (None if a block was recorded without)."""
+    total = Confidence()
+    for b in blocks:
+        counts = b.get("confidence")
+        if not (isinstance(counts, list) and len(counts) == 3):
+            return None  # recorded by an engine that did not count
+        total += Confidence(*(int(v) for v in counts))
+    return total
 
 
 def _tags(path: Path) -> tuple[dict[str, str], dict[int, tuple[int, ...]] | None]:

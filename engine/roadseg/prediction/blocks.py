@@ -102,6 +102,8 @@ class BlockDone:
         device: Where the network ran (``cpu``, ``cuda:0``...).
         precision: Its precision.
         host: The machine.
+        confidence: The block's :class:`~roadseg.prediction.confidence.Confidence` counts
+            (pixels, road-like, unsure).
 
     """
 
@@ -111,6 +113,7 @@ class BlockDone:
     device: str
     precision: str
     host: str
+    confidence: tuple[int, int, int] = (0, 0, 0)
 
 
 def run_predict_block(
@@ -170,6 +173,7 @@ def run_predict_block(
         str(policy.device),
         policy.precision,
         socket.gethostname(),
+        (stats.confidence.pixels, stats.confidence.road_like, stats.confidence.unsure),
     )
 
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from roadseg.prediction.resample import AxisTaps, RowResampler, decide_u8, resample_columns, to_u8
+from roadseg.prediction.resample import (
+    AxisTaps,
+    RowResampler,
+    decide_u8,
+    resample_columns,
+    road_sum,
+    to_u8,
+)
 from roadseg.prediction.tiles2d import RegionPlan
 
 
@@ -53,18 +60,20 @@ class RegionFinisher:
 
     def push(
         self, acc: np.ndarray, a: int, b: int, row_norm: np.ndarray, last: bool
-    ) -> tuple[int, np.ndarray, np.ndarray | None]:
+    ) -> tuple[int, np.ndarray, np.ndarray | None, np.ndarray]:
         """Finish working rows held at ``acc[:, a:b]``: the next ones of the region, in order.
 
         ``acc`` is the accumulator (K, rows, the region's working columns), ``row_norm``
         the sums of blending weights of those rows. Returns (first output row of the
-        region, classes (n, W) uint8, probabilities (K, n, W) uint8 or None).
+        region, classes (n, W) uint8, probabilities (K, n, W) uint8 or None, the road
+        probability (n, W) uint8).
         """
         row0 = self._next
         self._next += b - a
         inv_row = (1.0 / row_norm.astype(np.float32))[None, :, None]
         classes: np.ndarray | None = None
         proba: np.ndarray | None = None
+        road: np.ndarray | None = None
         first = 0
         for c0, c1, lo, hi, sub, rr in self.chunks:
             data = acc[:, a:b, lo:hi] * inv_row
@@ -77,11 +86,15 @@ class RegionFinisher:
             if classes is None:
                 n = out.shape[1]
                 classes = np.empty((n, self.out_w), dtype=np.uint8)
+                road = np.empty((n, self.out_w), dtype=np.uint8)
                 if self.probabilities:
                     proba = np.empty((acc.shape[0], n, self.out_w), dtype=np.uint8)
             if out.shape[1]:
-                classes[:, c0:c1] = decide_u8(out, self.road_threshold)
+                total = road_sum(out)
+                classes[:, c0:c1] = decide_u8(out, self.road_threshold, total)
+                assert road is not None
+                road[:, c0:c1] = to_u8(total)
                 if proba is not None:
                     proba[:, :, c0:c1] = to_u8(out)
-        assert classes is not None
-        return first, classes, proba
+        assert classes is not None and road is not None
+        return first, classes, proba, road

@@ -6,12 +6,11 @@ compute starts: a bad third raster fails the run in a second, not after an hour.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from roadseg.errors import ConfigError, RoadsegWarning
+from roadseg.errors import ConfigError, RoadsegWarning, log_warning
 from roadseg.geo.grid import SAME_GSD_TOLERANCE, Grid, model_grid
 from roadseg.geo.normalize import Scaling, parse_scaling
 from roadseg.geo.paths import RasterPath, name_of
@@ -22,8 +21,6 @@ from roadseg.prediction.options import PredictOptions
 from roadseg.prediction.outputs import OutputPaths
 from roadseg.prediction.tiling import TileLayout
 from roadseg.prediction.working import resolve_working_gsd, trained_jitter
-
-log = logging.getLogger(__name__)
 
 #: Rasters whose ground resolution is within this fraction of the working one are not resampled;
 #: the rule (:func:`roadseg.geo.grid.model_grid`) is training's too, so the network sees
@@ -108,7 +105,7 @@ def working_resolution(
     """
     gsd, notes = resolve_working_gsd(meta.gsd_m, options.working_gsd, trained_jitter(meta.training))
     for w in notes:
-        log.warning(str(w))
+        log_warning(w)
     return gsd, notes
 
 
@@ -250,7 +247,7 @@ def prepare_job(
         src.close()
         raise
     for w in warnings:
-        log.warning(str(w))
+        log_warning(w)
     return RasterJob(
         src=src,
         paths=paths,

@@ -219,11 +219,26 @@ def argmax_u8(proba: np.ndarray) -> np.ndarray:
     return out
 
 
-def decide_u8(proba: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+def road_sum(proba: np.ndarray) -> np.ndarray:
+    """The road classes' probabilities together (K, ...) → (...): the road probability.
+
+    >>> road_sum(np.array([[0.36], [0.33], [0.31]], dtype=np.float32)).round(2).tolist()
+    [0.64]
+    """
+    road = proba[1].copy()
+    for k in range(2, proba.shape[0]):
+        road += proba[k]
+    return road
+
+
+def decide_u8(
+    proba: np.ndarray, threshold: float = 0.5, road: np.ndarray | None = None
+) -> np.ndarray:
     """Class ids (uint8) from probabilities (K, ...): road, then the likeliest road class.
 
     A pixel is road where the road classes' probabilities together reach
-    ``threshold``; it takes the likeliest road class; elsewhere background.
+    ``threshold``; it takes the likeliest road class; elsewhere background. ``road`` is
+    :func:`road_sum` of ``proba`` when the caller has it already.
 
     A pixel whose road probability is split between two road classes (0.35 + 0.32)
     is road, although background (0.33) is the likeliest single class.
@@ -235,9 +250,8 @@ def decide_u8(proba: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     >>> decide_u8(p).tolist(), argmax_u8(p).tolist()
     ([[1]], [[0]])
     """
-    road = proba[1].copy()
-    for k in range(2, proba.shape[0]):
-        road += proba[k]
+    if road is None:
+        road = road_sum(proba)
     out = argmax_u8(proba[1:])
     out += 1
     out[road < threshold] = 0

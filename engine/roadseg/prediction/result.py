@@ -8,6 +8,7 @@ from typing import Any
 
 from roadseg.errors import RoadsegWarning
 from roadseg.geo.paths import RasterPath
+from roadseg.prediction.confidence import Confidence
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class RasterResult:
         vector_result: What vectorising reported (``as_dict()``), if it ran.
         fill_megapixels: Output pixels taken as undeclared no-data fill / 1e6
             (:mod:`roadseg.prediction.fill`; nodata in the outputs).
+        confidence: How sure the model was of this raster's roads
+            (:mod:`roadseg.prediction.confidence`); None where not counted (blocked runs).
 
     """
 
@@ -42,6 +45,7 @@ class RasterResult:
     working_shape: tuple[int, int]
     vector_result: dict[str, Any] | None = None
     fill_megapixels: float = 0.0
+    confidence: Confidence | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able summary."""
@@ -59,6 +63,7 @@ class RasterResult:
             "tiles_run": self.tiles_run,
             "working_shape": list(self.working_shape),
             "fill_megapixels": round(self.fill_megapixels, 4),
+            "confidence": None if self.confidence is None else self.confidence.as_dict(),
             "vectorize": self.vector_result,
         }
 
@@ -94,6 +99,17 @@ class PredictResult:
         """Output megapixels over all rasters."""
         return sum(i.megapixels for i in self.items)
 
+    @property
+    def confidence(self) -> Confidence | None:
+        """How sure the model was over all rasters (None when a raster was not counted)."""
+        if not self.items or any(i.confidence is None for i in self.items):
+            return None
+        total = Confidence()
+        for i in self.items:
+            assert i.confidence is not None
+            total += i.confidence
+        return total
+
     def as_dict(self) -> dict[str, Any]:
         """Return the CLI's JSON object: outputs, metrics, model, device, precision."""
         one = len(self.items) == 1
@@ -110,6 +126,8 @@ class PredictResult:
             "mp_per_s": round(self.megapixels / pred_s, 4) if pred_s else None,
             "tiles": sum(i.tiles for i in self.items),
         }
+        sure = self.confidence
+        metrics["confidence"] = None if sure is None else sure.as_dict()
         km = _km_per_class([i.vector_result for i in self.items if i.vector_result])
         if km is not None:
             metrics["km_per_class"] = km

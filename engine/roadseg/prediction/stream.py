@@ -40,6 +40,7 @@ from rasterio.windows import Window
 from roadseg.geo.grid import Grid
 from roadseg.geo.raster import RasterSource, open_dataset
 from roadseg.prediction import tiles2d
+from roadseg.prediction.confidence import Confidence
 from roadseg.prediction.extent import Extent
 from roadseg.prediction.fill import fill_mask, fill_size_px, pure_pixels
 from roadseg.prediction.finish import RegionFinisher
@@ -159,6 +160,8 @@ class StreamStats:
         seconds: Wall time.
         max_acc_cols: Widest accumulator used (working columns).
         fill_pixels: Output pixels taken as undeclared no-data fill (nodata in the outputs).
+        confidence: How sure the model was of the valid pixels' roads
+            (:mod:`~roadseg.prediction.confidence`).
 
     """
 
@@ -167,6 +170,7 @@ class StreamStats:
     seconds: float
     max_acc_cols: int = 0
     fill_pixels: int = 0
+    confidence: Confidence = Confidence()
 
 
 def weight_sums(starts: tuple[int, ...], weights: np.ndarray, length: int) -> np.ndarray:
@@ -304,6 +308,7 @@ def predict_region(
         ext = job.extent.window
         fill_px = _fill_size(job, mask_ds) if how.detect_fill else 0
         filled = [0]
+        sure = [Confidence()]
         fill_tiles = None
         if fill_px and SKIP_FILL_TILES:
             with warnings.catch_warnings():
@@ -346,12 +351,14 @@ def predict_region(
                 first: int,
                 classes: np.ndarray,
                 proba: np.ndarray | None,
+                road: np.ndarray,
                 dr: int = dr,
                 dc: int = dc,
                 part: Region = part,
             ) -> None:
                 r0 = part.rows.start + first
                 valid = read_valid((r0, r0 + classes.shape[0]), (part.cols.start, part.cols.stop))
+                sure[0] += Confidence.count(road, valid)
                 sink.push(dr + first, classes, proba, valid, dc)
 
             tiles_run += stream_plan(job, predictor, plan, emit, how, on_tiles, fill_tiles)
@@ -363,6 +370,7 @@ def predict_region(
         seconds=time.perf_counter() - t0,
         max_acc_cols=acc_cols,
         fill_pixels=filled[0],
+        confidence=sure[0],
     )
 
 
@@ -462,12 +470,12 @@ def stream_plan(
     job: RasterJob,
     predictor: TilePredictor,
     plan: RegionPlan,
-    emit: Callable[[int, np.ndarray, np.ndarray | None], None],
+    emit: Callable[[int, np.ndarray, np.ndarray | None, np.ndarray], None],
     how: Streaming,
     on_tiles: Callable[[int], None],
     fill_tiles: FillTiles | None = None,
 ) -> int:
-    """Stream one planned region: ``emit(first_row, classes, proba)`` for its finished rows.
+    """Stream one planned region: ``emit(first_row, classes, proba, road)`` for its finished rows.
 
     ``fill_tiles`` skips the tiles made only of undeclared fill. Returns the number of tiles
     run through the network.
@@ -540,11 +548,11 @@ def stream_plan(
                 done = final_end
                 if f1 > f0:
                     norm = row_sums(layout, Span(f0, f1))
-                    first, classes, proba = finisher.push(
+                    first, classes, proba, road = finisher.push(
                         acc, f0 - base, f1 - base, norm, f1 == wr.stop
                     )
                     if classes.shape[0]:
-                        emit(first, classes, proba)
+                        emit(first, classes, proba, road)
     finally:
         for _, fut in pending:
             fut.cancel()
