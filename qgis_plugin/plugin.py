@@ -21,6 +21,7 @@ from .core.errors import PluginError
 from .core.estimate import learned_rate, measured_throughput
 from .core.i18n import tr
 from .core.params import RunParameters, run_folder_name
+from .core.protocol import unsure_note
 from .core.styling import ClassScheme, scheme_from_info
 from .gui import messages, prefs
 from .gui.adapt_task import AdaptTask
@@ -429,9 +430,12 @@ class RoadsegPlugin:
         )
         if not added.layers:
             text += " · " + tr("no layer was added (nothing to show)")
+        note = unsure_note((task.result.result if task.result else None) or {})
         folder = task.paths.run_dir
-        self.notify(
-            text,
-            "success",
-            actions=((tr("Open folder"), lambda: messages.open_folder(folder)),),
+        actions: tuple[messages.Action, ...] = (
+            (tr("Open folder"), lambda: messages.open_folder(folder)),
         )
+        if note:
+            text += " · " + note
+            actions += ((tr("Adapt model…"), self.adapt),)
+        self.notify(text, "warning" if note else "success", actions=actions)

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .i18n import tr
+
 
 @dataclass(frozen=True)
 class ProgressLine:
@@ -134,6 +136,32 @@ def road_km(result: dict[str, Any]) -> float | None:
         if total is None and isinstance(km, int | float):
             total = float(km)
     return total
+
+
+def unsure_note(result: dict) -> str:
+    """A note for the run's message when the engine rated its confidence poor, else "".
+
+    The engine's ``metrics.confidence`` (``roadseg.prediction.confidence``): the share of
+    road-like pixels whose road probability stayed between 0.25 and 0.75.
+
+    >>> unsure_note({"metrics": {"confidence": {"rating": "poor", "unsure_share": 0.734}}})
+    'the model was unsure of this imagery (73 % of road-like pixels): expect missed and false \
+roads; Adapt model fits it to roads you have'
+    >>> unsure_note({"metrics": {"confidence": {"rating": "fair", "unsure_share": 0.4}}})
+    ''
+    >>> unsure_note({}), unsure_note({"metrics": {"confidence": None}})
+    ('', '')
+    """
+    metrics = result.get("metrics") if isinstance(result.get("metrics"), dict) else {}
+    sure = metrics.get("confidence") if isinstance(metrics, dict) else None
+    if not isinstance(sure, dict) or sure.get("rating") != "poor":
+        return ""
+    share = sure.get("unsure_share")
+    pct = f"{float(share) * 100:.0f}" if isinstance(share, int | float) else "?"
+    return tr(
+        "the model was unsure of this imagery ({pct} % of road-like pixels): expect missed and "
+        "false roads; Adapt model fits it to roads you have"
+    ).format(pct=pct)
 
 
 #: Progress bar spans (percent) of the engine's stage families, in run order.

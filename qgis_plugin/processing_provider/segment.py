@@ -39,7 +39,7 @@ from ..core.params import (
     working_gsd_problem,
 )
 from ..core.process import run_engine
-from ..core.protocol import road_km
+from ..core.protocol import road_km, unsure_note
 from ..gui import prefs
 from ..gui.area import Area, crs_argument, measure_area, rect_bbox
 from ..gui.rasters import unusable_reason
@@ -277,6 +277,9 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
         overwrite = supports_option(engine, "predict", "--overwrite")
         argv = predict_argv(engine, params, out_raster, out_vectors, overwrite=overwrite)
         result = run_rendered(render, argv, feedback, vectorize=True)
+        note = unsure_note(result)
+        if note:  # also in the engine's own warning above; said again where it stands out
+            feedback.pushWarning(note)
         used_device = str(result.get("device") or "")
         if used_device:
             prefs.record_device(used_device, auto=device == "auto")

@@ -142,6 +142,14 @@ def messages(iface, level: str) -> list[str]:  # noqa: ANN001
     return out
 
 
+def summary_level(task) -> str:  # noqa: ANN001
+    """The level of a Map roads run's summary: ``warning`` when the engine rated its confidence
+    poor (the summary then says the model was unsure and offers Adapt model), else ``success``.
+    """
+    metrics = (task.result.result or {}).get("metrics") or {}
+    return "warning" if (metrics.get("confidence") or {}).get("rating") == "poor" else "success"
+
+
 def message_buttons(iface, level: str) -> dict[str, object]:  # noqa: ANN001
     """The buttons of the last message with buttons at ``level``: {text: QPushButton}."""
     from qgis.PyQt.QtWidgets import QPushButton

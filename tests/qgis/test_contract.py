@@ -23,6 +23,7 @@ from qgis_helpers import (
     messages,
     run_to_end,
     set_canvas,
+    summary_level,
     wait_until,
 )
 
@@ -284,8 +285,14 @@ def test_map_roads_with_the_real_engine(
     if polygons:
         fc = json.loads((task.paths.run_dir / "area.geojson").read_text())
         assert len(fc["features"]) == (1 if area == "selection" else 2)
-    # The summary names the file and offers to open its folder.
-    ok = messages(qgis_iface, "success")
+    # The summary names the file and offers to open its folder; where the engine rated its
+    # confidence poor (the tiny test model is unsure of anything), it says so and offers Adapt.
+    level = summary_level(task)
+    ok = messages(qgis_iface, level)
     saved = task.vectors or task.raster
     assert ok and f"saved in {saved}" in ok[-1], ok
-    assert "Open folder" in message_buttons(qgis_iface, "success")
+    assert ("the model was unsure of this imagery" in ok[-1]) == (level == "warning")
+    buttons = message_buttons(qgis_iface, level)
+    assert "Open folder" in buttons and ("Adapt model…" in buttons) == (level == "warning")
+    if model == "file":
+        assert level == "warning"  # the tiny model: the warning path is exercised here

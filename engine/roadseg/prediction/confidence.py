@@ -134,7 +134,7 @@ class UnsureWarning(RoadsegWarning):
 
 def fit_warnings(rasters: Iterable[tuple[str, Confidence | None]]) -> list[RoadsegWarning]:
     """An :class:`UnsureWarning` (also logged) for each (raster name, confidence) rated poor."""
-    out = []
+    out: list[RoadsegWarning] = []
     for name, sure in rasters:
         text = sure.advice(name) if sure is not None else None
         if text:
