@@ -5,15 +5,16 @@ Of the output pixels whose road probability (the road classes' together) is at l
 knows the imagery draws roads with probabilities near 1 and the rest near 0; on imagery unlike
 its training data many pixels land in between.
 
-Measured for the default model on its 33 whole held-out images (2026-12-02; the figure
-against each image's road IoU, Spearman ρ = −0.81 over the 26 images with labelled road,
-−0.90 within Dubai's): synthetic scenes 0.12–0.20 (road IoU 0.74–0.85), SpaceNet Las Vegas
-0.22 (0.72), Massachusetts 0.43–0.68 (0.08–0.51), Dubai 0.45–0.92 (0–0.62). Hence the
-ratings: below :data:`GOOD` *good* (5 images, road IoU 0.72–0.85, mean 0.79), from
-:data:`POOR` *poor* (9 images, 0.05–0.51, mean 0.28), between them *fair* (12 images,
-0.19–0.62, mean 0.44). Imagery with few roads also rates high (a few unsure false roads are
-all there is: the four Dubai images without labelled road rate 0.58–0.87), and the figure
-has not been checked on sources other than those four.
+Measured for the default model on its 33 whole held-out images (2026-12-02,
+``python bench/bench_confidence.py``; the figure against each image's road IoU, Spearman
+ρ = −0.82 over the 26 images with labelled road, −0.90 within Dubai's, −0.52 within
+Massachusetts'): synthetic scenes 0.12–0.20 (road IoU 0.74–0.85), SpaceNet Las Vegas 0.22
+(0.72), Massachusetts 0.44–0.72 (0.08–0.51), Dubai 0.45–0.92 (0.05–0.62). Hence the ratings:
+below :data:`GOOD` *good* (5 images, road IoU 0.72–0.85, mean 0.79), from :data:`POOR`
+*poor* (10 images, 0.05–0.51, mean 0.30), between them *fair* (11 images, 0.19–0.62, mean
+0.44). Imagery with few roads also rates high (a few unsure false roads are all there is: the
+seven Dubai images without labelled road rate 0.48–0.92), and the figure has not been
+checked on sources other than those four.
 
 The counts are integers over uint8 probabilities, so the figure is as deterministic as the
 class raster.
@@ -122,7 +123,7 @@ class Confidence:
         return (
             f"{raster}: the model is unsure of this imagery ({u * 100:.0f} % of its road-like "
             "pixels between 0.25 and 0.75 road probability; on the default model's hold-outs "
-            "images rated so scored road IoU 0.28 on average, 0.79 under 30 %): expect missed "
+            "images rated so scored road IoU 0.30 on average, 0.79 under 30 %): expect missed "
             "and false roads. Adapt the model to a few of your roads (roadseg adapt; Adapt "
             "model in QGIS) or try a lower `road_threshold`. Imagery with few roads rates so too"
         )
