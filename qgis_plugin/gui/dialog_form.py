@@ -48,6 +48,17 @@ def model_combo() -> QComboBox:
     return combo
 
 
+def models_own_spin(most: float, tooltip: str) -> QDoubleSpinBox:
+    """A 0–``most`` spin box in steps of 0.05 whose 0 reads "model's own" (the engine's default)."""
+    spin = QDoubleSpinBox()
+    spin.setRange(0.0, most)
+    spin.setDecimals(2)
+    spin.setSingleStep(0.05)
+    spin.setSpecialValueText(tr("model's own"))
+    spin.setToolTip(tooltip)
+    return spin
+
+
 def model_file_widget() -> QgsFileWidget:
     """The file widget of *Model file…*."""
     widget = QgsFileWidget()
@@ -276,34 +287,26 @@ class MapRoadsForm(QDialog):
             row.addWidget(text)
             row.addWidget(w, 1)
         form.addRow(tr("Tiling"), row)
-        self.working_gsd_spin = QDoubleSpinBox()
-        self.working_gsd_spin.setRange(0.0, 10.0)
-        self.working_gsd_spin.setDecimals(2)
-        self.working_gsd_spin.setSingleStep(0.05)
-        self.working_gsd_spin.setSpecialValueText(tr("model's own"))
-        self.working_gsd_spin.setSuffix(" m")
-        self.working_gsd_spin.setToolTip(
+        self.working_gsd_spin = models_own_spin(
+            10.0,
             tr(
                 "Working resolution: the ground metres per pixel the network runs at (empty: the "
                 "model's own, e.g. 0.5 m). A little finer, e.g. 0.4 m for a 0.5 m model, can "
                 "connect the centrelines better on fine imagery and costs (0.5/0.4)² = 1.6× the "
                 "time; also for imagery whose stated resolution is off. Accepted: half to twice "
                 "the model's. Results stay on the imagery's grid."
-            )
+            ),
         )
+        self.working_gsd_spin.setSuffix(" m")
         form.addRow(tr("Working resolution"), self.working_gsd_spin)
-        self.threshold_spin = QDoubleSpinBox()
-        self.threshold_spin.setRange(0.0, 0.95)
-        self.threshold_spin.setDecimals(2)
-        self.threshold_spin.setSingleStep(0.05)
-        self.threshold_spin.setSpecialValueText(tr("model's own"))
-        self.threshold_spin.setToolTip(
+        self.threshold_spin = models_own_spin(
+            0.95,
             tr(
                 "Road threshold: a pixel is road where the model's road probability reaches this "
                 "(empty: the model's own, 0.5 for the built-in model). Lower finds more road and "
                 "fewer gaps in the centrelines, with more false road; higher, less. Try 0.35-0.4 "
                 "where the model misses roads on your imagery."
-            )
+            ),
         )
         form.addRow(tr("Road threshold"), self.threshold_spin)
         outer.addWidget(box)
