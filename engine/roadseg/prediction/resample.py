@@ -222,7 +222,7 @@ def argmax_u8(proba: np.ndarray) -> np.ndarray:
 def road_sum(proba: np.ndarray) -> np.ndarray:
     """The road classes' probabilities together (K, ...) → (...): the road probability.
 
-    >>> road_sum(np.array([[0.36], [0.33], [0.31]], dtype=np.float32)).round(2).tolist()
+    >>> [round(float(v), 2) for v in road_sum(np.array([[0.36], [0.33], [0.31]]))]
     [0.64]
     """
     road = proba[1].copy()
