@@ -12,7 +12,10 @@ over the source's images:
 * relaxed F1: precision = share of predicted road pixels within ``--relax`` metres of a
   true road pixel, recall = share of true road pixels within that distance of a
   predicted one (fair to centreline labels drawn at a fixed width);
-* APLS (roadseg evaluate's) where the truth is road centrelines.
+* APLS (roadseg evaluate's) where the truth is road centrelines;
+* the unsure share of ``predict``'s confidence (no labels: the share of road-like pixels
+  left between 0.25 and 0.75 road probability; ``bench/bench_confidence.py`` sets it against
+  road IoU image by image).
 
 Models: ``default`` (the embedded model), a model file, or ``git:REV`` (the embedded
 model as committed at REV, e.g. ``git:HEAD~1`` for the previous one); any of them with
@@ -215,17 +218,21 @@ def score_source(
 
     tp = fp = fn = 0
     rp = rpn = rt = rtn = 0
+    like = unsure = 0  # predict's confidence counts (road-like pixels, of them unsure)
     apls = []
     for i, pair in enumerate(pairs):
         truth, raster = truth_on_image(src, pair, model[1].classes)  # type: ignore[index]
         out = work / f"{name}_{i}.tif"
-        predict(
+        res = predict(
             pair.image,
             model=model,
             out=out,
             gsd=src.image_gsd if not raster.georeferenced else None,
             **(options or {}),
         )  # type: ignore[attr-defined]
+        sure = res.items[0].confidence
+        if sure is not None:
+            like, unsure = like + sure.road_like, unsure + sure.unsure
         with rasterio.open(out) as ds:
             cls = ds.read(1)
         valid = truth != 255
@@ -256,6 +263,8 @@ def score_source(
         "relaxed_precision": prec,
         "relaxed_recall": rec,
         "apls": float(np.mean(apls)) if apls else None,
+        # predict's label-free confidence over the source (roadseg.prediction.confidence)
+        "unsure_share": unsure / like if like else None,
     }
 
 
@@ -265,7 +274,7 @@ def table(results: dict[str, dict[str, dict]], labels: list[str]) -> str:
     rows = [head]
     sources = list(next(iter(results.values())).keys())
     for s in sources:
-        for key in ("road_iou", "relaxed_f1", "apls"):
+        for key in ("road_iou", "relaxed_f1", "apls", "unsure_share"):
             vals = [results[m][s].get(key) for m in labels]
             if all(v is None for v in vals):
                 continue
