@@ -5,6 +5,8 @@ subpackage named after its step (a noun, so the function and the package never c
 
 * :func:`roadseg.predict` (:mod:`roadseg.prediction`) — class rasters (and
   probabilities, vectors) from imagery
+* :func:`roadseg.check_fit` (:mod:`roadseg.prediction.fit`) — how sure a model is of some
+  imagery, from a few predicted windows, before a long run
 * :func:`roadseg.vectorize` (:mod:`roadseg.vectorization`) — road polygons and
   centrelines from a class raster
 * :func:`roadseg.evaluate` (:mod:`roadseg.evaluation`) — scores of a prediction
@@ -37,11 +39,20 @@ from roadseg._version import __version__
 warnings.filterwarnings("ignore", message="Unable to import Axes3D", category=UserWarning)
 
 if TYPE_CHECKING:
-    from roadseg.api import adapt, evaluate, make_scene, predict, train, vectorize
+    from roadseg.api import adapt, check_fit, evaluate, make_scene, predict, train, vectorize
 
-_LAZY = ("predict", "vectorize", "evaluate", "train", "adapt", "make_scene")
+_LAZY = ("predict", "check_fit", "vectorize", "evaluate", "train", "adapt", "make_scene")
 
-__all__ = ["__version__", "adapt", "evaluate", "make_scene", "predict", "train", "vectorize"]
+__all__ = [
+    "__version__",
+    "adapt",
+    "check_fit",
+    "evaluate",
+    "make_scene",
+    "predict",
+    "train",
+    "vectorize",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -8,7 +8,9 @@ this module gathers them with their option and result types. ``predict``,
 ``vectorize`` and ``evaluate`` take their inputs and output, then an options object
 (:class:`PredictOptions`, :class:`VectorizeOptions`, :class:`EvaluateOptions`) and/or
 keyword overrides of its fields; ``train`` takes a configuration and keyword overrides;
-``adapt`` (``roadseg.adaptation.adapt``) takes rasters, labels and keyword options.
+``adapt`` (``roadseg.adaptation.adapt``) takes rasters, labels and keyword options;
+``check_fit`` (``roadseg.prediction.fit.check_fit``) takes rasters, a model and prediction
+options, and writes nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from roadseg.adaptation.result import AdaptResult
 from roadseg.evaluation.api import EvaluationResult, evaluate
 from roadseg.evaluation.options import EvaluateOptions
 from roadseg.prediction.api import predict
+from roadseg.prediction.fit import FitResult, RasterFit, check_fit
 from roadseg.prediction.options import PredictOptions
 from roadseg.prediction.result import PredictResult, RasterResult
 from roadseg.synth.scene import SceneResult, make_scene
@@ -31,8 +34,10 @@ __all__ = [
     "AdaptResult",
     "EvaluateOptions",
     "EvaluationResult",
+    "FitResult",
     "PredictOptions",
     "PredictResult",
+    "RasterFit",
     "RasterResult",
     "SceneResult",
     "TrainConfig",
@@ -40,6 +45,7 @@ __all__ = [
     "VectorizeOptions",
     "VectorizeResult",
     "adapt",
+    "check_fit",
     "evaluate",
     "make_scene",
     "predict",

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "train": "train",
     "adapt": "adapt",
     "predict": "predict",
+    "check-fit": "check_fit",
     "vectorize": "vectorize",
     "evaluate": "evaluate",
     "models": "models",
