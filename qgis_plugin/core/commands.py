@@ -65,6 +65,38 @@ def predict_argv(
     argv = [*engine, "predict", params.raster_path, "--out", out_raster]
     if out_vectors:
         argv += ["--vectorize", out_vectors]
+    argv += _imagery_options(params, extent_file)
+    if overwrite:
+        argv.append("--overwrite")
+    return argv + list(MACHINE_OPTIONS)
+
+
+def check_fit_argv(
+    engine: Sequence[str], params: RunParameters, extent_file: str | None = None
+) -> list[str]:
+    """``roadseg check-fit RASTER AREA [options] --json``: the run's imagery, model and options.
+
+    The same area, model and network options as :func:`predict_argv` for these parameters,
+    so the check rates what the run would map; it writes nothing.
+
+    >>> from .params import RunParameters
+    >>> p = RunParameters("in.tif", "in", (0, 0, 10, 10), "EPSG:32611", "/tmp", road_threshold=0.4)
+    >>> check_fit_argv(["roadseg"], p)
+    ['roadseg', 'check-fit', 'in.tif', '--bbox', '0', '0', '10', '10', '--bbox-crs', \
+'EPSG:32611', '--road-threshold', '0.4', '--json']
+    """
+    return [
+        *engine,
+        "check-fit",
+        params.raster_path,
+        *_imagery_options(params, extent_file),
+        "--json",
+    ]
+
+
+def _imagery_options(params: RunParameters, extent_file: str | None) -> list[str]:
+    """The area (polygons or box), the model and the network options of a run."""
+    argv: list[str] = []
     if extent_file:
         argv += ["--extent-file", extent_file]
     else:
@@ -83,9 +115,7 @@ def predict_argv(
         argv += ["--working-gsd", fmt_number(params.working_gsd)]
     if params.road_threshold:
         argv += ["--road-threshold", fmt_number(params.road_threshold)]
-    if overwrite:
-        argv.append("--overwrite")
-    return argv + list(MACHINE_OPTIONS)
+    return argv
 
 
 def vectorize_argv(

@@ -164,6 +164,56 @@ roads; Adapt model fits it to roads you have'
     ).format(pct=pct)
 
 
+def fit_summary(answer: dict) -> tuple[str, str]:
+    """(rating, one line for the dialog) of a ``roadseg check-fit --json`` answer.
+
+    The rating is ``good``, ``fair``, ``poor``, ``no road found`` or "" when the answer has
+    none; the line says what was sampled and, when poor, what to do.
+
+    >>> a = {"rasters": [{"confidence": {"rating": "poor", "unsure_share": 0.684}, "samples": 4,
+    ...      "whole": False, "sampled_km2": 0.262, "area_km2": 12.5}], "seconds": 6.2,
+    ...      "settings": {"sample_m": 256.0}}
+    >>> fit_summary(a)[0]
+    'poor'
+    >>> print(fit_summary(a)[1])
+    Fit to this imagery: poor (68 % of road-like pixels unsure; 4 windows of 256 m, 6 s). \
+Expect missed and false roads: Adapt model fits the model to roads you have.
+    >>> a["rasters"][0].update(whole=True, confidence={"rating": "good", "unsure_share": 0.1})
+    >>> print(fit_summary(a)[1])
+    Fit to this imagery: good (10 % of road-like pixels unsure; the whole area, 6 s).
+    >>> fit_summary({})
+    ('', '')
+    """
+    items = answer.get("rasters") if isinstance(answer.get("rasters"), list) else []
+    first = items[0] if items and isinstance(items[0], dict) else {}
+    sure = first.get("confidence") if isinstance(first.get("confidence"), dict) else None
+    if not sure or not sure.get("rating"):
+        return "", ""
+    rating = str(sure["rating"])
+    share = sure.get("unsure_share")
+    settings = answer.get("settings") if isinstance(answer.get("settings"), dict) else {}
+    if first.get("whole"):
+        where = tr("the whole area")
+    else:
+        where = tr("{n} windows of {m} m").format(
+            n=first.get("samples", "?"), m=f"{float(settings.get('sample_m') or 0):g}"
+        )
+    seconds = answer.get("seconds")
+    took = f"{float(seconds):.0f} s" if isinstance(seconds, int | float) else "?"
+    if isinstance(share, int | float):
+        how = tr("{rating} ({pct} % of road-like pixels unsure; {where}, {took})").format(
+            rating=rating, pct=f"{float(share) * 100:.0f}", where=where, took=took
+        )
+    else:
+        how = tr("{rating} ({where}, {took})").format(rating=rating, where=where, took=took)
+    line = tr("Fit to this imagery: {how}.").format(how=how)
+    if rating == "poor":
+        line += " " + tr(
+            "Expect missed and false roads: Adapt model fits the model to roads you have."
+        )
+    return rating, line
+
+
 #: Progress bar spans (percent) of the engine's stage families, in run order.
 STAGE_SPANS: dict[str, tuple[float, float]] = {
     "setup": (0.0, 5.0),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.adapted import AdaptedModel
+from ..core.commands import check_fit_argv
 from ..core.errors import EngineNotFoundError, InputError
 from ..core.estimate import Estimate, estimate
 from ..core.glossary import class_lines, describe
@@ -33,11 +36,12 @@ from ..core.params import (
     model_label,
     working_gsd_problem,
 )
+from ..core.protocol import fit_summary
 from . import prefs
 from .area import Area, area_to_map
 from .dialog_form import MODEL_FILE, RED, ChoiceChecks, MapRoadsForm, model_file_problem
 from .messages import open_url
-from .model_info import ModelInfoLoader
+from .model_info import FitCheck, ModelInfoLoader
 from .rasters import default_raster, unusable_rasters, unusable_reason
 from .render import RenderJob, layer_offer, needs_render, plan_render, web_area_problem
 
@@ -77,6 +81,12 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         self.loader.loaded.connect(self._models_loaded)
         self.file_loader = ModelInfoLoader(self)
         self.file_loader.loaded.connect(self._file_loaded)
+        self.fit_check = FitCheck(self)
+        self.fit_check.checked.connect(self._fit_checked)
+        #: Folder of the polygons file a running fit check reads.
+        self._fit_dir: str | None = None
+        #: The last fit check's answer (the engine's JSON object; {} when none is shown).
+        self.fit_answer: dict[str, Any] = {}
         self._set_defaults()
         self._connect()
         if fetch_models:
@@ -93,6 +103,17 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         self.model_file.fileChanged.connect(self._model_file_changed)
         self.remove_model_button.clicked.connect(self.remove_adapted_model)
         self.polygon_combo.layerChanged.connect(self._watch_polygons)
+        self.fit_button.clicked.connect(self.check_fit)
+        for sig in (  # what the check rated: a rating shown for other choices would mislead
+            self.raster_combo.layerChanged,
+            self.area_combo.currentIndexChanged,
+            self.polygon_combo.layerChanged,
+            self.model_combo.currentIndexChanged,
+            self.model_file.fileChanged,
+            self.working_gsd_spin.valueChanged,
+            self.threshold_spin.valueChanged,
+        ):
+            sig.connect(self._fit_stale)
         for sig in (
             self.raster_combo.layerChanged,
             self.device_combo.currentIndexChanged,
@@ -298,6 +319,95 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         """Open the plugin's help page."""
         open_url(prefs.help_url())
 
+    # -- Check fit -----------------------------------------------------------------------
+    def fit_parameters(self) -> RunParameters:
+        """The run's raster, area, model and network options, for *Check fit* (no outputs).
+
+        Raises:
+            InputError: with the message the dialog shows (web and virtual layers too: the
+                check reads raster files; Map roads renders those layers when it runs).
+
+        """
+        raster = self.raster_combo.currentLayer()
+        reason = unusable_reason(raster)
+        if reason:
+            raise InputError(reason)
+        area = self.current_area()
+        working = working_gsd_problem(
+            self.working_gsd_spin.value(), (self.current_model_info() or {}).get("gsd_m")
+        )
+        for message in (self._model_problem(), working):
+            if message:
+                raise InputError(message)
+        model = self._model_argument()
+        return RunParameters(
+            raster_path=raster.source().split("|", 1)[0],
+            raster_name=raster.name(),
+            bbox=area.bbox,
+            bbox_crs=area.crs,
+            output_dir=tempfile.gettempdir(),  # required of a run; a check writes nothing
+            model=model,
+            model_label=model_label(model),
+            device=self.device(),
+            tile=self.tile_spin.value() or None,
+            overlap=None if self.overlap_spin.value() < 0 else self.overlap_spin.value(),
+            batch_size=self.batch_spin.value() or None,
+            working_gsd=self.working_gsd_spin.value() or None,
+            road_threshold=self.threshold_spin.value() or None,
+            area_mode=str(self.area_combo.currentData()),  # type: ignore[arg-type]
+            area_km2=area.area_m2 / 1e6,
+            aoi_geojson=area.geojson,
+        )
+
+    def check_fit(self) -> None:
+        """Start ``roadseg check-fit`` on the chosen imagery and area (the answer is shown)."""
+        self._fit_stale()
+        try:
+            params = self.fit_parameters()
+            engine = prefs.current_engine()
+        except (InputError, EngineNotFoundError) as exc:
+            self.fit_label.setText(_red(tr("Cannot check: {why}").format(why=exc.message)))
+            return
+        extent = None
+        if params.aoi_geojson:
+            self._fit_dir = tempfile.mkdtemp(prefix="roadseg-fit-")
+            extent = str(Path(self._fit_dir) / "area.geojson")
+            Path(extent).write_text(params.aoi_geojson, encoding="utf-8")
+        self.fit_button.setEnabled(False)
+        self.fit_label.setText(html.escape(tr("Checking the fit on a few windows of the area…")))
+        self.fit_check.run(check_fit_argv(engine.argv, params, extent))
+
+    def _fit_checked(self, answer: dict, error: str) -> None:
+        self._drop_fit_dir()
+        self.fit_button.setEnabled(True)
+        if error:
+            self.fit_label.setText(_red(tr("Cannot check: {why}").format(why=error)))
+            return
+        self.fit_answer = answer
+        rating, line = fit_summary(answer)
+        self.fit_label.setText(_red(line) if rating == "poor" else html.escape(line))
+
+    def _fit_stale(self, *_args: object) -> None:
+        """Abandon a running check and clear a rating of other choices."""
+        if self.fit_check.running:
+            self.fit_check.stop()
+        self._drop_fit_dir()
+        self.fit_button.setEnabled(True)
+        self.fit_label.setText("")
+        self.fit_answer = {}
+
+    def _drop_fit_dir(self) -> None:
+        if self._fit_dir is not None:
+            shutil.rmtree(self._fit_dir, ignore_errors=True)
+            self._fit_dir = None
+
+    def _model_argument(self) -> str | None:
+        """The engine's ``--model``: a file, an embedded name; None for the default model."""
+        model: str | None = self.selected_file()
+        if model is None and self.model_combo.currentData() not in (None, "default"):
+            model = str(self.model_combo.currentData())
+        return model
+
     # -- checks, estimate and parameters ------------------------------------------------
     def current_area(self) -> Area:
         """Return the area to map in the raster CRS (raises InputError)."""
@@ -440,9 +550,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         est = self.current_estimate(area)
         if est.over_limit:
             raise InputError(est.limit_message())
-        model: str | None = self.selected_file()
-        if model is None and self.model_combo.currentData() not in (None, "default"):
-            model = str(self.model_combo.currentData())
+        model = self._model_argument()
         out_dir = self.output_dir()
         if not out_dir:
             raise InputError(tr("Choose a folder for the results."))
@@ -515,9 +623,10 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         super().accept()
 
     def done(self, result: int) -> None:
-        """Stop pending model queries when the dialog closes."""
+        """Stop pending model queries and a running fit check when the dialog closes."""
         self.loader.stop()
         self.file_loader.stop()
+        self._fit_stale()
         if self._watched is not None:
             try:
                 self._watched.selectionChanged.disconnect(self.refresh)

@@ -231,6 +231,21 @@ class MapRoadsForm(QDialog):
         self.model_label.setTextFormat(Qt.TextFormat.RichText)
         self.model_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         form.addRow(self.model_label)  # the whole width: no blank band around wrapped text
+        self.fit_button = QPushButton(tr("Check fit"))
+        self.fit_button.setToolTip(
+            tr(
+                "Predict four windows of 256 m in the area with the chosen model and options "
+                "(seconds, nothing written) and say how sure the model is of this imagery: "
+                "good, fair or poor. Poor means missed and false roads: adapt the model first."
+            )
+        )
+        self.fit_label = QLabel("")
+        self.fit_label.setWordWrap(True)
+        self.fit_label.setTextFormat(Qt.TextFormat.RichText)
+        row = QHBoxLayout()
+        row.addWidget(self.fit_button)
+        row.addWidget(self.fit_label, 1)
+        form.addRow(row)
         outer.addWidget(box)
 
         box = QGroupBox(tr("Processing"))

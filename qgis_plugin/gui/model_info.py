@@ -2,7 +2,8 @@
 
 ``roadseg models --json`` lists the embedded models; ``roadseg models --info FILE
 --json`` describes (and loads) a model file. A QProcess runs the engine in the
-background; the dialog shows the classes and the resolution once the answer arrives.
+background (:class:`EngineQuery`, also behind the dialog's *Check fit*); the dialog shows
+the classes and the resolution once the answer arrives.
 """
 
 from __future__ import annotations
@@ -54,29 +55,24 @@ def model_gsd(models: list[dict[str, Any]], model: str = "default") -> float:
         return 0.0
 
 
-class ModelInfoLoader(QObject):
-    """Runs ``roadseg models --json`` (or ``--info FILE``) in a QProcess.
+class EngineQuery(QObject):
+    """Runs one short engine command (``… --json``) in a QProcess, without blocking the GUI.
 
-    Signals:
-        loaded(list, str): the model entries and an error message ("" on success).
+    The last JSON object of its standard output is the answer; an error object, a non-zero
+    exit or a failed start is the error. Subclasses turn the answer into what they emit
+    (:meth:`answer`).
     """
-
-    loaded = pyqtSignal(list, str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.process: QProcess | None = None
-        self.models: list[dict[str, Any]] = []
         self.error = ""
         self.done = False
-        self.model_file: str | None = None
 
-    def start(self, engine: EngineCommand, model_file: str | None = None) -> None:
-        """Start fetching (a previous request is abandoned)."""
+    def run(self, argv: list[str]) -> None:
+        """Start ``argv`` (a previous request is abandoned)."""
         self.stop()
         self.done = False
-        self.model_file = model_file
-        argv = model_info_argv(engine.argv, model_file) if model_file else models_argv(engine.argv)
         proc = QProcess(self)
         env = QProcessEnvironment()
         for k, v in engine_env().items():
@@ -101,16 +97,25 @@ class ModelInfoLoader(QObject):
                 proc.waitForFinished(2000)
             proc.deleteLater()
 
+    @property
+    def running(self) -> bool:
+        """A request is under way."""
+        return self.process is not None and not self.done
+
     def wait(self, timeout_ms: int = 60000) -> bool:
         """Block until the answer arrived (tests and scripts); True if it did."""
         if self.process is not None and not self.done:
             self.process.waitForFinished(timeout_ms)
         return self.done
 
+    def answer(self, obj: dict[str, Any] | None, error: str) -> None:
+        """Receive the answer (``error`` "" on success); subclasses emit their signal."""
+        self.error, self.done = error, True
+
     def _failed(self, proc: QProcess) -> None:
         if proc is not self.process or proc.error() != QProcess.ProcessError.FailedToStart:
             return
-        self._emit([], tr("cannot start the engine: {reason}").format(reason=proc.errorString()))
+        self.answer(None, tr("cannot start the engine: {reason}").format(reason=proc.errorString()))
 
     def _finished(self, proc: QProcess, code: int) -> None:
         if proc is not self.process:
@@ -121,12 +126,51 @@ class ModelInfoLoader(QObject):
         error = parse_error(obj) if obj else None
         if code != 0 or error is not None:
             lines = err.strip().splitlines() or [tr("exit status {code}").format(code=code)]
-            self._emit([], error.message if error else lines[-1])
+            self.answer(None, error.message if error else lines[-1])
         else:
-            models = models_from_json(obj)
-            why = str((obj or {}).get("message") or tr("the engine listed no models"))
-            self._emit(models, "" if models else why)
+            self.answer(obj, "")
 
-    def _emit(self, models: list[dict[str, Any]], error: str) -> None:
-        self.models, self.error, self.done = models, error, True
+
+class ModelInfoLoader(EngineQuery):
+    """Runs ``roadseg models --json`` (or ``--info FILE``) in a QProcess.
+
+    Signals:
+        loaded(list, str): the model entries and an error message ("" on success).
+    """
+
+    loaded = pyqtSignal(list, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.models: list[dict[str, Any]] = []
+        self.model_file: str | None = None
+
+    def start(self, engine: EngineCommand, model_file: str | None = None) -> None:
+        """Start fetching (a previous request is abandoned)."""
+        self.model_file = model_file
+        argv = model_info_argv(engine.argv, model_file) if model_file else models_argv(engine.argv)
+        self.run(argv)
+
+    def answer(self, obj: dict[str, Any] | None, error: str) -> None:
+        """The models listed (or the error)."""
+        models = models_from_json(obj) if not error else []
+        if not error and not models:
+            error = str((obj or {}).get("message") or tr("the engine listed no models"))
+        self.models = models
+        super().answer(obj, error)
         self.loaded.emit(models, error)
+
+
+class FitCheck(EngineQuery):
+    """Runs ``roadseg check-fit … --json`` (the dialog's *Check fit*) in a QProcess.
+
+    Signals:
+        checked(dict, str): the engine's answer and an error message ("" on success).
+    """
+
+    checked = pyqtSignal(dict, str)
+
+    def answer(self, obj: dict[str, Any] | None, error: str) -> None:
+        """Pass the answer on."""
+        super().answer(obj, error)
+        self.checked.emit(obj or {}, error)

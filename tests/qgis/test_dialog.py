@@ -432,3 +432,59 @@ def test_no_engine_found(plugin, qgis_iface, utm_raster, tmp_path, monkeypatch):
     monkeypatch.setattr(settings_mod.SettingsDialog, "exec", lambda self: opened.append(self) or 0)
     message_buttons(qgis_iface, "critical")["Settings…"].click()
     assert len(opened) == 1
+
+
+def test_check_fit_rates_the_area_with_the_real_engine(plugin, qgis_iface, real_engine, tmp_path):
+    """*Check fit* runs `roadseg check-fit` on the chosen area and options; the rating shows."""
+    from qgis_helpers import wait_until
+
+    img = make_raster(tmp_path / "big.tif", width=2000, height=1800)  # 1000 × 900 m at 0.5 m
+    layer = add_raster(img)
+    dlg = open_dialog(plugin)
+    dlg.raster_combo.setLayer(layer)
+    choose(dlg.area_combo, "layer")
+    dlg.threshold_spin.setValue(0.55)
+    dlg.fit_button.click()
+    assert "Checking the fit" in dlg.fit_label.text(), dlg.fit_label.text()
+    assert not dlg.fit_button.isEnabled()
+    assert wait_until(lambda: dlg.fit_check.done, 240), "the engine did not answer check-fit"
+    a = dlg.fit_answer
+    assert a["settings"]["road_threshold"] == 0.55  # the dialog's options reach the engine
+    item = a["rasters"][0]
+    assert item["samples"] == 4 and not item["whole"], a
+    assert item["confidence"]["pixels"] == 4 * 512 * 512
+    assert item["area_km2"] == pytest.approx(0.9, rel=0.01)
+    rating = item["confidence"]["rating"]
+    text = dlg.fit_label.text()
+    assert f"Fit to this imagery: {rating}" in text and "4 windows of 256 m" in text, text
+    assert dlg.fit_button.isEnabled()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif"]  # the check wrote nothing
+    dlg.threshold_spin.setValue(0.6)  # other choices: the rating no longer applies
+    assert dlg.fit_label.text() == "" and dlg.fit_answer == {}
+
+    # A polygon area: the engine reads its polygons from a file removed after the check.
+    poly = polygons_layer(
+        [
+            "POLYGON((500010 3999900, 500100 3999900, 500100 3999990, 500010 3999990, 500010 3999900))"
+        ]
+    )
+    choose(dlg.area_combo, "polygons")
+    dlg.polygon_combo.setLayer(poly)
+    dlg.fit_button.click()
+    fit_dir = dlg._fit_dir
+    assert fit_dir is not None and (tmp_path.parent / fit_dir).exists()
+    assert wait_until(lambda: dlg.fit_check.done, 240)
+    item = dlg.fit_answer["rasters"][0]
+    assert item["whole"] and item["confidence"]["pixels"] == 180 * 180  # inside the polygon
+    assert "the whole area" in dlg.fit_label.text()
+    assert dlg._fit_dir is None and not (tmp_path.parent / fit_dir).exists()
+
+
+def test_check_fit_says_why_it_cannot_check(plugin, qgis_iface, real_engine, tmp_path):
+    layer = xyz_basemap()  # a web layer: Map roads renders it when it runs; the check does not
+    dlg = open_dialog(plugin, wait_models=False)
+    dlg.raster_combo.setLayer(layer)
+    dlg.fit_button.click()
+    text = dlg.fit_label.text()
+    assert "Cannot check:" in text and "not a raster file on disk" in text, text
+    assert dlg.fit_check.process is None and dlg.fit_button.isEnabled()
