@@ -170,13 +170,13 @@ def fit_summary(answer: dict) -> tuple[str, str]:
     The rating is ``good``, ``fair``, ``poor``, ``no road found`` or "" when the answer has
     none; the line says what was sampled and, when poor, what to do.
 
-    >>> a = {"rasters": [{"confidence": {"rating": "poor", "unsure_share": 0.684}, "samples": 4,
-    ...      "whole": False, "sampled_km2": 0.262, "area_km2": 12.5}], "seconds": 6.2,
+    >>> a = {"rasters": [{"confidence": {"rating": "poor", "unsure_share": 0.684}, "samples": 8,
+    ...      "whole": False, "sampled_km2": 0.524, "area_km2": 12.5}], "seconds": 6.2,
     ...      "settings": {"sample_m": 256.0}}
     >>> fit_summary(a)[0]
     'poor'
     >>> print(fit_summary(a)[1])
-    Fit to this imagery: poor (68 % of road-like pixels unsure; 4 windows of 256 m, 6 s). \
+    Fit to this imagery: poor (68 % of road-like pixels unsure; 8 windows of 256 m, 6 s). \
 Expect missed and false roads: Adapt model fits the model to roads you have.
     >>> a["rasters"][0].update(whole=True, confidence={"rating": "good", "unsure_share": 0.1})
     >>> print(fit_summary(a)[1])

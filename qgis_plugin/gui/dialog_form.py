@@ -234,7 +234,7 @@ class MapRoadsForm(QDialog):
         self.fit_button = QPushButton(tr("Check fit"))
         self.fit_button.setToolTip(
             tr(
-                "Predict four windows of 256 m in the area with the chosen model and options "
+                "Predict eight windows of 256 m in the area with the chosen model and options "
                 "(seconds, nothing written) and say how sure the model is of this imagery: "
                 "good, fair or poor. Poor means missed and false roads: adapt the model first."
             )

@@ -96,7 +96,7 @@ def test_a_poor_fit_warns_and_every_raster_is_rated(tmp_path):
     assert len(poor) == 2 and "a.tif: the model is unsure of this imagery (100 %" in str(poor[0])
     d = fit.as_dict()
     assert d["confidence"]["pixels"] == 2 * 200 * 200 and len(d["rasters"]) == 2
-    assert d["settings"]["samples"] == 4 and d["settings"]["road_threshold"] == 0.5
+    assert d["settings"]["samples"] == 8 and d["settings"]["road_threshold"] == 0.5
 
 
 def test_options_reach_the_windows(tmp_path):

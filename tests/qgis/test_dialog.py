@@ -438,7 +438,7 @@ def test_check_fit_rates_the_area_with_the_real_engine(plugin, qgis_iface, real_
     """*Check fit* runs `roadseg check-fit` on the chosen area and options; the rating shows."""
     from qgis_helpers import wait_until
 
-    img = make_raster(tmp_path / "big.tif", width=2000, height=1800)  # 1000 × 900 m at 0.5 m
+    img = make_raster(tmp_path / "big.tif", width=1200, height=1100, pixel=1.0)  # 1.32 km²
     layer = add_raster(img)
     dlg = open_dialog(plugin)
     dlg.raster_combo.setLayer(layer)
@@ -451,12 +451,12 @@ def test_check_fit_rates_the_area_with_the_real_engine(plugin, qgis_iface, real_
     a = dlg.fit_answer
     assert a["settings"]["road_threshold"] == 0.55  # the dialog's options reach the engine
     item = a["rasters"][0]
-    assert item["samples"] == 4 and not item["whole"], a
-    assert item["confidence"]["pixels"] == 4 * 512 * 512
-    assert item["area_km2"] == pytest.approx(0.9, rel=0.01)
+    assert item["samples"] == 8 and not item["whole"], a
+    assert item["confidence"]["pixels"] == 8 * 256 * 256  # 256 m windows of 1 m pixels
+    assert item["area_km2"] == pytest.approx(1.32, rel=0.01)
     rating = item["confidence"]["rating"]
     text = dlg.fit_label.text()
-    assert f"Fit to this imagery: {rating}" in text and "4 windows of 256 m" in text, text
+    assert f"Fit to this imagery: {rating}" in text and "8 windows of 256 m" in text, text
     assert dlg.fit_button.isEnabled()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif"]  # the check wrote nothing
     dlg.threshold_spin.setValue(0.6)  # other choices: the rating no longer applies
@@ -475,7 +475,7 @@ def test_check_fit_rates_the_area_with_the_real_engine(plugin, qgis_iface, real_
     assert fit_dir is not None and (tmp_path.parent / fit_dir).exists()
     assert wait_until(lambda: dlg.fit_check.done, 240)
     item = dlg.fit_answer["rasters"][0]
-    assert item["whole"] and item["confidence"]["pixels"] == 180 * 180  # inside the polygon
+    assert item["whole"] and item["confidence"]["pixels"] == 90 * 90  # inside the polygon
     assert "the whole area" in dlg.fit_label.text()
     assert dlg._fit_dir is None and not (tmp_path.parent / fit_dir).exists()
 

@@ -23,7 +23,7 @@ from roadseg.cli.paths import RASTER_PATH
 @click.option(
     "--samples",
     type=int,
-    default=4,
+    default=8,
     show_default=True,
     help="Windows predicted per raster, spread evenly over it (1-64).",
 )
