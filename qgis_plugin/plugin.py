@@ -188,6 +188,12 @@ class RoadsegPlugin:
         self.dialog = dlg
         if dlg.exec() and dlg.params is not None:
             self.start(dlg.params, dlg.current_model_info(), dlg.render_job)
+        elif dlg.wants_adapt:  # Check fit rated the imagery poor and the user chose to adapt
+            self.dialog = None
+            raster = dlg.raster_combo.currentLayer()
+            if raster is not None:
+                self.iface.setActiveLayer(raster)  # Adapt model offers the active imagery first
+            self.adapt(start_model=dlg.model_argument() or "default")
         self.dialog = None
 
     def start(
@@ -246,8 +252,11 @@ class RoadsegPlugin:
                 return layer
         return None
 
-    def create_adapt_dialog(self, retrain: bool = False) -> Any:
-        """Build the Adapt model (or Retrain from corrections) dialog; None with a message."""
+    def create_adapt_dialog(self, retrain: bool = False, start_model: str = "default") -> Any:
+        """Build the Adapt model (or Retrain from corrections) dialog; None with a message.
+
+        ``start_model`` is the model offered to start from (Retrain: the last run's).
+        """
         from .gui.adapt_dialog import AdaptDialog
 
         if not usable_rasters(rendered=True):
@@ -265,7 +274,7 @@ class RoadsegPlugin:
         except PluginError as exc:
             self.show_error(exc)
             return None
-        start = "default"
+        start = start_model
         labels = None
         if retrain:
             labels = self._last_centrelines()
@@ -274,9 +283,9 @@ class RoadsegPlugin:
             self.iface, self.iface.mainWindow(), retrain=retrain, labels=labels, start_model=start
         )
 
-    def adapt(self, retrain: bool = False) -> None:
+    def adapt(self, retrain: bool = False, start_model: str = "default") -> None:
         """Toolbar/menu action: open the Adapt dialog, start the run when accepted."""
-        dlg = self.create_adapt_dialog(retrain=bool(retrain))
+        dlg = self.create_adapt_dialog(retrain=bool(retrain), start_model=start_model)
         if dlg is None:
             return
         self.dialog = dlg

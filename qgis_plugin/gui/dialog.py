@@ -87,6 +87,8 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         self._fit_dir: str | None = None
         #: The last fit check's answer (the engine's JSON object; {} when none is shown).
         self.fit_answer: dict[str, Any] = {}
+        #: The user chose *Adapt model…* after a poor check: the plugin opens Adapt model.
+        self.wants_adapt = False
         self._set_defaults()
         self._connect()
         if fetch_models:
@@ -104,6 +106,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         self.remove_model_button.clicked.connect(self.remove_adapted_model)
         self.polygon_combo.layerChanged.connect(self._watch_polygons)
         self.fit_button.clicked.connect(self.check_fit)
+        self.fit_label.linkActivated.connect(self._adapt_instead)
         for sig in (  # what the check rated: a rating shown for other choices would mislead
             self.raster_combo.layerChanged,
             self.area_combo.currentIndexChanged,
@@ -339,7 +342,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         for message in (self._model_problem(), working):
             if message:
                 raise InputError(message)
-        model = self._model_argument()
+        model = self.model_argument()
         return RunParameters(
             raster_path=raster.source().split("|", 1)[0],
             raster_name=raster.name(),
@@ -385,7 +388,17 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
             return
         self.fit_answer = answer
         rating, line = fit_summary(answer)
-        self.fit_label.setText(_red(line) if rating == "poor" else html.escape(line))
+        if rating == "poor":
+            link = html.escape(tr("Adapt model…"))
+            self.fit_label.setText(f"{_red(line)} <a href='adapt'>{link}</a>")
+        else:
+            self.fit_label.setText(html.escape(line))
+
+    def _adapt_instead(self, _link: str) -> None:
+        """Close (remembering the choices) so that the plugin opens Adapt model for this raster."""
+        self.wants_adapt = True
+        self.remember()
+        self.reject()
 
     def _fit_stale(self, *_args: object) -> None:
         """Abandon a running check and clear a rating of other choices."""
@@ -401,7 +414,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
             shutil.rmtree(self._fit_dir, ignore_errors=True)
             self._fit_dir = None
 
-    def _model_argument(self) -> str | None:
+    def model_argument(self) -> str | None:
         """The engine's ``--model``: a file, an embedded name; None for the default model."""
         model: str | None = self.selected_file()
         if model is None and self.model_combo.currentData() not in (None, "default"):
@@ -550,7 +563,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         est = self.current_estimate(area)
         if est.over_limit:
             raise InputError(est.limit_message())
-        model = self._model_argument()
+        model = self.model_argument()
         out_dir = self.output_dir()
         if not out_dir:
             raise InputError(tr("Choose a folder for the results."))

@@ -459,6 +459,8 @@ def test_check_fit_rates_the_area_with_the_real_engine(plugin, qgis_iface, real_
     assert f"Fit to this imagery: {rating}" in text and "8 windows of 256 m" in text, text
     assert dlg.fit_button.isEnabled()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif"]  # the check wrote nothing
+    # The cross pattern is nothing like aerial imagery: the default model is unsure of it.
+    assert rating == "poor" and "href='adapt'" in text
     dlg.threshold_spin.setValue(0.6)  # other choices: the rating no longer applies
     assert dlg.fit_label.text() == "" and dlg.fit_answer == {}
 
@@ -488,3 +490,35 @@ def test_check_fit_says_why_it_cannot_check(plugin, qgis_iface, real_engine, tmp
     text = dlg.fit_label.text()
     assert "Cannot check:" in text and "not a raster file on disk" in text, text
     assert dlg.fit_check.process is None and dlg.fit_button.isEnabled()
+
+
+def test_adapt_model_from_a_poor_check(plugin, qgis_iface, real_engine, tmp_path, monkeypatch):
+    """Map roads → Check fit rates poor → its *Adapt model…* link → Adapt model on that raster."""
+    from qgis_helpers import wait_until
+    from roadseg_qgis.gui import adapt_dialog, dialog
+
+    other = add_raster(make_raster(tmp_path / "other.tif", width=80, height=80))
+    layer = add_raster(make_raster(tmp_path / "img.tif", width=200, height=200))
+    qgis_iface.setActiveLayer(other)
+    seen = {}
+
+    def map_roads_exec(dlg):
+        dlg.raster_combo.setLayer(layer)
+        choose(dlg.area_combo, "layer")
+        dlg.fit_button.click()
+        assert wait_until(lambda: dlg.fit_check.done, 240)
+        seen["rating"] = dlg.fit_answer["rasters"][0]["confidence"]["rating"]
+        dlg.fit_label.linkActivated.emit("adapt")
+        return dlg.result()
+
+    def adapt_exec(dlg):
+        seen["adapt"] = (dlg.raster_combo.currentLayer(), dlg.start_model())
+        return 0  # closed: nothing runs
+
+    monkeypatch.setattr(dialog.MapRoadsDialog, "exec", map_roads_exec)
+    monkeypatch.setattr(adapt_dialog.AdaptDialog, "exec", adapt_exec)
+    plugin.actions["map_roads"].trigger()
+    assert seen["rating"] == "poor"  # the cross pattern is nothing like aerial imagery
+    raster, start = seen["adapt"]
+    assert raster.id() == layer.id() and start == "default"
+    assert plugin.last_task is None  # no Map roads run started
