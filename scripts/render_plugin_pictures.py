@@ -5,7 +5,7 @@ The plugin runs exactly as in QGIS (dialog → parameters → background task �
 real engine as a subprocess → styled layers); this script only provides a
 minimal QGIS interface and grabs the pixels:
 
-* docs/images/plugin_dialog.png: the dialog (``QWidget.grab()``);
+* docs/images/plugin_dialog.png: the dialog (``QWidget.grab()``), after *Check fit*;
 * docs/images/plugin_result.png: imagery plus the styled road layers
   (``QgsMapRendererParallelJob``), with the run's summary as a caption;
 * docs/images/plugin_adapt.png: the Adapt model dialog set up on the same imagery with a
@@ -237,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     dlg.device_combo.setCurrentIndex(dlg.device_combo.findData("cpu"))
     dlg.raster_check.setChecked(False)
     dlg.refresh()
+    dlg.fit_button.click()  # the picture shows what Check fit says of this imagery
+    dlg.fit_check.wait(300000)
+    QCoreApplication.processEvents()
+    print(f"check fit: {dlg.fit_label.text()}")
     dlg.resize(640, dlg.sizeHint().height())
     dlg.show()
     QCoreApplication.processEvents()

@@ -264,7 +264,7 @@ class MapRoadsForm(QDialog):
         self.tile_spin = QSpinBox()
         self.tile_spin.setRange(0, 8192)
         self.tile_spin.setSingleStep(64)
-        self.tile_spin.setSpecialValueText(tr("model default"))
+        self.tile_spin.setSpecialValueText(tr("model's"))  # fits the row ("model default" was cut)
         self.tile_spin.setSuffix(" px")
         self.tile_spin.setToolTip(
             tr(

@@ -212,8 +212,8 @@ def check_fit(
         rasters: One raster or several (as :func:`~roadseg.prediction.predict` takes them).
         model: A model file, ``"default"`` or a loaded ``(network, meta)`` pair.
         samples: Windows per raster (1–64), spread evenly over its area.
-        sample_m: Side of each window in metres (32–4096; in pixels of a plain image's
-            ``gsd``).
+        sample_m: Side of each window in metres (32–4096; a plain image's metres come from
+            its ``gsd``).
         options: Prediction options (area, bands, scaling, working resolution, road
             threshold, device...); outputs, blocks and clusters are not taken.
         progress: Called with progress events (stage ``"check"``: tiles done/total).
