@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import click
 
 from roadseg.cli.errors import render
-from roadseg.cli.imagery import imagery_options
+from roadseg.cli.imagery import imagery_arguments, imagery_options
 from roadseg.cli.options import (
     ProgressRenderer,
     emit_json,
@@ -43,25 +43,9 @@ def cli(
     rasters: tuple[str, ...],
     samples: int,
     sample_m: float,
-    model: str,
-    bbox: tuple[float, float, float, float] | None,
-    bbox_crs: str | None,
-    extent_file: Path | None,
-    bands: tuple[int, ...] | None,
-    scaling: str | None,
-    gsd: float | None,
-    working_gsd: float | None,
-    tile: int | None,
-    overlap: int | None,
-    batch_size: int | None,
-    tta: bool,
-    road_threshold: float | None,
-    detect_fill: bool,
-    device: str,
-    precision: str,
-    threads: int | None,
     as_json: bool,
     progress: str,
+    **imagery: Any,
 ) -> None:
     """Rate how sure a model is of RASTER(s), before a long prediction: good, fair or poor.
 
@@ -76,27 +60,11 @@ def cli(
     with ProgressRenderer(progress) as renderer, interrupt_as_cancel() as cancel:
         result = check_fit(
             list(rasters),
-            model=model,
             samples=samples,
             sample_m=sample_m,
-            bbox=bbox or None,
-            bbox_crs=bbox_crs,
-            extent_file=extent_file,
-            bands=bands,
-            scaling=scaling,
-            gsd=gsd,
-            working_gsd=working_gsd,
-            tile=tile,
-            overlap=overlap,
-            batch_size=batch_size,
-            tta=tta,
-            road_threshold=road_threshold,
-            detect_fill=detect_fill,
-            device=device,
-            precision=precision,
-            threads=threads,
             progress=renderer,
             cancel=cancel,
+            **imagery_arguments(imagery),
         )
     for w in result.warnings:
         click.echo(f"Warning: {render(w)}", err=True)

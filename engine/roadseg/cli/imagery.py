@@ -8,6 +8,7 @@ ranges and help.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -143,3 +144,15 @@ def imagery_options(f: F) -> F:
     for option in reversed(_IMAGERY_OPTIONS):
         f = option(f)
     return f
+
+
+def imagery_arguments(values: dict[str, Any]) -> dict[str, Any]:
+    """The engine's keyword arguments from the values of :func:`imagery_options`.
+
+    Click names each value after the engine's parameter (``--working-gsd`` → ``working_gsd``);
+    an absent ``--bbox`` arrives as an empty tuple and goes on as None.
+
+    >>> imagery_arguments({"model": "default", "bbox": (), "tile": 256})
+    {'model': 'default', 'bbox': None, 'tile': 256}
+    """
+    return {**values, "bbox": values.get("bbox") or None}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from roadseg.cli.errors import render
-from roadseg.cli.imagery import imagery_options
+from roadseg.cli.imagery import imagery_arguments, imagery_options
 from roadseg.cli.options import (
     ProgressRenderer,
     emit_json,
@@ -71,26 +72,9 @@ from roadseg.cli.paths import RASTER_PATH
 @progress_option
 def cli(
     rasters: tuple[str, ...],
-    model: str,
     out: Path,
     probabilities: bool,
     cog: bool,
-    bbox: tuple[float, float, float, float] | None,
-    bbox_crs: str | None,
-    extent_file: Path | None,
-    bands: tuple[int, ...] | None,
-    scaling: str | None,
-    gsd: float | None,
-    working_gsd: float | None,
-    tile: int | None,
-    overlap: int | None,
-    batch_size: int | None,
-    tta: bool,
-    road_threshold: float | None,
-    detect_fill: bool,
-    device: str,
-    precision: str,
-    threads: int | None,
     vectorize: Path | None,
     block_size: int | None,
     cluster: str | None,
@@ -99,6 +83,7 @@ def cli(
     overwrite: bool,
     as_json: bool,
     progress: str,
+    **imagery: Any,
 ) -> None:
     """Map roads in RASTER(s) with a model: a class raster per input.
 
@@ -114,26 +99,9 @@ def cli(
     with ProgressRenderer(progress) as renderer, interrupt_as_cancel() as cancel:
         result = predict(
             list(rasters),
-            model=model,
             out=out,
             probabilities=probabilities,
             cog=cog,
-            bbox=bbox or None,
-            bbox_crs=bbox_crs,
-            extent_file=extent_file,
-            bands=bands,
-            scaling=scaling,
-            gsd=gsd,
-            working_gsd=working_gsd,
-            tile=tile,
-            overlap=overlap,
-            batch_size=batch_size,
-            tta=tta,
-            road_threshold=road_threshold,
-            detect_fill=detect_fill,
-            device=device,
-            precision=precision,
-            threads=threads,
             vectorize=vectorize,
             block_size=block_size,
             cluster=cluster,
@@ -142,6 +110,7 @@ def cli(
             overwrite=overwrite,
             progress=renderer,
             cancel=cancel,
+            **imagery_arguments(imagery),
         )
     for w in result.warnings:
         click.echo(f"Warning: {render(w)}", err=True)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from roadseg.device import resolve_policy, torch_threads
-from roadseg.errors import ConfigError, RoadsegError, about
+from roadseg.device import ComputePolicy, resolve_policy, torch_threads
+from roadseg.errors import ConfigError, RoadsegError, RoadsegWarning, about
 from roadseg.geo.paths import RasterPath, as_source, name_of
 from roadseg.geo.staging import staged_outputs
 from roadseg.models import ModelMeta, RoadNet, load_model
@@ -140,26 +140,14 @@ def predict(
     jobs: list[RasterJob] = []
     with staged_outputs(opts.overwrite) as outs:
         declare_outputs(outs, plans)  # existing outputs refused before any work starts
-        policy = resolve_policy(opts.device, opts.precision)
-        if isinstance(model, tuple):
-            net, meta = model
-            model_name = f"{meta.arch}-{meta.encoder}"
-        else:
-            model_name = str(model)
-            with about("model"):
-                net, meta = load_model(model, device="cpu")
-        predictor = TilePredictor(net, policy, tta=opts.tta)
-        gsd, notes = working_resolution(meta, opts)
-        settings = TileSettings.resolve(
-            meta,
-            opts.tile,
-            opts.overlap,
-            opts.batch_size,
-            stride=predictor.output_stride,
-            default_batch=8 if policy.device.type == "cuda" else 2,
-            gsd_m=gsd,
+        network = load_network(model, opts)
+        policy, meta, settings, model_name = (
+            network.policy,
+            network.meta,
+            network.settings,
+            network.name,
         )
-        run = _Run(predictor, meta, model_name, settings, opts, rep, progress, cancel)
+        run = _Run(network.predictor, meta, model_name, settings, opts, rep, progress, cancel)
         try:
             for p, plan in zip(paths, plans, strict=True):
                 jobs.append(prepare_job(p, plan, meta, model_name, settings, opts))
@@ -182,7 +170,7 @@ def predict(
         precision=policy.precision,
         seconds=time.perf_counter() - t_start,
         warnings=(
-            *notes,
+            *network.notes,
             *(w for j in jobs for w in j.warnings),
             *fit_warnings((name_of(i.raster), i.confidence) for i in items),
         ),
@@ -197,6 +185,54 @@ def predict(
             "policy": policy.reason,
         },
     )
+
+
+@dataclass(frozen=True)
+class Network:
+    """A model ready to run on tiles with a prediction's options.
+
+    Attributes:
+        predictor: Runs the network (device, precision, TTA).
+        meta: The model's metadata.
+        name: How results name the model (the file or name given, or arch-encoder).
+        settings: Tile, overlap, batch and working resolution.
+        policy: Device and precision chosen.
+        notes: Warnings about the working resolution (already logged).
+
+    """
+
+    predictor: TilePredictor
+    meta: ModelMeta
+    name: str
+    settings: TileSettings
+    policy: ComputePolicy
+    notes: tuple[RoadsegWarning, ...]
+
+
+def load_network(
+    model: str | os.PathLike[str] | tuple[RoadNet, ModelMeta], opts: PredictOptions
+) -> Network:
+    """Load ``model`` (a file, ``"default"`` or a loaded pair) and resolve its tile settings."""
+    policy = resolve_policy(opts.device, opts.precision)
+    if isinstance(model, tuple):
+        net, meta = model
+        name = f"{meta.arch}-{meta.encoder}"
+    else:
+        name = str(model)
+        with about("model"):
+            net, meta = load_model(model, device="cpu")
+    predictor = TilePredictor(net, policy, tta=opts.tta)
+    gsd, notes = working_resolution(meta, opts)
+    settings = TileSettings.resolve(
+        meta,
+        opts.tile,
+        opts.overlap,
+        opts.batch_size,
+        stride=predictor.output_stride,
+        default_batch=8 if policy.device.type == "cuda" else 2,
+        gsd_m=gsd,
+    )
+    return Network(predictor, meta, name, settings, policy, tuple(notes))
 
 
 @dataclass

@@ -27,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from roadseg.device import resolve_policy, torch_threads
-from roadseg.errors import ConfigError, RoadsegWarning, about
+from roadseg.device import torch_threads
+from roadseg.errors import ConfigError, RoadsegWarning
 from roadseg.geo.paths import RasterPath, name_of
-from roadseg.models import ModelMeta, RoadNet, load_model
+from roadseg.models import ModelMeta, RoadNet
 from roadseg.options import check_range, with_overrides
 from roadseg.prediction.confidence import Confidence, fit_warnings
-from roadseg.prediction.job import RasterJob, TileSettings, prepare_job, working_resolution
+from roadseg.prediction.job import RasterJob, prepare_job
 from roadseg.prediction.network import TilePredictor
 from roadseg.prediction.options import PredictOptions
 from roadseg.prediction.outputs import OutputPaths
@@ -123,10 +123,7 @@ class FitResult:
     @property
     def confidence(self) -> Confidence:
         """The counts over every raster's samples."""
-        total = Confidence()
-        for i in self.items:
-            total += i.confidence
-        return total
+        return sum((i.confidence for i in self.items), Confidence())
 
     def as_dict(self) -> dict[str, Any]:
         """Per raster figures, their total, model, device and settings."""
@@ -228,7 +225,7 @@ def check_fit(
             or what :func:`~roadseg.prediction.predict` refuses in the options.
 
     """
-    from roadseg.prediction.api import _as_paths
+    from roadseg.prediction.api import _as_paths, load_network
 
     t_start = time.perf_counter()
     check_range("samples", samples, 1, 64, integer=True, example=4)
@@ -244,25 +241,8 @@ def check_fit(
             )
     rep = Reporter(progress, cancel)
     paths = _as_paths(rasters)
-    policy = resolve_policy(opts.device, opts.precision)
-    if isinstance(model, tuple):
-        net, meta = model
-        model_name = f"{meta.arch}-{meta.encoder}"
-    else:
-        model_name = str(model)
-        with about("model"):
-            net, meta = load_model(model, device="cpu")
-    predictor = TilePredictor(net, policy, tta=opts.tta)
-    gsd, notes = working_resolution(meta, opts)
-    settings = TileSettings.resolve(
-        meta,
-        opts.tile,
-        opts.overlap,
-        opts.batch_size,
-        stride=predictor.output_stride,
-        default_batch=8 if policy.device.type == "cuda" else 2,
-        gsd_m=gsd,
-    )
+    network = load_network(model, opts)
+    meta, settings, policy = network.meta, network.settings, network.policy
     threshold = opts.threshold_for(meta.road_threshold)
     how = Streaming(meta.num_classes, settings.batch_size, threshold, detect_fill=opts.detect_fill)
     items: list[RasterFit] = []
@@ -271,19 +251,19 @@ def check_fit(
             label = name_of(path) + (f" ({n}/{len(paths)})" if len(paths) > 1 else "")
             # Nothing is written: the output paths are never opened (the sink discards).
             nowhere = OutputPaths(path, Path(os.devnull), None, None)
-            job = prepare_job(path, nowhere, meta, model_name, settings, opts)
+            job = prepare_job(path, nowhere, meta, network.name, settings, opts)
             try:
-                items.append(_check_one(job, predictor, how, samples, sample_m, rep, label))
+                items.append(_check_one(job, network.predictor, how, samples, sample_m, rep, label))
             finally:
                 job.src.close()
     return FitResult(
         items=tuple(items),
-        model=model_name,
+        model=network.name,
         device=str(policy.device),
         precision=policy.precision,
         seconds=time.perf_counter() - t_start,
         warnings=(
-            *notes,
+            *network.notes,
             *fit_warnings((name_of(i.raster), i.confidence) for i in items),
         ),
         settings={
