@@ -336,31 +336,8 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         if reason:
             raise InputError(reason)
         area = self.current_area()
-        working = working_gsd_problem(
-            self.working_gsd_spin.value(), (self.current_model_info() or {}).get("gsd_m")
-        )
-        for message in (self._model_problem(), working):
-            if message:
-                raise InputError(message)
-        model = self.model_argument()
-        return RunParameters(
-            raster_path=raster.source().split("|", 1)[0],
-            raster_name=raster.name(),
-            bbox=area.bbox,
-            bbox_crs=area.crs,
-            output_dir=tempfile.gettempdir(),  # required of a run; a check writes nothing
-            model=model,
-            model_label=model_label(model),
-            device=self.device(),
-            tile=self.tile_spin.value() or None,
-            overlap=None if self.overlap_spin.value() < 0 else self.overlap_spin.value(),
-            batch_size=self.batch_spin.value() or None,
-            working_gsd=self.working_gsd_spin.value() or None,
-            road_threshold=self.threshold_spin.value() or None,
-            area_mode=str(self.area_combo.currentData()),  # type: ignore[arg-type]
-            area_km2=area.area_m2 / 1e6,
-            aoi_geojson=area.geojson,
-        )
+        self._raise_choice_problem(outputs=False)
+        return self._run_parameters(raster, area)
 
     def check_fit(self) -> None:
         """Start ``roadseg check-fit`` on the chosen imagery and area (the answer is shown)."""
@@ -554,52 +531,67 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         if reason:
             raise InputError(reason)
         area = self.current_area()
-        working = working_gsd_problem(
-            self.working_gsd_spin.value(), (self.current_model_info() or {}).get("gsd_m")
-        )
-        for message in (self._model_problem(), working, self._outputs_problem()):
-            if message:
-                raise InputError(message)
+        self._raise_choice_problem(outputs=True)
         est = self.current_estimate(area)
         if est.over_limit:
             raise InputError(est.limit_message())
-        model = self.model_argument()
         out_dir = self.output_dir()
         if not out_dir:
             raise InputError(tr("Choose a folder for the results."))
         check_output_dir(out_dir)
-        label = model_label(model)
         stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        path, bbox, bbox_crs = raster.source().split("|", 1)[0], area.bbox, area.crs
-        self.render_job = None
-        if needs_render(raster):
-            self.render_job = plan_render(raster, area, est.gsd_m, self.transform_context())
-            path = str(self.render_job.path)
-            bbox, bbox_crs = self.render_job.bbox, self.render_job.crs_argument
-        return RunParameters(
-            raster_path=path,
-            raster_name=raster.name(),
-            bbox=bbox,
-            bbox_crs=bbox_crs,
-            output_dir=out_dir,
-            outputs=Outputs(
+        run: dict[str, Any] = {
+            "output_dir": out_dir,
+            "outputs": Outputs(
                 self.polygons_check.isChecked(),
                 self.centrelines_check.isChecked(),
                 self.raster_check.isChecked(),
             ),
-            model=model,
-            model_label=label,
-            device=self.device(),
-            tile=self.tile_spin.value() or None,
-            overlap=None if self.overlap_spin.value() < 0 else self.overlap_spin.value(),
-            batch_size=self.batch_spin.value() or None,
-            working_gsd=self.working_gsd_spin.value() or None,
-            road_threshold=self.threshold_spin.value() or None,
-            area_mode=str(self.area_combo.currentData()),  # type: ignore[arg-type]
-            run_name=default_run_name(raster.name(), label, stamp),
-            area_km2=area.area_m2 / 1e6,
-            aoi_geojson=area.geojson,
+            "run_name": default_run_name(raster.name(), model_label(self.model_argument()), stamp),
+        }
+        self.render_job = None
+        if needs_render(raster):
+            self.render_job = plan_render(raster, area, est.gsd_m, self.transform_context())
+            run["raster_path"] = str(self.render_job.path)
+            run["bbox"], run["bbox_crs"] = self.render_job.bbox, self.render_job.crs_argument
+        return self._run_parameters(raster, area, **run)
+
+    def _raise_choice_problem(self, outputs: bool) -> None:
+        """Raise the first problem of the model, working resolution (and outputs) as InputError."""
+        working = working_gsd_problem(
+            self.working_gsd_spin.value(), (self.current_model_info() or {}).get("gsd_m")
         )
+        found = (self._model_problem(), working, self._outputs_problem() if outputs else "")
+        for message in found:
+            if message:
+                raise InputError(message)
+
+    def _run_parameters(self, raster: Any, area: Area, **run: Any) -> RunParameters:
+        """The dialog's model and options for ``raster`` over ``area``; ``run`` sets the rest.
+
+        ``run`` gives a run's folder, outputs and name, or a rendered layer's file and box;
+        without a folder (a check) the temporary folder stands in: a check writes nothing.
+        """
+        model = self.model_argument()
+        fields: dict[str, Any] = {
+            "raster_path": raster.source().split("|", 1)[0],
+            "raster_name": raster.name(),
+            "bbox": area.bbox,
+            "bbox_crs": area.crs,
+            "output_dir": tempfile.gettempdir(),
+            "model": model,
+            "model_label": model_label(model),
+            "device": self.device(),
+            "tile": self.tile_spin.value() or None,
+            "overlap": None if self.overlap_spin.value() < 0 else self.overlap_spin.value(),
+            "batch_size": self.batch_spin.value() or None,
+            "working_gsd": self.working_gsd_spin.value() or None,
+            "road_threshold": self.threshold_spin.value() or None,
+            "area_mode": str(self.area_combo.currentData()),
+            "area_km2": area.area_m2 / 1e6,
+            "aoi_geojson": area.geojson,
+        }
+        return RunParameters(**{**fields, **run})
 
     def remember(self) -> None:
         """Save the choices for the next time the dialog opens."""
