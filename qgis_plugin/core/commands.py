@@ -72,26 +72,32 @@ def predict_argv(
 
 
 def check_fit_argv(
-    engine: Sequence[str], params: RunParameters, extent_file: str | None = None
+    engine: Sequence[str],
+    params: RunParameters,
+    extent_file: str | None = None,
+    samples: int | None = None,
+    sample_m: float | None = None,
 ) -> list[str]:
-    """``roadseg check-fit RASTER AREA [options] --json``: the run's imagery, model and options.
+    """``roadseg check-fit RASTER AREA [options]``: the run's imagery, model and options.
 
     The same area, model and network options as :func:`predict_argv` for these parameters,
-    so the check rates what the run would map; it writes nothing.
+    so the check rates what the run would map; it writes nothing. ``samples`` and
+    ``sample_m`` replace the engine's defaults (8 windows of 256 m).
 
     >>> from .params import RunParameters
     >>> p = RunParameters("in.tif", "in", (0, 0, 10, 10), "EPSG:32611", "/tmp", road_threshold=0.4)
     >>> check_fit_argv(["roadseg"], p)
     ['roadseg', 'check-fit', 'in.tif', '--bbox', '0', '0', '10', '10', '--bbox-crs', \
-'EPSG:32611', '--road-threshold', '0.4', '--json']
+'EPSG:32611', '--road-threshold', '0.4', '--progress', 'json', '--json']
+    >>> check_fit_argv(["roadseg"], p, samples=4, sample_m=128.0)[-6:-3]
+    ['4', '--sample-m', '128']
     """
-    return [
-        *engine,
-        "check-fit",
-        params.raster_path,
-        *_imagery_options(params, extent_file),
-        "--json",
-    ]
+    argv = [*engine, "check-fit", params.raster_path, *_imagery_options(params, extent_file)]
+    if samples is not None:
+        argv += ["--samples", str(samples)]
+    if sample_m is not None:
+        argv += ["--sample-m", fmt_number(sample_m)]
+    return argv + list(MACHINE_OPTIONS)
 
 
 def _imagery_options(params: RunParameters, extent_file: str | None) -> list[str]:

@@ -224,7 +224,7 @@ STAGE_SPANS: dict[str, tuple[float, float]] = {
 
 _FAMILY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("vectorize", ("vector", "polygon", "skeleton", "graph", "centerline", "centreline")),
-    ("main", ("predict", "infer", "tile", "window", "batch", "train", "epoch", "fit")),
+    ("main", ("predict", "infer", "tile", "window", "batch", "train", "epoch", "fit", "check")),
     ("write", ("write", "save", "commit")),
 )
 

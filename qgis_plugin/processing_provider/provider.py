@@ -10,6 +10,7 @@ from qgis.PyQt.QtGui import QIcon
 from ..core.i18n import tr
 from .algorithms import (
     AdaptModelAlgorithm,
+    CheckFitAlgorithm,
     SegmentRoadsAlgorithm,
     TrainModelAlgorithm,
     VectorizeRoadsAlgorithm,
@@ -17,7 +18,7 @@ from .algorithms import (
 
 
 class RoadsegProvider(QgsProcessingProvider):
-    """Segment roads, Vectorise road raster, Train road model, Adapt model."""
+    """Segment roads, Vectorise road raster, Train road model, Adapt model, Check model fit."""
 
     def __init__(self, icon_path: str | Path | None = None) -> None:
         super().__init__()
@@ -46,5 +47,6 @@ class RoadsegProvider(QgsProcessingProvider):
             VectorizeRoadsAlgorithm(),
             TrainModelAlgorithm(),
             AdaptModelAlgorithm(),
+            CheckFitAlgorithm(),
         ):
             self.addAlgorithm(alg)

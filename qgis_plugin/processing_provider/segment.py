@@ -84,6 +84,40 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 - QGIS API
         """Declare parameters and outputs."""
+        self.add_imagery_parameters()
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.MAX_AREA,
+                tr("Size limit in km² (empty: the plugin setting; 0: no limit)"),
+                QgsProcessingParameterNumber.Type.Double,
+                None,
+                True,
+                0.0,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterRasterDestination(self.OUTPUT_RASTER, tr("Class raster"))
+        )
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                self.OUTPUT_VECTORS, tr("Road layers"), tr("GeoPackage (*.gpkg)")
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterBoolean(
+                self.LOAD, tr("Add the styled road layers to the project"), True, True
+            )
+        )
+        self.addOutput(
+            QgsProcessingOutputMultipleLayers(
+                "LAYERS", tr("Road layers (polygons per class, centrelines)")
+            )
+        )
+        self.addOutput(QgsProcessingOutputVectorLayer("CENTERLINES", tr("Centrelines")))
+        self.addOutput(QgsProcessingOutputNumber("ROAD_KM", tr("Total centreline length (km)")))
+
+    def add_imagery_parameters(self) -> None:
+        """The raster, area, model, device, tiling, working resolution and road threshold."""
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, tr("Raster layer")))
         self.addParameter(
             QgsProcessingParameterExtent(
@@ -142,36 +176,31 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
                 0.95,
             )
         )
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                self.MAX_AREA,
-                tr("Size limit in km² (empty: the plugin setting; 0: no limit)"),
-                QgsProcessingParameterNumber.Type.Double,
-                None,
-                True,
-                0.0,
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterRasterDestination(self.OUTPUT_RASTER, tr("Class raster"))
-        )
-        self.addParameter(
-            QgsProcessingParameterFileDestination(
-                self.OUTPUT_VECTORS, tr("Road layers"), tr("GeoPackage (*.gpkg)")
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterBoolean(
-                self.LOAD, tr("Add the styled road layers to the project"), True, True
-            )
-        )
-        self.addOutput(
-            QgsProcessingOutputMultipleLayers(
-                "LAYERS", tr("Road layers (polygons per class, centrelines)")
-            )
-        )
-        self.addOutput(QgsProcessingOutputVectorLayer("CENTERLINES", tr("Centrelines")))
-        self.addOutput(QgsProcessingOutputNumber("ROAD_KM", tr("Total centreline length (km)")))
+
+    def network_options(self, parameters: dict, context: QgsProcessingContext) -> dict[str, Any]:
+        """The RunParameters fields of the model file, device, tiling and road threshold."""
+        model = self.parameterAsFile(parameters, self.MODEL, context) or None
+        overlap = self.parameterAsInt(parameters, self.OVERLAP, context)
+        return {
+            "model": model,
+            "model_label": model_label(model),
+            "device": DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+            "tile": self.parameterAsInt(parameters, self.TILE, context) or None,
+            "overlap": None if overlap < 0 else overlap,
+            "batch_size": self.parameterAsInt(parameters, self.BATCH, context) or None,
+            "road_threshold": self.parameterAsDouble(parameters, self.ROAD_THRESHOLD, context)
+            or None,
+        }
+
+    def working_gsd(
+        self, parameters: dict, context: QgsProcessingContext, info: dict[str, Any]
+    ) -> float | None:
+        """The WORKING_GSD parameter (None: the model's), refused when too far from the model's."""
+        working = self.parameterAsDouble(parameters, self.WORKING_GSD, context) or None
+        too_far = working_gsd_problem(working, info.get("gsd_m"))
+        if too_far:  # before rendering a web layer at that resolution
+            raise QgsProcessingException(too_far)
+        return working
 
     def _extent(
         self, layer: QgsRasterLayer, parameters: dict, context: QgsProcessingContext
@@ -220,9 +249,8 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
         extent = self._extent(layer, parameters, context)
         out_raster = self.parameterAsOutputLayer(parameters, self.OUTPUT_RASTER, context)
         out_vectors = self.parameterAsFileOutput(parameters, self.OUTPUT_VECTORS, context)
-        model = self.parameterAsFile(parameters, self.MODEL, context) or None
-        overlap = self.parameterAsInt(parameters, self.OVERLAP, context)
-        device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
+        options = self.network_options(parameters, context)
+        model, device, label = options["model"], options["device"], options["model_label"]
         engine = engine_argv()
         area_m2 = measure_area(QgsGeometry.fromRect(extent), crs, context.transformContext())
         limit = self._limit(parameters, context)
@@ -237,14 +265,10 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
             )
         info = self._model_info(engine, model, feedback)
         used = device if device != "auto" else (prefs.auto_device() or "cpu")
-        working = self.parameterAsDouble(parameters, self.WORKING_GSD, context) or None
-        too_far = working_gsd_problem(working, info.get("gsd_m"))
-        if too_far:  # before rendering a web layer at that resolution
-            raise QgsProcessingException(too_far)
+        working = self.working_gsd(parameters, context, info)
         gsd = working or float(info.get("gsd_m") or 0.0)
         est = estimate(area_m2, gsd, used, prefs.throughput(used), limit)
         feedback.pushInfo(est.text())
-        label = model_label(model)
         path, bbox, bbox_crs = layer.source().split("|", 1)[0], rect_bbox(extent), crs_argument(crs)
         render: RenderJob | None = None
         if needs_render(layer):
@@ -260,17 +284,10 @@ class SegmentRoadsAlgorithm(RoadsegAlgorithm):
                 bbox_crs=bbox_crs,
                 output_dir=out_vectors,
                 outputs=Outputs(True, True, True),
-                model=model,
-                model_label=label,
-                device=device,
-                tile=self.parameterAsInt(parameters, self.TILE, context) or None,
-                overlap=None if overlap < 0 else overlap,
-                batch_size=self.parameterAsInt(parameters, self.BATCH, context) or None,
                 working_gsd=working,
-                road_threshold=self.parameterAsDouble(parameters, self.ROAD_THRESHOLD, context)
-                or None,
                 area_mode="layer",
                 area_km2=est.area_km2,
+                **options,
             )
         except PluginError as exc:
             raise QgsProcessingException(exc.message) from None

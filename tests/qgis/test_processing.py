@@ -461,3 +461,36 @@ def test_killing_qgis_process_stops_the_engine(plugins_dir, real_engine, tmp_pat
     finally:
         if qp.poll() is None:
             qp.kill()
+
+
+def test_check_model_fit_rates_rasters(provider, real_engine, tmp_path):
+    """Check model fit runs `roadseg check-fit` with the algorithm's parameters: a rating, the
+    ground sampled, a warning when poor; nothing written; a web layer is refused."""
+    import processing
+    from qgis.core import QgsProcessingException
+
+    big = make_raster(tmp_path / "big.tif", width=1200, height=1100, pixel=1.0)  # 1.32 km²
+    feedback = Feedback()
+    res = processing.run(
+        "roadseg:checkfit",
+        {"INPUT": str(big), "SAMPLES": 4, "SAMPLE_M": 128, "ROAD_THRESHOLD": 0.55},
+        feedback=feedback,
+    )
+    assert res["RATING"] in ("good", "fair", "poor", "no road found")
+    assert res["AREA_KM2"] == pytest.approx(1.32, rel=0.01)
+    assert res["SAMPLED_KM2"] == pytest.approx(4 * 0.128**2, rel=0.01)
+    cmd = feedback.commands[0]
+    assert "check-fit" in cmd and "--samples 4" in cmd and "--sample-m 128" in cmd
+    assert "--road-threshold 0.55" in cmd
+    written = {p.name for p in tmp_path.iterdir()} - {"big.tif", "big.tif.aux.xml"}
+    assert not written  # (QGIS itself keeps statistics in the .aux.xml when it opens the layer)
+    # the cross pattern is nothing like aerial imagery: poor, said as a warning
+    assert res["RATING"] == "poor" and 0.6 <= res["UNSURE_SHARE"] <= 1.0
+
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    uri = "type=xyz&url=https://tile.openstreetmap.org/%7Bz%7D/%7Bx%7D/%7By%7D.png&zmax=19"
+    web = QgsRasterLayer(uri, "OpenStreetMap", "wms")
+    QgsProject.instance().addMapLayer(web)
+    with pytest.raises(QgsProcessingException, match="not a raster file on disk"):
+        processing.run("roadseg:checkfit", {"INPUT": web, "EXTENT": "0,10,0,10 [EPSG:3857]"})
