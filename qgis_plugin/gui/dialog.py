@@ -50,6 +50,11 @@ def _red(text: str) -> str:
     return f"<span style='color:{RED}'>{html.escape(text)}</span>"
 
 
+def _link(href: str, text: str) -> str:
+    """Rich text of a link (the label's ``linkActivated`` gets ``href``)."""
+    return f"<a href='{html.escape(href)}'>{html.escape(text)}</a>"
+
+
 class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
     """Choose raster, area, model, options and outputs; :meth:`parameters` builds the run.
 
@@ -366,8 +371,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         self.fit_answer = answer
         rating, line = fit_summary(answer)
         if rating == "poor":
-            link = html.escape(tr("Adapt model…"))
-            self.fit_label.setText(f"{_red(line)} <a href='adapt'>{link}</a>")
+            self.fit_label.setText(_red(line) + " " + _link("adapt", tr("Adapt model…")))
         else:
             self.fit_label.setText(html.escape(line))
 

@@ -178,6 +178,7 @@ def test_toolbar_and_menu_actions(
             "roadseg:vectorizeroads",
             "roadseg:trainmodel",
             "roadseg:adaptmodel",
+            "roadseg:checkfit",
         }
     finally:
         plugin.unload()
