@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         f"model        : {args.model} ({meta.arch}/{meta.encoder}, {meta.gsd_m} m/px, "
         f"classes {', '.join(meta.classes[1:])})"
     )
+    sure = res.items[0].confidence
+    if sure is not None:
+        print(f"confidence   : {sure.text()}")
     per_class = metrics.get("km_per_class") or {}
     for name, km in per_class.items():
         print(f"  {name:<8} {km:8.2f} km of centreline")

@@ -34,6 +34,7 @@ def test_the_demo_maps_a_scene_and_a_second_run_needs_overwrite(tmp_path):
     first = run_demo(out)
     assert first.returncode == 0, first.stderr
     assert "km of centreline" in first.stdout and "MP/s" in first.stdout
+    assert "confidence   : " in first.stdout and "of road-like pixels unsure" in first.stdout
     before = digests(out)
 
     # Without --overwrite the earlier outputs stay as they were, and the message says how.

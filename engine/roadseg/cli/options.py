@@ -98,7 +98,7 @@ def _json_default(o: Any) -> Any:
 
 
 #: Units of the progress bar per stage.
-_UNITS = {"predict": "tile", "train": "step", "validate": "batch"}
+_UNITS = {"predict": "tile", "check": "tile", "train": "step", "validate": "batch"}
 
 
 class ProgressRenderer:
