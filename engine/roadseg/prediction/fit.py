@@ -228,7 +228,7 @@ def check_fit(
     from roadseg.prediction.api import _as_paths, load_network
 
     t_start = time.perf_counter()
-    check_range("samples", samples, 1, 64, integer=True, example=4)
+    check_range("samples", samples, 1, 64, integer=True, example=8)
     check_range("sample_m", sample_m, 32.0, 4096.0, example=256)
     opts = with_overrides(options, PredictOptions, overrides)
     for name in _NOT_FOR_CHECKS:
