@@ -375,7 +375,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         else:
             self.fit_label.setText(html.escape(line))
 
-    def _adapt_instead(self, _link: str) -> None:
+    def _adapt_instead(self, _href: str) -> None:
         """Close (remembering the choices) so that the plugin opens Adapt model for this raster."""
         self.wants_adapt = True
         self.remember()
