@@ -167,7 +167,8 @@ roads; Adapt model fits it to roads you have'
 def fit_summary(answer: dict) -> tuple[str, str]:
     """(rating, one line for the dialog) of a ``roadseg check-fit --json`` answer.
 
-    The rating is ``good``, ``fair``, ``poor``, ``no road found`` or "" when the answer has
+    The rating is ``good``, ``fair``, ``poor``, ``no road found``, ``no imagery`` (the windows
+    held no valid pixel) or "" when the answer has
     none; the line says what was sampled and, when poor, what to do.
 
     >>> a = {"rasters": [{"confidence": {"rating": "poor", "unsure_share": 0.684}, "samples": 8,
@@ -181,6 +182,10 @@ Expect missed and false roads: Adapt model fits the model to roads you have.
     >>> a["rasters"][0].update(whole=True, confidence={"rating": "good", "unsure_share": 0.1})
     >>> print(fit_summary(a)[1])
     Fit to this imagery: good (10 % of road-like pixels unsure; the whole area, 6 s).
+    >>> a["rasters"][0].update(whole=False, confidence={"rating": "no imagery", "unsure_share": None})
+    >>> print(fit_summary(a)[1])
+    Fit to this imagery: the windows (8 windows of 256 m) held no imagery, only nodata: choose \
+an area with imagery.
     >>> fit_summary({})
     ('', '')
     """
@@ -207,6 +212,11 @@ Expect missed and false roads: Adapt model fits the model to roads you have.
     else:
         how = tr("{rating} ({where}, {took})").format(rating=rating, where=where, took=took)
     line = tr("Fit to this imagery: {how}.").format(how=how)
+    if rating == "no imagery":
+        line = tr(
+            "Fit to this imagery: the windows ({where}) held no imagery, only nodata: choose an "
+            "area with imagery."
+        ).format(where=where)
     if rating == "poor":
         line += " " + tr(
             "Expect missed and false roads: Adapt model fits the model to roads you have."

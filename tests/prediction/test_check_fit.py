@@ -160,3 +160,19 @@ def test_the_cli_names_the_flag_of_a_bad_value(tmp_path):
     assert err["param"] == "samples" and err["flag"] == "--samples"
     assert "--samples 99 must be from 1 to 64" in err["message"]
     assert "Traceback" not in r.stderr
+
+
+def test_windows_on_nodata_say_so(tmp_path, local_model):
+    """A box over the raster's nodata: no valid pixel was sampled, and the rating says that,
+    not that there is no road."""
+    import rasterio
+
+    img = write_scene(tmp_path / "a.tif", 400, 400)
+    with rasterio.open(img, "r+") as ds:
+        ds.nodata = 0
+        a = ds.read()
+        a[:, :200] = 0  # the top half is nodata
+        ds.write(a)
+    box = (500_000.0, 3_999_900.0, 500_200.0, 4_000_000.0)  # the top 200 rows
+    item = check_fit(img, model=local_model, bbox=box).items[0]
+    assert item.confidence.pixels == 0 and item.confidence.rating == "no imagery"

@@ -54,8 +54,8 @@ class Confidence:
     (Confidence(pixels=8, road_like=5, unsure=2), 0.4, 'fair')
     >>> (c + c).as_dict()
     {'unsure_share': 0.4, 'road_like_share': 0.625, 'rating': 'fair', 'pixels': 16}
-    >>> Confidence().rating, Confidence().unsure_share
-    ('no road found', None)
+    >>> Confidence(10).rating, Confidence().rating, Confidence().unsure_share
+    ('no road found', 'no imagery', None)
 
     """
 
@@ -86,10 +86,10 @@ class Confidence:
 
     @property
     def rating(self) -> str:
-        """``good``, ``fair``, ``poor`` or ``no road found``."""
+        """``good``, ``fair``, ``poor``, ``no road found`` or ``no imagery`` (no valid pixel)."""
         u = self.unsure_share
         if u is None:
-            return "no road found"
+            return "no road found" if self.pixels else "no imagery"
         return "good" if u < GOOD else "poor" if u >= POOR else "fair"
 
     def as_dict(self) -> dict[str, object]:
@@ -105,8 +105,8 @@ class Confidence:
     def text(self) -> str:
         """``good (14 % of road-like pixels unsure)``, as ``roadseg predict`` prints it.
 
-        >>> Confidence(100, 10, 6).text(), Confidence(100).text()
-        ('poor (60 % of road-like pixels unsure)', 'no road found')
+        >>> Confidence(100, 10, 6).text(), Confidence(100).text(), Confidence().text()
+        ('poor (60 % of road-like pixels unsure)', 'no road found', 'no imagery')
         """
         u = self.unsure_share
         return (
