@@ -176,3 +176,42 @@ def test_windows_on_nodata_say_so(tmp_path, local_model):
     box = (500_000.0, 3_999_900.0, 500_200.0, 4_000_000.0)  # the top 200 rows
     item = check_fit(img, model=local_model, bbox=box).items[0]
     assert item.confidence.pixels == 0 and item.confidence.rating == "no imagery"
+
+
+def test_windows_go_where_the_imagery_is(tmp_path, local_model):
+    """Imagery in the right third only (an orthomosaic's footprint in its bounding box): the
+    windows are taken there, every sampled pixel holds imagery; so with polygons."""
+    import json
+
+    import rasterio
+
+    img = write_scene(tmp_path / "a.tif", 1200, 1200, seed=4)
+    with rasterio.open(img, "r+") as ds:
+        ds.nodata = 0
+        a = ds.read()
+        a[:, :, :800] = 0
+        ds.write(a)
+    item = check_fit(img, model=local_model, samples=4, sample_m=60).items[0]
+    assert not item.whole and item.samples == 4
+    assert item.confidence.pixels == 4 * 120 * 120  # no window on the nodata
+    # a polygon over the lower right quarter: the windows stay inside it
+    x0, y1 = 500_000.0 + 300, 4_000_000.0 - 300
+    ring = [[x0, y1], [x0 + 300, y1], [x0 + 300, y1 - 300], [x0, y1 - 300], [x0, y1]]
+    area = tmp_path / "area.geojson"
+    area.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": "EPSG:32611"}},
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {"type": "Polygon", "coordinates": [ring]},
+                    }
+                ],
+            }
+        )
+    )
+    item = check_fit(img, model=local_model, samples=2, sample_m=60, extent_file=area).items[0]
+    assert item.samples == 2 and item.confidence.pixels == 2 * 120 * 120

@@ -148,11 +148,22 @@ def _positions(length: int, count: int, side: int) -> list[int]:
     return [min(length - side, max(0, round((i + 0.5) * cell - side / 2))) for i in range(count)]
 
 
-def sample_regions(height: int, width: int, side: tuple[int, int], samples: int) -> list[Region]:
+def sample_regions(
+    height: int,
+    width: int,
+    side: tuple[int, int],
+    samples: int,
+    valid: np.ndarray | None = None,
+) -> list[Region]:
     """Up to ``samples`` non-overlapping windows of ``side`` (rows, cols) spread over the grid.
 
     The windows form a grid as close to square cells as the area's shape allows, filled row by
     row; an area where the windows would cover half of it or more is one region, itself.
+    ``valid`` (a coarse map of the grid's pixels that hold imagery: each of its cells stands for
+    ``height / rows`` × ``width / cols`` pixels) steers the windows onto imagery when part of
+    the area has none (an orthomosaic's irregular footprint, nodata, outside the polygons): they
+    are then taken, evenly spread, among the tiling's windows that are at least half imagery
+    (then the most imagery first).
 
     >>> [r.shape for r in sample_regions(4000, 4000, (512, 512), 4)]
     [(512, 512), (512, 512), (512, 512), (512, 512)]
@@ -162,16 +173,59 @@ def sample_regions(height: int, width: int, side: tuple[int, int], samples: int)
     [(0, 744, (300, 512)), (0, 2744, (300, 512)), (0, 4744, (300, 512))]
     >>> sample_regions(900, 900, (512, 512), 4)[0].shape
     (900, 900)
+    >>> left = np.zeros((8, 8), bool); left[:, :4] = True  # imagery in the left half only
+    >>> sorted({r.cols.start < 2000 for r in sample_regions(4000, 4000, (512, 512), 4, left)})
+    [True]
     """
     sy, sx = min(side[0], height), min(side[1], width)
     if samples * sy * sx * 2 >= height * width:
         return [Region.of(0, 0, height, width)]
     max_rows, max_cols = height // sy, width // sx
+    if valid is not None and not valid.all() and valid.any():
+        steered = _on_imagery(height, width, (sy, sx), samples, valid)
+        if steered:
+            return steered
     cols = max(1, min(max_cols, samples, round(math.sqrt(samples * width / height))))
     rows = max(1, min(max_rows, math.ceil(samples / cols)))
     ys, xs = _positions(height, rows, sy), _positions(width, cols, sx)
     cells = [(y, x) for y in ys for x in xs][:samples]
     return [Region.of(y, x, sy, sx) for y, x in cells]
+
+
+def _on_imagery(
+    height: int, width: int, side: tuple[int, int], samples: int, valid: np.ndarray
+) -> list[Region]:
+    """Windows of the area's tiling that hold the most imagery, spread (see sample_regions)."""
+    sy, sx = side
+    fy, fx = valid.shape[0] / height, valid.shape[1] / width
+    scored = []
+    for y in _positions(height, height // sy, sy):
+        for x in _positions(width, width // sx, sx):
+            part = valid[
+                int(y * fy) : max(int(y * fy) + 1, math.ceil((y + sy) * fy)),
+                int(x * fx) : max(int(x * fx) + 1, math.ceil((x + sx) * fx)),
+            ]
+            scored.append((float(part.mean()), y, x))
+    good = [(y, x) for share, y, x in scored if share >= 0.5]
+    if len(good) >= samples:
+        cells = [good[((2 * i + 1) * len(good)) // (2 * samples)] for i in range(samples)]
+    else:
+        rest = sorted((c for c in scored if 0 < c[0] < 0.5), key=lambda c: (-c[0], c[1], c[2]))
+        cells = sorted(good + [(y, x) for _, y, x in rest[: samples - len(good)]])
+    return [Region.of(y, x, sy, sx) for y, x in cells]
+
+
+def _imagery_map(job: RasterJob, side: tuple[int, int]) -> np.ndarray:
+    """A coarse map of the job's output pixels that hold imagery (mask, nodata, polygons).
+
+    One cell per eighth of a window side (at most 1024 a side): cheap to read.
+    """
+    grid = job.out_grid
+    cell = max(1, min(side) // 8, math.ceil(max(grid.height, grid.width) / 1024))
+    shape = (math.ceil(grid.height / cell), math.ceil(grid.width / cell))
+    valid = job.src.dataset.dataset_mask(window=job.extent.window, out_shape=shape) > 0
+    inside = job.extent.mask(grid.scaled(cell, cell))
+    return valid & inside if inside is not None else valid
 
 
 class _Discard:
@@ -292,7 +346,7 @@ def _check_one(
     grid = job.out_grid
     gx, gy = grid.gsd_m()
     side = (max(1, math.ceil(sample_m / gy)), max(1, math.ceil(sample_m / gx)))
-    regions = sample_regions(grid.height, grid.width, side, samples)
+    regions = sample_regions(grid.height, grid.width, side, samples, _imagery_map(job, side))
     total = sum(region_tiles(job, r) for r in regions)
     done = [0]
 
