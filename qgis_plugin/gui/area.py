@@ -8,6 +8,7 @@ bounding box is kept for the estimate and the size limit.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -233,3 +234,24 @@ def raster_gsd_m(raster: QgsRasterLayer) -> float:
         crs.mapUnits(), QgsUnitTypes.DistanceUnit.DistanceMeters
     )
     return float(px) * float(to_m)
+
+
+def central_square(area: Area, side_m: float) -> Area:
+    """The part of ``area``'s rectangle around its centre of about ``side_m``² (itself if smaller).
+
+    The rectangle is shrunk by the same factor on both axes, from its measured area, so it
+    works in any CRS (degrees, Web Mercator's stretched metres).
+
+    >>> a = Area((0.0, 0.0, 4000.0, 2000.0), "EPSG:32611", 8e6)
+    >>> [round(v, 1) for v in central_square(a, 1000.0).bbox]
+    [1292.9, 646.4, 2707.1, 1353.6]
+    >>> central_square(a, 5000.0) is a
+    True
+    """
+    full = (area.bbox[2] - area.bbox[0]) * (area.bbox[3] - area.bbox[1])
+    if area.area_m2 <= side_m**2 or full <= 0:
+        return area
+    f = math.sqrt(side_m**2 / area.area_m2)
+    cx, cy = (area.bbox[0] + area.bbox[2]) / 2, (area.bbox[1] + area.bbox[3]) / 2
+    hw, hh = (area.bbox[2] - area.bbox[0]) * f / 2, (area.bbox[3] - area.bbox[1]) * f / 2
+    return Area((cx - hw, cy - hh, cx + hw, cy + hh), area.crs, side_m**2)

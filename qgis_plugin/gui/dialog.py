@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from qgis.core import QgsProject, QgsVectorLayer
+from qgis.core import QgsApplication, QgsProject, QgsVectorLayer
 from qgis.PyQt.QtWidgets import (
     QFileDialog,
     QWidget,
@@ -22,6 +22,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..core.adapted import AdaptedModel
 from ..core.commands import check_fit_argv
+from ..core.engine import engine_env
 from ..core.errors import EngineNotFoundError, InputError
 from ..core.estimate import Estimate, estimate
 from ..core.glossary import class_lines, describe
@@ -38,12 +39,17 @@ from ..core.params import (
 )
 from ..core.protocol import fit_summary
 from . import prefs
-from .area import Area, area_to_map
+from .area import Area, area_to_map, central_square
 from .dialog_form import MODEL_FILE, RED, ChoiceChecks, MapRoadsForm, model_file_problem
 from .messages import open_url
 from .model_info import FitCheck, ModelInfoLoader
 from .rasters import default_raster, unusable_rasters, unusable_reason
 from .render import RenderJob, layer_offer, needs_render, plan_render, web_area_problem
+from .task import FitTask
+
+#: Side of the square at the centre of the area a web or virtual layer is rendered over for
+#: *Check fit* (8 windows of 256 m then cover it whole).
+FIT_RENDER_M = 1000.0
 
 
 def _red(text: str) -> str:
@@ -94,6 +100,9 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         self.fit_answer: dict[str, Any] = {}
         #: The user chose *Adapt model…* after a poor check: the plugin opens Adapt model.
         self.wants_adapt = False
+        #: A web or virtual layer's check: its rendering and the task running it.
+        self.fit_render: RenderJob | None = None
+        self._fit_task: FitTask | None = None
         self._set_defaults()
         self._connect()
         if fetch_models:
@@ -337,11 +346,27 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
 
         """
         raster = self.raster_combo.currentLayer()
-        reason = unusable_reason(raster)
+        reason = unusable_reason(raster, rendered=True) or web_area_problem(
+            raster, str(self.area_combo.currentData())
+        )
         if reason:
             raise InputError(reason)
         area = self.current_area()
         self._raise_choice_problem(outputs=False)
+        self.fit_render = None
+        if needs_render(raster):  # the centre of the area, rendered at the model's resolution
+            area = central_square(area, FIT_RENDER_M)
+            job = plan_render(raster, area, self.working_gsd(), self.transform_context())
+            self.fit_render = job
+            return self._run_parameters(
+                raster,
+                area,
+                raster_path=str(job.path),
+                bbox=job.bbox,
+                bbox_crs=job.crs_argument,
+                area_mode="canvas",
+                aoi_geojson=None,
+            )
         return self._run_parameters(raster, area)
 
     def check_fit(self) -> None:
@@ -353,14 +378,40 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         except (InputError, EngineNotFoundError) as exc:
             self.fit_label.setText(_red(tr("Cannot check: {why}").format(why=exc.message)))
             return
+        self.fit_button.setEnabled(False)
+        if self.fit_render is not None:
+            self.fit_label.setText(
+                html.escape(tr("Rendering the centre of the area and checking the fit…"))
+            )
+            self._fit_task = FitTask(
+                check_fit_argv(engine.argv, params),
+                engine_env(),
+                self._fit_task_done,
+                self.fit_render,
+            )
+            QgsApplication.taskManager().addTask(self._fit_task)
+            return
         extent = None
         if params.aoi_geojson:
             self._fit_dir = tempfile.mkdtemp(prefix="roadseg-fit-")
             extent = str(Path(self._fit_dir) / "area.geojson")
             Path(extent).write_text(params.aoi_geojson, encoding="utf-8")
-        self.fit_button.setEnabled(False)
         self.fit_label.setText(html.escape(tr("Checking the fit on a few windows of the area…")))
         self.fit_check.run(check_fit_argv(engine.argv, params, extent))
+
+    def _fit_task_done(self, task: FitTask) -> None:
+        if task is not self._fit_task:  # abandoned: other choices since
+            return
+        self._fit_task = None
+        res = task.result
+        if task.error is not None:
+            error = task.error.message
+        elif task.cancelled or res is None:
+            error = tr("cancelled")
+        else:
+            error = "" if res.ok else res.message()
+        answer = res.result if res is not None and res.ok and isinstance(res.result, dict) else {}
+        self._fit_checked(answer, error)
 
     def _fit_checked(self, answer: dict, error: str) -> None:
         self._drop_fit_dir()
@@ -370,6 +421,12 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
             return
         self.fit_answer = answer
         rating, line = fit_summary(answer)
+        job = self.fit_render
+        if job is not None and line:
+            km2 = job.width * job.height * job.gsd_m**2 / 1e6
+            line += " " + tr("(Rendered: {km} km² at the centre of the area.)").format(
+                km=f"{km2:.2f}"
+            )
         if rating == "poor":
             self.fit_label.setText(_red(line) + " " + _link("adapt", tr("Adapt model…")))
         else:
@@ -385,6 +442,9 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         """Abandon a running check and clear a rating of other choices."""
         if self.fit_check.running:
             self.fit_check.stop()
+        if self._fit_task is not None:
+            task, self._fit_task = self._fit_task, None
+            task.cancel()
         self._drop_fit_dir()
         self.fit_button.setEnabled(True)
         self.fit_label.setText("")

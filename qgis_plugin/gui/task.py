@@ -92,3 +92,32 @@ class PredictTask(EngineTask):
             if entry.get("name") in (None, model or "default"):
                 return entry
         return entries[0] if entries else None
+
+
+class FitTask(EngineTask):
+    """Render the centre of a web or virtual layer's area, then run ``roadseg check-fit`` on it.
+
+    A check writes nothing: a successful run keeps its answer (``result``), a failed or
+    cancelled one leaves nothing but the rendering, which :class:`EngineTask` removes.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        env: dict[str, str],
+        on_done: Callable[[FitTask], None],
+        render: RenderJob,
+    ) -> None:
+        super().__init__(tr("roadseg: check fit"), argv, env, on_done, render)
+        self._mapper = ProgressMapper(vectorize=False)
+
+    def percent_and_stage(self, line: ProgressLine) -> tuple[float, str]:
+        """The bar after ``line`` and the stage with its count."""
+        return self._mapper.percent(line), f"{line.stage} {line.done}/{line.total}".strip()
+
+    def keep(self, result: EngineResult) -> bool:
+        """Nothing to keep but the answer."""
+        return True
+
+    def discard(self) -> None:
+        """Nothing was written."""

@@ -483,12 +483,13 @@ def test_check_fit_rates_the_area_with_the_real_engine(plugin, qgis_iface, real_
 
 
 def test_check_fit_says_why_it_cannot_check(plugin, qgis_iface, real_engine, tmp_path):
-    layer = xyz_basemap()  # a web layer: Map roads renders it when it runs; the check does not
+    layer = xyz_basemap()  # a web layer over "the whole layer": the whole world
     dlg = open_dialog(plugin, wait_models=False)
     dlg.raster_combo.setLayer(layer)
+    choose(dlg.area_combo, "layer")
     dlg.fit_button.click()
     text = dlg.fit_label.text()
-    assert "Cannot check:" in text and "not a raster file on disk" in text, text
+    assert "Cannot check:" in text and "covers the whole world" in text, text
     assert dlg.fit_check.process is None and dlg.fit_button.isEnabled()
 
 

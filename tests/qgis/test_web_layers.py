@@ -442,3 +442,30 @@ def test_processing_segment_roads_on_a_local_xyz_layer(
         )
     assert feedback.commands == [] and not any(Path(p).exists() for p in more.values())
     assert set(temp.glob(f"{TEMP_PREFIX}*")) == before
+
+
+def test_check_fit_on_a_local_xyz_layer(plugin, qgis_iface, real_engine, scene):
+    """Check fit on a web layer: the centre of the area is rendered at the model's resolution
+    in a task, `roadseg check-fit` rates it, the rendering is removed."""
+    import doctest
+
+    from roadseg_qgis.gui import area as area_module
+
+    assert doctest.testmod(area_module).failed == 0  # central_square's examples
+    image, _roads, tiles = scene
+    layer = xyz_layer(tiles, zmax=18)
+    _area, rect = _scene_area(image)
+    set_canvas(qgis_iface, layer, extent=rect)
+    dlg = plugin.create_dialog(fetch_models=True)
+    assert dlg.loader.wait(120000) and wait_until(lambda: "default" in dlg.model_infos, 10)
+    choose(dlg.area_combo, "canvas")
+    dlg.fit_button.click()
+    job = dlg.fit_render
+    assert job is not None and "Rendering the centre" in dlg.fit_label.text()
+    assert wait_until(lambda: dlg._fit_task is None, 300), dlg.fit_label.text()
+    item = dlg.fit_answer["rasters"][0]
+    assert item["whole"] and item["confidence"]["rating"] in ("good", "fair", "poor")
+    assert item["raster"] == str(job.path) and not job.path.parent.exists()
+    km2 = job.width * job.height * 0.25 / 1e6  # the scene is smaller than the square
+    assert f"(Rendered: {km2:.2f} km² at the centre of the area.)" in dlg.fit_label.text()
+    assert job.gsd_m == pytest.approx(0.5) and km2 < 0.1
