@@ -340,18 +340,14 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
     def fit_parameters(self) -> RunParameters:
         """The run's raster, area, model and network options, for *Check fit* (no outputs).
 
+        A web or virtual layer is checked on the centre of the area, rendered first
+        (:attr:`fit_render`).
+
         Raises:
-            InputError: with the message the dialog shows (web and virtual layers too: the
-                check reads raster files; Map roads renders those layers when it runs).
+            InputError: with the message the dialog shows.
 
         """
-        raster = self.raster_combo.currentLayer()
-        reason = unusable_reason(raster, rendered=True) or web_area_problem(
-            raster, str(self.area_combo.currentData())
-        )
-        if reason:
-            raise InputError(reason)
-        area = self.current_area()
+        raster, area = self._raster_and_area()
         self._raise_choice_problem(outputs=False)
         self.fit_render = None
         if needs_render(raster):  # the centre of the area, rendered at the model's resolution
@@ -588,13 +584,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
             InputError: with the message the dialog shows.
 
         """
-        raster = self.raster_combo.currentLayer()
-        reason = unusable_reason(raster, rendered=True) or web_area_problem(
-            raster, str(self.area_combo.currentData())
-        )
-        if reason:
-            raise InputError(reason)
-        area = self.current_area()
+        raster, area = self._raster_and_area()
         self._raise_choice_problem(outputs=True)
         est = self.current_estimate(area)
         if est.over_limit:
@@ -619,6 +609,16 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
             run["raster_path"] = str(self.render_job.path)
             run["bbox"], run["bbox_crs"] = self.render_job.bbox, self.render_job.crs_argument
         return self._run_parameters(raster, area, **run)
+
+    def _raster_and_area(self) -> tuple[Any, Area]:
+        """The chosen raster layer and area, or InputError saying why they cannot be used."""
+        raster = self.raster_combo.currentLayer()
+        reason = unusable_reason(raster, rendered=True) or web_area_problem(
+            raster, str(self.area_combo.currentData())
+        )
+        if reason:
+            raise InputError(reason)
+        return raster, self.current_area()
 
     def _raise_choice_problem(self, outputs: bool) -> None:
         """Raise the first problem of the model, working resolution (and outputs) as InputError."""
