@@ -103,6 +103,8 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         #: A web or virtual layer's check: its rendering and the task running it.
         self.fit_render: RenderJob | None = None
         self._fit_task: FitTask | None = None
+        #: The choices the shown (or running) check rates (None: no check shown).
+        self._fit_key: tuple[Any, ...] | None = None
         self._set_defaults()
         self._connect()
         if fetch_models:
@@ -121,16 +123,6 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         self.polygon_combo.layerChanged.connect(self._watch_polygons)
         self.fit_button.clicked.connect(self.check_fit)
         self.fit_label.linkActivated.connect(self._adapt_instead)
-        for sig in (  # what the check rated: a rating shown for other choices would mislead
-            self.raster_combo.layerChanged,
-            self.area_combo.currentIndexChanged,
-            self.polygon_combo.layerChanged,
-            self.model_combo.currentIndexChanged,
-            self.model_file.fileChanged,
-            self.working_gsd_spin.valueChanged,
-            self.threshold_spin.valueChanged,
-        ):
-            sig.connect(self._fit_stale)
         for sig in (
             self.raster_combo.layerChanged,
             self.device_combo.currentIndexChanged,
@@ -375,6 +367,7 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
             self.fit_label.setText(_red(tr("Cannot check: {why}").format(why=exc.message)))
             return
         self.fit_button.setEnabled(False)
+        self._fit_key = self._choice_key()
         if self.fit_render is not None:
             self.fit_label.setText(
                 html.escape(tr("Rendering the centre of the area and checking the fit…"))
@@ -445,6 +438,26 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         self.fit_button.setEnabled(True)
         self.fit_label.setText("")
         self.fit_answer = {}
+        self._fit_key = None
+
+    def _choice_key(self) -> tuple[Any, ...]:
+        """What a check's rating depends on: the raster, the area, the model and its options."""
+        try:
+            area: Area | None = self.current_area()
+        except InputError:
+            area = None
+        raster = self.raster_combo.currentLayer()
+        return (
+            raster.id() if raster is not None else None,
+            area,
+            self.model_argument(),
+            self.device(),
+            self.tile_spin.value(),
+            self.overlap_spin.value(),
+            self.batch_spin.value(),
+            self.working_gsd_spin.value(),
+            self.threshold_spin.value(),
+        )
 
     def _drop_fit_dir(self) -> None:
         if self._fit_dir is not None:
@@ -552,9 +565,15 @@ class MapRoadsDialog(ChoiceChecks, MapRoadsForm):
         return ""
 
     def refresh(self, *_args: object) -> None:
-        """Re-check the choices: estimate, the first problem in red, Run enabled only without one."""
+        """Re-check the choices: estimate, the first problem in red, Run enabled only without one.
+
+        A fit check's rating of other choices (raster, area — the map extent too —, model,
+        options) is cleared: shown beside them it would mislead.
+        """
         if _args or self.sender() is not None:  # a choice changed: the last Run's error is stale
             self.run_error = ""
+        if self._fit_key is not None and self._choice_key() != self._fit_key:
+            self._fit_stale()
         message, est = self.problem()
         lines = [est.text()] if est is not None else []
         self.estimate_label.setText(

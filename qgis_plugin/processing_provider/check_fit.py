@@ -78,7 +78,9 @@ class CheckFitAlgorithm(SegmentRoadsAlgorithm):
         )
         self.addOutput(QgsProcessingOutputString("RATING", tr("Rating (good, fair, poor)")))
         self.addOutput(
-            QgsProcessingOutputNumber("UNSURE_SHARE", tr("Share of road-like pixels unsure"))
+            QgsProcessingOutputNumber(
+                "UNSURE_SHARE", tr("Share of road-like pixels unsure (-1: no road-like pixel)")
+            )
         )
         self.addOutput(QgsProcessingOutputNumber("SAMPLED_KM2", tr("Ground sampled (km²)")))
         self.addOutput(QgsProcessingOutputNumber("AREA_KM2", tr("Area (km²)")))

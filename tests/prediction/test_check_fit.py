@@ -99,17 +99,20 @@ def test_a_poor_fit_warns_and_every_raster_is_rated(tmp_path):
     assert d["settings"]["samples"] == 8 and d["settings"]["road_threshold"] == 0.5
 
 
-def test_options_reach_the_windows(tmp_path):
-    # The same constant road probability 0.64 is sure of nothing at the model's threshold
-    # and rated the same at another: the threshold decides classes, not confidence.
-    model = constant_model(tmp_path / "m.safetensors", [0.36, 0.33, 0.31])
-    img = write_scene(tmp_path / "a.tif", 600, 600)
-    # a box of 100 × 100 m (200 px) in the raster's CRS: checked whole, as predict would
-    box = (500_050.0, 3_999_800.0, 500_150.0, 3_999_900.0)
-    item = check_fit(img, model=model, bbox=box).items[0]
-    assert item.whole and item.confidence.pixels == 200 * 200
-    fit = check_fit(img, model=model, road_threshold=0.7)
-    assert fit.settings["road_threshold"] == 0.7
+def test_options_reach_the_windows(tmp_path, local_model):
+    """The area, the bands and the working resolution are predict's: the same figure as a
+    prediction with them (each area here is small enough to be checked whole)."""
+    img = write_scene(tmp_path / "a.tif", 600, 600, seed=5)
+    box = (500_050.0, 3_999_800.0, 500_150.0, 3_999_900.0)  # 100 × 100 m in the raster's CRS
+    cases = [{"bbox": box}, {"bbox": box, "bands": (3, 2, 1)}, {"working_gsd": 1.0}]
+    figures = []
+    for i, kwargs in enumerate(cases):
+        item = check_fit(img, model=local_model, **kwargs).items[0]
+        full = predict(img, model=local_model, out=tmp_path / f"o{i}.tif", **kwargs)
+        assert item.whole and item.confidence == full.items[0].confidence, kwargs
+        figures.append(item.confidence)
+    assert figures[0].pixels == 200 * 200
+    assert len(set(figures)) == 3  # each option changed what the model saw
 
 
 @pytest.mark.parametrize(

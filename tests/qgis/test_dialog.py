@@ -464,6 +464,16 @@ def test_check_fit_rates_the_area_with_the_real_engine(plugin, qgis_iface, real_
     dlg.threshold_spin.setValue(0.6)  # other choices: the rating no longer applies
     assert dlg.fit_label.text() == "" and dlg.fit_answer == {}
 
+    # The map extent as the area: panning the map makes the rating one of another area.
+    choose(dlg.area_combo, "canvas")
+    set_canvas(qgis_iface, layer)
+    dlg.fit_button.click()
+    assert wait_until(lambda: dlg.fit_check.done, 240) and dlg.fit_answer
+    from qgis.core import QgsRectangle
+
+    qgis_iface.mapCanvas().setExtent(QgsRectangle(500_100, 3_999_500, 500_600, 3_999_900))
+    assert wait_until(lambda: dlg.fit_label.text() == "", 10), dlg.fit_label.text()
+
     # A polygon area: the engine reads its polygons from a file removed after the check.
     poly = polygons_layer(
         [

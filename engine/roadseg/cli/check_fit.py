@@ -6,14 +6,13 @@ from typing import Any
 
 import click
 
-from roadseg.cli.errors import render
 from roadseg.cli.imagery import imagery_arguments, imagery_options
 from roadseg.cli.options import (
     ProgressRenderer,
-    emit_json,
     interrupt_as_cancel,
     json_option,
     progress_option,
+    warn_or_emit,
 )
 from roadseg.cli.paths import RASTER_PATH
 
@@ -66,10 +65,7 @@ def cli(
             cancel=cancel,
             **imagery_arguments(imagery),
         )
-    for w in result.warnings:
-        click.echo(f"Warning: {render(w)}", err=True)
-    if as_json:
-        emit_json({**result.as_dict(), "warnings": [render(w) for w in result.warnings]})
+    if warn_or_emit(result, as_json):
         return
     for item in result.items:
         where = (

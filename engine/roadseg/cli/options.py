@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import click
 
+from roadseg.cli.errors import render
 from roadseg.progress import ProgressEvent
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,6 +86,18 @@ def interrupt_as_cancel() -> Iterator[Callable[[], bool]]:
 def emit_json(obj: dict[str, Any]) -> None:
     """Print the final JSON object (one line) on stdout."""
     click.echo(json.dumps(obj, default=_json_default))
+
+
+def warn_or_emit(result: Any, as_json: bool) -> bool:
+    """Print ``result``'s warnings on stderr; under ``--json`` also its JSON object (True).
+
+    ``result`` has ``warnings`` and ``as_dict()`` (a prediction's, a fit check's).
+    """
+    for w in result.warnings:
+        click.echo(f"Warning: {render(w)}", err=True)
+    if as_json:
+        emit_json({**result.as_dict(), "warnings": [render(w) for w in result.warnings]})
+    return as_json
 
 
 def _json_default(o: Any) -> Any:

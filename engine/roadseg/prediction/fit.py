@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rasterio.enums import MaskFlags
 
 from roadseg.device import torch_threads
 from roadseg.errors import ConfigError, RoadsegWarning
@@ -148,6 +149,15 @@ def _positions(length: int, count: int, side: int) -> list[int]:
     return [min(length - side, max(0, round((i + 0.5) * cell - side / 2))) for i in range(count)]
 
 
+def checked_whole(height: int, width: int, side: tuple[int, int], samples: int) -> bool:
+    """Whether the windows would cover half the area or more: then it is predicted whole.
+
+    >>> checked_whole(900, 900, (512, 512), 4), checked_whole(4000, 4000, (512, 512), 8)
+    (True, False)
+    """
+    return samples * min(side[0], height) * min(side[1], width) * 2 >= height * width
+
+
 def sample_regions(
     height: int,
     width: int,
@@ -178,7 +188,7 @@ def sample_regions(
     [True]
     """
     sy, sx = min(side[0], height), min(side[1], width)
-    if samples * sy * sx * 2 >= height * width:
+    if checked_whole(height, width, side, samples):
         return [Region.of(0, 0, height, width)]
     max_rows, max_cols = height // sy, width // sx
     if valid is not None and not valid.all() and valid.any():
@@ -215,15 +225,23 @@ def _on_imagery(
     return [Region.of(y, x, sy, sx) for y, x in cells]
 
 
-def _imagery_map(job: RasterJob, side: tuple[int, int]) -> np.ndarray:
+def _imagery_map(job: RasterJob, side: tuple[int, int], samples: int) -> np.ndarray | None:
     """A coarse map of the job's output pixels that hold imagery (mask, nodata, polygons).
 
-    One cell per eighth of a window side (at most 1024 a side): cheap to read.
+    One cell per eighth of a window side (at most 1024 a side). None, without reading any
+    pixel, when the area is checked whole or every pixel counts (no nodata, alpha or mask
+    declared, no polygons).
     """
     grid = job.out_grid
+    if checked_whole(grid.height, grid.width, side, samples):
+        return None
+    ds = job.src.dataset
+    all_valid = all(MaskFlags.all_valid in flags for flags in ds.mask_flag_enums)
+    if all_valid and job.extent.geoms is None:
+        return None
     cell = max(1, min(side) // 8, math.ceil(max(grid.height, grid.width) / 1024))
     shape = (math.ceil(grid.height / cell), math.ceil(grid.width / cell))
-    valid = job.src.dataset.dataset_mask(window=job.extent.window, out_shape=shape) > 0
+    valid = ds.dataset_mask(window=job.extent.window, out_shape=shape) > 0
     inside = job.extent.mask(grid.scaled(cell, cell))
     return valid & inside if inside is not None else valid
 
@@ -346,7 +364,8 @@ def _check_one(
     grid = job.out_grid
     gx, gy = grid.gsd_m()
     side = (max(1, math.ceil(sample_m / gy)), max(1, math.ceil(sample_m / gx)))
-    regions = sample_regions(grid.height, grid.width, side, samples, _imagery_map(job, side))
+    imagery = _imagery_map(job, side, samples)
+    regions = sample_regions(grid.height, grid.width, side, samples, imagery)
     total = sum(region_tiles(job, r) for r in regions)
     done = [0]
 
